@@ -1,0 +1,476 @@
+//! The one typed [`Settings`], layered: `config/default.toml` (built in) <
+//! `config/local.toml` < the file named by `FRONTDESK_CONFIG` < environment variables
+//! (a `.env` file is read with dotenvy). Nothing else in frontdesk reads the environment.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Deserialize;
+
+use crate::domain::{Currency, FixedClock, SharedClock, SystemClock};
+
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("invalid setting {key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+/// A secret string (token, key, password) that never appears in logs or `Debug` output.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    #[must_use]
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Which planner answers questions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlannerKind {
+    Rules,
+    Llm,
+    Hybrid,
+}
+
+impl std::str::FromStr for PlannerKind {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_lowercase().as_str() {
+            "rules" => Ok(Self::Rules),
+            "llm" => Ok(Self::Llm),
+            "hybrid" => Ok(Self::Hybrid),
+            other => Err(ConfigError::Invalid {
+                key: "FRONTDESK_PLANNER",
+                reason: format!("{other:?}: choose rules, llm or hybrid"),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database: DatabaseFile,
+    studio: StudioFile,
+    llm: LlmFile,
+    server: ServerFile,
+    memory: MemoryFile,
+    log: LogFile,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseFile {
+    url: String,
+    name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StudioFile {
+    name: String,
+    currency: String,
+    utc_offset: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LlmFile {
+    planner: String,
+    base_url: String,
+    model: String,
+    timeout_secs: u64,
+    max_tool_rounds: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerFile {
+    bind: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemoryFile {
+    ttl_hours: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogFile {
+    format: String,
+    level: String,
+}
+
+/// MongoDB connection settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `None`: start or reuse the managed local database.
+    pub url: Option<Secret>,
+    pub name: String,
+    /// `FRONTDESK_LOCALDB`: force `mongod`, `secantus-rs` or `secantus-py`.
+    pub local_kind: Option<String>,
+}
+
+/// The studio itself: its name, currency and local time.
+#[derive(Debug, Clone)]
+pub struct StudioSettings {
+    pub name: String,
+    pub currency: Currency,
+    pub utc_offset: FixedOffset,
+}
+
+/// The OpenAI-compatible LLM, if any.
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    pub api_key: Option<Secret>,
+    pub base_url: Option<String>,
+    pub model: String,
+    pub planner: PlannerKind,
+    pub timeout_secs: u64,
+    pub max_tool_rounds: u32,
+}
+
+/// Log output.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub json: bool,
+    pub level: String,
+}
+
+/// Everything frontdesk is configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub studio: StudioSettings,
+    pub llm: LlmSettings,
+    pub bind: String,
+    pub memory_ttl_hours: u32,
+    pub log: LogSettings,
+    pub jwt_secret: Option<Secret>,
+    /// `FRONTDESK_NOW`: a fixed "now" for tests, evals and demos.
+    pub now: Option<DateTime<Utc>>,
+    /// Every environment variable frontdesk was started with, for the parts (adapters,
+    /// providers) that read their own tokens through [`Settings::env`].
+    env: EnvVars,
+}
+
+/// The process environment, printed by name only: values may be secrets.
+#[derive(Clone)]
+struct EnvVars(Arc<HashMap<String, String>>);
+
+impl fmt::Debug for EnvVars {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EnvVars({} variables)", self.0.len())
+    }
+}
+
+impl Settings {
+    /// Loads settings from the built-in defaults, `config/local.toml`, `FRONTDESK_CONFIG`
+    /// and the process environment (after reading `.env`).
+    ///
+    /// # Errors
+    /// An unreadable or invalid file, or an invalid value.
+    pub fn load() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a broken one is reported when its values are used.
+        let _ = dotenvy::dotenv();
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::from_env(env)
+    }
+
+    /// Loads settings from the defaults, the files and the given environment.
+    ///
+    /// # Errors
+    /// An unreadable or invalid file, or an invalid value.
+    pub fn from_env(env: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let mut merged = parse_toml(DEFAULT_TOML, "config/default.toml (built in)")?;
+        let local = Path::new("config/local.toml");
+        if local.exists() {
+            merge(&mut merged, read_toml(local)?);
+        }
+        if let Some(path) = env.get("FRONTDESK_CONFIG").filter(|p| !p.is_empty()) {
+            merge(&mut merged, read_toml(Path::new(path))?);
+        }
+        let file: FileSettings =
+            merged
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: "the merged configuration".into(),
+                    reason: e.message().to_owned(),
+                })?;
+        Self::resolve(file, env)
+    }
+
+    fn resolve(file: FileSettings, env: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| {
+            env.get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let url = get("MONGODB_URL")
+            .or_else(|| Some(file.database.url.clone()).filter(|u| !u.is_empty()));
+        if let Some(u) = &url {
+            if !(u.starts_with("mongodb://") || u.starts_with("mongodb+srv://")) {
+                return Err(ConfigError::Invalid {
+                    key: "MONGODB_URL",
+                    reason: "must start with mongodb:// or mongodb+srv://".into(),
+                });
+            }
+        }
+        let db_name = get("DATABASE_NAME").unwrap_or(file.database.name);
+        if db_name.is_empty()
+            || db_name.len() > 63
+            || db_name.contains(['/', '\\', '.', ' ', '"', '$'])
+        {
+            return Err(ConfigError::Invalid {
+                key: "DATABASE_NAME",
+                reason: format!("{db_name:?} is not a MongoDB database name"),
+            });
+        }
+        let currency =
+            Currency::parse(&file.studio.currency).map_err(|e| ConfigError::Invalid {
+                key: "studio.currency",
+                reason: e.to_string(),
+            })?;
+        let utc_offset = parse_offset(&file.studio.utc_offset)?;
+        let api_key = get("OPENAI_API_KEY").map(Secret::new);
+        let planner_raw = get("FRONTDESK_PLANNER").unwrap_or(file.llm.planner);
+        let planner = if planner_raw.is_empty() {
+            if api_key.is_some() {
+                PlannerKind::Hybrid
+            } else {
+                PlannerKind::Rules
+            }
+        } else {
+            planner_raw.parse()?
+        };
+        let now = match get("FRONTDESK_NOW") {
+            Some(raw) => Some(
+                DateTime::parse_from_rfc3339(&raw)
+                    .map_err(|e| ConfigError::Invalid {
+                        key: "FRONTDESK_NOW",
+                        reason: format!("{raw:?} is not an RFC 3339 time ({e})"),
+                    })?
+                    .with_timezone(&Utc),
+            ),
+            None => None,
+        };
+        let log_format = get("FRONTDESK_LOG_FORMAT").unwrap_or(file.log.format);
+        let json = match log_format.as_str() {
+            "json" => true,
+            "human" => false,
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: "log.format",
+                    reason: format!("{other:?}: choose human or json"),
+                })
+            }
+        };
+        Ok(Self {
+            database: DatabaseSettings {
+                url: url.map(Secret::new),
+                name: db_name,
+                local_kind: get("FRONTDESK_LOCALDB"),
+            },
+            studio: StudioSettings {
+                name: file.studio.name,
+                currency,
+                utc_offset,
+            },
+            llm: LlmSettings {
+                api_key,
+                base_url: get("OPENAI_BASE_URL")
+                    .or(Some(file.llm.base_url).filter(|u| !u.is_empty())),
+                model: get("OPENAI_MODEL").unwrap_or(file.llm.model),
+                planner,
+                timeout_secs: file.llm.timeout_secs.max(1),
+                max_tool_rounds: file.llm.max_tool_rounds.clamp(1, 8),
+            },
+            bind: get("FRONTDESK_BIND").unwrap_or(file.server.bind),
+            memory_ttl_hours: file.memory.ttl_hours.max(1),
+            log: LogSettings {
+                json,
+                level: file.log.level,
+            },
+            jwt_secret: get("JWT_SECRET_KEY").map(Secret::new),
+            now,
+            env: EnvVars(Arc::new(env)),
+        })
+    }
+
+    /// The clock every part of the service uses: fixed at `FRONTDESK_NOW` when set.
+    #[must_use]
+    pub fn clock(&self) -> SharedClock {
+        match self.now {
+            Some(t) => Arc::new(FixedClock(t)),
+            None => Arc::new(SystemClock),
+        }
+    }
+
+    /// A non-empty environment variable frontdesk was started with.
+    #[must_use]
+    pub fn env(&self, key: &str) -> Option<&str> {
+        self.env
+            .0
+            .get(key)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+fn parse_offset(raw: &str) -> Result<FixedOffset, ConfigError> {
+    let bad = || ConfigError::Invalid {
+        key: "studio.utc_offset",
+        reason: format!("{raw:?} is not an offset like +05:30"),
+    };
+    let (sign, rest) = match raw.trim().split_at_checked(1) {
+        Some(("+", r)) => (1, r),
+        Some(("-", r)) => (-1, r),
+        _ => return Err(bad()),
+    };
+    let (h, m) = rest.split_once(':').ok_or_else(bad)?;
+    let h: i32 = h.parse().map_err(|_| bad())?;
+    let m: i32 = m.parse().map_err(|_| bad())?;
+    if h > 14 || m > 59 {
+        return Err(bad());
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
+}
+
+fn read_toml(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_toml(&text, &path.display().to_string())
+}
+
+fn parse_toml(text: &str, path: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        reason: e.message().to_owned(),
+    })
+}
+
+/// Merges `over` into `base`, table by table; values in `over` win.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(key, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load_without_any_environment() {
+        let s = Settings::from_env(env(&[])).unwrap();
+        assert_eq!(s.database.name, "frontdesk");
+        assert!(s.database.url.is_none());
+        assert_eq!(s.llm.planner, PlannerKind::Rules);
+        assert_eq!(s.studio.utc_offset.local_minus_utc(), 19_800);
+        assert_eq!(s.bind, "127.0.0.1:8000");
+    }
+
+    #[test]
+    fn environment_overrides_files_and_a_key_turns_on_hybrid() {
+        let s = Settings::from_env(env(&[
+            ("MONGODB_URL", "mongodb://db:27017"),
+            ("DATABASE_NAME", "studio"),
+            ("OPENAI_API_KEY", "sk-test"),
+            ("FRONTDESK_NOW", "2026-11-25T10:00:00Z"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.database.url.as_ref().unwrap().expose(),
+            "mongodb://db:27017"
+        );
+        assert_eq!(s.database.name, "studio");
+        assert_eq!(s.llm.planner, PlannerKind::Hybrid);
+        assert_eq!(s.clock().now().to_rfc3339(), "2026-11-25T10:00:00+00:00");
+        assert!(!format!("{s:?}").contains("sk-test"), "secrets never print");
+    }
+
+    #[test]
+    fn a_config_file_layers_over_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("extra.toml");
+        std::fs::write(
+            &path,
+            "[studio]\nutc_offset = \"-05:00\"\n[llm]\nplanner = \"llm\"\n",
+        )
+        .unwrap();
+        let s = Settings::from_env(env(&[("FRONTDESK_CONFIG", path.to_str().unwrap())])).unwrap();
+        assert_eq!(s.studio.utc_offset.local_minus_utc(), -5 * 3600);
+        assert_eq!(s.llm.planner, PlannerKind::Llm);
+        assert_eq!(
+            s.studio.currency,
+            Currency::INR,
+            "untouched keys keep their defaults"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let cases = [
+            (vec![("MONGODB_URL", "postgres://x")], "MONGODB_URL"),
+            (vec![("FRONTDESK_NOW", "yesterday")], "FRONTDESK_NOW"),
+            (vec![("FRONTDESK_PLANNER", "magic")], "FRONTDESK_PLANNER"),
+            (vec![("DATABASE_NAME", "a/b")], "DATABASE_NAME"),
+        ];
+        for (pairs, key) in cases {
+            let err = Settings::from_env(env(&pairs)).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[studio]\nunknown_key = 1\n").unwrap();
+        let err =
+            Settings::from_env(env(&[("FRONTDESK_CONFIG", path.to_str().unwrap())])).unwrap_err();
+        assert!(err.to_string().contains("unknown_key"), "{err}");
+        let missing =
+            Settings::from_env(env(&[("FRONTDESK_CONFIG", "/nonexistent.toml")])).unwrap_err();
+        assert!(missing.to_string().contains("/nonexistent.toml"));
+    }
+}

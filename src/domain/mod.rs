@@ -1,0 +1,35 @@
+//! The studio's vocabulary: clients, courses, classes (sessions), orders, payments and
+//! attendance, plus the values they are made of (money, email, phone, periods, the clock).
+//!
+//! Types here validate on construction and do no IO. They derive serde so the store can
+//! keep them as MongoDB documents; every validated field deserializes through its own
+//! parser, so a document that breaks an invariant is an error on read, not a bad value
+//! in memory.
+
+mod attendance;
+mod class;
+mod client;
+mod clock;
+mod contact;
+mod course;
+mod error;
+mod money;
+mod order;
+mod payment;
+mod period;
+pub(crate) mod time;
+
+pub use attendance::{Attendance, AttendanceStatus};
+pub use class::ClassSession;
+pub use client::{name_tokens, Client, ClientStatus, Enrollment};
+pub use clock::{Clock, FixedClock, SharedClock, SystemClock};
+pub use contact::{Email, PersonName, Phone};
+pub use course::{Course, CourseCategory, CourseLevel, WeeklySlot};
+pub use error::DomainError;
+pub use money::{format_minor, Currency, Money};
+pub use order::{Order, OrderNumber, OrderStatus};
+pub use payment::{Payment, PaymentMethod, PaymentStatus};
+pub use period::{Period, ResolvedPeriod};
+
+/// MongoDB's own id type, used as the id of every entity.
+pub use bson::oid::ObjectId;

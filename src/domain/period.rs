@@ -1,0 +1,444 @@
+//! Periods people ask about ("this month", "last 7 days", "2026-10") and their resolution
+//! into a half-open UTC interval in the studio's local time.
+//!
+//! The token forms are the contract of INTERFACES.md: `today`, `tomorrow`, `yesterday`,
+//! `this_week`, `last_week`, `next_week`, `this_month`, `last_month`, `this_year`,
+//! `last_year`, `last_N_days`, `next_N_days`, `YYYY-MM`, `YYYY-MM-DD..YYYY-MM-DD`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, Months, NaiveDate, TimeZone, Utc};
+
+use super::DomainError;
+
+/// A period in words, not yet tied to a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Period {
+    Today,
+    Tomorrow,
+    Yesterday,
+    ThisWeek,
+    LastWeek,
+    NextWeek,
+    ThisMonth,
+    LastMonth,
+    ThisYear,
+    LastYear,
+    LastDays(u32),
+    NextDays(u32),
+    Month {
+        year: i32,
+        month: u32,
+    },
+    /// Both dates inclusive.
+    Range {
+        from: NaiveDate,
+        to: NaiveDate,
+    },
+}
+
+/// A period resolved against a clock: `[start, end)` in UTC plus a label in local time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedPeriod {
+    pub period: Period,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    offset: FixedOffset,
+}
+
+const MAX_DAYS: u32 = 3660;
+
+impl Period {
+    /// The canonical token of this period, as in INTERFACES.md.
+    #[must_use]
+    pub fn token(&self) -> String {
+        match self {
+            Self::Today => "today".into(),
+            Self::Tomorrow => "tomorrow".into(),
+            Self::Yesterday => "yesterday".into(),
+            Self::ThisWeek => "this_week".into(),
+            Self::LastWeek => "last_week".into(),
+            Self::NextWeek => "next_week".into(),
+            Self::ThisMonth => "this_month".into(),
+            Self::LastMonth => "last_month".into(),
+            Self::ThisYear => "this_year".into(),
+            Self::LastYear => "last_year".into(),
+            Self::LastDays(n) => format!("last_{n}_days"),
+            Self::NextDays(n) => format!("next_{n}_days"),
+            Self::Month { year, month } => format!("{year:04}-{month:02}"),
+            Self::Range { from, to } => format!("{from}..{to}"),
+        }
+    }
+
+    /// Whether the period ends in the future when "now" is inside it (this week, this
+    /// month); analytics cut such periods at now.
+    #[must_use]
+    pub fn is_current(&self) -> bool {
+        matches!(
+            self,
+            Self::Today | Self::ThisWeek | Self::ThisMonth | Self::ThisYear
+        )
+    }
+
+    /// Resolves the period against `now`, with days starting at local midnight in
+    /// `offset` and weeks on Monday. The end is the calendar end (the whole of this week).
+    ///
+    /// # Errors
+    /// A date that does not exist in the calendar.
+    pub fn resolve(
+        self,
+        now: DateTime<Utc>,
+        offset: FixedOffset,
+    ) -> Result<ResolvedPeriod, DomainError> {
+        let today = now.with_timezone(&offset).date_naive();
+        let week_start = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+        let month_start = first_of_month(today.year(), today.month())?;
+        let year_start = first_of_month(today.year(), 1)?;
+        let (from, to_exclusive) = match self {
+            Self::Today => (today, today + Duration::days(1)),
+            Self::Tomorrow => (today + Duration::days(1), today + Duration::days(2)),
+            Self::Yesterday => (today - Duration::days(1), today),
+            Self::ThisWeek => (week_start, week_start + Duration::days(7)),
+            Self::LastWeek => (week_start - Duration::days(7), week_start),
+            Self::NextWeek => (
+                week_start + Duration::days(7),
+                week_start + Duration::days(14),
+            ),
+            Self::ThisMonth => (month_start, add_months(month_start, 1)?),
+            Self::LastMonth => (sub_months(month_start, 1)?, month_start),
+            Self::ThisYear => (year_start, add_months(year_start, 12)?),
+            Self::LastYear => (sub_months(year_start, 12)?, year_start),
+            Self::LastDays(n) => (
+                today - Duration::days(i64::from(n) - 1),
+                today + Duration::days(1),
+            ),
+            Self::NextDays(n) => (today, today + Duration::days(i64::from(n))),
+            Self::Month { year, month } => {
+                let start = first_of_month(year, month)?;
+                (start, add_months(start, 1)?)
+            }
+            Self::Range { from, to } => (from, to + Duration::days(1)),
+        };
+        Ok(ResolvedPeriod {
+            period: self,
+            start: local_midnight(from, offset)?,
+            end: local_midnight(to_exclusive, offset)?,
+            offset,
+        })
+    }
+}
+
+impl ResolvedPeriod {
+    /// The same period cut at `now` when it is still running (month to date).
+    #[must_use]
+    pub fn to_date(mut self, now: DateTime<Utc>) -> Self {
+        if self.start <= now && now < self.end {
+            self.end = now;
+        }
+        self
+    }
+
+    /// The period just before this one, for comparisons: the same stretch of the
+    /// previous month, week or year, or the same number of days before.
+    #[must_use]
+    pub fn previous(&self) -> Self {
+        let shift_months = |m: u32| {
+            let start = self.start.checked_sub_months(Months::new(m));
+            let end = self.end.checked_sub_months(Months::new(m));
+            start.zip(end)
+        };
+        let shifted = match self.period {
+            Period::Month { .. } | Period::ThisMonth | Period::LastMonth => shift_months(1),
+            Period::ThisYear | Period::LastYear => shift_months(12),
+            _ => None,
+        };
+        let (start, end) = shifted.unwrap_or_else(|| {
+            let len = self.end - self.start;
+            // Whole days for day-based periods, so "last 7 days" compares with the 7 before.
+            let len = if self.period == Period::ThisWeek {
+                Duration::days(7)
+            } else {
+                len
+            };
+            (self.start - len, self.end - len)
+        });
+        Self {
+            period: self.period,
+            start,
+            end,
+            offset: self.offset,
+        }
+    }
+
+    /// A label such as "1–25 Nov 2026", "27 Oct – 2 Nov 2026" or "25 Nov 2026".
+    #[must_use]
+    pub fn label(&self) -> String {
+        let first = self.start.with_timezone(&self.offset).date_naive();
+        let last_instant = if self.end > self.start {
+            self.end - Duration::nanoseconds(1)
+        } else {
+            self.end
+        };
+        let last = last_instant.with_timezone(&self.offset).date_naive();
+        if first == last {
+            first.format("%-d %b %Y").to_string()
+        } else if first.year() == last.year() && first.month() == last.month() {
+            format!("{}–{} {}", first.day(), last.day(), last.format("%b %Y"))
+        } else if first.year() == last.year() {
+            format!("{} – {}", first.format("%-d %b"), last.format("%-d %b %Y"))
+        } else {
+            format!(
+                "{} – {}",
+                first.format("%-d %b %Y"),
+                last.format("%-d %b %Y")
+            )
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.token())
+    }
+}
+
+impl FromStr for Period {
+    type Err = DomainError;
+
+    /// Parses the tokens of INTERFACES.md.
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let s = raw.trim().to_lowercase().replace([' ', '-'], "_");
+        let bad = || {
+            DomainError::invalid(
+                "period",
+                format!(
+                    "{raw:?} is not a period (try today, this_week, last_month, last_30_days, 2026-10 or 2026-10-01..2026-10-15)"
+                ),
+            )
+        };
+        let fixed = match s.as_str() {
+            "today" => Some(Self::Today),
+            "tomorrow" => Some(Self::Tomorrow),
+            "yesterday" => Some(Self::Yesterday),
+            "this_week" | "week" => Some(Self::ThisWeek),
+            "last_week" => Some(Self::LastWeek),
+            "next_week" => Some(Self::NextWeek),
+            "this_month" | "month" => Some(Self::ThisMonth),
+            "last_month" => Some(Self::LastMonth),
+            "this_year" | "year" => Some(Self::ThisYear),
+            "last_year" => Some(Self::LastYear),
+            _ => None,
+        };
+        if let Some(p) = fixed {
+            return Ok(p);
+        }
+        for (prefix, make) in [
+            ("last_", Self::LastDays as fn(u32) -> Self),
+            ("next_", Self::NextDays),
+        ] {
+            if let Some(n) = s.strip_prefix(prefix).and_then(|r| r.strip_suffix("_days")) {
+                let n: u32 = n.parse().map_err(|_| bad())?;
+                if n == 0 || n > MAX_DAYS {
+                    return Err(DomainError::invalid(
+                        "period",
+                        format!("{n} days: choose 1 to {MAX_DAYS}"),
+                    ));
+                }
+                return Ok(make(n));
+            }
+        }
+        let raw_t = raw.trim();
+        if let Some((a, b)) = raw_t.split_once("..") {
+            let from = NaiveDate::parse_from_str(a.trim(), "%Y-%m-%d").map_err(|_| bad())?;
+            let to = NaiveDate::parse_from_str(b.trim(), "%Y-%m-%d").map_err(|_| bad())?;
+            return Self::range(from, to);
+        }
+        if let Some((y, m)) = raw_t.split_once('-') {
+            if y.len() == 4 && m.len() <= 2 {
+                let year: i32 = y.parse().map_err(|_| bad())?;
+                let month: u32 = m.parse().map_err(|_| bad())?;
+                return Self::month(year, month);
+            }
+        }
+        if let Ok(day) = NaiveDate::parse_from_str(raw_t, "%Y-%m-%d") {
+            return Ok(Self::Range { from: day, to: day });
+        }
+        Err(bad())
+    }
+}
+
+impl Period {
+    /// # Errors
+    /// A month outside 1..=12 or a year outside 2000..=2100.
+    pub fn month(year: i32, month: u32) -> Result<Self, DomainError> {
+        if !(1..=12).contains(&month) || !(2000..=2100).contains(&year) {
+            return Err(DomainError::invalid(
+                "period",
+                format!("{year}-{month:02} is not a month"),
+            ));
+        }
+        Ok(Self::Month { year, month })
+    }
+
+    /// # Errors
+    /// `to` before `from`, or a range over ten years.
+    pub fn range(from: NaiveDate, to: NaiveDate) -> Result<Self, DomainError> {
+        if to < from {
+            return Err(DomainError::invalid(
+                "period",
+                format!("{to} is before {from}"),
+            ));
+        }
+        if (to - from).num_days() > i64::from(MAX_DAYS) {
+            return Err(DomainError::invalid(
+                "period",
+                "a period covers at most ten years",
+            ));
+        }
+        Ok(Self::Range { from, to })
+    }
+}
+
+fn first_of_month(year: i32, month: u32) -> Result<NaiveDate, DomainError> {
+    NaiveDate::from_ymd_opt(year, month, 1)
+        .ok_or_else(|| DomainError::invalid("period", format!("{year}-{month:02} is not a month")))
+}
+
+fn add_months(d: NaiveDate, m: u32) -> Result<NaiveDate, DomainError> {
+    d.checked_add_months(Months::new(m))
+        .ok_or_else(|| DomainError::invalid("period", "the date is out of range"))
+}
+
+fn sub_months(d: NaiveDate, m: u32) -> Result<NaiveDate, DomainError> {
+    d.checked_sub_months(Months::new(m))
+        .ok_or_else(|| DomainError::invalid("period", "the date is out of range"))
+}
+
+fn local_midnight(day: NaiveDate, offset: FixedOffset) -> Result<DateTime<Utc>, DomainError> {
+    let naive = day
+        .and_hms_opt(0, 0, 0)
+        .ok_or_else(|| DomainError::invalid("period", "the date is out of range"))?;
+    offset
+        .from_local_datetime(&naive)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| DomainError::invalid("period", "the date is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ist() -> FixedOffset {
+        FixedOffset::east_opt(5 * 3600 + 1800).unwrap()
+    }
+
+    fn utc() -> FixedOffset {
+        FixedOffset::east_opt(0).unwrap()
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn tokens_round_trip() {
+        for t in [
+            "today",
+            "tomorrow",
+            "this_week",
+            "last_week",
+            "this_month",
+            "last_month",
+            "this_year",
+            "last_7_days",
+            "2026-10",
+            "2026-10-01..2026-10-15",
+        ] {
+            assert_eq!(t.parse::<Period>().unwrap().token(), t);
+        }
+        for bad in [
+            "",
+            "fortnight",
+            "last_0_days",
+            "2026-13",
+            "2026-10-15..2026-10-01",
+            "last_x_days",
+        ] {
+            assert_eq!(
+                bad.parse::<Period>().unwrap_err().field(),
+                "period",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn this_month_to_date_is_labelled_like_people_write_it() {
+        let now = at("2026-11-25T10:00:00Z");
+        let p = Period::ThisMonth.resolve(now, ist()).unwrap().to_date(now);
+        assert_eq!(p.start, at("2026-10-31T18:30:00Z"));
+        assert_eq!(p.end, now);
+        assert_eq!(p.label(), "1–25 Nov 2026");
+        let prev = p.previous();
+        assert_eq!(prev.start, at("2026-09-30T18:30:00Z"));
+        assert_eq!(prev.label(), "1–25 Oct 2026");
+    }
+
+    #[test]
+    fn weeks_start_on_monday_and_cross_month_boundaries() {
+        // Tuesday 2026-12-01.
+        let now = at("2026-12-01T12:00:00Z");
+        let w = Period::ThisWeek.resolve(now, utc()).unwrap();
+        assert_eq!(w.start, at("2026-11-30T00:00:00Z"));
+        assert_eq!(w.end, at("2026-12-07T00:00:00Z"));
+        assert_eq!(w.label(), "30 Nov – 6 Dec 2026");
+        let lw = Period::LastWeek.resolve(now, utc()).unwrap();
+        assert_eq!(lw.start, at("2026-11-23T00:00:00Z"));
+        assert_eq!(lw.label(), "23–29 Nov 2026");
+    }
+
+    #[test]
+    fn last_month_in_january_is_december_of_last_year() {
+        let now = at("2027-01-10T09:00:00Z");
+        let p = Period::LastMonth.resolve(now, utc()).unwrap();
+        assert_eq!(p.start, at("2026-12-01T00:00:00Z"));
+        assert_eq!(p.end, at("2027-01-01T00:00:00Z"));
+        assert_eq!(p.label(), "1–31 Dec 2026");
+        let y = Period::LastYear.resolve(now, utc()).unwrap();
+        assert_eq!(y.label(), "1 Jan – 31 Dec 2026");
+    }
+
+    #[test]
+    fn local_midnight_decides_the_day() {
+        // 20:00 UTC on the 25th is already the 26th in India.
+        let now = at("2026-11-25T20:00:00Z");
+        let today = Period::Today.resolve(now, ist()).unwrap();
+        assert_eq!(today.label(), "26 Nov 2026");
+        let days = Period::LastDays(7).resolve(now, ist()).unwrap();
+        assert_eq!(days.label(), "20–26 Nov 2026");
+        assert_eq!(days.end - days.start, Duration::days(7));
+    }
+
+    #[test]
+    fn february_of_a_leap_year() {
+        let p = Period::month(2028, 2)
+            .unwrap()
+            .resolve(at("2028-05-01T00:00:00Z"), utc())
+            .unwrap();
+        assert_eq!(p.label(), "1–29 Feb 2028");
+        let across_years = Period::range(
+            NaiveDate::from_ymd_opt(2025, 12, 28).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 1, 3).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            across_years
+                .resolve(at("2026-05-01T00:00:00Z"), utc())
+                .unwrap()
+                .label(),
+            "28 Dec 2025 – 3 Jan 2026"
+        );
+    }
+}

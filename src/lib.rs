@@ -1,0 +1,13 @@
+//! frontdesk runs a studio business (yoga, pilates, fitness courses) from chat.
+//!
+//! # Layout
+//! * `domain` — the studio's types and their invariants; no IO.
+//! * `store` — MongoDB: typed collections, indexes, queries, demo data and the managed
+//!   local database.
+//! * `config` — the one typed `Settings`, layered from files and the environment.
+//! * `telemetry` — tracing setup.
+
+pub mod config;
+pub mod domain;
+pub mod store;
+pub mod telemetry;

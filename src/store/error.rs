@@ -1,0 +1,65 @@
+//! Store errors: the ones a caller acts on get their own variant.
+
+use mongodb::error::{ErrorKind, WriteFailure};
+
+use crate::domain::DomainError;
+
+const DUPLICATE_KEY: i32 = 11000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("MONGODB_URL {url} is not a valid MongoDB URL: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("cannot reach MongoDB at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{what} {value} already exists")]
+    Duplicate { what: &'static str, value: String },
+    #[error("no {what} {key}")]
+    NotFound { what: &'static str, key: String },
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Mongo(#[from] mongodb::error::Error),
+    #[error("a stored document could not be read: {0}")]
+    Decode(String),
+}
+
+impl StoreError {
+    /// Whether a MongoDB error is a unique-index violation.
+    #[must_use]
+    pub fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+        match err.kind.as_ref() {
+            ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
+            ErrorKind::InsertMany(e) => e
+                .write_errors
+                .as_ref()
+                .is_some_and(|errs| errs.iter().any(|w| w.code == DUPLICATE_KEY)),
+            ErrorKind::Command(e) => e.code == DUPLICATE_KEY,
+            _ => err.to_string().contains("E11000"),
+        }
+    }
+
+    /// Maps a unique-index violation to [`StoreError::Duplicate`], anything else to
+    /// [`StoreError::Mongo`].
+    pub(crate) fn from_write(err: mongodb::error::Error, what: &'static str, value: impl Into<String>) -> Self {
+        if Self::is_duplicate_key(&err) {
+            Self::Duplicate { what, value: value.into() }
+        } else {
+            Self::Mongo(err)
+        }
+    }
+}
+
+impl From<bson::de::Error> for StoreError {
+    fn from(e: bson::de::Error) -> Self {
+        Self::Decode(e.to_string())
+    }
+}
+
+impl From<bson::ser::Error> for StoreError {
+    fn from(e: bson::ser::Error) -> Self {
+        Self::Decode(e.to_string())
+    }
+}

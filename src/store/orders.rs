@@ -1,0 +1,230 @@
+//! Orders and the payment created with each, in one transaction, idempotently.
+
+use bson::doc;
+use chrono::{DateTime, Duration, Utc};
+use futures::TryStreamExt;
+use mongodb::options::ReturnDocument;
+
+use super::{names, Store, StoreError};
+use crate::domain::{
+    Enrollment, Money, ObjectId, Order, OrderNumber, OrderStatus, Payment, PaymentMethod, PaymentStatus,
+};
+
+/// What it takes to enrol a client in a course.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub client_id: ObjectId,
+    pub course_id: ObjectId,
+    /// `None`: the course price.
+    pub amount: Option<Money>,
+    pub method: PaymentMethod,
+    /// Days until the payment is due.
+    pub due_in_days: u32,
+    /// The same key twice returns the first order instead of making a second.
+    pub idempotency_key: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+/// The order and its pending payment; `replayed` when the idempotency key had been seen.
+#[derive(Debug, Clone)]
+pub struct OrderCreated {
+    pub order: Order,
+    pub payment: Payment,
+    pub replayed: bool,
+}
+
+const ORDER_COUNTER: &str = "order_number";
+/// Where order numbers start on an empty database.
+const FIRST_ORDER_NUMBER: i64 = 10_001;
+
+impl Store {
+    /// The next free order number, from a counter that never hands one out twice.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn next_order_number(&self) -> Result<OrderNumber, StoreError> {
+        let counters = self.db.collection::<bson::Document>(names::COUNTERS);
+        let updated = counters
+            .find_one_and_update(doc! { "_id": ORDER_COUNTER }, doc! { "$inc": { "seq": 1_i64 } })
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .await?
+            .ok_or_else(|| StoreError::Decode("the order counter vanished".into()))?;
+        let seq = updated.get_i64("seq").or_else(|_| updated.get_i32("seq").map(i64::from)).unwrap_or(0);
+        Ok(OrderNumber::try_from(FIRST_ORDER_NUMBER - 1 + seq)?)
+    }
+
+    /// Moves the order counter so the next number is above every existing order.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn sync_order_counter(&self) -> Result<(), StoreError> {
+        let highest = self.orders().find_one(doc! {}).sort(doc! { "number": -1 }).await?;
+        let seq = highest.map_or(0, |o| i64::from(o.number.get()) - FIRST_ORDER_NUMBER + 1).max(0);
+        self.db
+            .collection::<bson::Document>(names::COUNTERS)
+            .update_one(doc! { "_id": ORDER_COUNTER }, doc! { "$max": { "seq": seq } })
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates an order for a course with its pending payment, and records the
+    /// enrollment on the client, all in one transaction. A repeated idempotency key
+    /// returns the order made the first time.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown client or course; the server failed
+    /// (nothing is written then).
+    pub async fn create_order(&self, new: NewOrder) -> Result<OrderCreated, StoreError> {
+        if let Some(existing) = self.replay(new.idempotency_key.as_deref()).await? {
+            return Ok(existing);
+        }
+        let client = self
+            .client_by_id(new.client_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { what: "client", key: new.client_id.to_hex() })?;
+        let course = self
+            .course_by_id(new.course_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { what: "course", key: new.course_id.to_hex() })?;
+        let number = self.next_order_number().await?;
+        let amount = new.amount.unwrap_or(course.price);
+        let order = Order {
+            id: ObjectId::new(),
+            number,
+            client_id: client.id,
+            course_id: course.id,
+            course_name: course.name.clone(),
+            status: OrderStatus::Pending,
+            amount,
+            created_at: new.now,
+            updated_at: new.now,
+            idempotency_key: new.idempotency_key.clone(),
+        };
+        let payment = Payment {
+            id: ObjectId::new(),
+            order_id: order.id,
+            order_number: number,
+            client_id: client.id,
+            course_id: course.id,
+            course_name: course.name.clone(),
+            amount,
+            method: new.method,
+            status: PaymentStatus::Pending,
+            due_at: new.now + Duration::days(i64::from(new.due_in_days)),
+            paid_at: None,
+            provider_ref: None,
+            created_at: new.now,
+            idempotency_key: new.idempotency_key.clone(),
+        };
+        let enrollment = Enrollment {
+            course_id: course.id,
+            course_name: course.name.clone(),
+            order_number: number,
+            enrolled_at: new.now,
+        };
+        let mut session = self.client.start_session().await?;
+        session.start_transaction().await?;
+        let written = async {
+            self.orders().insert_one(&order).session(&mut session).await?;
+            self.payments().insert_one(&payment).session(&mut session).await?;
+            let mut set = doc! { "$push": { "enrollments": bson::to_bson(&enrollment)? } };
+            if client.status != crate::domain::ClientStatus::Active {
+                set.insert("$set", doc! { "status": "active" });
+            }
+            self.clients()
+                .update_one(doc! { "_id": client.id }, set)
+                .session(&mut session)
+                .await?;
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        match written {
+            Ok(()) => {
+                session.commit_transaction().await?;
+                Ok(OrderCreated { order, payment, replayed: false })
+            }
+            Err(err) => {
+                let _ = session.abort_transaction().await;
+                let duplicate = matches!(&err, StoreError::Mongo(e) if StoreError::is_duplicate_key(e));
+                // A concurrent delivery of the same request won the race: return its order.
+                if duplicate {
+                    if let Some(existing) = self.replay(new.idempotency_key.as_deref()).await? {
+                        return Ok(existing);
+                    }
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn replay(&self, key: Option<&str>) -> Result<Option<OrderCreated>, StoreError> {
+        let Some(key) = key else { return Ok(None) };
+        let Some(order) = self.orders().find_one(doc! { "idempotency_key": key }).await? else {
+            return Ok(None);
+        };
+        let payment = self
+            .payments()
+            .find_one(doc! { "order_id": order.id })
+            .sort(doc! { "created_at": 1 })
+            .await?
+            .ok_or_else(|| StoreError::Decode(format!("order {} has no payment", order.number)))?;
+        Ok(Some(OrderCreated { order, payment, replayed: true }))
+    }
+
+    /// # Errors
+    /// The server failed.
+    pub async fn order_by_number(&self, number: OrderNumber) -> Result<Option<Order>, StoreError> {
+        Ok(self.orders().find_one(doc! { "number": i64::from(number) }).await?)
+    }
+
+    /// # Errors
+    /// The server failed.
+    pub async fn order_by_id(&self, id: ObjectId) -> Result<Option<Order>, StoreError> {
+        Ok(self.orders().find_one(doc! { "_id": id }).await?)
+    }
+
+    /// A client's orders, newest first.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn orders_for_client(&self, client_id: ObjectId, limit: i64) -> Result<Vec<Order>, StoreError> {
+        Ok(self
+            .orders()
+            .find(doc! { "client_id": client_id })
+            .sort(doc! { "created_at": -1 })
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?)
+    }
+
+    /// Moves an order to a new status if the move makes sense and nobody changed the
+    /// order in between.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Invalid`] for a move that makes no sense;
+    /// [`StoreError::Conflict`] when the order changed concurrently.
+    pub async fn set_order_status(
+        &self,
+        id: ObjectId,
+        to: OrderStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Order, StoreError> {
+        let order = self
+            .order_by_id(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { what: "order", key: id.to_hex() })?;
+        order.status.check_transition(to)?;
+        let updated = self
+            .orders()
+            .find_one_and_update(
+                doc! { "_id": id, "status": order.status.as_str() },
+                doc! { "$set": { "status": to.as_str(), "updated_at": bson::DateTime::from_chrono(now) } },
+            )
+            .return_document(ReturnDocument::After)
+            .await?;
+        updated.ok_or_else(|| StoreError::Conflict(format!("order {} changed while it was being updated", order.number)))
+    }
+}

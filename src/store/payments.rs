@@ -1,0 +1,135 @@
+//! Payments: what is pending or overdue, and recording a payment.
+
+use bson::{doc, Document};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use mongodb::options::ReturnDocument;
+
+use super::{Store, StoreError};
+use crate::domain::{ObjectId, OrderStatus, Payment, PaymentMethod, PaymentStatus};
+
+/// Filters for pending payments.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentQuery {
+    /// Only this client's payments (always set for a client asking).
+    pub client_id: Option<ObjectId>,
+    /// Only payments whose due date has passed at this instant.
+    pub overdue_at: Option<DateTime<Utc>>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Pending payments, the longest overdue first, and their count.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn pending_payments(&self, q: &PaymentQuery) -> Result<(Vec<Payment>, u64), StoreError> {
+        let mut filter: Document = doc! { "status": "pending" };
+        if let Some(client) = q.client_id {
+            filter.insert("client_id", client);
+        }
+        if let Some(at) = q.overdue_at {
+            filter.insert("due_at", doc! { "$lt": bson::DateTime::from_chrono(at) });
+        }
+        let total = self.payments().count_documents(filter.clone()).await?;
+        let page = self
+            .payments()
+            .find(filter)
+            .sort(doc! { "due_at": 1 })
+            .limit(q.limit.clamp(1, 500))
+            .await?
+            .try_collect()
+            .await?;
+        Ok((page, total))
+    }
+
+    /// # Errors
+    /// The server failed.
+    pub async fn payments_for_order(&self, order_id: ObjectId) -> Result<Vec<Payment>, StoreError> {
+        Ok(self
+            .payments()
+            .find(doc! { "order_id": order_id })
+            .sort(doc! { "created_at": 1 })
+            .await?
+            .try_collect()
+            .await?)
+    }
+
+    /// Marks a pending payment paid and confirms its order, in one transaction.
+    /// Recording the same payment again changes nothing and returns it as it is.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Conflict`] for a failed or refunded payment.
+    pub async fn record_payment(
+        &self,
+        payment_id: ObjectId,
+        method: PaymentMethod,
+        provider_ref: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(Payment, bool), StoreError> {
+        let current = self
+            .payments()
+            .find_one(doc! { "_id": payment_id })
+            .await?
+            .ok_or_else(|| StoreError::NotFound { what: "payment", key: payment_id.to_hex() })?;
+        match current.status {
+            PaymentStatus::Paid => return Ok((current, false)),
+            PaymentStatus::Failed | PaymentStatus::Refunded => {
+                return Err(StoreError::Conflict(format!(
+                    "the payment for order {} is {} and cannot be marked paid",
+                    current.order_number,
+                    current.status.as_str()
+                )))
+            }
+            PaymentStatus::Pending => {}
+        }
+        let mut session = self.client.start_session().await?;
+        session.start_transaction().await?;
+        let written = async {
+            let paid = self
+                .payments()
+                .find_one_and_update(
+                    doc! { "_id": payment_id, "status": "pending" },
+                    doc! { "$set": {
+                        "status": "paid",
+                        "method": method.as_str(),
+                        "paid_at": bson::DateTime::from_chrono(now),
+                        "provider_ref": provider_ref.clone(),
+                    } },
+                )
+                .return_document(ReturnDocument::After)
+                .session(&mut session)
+                .await?;
+            let Some(paid) = paid else { return Ok(None) };
+            self.orders()
+                .update_one(
+                    doc! { "_id": paid.order_id, "status": OrderStatus::Pending.as_str() },
+                    doc! { "$set": { "status": OrderStatus::Confirmed.as_str(), "updated_at": bson::DateTime::from_chrono(now) } },
+                )
+                .session(&mut session)
+                .await?;
+            Ok::<_, StoreError>(Some(paid))
+        }
+        .await;
+        match written {
+            Ok(Some(paid)) => {
+                session.commit_transaction().await?;
+                Ok((paid, true))
+            }
+            Ok(None) => {
+                let _ = session.abort_transaction().await;
+                // Someone else recorded it first.
+                let now_current = self
+                    .payments()
+                    .find_one(doc! { "_id": payment_id })
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound { what: "payment", key: payment_id.to_hex() })?;
+                Ok((now_current, false))
+            }
+            Err(e) => {
+                let _ = session.abort_transaction().await;
+                Err(e)
+            }
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! * `config` — the one typed `Settings`, layered from files and the environment.
 //! * `telemetry` — tracing setup.
 
+pub mod app;
 pub mod config;
 pub mod domain;
 pub mod store;

@@ -54,9 +54,15 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown class.
     pub async fn update_class(&self, class: &ClassSession) -> Result<(), StoreError> {
-        let result = self.classes().replace_one(doc! { "_id": class.id }, class).await?;
+        let result = self
+            .classes()
+            .replace_one(doc! { "_id": class.id }, class)
+            .await?;
         if result.matched_count == 0 {
-            return Err(StoreError::NotFound { what: "class", key: class.id.to_hex() });
+            return Err(StoreError::NotFound {
+                what: "class",
+                key: class.id.to_hex(),
+            });
         }
         Ok(())
     }
@@ -75,9 +81,15 @@ impl Store {
         let class = self
             .class_by_id(class_id)
             .await?
-            .ok_or_else(|| StoreError::NotFound { what: "class", key: class_id.to_hex() })?;
+            .ok_or_else(|| StoreError::NotFound {
+                what: "class",
+                key: class_id.to_hex(),
+            })?;
         if self.client_by_id(client_id).await?.is_none() {
-            return Err(StoreError::NotFound { what: "client", key: client_id.to_hex() });
+            return Err(StoreError::NotFound {
+                what: "client",
+                key: client_id.to_hex(),
+            });
         }
         let record = Attendance {
             id: ObjectId::new(),
@@ -92,7 +104,10 @@ impl Store {
         let mut set = bson::to_document(&record)?;
         set.remove("_id");
         self.attendance()
-            .update_one(doc! { "class_id": class_id, "client_id": client_id }, doc! { "$set": set })
+            .update_one(
+                doc! { "class_id": class_id, "client_id": client_id },
+                doc! { "$set": set },
+            )
             .upsert(true)
             .await?;
         if status.attended() {

@@ -123,7 +123,10 @@ impl Store {
             .await
             .map_err(|e| StoreError::from_write(e, "a client with email", client.email.as_str()))?;
         if result.matched_count == 0 {
-            return Err(StoreError::NotFound { what: "client", key: client.id.to_hex() });
+            return Err(StoreError::NotFound {
+                what: "client",
+                key: client.id.to_hex(),
+            });
         }
         Ok(())
     }
@@ -137,10 +140,16 @@ impl Store {
         filter.insert("_id", id);
         let result = self
             .clients()
-            .update_one(filter, doc! { "$set": { "deleted_at": bson::DateTime::from_chrono(now) } })
+            .update_one(
+                filter,
+                doc! { "$set": { "deleted_at": bson::DateTime::from_chrono(now) } },
+            )
             .await?;
         if result.matched_count == 0 {
-            return Err(StoreError::NotFound { what: "client", key: id.to_hex() });
+            return Err(StoreError::NotFound {
+                what: "client",
+                key: id.to_hex(),
+            });
         }
         Ok(())
     }

@@ -22,7 +22,13 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn all_courses(&self) -> Result<Vec<Course>, StoreError> {
-        Ok(self.courses().find(doc! {}).sort(doc! { "name": 1 }).await?.try_collect().await?)
+        Ok(self
+            .courses()
+            .find(doc! {})
+            .sort(doc! { "name": 1 })
+            .await?
+            .try_collect()
+            .await?)
     }
 
     /// # Errors
@@ -36,7 +42,11 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn course_by_name(&self, name: &str) -> Result<Option<Course>, StoreError> {
-        let key = name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        let key = name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
         Ok(self.courses().find_one(doc! { "name_key": key }).await?)
     }
 
@@ -51,7 +61,10 @@ impl Store {
             .await
             .map_err(|e| StoreError::from_write(e, "course", course.name.clone()))?;
         if result.matched_count == 0 {
-            return Err(StoreError::NotFound { what: "course", key: course.id.to_hex() });
+            return Err(StoreError::NotFound {
+                what: "course",
+                key: course.id.to_hex(),
+            });
         }
         Ok(())
     }

@@ -20,7 +20,7 @@ pub enum StoreError {
     Invalid(#[from] DomainError),
     #[error("{0}")]
     Conflict(String),
-    #[error("database error: {0}")]
+    #[error("database error: {}", brief(.0))]
     Mongo(#[from] mongodb::error::Error),
     #[error("a stored document could not be read: {0}")]
     Decode(String),
@@ -43,9 +43,16 @@ impl StoreError {
 
     /// Maps a unique-index violation to [`StoreError::Duplicate`], anything else to
     /// [`StoreError::Mongo`].
-    pub(crate) fn from_write(err: mongodb::error::Error, what: &'static str, value: impl Into<String>) -> Self {
+    pub(crate) fn from_write(
+        err: mongodb::error::Error,
+        what: &'static str,
+        value: impl Into<String>,
+    ) -> Self {
         if Self::is_duplicate_key(&err) {
-            Self::Duplicate { what, value: value.into() }
+            Self::Duplicate {
+                what,
+                value: value.into(),
+            }
         } else {
             Self::Mongo(err)
         }
@@ -62,4 +69,24 @@ impl From<bson::ser::Error> for StoreError {
     fn from(e: bson::ser::Error) -> Self {
         Self::Decode(e.to_string())
     }
+}
+
+/// The driver's message, cut to its first line and 300 characters: the full error
+/// (with every failed document of a bulk write) goes to the debug log only.
+fn brief(err: &mongodb::error::Error) -> String {
+    tracing::debug!(error = ?err, "database error");
+    let text = match err.kind.as_ref() {
+        ErrorKind::InsertMany(e) => e
+            .write_errors
+            .as_ref()
+            .and_then(|errs| {
+                errs.first()
+                    .map(|w| format!("{} (and {} more)", w.message, errs.len().saturating_sub(1)))
+            })
+            .unwrap_or_else(|| err.to_string()),
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.message.clone(),
+        ErrorKind::Command(e) => format!("{} ({})", e.message, e.code_name),
+        _ => err.to_string(),
+    };
+    super::first_line(&text)
 }

@@ -16,7 +16,14 @@ struct Spec {
 }
 
 fn spec(collection: &'static str, name: &'static str, keys: Document) -> Spec {
-    Spec { collection, name, keys, unique: false, partial: None, ttl_secs: None }
+    Spec {
+        collection,
+        name,
+        keys,
+        unique: false,
+        partial: None,
+        ttl_secs: None,
+    }
 }
 
 fn unique(mut s: Spec) -> Spec {
@@ -45,24 +52,84 @@ fn specs() -> Vec<Spec> {
         spec(CLIENTS, "status_name", doc! { "status": 1, "name": 1 }),
         unique(spec(COURSES, "name_key_unique", doc! { "name_key": 1 })),
         spec(CLASSES, "starts_at", doc! { "starts_at": 1 }),
-        spec(CLASSES, "course_starts_at", doc! { "course_id": 1, "starts_at": 1 }),
+        spec(
+            CLASSES,
+            "course_starts_at",
+            doc! { "course_id": 1, "starts_at": 1 },
+        ),
         unique(spec(ORDERS, "number_unique", doc! { "number": 1 })),
-        unique(when_present(spec(ORDERS, "idempotency_key_unique", doc! { "idempotency_key": 1 }), "idempotency_key")),
-        spec(ORDERS, "client_created_at", doc! { "client_id": 1, "created_at": -1 }),
-        spec(ORDERS, "course_status", doc! { "course_id": 1, "status": 1 }),
+        unique(when_present(
+            spec(
+                ORDERS,
+                "idempotency_key_unique",
+                doc! { "idempotency_key": 1 },
+            ),
+            "idempotency_key",
+        )),
+        spec(
+            ORDERS,
+            "client_created_at",
+            doc! { "client_id": 1, "created_at": -1 },
+        ),
+        spec(
+            ORDERS,
+            "course_status",
+            doc! { "course_id": 1, "status": 1 },
+        ),
         spec(ORDERS, "created_at", doc! { "created_at": 1 }),
-        spec(PAYMENTS, "status_paid_at", doc! { "status": 1, "paid_at": 1 }),
+        spec(
+            PAYMENTS,
+            "status_paid_at",
+            doc! { "status": 1, "paid_at": 1 },
+        ),
         spec(PAYMENTS, "status_due_at", doc! { "status": 1, "due_at": 1 }),
-        spec(PAYMENTS, "client_status", doc! { "client_id": 1, "status": 1 }),
+        spec(
+            PAYMENTS,
+            "client_status",
+            doc! { "client_id": 1, "status": 1 },
+        ),
         spec(PAYMENTS, "order_id", doc! { "order_id": 1 }),
-        unique(when_present(spec(PAYMENTS, "idempotency_key_unique", doc! { "idempotency_key": 1 }), "idempotency_key")),
-        spec(ATTENDANCE, "class_starts_at_course", doc! { "class_starts_at": 1, "course_id": 1 }),
-        spec(ATTENDANCE, "course_class_starts_at", doc! { "course_id": 1, "class_starts_at": 1 }),
-        unique(spec(ATTENDANCE, "class_client_unique", doc! { "class_id": 1, "client_id": 1 })),
-        spec(ATTENDANCE, "client_class_starts_at", doc! { "client_id": 1, "class_starts_at": -1 }),
-        spec(TICKETS, "status_created_at", doc! { "status": 1, "created_at": -1 }),
-        ttl(spec(CONVERSATIONS, "expires_at_ttl", doc! { "expires_at": 1 }), 0),
-        ttl(spec(PROCESSED_EVENTS, "expires_at_ttl", doc! { "expires_at": 1 }), 0),
+        unique(when_present(
+            spec(
+                PAYMENTS,
+                "idempotency_key_unique",
+                doc! { "idempotency_key": 1 },
+            ),
+            "idempotency_key",
+        )),
+        spec(
+            ATTENDANCE,
+            "class_starts_at_course",
+            doc! { "class_starts_at": 1, "course_id": 1 },
+        ),
+        spec(
+            ATTENDANCE,
+            "course_class_starts_at",
+            doc! { "course_id": 1, "class_starts_at": 1 },
+        ),
+        unique(spec(
+            ATTENDANCE,
+            "class_client_unique",
+            doc! { "class_id": 1, "client_id": 1 },
+        )),
+        spec(
+            ATTENDANCE,
+            "client_class_starts_at",
+            doc! { "client_id": 1, "class_starts_at": -1 },
+        ),
+        spec(
+            TICKETS,
+            "status_created_at",
+            doc! { "status": 1, "created_at": -1 },
+        ),
+        ttl(
+            spec(CONVERSATIONS, "expires_at_ttl", doc! { "expires_at": 1 }),
+            0,
+        ),
+        ttl(
+            spec(PROCESSED_EVENTS, "expires_at_ttl", doc! { "expires_at": 1 }),
+            0,
+        ),
     ]
 }
 
@@ -72,7 +139,8 @@ impl Store {
     /// # Errors
     /// The server refused an index (for example, existing duplicates under a unique key).
     pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
-        let mut by_collection: std::collections::BTreeMap<&str, Vec<IndexModel>> = Default::default();
+        let mut by_collection: std::collections::BTreeMap<&str, Vec<IndexModel>> =
+            Default::default();
         for s in specs() {
             let options = IndexOptions::builder()
                 .name(s.name.to_owned())

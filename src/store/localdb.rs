@@ -31,7 +31,10 @@ pub enum LocalDbError {
     #[error("{kind} was asked for but {what} is not available")]
     Missing { kind: &'static str, what: String },
     #[error("installing SecantusDB {version} with pip failed: {reason}")]
-    Install { version: &'static str, reason: String },
+    Install {
+        version: &'static str,
+        reason: String,
+    },
     #[error("no free port on 127.0.0.1: {0}")]
     NoPort(std::io::Error),
     #[error("cannot prepare {path}: {source}")]
@@ -47,9 +50,16 @@ pub enum LocalDbError {
         source: std::io::Error,
     },
     #[error("{kind} exited before it was ready: {log_tail}")]
-    Died { kind: &'static str, log_tail: String },
+    Died {
+        kind: &'static str,
+        log_tail: String,
+    },
     #[error("{kind} did not accept connections on port {port} within {secs} s")]
-    NotReady { kind: &'static str, port: u16, secs: u64 },
+    NotReady {
+        kind: &'static str,
+        port: u16,
+        secs: u64,
+    },
 }
 
 /// Which server binary runs the local database.
@@ -107,11 +117,13 @@ impl LocalDb {
         };
         let port = free_port()?;
         remove_stale_dirs();
-        let data_dir = std::env::temp_dir().join(format!("frontdesk-localdb-{}-{port}", std::process::id()));
-        Self::spawn(kind, &program, port, data_dir, false)
+        let data_dir =
+            std::env::temp_dir().join(format!("frontdesk-localdb-{}-{port}", std::process::id()));
+        Self::spawn(kind, &program, port, data_dir, false, true)
     }
 
-    /// Starts a server that keeps its data in `data_dir` across restarts.
+    /// Starts a server that keeps its data in `data_dir` across restarts and outlives
+    /// this process once [`LocalDb::detach`]ed (`frontdesk localdb start`).
     ///
     /// # Errors
     /// As [`LocalDb::start`].
@@ -123,34 +135,99 @@ impl LocalDb {
             }
             None => first_available()?,
         };
-        Self::spawn(kind, &program, free_port()?, data_dir, true)
+        Self::spawn(kind, &program, free_port()?, data_dir, true, false)
     }
 
-    fn spawn(kind: LocalKind, program: &Path, port: u16, data_dir: PathBuf, keep_data: bool) -> Result<Self, LocalDbError> {
-        fs::create_dir_all(&data_dir).map_err(|source| LocalDbError::Dir { path: data_dir.clone(), source })?;
+    fn spawn(
+        kind: LocalKind,
+        program: &Path,
+        port: u16,
+        data_dir: PathBuf,
+        keep_data: bool,
+        tie_to_parent: bool,
+    ) -> Result<Self, LocalDbError> {
+        fs::create_dir_all(&data_dir).map_err(|source| LocalDbError::Dir {
+            path: data_dir.clone(),
+            source,
+        })?;
         let log_path = data_dir.join("server.log");
-        let log = fs::File::create(&log_path).map_err(|source| LocalDbError::Dir { path: log_path.clone(), source })?;
-        let log_err = log.try_clone().map_err(|source| LocalDbError::Dir { path: log_path.clone(), source })?;
+        let log = fs::File::create(&log_path).map_err(|source| LocalDbError::Dir {
+            path: log_path.clone(),
+            source,
+        })?;
+        let log_err = log.try_clone().map_err(|source| LocalDbError::Dir {
+            path: log_path.clone(),
+            source,
+        })?;
         let port_s = port.to_string();
         let storage = data_dir.join("db");
-        fs::create_dir_all(&storage).map_err(|source| LocalDbError::Dir { path: storage.clone(), source })?;
+        fs::create_dir_all(&storage).map_err(|source| LocalDbError::Dir {
+            path: storage.clone(),
+            source,
+        })?;
         let storage_s = storage.display().to_string();
         let mut cmd = Command::new(program);
         match kind {
             LocalKind::Mongod => {
-                cmd.args(["--bind_ip", "127.0.0.1", "--port", &port_s, "--dbpath", &storage_s, "--replSet", "rs0", "--quiet"]);
+                cmd.args([
+                    "--bind_ip",
+                    "127.0.0.1",
+                    "--port",
+                    &port_s,
+                    "--dbpath",
+                    &storage_s,
+                    "--replSet",
+                    "rs0",
+                    "--quiet",
+                ]);
             }
             LocalKind::SecantusRs => {
-                cmd.args(["--host", "127.0.0.1", "--port", &port_s, "--storage-path", &storage_s, "--cache-size", "256M", "--log-file-max", "16MB"]);
+                cmd.args([
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &port_s,
+                    "--storage-path",
+                    &storage_s,
+                    "--cache-size",
+                    "256M",
+                    "--log-file-max",
+                    "16MB",
+                ]);
             }
             LocalKind::SecantusPy => {
-                cmd.args(["--host", "127.0.0.1", "--port", &port_s, "--storage-path", &storage_s, "--cache-size", "256M", "--log-level", "WARNING"]);
+                cmd.args([
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &port_s,
+                    "--storage-path",
+                    &storage_s,
+                    "--cache-size",
+                    "256M",
+                    "--log-level",
+                    "WARNING",
+                ]);
             }
         }
         cmd.stdin(Stdio::null()).stdout(log).stderr(log_err);
-        die_with_parent(&mut cmd);
-        let child = cmd.spawn().map_err(|source| LocalDbError::Spawn { kind: kind.as_str(), source })?;
-        let mut db = Self { kind, port, child: Some(child), data_dir, keep_data };
+        if tie_to_parent {
+            die_with_parent(&mut cmd);
+        } else {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
+        let child = cmd.spawn().map_err(|source| LocalDbError::Spawn {
+            kind: kind.as_str(),
+            source,
+        })?;
+        let mut db = Self {
+            kind,
+            port,
+            child: Some(child),
+            data_dir,
+            keep_data,
+        };
         db.wait_ready(&log_path)?;
         if kind == LocalKind::Mongod {
             db.initiate_replica_set();
@@ -166,14 +243,21 @@ impl LocalDb {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(_status)) = child.try_wait() {
                     self.child = None;
-                    return Err(LocalDbError::Died { kind: self.kind.as_str(), log_tail: tail(log_path) });
+                    return Err(LocalDbError::Died {
+                        kind: self.kind.as_str(),
+                        log_tail: tail(log_path),
+                    });
                 }
             }
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(LocalDbError::NotReady { kind: self.kind.as_str(), port: self.port, secs: READY_TIMEOUT.as_secs() });
+                return Err(LocalDbError::NotReady {
+                    kind: self.kind.as_str(),
+                    port: self.port,
+                    secs: READY_TIMEOUT.as_secs(),
+                });
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -181,10 +265,19 @@ impl LocalDb {
 
     /// mongod needs a replica set for transactions; a one-member set is enough.
     fn initiate_replica_set(&self) {
-        let script = format!("rs.initiate({{_id:'rs0',members:[{{_id:0,host:'127.0.0.1:{}'}}]}})", self.port);
+        let script = format!(
+            "rs.initiate({{_id:'rs0',members:[{{_id:0,host:'127.0.0.1:{}'}}]}})",
+            self.port
+        );
         for shell in ["mongosh", "mongo"] {
             let ok = Command::new(shell)
-                .args(["--quiet", "--port", &self.port.to_string(), "--eval", &script])
+                .args([
+                    "--quiet",
+                    "--port",
+                    &self.port.to_string(),
+                    "--eval",
+                    &script,
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
@@ -270,11 +363,20 @@ fn die_with_parent(_cmd: &mut Command) {}
 /// Removes the data folders of earlier processes that are gone (a test binary's shared
 /// server is stopped by the parent-death signal, but its folder stays behind).
 fn remove_stale_dirs() {
-    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else { return };
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("frontdesk-localdb-")) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else { continue };
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("frontdesk-localdb-"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
         // SAFETY: signal 0 only checks whether the process exists.
         let alive = unsafe { libc::kill(pid, 0) } == 0;
         if !alive {
@@ -350,7 +452,9 @@ pub fn secantus_py_venv() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
-    cache.join("frontdesk").join(format!("secantus-py-{SECANTUS_PY_VERSION}"))
+    cache
+        .join("frontdesk")
+        .join(format!("secantus-py-{SECANTUS_PY_VERSION}"))
 }
 
 /// `secantusd-py` on PATH, or from the cache folder, installing it there on first use.
@@ -363,22 +467,38 @@ fn secantus_py() -> Result<PathBuf, LocalDbError> {
     INSTALLED
         .get_or_init(|| install_secantus_py().map_err(|e| e.to_string()))
         .clone()
-        .map_err(|reason| LocalDbError::Install { version: SECANTUS_PY_VERSION, reason })
+        .map_err(|reason| LocalDbError::Install {
+            version: SECANTUS_PY_VERSION,
+            reason,
+        })
 }
 
 fn install_secantus_py() -> Result<PathBuf, LocalDbError> {
     let venv = secantus_py_venv();
     let program = venv.join("bin").join("secantusd-py");
-    let parent = venv.parent().map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir);
-    fs::create_dir_all(&parent).map_err(|source| LocalDbError::Dir { path: parent.clone(), source })?;
+    let parent = venv
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    fs::create_dir_all(&parent).map_err(|source| LocalDbError::Dir {
+        path: parent.clone(),
+        source,
+    })?;
     let lock_path = parent.join(".install.lock");
-    let lock = fs::File::create(&lock_path).map_err(|source| LocalDbError::Dir { path: lock_path.clone(), source })?;
+    let lock = fs::File::create(&lock_path).map_err(|source| LocalDbError::Dir {
+        path: lock_path.clone(),
+        source,
+    })?;
     let _guard = FileLock::exclusive(&lock);
     let marker = venv.join(".installed");
     if program.is_file() && marker.is_file() {
         return Ok(program);
     }
-    tracing::info!(version = SECANTUS_PY_VERSION, "installing SecantusDB (Python build) into {}", venv.display());
+    tracing::info!(
+        version = SECANTUS_PY_VERSION,
+        "installing SecantusDB (Python build) into {}",
+        venv.display()
+    );
     let _ = fs::remove_dir_all(&venv);
     run_install(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     run_install(
@@ -386,22 +506,33 @@ fn install_secantus_py() -> Result<PathBuf, LocalDbError> {
             .args(["install", "--quiet", "--disable-pip-version-check"])
             .arg(format!("SecantusDB=={SECANTUS_PY_VERSION}")),
     )?;
-    fs::write(&marker, SECANTUS_PY_VERSION).map_err(|source| LocalDbError::Dir { path: marker.clone(), source })?;
+    fs::write(&marker, SECANTUS_PY_VERSION).map_err(|source| LocalDbError::Dir {
+        path: marker.clone(),
+        source,
+    })?;
     Ok(program)
 }
 
 fn run_install(cmd: &mut Command) -> Result<(), LocalDbError> {
-    let out = cmd.stdin(Stdio::null()).output().map_err(|e| LocalDbError::Install {
-        version: SECANTUS_PY_VERSION,
-        reason: e.to_string(),
-    })?;
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| LocalDbError::Install {
+            version: SECANTUS_PY_VERSION,
+            reason: e.to_string(),
+        })?;
     if out.status.success() {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
     Err(LocalDbError::Install {
         version: SECANTUS_PY_VERSION,
-        reason: stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("unknown error").to_owned(),
+        reason: stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("unknown error")
+            .to_owned(),
     })
 }
 
@@ -446,8 +577,9 @@ pub fn process_wide_url(mongodb_url: Option<&str>, forced: Option<&str>) -> Resu
             let (tx, rx) = std::sync::mpsc::channel();
             // The server dies with the thread that started it (parent-death signal), so
             // it is started from a thread that lives as long as the process.
-            let spawned = std::thread::Builder::new().name("localdb".into()).spawn(move || {
-                match LocalDb::start(forced.as_deref()) {
+            let spawned = std::thread::Builder::new()
+                .name("localdb".into())
+                .spawn(move || match LocalDb::start(forced.as_deref()) {
                     Ok(db) => {
                         let _ = tx.send(Ok(db.url()));
                         let _keep = db;
@@ -458,10 +590,11 @@ pub fn process_wide_url(mongodb_url: Option<&str>, forced: Option<&str>) -> Resu
                     Err(e) => {
                         let _ = tx.send(Err(e.to_string()));
                     }
-                }
-            });
+                });
             match spawned {
-                Ok(_) => rx.recv().unwrap_or_else(|_| Err("the local database thread stopped".into())),
+                Ok(_) => rx
+                    .recv()
+                    .unwrap_or_else(|_| Err("the local database thread stopped".into())),
                 Err(e) => Err(format!("cannot start the local database thread: {e}")),
             }
         })

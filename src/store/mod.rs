@@ -54,10 +54,12 @@ impl Store {
     /// # Errors
     /// A malformed URL, or a server that cannot be reached.
     pub async fn connect(url: &str, database: &str) -> Result<Self, StoreError> {
-        let mut options = ClientOptions::parse(url).await.map_err(|e| StoreError::BadUrl {
-            url: redact_url(url),
-            reason: first_line(&e.to_string()),
-        })?;
+        let mut options = ClientOptions::parse(url)
+            .await
+            .map_err(|e| StoreError::BadUrl {
+                url: redact_url(url),
+                reason: first_line(&e.to_string()),
+            })?;
         options.app_name = Some("frontdesk".into());
         options.server_selection_timeout = Some(Duration::from_secs(5));
         options.connect_timeout = Some(Duration::from_secs(5));
@@ -66,10 +68,12 @@ impl Store {
             reason: first_line(&e.to_string()),
         })?;
         let db = client.database(database);
-        db.run_command(doc! { "ping": 1 }).await.map_err(|e| StoreError::Unreachable {
-            url: redact_url(url),
-            reason: first_line(&e.to_string()),
-        })?;
+        db.run_command(doc! { "ping": 1 })
+            .await
+            .map_err(|e| StoreError::Unreachable {
+                url: redact_url(url),
+                reason: first_line(&e.to_string()),
+            })?;
         Ok(Self { client, db })
     }
 
@@ -170,7 +174,10 @@ mod tests {
 
     #[test]
     fn passwords_never_print() {
-        assert_eq!(redact_url("mongodb://app:s3cret@db:27017/x"), "mongodb://app:***@db:27017/x");
+        assert_eq!(
+            redact_url("mongodb://app:s3cret@db:27017/x"),
+            "mongodb://app:***@db:27017/x"
+        );
         assert_eq!(redact_url("mongodb://db:27017"), "mongodb://db:27017");
     }
 }

@@ -7,7 +7,8 @@ use mongodb::options::ReturnDocument;
 
 use super::{names, Store, StoreError};
 use crate::domain::{
-    Enrollment, Money, ObjectId, Order, OrderNumber, OrderStatus, Payment, PaymentMethod, PaymentStatus,
+    Enrollment, Money, ObjectId, Order, OrderNumber, OrderStatus, Payment, PaymentMethod,
+    PaymentStatus,
 };
 
 /// What it takes to enrol a client in a course.
@@ -45,12 +46,18 @@ impl Store {
     pub async fn next_order_number(&self) -> Result<OrderNumber, StoreError> {
         let counters = self.db.collection::<bson::Document>(names::COUNTERS);
         let updated = counters
-            .find_one_and_update(doc! { "_id": ORDER_COUNTER }, doc! { "$inc": { "seq": 1_i64 } })
+            .find_one_and_update(
+                doc! { "_id": ORDER_COUNTER },
+                doc! { "$inc": { "seq": 1_i64 } },
+            )
             .upsert(true)
             .return_document(ReturnDocument::After)
             .await?
             .ok_or_else(|| StoreError::Decode("the order counter vanished".into()))?;
-        let seq = updated.get_i64("seq").or_else(|_| updated.get_i32("seq").map(i64::from)).unwrap_or(0);
+        let seq = updated
+            .get_i64("seq")
+            .or_else(|_| updated.get_i32("seq").map(i64::from))
+            .unwrap_or(0);
         Ok(OrderNumber::try_from(FIRST_ORDER_NUMBER - 1 + seq)?)
     }
 
@@ -59,11 +66,20 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn sync_order_counter(&self) -> Result<(), StoreError> {
-        let highest = self.orders().find_one(doc! {}).sort(doc! { "number": -1 }).await?;
-        let seq = highest.map_or(0, |o| i64::from(o.number.get()) - FIRST_ORDER_NUMBER + 1).max(0);
+        let highest = self
+            .orders()
+            .find_one(doc! {})
+            .sort(doc! { "number": -1 })
+            .await?;
+        let seq = highest
+            .map_or(0, |o| i64::from(o.number.get()) - FIRST_ORDER_NUMBER + 1)
+            .max(0);
         self.db
             .collection::<bson::Document>(names::COUNTERS)
-            .update_one(doc! { "_id": ORDER_COUNTER }, doc! { "$max": { "seq": seq } })
+            .update_one(
+                doc! { "_id": ORDER_COUNTER },
+                doc! { "$max": { "seq": seq } },
+            )
             .upsert(true)
             .await?;
         Ok(())
@@ -80,14 +96,20 @@ impl Store {
         if let Some(existing) = self.replay(new.idempotency_key.as_deref()).await? {
             return Ok(existing);
         }
-        let client = self
-            .client_by_id(new.client_id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound { what: "client", key: new.client_id.to_hex() })?;
-        let course = self
-            .course_by_id(new.course_id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound { what: "course", key: new.course_id.to_hex() })?;
+        let client =
+            self.client_by_id(new.client_id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "client",
+                    key: new.client_id.to_hex(),
+                })?;
+        let course =
+            self.course_by_id(new.course_id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "course",
+                    key: new.course_id.to_hex(),
+                })?;
         let number = self.next_order_number().await?;
         let amount = new.amount.unwrap_or(course.price);
         let order = Order {
@@ -124,36 +146,77 @@ impl Store {
             order_number: number,
             enrolled_at: new.now,
         };
+        // A transient conflict (two deliveries of one message racing) is retried; the
+        // retry then finds the order the other delivery made.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self
+                .write_order(&order, &payment, &enrollment, client.status)
+                .await
+            {
+                Ok(()) => {
+                    return Ok(OrderCreated {
+                        order,
+                        payment,
+                        replayed: false,
+                    })
+                }
+                Err(err) => {
+                    let (duplicate, transient) = match &err {
+                        StoreError::Mongo(e) => (
+                            StoreError::is_duplicate_key(e),
+                            e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR),
+                        ),
+                        _ => (false, false),
+                    };
+                    if duplicate || transient {
+                        if let Some(existing) = self.replay(new.idempotency_key.as_deref()).await? {
+                            return Ok(existing);
+                        }
+                    }
+                    if !transient || attempts >= 5 {
+                        return Err(err);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempts)).await;
+                }
+            }
+        }
+    }
+
+    async fn write_order(
+        &self,
+        order: &Order,
+        payment: &Payment,
+        enrollment: &Enrollment,
+        client_status: crate::domain::ClientStatus,
+    ) -> Result<(), StoreError> {
         let mut session = self.client.start_session().await?;
         session.start_transaction().await?;
         let written = async {
-            self.orders().insert_one(&order).session(&mut session).await?;
-            self.payments().insert_one(&payment).session(&mut session).await?;
-            let mut set = doc! { "$push": { "enrollments": bson::to_bson(&enrollment)? } };
-            if client.status != crate::domain::ClientStatus::Active {
+            self.orders()
+                .insert_one(order)
+                .session(&mut session)
+                .await?;
+            self.payments()
+                .insert_one(payment)
+                .session(&mut session)
+                .await?;
+            let mut set = doc! { "$push": { "enrollments": bson::to_bson(enrollment)? } };
+            if client_status != crate::domain::ClientStatus::Active {
                 set.insert("$set", doc! { "status": "active" });
             }
             self.clients()
-                .update_one(doc! { "_id": client.id }, set)
+                .update_one(doc! { "_id": order.client_id }, set)
                 .session(&mut session)
                 .await?;
             Ok::<_, StoreError>(())
         }
         .await;
         match written {
-            Ok(()) => {
-                session.commit_transaction().await?;
-                Ok(OrderCreated { order, payment, replayed: false })
-            }
+            Ok(()) => Ok(session.commit_transaction().await?),
             Err(err) => {
                 let _ = session.abort_transaction().await;
-                let duplicate = matches!(&err, StoreError::Mongo(e) if StoreError::is_duplicate_key(e));
-                // A concurrent delivery of the same request won the race: return its order.
-                if duplicate {
-                    if let Some(existing) = self.replay(new.idempotency_key.as_deref()).await? {
-                        return Ok(existing);
-                    }
-                }
                 Err(err)
             }
         }
@@ -161,7 +224,11 @@ impl Store {
 
     async fn replay(&self, key: Option<&str>) -> Result<Option<OrderCreated>, StoreError> {
         let Some(key) = key else { return Ok(None) };
-        let Some(order) = self.orders().find_one(doc! { "idempotency_key": key }).await? else {
+        let Some(order) = self
+            .orders()
+            .find_one(doc! { "idempotency_key": key })
+            .await?
+        else {
             return Ok(None);
         };
         let payment = self
@@ -170,13 +237,20 @@ impl Store {
             .sort(doc! { "created_at": 1 })
             .await?
             .ok_or_else(|| StoreError::Decode(format!("order {} has no payment", order.number)))?;
-        Ok(Some(OrderCreated { order, payment, replayed: true }))
+        Ok(Some(OrderCreated {
+            order,
+            payment,
+            replayed: true,
+        }))
     }
 
     /// # Errors
     /// The server failed.
     pub async fn order_by_number(&self, number: OrderNumber) -> Result<Option<Order>, StoreError> {
-        Ok(self.orders().find_one(doc! { "number": i64::from(number) }).await?)
+        Ok(self
+            .orders()
+            .find_one(doc! { "number": i64::from(number) })
+            .await?)
     }
 
     /// # Errors
@@ -189,7 +263,11 @@ impl Store {
     ///
     /// # Errors
     /// The server failed.
-    pub async fn orders_for_client(&self, client_id: ObjectId, limit: i64) -> Result<Vec<Order>, StoreError> {
+    pub async fn orders_for_client(
+        &self,
+        client_id: ObjectId,
+        limit: i64,
+    ) -> Result<Vec<Order>, StoreError> {
         Ok(self
             .orders()
             .find(doc! { "client_id": client_id })
@@ -215,7 +293,10 @@ impl Store {
         let order = self
             .order_by_id(id)
             .await?
-            .ok_or_else(|| StoreError::NotFound { what: "order", key: id.to_hex() })?;
+            .ok_or_else(|| StoreError::NotFound {
+                what: "order",
+                key: id.to_hex(),
+            })?;
         order.status.check_transition(to)?;
         let updated = self
             .orders()
@@ -225,6 +306,11 @@ impl Store {
             )
             .return_document(ReturnDocument::After)
             .await?;
-        updated.ok_or_else(|| StoreError::Conflict(format!("order {} changed while it was being updated", order.number)))
+        updated.ok_or_else(|| {
+            StoreError::Conflict(format!(
+                "order {} changed while it was being updated",
+                order.number
+            ))
+        })
     }
 }

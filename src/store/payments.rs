@@ -23,7 +23,10 @@ impl Store {
     ///
     /// # Errors
     /// The server failed.
-    pub async fn pending_payments(&self, q: &PaymentQuery) -> Result<(Vec<Payment>, u64), StoreError> {
+    pub async fn pending_payments(
+        &self,
+        q: &PaymentQuery,
+    ) -> Result<(Vec<Payment>, u64), StoreError> {
         let mut filter: Document = doc! { "status": "pending" };
         if let Some(client) = q.client_id {
             filter.insert("client_id", client);
@@ -71,7 +74,10 @@ impl Store {
             .payments()
             .find_one(doc! { "_id": payment_id })
             .await?
-            .ok_or_else(|| StoreError::NotFound { what: "payment", key: payment_id.to_hex() })?;
+            .ok_or_else(|| StoreError::NotFound {
+                what: "payment",
+                key: payment_id.to_hex(),
+            })?;
         match current.status {
             PaymentStatus::Paid => return Ok((current, false)),
             PaymentStatus::Failed | PaymentStatus::Refunded => {
@@ -123,7 +129,10 @@ impl Store {
                     .payments()
                     .find_one(doc! { "_id": payment_id })
                     .await?
-                    .ok_or_else(|| StoreError::NotFound { what: "payment", key: payment_id.to_hex() })?;
+                    .ok_or_else(|| StoreError::NotFound {
+                        what: "payment",
+                        key: payment_id.to_hex(),
+                    })?;
                 Ok((now_current, false))
             }
             Err(e) => {

@@ -1,0 +1,148 @@
+//! Demo data: deterministic, and it holds what INTERFACES.md promises.
+
+use bson::doc;
+use chrono::Duration;
+use frontdesk::domain::{Email, OrderNumber, Period};
+use frontdesk::store::seed::seed;
+use futures::TryStreamExt;
+
+use crate::harness::{demo_now, demo_options, ist, TestDb};
+
+#[tokio::test]
+async fn the_demo_data_keeps_its_promises() {
+    let (db, report) = TestDb::with_demo_data(300).await;
+    let s = &db.store;
+    let now = demo_now();
+    assert_eq!(report.clients, 300);
+    assert!(report.courses >= 8);
+
+    let priya = s
+        .client_by_email(&Email::parse("priya@example.com").unwrap())
+        .await
+        .unwrap()
+        .expect("Priya Sharma");
+    assert_eq!(priya.name.as_str(), "Priya Sharma");
+    assert_eq!(
+        s.clients_by_name("Priya", 10).await.unwrap().len(),
+        2,
+        "two Priyas for ambiguity"
+    );
+    let order = s
+        .order_by_number(OrderNumber::new(12345).unwrap())
+        .await
+        .unwrap()
+        .expect("order #12345");
+    assert_eq!(order.client_id, priya.id);
+
+    let week = Period::ThisWeek.resolve(now, ist()).unwrap();
+    for name in ["Yoga Beginner", "Pilates"] {
+        let course = s
+            .course_by_name(name)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}"));
+        let classes = s
+            .classes_between(week.start, week.end, Some(course.id), 50)
+            .await
+            .unwrap();
+        assert!(!classes.is_empty(), "{name} has classes this week");
+    }
+    let pending = s
+        .payments()
+        .count_documents(doc! { "status": "pending" })
+        .await
+        .unwrap();
+    assert!(pending > 0);
+    let month = Period::ThisMonth.resolve(now, ist()).unwrap();
+    let new_this_month = s
+        .clients()
+        .count_documents(doc! { "joined_at": { "$gte": bson::DateTime::from_chrono(month.start), "$lt": bson::DateTime::from_chrono(now) } })
+        .await
+        .unwrap();
+    assert!(new_this_month > 0);
+    let cutoff = bson::DateTime::from_chrono(now - Duration::days(30));
+    let inactive = s
+        .clients()
+        .count_documents(doc! { "last_visit_at": { "$lt": cutoff } })
+        .await
+        .unwrap();
+    assert!(inactive > 0);
+    let pilates = s.course_by_name("Pilates").await.unwrap().unwrap();
+    assert!(
+        s.attendance()
+            .count_documents(doc! { "course_id": pilates.id })
+            .await
+            .unwrap()
+            > 0
+    );
+
+    // Consistency: every attendance is for a class of the same course, every paid payment
+    // belongs to a confirmed or completed order, and last visits match attendance.
+    let paid: Vec<_> = s
+        .payments()
+        .find(doc! { "status": "paid" })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    for p in paid.iter().take(50) {
+        let o = s.order_by_id(p.order_id).await.unwrap().unwrap();
+        assert!(
+            matches!(o.status.as_str(), "confirmed" | "completed"),
+            "{}",
+            o.number
+        );
+        assert!(p.paid_at.unwrap() <= now);
+    }
+    let visits: Vec<_> = s
+        .attendance()
+        .find(doc! { "client_id": priya.id, "status": { "$in": ["present", "late"] } })
+        .sort(doc! { "class_starts_at": -1 })
+        .limit(1)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(priya.last_visit_at, Some(visits[0].class_starts_at));
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_studio() {
+    let (a, ra) = TestDb::with_demo_data(120).await;
+    let b = TestDb::new().await;
+    let rb = seed(&b.store, &demo_options(120)).await.unwrap();
+    assert_eq!(ra, rb);
+    let emails = |db: &TestDb| {
+        let s = db.store.clone();
+        async move {
+            let docs: Vec<_> = s
+                .clients()
+                .find(doc! {})
+                .sort(doc! { "email": 1 })
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            docs.into_iter()
+                .map(|c| (c.id, c.email.to_string(), c.last_visit_at))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(emails(&a).await, emails(&b).await);
+
+    let c = TestDb::new().await;
+    let mut other = demo_options(120);
+    other.seed = 7;
+    seed(&c.store, &other).await.unwrap();
+    assert_ne!(
+        emails(&a).await,
+        emails(&c).await,
+        "another seed, another studio"
+    );
+
+    let err = seed(&a.store, &demo_options(10)).await.unwrap_err();
+    assert!(err.to_string().contains("--reset"), "{err}");
+}

@@ -1,0 +1,608 @@
+//! Store tests: every collection's create/read/update, the unique indexes, validation
+//! errors and transactions, against the real local server.
+
+use bson::doc;
+use chrono::{Duration, NaiveTime, Weekday};
+use frontdesk::domain::{
+    AttendanceStatus, ClassSession, Client, ClientStatus, Course, CourseCategory, CourseLevel,
+    Currency, Email, Money, OrderNumber, OrderStatus, PaymentMethod, PaymentStatus, PersonName,
+    Phone, WeeklySlot,
+};
+use frontdesk::store::{ClientQuery, NewOrder, PaymentQuery, Store, StoreError};
+
+use crate::harness::{demo_now, TestDb};
+
+fn client(name: &str, email: &str) -> Client {
+    Client::new(
+        PersonName::parse(name).unwrap(),
+        Email::parse(email).unwrap(),
+        ClientStatus::Lead,
+        demo_now() - Duration::days(10),
+    )
+}
+
+fn course(name: &str, price_major: i64) -> Course {
+    let slot =
+        WeeklySlot::new(Weekday::Mon, NaiveTime::from_hms_opt(7, 0, 0).unwrap(), 60).unwrap();
+    Course::new(
+        name,
+        CourseCategory::Pilates,
+        CourseLevel::All,
+        Money::new(price_major * 100, Currency::INR).unwrap(),
+        "Sofia Martinez",
+        12,
+        vec![slot],
+    )
+    .unwrap()
+}
+
+fn new_order(client: &Client, course: &Course, key: Option<&str>) -> NewOrder {
+    NewOrder {
+        client_id: client.id,
+        course_id: course.id,
+        amount: None,
+        method: PaymentMethod::Upi,
+        due_in_days: 7,
+        idempotency_key: key.map(str::to_owned),
+        now: demo_now(),
+    }
+}
+
+#[tokio::test]
+async fn clients_round_trip_and_emails_are_unique() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let priya = client("Priya Sharma", "Priya@Example.com")
+        .with_phone(Phone::parse("98765 43210").unwrap());
+    s.insert_client(&priya).await.unwrap();
+
+    assert_eq!(s.client_by_id(priya.id).await.unwrap().unwrap(), priya);
+    assert_eq!(
+        s.client_by_email(&Email::parse("PRIYA@example.com").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        priya.id
+    );
+    assert_eq!(
+        s.client_by_phone(&Phone::parse("+91 98765 43210").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        priya.id
+    );
+    assert_eq!(s.clients_by_name("sharma priya", 5).await.unwrap().len(), 1);
+    assert!(s
+        .clients_by_name("Priya Patel", 5)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let twin = client("Another Priya", "priya@example.com");
+    match s.insert_client(&twin).await {
+        Err(StoreError::Duplicate { what, value }) => {
+            assert!(what.contains("email"));
+            assert_eq!(value, "priya@example.com");
+        }
+        other => panic!("expected a duplicate error, got {other:?}"),
+    }
+    assert_eq!(
+        s.clients().count_documents(doc! {}).await.unwrap(),
+        1,
+        "nothing half-written"
+    );
+
+    let mut renamed = priya.clone();
+    renamed.rename(PersonName::parse("Priya S. Sharma").unwrap());
+    renamed.status = ClientStatus::Active;
+    s.update_client(&renamed).await.unwrap();
+    let stored = s.client_by_id(priya.id).await.unwrap().unwrap();
+    assert_eq!(stored.name.as_str(), "Priya S. Sharma");
+    assert_eq!(stored.name_tokens, vec!["priya", "s", "sharma"]);
+
+    let other = client("Rahul Verma", "rahul@example.com");
+    s.insert_client(&other).await.unwrap();
+    let mut clash = other.clone();
+    clash.email = Email::parse("priya@example.com").unwrap();
+    assert!(matches!(
+        s.update_client(&clash).await,
+        Err(StoreError::Duplicate { .. })
+    ));
+    assert_eq!(
+        s.client_by_id(other.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email
+            .as_str(),
+        "rahul@example.com"
+    );
+}
+
+#[tokio::test]
+async fn listing_filters_searches_and_pages() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    for i in 0..7 {
+        let mut c = client(
+            &format!("Member {i:02} Kapoor"),
+            &format!("m{i}@example.com"),
+        );
+        c.status = if i % 2 == 0 {
+            ClientStatus::Active
+        } else {
+            ClientStatus::Inactive
+        };
+        s.insert_client(&c).await.unwrap();
+    }
+    let (page, total) = s
+        .list_clients(&ClientQuery {
+            status: Some(ClientStatus::Active),
+            limit: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 4);
+    assert_eq!(page.len(), 3);
+    assert!(page.iter().all(|c| c.status == ClientStatus::Active));
+    let (second, _) = s
+        .list_clients(&ClientQuery {
+            status: Some(ClientStatus::Active),
+            skip: 3,
+            limit: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1);
+    assert!(!page.iter().any(|c| c.id == second[0].id));
+    let (by_email, n) = s
+        .list_clients(&ClientQuery {
+            search: Some("M3@".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((n, by_email[0].email.as_str()), (1, "m3@example.com"));
+    let (by_name, n) = s
+        .list_clients(&ClientQuery {
+            search: Some("kapoor 05".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((n, by_name[0].name.as_str()), (1, "Member 05 Kapoor"));
+}
+
+#[tokio::test]
+async fn deleted_clients_disappear_but_keep_their_orders() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let c = client("Kabir Das", "kabir@example.com");
+    let pilates = course("Pilates", 4000);
+    s.insert_client(&c).await.unwrap();
+    s.insert_course(&pilates).await.unwrap();
+    let created = s.create_order(new_order(&c, &pilates, None)).await.unwrap();
+    s.delete_client(c.id, demo_now()).await.unwrap();
+    assert!(s.client_by_id(c.id).await.unwrap().is_none());
+    assert!(matches!(
+        s.delete_client(c.id, demo_now()).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(s
+        .order_by_number(created.order.number)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn documents_that_break_an_invariant_are_errors_on_read_not_panics() {
+    let db = TestDb::new().await;
+    let raw = db.store.database().collection::<bson::Document>("clients");
+    let id = bson::oid::ObjectId::new();
+    raw.insert_one(doc! {
+        "_id": id, "name": "Broken", "name_tokens": ["broken"], "email": "not-an-email",
+        "status": "active", "joined_at": bson::DateTime::now(),
+    })
+    .await
+    .unwrap();
+    let err = db.store.client_by_id(id).await.unwrap_err();
+    assert!(err.to_string().contains("not-an-email"), "{err}");
+}
+
+#[tokio::test]
+async fn courses_are_unique_by_name_whatever_the_case() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let pilates = course("Pilates", 4000);
+    s.insert_course(&pilates).await.unwrap();
+    assert!(matches!(
+        s.insert_course(&course("PILATES", 1)).await,
+        Err(StoreError::Duplicate { .. })
+    ));
+    assert_eq!(
+        s.course_by_name("  pilates ").await.unwrap().unwrap().id,
+        pilates.id
+    );
+    let mut dearer = pilates.clone();
+    dearer.price = Money::new(450_000, Currency::INR).unwrap();
+    s.update_course(&dearer).await.unwrap();
+    assert_eq!(
+        s.course_by_id(pilates.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .price
+            .minor(),
+        450_000
+    );
+    assert_eq!(s.all_courses().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn classes_are_listed_in_order_and_attendance_moves_the_last_visit() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let (pilates, yoga) = (course("Pilates", 4000), course("Yoga", 3000));
+    s.insert_course(&pilates).await.unwrap();
+    s.insert_course(&yoga).await.unwrap();
+    let t0 = demo_now();
+    let mut ids = Vec::new();
+    for (i, c) in [(3, &pilates), (1, &yoga), (2, &pilates), (30, &pilates)] {
+        let start = t0 + Duration::days(i);
+        let class = ClassSession::new(
+            c.id,
+            &c.name,
+            start,
+            start + Duration::hours(1),
+            "Sofia",
+            "Studio A",
+            12,
+        )
+        .unwrap();
+        s.insert_class(&class).await.unwrap();
+        ids.push(class.id);
+    }
+    let week = s
+        .classes_between(t0, t0 + Duration::days(7), None, 50)
+        .await
+        .unwrap();
+    let days: Vec<i64> = week
+        .iter()
+        .map(|c| (c.starts_at() - t0).num_days())
+        .collect();
+    assert_eq!(days, vec![1, 2, 3]);
+    let only_pilates = s
+        .classes_between(t0, t0 + Duration::days(7), Some(pilates.id), 50)
+        .await
+        .unwrap();
+    assert_eq!(only_pilates.len(), 2);
+
+    let mut moved = week[0].clone();
+    moved
+        .reschedule(
+            t0 + Duration::days(4),
+            t0 + Duration::days(4) + Duration::hours(1),
+        )
+        .unwrap();
+    s.update_class(&moved).await.unwrap();
+    assert_eq!(
+        s.class_by_id(moved.id).await.unwrap().unwrap().starts_at(),
+        t0 + Duration::days(4)
+    );
+
+    let c = client("Meera Nair", "meera@example.com");
+    s.insert_client(&c).await.unwrap();
+    let class_id = ids[2];
+    let record = s
+        .mark_attendance(class_id, c.id, AttendanceStatus::Absent, t0)
+        .await
+        .unwrap();
+    assert_eq!(record.status, AttendanceStatus::Absent);
+    assert!(
+        s.client_by_id(c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_visit_at
+            .is_none(),
+        "absent is not a visit"
+    );
+    s.mark_attendance(class_id, c.id, AttendanceStatus::Late, t0)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.attendance().count_documents(doc! {}).await.unwrap(),
+        1,
+        "re-marking updates, never duplicates"
+    );
+    assert_eq!(
+        s.client_by_id(c.id).await.unwrap().unwrap().last_visit_at,
+        Some(t0 + Duration::days(2))
+    );
+    assert!(matches!(
+        s.mark_attendance(
+            class_id,
+            bson::oid::ObjectId::new(),
+            AttendanceStatus::Present,
+            t0
+        )
+        .await,
+        Err(StoreError::NotFound { what: "client", .. })
+    ));
+}
+
+#[tokio::test]
+async fn an_order_comes_with_its_payment_and_enrollment_and_a_retry_makes_no_second() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let c = client("Ishaan Rao", "ishaan@example.com");
+    let pilates = course("Pilates", 4000);
+    s.insert_client(&c).await.unwrap();
+    s.insert_course(&pilates).await.unwrap();
+
+    let first = s
+        .create_order(new_order(&c, &pilates, Some("telegram:update:77")))
+        .await
+        .unwrap();
+    assert!(!first.replayed);
+    assert_eq!(first.order.status, OrderStatus::Pending);
+    assert_eq!(first.order.amount.minor(), 400_000);
+    assert_eq!(first.payment.status, PaymentStatus::Pending);
+    assert_eq!(first.payment.due_at, demo_now() + Duration::days(7));
+    let stored = s.client_by_id(c.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, ClientStatus::Active);
+    assert_eq!(stored.enrollments.len(), 1);
+    assert_eq!(stored.enrollments[0].order_number, first.order.number);
+
+    // Delivered again, sequentially and concurrently: still one order.
+    let again = s
+        .create_order(new_order(&c, &pilates, Some("telegram:update:77")))
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.order.number, first.order.number);
+    let (a, b) = tokio::join!(
+        s.create_order(new_order(&c, &pilates, Some("slack:Ev123"))),
+        s.create_order(new_order(&c, &pilates, Some("slack:Ev123")))
+    );
+    assert_eq!(a.unwrap().order.number, b.unwrap().order.number);
+    assert_eq!(s.orders().count_documents(doc! {}).await.unwrap(), 2);
+    assert_eq!(s.payments().count_documents(doc! {}).await.unwrap(), 2);
+
+    // Without a key, every call is a new order with a new number.
+    let third = s.create_order(new_order(&c, &pilates, None)).await.unwrap();
+    assert!(third.order.number > first.order.number);
+    assert_eq!(
+        s.order_by_number(third.order.number)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        third.order.id
+    );
+    assert_eq!(
+        s.orders_for_client(c.id, 10).await.unwrap()[0].number.get() > 0,
+        true
+    );
+}
+
+#[tokio::test]
+async fn a_failed_order_writes_nothing() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let c = client("Zara Khan", "zara@example.com");
+    s.insert_client(&c).await.unwrap();
+    let ghost = course("Ghost Course", 100);
+    let err = s
+        .create_order(new_order(&c, &ghost, Some("k1")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { what: "course", .. }),
+        "{err}"
+    );
+    assert_eq!(s.orders().count_documents(doc! {}).await.unwrap(), 0);
+    assert_eq!(s.payments().count_documents(doc! {}).await.unwrap(), 0);
+    assert!(s
+        .client_by_id(c.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .enrollments
+        .is_empty());
+}
+
+#[tokio::test]
+async fn order_status_moves_are_checked_by_the_store() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let c = client("Liam Brown", "liam@example.com");
+    let pilates = course("Pilates", 4000);
+    s.insert_client(&c).await.unwrap();
+    s.insert_course(&pilates).await.unwrap();
+    let o = s
+        .create_order(new_order(&c, &pilates, None))
+        .await
+        .unwrap()
+        .order;
+    let err = s
+        .set_order_status(o.id, OrderStatus::Completed, demo_now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    let confirmed = s
+        .set_order_status(
+            o.id,
+            OrderStatus::Confirmed,
+            demo_now() + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status, OrderStatus::Confirmed);
+    assert_eq!(confirmed.updated_at, demo_now() + Duration::hours(1));
+    assert!(s
+        .set_order_status(
+            bson::oid::ObjectId::new(),
+            OrderStatus::Confirmed,
+            demo_now()
+        )
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn recording_a_payment_confirms_the_order_once() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let (a, b) = (
+        client("Ana Silva", "ana@example.com"),
+        client("Ben Kim", "ben@example.com"),
+    );
+    let pilates = course("Pilates", 4000);
+    s.insert_client(&a).await.unwrap();
+    s.insert_client(&b).await.unwrap();
+    s.insert_course(&pilates).await.unwrap();
+    let mut late = new_order(&a, &pilates, None);
+    late.now = demo_now() - Duration::days(20);
+    let overdue = s.create_order(late).await.unwrap();
+    let fresh = s.create_order(new_order(&b, &pilates, None)).await.unwrap();
+
+    let (all, total) = s
+        .pending_payments(&PaymentQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(all[0].id, overdue.payment.id, "longest overdue first");
+    let (mine, n) = s
+        .pending_payments(&PaymentQuery {
+            client_id: Some(b.id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((n, mine[0].id), (1, fresh.payment.id));
+    let (late_only, n) = s
+        .pending_payments(&PaymentQuery {
+            overdue_at: Some(demo_now()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((n, late_only[0].id), (1, overdue.payment.id));
+
+    let (paid, changed) = s
+        .record_payment(
+            overdue.payment.id,
+            PaymentMethod::Cash,
+            Some("desk-1".into()),
+            demo_now(),
+        )
+        .await
+        .unwrap();
+    assert!(changed);
+    assert_eq!(
+        (paid.status, paid.method, paid.paid_at),
+        (PaymentStatus::Paid, PaymentMethod::Cash, Some(demo_now()))
+    );
+    assert_eq!(
+        s.order_by_id(overdue.order.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::Confirmed
+    );
+    let (again, changed) = s
+        .record_payment(
+            overdue.payment.id,
+            PaymentMethod::Card,
+            None,
+            demo_now() + Duration::days(1),
+        )
+        .await
+        .unwrap();
+    assert!(!changed);
+    assert_eq!(
+        (again.method, again.paid_at),
+        (PaymentMethod::Cash, Some(demo_now())),
+        "the second call changes nothing"
+    );
+    assert_eq!(
+        s.pending_payments(&PaymentQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .1,
+        1
+    );
+}
+
+#[tokio::test]
+async fn order_numbers_are_never_handed_out_twice() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let numbers: Vec<OrderNumber> =
+        futures::future::try_join_all((0..20).map(|_| s.next_order_number()))
+            .await
+            .unwrap();
+    let mut sorted: Vec<u32> = numbers.iter().map(OrderNumber::get).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 20);
+    assert_eq!(sorted[0], 10_001);
+}
+
+#[tokio::test]
+async fn indexes_are_created_idempotently() {
+    let db = TestDb::new().await;
+    db.store.ensure_indexes().await.unwrap();
+    db.store.ensure_indexes().await.unwrap();
+    let names = db.store.orders().list_index_names().await.unwrap();
+    for expected in [
+        "number_unique",
+        "idempotency_key_unique",
+        "client_created_at",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let names = db.store.attendance().list_index_names().await.unwrap();
+    assert!(names.iter().any(|n| n == "class_starts_at_course"));
+}
+
+#[tokio::test]
+async fn unreachable_and_malformed_urls_are_clear_errors() {
+    let err = Store::connect("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500", "x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unreachable { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("cannot reach MongoDB at mongodb://127.0.0.1:1"),
+        "{err}"
+    );
+    let err = Store::connect("mongodb://user:hunter2@/", "x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::BadUrl { .. }), "{err}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    let _ = Store::connect(&crate::harness::server_url(), "x")
+        .await
+        .unwrap();
+}

@@ -7,8 +7,10 @@
 //! * `config` — the one typed `Settings`, layered from files and the environment.
 //! * `telemetry` — tracing setup.
 
+pub mod agents;
 pub mod app;
 pub mod config;
 pub mod domain;
 pub mod store;
 pub mod telemetry;
+pub mod tools;

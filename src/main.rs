@@ -5,10 +5,14 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
+use frontdesk::agents::eval::{parse_cases, resolve_caller, run_case};
+use frontdesk::agents::{AgentRequest, Agents};
 use frontdesk::app::{self, localdb_data_dir, localdb_state_file, running_localdb};
 use frontdesk::config::Settings;
 use frontdesk::store::localdb::LocalDb;
 use frontdesk::store::seed::{seed, SeedOptions};
+use frontdesk::tools::AgentKind;
+use tokio::io::AsyncBufReadExt;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +46,33 @@ enum Command {
     },
     /// Check configuration and the database, and say what is missing.
     Doctor,
+    /// Zero-setup try-out: local database, demo data, console chat.
+    Demo,
+    /// One question, one answer.
+    Ask {
+        #[arg(long, default_value = "support")]
+        agent: AgentKind,
+        /// client:EMAIL, guest, staff, manager or admin.
+        #[arg(long = "as")]
+        who: Option<String>,
+        /// Print intent, tool calls, answer, LLM calls and latency as JSON.
+        #[arg(long)]
+        json: bool,
+        text: Vec<String>,
+    },
+    /// An interactive console conversation (keeps memory).
+    Chat {
+        #[arg(long, default_value = "support")]
+        agent: AgentKind,
+        #[arg(long = "as")]
+        who: Option<String>,
+    },
+    /// Run an eval file and print each case and `N passed, N failed`.
+    Eval {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -74,6 +105,39 @@ async fn run(cli: Cli) -> Result<()> {
         } => run_seed(&settings, clients, seed_value, reset).await,
         Command::Localdb { action } => run_localdb(&settings, action),
         Command::Doctor => run_doctor(&settings).await,
+        Command::Demo => run_demo(&settings).await,
+        Command::Ask {
+            agent,
+            who,
+            json,
+            text,
+        } => {
+            let db = app::open_database(&settings).await?;
+            let agents = agents_for(&settings, &db);
+            let caller = resolve_caller(&db.store, who.as_deref(), agent)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let reply = agents
+                .handle(AgentRequest {
+                    agent,
+                    caller,
+                    text: text.join(" "),
+                    conversation: None,
+                    event_id: None,
+                })
+                .await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reply)?);
+            } else {
+                println!("{}", reply.answer);
+            }
+            Ok(())
+        }
+        Command::Chat { agent, who } => {
+            let db = app::open_database(&settings).await?;
+            chat(&settings, &db, agent, who).await
+        }
+        Command::Eval { file, json } => run_eval(&settings, &file, json).await,
     }
 }
 
@@ -207,6 +271,161 @@ async fn run_doctor(settings: &Settings) -> Result<()> {
     }
     if problems > 0 {
         bail!("{problems} problem(s) found");
+    }
+    Ok(())
+}
+
+fn agents_for(settings: &Settings, db: &app::Database) -> Agents {
+    Agents::new(
+        db.store.clone(),
+        settings.clock(),
+        settings.studio.clone(),
+        &settings.llm,
+        settings.memory_ttl_hours,
+    )
+}
+
+async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let cases = parse_cases(&text)?;
+    let db = app::open_database(settings).await?;
+    if db.store.is_empty().await? {
+        println!("the database is empty: loading the demo data first");
+        seed_demo(settings, &db).await?;
+    }
+    let agents = agents_for(settings, &db);
+    let (mut passed, mut failed) = (0, 0);
+    let mut results = Vec::new();
+    for case in &cases {
+        let result = run_case(&agents, case).await?;
+        if result.passed {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+        if json {
+            results.push(result);
+        } else {
+            let mark = if result.passed { "PASS" } else { "FAIL" };
+            println!(
+                "{mark} {:<10} {:<18} {} ms  {}",
+                result.id, result.reply.intent, result.reply.latency_ms, case.text
+            );
+            for f in &result.failures {
+                println!("     - {f}");
+            }
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "passed": passed, "failed": failed, "cases": results })
+            )?
+        );
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn seed_demo(settings: &Settings, db: &app::Database) -> Result<()> {
+    let opts = SeedOptions {
+        clients: 500,
+        seed: 42,
+        now: settings.clock().now(),
+        offset: settings.studio.utc_offset,
+        currency: settings.studio.currency,
+        progress: false,
+    };
+    seed(&db.store, &opts).await?;
+    Ok(())
+}
+
+async fn run_demo(settings: &Settings) -> Result<()> {
+    let db = app::open_database(settings).await?;
+    let where_ = match &db.local {
+        Some(local) => format!("a local {} server (stopped on exit)", local.kind().as_str()),
+        None => frontdesk::store::redact_url(&db.url),
+    };
+    println!("frontdesk demo — {} on {where_}", settings.studio.name);
+    if db.store.is_empty().await? {
+        println!("loading the demo data (500 clients, a year of classes)…");
+        seed_demo(settings, &db).await?;
+    }
+    let clients = db.store.clients().estimated_document_count().await?;
+    let courses = db.store.courses().estimated_document_count().await?;
+    let orders = db.store.orders().estimated_document_count().await?;
+    println!(
+        "{clients} clients, {courses} courses, {orders} orders; planner: {:?}",
+        settings.llm.planner
+    );
+    println!("try: \"What classes are available this week?\", \"status of order #12345\", \"/agent dashboard\" then \"revenue this month\"");
+    chat(settings, &db, AgentKind::Support, None).await
+}
+
+async fn chat(
+    settings: &Settings,
+    db: &app::Database,
+    mut agent: AgentKind,
+    mut who: Option<String>,
+) -> Result<()> {
+    let agents = agents_for(settings, db);
+    println!(
+        "commands: /agent support|dashboard, /as client:EMAIL|guest|staff|manager|admin, /quit"
+    );
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let session = uuid::Uuid::new_v4().simple().to_string();
+    loop {
+        let who_label = who.clone().unwrap_or_else(|| match agent {
+            AgentKind::Support => "staff".into(),
+            AgentKind::Dashboard => "manager".into(),
+        });
+        eprint!("{} ({who_label})> ", agent.as_str());
+        let Some(line) = lines.next_line().await? else {
+            break;
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line == "/quit" || line == "/exit" {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("/agent") {
+            match rest.trim().parse::<AgentKind>() {
+                Ok(a) => agent = a,
+                Err(e) => println!("{e}"),
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("/as") {
+            match resolve_caller(&db.store, Some(rest.trim()), agent).await {
+                Ok(_) => who = Some(rest.trim().to_owned()),
+                Err(e) => println!("{e}"),
+            }
+            continue;
+        }
+        let caller = match resolve_caller(&db.store, who.as_deref(), agent).await {
+            Ok(c) => c,
+            Err(e) => {
+                println!("{e}");
+                continue;
+            }
+        };
+        let reply = agents
+            .handle(AgentRequest {
+                agent,
+                caller,
+                text: line.to_owned(),
+                conversation: Some(format!("console:{session}:{}:{who_label}", agent.as_str())),
+                event_id: Some(format!("console:{}", uuid::Uuid::new_v4().simple())),
+            })
+            .await;
+        println!("{}\n", reply.answer);
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! Everything here talks to a real MongoDB-wire server; there is no in-memory stand-in.
 //! Writes that touch two collections (an order and its payment) run in one transaction.
 
+mod analytics;
 mod classes;
 mod clients;
 mod courses;
@@ -13,6 +14,7 @@ pub mod localdb;
 mod orders;
 mod payments;
 pub mod seed;
+mod tickets;
 
 use std::time::Duration;
 
@@ -22,10 +24,16 @@ use mongodb::{Collection, Database};
 
 use crate::domain::{Attendance, ClassSession, Client, Course, Order, Payment};
 
+pub use analytics::{
+    AttendanceLine, AttendanceReport, ClientBrief, EnrollmentLine, FillLine, FillReport,
+    InactiveBrief, InactiveReport, NewClientsReport, OutstandingReport, RetentionReport,
+    RevenueBreakdown, RevenueLine, RevenueReport,
+};
 pub use clients::ClientQuery;
 pub use error::StoreError;
 pub use orders::{NewOrder, OrderCreated};
 pub use payments::PaymentQuery;
+pub use tickets::Ticket;
 
 /// Names of the collections, in one place.
 pub mod names {

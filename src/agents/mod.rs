@@ -1,0 +1,302 @@
+//! The Support and Dashboard agents: take a question with the caller's identity, plan
+//! with the rules, the LLM or both (hybrid), run the tools, remember the conversation,
+//! and answer.
+//!
+//! **Invariant:** the agent never decides who the caller is; the [`Caller`] comes from
+//! the gateway or the API. The planner only chooses tools and arguments, and the
+//! registry checks the caller's role before every call.
+
+pub mod eval;
+pub mod llm;
+pub mod memory;
+pub mod rules;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::{LlmSettings, PlannerKind, StudioSettings};
+use crate::domain::SharedClock;
+use crate::store::Store;
+use crate::tools::{AgentKind, Caller, Registry, Role, ToolCtx, ToolError};
+
+pub use llm::LlmPlanner;
+
+/// The longest message the agents read.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+
+/// One question to an agent.
+#[derive(Debug, Clone)]
+pub struct AgentRequest {
+    pub agent: AgentKind,
+    pub caller: Caller,
+    pub text: String,
+    /// The conversation key (platform, channel, thread, user) for memory; `None` for
+    /// one-off questions.
+    pub conversation: Option<String>,
+    /// The platform event id: the idempotency key of any write this message makes.
+    pub event_id: Option<String>,
+}
+
+/// One tool call made while answering.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ToolCallRecord {
+    pub name: String,
+    pub args: Value,
+    pub result: Value,
+}
+
+/// The answer, with how it was reached.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentReply {
+    pub agent: AgentKind,
+    pub intent: String,
+    pub tool_calls: Vec<ToolCallRecord>,
+    pub answer: String,
+    pub llm_calls: u32,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub latency_ms: u64,
+    /// Which planner produced the answer: rules or llm.
+    pub planner: &'static str,
+}
+
+/// Both agents over one database.
+#[derive(Debug, Clone)]
+pub struct Agents {
+    registry: Arc<Registry>,
+    store: Store,
+    clock: SharedClock,
+    studio: StudioSettings,
+    planner: PlannerKind,
+    llm: Option<Arc<LlmPlanner>>,
+    memory_ttl_hours: u32,
+}
+
+impl Agents {
+    #[must_use]
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        studio: StudioSettings,
+        llm_settings: &LlmSettings,
+        memory_ttl_hours: u32,
+    ) -> Self {
+        let llm = match llm_settings.planner {
+            PlannerKind::Rules => None,
+            PlannerKind::Llm | PlannerKind::Hybrid => LlmPlanner::new(llm_settings).map(Arc::new),
+        };
+        Self {
+            registry: Arc::new(Registry::new()),
+            store,
+            clock,
+            studio,
+            planner: llm_settings.planner,
+            llm,
+            memory_ttl_hours,
+        }
+    }
+
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    #[must_use]
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    #[must_use]
+    pub fn planner(&self) -> PlannerKind {
+        self.planner
+    }
+
+    /// Answers one question. Never fails: every problem becomes a clear answer.
+    #[tracing::instrument(name = "agent_turn", skip_all, fields(agent = req.agent.as_str(), role = req.caller.role.as_str(), intent))]
+    pub async fn handle(&self, req: AgentRequest) -> AgentReply {
+        let started = Instant::now();
+        let mut reply = self.answer(&req).await;
+        reply.latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::Span::current().record("intent", reply.intent.as_str());
+        if let Some(key) = &req.conversation {
+            let turn = memory::Turn {
+                user: req.text.chars().take(500).collect(),
+                answer: reply.answer.chars().take(1000).collect(),
+                intent: reply.intent.clone(),
+                args: reply
+                    .tool_calls
+                    .first()
+                    .map(|c| c.args.clone())
+                    .unwrap_or(Value::Null),
+            };
+            if let Err(e) = memory::remember(
+                &self.store,
+                key,
+                turn,
+                self.clock.now(),
+                self.memory_ttl_hours,
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "conversation memory not saved");
+            }
+        }
+        reply
+    }
+
+    fn reply(agent: AgentKind, intent: &str, answer: String) -> AgentReply {
+        AgentReply {
+            agent,
+            intent: intent.to_owned(),
+            tool_calls: Vec::new(),
+            answer,
+            llm_calls: 0,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_ms: 0,
+            planner: "rules",
+        }
+    }
+
+    async fn answer(&self, req: &AgentRequest) -> AgentReply {
+        let agent = req.agent;
+        let text = req.text.trim();
+        if text.is_empty() {
+            return Self::reply(
+                agent,
+                "smalltalk",
+                format!(
+                    "What can I help you with? {}",
+                    rules::help_text(agent, req.caller.role)
+                ),
+            );
+        }
+        let length = text.chars().count();
+        if length > MAX_MESSAGE_CHARS {
+            return Self::reply(agent, "smalltalk", format!("That message is too long for me ({length} characters). Please send a shorter question, under {MAX_MESSAGE_CHARS} characters."));
+        }
+        if agent == AgentKind::Dashboard && req.caller.role < Role::Manager {
+            return Self::reply(agent, "refused", "The dashboard's figures are for studio managers. I can help with classes, courses, your orders and payments instead.".into());
+        }
+        let ctx = ToolCtx {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            studio: self.studio.clone(),
+            caller: req.caller.clone(),
+            idempotency_key: req.event_id.clone(),
+        };
+        let conversation = match &req.conversation {
+            Some(key) => memory::load(&self.store, key).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "conversation memory not loaded");
+                memory::Conversation::default()
+            }),
+            None => memory::Conversation::default(),
+        };
+        if self.planner == PlannerKind::Llm {
+            return self.ask_llm(agent, &ctx, &conversation, text).await;
+        }
+        let courses = match self.store.all_courses().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "catalogue not loaded");
+                return Self::reply(agent, "smalltalk", ToolError::Store(e).to_string());
+            }
+        };
+        let plan_ctx = rules::Context {
+            agent,
+            role: req.caller.role,
+            courses: &courses,
+            now: self.clock.now(),
+            offset: self.studio.utc_offset,
+        };
+        let follow_up = conversation
+            .last_tool_turn()
+            .map(|t| (t.intent.as_str(), &t.args));
+        match rules::plan(text, &plan_ctx, follow_up) {
+            rules::Plan::Call { tool, args } => self.call_tool(agent, &ctx, tool, args).await,
+            rules::Plan::Reply { intent, text } => Self::reply(agent, intent, text),
+            rules::Plan::Unsure if self.llm.is_some() => {
+                self.ask_llm(agent, &ctx, &conversation, text).await
+            }
+            rules::Plan::Unsure => Self::reply(
+                agent,
+                "smalltalk",
+                format!(
+                    "I'm not sure I understood that. {}",
+                    rules::help_text(agent, req.caller.role)
+                ),
+            ),
+        }
+    }
+
+    async fn call_tool(
+        &self,
+        agent: AgentKind,
+        ctx: &ToolCtx,
+        tool: &str,
+        args: Value,
+    ) -> AgentReply {
+        let result = self.registry.call(agent, ctx, tool, args.clone()).await;
+        let (intent, answer, data) = match result {
+            Ok(out) => (tool.to_owned(), out.text, out.data),
+            Err(ToolError::Forbidden(msg))
+                if !self
+                    .registry
+                    .get(tool)
+                    .is_some_and(|t| t.allowed(ctx.caller.role)) =>
+            {
+                (
+                    "refused".to_owned(),
+                    msg.clone(),
+                    serde_json::json!({ "error": "forbidden", "message": msg }),
+                )
+            }
+            Err(e) => (
+                tool.to_owned(),
+                e.to_string(),
+                serde_json::json!({ "error": e.kind(), "message": e.to_string() }),
+            ),
+        };
+        let mut reply = Self::reply(agent, &intent, answer);
+        reply.tool_calls.push(ToolCallRecord {
+            name: tool.to_owned(),
+            args,
+            result: data,
+        });
+        reply
+    }
+
+    async fn ask_llm(
+        &self,
+        agent: AgentKind,
+        ctx: &ToolCtx,
+        conversation: &memory::Conversation,
+        text: &str,
+    ) -> AgentReply {
+        let Some(llm) = &self.llm else {
+            return Self::reply(
+                agent,
+                "smalltalk",
+                "The AI assistant is not configured (no OPENAI_API_KEY); ask me in simpler words."
+                    .into(),
+            );
+        };
+        let outcome = llm
+            .run(agent, ctx, &self.registry, &conversation.turns, text)
+            .await;
+        AgentReply {
+            agent,
+            intent: outcome.intent,
+            tool_calls: outcome.tool_calls,
+            answer: outcome.answer,
+            llm_calls: outcome.llm_calls,
+            prompt_tokens: outcome.prompt_tokens,
+            completion_tokens: outcome.completion_tokens,
+            latency_ms: 0,
+            planner: "llm",
+        }
+    }
+}

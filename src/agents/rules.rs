@@ -1,0 +1,1014 @@
+//! The rules planner: a deterministic intent + slot parser that needs no network.
+//!
+//! Intents come from weighted keywords and phrases (typos forgiven: "attendence" is
+//! "attendance"); slots from patterns: emails, phones, order numbers, amounts of days,
+//! periods ("last month", "in October", "2026-10-01 to 2026-10-15"), course names matched
+//! against the catalogue, client names. When no intent scores high enough the planner
+//! says so ([`Plan::Unsure`]) instead of guessing.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
+use regex::Regex;
+use serde_json::{json, Map, Value};
+
+use crate::domain::{Course, OrderNumber, Period};
+use crate::tools::{match_course, AgentKind, Role};
+
+/// What the rules decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// Call this tool with these arguments.
+    Call { tool: &'static str, args: Value },
+    /// Answer directly (greetings, help, a question back).
+    Reply { intent: &'static str, text: String },
+    /// Not confident: say what can be answered instead of guessing.
+    Unsure,
+}
+
+/// The slots found in a message, kept in conversation memory for follow-ups.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Slots {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub order: Option<String>,
+    pub period: Option<Period>,
+    pub days: Option<u32>,
+    pub course: Option<String>,
+    pub client: Option<String>,
+    pub method: Option<String>,
+}
+
+/// What the planner needs to know besides the text.
+pub struct Context<'a> {
+    pub agent: AgentKind,
+    pub role: Role,
+    pub courses: &'a [Course],
+    pub now: DateTime<Utc>,
+    pub offset: FixedOffset,
+}
+
+const MIN_SCORE: u32 = 3;
+
+struct Cue {
+    intent: &'static str,
+    agent: AgentKind,
+    /// Single words (typo-tolerant) and phrases (matched on the cleaned text).
+    terms: &'static [(&'static str, u32)],
+}
+
+use AgentKind::{Dashboard, Support};
+
+const CUES: &[Cue] = &[
+    Cue {
+        intent: "find_client",
+        agent: Support,
+        terms: &[
+            ("find", 2),
+            ("lookup", 2),
+            ("look up", 2),
+            ("search", 2),
+            ("who is", 2),
+            ("details", 1),
+            ("profile", 2),
+            ("contact", 1),
+            ("client", 1),
+            ("customer", 1),
+            ("member", 1),
+            ("info on", 1),
+        ],
+    },
+    Cue {
+        intent: "client_orders",
+        agent: Support,
+        terms: &[
+            ("orders", 3),
+            ("my orders", 2),
+            ("order history", 3),
+            ("purchases", 2),
+            ("bought", 1),
+        ],
+    },
+    Cue {
+        intent: "order_status",
+        agent: Support,
+        terms: &[("status", 2), ("where is", 1), ("order", 1), ("track", 1)],
+    },
+    Cue {
+        intent: "list_classes",
+        agent: Support,
+        terms: &[
+            ("class", 2),
+            ("classes", 2),
+            ("session", 2),
+            ("sessions", 2),
+            ("schedule", 2),
+            ("timetable", 2),
+            ("available", 1),
+            ("next", 1),
+            ("when", 1),
+            ("whats on", 2),
+            ("slots", 1),
+        ],
+    },
+    Cue {
+        intent: "course_info",
+        agent: Support,
+        terms: &[
+            ("price", 3),
+            ("prices", 3),
+            ("cost", 3),
+            ("costs", 3),
+            ("fee", 3),
+            ("fees", 3),
+            ("how much", 2),
+            ("level", 2),
+            ("instructor", 2),
+            ("teacher", 2),
+            ("teaches", 2),
+            ("tell me about", 2),
+            ("courses", 2),
+            ("offer", 2),
+            ("catalogue", 2),
+            ("course", 1),
+            ("describe", 2),
+            ("what is", 1),
+        ],
+    },
+    Cue {
+        intent: "create_order",
+        agent: Support,
+        terms: &[
+            ("create an order", 5),
+            ("create order", 5),
+            ("new order", 4),
+            ("place an order", 5),
+            ("enrol", 4),
+            ("enroll", 4),
+            ("enrolment", 2),
+            ("sign up", 4),
+            ("sign me up", 5),
+            ("register", 4),
+            ("book", 3),
+            ("buy", 3),
+            ("join", 3),
+            ("purchase", 3),
+        ],
+    },
+    Cue {
+        intent: "create_enquiry",
+        agent: Support,
+        terms: &[
+            ("enquiry", 4),
+            ("inquiry", 4),
+            ("enquire", 4),
+            ("inquire", 4),
+            ("interested", 3),
+            ("call me", 3),
+            ("contact me", 3),
+            ("more info", 2),
+            ("information", 1),
+            ("trial", 2),
+        ],
+    },
+    Cue {
+        intent: "pending_payments",
+        agent: Support,
+        terms: &[
+            ("pending", 3),
+            ("unpaid", 3),
+            ("outstanding", 3),
+            ("dues", 3),
+            ("owe", 3),
+            ("overdue", 3),
+            ("payments", 1),
+            ("payment", 1),
+            ("due", 1),
+        ],
+    },
+    Cue {
+        intent: "record_payment",
+        agent: Support,
+        terms: &[
+            ("record", 2),
+            ("mark", 2),
+            ("as paid", 3),
+            ("mark as paid", 2),
+            ("mark paid", 5),
+            ("has paid", 4),
+            ("paid for", 3),
+            ("received", 2),
+            ("payment received", 4),
+            ("collected", 3),
+            ("log payment", 4),
+        ],
+    },
+    Cue {
+        intent: "escalate_to_staff",
+        agent: Support,
+        terms: &[
+            ("human", 4),
+            ("real person", 5),
+            ("person", 2),
+            ("staff", 2),
+            ("manager", 2),
+            ("complaint", 4),
+            ("complain", 4),
+            ("speak to", 3),
+            ("talk to", 3),
+            ("someone", 1),
+            ("refund", 3),
+        ],
+    },
+    Cue {
+        intent: "revenue",
+        agent: Dashboard,
+        terms: &[
+            ("revenue", 4),
+            ("sales", 4),
+            ("income", 4),
+            ("earn", 3),
+            ("earned", 3),
+            ("earnings", 4),
+            ("generate", 1),
+            ("generated", 1),
+            ("made", 1),
+            ("takings", 4),
+            ("turnover", 4),
+            ("money", 2),
+            ("how much", 1),
+        ],
+    },
+    Cue {
+        intent: "new_clients",
+        agent: Dashboard,
+        terms: &[
+            ("new clients", 4),
+            ("new members", 4),
+            ("new customers", 4),
+            ("new students", 4),
+            ("joined", 3),
+            ("signed up", 3),
+            ("signups", 3),
+            ("sign ups", 3),
+            ("new", 1),
+        ],
+    },
+    Cue {
+        intent: "course_enrollment",
+        agent: Dashboard,
+        terms: &[
+            ("enrollment", 3),
+            ("enrolment", 3),
+            ("enrollments", 3),
+            ("enrolments", 3),
+            ("enrolled", 2),
+            ("popular", 3),
+            ("top course", 4),
+            ("highest", 2),
+            ("most", 1),
+            ("best selling", 3),
+            ("ranking", 3),
+        ],
+    },
+    Cue {
+        intent: "attendance_rate",
+        agent: Dashboard,
+        terms: &[
+            ("attendance", 4),
+            ("attended", 3),
+            ("show up", 2),
+            ("turnout", 3),
+            ("attendance percentage", 2),
+            ("attendance rate", 2),
+        ],
+    },
+    Cue {
+        intent: "inactive_clients",
+        agent: Dashboard,
+        terms: &[
+            ("inactive", 5),
+            ("havent visited", 5),
+            ("hasnt visited", 5),
+            ("not visited", 5),
+            ("havent been", 4),
+            ("havent come", 4),
+            ("no visit", 4),
+            ("lapsed", 4),
+            ("dormant", 4),
+            ("stopped coming", 5),
+            ("churned", 4),
+            ("visited", 1),
+        ],
+    },
+    Cue {
+        intent: "outstanding_balance",
+        agent: Dashboard,
+        terms: &[
+            ("outstanding", 4),
+            ("owed", 4),
+            ("balance", 3),
+            ("receivable", 4),
+            ("receivables", 4),
+            ("unpaid", 4),
+            ("overdue", 3),
+            ("pending payments", 3),
+            ("dues", 3),
+        ],
+    },
+    Cue {
+        intent: "retention",
+        agent: Dashboard,
+        terms: &[
+            ("retention", 5),
+            ("retained", 4),
+            ("retain", 4),
+            ("returning", 3),
+            ("came back", 4),
+            ("come back", 4),
+            ("repeat", 2),
+        ],
+    },
+    Cue {
+        intent: "class_fill_rate",
+        agent: Dashboard,
+        terms: &[
+            ("fill rate", 5),
+            ("fill", 3),
+            ("full", 2),
+            ("capacity", 3),
+            ("occupancy", 4),
+            ("utilisation", 4),
+            ("utilization", 4),
+            ("fill best", 2),
+        ],
+    },
+];
+
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+        .unwrap_or_else(|_| never())
+});
+static PHONE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\+?\d[\d\s().-]{8,16}\d").unwrap_or_else(|_| never()));
+static ORDER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(?:#\s*|\bord(?:er)?\s*(?:no\.?|number|num|id)?\s*[:#-]?\s*|\bord-)(\d{4,8})\b",
+    )
+    .unwrap_or_else(|_| never())
+});
+static BARE_NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(\d{5})\b").unwrap_or_else(|_| never()));
+static DAYS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(\d{1,4})\s*(day|days|week|weeks|month|months)\b").unwrap_or_else(|_| never())
+});
+static ISO_RANGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|to|until|till|-|–|and)\s*(\d{4}-\d{2}-\d{2})")
+        .unwrap_or_else(|_| never())
+});
+static ISO_DAY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(\d{4}-\d{2}-\d{2})\b").unwrap_or_else(|_| never()));
+static ISO_MONTH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(\d{4})-(\d{2})\b").unwrap_or_else(|_| never()));
+static MONTH_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b(?:\s+(\d{4}))?")
+        .unwrap_or_else(|_| never())
+});
+static NAMED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:\b(?:client|customer|member|student|named|called)\s+|\bfor\s+)([A-Z][\p{L}'-]+(?:\s+[A-Z][\p{L}'-]+){0,3})").unwrap_or_else(|_| never())
+});
+static MY_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:my name is|i am|i'm|this is)\s+([\p{L}'-]+(?:\s+[\p{L}'-]+)?)")
+        .unwrap_or_else(|_| never())
+});
+
+/// The patterns above are fixed and tested; a failure to compile one would be a bug
+/// caught by the unit tests, so it degrades to a pattern that matches nothing.
+fn never() -> Regex {
+    #[allow(clippy::expect_used)]
+    Regex::new(r"[^\s\S]").expect("invariant: the empty-class pattern compiles")
+}
+
+fn vocabulary() -> &'static [&'static str] {
+    static VOCAB: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+        let mut v: Vec<&'static str> = CUES
+            .iter()
+            .flat_map(|c| c.terms.iter().map(|(t, _)| *t))
+            .flat_map(|t| t.split(' '))
+            .collect();
+        v.extend([
+            "percentage",
+            "payments",
+            "clients",
+            "visited",
+            "enrollment",
+            "available",
+            "schedule",
+            "yesterday",
+            "tomorrow",
+            "today",
+            "week",
+            "month",
+            "year",
+            "last",
+            "this",
+            "next",
+            "classes",
+        ]);
+        v.sort_unstable();
+        v.dedup();
+        v
+    });
+    &VOCAB
+}
+
+/// Lower-cases, drops apostrophes and punctuation, and corrects near-misses of the
+/// planner's own vocabulary ("attendence" → "attendance").
+fn clean(text: &str) -> String {
+    let lowered = text.to_lowercase().replace(['\'', '’'], "");
+    let words: Vec<String> = lowered
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| correct(w).to_owned())
+        .collect();
+    words.join(" ")
+}
+
+fn correct(word: &str) -> &str {
+    let vocab = vocabulary();
+    if word.len() < 5
+        || vocab.binary_search(&word).is_ok()
+        || word.chars().any(|c| c.is_ascii_digit())
+    {
+        return word;
+    }
+    let max = if word.len() >= 8 { 2 } else { 1 };
+    vocab
+        .iter()
+        .filter(|v| v.len() >= 4)
+        .map(|v| (strsim::damerau_levenshtein(v, word), *v))
+        .filter(|(d, _)| *d <= max)
+        .min_by_key(|(d, _)| *d)
+        .map_or(word, |(_, v)| v)
+}
+
+fn has_term(cleaned: &str, words: &[&str], term: &str) -> bool {
+    if term.contains(' ') {
+        format!(" {cleaned} ").contains(&format!(" {term} "))
+    } else {
+        words.contains(&term)
+    }
+}
+
+/// Scores every intent of the agent; the best with its score.
+fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> Option<(&'static str, u32)> {
+    let words: Vec<&str> = cleaned.split(' ').collect();
+    let mut scored: Vec<(&'static str, u32)> = CUES
+        .iter()
+        .filter(|c| c.agent == agent)
+        .map(|cue| {
+            let mut score: u32 = cue
+                .terms
+                .iter()
+                .filter(|(t, _)| has_term(cleaned, &words, t))
+                .map(|(_, w)| *w)
+                .sum();
+            // Slots that only make sense for one intent.
+            score += match cue.intent {
+                "find_client" if slots.email.is_some() || slots.phone.is_some() => 2,
+                "order_status" if slots.order.is_some() => 3,
+                "record_payment" if slots.order.is_none() => 0,
+                "list_classes" if slots.period.is_some() => 1,
+                "inactive_clients"
+                    if slots.days.is_some() && has_term(cleaned, &words, "visited") =>
+                {
+                    2
+                }
+                _ => 0,
+            };
+            if cue.intent == "record_payment" && slots.order.is_none() {
+                score = score.min(2);
+            }
+            if cue.intent == "new_clients"
+                && !["new", "joined", "signed", "signups"]
+                    .iter()
+                    .any(|w| words.contains(w))
+            {
+                score = 0;
+            }
+            (cue.intent, score)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.1.cmp(&a.1));
+    scored.into_iter().next().filter(|(_, s)| *s > 0)
+}
+
+/// Finds the slots in a message.
+#[must_use]
+pub fn slots(text: &str, ctx: &Context<'_>) -> Slots {
+    let mut s = Slots::default();
+    s.email = EMAIL.find(text).map(|m| m.as_str().to_lowercase());
+    let without_email = EMAIL.replace_all(text, " ");
+    s.order = ORDER
+        .captures(&without_email)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_owned())
+        .filter(|n| OrderNumber::parse(n).is_ok());
+    if s.order.is_none()
+        && clean(text)
+            .split(' ')
+            .any(|w| w == "order" || w == "status" || w == "paid")
+    {
+        s.order = BARE_NUMBER
+            .captures(&without_email)
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_str().to_owned());
+    }
+    if s.order.is_none() {
+        s.phone = PHONE
+            .find(&without_email)
+            .map(|m| m.as_str().to_owned())
+            .filter(|p| p.chars().filter(char::is_ascii_digit).count() >= 10);
+    }
+    let lowered = text.to_lowercase();
+    s.period = period(&lowered, ctx.now, ctx.offset);
+    if let Some(c) = DAYS.captures(&lowered) {
+        let n: u32 = c.get(1).and_then(|m| m.as_str().parse().ok()).unwrap_or(0);
+        let unit = c.get(2).map_or("days", |m| m.as_str());
+        let days = if unit.starts_with("week") {
+            n * 7
+        } else if unit.starts_with("month") {
+            n * 30
+        } else {
+            n
+        };
+        if (1..=3660).contains(&days) {
+            s.days = Some(days);
+        }
+    }
+    s.course = course_in_text(text, ctx.courses);
+    s.client = NAMED
+        .captures_iter(text)
+        .filter_map(|c| c.get(1))
+        .map(|m| m.as_str().trim().to_owned())
+        .find(|name| course_in_text(name, ctx.courses).is_none() && !is_filler_name(name));
+    let cleaned = clean(text);
+    for (word, method) in [
+        ("upi", "upi"),
+        ("cash", "cash"),
+        ("card", "card"),
+        ("bank transfer", "bank_transfer"),
+        ("online", "online"),
+    ] {
+        if format!(" {cleaned} ").contains(&format!(" {word} ")) {
+            s.method = Some(method.to_owned());
+        }
+    }
+    s
+}
+
+fn is_filler_name(name: &str) -> bool {
+    let first = name.split_whitespace().next().unwrap_or("").to_lowercase();
+    [
+        "the", "this", "last", "next", "today", "tomorrow", "me", "my", "our", "all", "each",
+        "every", "week", "month",
+    ]
+    .contains(&first.as_str())
+        || first.chars().count() < 2
+}
+
+/// The catalogue course a message names, preferring the longest match ("Pilates
+/// Intermediate" over "Pilates").
+#[must_use]
+pub fn course_in_text(text: &str, courses: &[Course]) -> Option<String> {
+    let words: Vec<String> = clean(text).split(' ').map(str::to_owned).collect();
+    let fits = |name_word: &str| {
+        words.iter().any(|w| {
+            w == name_word
+                || (name_word.len() >= 5
+                    && w.len() >= 4
+                    && strsim::damerau_levenshtein(w, name_word) <= 1)
+        })
+    };
+    let mut best: Option<(usize, &Course)> = None;
+    for course in courses {
+        let name_words: Vec<String> = course
+            .name
+            .to_lowercase()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if name_words.iter().all(|w| fits(w)) && best.is_none_or(|(n, _)| name_words.len() > n) {
+            best = Some((name_words.len(), course));
+        }
+    }
+    if let Some((_, c)) = best {
+        return Some(c.name.clone());
+    }
+    // A category word ("yoga classes") is passed on as typed; the tool asks which.
+    let _ = match_course;
+    None
+}
+
+/// Finds a period in lower-cased text.
+#[must_use]
+pub fn period(lowered: &str, now: DateTime<Utc>, offset: FixedOffset) -> Option<Period> {
+    if let Some(c) = ISO_RANGE.captures(lowered) {
+        let from = NaiveDate::parse_from_str(c.get(1)?.as_str(), "%Y-%m-%d").ok()?;
+        let to = NaiveDate::parse_from_str(c.get(2)?.as_str(), "%Y-%m-%d").ok()?;
+        return Period::range(from, to).ok();
+    }
+    if let Some(c) = ISO_DAY.captures(lowered) {
+        let day = NaiveDate::parse_from_str(c.get(1)?.as_str(), "%Y-%m-%d").ok()?;
+        return Period::range(day, day).ok();
+    }
+    let cleaned = clean(lowered);
+    let padded = format!(" {cleaned} ");
+    let has = |p: &str| padded.contains(&format!(" {p} "));
+    if let Some(c) = Regex::new(r"\b(?:last|past|previous)\s+(\d{1,4})\s+days?\b")
+        .ok()?
+        .captures(&cleaned)
+    {
+        let n: u32 = c.get(1)?.as_str().parse().ok()?;
+        return (1..=3660).contains(&n).then_some(Period::LastDays(n));
+    }
+    if let Some(c) = Regex::new(r"\bnext\s+(\d{1,3})\s+days?\b")
+        .ok()?
+        .captures(&cleaned)
+    {
+        let n: u32 = c.get(1)?.as_str().parse().ok()?;
+        return (1..=366).contains(&n).then_some(Period::NextDays(n));
+    }
+    let fixed = [
+        ("today", Period::Today),
+        ("tonight", Period::Today),
+        ("tomorrow", Period::Tomorrow),
+        ("yesterday", Period::Yesterday),
+        ("this week", Period::ThisWeek),
+        ("last week", Period::LastWeek),
+        ("previous week", Period::LastWeek),
+        ("next week", Period::NextWeek),
+        ("this month", Period::ThisMonth),
+        ("last month", Period::LastMonth),
+        ("previous month", Period::LastMonth),
+        ("this year", Period::ThisYear),
+        ("last year", Period::LastYear),
+        ("month to date", Period::ThisMonth),
+        ("year to date", Period::ThisYear),
+        ("ytd", Period::ThisYear),
+        ("mtd", Period::ThisMonth),
+    ];
+    if let Some((_, p)) = fixed.iter().find(|(phrase, _)| has(phrase)) {
+        return Some(*p);
+    }
+    if let Some(c) = ISO_MONTH.captures(lowered) {
+        let year: i32 = c.get(1)?.as_str().parse().ok()?;
+        let month: u32 = c.get(2)?.as_str().parse().ok()?;
+        return Period::month(year, month).ok();
+    }
+    let today = now.with_timezone(&offset).date_naive();
+    for c in MONTH_NAME.captures_iter(lowered) {
+        let word = c.get(0)?.as_str().split_whitespace().next()?;
+        // "may" and "mar…" are ordinary words too: only whole month names count, or an
+        // abbreviation followed by a year.
+        let full = [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ];
+        let abbrev = c.get(1)?.as_str();
+        let is_month = full.contains(&word)
+            || (c.get(2).is_some() && word.len() <= 4)
+            || ["jan", "feb", "aug", "sept", "oct", "nov", "dec"].contains(&word);
+        if !is_month || (word == "may" && c.get(2).is_none() && !padded.contains(" in may ")) {
+            continue;
+        }
+        let month = [
+            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        ]
+        .iter()
+        .position(|m| abbrev.starts_with(m))
+        .map(|i| i as u32 + 1)?;
+        let year = match c.get(2) {
+            Some(y) => y.as_str().parse().ok()?,
+            None if month > today.month() => today.year() - 1,
+            None => today.year(),
+        };
+        return Period::month(year, month).ok();
+    }
+    None
+}
+
+/// Plans one message. `follow_up` is the previous intent and arguments in this
+/// conversation, so "and last month?" repeats the last question for another period.
+#[must_use]
+pub fn plan(text: &str, ctx: &Context<'_>, follow_up: Option<(&str, &Value)>) -> Plan {
+    let cleaned = clean(text);
+    let s = slots(text, ctx);
+    let words: Vec<&str> = cleaned.split(' ').collect();
+    let best = best_intent(ctx.agent, &cleaned, &s);
+    let intent = match best {
+        Some((intent, score)) if score >= MIN_SCORE => intent,
+        _ => {
+            // A bare slot after an answered question is a follow-up: "and last month?".
+            if let Some((last, last_args)) = follow_up {
+                let slot_only = s.period.is_some()
+                    || s.course.is_some()
+                    || s.days.is_some()
+                    || s.client.is_some();
+                if slot_only && words.len() <= 8 {
+                    if let Some(tool) = CUES.iter().find(|c| c.intent == last).map(|c| c.intent) {
+                        return Plan::Call {
+                            tool,
+                            args: merge(last_args, args_for(tool, &s, ctx, text, &cleaned)),
+                        };
+                    }
+                }
+            }
+            if let Some(reply) = smalltalk(&words, ctx) {
+                return reply;
+            }
+            // Support: an email or phone alone is a lookup; an order number alone a status.
+            if ctx.agent == Support {
+                if s.order.is_some() {
+                    return Plan::Call {
+                        tool: "order_status",
+                        args: args_for("order_status", &s, ctx, text, &cleaned),
+                    };
+                }
+                if (s.email.is_some() || s.phone.is_some()) && ctx.role.is_staff() {
+                    return Plan::Call {
+                        tool: "find_client",
+                        args: args_for("find_client", &s, ctx, text, &cleaned),
+                    };
+                }
+                if s.course.is_some() {
+                    return Plan::Call {
+                        tool: "course_info",
+                        args: args_for("course_info", &s, ctx, text, &cleaned),
+                    };
+                }
+            }
+            return Plan::Unsure;
+        }
+    };
+    if intent == "create_enquiry" && s.email.is_none() && ctx.role < Role::Client {
+        return Plan::Reply {
+            intent: "create_enquiry",
+            text: "Happy to help! Please send your name and email (and the course you're interested in) in one message, e.g. \"I'm Asha Rao, asha@example.com, interested in Pilates\".".into(),
+        };
+    }
+    if intent == "create_order" && s.course.is_none() {
+        return Plan::Reply {
+            intent: "create_order",
+            text: format!("Which course? We offer {}.", course_names(ctx.courses)),
+        };
+    }
+    Plan::Call {
+        tool: intent,
+        args: args_for(intent, &s, ctx, text, &cleaned),
+    }
+}
+
+fn merge(base: &Value, over: Value) -> Value {
+    let mut out = base.as_object().cloned().unwrap_or_default();
+    if let Value::Object(o) = over {
+        for (k, v) in o {
+            out.insert(k, v);
+        }
+    }
+    Value::Object(out)
+}
+
+fn course_names(courses: &[Course]) -> String {
+    let names: Vec<String> = courses.iter().map(|c| c.name.clone()).collect();
+    crate::tools::or_list(&names)
+}
+
+fn smalltalk(words: &[&str], ctx: &Context<'_>) -> Option<Plan> {
+    let greet = [
+        "hi", "hello", "hey", "hiya", "namaste", "morning", "evening", "yo",
+    ];
+    let thanks = [
+        "thanks", "thank", "thx", "cheers", "great", "ok", "okay", "bye",
+    ];
+    let help = ["help", "what can you do", "menu", "start"];
+    let first = *words.first()?;
+    let short = words.len() <= 4;
+    if short && greet.contains(&first) {
+        return Some(Plan::Reply {
+            intent: "smalltalk",
+            text: format!("Hello! {}", help_text(ctx.agent, ctx.role)),
+        });
+    }
+    if short && thanks.contains(&first) {
+        return Some(Plan::Reply {
+            intent: "smalltalk",
+            text: "You're welcome! Anything else?".into(),
+        });
+    }
+    if words.iter().any(|w| help.contains(w)) && words.len() <= 6 {
+        return Some(Plan::Reply {
+            intent: "smalltalk",
+            text: help_text(ctx.agent, ctx.role),
+        });
+    }
+    None
+}
+
+/// What this agent can answer, for greetings and for when the rules are not sure.
+#[must_use]
+pub fn help_text(agent: AgentKind, role: Role) -> String {
+    match (agent, role) {
+        (Dashboard, _) => "I can tell you: revenue for a period (by course or payment method, compared with the previous one), new clients, the most popular courses, attendance rates, inactive clients, outstanding balances, retention and class fill rates. Try \"revenue this month\" or \"attendance for Pilates last month\".".into(),
+        (Support, Role::Guest) => "I can show our courses and prices, the classes this week, and take an enquiry. To see your orders and payments, share your phone number with the contact button or tell me your registered email.".into(),
+        (Support, Role::Client) => "I can show classes (\"classes this week\", \"next Pilates class\"), course details and prices, your orders and their status, your pending payments, enrol you in a course, or pass you to a person at the studio.".into(),
+        (Support, _) => "I can find a client (by email, phone, name or order), show an order's status or a client's orders, list classes, describe courses, enrol a client, record a payment, list pending payments, or take an enquiry.".into(),
+    }
+}
+
+fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &str) -> Value {
+    let mut a = Map::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            a.insert(k.to_owned(), v);
+        }
+    };
+    let period = s.period.map(|p| json!(p.token()));
+    let words: Vec<&str> = cleaned.split(' ').collect();
+    match intent {
+        "find_client" => {
+            if let Some(e) = &s.email {
+                put("email", Some(json!(e)));
+            } else if let Some(p) = &s.phone {
+                put("phone", Some(json!(p)));
+            } else if let Some(o) = &s.order {
+                put("order", Some(json!(o)));
+            } else {
+                put(
+                    "name",
+                    name_after(
+                        text,
+                        &[
+                            "client",
+                            "customer",
+                            "member",
+                            "find",
+                            "lookup",
+                            "look up",
+                            "search for",
+                            "search",
+                            "who is",
+                        ],
+                    )
+                    .or_else(|| s.client.clone())
+                    .map(|n| json!(n)),
+                );
+            }
+        }
+        "client_orders" => put(
+            "client",
+            s.email
+                .clone()
+                .or_else(|| s.phone.clone())
+                .or_else(|| s.client.clone())
+                .map(|c| json!(c)),
+        ),
+        "order_status" => put("order", s.order.clone().map(|o| json!(o))),
+        "list_classes" => {
+            put("period", period);
+            put("course", s.course.clone().map(|c| json!(c)));
+            if s.period.is_none() && (words.contains(&"next") || words.contains(&"upcoming")) {
+                put("next_only", Some(json!(true)));
+            }
+        }
+        "course_info" => put("course", s.course.clone().map(|c| json!(c))),
+        "create_order" => {
+            put("course", s.course.clone().map(|c| json!(c)));
+            put(
+                "client",
+                s.email
+                    .clone()
+                    .or_else(|| s.client.clone())
+                    .map(|c| json!(c)),
+            );
+            put("method", s.method.clone().map(|m| json!(m)));
+        }
+        "create_enquiry" => {
+            let name = MY_NAME
+                .captures(text)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().trim().to_owned())
+                .or_else(|| s.client.clone());
+            put("name", name.map(|n| json!(n)));
+            put("email", s.email.clone().map(|e| json!(e)));
+            put("phone", s.phone.clone().map(|p| json!(p)));
+            put("course", s.course.clone().map(|c| json!(c)));
+            put(
+                "message",
+                Some(json!(text.chars().take(300).collect::<String>())),
+            );
+        }
+        "pending_payments" => {
+            let own = ctx.role == Role::Client || words.contains(&"my") || words.contains(&"i");
+            put("scope", Some(json!(if own { "self" } else { "all" })));
+            if ctx.role.is_staff() {
+                put(
+                    "client",
+                    s.email
+                        .clone()
+                        .or_else(|| s.client.clone())
+                        .map(|c| json!(c)),
+                );
+            }
+            if words.contains(&"overdue") || words.contains(&"late") {
+                put("overdue_only", Some(json!(true)));
+            }
+        }
+        "record_payment" => {
+            put("order", s.order.clone().map(|o| json!(o)));
+            put("method", s.method.clone().map(|m| json!(m)));
+        }
+        "escalate_to_staff" => put(
+            "reason",
+            Some(json!(text.chars().take(500).collect::<String>())),
+        ),
+        "revenue" => {
+            put("period", period);
+            let by = if ["course", "courses", "per course", "each course"]
+                .iter()
+                .any(|w| has_term(cleaned, &words, w))
+                && !words.contains(&"method")
+            {
+                Some("course")
+            } else if ["method", "methods", "upi", "card", "cash"]
+                .iter()
+                .any(|w| words.contains(w))
+            {
+                Some("method")
+            } else {
+                None
+            };
+            put("by", by.map(|b| json!(b)));
+            if [
+                "compare", "compared", "vs", "versus", "previous", "growth", "change",
+            ]
+            .iter()
+            .any(|w| words.contains(w))
+            {
+                put("compare", Some(json!(true)));
+            }
+            put("course", s.course.clone().map(|c| json!(c)));
+        }
+        "new_clients" | "retention" | "course_enrollment" => put("period", period),
+        "attendance_rate" | "class_fill_rate" => {
+            put("period", period);
+            put("course", s.course.clone().map(|c| json!(c)));
+        }
+        "inactive_clients" => put("days", s.days.map(|d| json!(d))),
+        _ => {}
+    }
+    Value::Object(a)
+}
+
+/// The words after a keyword, up to a filler word: "find client priya sharma please".
+fn name_after(text: &str, keys: &[&str]) -> Option<String> {
+    let lowered = text.to_lowercase();
+    for key in keys {
+        if let Some(pos) = lowered.find(&format!("{key} ")) {
+            let rest = &text[pos + key.len()..];
+            let stop = [
+                "please", "and", "with", "from", "in", "on", "by", "email", "phone", "?", ".",
+            ];
+            let name: Vec<&str> = rest
+                .split_whitespace()
+                .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-'))
+                .filter(|w| !w.is_empty())
+                .skip_while(|w| {
+                    [
+                        "client", "customer", "member", "the", "named", "called", "for", "a",
+                    ]
+                    .contains(&w.to_lowercase().as_str())
+                })
+                .take_while(|w| !stop.contains(&w.to_lowercase().as_str()))
+                .take(4)
+                .collect();
+            if !name.is_empty() {
+                return Some(name.join(" "));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

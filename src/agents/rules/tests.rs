@@ -1,0 +1,475 @@
+//! The rules planner on a table of phrasings per intent, with periods resolved against a
+//! fixed clock.
+
+use chrono::{DateTime, FixedOffset, NaiveTime, Utc, Weekday};
+use serde_json::{json, Value};
+
+use super::*;
+use crate::domain::{Course, CourseCategory, CourseLevel, Currency, Money, WeeklySlot};
+
+fn catalogue() -> Vec<Course> {
+    [
+        "Yoga Beginner",
+        "Vinyasa Flow",
+        "Yin Yoga",
+        "Pilates",
+        "Pilates Intermediate",
+        "Strength Training",
+        "Zumba",
+        "Mindful Meditation",
+    ]
+    .iter()
+    .map(|n| {
+        let slot =
+            WeeklySlot::new(Weekday::Mon, NaiveTime::from_hms_opt(7, 0, 0).unwrap(), 60).unwrap();
+        Course::new(
+            n,
+            CourseCategory::Yoga,
+            CourseLevel::All,
+            Money::new(100, Currency::INR).unwrap(),
+            "X",
+            10,
+            vec![slot],
+        )
+        .unwrap()
+    })
+    .collect()
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn ist() -> FixedOffset {
+    FixedOffset::east_opt(19_800).unwrap()
+}
+
+fn run(agent: AgentKind, role: Role, text: &str) -> Plan {
+    let courses = catalogue();
+    let ctx = Context {
+        agent,
+        role,
+        courses: &courses,
+        now: now(),
+        offset: ist(),
+    };
+    plan(text, &ctx, None)
+}
+
+fn call(agent: AgentKind, role: Role, text: &str) -> (&'static str, Value) {
+    match run(agent, role, text) {
+        Plan::Call { tool, args } => (tool, args),
+        other => panic!("{text:?} planned {other:?}"),
+    }
+}
+
+fn assert_table(agent: AgentKind, role: Role, rows: &[(&str, &str, Value)]) {
+    for (text, intent, expected_args) in rows {
+        let (tool, args) = call(agent, role, text);
+        assert_eq!(tool, *intent, "{text:?} → {args}");
+        for (k, v) in expected_args.as_object().unwrap() {
+            assert_eq!(args.get(k), Some(v), "{text:?}: argument {k} in {args}");
+        }
+    }
+}
+
+#[test]
+fn support_phrasings_for_staff() {
+    assert_table(
+        AgentKind::Support,
+        Role::Staff,
+        &[
+            (
+                "Find client by email priya@example.com",
+                "find_client",
+                json!({"email": "priya@example.com"}),
+            ),
+            (
+                "look up the customer with mail priya@example.com",
+                "find_client",
+                json!({"email": "priya@example.com"}),
+            ),
+            (
+                "priya@example.com",
+                "find_client",
+                json!({"email": "priya@example.com"}),
+            ),
+            (
+                "who is +91 98765 43210?",
+                "find_client",
+                json!({"phone": "+91 98765 43210"}),
+            ),
+            (
+                "find client Priya Sharma",
+                "find_client",
+                json!({"name": "Priya Sharma"}),
+            ),
+            (
+                "find client priya sharma please",
+                "find_client",
+                json!({"name": "priya sharma"}),
+            ),
+            (
+                "What is the status of order #12345?",
+                "order_status",
+                json!({"order": "12345"}),
+            ),
+            (
+                "status of ORD-12345",
+                "order_status",
+                json!({"order": "12345"}),
+            ),
+            ("order no. 12345", "order_status", json!({"order": "12345"})),
+            (
+                "where is order 12345",
+                "order_status",
+                json!({"order": "12345"}),
+            ),
+            ("12345 status?", "order_status", json!({"order": "12345"})),
+            (
+                "What classes are available this week?",
+                "list_classes",
+                json!({"period": "this_week"}),
+            ),
+            (
+                "classes tomorrow",
+                "list_classes",
+                json!({"period": "tomorrow"}),
+            ),
+            (
+                "next Pilates class",
+                "list_classes",
+                json!({"course": "Pilates", "next_only": true}),
+            ),
+            (
+                "when is the next pilates intermediate session",
+                "list_classes",
+                json!({"course": "Pilates Intermediate"}),
+            ),
+            (
+                "zumba schedule next week",
+                "list_classes",
+                json!({"course": "Zumba", "period": "next_week"}),
+            ),
+            (
+                "how much does Yoga Beginner cost?",
+                "course_info",
+                json!({"course": "Yoga Beginner"}),
+            ),
+            (
+                "who teaches vinyasa flow",
+                "course_info",
+                json!({"course": "Vinyasa Flow"}),
+            ),
+            ("what courses do you offer", "course_info", json!({})),
+            (
+                "Create an order for Yoga Beginner for client Priya Sharma",
+                "create_order",
+                json!({"course": "Yoga Beginner", "client": "Priya Sharma"}),
+            ),
+            (
+                "enrol priya@example.com in Pilates, paying by UPI",
+                "create_order",
+                json!({"course": "Pilates", "client": "priya@example.com", "method": "upi"}),
+            ),
+            (
+                "Show me all pending payments",
+                "pending_payments",
+                json!({"scope": "all"}),
+            ),
+            (
+                "any overdue payments?",
+                "pending_payments",
+                json!({"overdue_only": true}),
+            ),
+            (
+                "unpaid dues for Priya Sharma",
+                "pending_payments",
+                json!({"client": "Priya Sharma"}),
+            ),
+            (
+                "mark order #12345 as paid by cash",
+                "record_payment",
+                json!({"order": "12345", "method": "cash"}),
+            ),
+            (
+                "record payment for order 12345 upi",
+                "record_payment",
+                json!({"order": "12345", "method": "upi"}),
+            ),
+            (
+                "orders of client Priya Sharma",
+                "client_orders",
+                json!({"client": "Priya Sharma"}),
+            ),
+            (
+                "I want to speak to a real person",
+                "escalate_to_staff",
+                json!({}),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn support_phrasings_for_clients() {
+    assert_table(
+        AgentKind::Support,
+        Role::Client,
+        &[
+            (
+                "Show me all pending payments",
+                "pending_payments",
+                json!({"scope": "self"}),
+            ),
+            (
+                "do I owe anything?",
+                "pending_payments",
+                json!({"scope": "self"}),
+            ),
+            ("my orders", "client_orders", json!({})),
+            (
+                "sign me up for pilates",
+                "create_order",
+                json!({"course": "Pilates"}),
+            ),
+            (
+                "book yoga beginer",
+                "create_order",
+                json!({"course": "Yoga Beginner"}),
+            ),
+            (
+                "I'd like to complain about the instructor",
+                "escalate_to_staff",
+                json!({}),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn dashboard_phrasings() {
+    assert_table(
+        AgentKind::Dashboard,
+        Role::Manager,
+        &[
+            (
+                "How much revenue did we generate this month?",
+                "revenue",
+                json!({"period": "this_month"}),
+            ),
+            (
+                "total sales last month",
+                "revenue",
+                json!({"period": "last_month"}),
+            ),
+            (
+                "revenue by course in October",
+                "revenue",
+                json!({"period": "2026-10", "by": "course"}),
+            ),
+            (
+                "income by payment method this year",
+                "revenue",
+                json!({"period": "this_year", "by": "method"}),
+            ),
+            (
+                "revenue this month compared to last",
+                "revenue",
+                json!({"period": "this_month", "compare": true}),
+            ),
+            (
+                "earnings for the last 7 days",
+                "revenue",
+                json!({"period": "last_7_days"}),
+            ),
+            (
+                "revenue from 2026-10-01 to 2026-10-15",
+                "revenue",
+                json!({"period": "2026-10-01..2026-10-15"}),
+            ),
+            (
+                "revenu in december 2025",
+                "revenue",
+                json!({"period": "2025-12"}),
+            ),
+            (
+                "How many new clients joined this month?",
+                "new_clients",
+                json!({"period": "this_month"}),
+            ),
+            (
+                "new members last week",
+                "new_clients",
+                json!({"period": "last_week"}),
+            ),
+            (
+                "Which course has the highest enrollment?",
+                "course_enrollment",
+                json!({}),
+            ),
+            (
+                "most popular course this year",
+                "course_enrollment",
+                json!({"period": "this_year"}),
+            ),
+            (
+                "What is the attendance percentage for Pilates classes?",
+                "attendance_rate",
+                json!({"course": "Pilates"}),
+            ),
+            (
+                "pilates attendence",
+                "attendance_rate",
+                json!({"course": "Pilates"}),
+            ),
+            (
+                "attendance rate last month",
+                "attendance_rate",
+                json!({"period": "last_month"}),
+            ),
+            (
+                "How many inactive clients do we have?",
+                "inactive_clients",
+                json!({}),
+            ),
+            (
+                "how many clients haven't visited in 60 days",
+                "inactive_clients",
+                json!({"days": 60}),
+            ),
+            (
+                "who stopped coming in the last 8 weeks",
+                "inactive_clients",
+                json!({"days": 56}),
+            ),
+            (
+                "what's the outstanding balance?",
+                "outstanding_balance",
+                json!({}),
+            ),
+            ("how much are we owed", "outstanding_balance", json!({})),
+            (
+                "retention last month",
+                "retention",
+                json!({"period": "last_month"}),
+            ),
+            (
+                "class fill rate for zumba this month",
+                "class_fill_rate",
+                json!({"course": "Zumba", "period": "this_month"}),
+            ),
+            (
+                "which classes are full? occupancy this week",
+                "class_fill_rate",
+                json!({"period": "this_week"}),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn unsure_questions_are_not_guessed() {
+    for text in ["zxqv blorp wibble", "what is the meaning of life", "purple"] {
+        assert_eq!(
+            run(AgentKind::Dashboard, Role::Manager, text),
+            Plan::Unsure,
+            "{text}"
+        );
+    }
+    assert!(matches!(
+        run(AgentKind::Support, Role::Staff, "hello"),
+        Plan::Reply {
+            intent: "smalltalk",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn follow_ups_reuse_the_last_question() {
+    let courses = catalogue();
+    let ctx = Context {
+        agent: AgentKind::Dashboard,
+        role: Role::Manager,
+        courses: &courses,
+        now: now(),
+        offset: ist(),
+    };
+    let last = json!({"period": "this_month", "by": "course"});
+    match plan("and last month?", &ctx, Some(("revenue", &last))) {
+        Plan::Call { tool, args } => {
+            assert_eq!(tool, "revenue");
+            assert_eq!(args, json!({"period": "last_month", "by": "course"}));
+        }
+        other => panic!("{other:?}"),
+    }
+    match plan(
+        "what about Zumba?",
+        &ctx,
+        Some(("attendance_rate", &json!({"course": "Pilates"}))),
+    ) {
+        Plan::Call { tool, args } => assert_eq!(
+            (tool, args["course"].clone()),
+            ("attendance_rate", json!("Zumba"))
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn periods_resolve_at_month_and_year_boundaries() {
+    let jan = DateTime::parse_from_rfc3339("2027-01-05T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let p = |t: &str| period(&t.to_lowercase(), jan, ist());
+    assert_eq!(
+        p("in December"),
+        Some(Period::Month {
+            year: 2026,
+            month: 12
+        })
+    );
+    assert_eq!(
+        p("in january"),
+        Some(Period::Month {
+            year: 2027,
+            month: 1
+        })
+    );
+    assert_eq!(
+        p("oct 2025"),
+        Some(Period::Month {
+            year: 2025,
+            month: 10
+        })
+    );
+    assert_eq!(p("last month"), Some(Period::LastMonth));
+    assert_eq!(p("past 30 days"), Some(Period::LastDays(30)));
+    assert_eq!(
+        p("2026-12"),
+        Some(Period::Month {
+            year: 2026,
+            month: 12
+        })
+    );
+    assert_eq!(p("may I ask something"), None);
+    assert_eq!(p("nothing here"), None);
+    let resolved = Period::LastMonth.resolve(jan, ist()).unwrap();
+    assert_eq!(resolved.label(), "1–31 Dec 2026");
+}
+
+#[test]
+fn hostile_text_is_only_text() {
+    let (tool, args) = call(
+        AgentKind::Support,
+        Role::Staff,
+        r#"find client {"$ne": null}"#,
+    );
+    assert_eq!(tool, "find_client");
+    assert!(args.get("email").is_none());
+    let huge = "pilates ".repeat(500);
+    let _ = run(AgentKind::Support, Role::Staff, &huge);
+}

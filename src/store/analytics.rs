@@ -1,0 +1,840 @@
+//! Analytics: the figures of the Dashboard Agent and the REST analytics endpoints —
+//! revenue (with breakdowns and a monthly trend), new and inactive clients, course
+//! enrollment, attendance, retention, class fill rate and outstanding balances.
+//!
+//! Every figure is computed by the server in an aggregation pipeline; nothing here loads
+//! documents to add them up in Rust. Rust only reads the pipeline's output (defensively:
+//! a `$sum` may come back as Int32, Int64 or Double) and turns counts into percentages.
+//! Money stays in integer minor units with its currency.
+
+use std::collections::BTreeSet;
+
+use bson::{doc, Bson, Document};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
+use futures::TryStreamExt;
+use mongodb::Collection;
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError};
+use crate::domain::{Currency, ObjectId, ResolvedPeriod};
+
+/// How to break revenue down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RevenueBreakdown {
+    /// The total only.
+    #[default]
+    None,
+    /// One line per course (the course name on the payment).
+    Course,
+    /// One line per payment method.
+    Method,
+}
+
+/// One line of a revenue breakdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RevenueLine {
+    /// The course name or the payment method.
+    pub key: String,
+    pub total_minor: i64,
+    pub payments: u64,
+}
+
+/// Revenue: payments with status paid whose `paid_at` is in the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RevenueReport {
+    pub total_minor: i64,
+    pub payments: u64,
+    /// Largest first, then by key; empty for [`RevenueBreakdown::None`].
+    pub breakdown: Vec<RevenueLine>,
+    pub currency: Currency,
+}
+
+/// A client in a short list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientBrief {
+    /// The client's id, as hex.
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// Clients (and leads) who joined in a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewClientsReport {
+    pub count: u64,
+    /// Up to ten, newest first.
+    pub sample: Vec<ClientBrief>,
+}
+
+/// Orders of one course.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnrollmentLine {
+    pub course: String,
+    /// Orders that are not cancelled.
+    pub orders: u64,
+    /// Distinct clients among those orders.
+    pub active_clients: u64,
+}
+
+/// Attendance of one course.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttendanceLine {
+    pub course: String,
+    pub attended: u64,
+    pub total: u64,
+    pub percent: f64,
+}
+
+/// Attendance records of classes that started in a period: attended is present or late.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttendanceReport {
+    pub attended: u64,
+    pub total: u64,
+    /// `attended / total` in percent, one decimal; 0.0 when there are no records.
+    pub percent: f64,
+    /// Highest rate first, then by course name.
+    pub by_course: Vec<AttendanceLine>,
+}
+
+/// A client who stopped coming.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InactiveBrief {
+    pub name: String,
+    pub email: String,
+    pub last_visit_at: Option<DateTime<Utc>>,
+}
+
+/// Clients (not leads) with no visit in the last `days` days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InactiveReport {
+    pub count: u64,
+    pub days: u32,
+    /// Up to ten, longest absent first (a client who never came counts from joining).
+    pub sample: Vec<InactiveBrief>,
+}
+
+/// Money still owed: pending payments, and those of them past their due date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutstandingReport {
+    pub pending_minor: i64,
+    pub pending_count: u64,
+    pub overdue_minor: i64,
+    pub overdue_count: u64,
+    pub currency: Currency,
+}
+
+/// Of the clients who came in the previous period, how many came again in this one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetentionReport {
+    pub previous_active: u64,
+    pub retained: u64,
+    /// `retained / previous_active` in percent, one decimal; 0.0 when nobody came before.
+    pub percent: f64,
+}
+
+/// Fill rate of one course's classes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FillLine {
+    pub course: String,
+    /// The instructors who taught those classes, in alphabetical order, comma-separated.
+    pub instructor: String,
+    pub classes: u64,
+    pub seats: u64,
+    pub attended: u64,
+    pub percent: f64,
+}
+
+/// How full the (not cancelled) classes of a period were: attended seats over capacity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FillReport {
+    pub classes: u64,
+    pub seats: u64,
+    pub attended: u64,
+    pub percent: f64,
+    /// Fullest first, then by course name.
+    pub by_course: Vec<FillLine>,
+}
+
+const ATTENDED: [&str; 2] = ["present", "late"];
+const SAMPLE: i64 = 10;
+
+impl Store {
+    /// Revenue in the period: payments with status paid whose `paid_at` is in
+    /// `[start, end)`, optionally broken down by course or method. The currency is the
+    /// one of the payments, or `currency` when there are none.
+    ///
+    /// # Errors
+    /// The server failed; [`StoreError::Conflict`] when the payments are in more than
+    /// one currency (they cannot be added up).
+    pub async fn revenue(
+        &self,
+        period: &ResolvedPeriod,
+        by: RevenueBreakdown,
+        currency: Currency,
+    ) -> Result<RevenueReport, StoreError> {
+        let mut facets = doc! {
+            "total": [
+                { "$group": {
+                    "_id": Bson::Null,
+                    "total": { "$sum": "$amount.minor" },
+                    "payments": { "$sum": 1 },
+                    "currencies": { "$addToSet": "$amount.currency" },
+                } },
+            ],
+        };
+        let key = match by {
+            RevenueBreakdown::None => None,
+            RevenueBreakdown::Course => Some("$course_name"),
+            RevenueBreakdown::Method => Some("$method"),
+        };
+        if let Some(key) = key {
+            facets.insert(
+                "breakdown",
+                vec![
+                    doc! { "$group": {
+                        "_id": key,
+                        "total": { "$sum": "$amount.minor" },
+                        "payments": { "$sum": 1 },
+                    } },
+                    doc! { "$sort": { "total": -1, "_id": 1 } },
+                ],
+            );
+        }
+        let pipeline = vec![
+            doc! { "$match": {
+                "status": "paid",
+                "paid_at": between(period.start, period.end),
+            } },
+            doc! { "$facet": facets },
+        ];
+        let out = first(aggregate(&self.payments(), pipeline).await?);
+        let total = out.as_ref().and_then(|d| first_in(d, "total"));
+        let breakdown = out
+            .as_ref()
+            .map(|d| docs_in(d, "breakdown"))
+            .unwrap_or_default()
+            .iter()
+            .map(|line| RevenueLine {
+                key: get_string(line, "_id"),
+                total_minor: get_i64(line, "total"),
+                payments: get_u64(line, "payments"),
+            })
+            .collect();
+        Ok(RevenueReport {
+            total_minor: total.as_ref().map_or(0, |t| get_i64(t, "total")),
+            payments: total.as_ref().map_or(0, |t| get_u64(t, "payments")),
+            breakdown,
+            currency: one_currency(total.as_ref(), currency)?,
+        })
+    }
+
+    /// Revenue in `period` and in `previous`, for a comparison (two pipelines, run
+    /// together).
+    ///
+    /// # Errors
+    /// As [`Store::revenue`].
+    pub async fn revenue_compared(
+        &self,
+        period: &ResolvedPeriod,
+        previous: &ResolvedPeriod,
+        by: RevenueBreakdown,
+        currency: Currency,
+    ) -> Result<(RevenueReport, RevenueReport), StoreError> {
+        futures::try_join!(
+            self.revenue(period, by, currency),
+            self.revenue(previous, by, currency)
+        )
+    }
+
+    /// Revenue per local calendar month (`"2026-11"`) of payments paid in
+    /// `[start, end)`, in month order; months without revenue are listed with 0.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn revenue_trend(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        offset: FixedOffset,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let pipeline = vec![
+            doc! { "$match": { "status": "paid", "paid_at": between(start, end) } },
+            doc! { "$group": {
+                "_id": { "$dateToString": {
+                    "format": "%Y-%m",
+                    "date": "$paid_at",
+                    "timezone": offset.to_string(),
+                } },
+                "total": { "$sum": "$amount.minor" },
+            } },
+            doc! { "$sort": { "_id": 1 } },
+        ];
+        let buckets: Vec<(String, i64)> = aggregate(&self.payments(), pipeline)
+            .await?
+            .iter()
+            .map(|d| (get_string(d, "_id"), get_i64(d, "total")))
+            .collect();
+        Ok(fill_months(start, end, offset, buckets))
+    }
+
+    /// Clients and leads (not deleted) who joined in the period, with the ten newest.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn new_clients(
+        &self,
+        period: &ResolvedPeriod,
+    ) -> Result<NewClientsReport, StoreError> {
+        let pipeline = vec![
+            doc! { "$match": {
+                "deleted_at": Bson::Null,
+                "joined_at": between(period.start, period.end),
+            } },
+            doc! { "$facet": {
+                "count": [ { "$group": { "_id": Bson::Null, "n": { "$sum": 1 } } } ],
+                "sample": [
+                    { "$sort": { "joined_at": -1, "_id": -1 } },
+                    { "$limit": SAMPLE },
+                    { "$project": { "name": 1, "email": 1, "joined_at": 1 } },
+                ],
+            } },
+        ];
+        let out = first(aggregate(&self.clients(), pipeline).await?);
+        let count = out
+            .as_ref()
+            .and_then(|d| first_in(d, "count"))
+            .map_or(0, |c| get_u64(&c, "n"));
+        let sample = out
+            .as_ref()
+            .map(|d| docs_in(d, "sample"))
+            .unwrap_or_default()
+            .iter()
+            .map(|c| {
+                Ok(ClientBrief {
+                    id: c
+                        .get_object_id("_id")
+                        .map(|id| id.to_hex())
+                        .unwrap_or_default(),
+                    name: get_string(c, "name"),
+                    email: get_string(c, "email"),
+                    joined_at: get_date(c, "joined_at")
+                        .ok_or_else(|| StoreError::Decode("a client without a join date".into()))?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(NewClientsReport { count, sample })
+    }
+
+    /// Orders per course (not cancelled; created in the period if one is given, all
+    /// time otherwise) and the distinct clients who placed them; most orders first.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn course_enrollment(
+        &self,
+        period: Option<&ResolvedPeriod>,
+    ) -> Result<Vec<EnrollmentLine>, StoreError> {
+        let mut filter = doc! { "status": { "$ne": "cancelled" } };
+        if let Some(p) = period {
+            filter.insert("created_at", between(p.start, p.end));
+        }
+        let pipeline = vec![
+            doc! { "$match": filter },
+            // The newest order carries the course's current name.
+            doc! { "$sort": { "created_at": -1, "_id": -1 } },
+            doc! { "$group": {
+                "_id": "$course_id",
+                "course": { "$first": "$course_name" },
+                "orders": { "$sum": 1 },
+                "clients": { "$addToSet": "$client_id" },
+            } },
+            doc! { "$project": {
+                "course": 1,
+                "orders": 1,
+                "active_clients": { "$size": "$clients" },
+            } },
+            doc! { "$sort": { "orders": -1, "course": 1 } },
+        ];
+        Ok(aggregate(&self.orders(), pipeline)
+            .await?
+            .iter()
+            .map(|d| EnrollmentLine {
+                course: get_string(d, "course"),
+                orders: get_u64(d, "orders"),
+                active_clients: get_u64(d, "active_clients"),
+            })
+            .collect())
+    }
+
+    /// Attendance at classes that started in the period (optionally of one course):
+    /// attended (present or late) over all records, overall and per course.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn attendance_rate(
+        &self,
+        period: &ResolvedPeriod,
+        course_id: Option<ObjectId>,
+    ) -> Result<AttendanceReport, StoreError> {
+        let mut filter = doc! { "class_starts_at": between(period.start, period.end) };
+        if let Some(id) = course_id {
+            filter.insert("course_id", id);
+        }
+        let counts = doc! {
+            "total": { "$sum": 1 },
+            "attended": { "$sum": { "$cond": [ { "$in": [ "$status", ATTENDED.to_vec() ] }, 1, 0 ] } },
+        };
+        let mut by_course_group =
+            doc! { "_id": "$course_id", "course": { "$first": "$course_name" } };
+        by_course_group.extend(counts.clone());
+        let mut overall_group = doc! { "_id": Bson::Null };
+        overall_group.extend(counts);
+        let pipeline = vec![
+            doc! { "$match": filter },
+            doc! { "$facet": {
+                "overall": [ { "$group": overall_group } ],
+                "by_course": [
+                    { "$group": by_course_group },
+                    { "$addFields": { "rate": { "$divide": [ "$attended", "$total" ] } } },
+                    { "$sort": { "rate": -1, "course": 1 } },
+                ],
+            } },
+        ];
+        let out = first(aggregate(&self.attendance(), pipeline).await?);
+        let overall = out.as_ref().and_then(|d| first_in(d, "overall"));
+        let (attended, total) = overall
+            .as_ref()
+            .map_or((0, 0), |o| (get_u64(o, "attended"), get_u64(o, "total")));
+        let by_course = out
+            .as_ref()
+            .map(|d| docs_in(d, "by_course"))
+            .unwrap_or_default()
+            .iter()
+            .map(|d| {
+                let (attended, total) = (get_u64(d, "attended"), get_u64(d, "total"));
+                AttendanceLine {
+                    course: get_string(d, "course"),
+                    attended,
+                    total,
+                    percent: percent(attended, total),
+                }
+            })
+            .collect();
+        Ok(AttendanceReport {
+            attended,
+            total,
+            percent: percent(attended, total),
+            by_course,
+        })
+    }
+
+    /// Clients (not leads, not deleted) whose last visit is more than `days` days before
+    /// `now`, or who never came and joined more than `days` days before `now`.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn inactive_clients(
+        &self,
+        now: DateTime<Utc>,
+        days: u32,
+    ) -> Result<InactiveReport, StoreError> {
+        let cutoff = bson::DateTime::from_chrono(now - Duration::days(i64::from(days)));
+        let pipeline = vec![
+            doc! { "$match": {
+                "deleted_at": Bson::Null,
+                "status": { "$ne": "lead" },
+                "$or": [
+                    { "last_visit_at": { "$lt": cutoff } },
+                    { "last_visit_at": Bson::Null, "joined_at": { "$lt": cutoff } },
+                ],
+            } },
+            doc! { "$facet": {
+                "count": [ { "$group": { "_id": Bson::Null, "n": { "$sum": 1 } } } ],
+                "sample": [
+                    { "$addFields": { "absent_since": { "$ifNull": [ "$last_visit_at", "$joined_at" ] } } },
+                    { "$sort": { "absent_since": 1, "_id": 1 } },
+                    { "$limit": SAMPLE },
+                    { "$project": { "name": 1, "email": 1, "last_visit_at": 1 } },
+                ],
+            } },
+        ];
+        let out = first(aggregate(&self.clients(), pipeline).await?);
+        let count = out
+            .as_ref()
+            .and_then(|d| first_in(d, "count"))
+            .map_or(0, |c| get_u64(&c, "n"));
+        let sample = out
+            .as_ref()
+            .map(|d| docs_in(d, "sample"))
+            .unwrap_or_default()
+            .iter()
+            .map(|c| InactiveBrief {
+                name: get_string(c, "name"),
+                email: get_string(c, "email"),
+                last_visit_at: get_date(c, "last_visit_at"),
+            })
+            .collect();
+        Ok(InactiveReport {
+            count,
+            days,
+            sample,
+        })
+    }
+
+    /// Pending payments and, of them, those due before `now`. The currency is the one of
+    /// the payments, or `currency` when there are none.
+    ///
+    /// # Errors
+    /// The server failed; [`StoreError::Conflict`] when the pending payments are in more
+    /// than one currency.
+    pub async fn outstanding_balance(
+        &self,
+        now: DateTime<Utc>,
+        currency: Currency,
+    ) -> Result<OutstandingReport, StoreError> {
+        let overdue = doc! { "$lt": [ "$due_at", bson::DateTime::from_chrono(now) ] };
+        let pipeline = vec![
+            doc! { "$match": { "status": "pending" } },
+            doc! { "$group": {
+                "_id": Bson::Null,
+                "pending_minor": { "$sum": "$amount.minor" },
+                "pending_count": { "$sum": 1 },
+                "overdue_minor": { "$sum": { "$cond": [ overdue.clone(), "$amount.minor", 0 ] } },
+                "overdue_count": { "$sum": { "$cond": [ overdue, 1, 0 ] } },
+                "currencies": { "$addToSet": "$amount.currency" },
+            } },
+        ];
+        let out = first(aggregate(&self.payments(), pipeline).await?);
+        let read_i64 = |k: &str| out.as_ref().map_or(0, |d| get_i64(d, k));
+        let read_u64 = |k: &str| out.as_ref().map_or(0, |d| get_u64(d, k));
+        Ok(OutstandingReport {
+            pending_minor: read_i64("pending_minor"),
+            pending_count: read_u64("pending_count"),
+            overdue_minor: read_i64("overdue_minor"),
+            overdue_count: read_u64("overdue_count"),
+            currency: one_currency(out.as_ref(), currency)?,
+        })
+    }
+
+    /// Of the clients who attended (present or late) at least one class in `previous`,
+    /// how many attended at least one in `period`.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn retention(
+        &self,
+        period: &ResolvedPeriod,
+        previous: &ResolvedPeriod,
+    ) -> Result<RetentionReport, StoreError> {
+        let inside = |p: &ResolvedPeriod| {
+            doc! { "$cond": [
+                { "$and": [
+                    { "$gte": [ "$class_starts_at", bson::DateTime::from_chrono(p.start) ] },
+                    { "$lt": [ "$class_starts_at", bson::DateTime::from_chrono(p.end) ] },
+                ] },
+                1,
+                0,
+            ] }
+        };
+        let pipeline = vec![
+            doc! { "$match": {
+                "status": { "$in": ATTENDED.to_vec() },
+                "$or": [
+                    { "class_starts_at": between(previous.start, previous.end) },
+                    { "class_starts_at": between(period.start, period.end) },
+                ],
+            } },
+            doc! { "$group": {
+                "_id": "$client_id",
+                "before": { "$max": inside(previous) },
+                "now": { "$max": inside(period) },
+            } },
+            doc! { "$match": { "before": 1 } },
+            doc! { "$group": {
+                "_id": Bson::Null,
+                "previous_active": { "$sum": 1 },
+                "retained": { "$sum": "$now" },
+            } },
+        ];
+        let out = first(aggregate(&self.attendance(), pipeline).await?);
+        let previous_active = out.as_ref().map_or(0, |d| get_u64(d, "previous_active"));
+        let retained = out.as_ref().map_or(0, |d| get_u64(d, "retained"));
+        Ok(RetentionReport {
+            previous_active,
+            retained,
+            percent: percent(retained, previous_active),
+        })
+    }
+
+    /// How full the classes (not cancelled) starting in the period were: attended
+    /// (present or late) over capacity, overall and per course, optionally for one course.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn class_fill_rate(
+        &self,
+        period: &ResolvedPeriod,
+        course_id: Option<ObjectId>,
+    ) -> Result<FillReport, StoreError> {
+        let mut filter = doc! {
+            "cancelled": false,
+            "starts_at": between(period.start, period.end),
+        };
+        if let Some(id) = course_id {
+            filter.insert("course_id", id);
+        }
+        let sums = doc! {
+            "classes": { "$sum": 1 },
+            "seats": { "$sum": "$capacity" },
+            "attended": { "$sum": "$attended" },
+        };
+        let mut overall_group = doc! { "_id": Bson::Null };
+        overall_group.extend(sums.clone());
+        let mut by_course_group = doc! {
+            "_id": "$course_id",
+            "course": { "$first": "$course_name" },
+            "instructors": { "$addToSet": "$instructor" },
+        };
+        by_course_group.extend(sums);
+        let pipeline = vec![
+            doc! { "$match": filter },
+            doc! { "$sort": { "starts_at": -1, "_id": -1 } },
+            doc! { "$lookup": {
+                "from": super::names::ATTENDANCE,
+                "localField": "_id",
+                "foreignField": "class_id",
+                "pipeline": [
+                    { "$match": { "status": { "$in": ATTENDED.to_vec() } } },
+                    { "$project": { "_id": 1 } },
+                ],
+                "as": "came",
+            } },
+            doc! { "$project": {
+                "course_id": 1,
+                "course_name": 1,
+                "instructor": 1,
+                "capacity": 1,
+                "attended": { "$size": "$came" },
+            } },
+            doc! { "$facet": {
+                "overall": [ { "$group": overall_group } ],
+                "by_course": [
+                    { "$group": by_course_group },
+                    { "$addFields": { "rate": { "$cond": [
+                        { "$gt": [ "$seats", 0 ] },
+                        { "$divide": [ "$attended", "$seats" ] },
+                        0,
+                    ] } } },
+                    { "$sort": { "rate": -1, "course": 1 } },
+                ],
+            } },
+        ];
+        let out = first(aggregate(&self.classes(), pipeline).await?);
+        let overall = out.as_ref().and_then(|d| first_in(d, "overall"));
+        let read = |k: &str| overall.as_ref().map_or(0, |o| get_u64(o, k));
+        let (classes, seats, attended) = (read("classes"), read("seats"), read("attended"));
+        let by_course = out
+            .as_ref()
+            .map(|d| docs_in(d, "by_course"))
+            .unwrap_or_default()
+            .iter()
+            .map(|d| {
+                let instructors: BTreeSet<String> = d
+                    .get_array("instructors")
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|b| b.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let (seats, attended) = (get_u64(d, "seats"), get_u64(d, "attended"));
+                FillLine {
+                    course: get_string(d, "course"),
+                    instructor: instructors.into_iter().collect::<Vec<_>>().join(", "),
+                    classes: get_u64(d, "classes"),
+                    seats,
+                    attended,
+                    percent: percent(attended, seats),
+                }
+            })
+            .collect();
+        Ok(FillReport {
+            classes,
+            seats,
+            attended,
+            percent: percent(attended, seats),
+            by_course,
+        })
+    }
+}
+
+/// `{ "$gte": start, "$lt": end }` on BSON dates.
+fn between(start: DateTime<Utc>, end: DateTime<Utc>) -> Document {
+    doc! {
+        "$gte": bson::DateTime::from_chrono(start),
+        "$lt": bson::DateTime::from_chrono(end),
+    }
+}
+
+async fn aggregate<T: Send + Sync>(
+    collection: &Collection<T>,
+    pipeline: Vec<Document>,
+) -> Result<Vec<Document>, StoreError> {
+    Ok(collection.aggregate(pipeline).await?.try_collect().await?)
+}
+
+fn first(docs: Vec<Document>) -> Option<Document> {
+    docs.into_iter().next()
+}
+
+/// The documents of an array field (a `$facet` output).
+fn docs_in(doc: &Document, key: &str) -> Vec<Document> {
+    doc.get_array(key)
+        .map(|a| a.iter().filter_map(|b| b.as_document().cloned()).collect())
+        .unwrap_or_default()
+}
+
+fn first_in(doc: &Document, key: &str) -> Option<Document> {
+    first(docs_in(doc, key))
+}
+
+/// A number however the server typed it (`$sum` gives Int32, Int64 or Double).
+fn get_i64(doc: &Document, key: &str) -> i64 {
+    match doc.get(key) {
+        Some(Bson::Int32(n)) => i64::from(*n),
+        Some(Bson::Int64(n)) => *n,
+        // Whole numbers summed as doubles; the cast saturates, never panics.
+        #[allow(clippy::cast_possible_truncation)]
+        Some(Bson::Double(n)) => n.round() as i64,
+        _ => 0,
+    }
+}
+
+/// A count however the server typed it; negative counts read as 0.
+fn get_u64(doc: &Document, key: &str) -> u64 {
+    u64::try_from(get_i64(doc, key)).unwrap_or(0)
+}
+
+fn get_string(doc: &Document, key: &str) -> String {
+    match doc.get(key) {
+        Some(Bson::String(s)) => s.clone(),
+        Some(Bson::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn get_date(doc: &Document, key: &str) -> Option<DateTime<Utc>> {
+    match doc.get(key) {
+        Some(Bson::DateTime(d)) => Some(d.to_chrono()),
+        _ => None,
+    }
+}
+
+/// The one currency of `currencies` (an `$addToSet` of `amount.currency`), `fallback`
+/// when there is none.
+fn one_currency(group: Option<&Document>, fallback: Currency) -> Result<Currency, StoreError> {
+    let codes: BTreeSet<String> = group
+        .and_then(|g| g.get_array("currencies").ok())
+        .map(|a| {
+            a.iter()
+                .filter_map(|b| b.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut codes = codes.into_iter();
+    match (codes.next(), codes.next()) {
+        (None, _) => Ok(fallback),
+        (Some(code), None) => Ok(Currency::parse(&code)?),
+        (Some(a), Some(b)) => Err(StoreError::Conflict(format!(
+            "the payments are in more than one currency ({a}, {b}, …) and cannot be added up"
+        ))),
+    }
+}
+
+/// `part / whole` in percent, rounded half up to one decimal; 0.0 when `whole` is 0.
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        return 0.0;
+    }
+    let (part, whole) = (u128::from(part), u128::from(whole));
+    let tenths = (part * 2000 + whole) / (2 * whole);
+    #[allow(clippy::cast_precision_loss)]
+    let tenths = tenths as f64;
+    tenths / 10.0
+}
+
+/// Every local month from `start` to just before `end`, with the buckets' totals and 0
+/// for months without one. Buckets outside that range (there should be none) are kept.
+fn fill_months(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    offset: FixedOffset,
+    buckets: Vec<(String, i64)>,
+) -> Vec<(String, i64)> {
+    if end <= start {
+        return buckets;
+    }
+    let month_of = |t: DateTime<Utc>| {
+        let local = t.with_timezone(&offset).date_naive();
+        NaiveDate::from_ymd_opt(local.year(), local.month(), 1)
+    };
+    let (Some(mut month), Some(last)) =
+        (month_of(start), month_of(end - Duration::milliseconds(1)))
+    else {
+        return buckets;
+    };
+    let mut all: std::collections::BTreeMap<String, i64> = buckets.into_iter().collect();
+    while month <= last {
+        all.entry(month.format("%Y-%m").to_string()).or_insert(0);
+        let Some(next) = month.checked_add_months(chrono::Months::new(1)) else {
+            break;
+        };
+        month = next;
+    }
+    all.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_round_half_up_to_one_decimal() {
+        assert!((percent(0, 0) - 0.0).abs() < f64::EPSILON);
+        assert!((percent(1, 3) - 33.3).abs() < 1e-9);
+        assert!((percent(2, 3) - 66.7).abs() < 1e-9);
+        assert!((percent(1, 16) - 6.3).abs() < 1e-9);
+        assert!((percent(5, 5) - 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn numbers_are_read_whatever_their_bson_type() {
+        let d = doc! { "a": 3_i32, "b": 4_i64, "c": 5.0_f64, "d": "x", "e": -2_i32 };
+        assert_eq!(
+            (get_i64(&d, "a"), get_i64(&d, "b"), get_i64(&d, "c")),
+            (3, 4, 5)
+        );
+        assert_eq!(
+            (get_u64(&d, "d"), get_u64(&d, "e"), get_u64(&d, "z")),
+            (0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn months_without_revenue_are_filled_with_zero() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let (start, end) = (at("2026-08-31T18:30:00Z"), at("2026-11-30T18:30:00Z"));
+        let ist = FixedOffset::east_opt(19_800).unwrap();
+        let filled = fill_months(start, end, ist, vec![("2026-10".into(), 500)]);
+        assert_eq!(
+            filled,
+            vec![
+                ("2026-09".to_owned(), 0),
+                ("2026-10".to_owned(), 500),
+                ("2026-11".to_owned(), 0)
+            ]
+        );
+    }
+}

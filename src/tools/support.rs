@@ -1,0 +1,983 @@
+//! The Support Agent's tools: clients, orders, classes, courses, enrolment, enquiries,
+//! payments and hand-offs to staff.
+
+use chrono::Duration;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::resolve::{self, clip, local_date, local_time};
+use super::{erased, AgentKind, Role, Tool, ToolCtx, ToolDyn, ToolError, ToolOutput};
+use crate::domain::{
+    Client, ClientStatus, Email, ObjectId, Order, OrderNumber, Payment, PaymentMethod,
+    PaymentStatus, Period, PersonName, Phone,
+};
+use crate::store::{NewOrder, PaymentQuery, Ticket};
+
+pub(super) fn all() -> Vec<Box<dyn ToolDyn>> {
+    vec![
+        erased::<FindClient>(),
+        erased::<ClientOrders>(),
+        erased::<OrderStatusTool>(),
+        erased::<ListClasses>(),
+        erased::<CourseInfo>(),
+        erased::<CreateOrder>(),
+        erased::<CreateEnquiry>(),
+        erased::<PendingPayments>(),
+        erased::<RecordPayment>(),
+        erased::<EscalateToStaff>(),
+    ]
+}
+
+/// The client a tool acts on: for a client, always themselves, whatever was asked.
+async fn subject(ctx: &ToolCtx, typed: Option<&str>) -> Result<Client, ToolError> {
+    match (ctx.caller.role, ctx.caller.client_id) {
+        (Role::Client, Some(own)) => ctx.store.client_by_id(own).await?.ok_or_else(|| {
+            ToolError::NotFound(
+                "I couldn't find your client record; please contact the studio.".into(),
+            )
+        }),
+        (role, _) if role.is_staff() => match typed.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(t) => resolve::client(ctx, t).await,
+            None => Err(ToolError::BadArgs(
+                "Which client? Give me a name, email, phone number or order number.".into(),
+            )),
+        },
+        _ => Err(ToolError::Forbidden(super::forbidden_text(
+            "client",
+            Role::Guest,
+        ))),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ClientView {
+    id: String,
+    name: String,
+    email: String,
+    phone: Option<String>,
+    status: &'static str,
+    joined: String,
+    last_visit: Option<String>,
+    courses: Vec<String>,
+}
+
+fn client_view(ctx: &ToolCtx, c: &Client) -> ClientView {
+    ClientView {
+        id: c.id.to_hex(),
+        name: c.name.to_string(),
+        email: c.email.to_string(),
+        phone: c.phone.as_ref().map(ToString::to_string),
+        status: c.status.as_str(),
+        joined: local_date(ctx, c.joined_at),
+        last_visit: c.last_visit_at.map(|t| local_date(ctx, t)),
+        courses: c
+            .enrollments
+            .iter()
+            .map(|e| format!("{} ({})", e.course_name, e.order_number))
+            .collect(),
+    }
+}
+
+// --- find_client -----------------------------------------------------------------------
+
+/// Find a client by email, phone, name or order number.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindClientArgs {
+    /// The client's email address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The client's phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The client's name or part of it.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// An order number of theirs, e.g. "12345".
+    #[serde(default)]
+    pub order: Option<String>,
+}
+
+pub struct FindClient;
+
+impl Tool for FindClient {
+    const NAME: &'static str = "find_client";
+    const DESCRIPTION: &'static str = "Find a client by email, phone, name or order number and show their profile. Clients only ever see their own profile.";
+    const AGENT: AgentKind = AgentKind::Support;
+    type Args = FindClientArgs;
+
+    fn allowed(role: Role) -> bool {
+        role >= Role::Client
+    }
+
+    async fn call(ctx: &ToolCtx, args: FindClientArgs) -> Result<ToolOutput, ToolError> {
+        let typed = args.email.or(args.phone).or(args.order).or(args.name);
+        let client = if ctx.caller.role == Role::Client {
+            let own = subject(ctx, None).await?;
+            // A client asking about anyone else learns nothing, not even whether they exist.
+            let about_self = typed.as_deref().is_none_or(|t| {
+                let t = t.trim().to_lowercase();
+                t == own.email.as_str()
+                    || own
+                        .phone
+                        .as_ref()
+                        .is_some_and(|p| Phone::parse(&t).is_ok_and(|q| &q == p))
+                    || crate::domain::name_tokens(&t)
+                        .iter()
+                        .all(|w| own.name_tokens.contains(w))
+            });
+            if !about_self {
+                return Err(ToolError::Forbidden(
+                    "I can only share your own details.".into(),
+                ));
+            }
+            own
+        } else {
+            subject(ctx, typed.as_deref()).await?
+        };
+        let view = client_view(ctx, &client);
+        let mut text = format!("{} — {}", view.name, view.email);
+        if let Some(p) = &view.phone {
+            text.push_str(&format!(", {p}"));
+        }
+        text.push_str(&format!(
+            "\nStatus: {} · joined {}",
+            view.status, view.joined
+        ));
+        text.push_str(&format!(
+            "\nLast visit: {}",
+            view.last_visit.as_deref().unwrap_or("none yet")
+        ));
+        if !view.courses.is_empty() {
+            text.push_str(&format!("\nCourses: {}", view.courses.join(", ")));
+        }
+        ToolOutput::new(&view, text)
+    }
+}
+
+// --- client_orders ----------------------------------------------------------------------
+
+/// A client's orders, newest first.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientOrdersArgs {
+    /// Name, email, phone or an order number of the client (staff only; clients get their own).
+    #[serde(default)]
+    pub client: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct OrderView {
+    number: String,
+    course: String,
+    status: &'static str,
+    amount: String,
+    amount_minor: i64,
+    created: String,
+}
+
+fn order_view(ctx: &ToolCtx, o: &Order) -> OrderView {
+    OrderView {
+        number: o.number.to_string(),
+        course: o.course_name.clone(),
+        status: o.status.as_str(),
+        amount: o.amount.to_string(),
+        amount_minor: o.amount.minor(),
+        created: local_date(ctx, o.created_at),
+    }
+}
+
+pub struct ClientOrders;
+
+impl Tool for ClientOrders {
+    const NAME: &'static str = "client_orders";
+    const DESCRIPTION: &'static str =
+        "List a client's orders with status and amount. Clients get their own orders only.";
+    const AGENT: AgentKind = AgentKind::Support;
+    type Args = ClientOrdersArgs;
+
+    fn allowed(role: Role) -> bool {
+        role >= Role::Client
+    }
+
+    async fn call(ctx: &ToolCtx, args: ClientOrdersArgs) -> Result<ToolOutput, ToolError> {
+        let client = subject(ctx, args.client.as_deref()).await?;
+        let orders = ctx.store.orders_for_client(client.id, 20).await?;
+        let views: Vec<OrderView> = orders.iter().map(|o| order_view(ctx, o)).collect();
+        let who = if ctx.caller.role == Role::Client {
+            "You have".to_owned()
+        } else {
+            format!("{} has", client.name)
+        };
+        let text = if views.is_empty() {
+            format!("{who} no orders yet.")
+        } else {
+            let lines: Vec<String> = views
+                .iter()
+                .map(|v| {
+                    format!(
+                        "• {} {} — {}, {} ({})",
+                        v.number, v.course, v.status, v.amount, v.created
+                    )
+                })
+                .collect();
+            format!(
+                "{who} {} order{}:\n{}",
+                views.len(),
+                if views.len() == 1 { "" } else { "s" },
+                lines.join("\n")
+            )
+        };
+        ToolOutput::new(
+            &serde_json::json!({ "client": client.name.as_str(), "orders": views }),
+            text,
+        )
+    }
+}
+
+// --- order_status -----------------------------------------------------------------------
+
+/// The status of one order.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderStatusArgs {
+    /// The order number: "12345", "#12345" or "ORD-12345".
+    pub order: String,
+}
+
+pub struct OrderStatusTool;
+
+impl Tool for OrderStatusTool {
+    const NAME: &'static str = "order_status";
+    const DESCRIPTION: &'static str = "Show the status of an order by its number (e.g. 12345), with its payment. Clients can only see their own orders.";
+    const AGENT: AgentKind = AgentKind::Support;
+    type Args = OrderStatusArgs;
+
+    fn allowed(role: Role) -> bool {
+        role >= Role::Client
+    }
+
+    async fn call(ctx: &ToolCtx, args: OrderStatusArgs) -> Result<ToolOutput, ToolError> {
+        let number = OrderNumber::parse(&args.order).map_err(|_| {
+            ToolError::BadArgs(format!(
+                "\"{}\" is not an order number; they look like #12345.",
+                clip(&args.order)
+            ))
+        })?;
+        let order = ctx.store.order_by_number(number).await?;
+        // For a client, someone else's order and a missing order read the same.
+        let order = order.filter(|o| {
+            ctx.caller.role != Role::Client || Some(o.client_id) == ctx.caller.client_id
+        });
+        let Some(order) = order else {
+            let whose = if ctx.caller.role == Role::Client {
+                " on your account"
+            } else {
+                ""
+            };
+            return Err(ToolError::NotFound(format!(
+                "I couldn't find order {number}{whose}."
+            )));
+        };
+        let payments = ctx.store.payments_for_order(order.id).await?;
+        let payment = payments.last();
+        let view = order_view(ctx, &order);
+        let mut text = format!(
+            "Order {} — {}: {} ({}), placed {}.",
+            view.number, view.course, view.status, view.amount, view.created
+        );
+        if let Some(p) = payment {
+            text.push_str(&match p.status {
+                PaymentStatus::Paid => format!(
+                    " Paid by {} on {}.",
+                    p.method.as_str().replace('_', " "),
+                    p.paid_at.map(|t| local_date(ctx, t)).unwrap_or_default()
+                ),
+                PaymentStatus::Pending if p.due_at < ctx.clock.now() => format!(
+                    " Payment of {} is overdue since {}.",
+                    p.amount,
+                    local_date(ctx, p.due_at)
+                ),
+                PaymentStatus::Pending => format!(
+                    " Payment of {} is due by {}.",
+                    p.amount,
+                    local_date(ctx, p.due_at)
+                ),
+                PaymentStatus::Failed => " The payment failed.".to_owned(),
+                PaymentStatus::Refunded => " The payment was refunded.".to_owned(),
+            });
+        }
+        let data = serde_json::json!({ "order": view, "payment_status": payment.map(|p| p.status.as_str()) });
+        ToolOutput::new(&data, text)
+    }
+}
+
+// --- list_classes -----------------------------------------------------------------------
+
+/// Classes in a period, optionally for one course.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListClassesArgs {
+    /// today, tomorrow, this_week, next_week, next_7_days, YYYY-MM-DD..YYYY-MM-DD (default this_week).
+    #[serde(default)]
+    pub period: Option<String>,
+    /// A course name, e.g. "Pilates".
+    #[serde(default)]
+    pub course: Option<String>,
+    /// Only the next class (true for "when is the next Pilates class?").
+    #[serde(default)]
+    pub next_only: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+struct ClassView {
+    course: String,
+    starts: String,
+    minutes: i64,
+    instructor: String,
+    room: String,
+}
+
+pub struct ListClasses;
+
+impl Tool for ListClasses {
+    const NAME: &'static str = "list_classes";
+    const DESCRIPTION: &'static str = "List scheduled classes in a period (default this week), optionally for one course, or only the next one.";
+    const AGENT: AgentKind = AgentKind::Support;
+    type Args = ListClassesArgs;
+
+    fn allowed(_: Role) -> bool {
+        true
+    }
+
+    async fn call(ctx: &ToolCtx, args: ListClassesArgs) -> Result<ToolOutput, ToolError> {
+        let course = match args
+            .course
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            Some(c) => Some(resolve::course(ctx, c).await?),
+            None => None,
+        };
+        let now = ctx.clock.now();
+        let next_only = args.next_only.unwrap_or(false);
+        let (start, end, label) = if next_only {
+            (now, now + Duration::days(60), "coming up".to_owned())
+        } else {
+            let p = resolve::period(ctx, args.period.as_deref(), Period::ThisWeek)?;
+            // Classes already over are no use to someone choosing one.
+            let start = if p.start < now && now < p.end {
+                now
+            } else {
+                p.start
+            };
+            (start, p.end, p.label())
+        };
+        let limit = if next_only { 1 } else { 40 };
+        let classes = ctx
+            .store
+            .classes_between(start, end, course.as_ref().map(|c| c.id), limit)
+            .await?;
+        // A bigger studio runs the same class in several rooms: show each time once.
+        let mut views: Vec<ClassView> = Vec::new();
+        for c in &classes {
+            let starts = local_time(ctx, c.starts_at());
+            if views
+                .iter()
+                .any(|v| v.starts == starts && v.course == c.course_name)
+            {
+                continue;
+            }
+            views.push(ClassView {
+                course: c.course_name.clone(),
+                starts,
+                minutes: (c.ends_at() - c.starts_at()).num_minutes(),
+                instructor: c.instructor.clone(),
+                room: c.room.clone(),
+            });
+        }
+        let what = course
+            .as_ref()
+            .map_or("classes".to_owned(), |c| format!("{} classes", c.name));
+        let text = if views.is_empty() {
+            format!(
+                "No {what} are scheduled {}.",
+                if next_only {
+                    "in the next two months".to_owned()
+                } else {
+                    format!("for {label}")
+                }
+            )
+        } else if next_only {
+            let v = &views[0];
+            format!(
+                "The next {} class is {} ({} min) with {} in {}.",
+                v.course, v.starts, v.minutes, v.instructor, v.room
+            )
+        } else {
+            let lines: Vec<String> = views
+                .iter()
+                .map(|v| {
+                    format!(
+                        "• {} — {} ({} min, {})",
+                        v.starts, v.course, v.minutes, v.instructor
+                    )
+                })
+                .collect();
+            let cap = if classes.len() as i64 >= limit {
+                "\n(showing the first 40)"
+            } else {
+                ""
+            };
+            format!(
+                "{} for {label}:\n{}{cap}",
+                capitalise(&what),
+                lines.join("\n")
+            )
+        };
+        ToolOutput::new(
+            &serde_json::json!({ "period": label, "classes": views }),
+            text,
+        )
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|f| f.to_uppercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
+}
+
+// --- course_info ------------------------------------------------------------------------
+
+/// Price, level, instructor and schedule of a course, or the whole catalogue.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CourseInfoArgs {
+    /// A course name; leave out for the whole catalogue.
+    #[serde(default)]
+    pub course: Option<String>,
+}
+
+pub struct CourseInfo;
+
+impl Tool for CourseInfo {
+    const NAME: &'static str = "course_info";
+    const DESCRIPTION: &'static str = "Describe a course (price, level, instructor, weekly schedule), or list all courses when none is named.";
+    const AGENT: AgentKind = AgentKind::Support;
+    type Args = CourseInfoArgs;
+
+    fn allowed(_: Role) -> bool {
+        true
+    }
+
+    async fn call(ctx: &ToolCtx, args: CourseInfoArgs) -> Result<ToolOutput, ToolError> {
+        let courses = match args
+            .course
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            Some(c) => vec![resolve::course(ctx, c).await?],
+            None => ctx.store.all_courses().await?,
+        };
+        let views: Vec<serde_json::Value> = courses
+            .iter()
+            .map(|c| {
+                let schedule: Vec<String> = c.schedule.iter().map(|s| format!("{} {} ({} min)", s.weekday, s.start.format("%H:%M"), s.minutes)).collect();
+                serde_json::json!({
+                    "name": c.name, "category": c.category.as_str(), "level": c.level.to_string(),
+                    "price": c.price.to_string(), "price_minor": c.price.minor(), "instructor": c.instructor,
+                    "capacity": c.capacity, "schedule": schedule, "description": c.description,
+                })
+            })
+            .collect();
+        let text = if let [c] = courses.as_slice() {
+            let schedule: Vec<String> = c
+                .schedule
+                .iter()
+                .map(|s| format!("{} {}", s.weekday, s.start.format("%H:%M")))
+                .collect();
+            format!(
+                "{} — {}, {} level, with {}. {} for the course; up to {} people. Weekly: {}.{}",
+                c.name,
+                c.category.as_str(),
+                c.level,
+                c.instructor,
+                c.price,
+                c.capacity,
+                schedule.join(", "),
+                if c.description.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{}", c.description)
+                }
+            )
+        } else {
+            let lines: Vec<String> = courses
+                .iter()
+                .map(|c| format!("• {} — {} ({}, {})", c.name, c.price, c.level, c.instructor))
+                .collect();
+            format!("Our courses:\n{}", lines.join("\n"))
+        };
+        ToolOutput::new(&views, text)
+    }
+}
+
+// --- create_order -----------------------------------------------------------------------
+
+/// Enrol a client in a course: an order with a pending payment.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrderArgs {
+    /// The course, e.g. "Yoga Beginner".
+    pub course: String,
+    /// The client's name, email or phone (staff only; a client always orders for themselves).
+    #[serde(default)]
+    pub client: Option<String>,
+    /// How they will pay: upi, card, cash, bank_transfer or online.
+    #[serde(default)]
+    pub method: Option<String>,
+}
+
+pub struct CreateOrder;
+
+impl Tool for CreateOrder {
+    const NAME: &'static str = "create_order";
+    const DESCRIPTION: &'static str = "Enrol a client in a course: creates an order and its pending payment. Staff name the client; a client enrols themselves.";
+    const AGENT: AgentKind = AgentKind::Support;
+    type Args = CreateOrderArgs;
+
+    fn allowed(role: Role) -> bool {
+        role >= Role::Client
+    }
+
+    async fn call(ctx: &ToolCtx, args: CreateOrderArgs) -> Result<ToolOutput, ToolError> {
+        let course = resolve::course(ctx, &args.course).await?;
+        let client = subject(ctx, args.client.as_deref()).await?;
+        let method = match args
+            .method
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
+            Some(m) => m
+                .parse::<PaymentMethod>()
+                .map_err(|e| ToolError::BadArgs(e.to_string()))?,
+            None => PaymentMethod::Online,
+        };
+        let created = ctx
+            .store
+            .create_order(NewOrder {
+                client_id: client.id,
+                course_id: course.id,
+                amount: None,
+                method,
+                due_in_days: 7,
+                idempotency_key: ctx
+                    .idempotency_key
+                    .as_ref()
+                    .map(|k| format!("{k}:create_order")),
+                now: ctx.clock.now(),
+            })
+            .await?;
+        let (o, p) = (&created.order, &created.payment);
+        let who = if ctx.caller.role == Role::Client {
+            "You are".to_owned()
+        } else {
+            format!("{} is", client.name)
+        };
+        let text = format!(
+            "{who} enrolled in {}: order {} for {}. Payment is pending, due by {}.",
+            o.course_name,
+            o.number,
+            o.amount,
+            local_date(ctx, p.due_at)
+        );
+        let data = serde_json::json!({
+            "order": order_view(ctx, o), "client": client.name.as_str(),
+            "payment_due": local_date(ctx, p.due_at), "replayed": created.replayed,
+        });
+        ToolOutput::new(&data, text)
+    }
+}
+
+// --- create_enquiry ---------------------------------------------------------------------
+
+/// Record a new enquiry: a lead the staff will follow up.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEnquiryArgs {
+    /// The person's name.
+    pub name: String,
+    /// Their email (email or phone is needed to reply).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Their phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The course they are interested in.
+    #[serde(default)]
+    pub course: Option<String>,
+    /// Anything else they said.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+pub struct CreateEnquiry;
+
+impl Tool for CreateEnquiry {
+    const NAME: &'static str = "create_enquiry";
+    const DESCRIPTION: &'static str = "Record a new client enquiry (a lead) with name and email or phone, and the course they are interested in.";
+    const AGENT: AgentKind = AgentKind::Support;
+    type Args = CreateEnquiryArgs;
+
+    fn allowed(_: Role) -> bool {
+        true
+    }
+
+    async fn call(ctx: &ToolCtx, args: CreateEnquiryArgs) -> Result<ToolOutput, ToolError> {
+        let name = PersonName::parse(&args.name).map_err(|e| ToolError::BadArgs(e.to_string()))?;
+        let email = match args
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            Some(e) => Some(Email::parse(e).map_err(|e| ToolError::BadArgs(e.to_string()))?),
+            None => None,
+        };
+        let phone = match args
+            .phone
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            Some(p) => Some(Phone::parse(p).map_err(|e| ToolError::BadArgs(e.to_string()))?),
+            None => None,
+        };
+        let Some(email) = email else {
+            return Err(ToolError::BadArgs(
+                "I need an email address to reply to the enquiry.".into(),
+            ));
+        };
+        let course = match args
+            .course
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            Some(c) => Some(resolve::course(ctx, c).await?),
+            None => None,
+        };
+        let note = [
+            course.as_ref().map(|c| format!("interested in {}", c.name)),
+            args.message.as_deref().map(clip),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ");
+        let existing = ctx.store.client_by_email(&email).await?;
+        let (client, is_new) = match existing {
+            Some(c) => (c, false),
+            None => {
+                let mut lead = Client::new(name, email, ClientStatus::Lead, ctx.clock.now());
+                lead.phone = phone;
+                lead.notes = Some(note.clone()).filter(|n| !n.is_empty());
+                match ctx.store.insert_client(&lead).await {
+                    Ok(()) => (lead, true),
+                    // The same enquiry delivered twice at once: the first one made the lead.
+                    Err(crate::store::StoreError::Duplicate { .. }) => {
+                        let again = ctx.store.client_by_email(&lead.email).await?;
+                        (
+                            again.ok_or_else(|| {
+                                ToolError::Conflict("the enquiry could not be saved".into())
+                            })?,
+                            false,
+                        )
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        let text = if is_new {
+            format!(
+                "Thanks, {}! I've noted your enquiry{}; the studio will get back to you at {}.",
+                client.name.first(),
+                course
+                    .as_ref()
+                    .map(|c| format!(" about {}", c.name))
+                    .unwrap_or_default(),
+                client.email
+            )
+        } else {
+            format!(
+                "{} is already on our list; I've passed the enquiry on to the staff.",
+                client.email
+            )
+        };
+        ToolOutput::new(
+            &serde_json::json!({ "client_id": client.id.to_hex(), "new_lead": is_new, "course": course.map(|c| c.name) }),
+            text,
+        )
+    }
+}
+
+// --- pending_payments -------------------------------------------------------------------
+
+/// Pending payments: a client's own, or all (staff).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PendingPaymentsArgs {
+    /// "all" (staff) or "self"; a client always gets "self".
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// One client's pending payments (staff only).
+    #[serde(default)]
+    pub client: Option<String>,
+    /// Only payments past their due date.
+    #[serde(default)]
+    pub overdue_only: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+struct PaymentView {
+    order: String,
+    course: String,
+    amount: String,
+    amount_minor: i64,
+    due: String,
+    overdue: bool,
+}
+
+fn payment_view(ctx: &ToolCtx, p: &Payment) -> PaymentView {
+    PaymentView {
+        order: p.order_number.to_string(),
+        course: p.course_name.clone(),
+        amount: p.amount.to_string(),
+        amount_minor: p.amount.minor(),
+        due: local_date(ctx, p.due_at),
+        overdue: p.due_at < ctx.clock.now(),
+    }
+}
+
+pub struct PendingPayments;
+
+impl Tool for PendingPayments {
+    const NAME: &'static str = "pending_payments";
+    const DESCRIPTION: &'static str = "List pending payments (overdue first): all of them for staff, or one client's; a client sees only their own.";
+    const AGENT: AgentKind = AgentKind::Support;
+    type Args = PendingPaymentsArgs;
+
+    fn allowed(role: Role) -> bool {
+        role >= Role::Client
+    }
+
+    async fn call(ctx: &ToolCtx, args: PendingPaymentsArgs) -> Result<ToolOutput, ToolError> {
+        let client = match (
+            ctx.caller.role,
+            args.client
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty()),
+        ) {
+            (Role::Client, _) => Some(subject(ctx, None).await?),
+            (_, Some(typed)) => Some(resolve::client(ctx, typed).await?),
+            _ => None,
+        };
+        let now = ctx.clock.now();
+        let query = PaymentQuery {
+            client_id: client.as_ref().map(|c| c.id),
+            overdue_at: args.overdue_only.unwrap_or(false).then_some(now),
+            limit: 25,
+        };
+        let (payments, total) = ctx.store.pending_payments(&query).await?;
+        let views: Vec<PaymentView> = payments.iter().map(|p| payment_view(ctx, p)).collect();
+        let own = ctx.caller.role == Role::Client;
+        let text = if views.is_empty() {
+            if own {
+                "You have no pending payments. 🎉".to_owned()
+            } else {
+                "There are no pending payments.".to_owned()
+            }
+        } else {
+            let sum: i64 = views.iter().map(|v| v.amount_minor).sum();
+            let lines: Vec<String> = views
+                .iter()
+                .map(|v| {
+                    format!(
+                        "• {} {} — {}, {} {}",
+                        v.order,
+                        v.course,
+                        v.amount,
+                        if v.overdue { "overdue since" } else { "due" },
+                        v.due
+                    )
+                })
+                .collect();
+            let head = match (&client, own) {
+                (_, true) => format!(
+                    "You have {total} pending payment{}",
+                    if total == 1 { "" } else { "s" }
+                ),
+                (Some(c), false) => format!(
+                    "{} has {total} pending payment{}",
+                    c.name,
+                    if total == 1 { "" } else { "s" }
+                ),
+                (None, false) => format!(
+                    "{total} pending payment{}",
+                    if total == 1 { "" } else { "s" }
+                ),
+            };
+            let shown = if total as usize > views.len() {
+                format!(" (showing the {} most overdue)", views.len())
+            } else {
+                String::new()
+            };
+            format!(
+                "{head}{shown}, {} listed here:\n{}",
+                crate::domain::format_minor(sum, ctx.studio.currency),
+                lines.join("\n")
+            )
+        };
+        ToolOutput::new(
+            &serde_json::json!({ "total": total, "payments": views }),
+            text,
+        )
+    }
+}
+
+// --- record_payment ---------------------------------------------------------------------
+
+/// Record that an order's pending payment was paid (staff only).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPaymentArgs {
+    /// The order number.
+    pub order: String,
+    /// upi, card, cash, bank_transfer or online.
+    #[serde(default)]
+    pub method: Option<String>,
+}
+
+pub struct RecordPayment;
+
+impl Tool for RecordPayment {
+    const NAME: &'static str = "record_payment";
+    const DESCRIPTION: &'static str =
+        "Staff only: record the pending payment of an order as paid (and confirm the order).";
+    const AGENT: AgentKind = AgentKind::Support;
+    type Args = RecordPaymentArgs;
+
+    fn allowed(role: Role) -> bool {
+        role.is_staff()
+    }
+
+    async fn call(ctx: &ToolCtx, args: RecordPaymentArgs) -> Result<ToolOutput, ToolError> {
+        let number =
+            OrderNumber::parse(&args.order).map_err(|e| ToolError::BadArgs(e.to_string()))?;
+        let method = match args
+            .method
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
+            Some(m) => m
+                .parse::<PaymentMethod>()
+                .map_err(|e| ToolError::BadArgs(e.to_string()))?,
+            None => PaymentMethod::Cash,
+        };
+        let order = ctx
+            .store
+            .order_by_number(number)
+            .await?
+            .ok_or_else(|| ToolError::NotFound(format!("There is no order {number}.")))?;
+        let payments = ctx.store.payments_for_order(order.id).await?;
+        let payment = payments
+            .iter()
+            .find(|p| p.status == PaymentStatus::Pending)
+            .or_else(|| payments.iter().find(|p| p.status == PaymentStatus::Paid))
+            .ok_or_else(|| {
+                ToolError::NotFound(format!("Order {number} has no payment to record."))
+            })?;
+        let (paid, changed) = ctx
+            .store
+            .record_payment(payment.id, method, None, ctx.clock.now())
+            .await?;
+        let text = if changed {
+            format!(
+                "Recorded {} by {} for order {} ({}). The order is confirmed.",
+                paid.amount,
+                method.as_str().replace('_', " "),
+                number,
+                order.course_name
+            )
+        } else {
+            format!(
+                "Order {number} was already paid ({} on {}).",
+                paid.amount,
+                paid.paid_at.map(|t| local_date(ctx, t)).unwrap_or_default()
+            )
+        };
+        ToolOutput::new(
+            &serde_json::json!({ "order": number.to_string(), "status": paid.status.as_str(), "changed": changed }),
+            text,
+        )
+    }
+}
+
+// --- escalate_to_staff ------------------------------------------------------------------
+
+/// Hand the conversation to a person.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateArgs {
+    /// What the person needs help with.
+    pub reason: String,
+}
+
+pub struct EscalateToStaff;
+
+impl Tool for EscalateToStaff {
+    const NAME: &'static str = "escalate_to_staff";
+    const DESCRIPTION: &'static str =
+        "Hand the conversation to a member of staff (opens a ticket they see).";
+    const AGENT: AgentKind = AgentKind::Support;
+    type Args = EscalateArgs;
+
+    fn allowed(_: Role) -> bool {
+        true
+    }
+
+    async fn call(ctx: &ToolCtx, args: EscalateArgs) -> Result<ToolOutput, ToolError> {
+        let reason: String = args
+            .reason
+            .chars()
+            .filter(|c| !c.is_control() || *c == '\n')
+            .take(500)
+            .collect();
+        let ticket = ctx
+            .store
+            .open_ticket(&Ticket {
+                id: ObjectId::new(),
+                reason,
+                status: "open".into(),
+                requester: format!("{} ({})", ctx.caller.name, ctx.caller.role.as_str()),
+                client_id: ctx.caller.client_id,
+                conversation: None,
+                created_at: ctx.clock.now(),
+                idempotency_key: ctx
+                    .idempotency_key
+                    .as_ref()
+                    .map(|k| format!("{k}:escalate")),
+            })
+            .await?;
+        let text = "I've passed this to the studio team; someone will reply here soon.".to_owned();
+        ToolOutput::new(&serde_json::json!({ "ticket": ticket.id.to_hex() }), text)
+    }
+}

@@ -499,15 +499,17 @@ fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> Option<(&'stat
             (cue.intent, score)
         })
         .collect();
-    scored.sort_by(|a, b| b.1.cmp(&a.1));
+    scored.sort_by_key(|s| std::cmp::Reverse(s.1));
     scored.into_iter().next().filter(|(_, s)| *s > 0)
 }
 
 /// Finds the slots in a message.
 #[must_use]
 pub fn slots(text: &str, ctx: &Context<'_>) -> Slots {
-    let mut s = Slots::default();
-    s.email = EMAIL.find(text).map(|m| m.as_str().to_lowercase());
+    let mut s = Slots {
+        email: EMAIL.find(text).map(|m| m.as_str().to_lowercase()),
+        ..Slots::default()
+    };
     let without_email = EMAIL.replace_all(text, " ");
     s.order = ORDER
         .captures(&without_email)

@@ -245,6 +245,9 @@ fn local(offset: FixedOffset, date: chrono::NaiveDate, time: NaiveTime) -> DateT
         .map_or_else(|| date.and_time(time).and_utc(), |t| t.with_timezone(&Utc))
 }
 
+/// A client who may take a seat in a section's class of a course: (client, from, until).
+type Seat = (usize, DateTime<Utc>, DateTime<Utc>);
+
 /// One order's plan before it is written.
 struct PlannedOrder {
     client: usize,
@@ -554,8 +557,7 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
     }
 
     // Who may attend what: an active order covers twelve weeks from its creation.
-    let mut enrolled: HashMap<(usize, ObjectId), Vec<(usize, DateTime<Utc>, DateTime<Utc>)>> =
-        HashMap::new();
+    let mut enrolled: HashMap<(usize, ObjectId), Vec<Seat>> = HashMap::new();
     for (p, order) in planned.iter().zip(&orders) {
         if matches!(p.status, OrderStatus::Confirmed | OrderStatus::Completed) {
             enrolled

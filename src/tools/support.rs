@@ -845,8 +845,15 @@ impl Tool for PendingPayments {
                 lines.join("\n")
             )
         };
+        let scope = if own {
+            "self"
+        } else if client.is_some() {
+            "client"
+        } else {
+            args.scope.as_deref().unwrap_or("all")
+        };
         ToolOutput::new(
-            &serde_json::json!({ "total": total, "payments": views }),
+            &serde_json::json!({ "scope": scope, "total": total, "payments": views }),
             text,
         )
     }

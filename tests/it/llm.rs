@@ -408,8 +408,11 @@ async fn the_conversation_history_goes_with_the_question() {
 }
 
 /// The spans opened (name and fields, with those recorded later), for one test.
+/// Recorded spans: (id, name, recorded fields).
+type SpanLog = Vec<(u64, String, Vec<(String, String)>)>;
+
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<Vec<(u64, String, Vec<(String, String)>)>>>);
+struct Spans(Arc<Mutex<SpanLog>>);
 
 struct Fields<'a>(&'a mut Vec<(String, String)>);
 

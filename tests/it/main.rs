@@ -1,6 +1,8 @@
 //! The integration tests: one binary (one link of the crate), against a real
 //! MongoDB-wire server started by the harness (or `MONGODB_URL`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod analytics;
 mod harness;
 mod llm;

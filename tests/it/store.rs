@@ -387,10 +387,9 @@ async fn an_order_comes_with_its_payment_and_enrollment_and_a_retry_makes_no_sec
             .id,
         third.order.id
     );
-    assert_eq!(
-        s.orders_for_client(c.id, 10).await.unwrap()[0].number.get() > 0,
-        true
-    );
+    let newest_first = s.orders_for_client(c.id, 10).await.unwrap();
+    assert_eq!(newest_first.len(), 3);
+    assert!(newest_first.iter().any(|o| o.number == third.order.number));
 }
 
 #[tokio::test]

@@ -191,6 +191,9 @@ const CUES: &[Cue] = &[
         agent: Support,
         terms: &[
             ("record", 2),
+            ("record payment", 4),
+            ("record a payment", 4),
+            ("paid", 1),
             ("mark", 2),
             ("as paid", 3),
             ("mark as paid", 2),

@@ -45,15 +45,31 @@ impl Store {
     /// The server failed.
     pub async fn next_order_number(&self) -> Result<OrderNumber, StoreError> {
         let counters = self.db.collection::<bson::Document>(names::COUNTERS);
-        let updated = counters
-            .find_one_and_update(
-                doc! { "_id": ORDER_COUNTER },
-                doc! { "$inc": { "seq": 1_i64 } },
-            )
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .await?
-            .ok_or_else(|| StoreError::Decode("the order counter vanished".into()))?;
+        // Concurrent first calls can race to create the counter (an upsert conflict or an
+        // empty answer); the retry then finds it.
+        let mut attempts = 0;
+        let updated = loop {
+            attempts += 1;
+            let result = counters
+                .find_one_and_update(
+                    doc! { "_id": ORDER_COUNTER },
+                    doc! { "$inc": { "seq": 1_i64 } },
+                )
+                .upsert(true)
+                .return_document(ReturnDocument::After)
+                .await;
+            match result {
+                Ok(Some(doc)) => break doc,
+                Ok(None) if attempts < 5 => continue,
+                Err(e) if StoreError::is_duplicate_key(&e) && attempts < 5 => continue,
+                Ok(None) => {
+                    return Err(StoreError::Decode(
+                        "the order counter could not be created".into(),
+                    ))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let seq = updated
             .get_i64("seq")
             .or_else(|_| updated.get_i32("seq").map(i64::from))

@@ -772,6 +772,27 @@ pub fn plan(text: &str, ctx: &Context<'_>, follow_up: Option<(&str, &Value)>) ->
             text: "Happy to help! Please send your name and email (and the course you're interested in) in one message, e.g. \"I'm Asha Rao, asha@example.com, interested in Pilates\".".into(),
         };
     }
+    if intent == "order_status" && s.order.is_none() {
+        if ctx.role == Role::Client && (words.contains(&"my") || words.contains(&"i")) {
+            return Plan::Call {
+                tool: "client_orders",
+                args: json!({}),
+            };
+        }
+        let typed = Regex::new(r"#?\d+")
+            .ok()
+            .and_then(|r| r.find(text).map(|m| m.as_str().to_owned()));
+        let text = match typed {
+            Some(t) => {
+                format!("\"{t}\" is not an order number; they have 4 to 8 digits, like #12345.")
+            }
+            None => "Which order? Send its number, like #12345.".to_owned(),
+        };
+        return Plan::Reply {
+            intent: "order_status",
+            text,
+        };
+    }
     if intent == "create_order" && s.course.is_none() {
         return Plan::Reply {
             intent: "create_order",
@@ -876,6 +897,13 @@ fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &st
                         ],
                     )
                     .or_else(|| s.client.clone())
+                    // A client asking for "my details" means themselves.
+                    .filter(|n| {
+                        let first = n.split_whitespace().next().unwrap_or("").to_lowercase();
+                        !(ctx.role == Role::Client
+                            && ["my", "me", "mine", "myself", "profile", "details"]
+                                .contains(&first.as_str()))
+                    })
                     .map(|n| json!(n)),
                 );
             }
@@ -896,7 +924,13 @@ fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &st
                 put("next_only", Some(json!(true)));
             }
         }
-        "course_info" => put("course", s.course.clone().map(|c| json!(c))),
+        "course_info" => put(
+            "course",
+            s.course
+                .clone()
+                .or_else(|| course_hint(text))
+                .map(|c| json!(c)),
+        ),
         "create_order" => {
             put("course", s.course.clone().map(|c| json!(c)));
             put(
@@ -983,6 +1017,24 @@ fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &st
         _ => {}
     }
     Value::Object(a)
+}
+
+/// A course name that is not in the catalogue ("price of kickboxing" → "kickboxing"),
+/// passed on so the tool can answer "did you mean …?".
+fn course_hint(text: &str) -> Option<String> {
+    static HINT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(?:price of|prices of|cost of|fee for|fees for|about|teaches|teach)\s+(?:the\s+)?([\p{L}][\p{L} -]{2,40}?)(?:\s+(?:class|classes|course|courses|sessions?))?\s*[?.!]*$")
+            .unwrap_or_else(|_| never())
+    });
+    HINT.captures(text.trim())
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().trim().to_owned())
+        .filter(|h| {
+            ![
+                "you", "your", "it", "this", "that", "them", "courses", "classes",
+            ]
+            .contains(&h.to_lowercase().as_str())
+        })
 }
 
 /// The words after a keyword, up to a filler word: "find client priya sharma please".

@@ -371,6 +371,49 @@ fn dashboard_phrasings() {
 }
 
 #[test]
+fn unknown_courses_and_bad_order_numbers_get_a_clear_word() {
+    assert_eq!(
+        call(AgentKind::Support, Role::Staff, "price of kickboxing").1,
+        json!({"course": "kickboxing"})
+    );
+    assert_eq!(
+        call(AgentKind::Support, Role::Staff, "what courses do you offer").1,
+        json!({})
+    );
+    match run(
+        AgentKind::Support,
+        Role::Staff,
+        "status of order #123456789",
+    ) {
+        Plan::Reply {
+            intent: "order_status",
+            text,
+        } => assert!(text.contains("not an order number"), "{text}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        run(AgentKind::Support, Role::Staff, "status of order"),
+        Plan::Reply {
+            intent: "order_status",
+            ..
+        }
+    ));
+    assert_eq!(
+        call(
+            AgentKind::Support,
+            Role::Client,
+            "what's the status of my order?"
+        )
+        .0,
+        "client_orders"
+    );
+    assert_eq!(
+        call(AgentKind::Support, Role::Client, "find my details"),
+        ("find_client", json!({}))
+    );
+}
+
+#[test]
 fn unsure_questions_are_not_guessed() {
     for text in ["zxqv blorp wibble", "what is the meaning of life", "purple"] {
         assert_eq!(

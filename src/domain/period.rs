@@ -143,11 +143,13 @@ impl ResolvedPeriod {
     /// previous month, week or year, or the same number of days before.
     #[must_use]
     pub fn previous(&self) -> Self {
-        let shift_months = |m: u32| {
-            let start = self.start.checked_sub_months(Months::new(m));
-            let end = self.end.checked_sub_months(Months::new(m));
-            start.zip(end)
+        // Months are shifted in local time: 1 Oct 00:00 IST is 30 Sep in UTC.
+        let shift = |t: DateTime<Utc>, m: u32| {
+            t.with_timezone(&self.offset)
+                .checked_sub_months(Months::new(m))
+                .map(|l| l.with_timezone(&Utc))
         };
+        let shift_months = |m: u32| shift(self.start, m).zip(shift(self.end, m));
         let shifted = match self.period {
             Period::Month { .. } | Period::ThisMonth | Period::LastMonth => shift_months(1),
             Period::ThisYear | Period::LastYear => shift_months(12),
@@ -384,6 +386,15 @@ mod tests {
         let prev = p.previous();
         assert_eq!(prev.start, at("2026-09-30T18:30:00Z"));
         assert_eq!(prev.label(), "1–25 Oct 2026");
+    }
+
+    #[test]
+    fn the_month_before_last_month_is_whole_in_local_time() {
+        let now = at("2026-11-25T10:00:00Z");
+        let prev = Period::LastMonth.resolve(now, ist()).unwrap().previous();
+        assert_eq!(prev.label(), "1–30 Sep 2026");
+        assert_eq!(prev.start, at("2026-08-31T18:30:00Z"));
+        assert_eq!(prev.end, at("2026-09-30T18:30:00Z"));
     }
 
     #[test]

@@ -77,3 +77,32 @@ pub async fn open_database(settings: &Settings) -> Result<Database, StartupError
     let store = Store::open(&url, &settings.database.name).await?;
     Ok(Database { store, url, local })
 }
+
+/// Builds the REST API's shared state over an open database.
+#[must_use]
+pub fn api_state(
+    settings: &Settings,
+    store: &Store,
+    jwt_secret: &[u8],
+) -> std::sync::Arc<crate::api::ApiState> {
+    let clock = settings.clock();
+    let agents = crate::agents::Agents::new(
+        store.clone(),
+        clock.clone(),
+        settings.studio.clone(),
+        &settings.llm,
+        settings.memory_ttl_hours,
+    );
+    std::sync::Arc::new(crate::api::ApiState {
+        agents,
+        store: store.clone(),
+        clock: clock.clone(),
+        studio: settings.studio.clone(),
+        jwt: crate::api::JwtKeys::new(jwt_secret),
+        limits: crate::api::RateLimits::new(
+            settings.api_per_token_per_minute,
+            settings.api_per_ip_per_minute,
+        ),
+        status: std::sync::Arc::new(crate::telemetry::status::AgentStatus::new(clock.now())),
+    })
+}

@@ -82,6 +82,7 @@ struct FileSettings {
     studio: StudioFile,
     llm: LlmFile,
     server: ServerFile,
+    api: ApiFile,
     memory: MemoryFile,
     log: LogFile,
 }
@@ -115,6 +116,13 @@ struct LlmFile {
 #[serde(deny_unknown_fields)]
 struct ServerFile {
     bind: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiFile {
+    per_token_per_minute: u32,
+    per_ip_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +181,9 @@ pub struct Settings {
     pub studio: StudioSettings,
     pub llm: LlmSettings,
     pub bind: String,
+    /// REST API requests per minute per token and per client IP.
+    pub api_per_token_per_minute: u32,
+    pub api_per_ip_per_minute: u32,
     pub memory_ttl_hours: u32,
     pub log: LogSettings,
     pub jwt_secret: Option<Secret>,
@@ -315,6 +326,8 @@ impl Settings {
                 max_tool_rounds: file.llm.max_tool_rounds.clamp(1, 8),
             },
             bind: get("FRONTDESK_BIND").unwrap_or(file.server.bind),
+            api_per_token_per_minute: file.api.per_token_per_minute,
+            api_per_ip_per_minute: file.api.per_ip_per_minute,
             memory_ttl_hours: file.memory.ttl_hours.max(1),
             log: LogSettings {
                 json,

@@ -8,6 +8,7 @@
 //! * `telemetry` — tracing setup.
 
 pub mod agents;
+pub mod api;
 pub mod app;
 pub mod config;
 pub mod domain;

@@ -67,6 +67,27 @@ enum Command {
         #[arg(long = "as")]
         who: Option<String>,
     },
+    /// Production: the REST API (and, later, the chat adapters).
+    Serve {
+        /// Address to listen on (default FRONTDESK_BIND or 127.0.0.1:8000).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Start a local database when MONGODB_URL is unset.
+        #[arg(long)]
+        local_db: bool,
+    },
+    /// Mint a JWT for scripts and tests (signed with JWT_SECRET_KEY).
+    Token {
+        /// client, staff, manager or admin.
+        #[arg(long)]
+        role: String,
+        /// Who the token is for; for a client, their client id.
+        #[arg(long, default_value = "script")]
+        sub: String,
+        /// Lifetime: 30m, 1h, 7d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
     /// Run an eval file and print each case and `N passed, N failed`.
     Eval {
         file: std::path::PathBuf,
@@ -138,6 +159,17 @@ async fn run(cli: Cli) -> Result<()> {
             chat(&settings, &db, agent, who).await
         }
         Command::Eval { file, json } => run_eval(&settings, &file, json).await,
+        Command::Serve { bind, local_db } => run_serve(&settings, bind, local_db).await,
+        Command::Token { role, sub, ttl } => {
+            let secret = settings
+                .jwt_secret
+                .as_ref()
+                .context("JWT_SECRET_KEY is not set")?;
+            let ttl = parse_ttl(&ttl)?;
+            let keys = frontdesk::api::JwtKeys::new(secret.expose().as_bytes());
+            println!("{}", keys.mint(&role, &sub, settings.clock().now(), ttl)?);
+            Ok(())
+        }
     }
 }
 
@@ -342,6 +374,67 @@ async fn seed_demo(settings: &Settings, db: &app::Database) -> Result<()> {
         progress: false,
     };
     seed(&db.store, &opts).await?;
+    Ok(())
+}
+
+fn parse_ttl(raw: &str) -> Result<chrono::Duration> {
+    let raw = raw.trim();
+    let (n, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let n: i64 = n
+        .parse()
+        .with_context(|| format!("{raw:?} is not a lifetime like 30m, 1h or 7d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" | "" => n * 3600,
+        "d" => n * 86_400,
+        _ => bail!("{raw:?} is not a lifetime like 30m, 1h or 7d"),
+    };
+    if !(1..=366 * 86_400).contains(&secs) {
+        bail!("a token lives between 1 second and a year");
+    }
+    Ok(chrono::Duration::seconds(secs))
+}
+
+async fn start_api(
+    settings: &Settings,
+    db: &app::Database,
+    bind: &str,
+    secret: &[u8],
+) -> Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let addr = listener.local_addr()?;
+    let app = frontdesk::api::router(app::api_state(settings, &db.store, secret));
+    tokio::spawn(async move {
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        if let Err(e) = frontdesk::api::serve(listener, app, shutdown).await {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    });
+    Ok(addr)
+}
+
+async fn run_serve(settings: &Settings, bind: Option<String>, local_db: bool) -> Result<()> {
+    let secret = settings
+        .jwt_secret
+        .as_ref()
+        .context("JWT_SECRET_KEY is not set: `serve` needs it to check API tokens")?;
+    if secret.expose().len() < 16 {
+        bail!("JWT_SECRET_KEY is too short: use at least 16 characters");
+    }
+    if settings.database.url.is_none() && !local_db && running_localdb().is_none() {
+        bail!("MONGODB_URL is not set (or pass --local-db to start a local database)");
+    }
+    let db = app::open_database(settings).await?;
+    let bind = bind.unwrap_or_else(|| settings.bind.clone());
+    let addr = start_api(settings, &db, &bind, secret.expose().as_bytes()).await?;
+    tracing::info!(%addr, "serving the REST API");
+    println!("frontdesk serving on http://{addr} (docs at /docs)");
+    tokio::signal::ctrl_c().await?;
     Ok(())
 }
 

@@ -29,3 +29,5 @@ where
 pub fn init(log: &LogSettings) {
     let _ = tracing::subscriber::set_global_default(subscriber(log, std::io::stderr));
 }
+
+pub mod status;

@@ -92,3 +92,55 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// The REST API served on a free port over a test database, with a client and tokens.
+#[allow(dead_code)]
+pub struct TestApi {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub keys: frontdesk::api::JwtKeys,
+    pub db: TestDb,
+}
+
+pub const TEST_JWT_SECRET: &str = "test-secret-of-at-least-16-chars";
+
+#[allow(dead_code)]
+impl TestApi {
+    /// Serves the API over `db` with generous rate limits (override with `limits`).
+    pub async fn spawn(db: TestDb) -> Self {
+        Self::spawn_with_limits(db, 10_000, 10_000).await
+    }
+
+    pub async fn spawn_with_limits(db: TestDb, per_token: u32, per_ip: u32) -> Self {
+        let env: std::collections::HashMap<String, String> =
+            [("FRONTDESK_NOW", "2026-11-25T10:00:00Z")]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+        let mut settings = frontdesk::config::Settings::from_env(env).unwrap();
+        settings.api_per_token_per_minute = per_token;
+        settings.api_per_ip_per_minute = per_ip;
+        let state = frontdesk::app::api_state(&settings, &db.store, TEST_JWT_SECRET.as_bytes());
+        let app = frontdesk::api::router(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(frontdesk::api::serve(listener, app, std::future::pending()));
+        Self {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            keys: frontdesk::api::JwtKeys::new(TEST_JWT_SECRET.as_bytes()),
+            db,
+        }
+    }
+
+    /// A valid token for a role; for "client", `sub` is the client id.
+    pub fn token(&self, role: &str, sub: &str) -> String {
+        self.keys
+            .mint(role, sub, demo_now(), chrono::Duration::hours(1))
+            .unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}

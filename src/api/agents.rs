@@ -1,0 +1,153 @@
+//! The agents over HTTP: a question in, the intent, tool calls, figures and answer out.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiError, ApiState, AuthUser};
+use crate::agents::{AgentRequest, MAX_MESSAGE_CHARS};
+use crate::telemetry::status::StatusReport;
+use crate::tools::{AgentKind, Role};
+
+pub(super) fn routes() -> OpenApiRouter<Arc<ApiState>> {
+    OpenApiRouter::new()
+        .routes(routes!(support_query))
+        .routes(routes!(dashboard_query))
+        .routes(routes!(status))
+}
+
+/// A question for an agent.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryBody {
+    /// The question, 1 to 4000 characters.
+    pub query: String,
+    /// Keeps memory across questions ("and last month?").
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+}
+
+/// One tool call made for the answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolCallView {
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub args: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub result: serde_json::Value,
+}
+
+/// The agent's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryAnswer {
+    pub agent: String,
+    pub intent: String,
+    pub answer: String,
+    pub tool_calls: Vec<ToolCallView>,
+    pub llm_calls: u32,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub latency_ms: u64,
+}
+
+async fn ask(
+    state: &ApiState,
+    user: AuthUser,
+    agent: AgentKind,
+    body: QueryBody,
+) -> Result<Json<QueryAnswer>, ApiError> {
+    let chars = body.query.chars().count();
+    if body.query.trim().is_empty() {
+        return Err(ApiError::invalid("query", "the query is empty"));
+    }
+    if chars > MAX_MESSAGE_CHARS {
+        return Err(ApiError::invalid(
+            "query",
+            format!("the query has {chars} characters; the limit is {MAX_MESSAGE_CHARS}"),
+        ));
+    }
+    if let Some(id) = &body.conversation_id {
+        if id.is_empty()
+            || id.len() > 100
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c))
+        {
+            return Err(ApiError::invalid(
+                "conversation_id",
+                "use 1 to 100 letters, digits, '-', '_', ':' or '.'",
+            ));
+        }
+    }
+    let conversation = body
+        .conversation_id
+        .map(|id| format!("api:{}:{}:{id}", user.caller.role.as_str(), user.subject));
+    let reply = state
+        .agents
+        .handle(AgentRequest {
+            agent,
+            caller: user.caller,
+            text: body.query,
+            conversation,
+            event_id: None,
+        })
+        .await;
+    state.status.record(&reply);
+    Ok(Json(QueryAnswer {
+        agent: agent.as_str().to_owned(),
+        intent: reply.intent,
+        answer: reply.answer,
+        tool_calls: reply
+            .tool_calls
+            .into_iter()
+            .map(|c| ToolCallView {
+                name: c.name,
+                args: c.args,
+                result: c.result,
+            })
+            .collect(),
+        llm_calls: reply.llm_calls,
+        prompt_tokens: reply.prompt_tokens,
+        completion_tokens: reply.completion_tokens,
+        latency_ms: reply.latency_ms,
+    }))
+}
+
+/// Ask the Support Agent (any role; a client's token sees only their own records).
+#[utoipa::path(post, path = "/api/agents/support/query", tag = "agents", request_body = QueryBody,
+    responses((status = 200, body = QueryAnswer), (status = 401, body = super::Problem), (status = 422, body = super::Problem), (status = 429, body = super::Problem)))]
+async fn support_query(
+    State(state): State<Arc<ApiState>>,
+    user: AuthUser,
+    body: super::JsonBody<QueryBody>,
+) -> Result<Json<QueryAnswer>, ApiError> {
+    ask(&state, user, AgentKind::Support, body.0).await
+}
+
+/// Ask the Dashboard Agent (manager or admin).
+#[utoipa::path(post, path = "/api/agents/dashboard/query", tag = "agents", request_body = QueryBody,
+    responses((status = 200, body = QueryAnswer), (status = 401, body = super::Problem), (status = 403, body = super::Problem), (status = 422, body = super::Problem)))]
+async fn dashboard_query(
+    State(state): State<Arc<ApiState>>,
+    user: AuthUser,
+    body: super::JsonBody<QueryBody>,
+) -> Result<Json<QueryAnswer>, ApiError> {
+    user.require(Role::Manager)?;
+    ask(&state, user, AgentKind::Dashboard, body.0).await
+}
+
+/// Per agent: queries, errors, p50/p95 latency, LLM calls and tokens since start (manager or admin).
+#[utoipa::path(get, path = "/api/agents/status", tag = "agents",
+    responses((status = 200, body = StatusReport), (status = 401, body = super::Problem), (status = 403, body = super::Problem)))]
+async fn status(
+    State(state): State<Arc<ApiState>>,
+    user: AuthUser,
+) -> Result<Json<StatusReport>, ApiError> {
+    user.require(Role::Manager)?;
+    Ok(Json(state.status.report()))
+}

@@ -1,0 +1,140 @@
+//! Extractors whose rejections are problem details naming the field: JSON bodies (unknown
+//! fields rejected), query strings, and ids in the path (an id that is not an id is a
+//! 404, never a 500).
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+use crate::domain::ObjectId;
+
+/// A JSON body; a bad one is 400 (not JSON) or 422 (wrong shape), naming the field.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(JsonRejection::JsonDataError(e)) => {
+                let detail = e.body_text();
+                Err(ApiError::Unprocessable {
+                    field: field_of(&detail),
+                    detail: tidy(&detail),
+                })
+            }
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest {
+                field: None,
+                detail: tidy(&e.body_text()),
+            }),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::BadRequest {
+                field: None,
+                detail: "send the body as JSON with Content-Type: application/json".into(),
+            }),
+            Err(e) => Err(ApiError::BadRequest {
+                field: None,
+                detail: tidy(&e.body_text()),
+            }),
+        }
+    }
+}
+
+/// Query-string parameters; a bad one is a 400 naming it.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(Self(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                let detail = e.body_text();
+                Err(ApiError::BadRequest {
+                    field: field_of(&detail),
+                    detail: tidy(&detail),
+                })
+            }
+            Err(e) => Err(ApiError::BadRequest {
+                field: None,
+                detail: tidy(&e.body_text()),
+            }),
+        }
+    }
+}
+
+/// An id in the path: 404 when it is not an id.
+#[derive(Debug, Clone, Copy)]
+pub struct IdPath(pub ObjectId);
+
+impl<S> FromRequestParts<S> for IdPath
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound("not found".into()))?;
+        ObjectId::parse_str(&raw)
+            .map(Self)
+            .map_err(|_| ApiError::NotFound(format!("no record has the id {:?}", clip(&raw))))
+    }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// serde's message names the field in backquotes: "unknown field `x`", "missing field `y`",
+/// or "name: invalid value" (axum prefixes the path).
+fn field_of(detail: &str) -> Option<String> {
+    if let Some(start) = detail.find('`') {
+        let rest = &detail[start + 1..];
+        if let Some(end) = rest.find('`') {
+            return Some(rest[..end].to_owned());
+        }
+    }
+    let body = detail.split_once(": ").map_or(detail, |(_, b)| b);
+    body.split_once(':')
+        .map(|(path, _)| path.trim().to_owned())
+        .filter(|p| !p.is_empty() && !p.contains(' '))
+}
+
+fn tidy(detail: &str) -> String {
+    let d = detail
+        .trim_start_matches("Failed to deserialize the JSON body into the target type: ")
+        .trim_start_matches("Failed to deserialize query string: ");
+    d.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn the_field_is_named() {
+        assert_eq!(
+            field_of("unknown field `nickname`, expected one of `name`").as_deref(),
+            Some("nickname")
+        );
+        assert_eq!(
+            field_of("Failed to deserialize: email: invalid email").as_deref(),
+            Some("email")
+        );
+    }
+}

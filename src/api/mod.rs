@@ -1,0 +1,127 @@
+//! The REST API of the seed (axum): clients, orders, payments, analytics, courses,
+//! classes and the agents, with JWT auth, a role matrix, validation, rate limits, problem
+//! details and an OpenAPI 3 document generated from the handlers (utoipa).
+//!
+//! **Invariant:** every handler takes the caller from [`AuthUser`] (the token), never
+//! from the body; a client token sees only its own client's records.
+
+mod agents;
+mod analytics;
+pub mod auth;
+mod catalogue;
+mod clients;
+mod docs;
+mod error;
+mod extract;
+mod health;
+mod orders;
+mod payments;
+mod rate;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::agents::Agents;
+use crate::config::StudioSettings;
+use crate::domain::SharedClock;
+use crate::store::Store;
+use crate::telemetry::status::AgentStatus;
+
+pub use auth::{AuthUser, JwtKeys};
+pub use error::{ApiError, Problem};
+pub use extract::{IdPath, JsonBody, QueryParams};
+pub use rate::RateLimits;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct ApiState {
+    pub agents: Agents,
+    pub store: Store,
+    pub clock: SharedClock,
+    pub studio: StudioSettings,
+    pub jwt: JwtKeys,
+    pub limits: RateLimits,
+    pub status: Arc<AgentStatus>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "frontdesk", description = "The studio's REST API: clients, orders, payments, analytics and the agents."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(Problem))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The whole HTTP application and its OpenAPI document.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(agents::routes())
+        .merge(clients::routes())
+        .merge(orders::routes())
+        .merge(payments::routes())
+        .merge(analytics::routes())
+        .merge(catalogue::routes())
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    api.route(
+        "/api/openapi.json",
+        get(move || {
+            let doc = openapi.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    )
+    .merge(docs::routes())
+    .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        rate::per_ip,
+    ))
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .with_state(state)
+}
+
+/// Serves the application until `shutdown` completes.
+///
+/// # Errors
+/// The listener failed.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,166 @@
+//! Per-agent counters since start: queries, errors, latency percentiles, LLM calls and
+//! tokens. `GET /api/agents/status` and `frontdesk doctor` read them.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::agents::AgentReply;
+use crate::tools::AgentKind;
+
+const WINDOW: usize = 2048;
+
+#[derive(Debug, Default)]
+struct Counters {
+    queries: u64,
+    errors: u64,
+    refused: u64,
+    llm_calls: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    latencies_ms: VecDeque<u64>,
+}
+
+/// One agent's figures.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AgentFigures {
+    pub agent: String,
+    pub queries: u64,
+    pub errors: u64,
+    pub refused: u64,
+    pub p50_ms: u64,
+    pub p95_ms: u64,
+    pub llm_calls: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// Both agents' figures and since when.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatusReport {
+    pub since: DateTime<Utc>,
+    pub agents: Vec<AgentFigures>,
+}
+
+/// The counters, shared by every request.
+#[derive(Debug)]
+pub struct AgentStatus {
+    since: DateTime<Utc>,
+    support: Mutex<Counters>,
+    dashboard: Mutex<Counters>,
+}
+
+impl AgentStatus {
+    #[must_use]
+    pub fn new(since: DateTime<Utc>) -> Self {
+        Self {
+            since,
+            support: Mutex::default(),
+            dashboard: Mutex::default(),
+        }
+    }
+
+    fn counters(&self, agent: AgentKind) -> &Mutex<Counters> {
+        match agent {
+            AgentKind::Support => &self.support,
+            AgentKind::Dashboard => &self.dashboard,
+        }
+    }
+
+    /// Counts one answered question.
+    pub fn record(&self, reply: &AgentReply) {
+        let Ok(mut c) = self.counters(reply.agent).lock() else {
+            return;
+        };
+        c.queries += 1;
+        if reply
+            .tool_calls
+            .iter()
+            .any(|t| t.result.get("error").is_some())
+        {
+            c.errors += 1;
+        }
+        if reply.intent == "refused" {
+            c.refused += 1;
+        }
+        c.llm_calls += u64::from(reply.llm_calls);
+        c.prompt_tokens += reply.prompt_tokens;
+        c.completion_tokens += reply.completion_tokens;
+        if c.latencies_ms.len() == WINDOW {
+            c.latencies_ms.pop_front();
+        }
+        c.latencies_ms.push_back(reply.latency_ms);
+    }
+
+    #[must_use]
+    pub fn report(&self) -> StatusReport {
+        let figures = |agent: AgentKind| {
+            let c = self.counters(agent).lock().map(|c| {
+                let mut sorted: Vec<u64> = c.latencies_ms.iter().copied().collect();
+                sorted.sort_unstable();
+                (
+                    c.queries,
+                    c.errors,
+                    c.refused,
+                    c.llm_calls,
+                    c.prompt_tokens,
+                    c.completion_tokens,
+                    percentile(&sorted, 50),
+                    percentile(&sorted, 95),
+                )
+            });
+            let (
+                queries,
+                errors,
+                refused,
+                llm_calls,
+                prompt_tokens,
+                completion_tokens,
+                p50_ms,
+                p95_ms,
+            ) = c.unwrap_or_default();
+            AgentFigures {
+                agent: agent.as_str().to_owned(),
+                queries,
+                errors,
+                refused,
+                p50_ms,
+                p95_ms,
+                llm_calls,
+                prompt_tokens,
+                completion_tokens,
+            }
+        };
+        StatusReport {
+            since: self.since,
+            agents: vec![figures(AgentKind::Support), figures(AgentKind::Dashboard)],
+        }
+    }
+}
+
+/// The nearest-rank percentile of sorted values (0 when empty).
+#[must_use]
+pub fn percentile(sorted: &[u64], p: u32) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (u64::from(p) * sorted.len() as u64).div_ceil(100).max(1);
+    sorted[usize::try_from(rank - 1).unwrap_or(0).min(sorted.len() - 1)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50), 50);
+        assert_eq!(percentile(&v, 95), 95);
+        assert_eq!(percentile(&[7], 95), 7);
+        assert_eq!(percentile(&[], 50), 0);
+    }
+}

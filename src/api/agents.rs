@@ -120,7 +120,7 @@ async fn ask(
 
 /// Ask the Support Agent (any role; a client's token sees only their own records).
 #[utoipa::path(post, path = "/api/agents/support/query", tag = "agents", request_body = QueryBody,
-    responses((status = 200, body = QueryAnswer), (status = 401, body = super::Problem), (status = 422, body = super::Problem), (status = 429, body = super::Problem)))]
+    responses((status = 200, body = QueryAnswer), (status = 400, body = super::Problem), (status = 401, body = super::Problem), (status = 422, body = super::Problem), (status = 429, body = super::Problem)))]
 async fn support_query(
     State(state): State<Arc<ApiState>>,
     user: AuthUser,
@@ -131,7 +131,7 @@ async fn support_query(
 
 /// Ask the Dashboard Agent (manager or admin).
 #[utoipa::path(post, path = "/api/agents/dashboard/query", tag = "agents", request_body = QueryBody,
-    responses((status = 200, body = QueryAnswer), (status = 401, body = super::Problem), (status = 403, body = super::Problem), (status = 422, body = super::Problem)))]
+    responses((status = 200, body = QueryAnswer), (status = 400, body = super::Problem), (status = 401, body = super::Problem), (status = 403, body = super::Problem), (status = 422, body = super::Problem), (status = 429, body = super::Problem)))]
 async fn dashboard_query(
     State(state): State<Arc<ApiState>>,
     user: AuthUser,

@@ -103,16 +103,22 @@ fn clip(s: &str) -> String {
 /// serde's message names the field in backquotes: "unknown field `x`", "missing field `y`",
 /// or "name: invalid value" (axum prefixes the path).
 fn field_of(detail: &str) -> Option<String> {
-    if let Some(start) = detail.find('`') {
-        let rest = &detail[start + 1..];
+    let body = tidy(detail);
+    // "name: invalid type: integer `5`, expected a string": the path comes first.
+    if let Some((path, rest)) = body.split_once(": ") {
+        let is_path = !path.is_empty() && !path.contains(' ') && !path.contains('`');
+        if is_path && !rest.is_empty() {
+            return Some(path.to_owned());
+        }
+    }
+    // "unknown field `nickname`, expected …" / "missing field `email`".
+    if let Some(start) = body.find('`') {
+        let rest = &body[start + 1..];
         if let Some(end) = rest.find('`') {
             return Some(rest[..end].to_owned());
         }
     }
-    let body = detail.split_once(": ").map_or(detail, |(_, b)| b);
-    body.split_once(':')
-        .map(|(path, _)| path.trim().to_owned())
-        .filter(|p| !p.is_empty() && !p.contains(' '))
+    None
 }
 
 fn tidy(detail: &str) -> String {
@@ -133,7 +139,11 @@ mod tests {
             Some("nickname")
         );
         assert_eq!(
-            field_of("Failed to deserialize: email: invalid email").as_deref(),
+            field_of("Failed to deserialize the JSON body into the target type: name: invalid type: integer `5`, expected a string at line 1 column 9").as_deref(),
+            Some("name")
+        );
+        assert_eq!(
+            field_of("Failed to deserialize the JSON body into the target type: missing field `email` at line 1 column 2").as_deref(),
             Some("email")
         );
     }

@@ -91,6 +91,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(analytics::routes())
         .merge(catalogue::routes())
         .split_for_parts();
+    let mut openapi = openapi;
+    // Errors are sent as application/problem+json; document every one that way.
+    docs::document_problems(&mut openapi);
     let openapi = Arc::new(openapi);
     api.route(
         "/api/openapi.json",

@@ -10,6 +10,7 @@ mod clients;
 mod courses;
 mod error;
 mod indexes;
+mod listing;
 pub mod localdb;
 mod orders;
 mod payments;
@@ -31,6 +32,7 @@ pub use analytics::{
 };
 pub use clients::ClientQuery;
 pub use error::StoreError;
+pub use listing::{ClientChanges, OrderFilter, PaymentFilter};
 pub use orders::{NewOrder, OrderCreated};
 pub use payments::PaymentQuery;
 pub use tickets::Ticket;

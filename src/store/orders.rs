@@ -322,11 +322,21 @@ impl Store {
             )
             .return_document(ReturnDocument::After)
             .await?;
-        updated.ok_or_else(|| {
+        let updated = updated.ok_or_else(|| {
             StoreError::Conflict(format!(
                 "order {} changed while it was being updated",
                 order.number
             ))
-        })
+        })?;
+        if to == OrderStatus::Cancelled {
+            // Nothing is owed on a cancelled order: its open payment fails.
+            self.payments()
+                .update_many(
+                    doc! { "order_id": id, "status": "pending" },
+                    doc! { "$set": { "status": "failed" } },
+                )
+                .await?;
+        }
+        Ok(updated)
     }
 }

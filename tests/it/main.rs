@@ -5,6 +5,9 @@
 
 mod agents;
 mod analytics;
+mod api_matrix;
+mod api_read;
+mod api_records;
 mod harness;
 mod llm;
 mod seed;

@@ -454,6 +454,16 @@ async fn order_status_moves_are_checked_by_the_store() {
         )
         .await
         .is_err());
+    let other = s.create_order(new_order(&c, &pilates, None)).await.unwrap();
+    s.set_order_status(other.order.id, OrderStatus::Cancelled, demo_now())
+        .await
+        .unwrap();
+    let payments = s.payments_for_order(other.order.id).await.unwrap();
+    assert_eq!(
+        payments[0].status,
+        PaymentStatus::Failed,
+        "a cancelled order owes nothing"
+    );
 }
 
 #[tokio::test]

@@ -46,13 +46,8 @@ pub(super) fn resolve_period(
     token: Option<&str>,
     default: Period,
 ) -> Result<ResolvedPeriod, ApiError> {
-    let period = match token.map(str::trim).filter(|t| !t.is_empty()) {
-        Some(t) => t
-            .parse::<Period>()
-            .map_err(|e| ApiError::bad("period", e.to_string()))?,
-        None => default,
-    };
-    period
+    Period::parse_or(token, default)
+        .map_err(|e| ApiError::bad("period", e.to_string()))?
         .resolve(state.clock.now(), state.studio.utc_offset)
         .map_err(|e| ApiError::bad("period", e.to_string()))
 }

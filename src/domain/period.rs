@@ -271,6 +271,18 @@ impl FromStr for Period {
 }
 
 impl Period {
+    /// The period a token names, or `default` when the token is absent or blank (the
+    /// rule shared by the tools and the REST API).
+    ///
+    /// # Errors
+    /// A token that is not a period.
+    pub fn parse_or(token: Option<&str>, default: Self) -> Result<Self, DomainError> {
+        match token.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(t) => t.parse(),
+            None => Ok(default),
+        }
+    }
+
     /// # Errors
     /// A month outside 1..=12 or a year outside 2000..=2100.
     pub fn month(year: i32, month: u32) -> Result<Self, DomainError> {

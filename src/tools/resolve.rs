@@ -184,13 +184,8 @@ pub fn period(
     token: Option<&str>,
     default: Period,
 ) -> Result<ResolvedPeriod, ToolError> {
-    let period = match token.map(str::trim).filter(|t| !t.is_empty()) {
-        Some(t) => t
-            .parse::<Period>()
-            .map_err(|e| ToolError::BadArgs(e.to_string()))?,
-        None => default,
-    };
-    period
+    Period::parse_or(token, default)
+        .map_err(|e| ToolError::BadArgs(e.to_string()))?
         .resolve(ctx.clock.now(), ctx.studio.utc_offset)
         .map_err(|e| ToolError::BadArgs(e.to_string()))
 }

@@ -13,7 +13,7 @@ use regex::Regex;
 use serde_json::{json, Map, Value};
 
 use crate::domain::{Course, OrderNumber, Period};
-use crate::tools::{match_course, AgentKind, Role};
+use crate::tools::{AgentKind, Role};
 
 /// What the rules decided.
 #[derive(Debug, Clone, PartialEq)]
@@ -385,6 +385,13 @@ static MY_NAME: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|_| never())
 });
 
+static LAST_DAYS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:last|past|previous)\s+(\d{1,4})\s+days?\b").unwrap_or_else(|_| never())
+});
+static NEXT_DAYS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bnext\s+(\d{1,3})\s+days?\b").unwrap_or_else(|_| never()));
+static NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"#?\d+").unwrap_or_else(|_| never()));
+
 /// The patterns above are fixed and tested; a failure to compile one would be a bug
 /// caught by the unit tests, so it degrades to a pattern that matches nothing.
 fn never() -> Regex {
@@ -610,8 +617,6 @@ pub fn course_in_text(text: &str, courses: &[Course]) -> Option<String> {
     if let Some((_, c)) = best {
         return Some(c.name.clone());
     }
-    // A category word ("yoga classes") is passed on as typed; the tool asks which.
-    let _ = match_course;
     None
 }
 
@@ -630,17 +635,11 @@ pub fn period(lowered: &str, now: DateTime<Utc>, offset: FixedOffset) -> Option<
     let cleaned = clean(lowered);
     let padded = format!(" {cleaned} ");
     let has = |p: &str| padded.contains(&format!(" {p} "));
-    if let Some(c) = Regex::new(r"\b(?:last|past|previous)\s+(\d{1,4})\s+days?\b")
-        .ok()?
-        .captures(&cleaned)
-    {
+    if let Some(c) = LAST_DAYS.captures(&cleaned) {
         let n: u32 = c.get(1)?.as_str().parse().ok()?;
         return (1..=3660).contains(&n).then_some(Period::LastDays(n));
     }
-    if let Some(c) = Regex::new(r"\bnext\s+(\d{1,3})\s+days?\b")
-        .ok()?
-        .captures(&cleaned)
-    {
+    if let Some(c) = NEXT_DAYS.captures(&cleaned) {
         let n: u32 = c.get(1)?.as_str().parse().ok()?;
         return (1..=366).contains(&n).then_some(Period::NextDays(n));
     }
@@ -779,9 +778,7 @@ pub fn plan(text: &str, ctx: &Context<'_>, follow_up: Option<(&str, &Value)>) ->
                 args: json!({}),
             };
         }
-        let typed = Regex::new(r"#?\d+")
-            .ok()
-            .and_then(|r| r.find(text).map(|m| m.as_str().to_owned()));
+        let typed = NUMBER.find(text).map(|m| m.as_str().to_owned());
         let text = match typed {
             Some(t) => {
                 format!("\"{t}\" is not an order number; they have 4 to 8 digits, like #12345.")

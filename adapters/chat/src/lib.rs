@@ -13,17 +13,24 @@
 //!   [`Attachment`].
 //! * [`adapter`] — the [`ChatAdapter`] trait every platform implements, its object-safe twin
 //!   [`DynChatAdapter`], and [`AdapterError`].
+//! * [`handler`] — [`InboundHandler`], what an adapter hands each received message to.
+//! * [`pacing`] — [`Pacer`] (per-chat send spacing) and [`retry_rate_limited`] (honours a
+//!   platform's 429 `retry_after`).
 //! * [`split`] — [`split_message`], which cuts a long reply into chunks a platform accepts
 //!   without breaking words, code blocks or inline formatting.
 
 pub mod adapter;
+pub mod handler;
 pub mod inbound;
 pub mod outbound;
+pub mod pacing;
 pub mod platform;
 pub mod split;
 
 pub use adapter::{AdapterError, BoxFuture, ChatAdapter, DynChatAdapter};
+pub use handler::{InboundHandler, SharedHandler};
 pub use inbound::{ConversationKey, Inbound};
 pub use outbound::{Attachment, Outbound, Table};
+pub use pacing::{retry_rate_limited, Pacer};
 pub use platform::{ParsePlatformError, Platform};
 pub use split::split_message;

@@ -21,6 +21,10 @@ pub struct Outbound {
     pub table: Option<Table>,
     /// An image to send with the message.
     pub image: Option<Attachment>,
+    /// Ask the user to share their phone number (Telegram shows a one-tap "share contact"
+    /// button; other platforms ignore it). Used to link a chat account to a client record.
+    #[serde(default)]
+    pub request_contact: bool,
 }
 
 impl Outbound {
@@ -34,6 +38,7 @@ impl Outbound {
             reply_to_event: None,
             table: None,
             image: None,
+            request_contact: false,
         }
     }
 
@@ -69,6 +74,12 @@ impl Outbound {
     }
 
     /// Attaches an image.
+    #[must_use]
+    pub fn with_contact_request(mut self) -> Self {
+        self.request_contact = true;
+        self
+    }
+
     #[must_use]
     pub fn with_image(mut self, image: Attachment) -> Self {
         self.image = Some(image);

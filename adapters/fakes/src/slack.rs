@@ -1,0 +1,1 @@
+//! Fake slack: fill in.

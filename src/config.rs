@@ -2,7 +2,7 @@
 //! `config/local.toml` < the file named by `FRONTDESK_CONFIG` < environment variables
 //! (a `.env` file is read with dotenvy). Nothing else in frontdesk reads the environment.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,7 +10,11 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 
+use frontdesk_chat::Platform;
+
 use crate::domain::{Currency, FixedClock, SharedClock, SystemClock};
+use crate::gateway::{GatewaySettings, Person, RoleQuotas, Route};
+use crate::tools::{AgentKind, Role};
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
@@ -85,6 +89,74 @@ struct FileSettings {
     api: ApiFile,
     memory: MemoryFile,
     log: LogFile,
+    gateway: GatewayFile,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatewayFile {
+    per_user_per_minute: RoleQuotasFile,
+    per_platform_per_minute: PerPlatform<u32>,
+    default_agent: PerPlatform<String>,
+    default_role: PerPlatform<String>,
+    link_code_minutes: u32,
+    dedupe_hours: u32,
+    #[serde(default)]
+    routes: Vec<RouteFile>,
+    #[serde(default)]
+    people: Vec<PersonFile>,
+    #[serde(default)]
+    platform_roles: PlatformRolesFile,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleQuotasFile {
+    guest: u32,
+    client: u32,
+    staff: u32,
+    manager: u32,
+    admin: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PerPlatform<T> {
+    telegram: T,
+    slack: T,
+    discord: T,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteFile {
+    platform: String,
+    #[serde(default)]
+    workspace: Option<String>,
+    channel: String,
+    agent: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersonFile {
+    name: String,
+    role: String,
+    #[serde(default)]
+    telegram: Option<String>,
+    #[serde(default)]
+    slack: Option<String>,
+    #[serde(default)]
+    discord: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlatformRolesFile {
+    #[serde(default)]
+    slack: BTreeMap<String, String>,
+    #[serde(default)]
+    discord: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -186,6 +258,7 @@ pub struct Settings {
     pub api_per_ip_per_minute: u32,
     pub memory_ttl_hours: u32,
     pub log: LogSettings,
+    pub gateway: GatewaySettings,
     pub jwt_secret: Option<Secret>,
     /// `FRONTDESK_NOW`: a fixed "now" for tests, evals and demos.
     pub now: Option<DateTime<Utc>>,
@@ -305,6 +378,7 @@ impl Settings {
                 })
             }
         };
+        let gateway = resolve_gateway(file.gateway)?;
         Ok(Self {
             database: DatabaseSettings {
                 url: url.map(Secret::new),
@@ -333,6 +407,7 @@ impl Settings {
                 json,
                 level: file.log.level,
             },
+            gateway,
             jwt_secret: get("JWT_SECRET_KEY").map(Secret::new),
             now,
             env: EnvVars(Arc::new(env)),
@@ -357,6 +432,157 @@ impl Settings {
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
     }
+}
+
+fn resolve_gateway(file: GatewayFile) -> Result<GatewaySettings, ConfigError> {
+    let q = file.per_user_per_minute;
+    let per_user_per_minute = RoleQuotas {
+        guest: q.guest,
+        client: q.client,
+        staff: q.staff,
+        manager: q.manager,
+        admin: q.admin,
+    };
+    if [q.guest, q.client, q.staff, q.manager, q.admin].contains(&0) {
+        return Err(invalid(
+            "gateway.per_user_per_minute",
+            "every role needs at least 1 message per minute".into(),
+        ));
+    }
+    let mut per_platform_per_minute = HashMap::new();
+    let mut default_agent = HashMap::new();
+    let mut default_role = HashMap::new();
+    let platforms = [Platform::Telegram, Platform::Slack, Platform::Discord];
+    let limits = [
+        file.per_platform_per_minute.telegram,
+        file.per_platform_per_minute.slack,
+        file.per_platform_per_minute.discord,
+    ];
+    let agents = [
+        file.default_agent.telegram,
+        file.default_agent.slack,
+        file.default_agent.discord,
+    ];
+    let roles = [
+        file.default_role.telegram,
+        file.default_role.slack,
+        file.default_role.discord,
+    ];
+    for (((platform, limit), agent), role) in
+        platforms.into_iter().zip(limits).zip(agents).zip(roles)
+    {
+        if limit > 0 {
+            per_platform_per_minute.insert(platform, limit);
+        }
+        if !agent.trim().is_empty() {
+            default_agent.insert(platform, parse_agent("gateway.default_agent", &agent)?);
+        }
+        if !role.trim().is_empty() {
+            let role = Role::parse(&role)
+                .filter(|r| *r != Role::Client)
+                .ok_or_else(|| {
+                    invalid(
+                        "gateway.default_role",
+                        format!("{role:?}: choose guest, staff, manager or admin"),
+                    )
+                })?;
+            default_role.insert(platform, role);
+        }
+    }
+    let routes = file
+        .routes
+        .into_iter()
+        .map(|r| {
+            let platform = parse_platform("gateway.routes.platform", &r.platform)?;
+            if r.channel.trim().is_empty() {
+                return Err(invalid(
+                    "gateway.routes.channel",
+                    "must not be empty".into(),
+                ));
+            }
+            Ok(Route {
+                platform,
+                workspace: r.workspace.filter(|w| !w.trim().is_empty()),
+                channel: r.channel.trim().to_owned(),
+                agent: parse_agent("gateway.routes.agent", &r.agent)?,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let people = file
+        .people
+        .into_iter()
+        .map(|p| {
+            let role = staff_role("gateway.people.role", &p.role)?;
+            let accounts: Vec<(Platform, String)> = [
+                (Platform::Telegram, p.telegram),
+                (Platform::Slack, p.slack),
+                (Platform::Discord, p.discord),
+            ]
+            .into_iter()
+            .filter_map(|(pl, id)| id.map(|id| (pl, id.trim().to_owned())))
+            .filter(|(_, id)| !id.is_empty())
+            .collect();
+            if accounts.is_empty() {
+                return Err(invalid(
+                    "gateway.people",
+                    format!("{} has no telegram, slack or discord id", p.name),
+                ));
+            }
+            Ok(Person {
+                name: p.name,
+                role,
+                accounts,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut platform_roles = HashMap::new();
+    for (platform, map) in [
+        (Platform::Slack, file.platform_roles.slack),
+        (Platform::Discord, file.platform_roles.discord),
+    ] {
+        for (id, role) in map {
+            let role = staff_role("gateway.platform_roles", &role)?;
+            platform_roles.insert((platform, id), role);
+        }
+    }
+    Ok(GatewaySettings {
+        per_user_per_minute,
+        per_platform_per_minute,
+        routes,
+        default_agent,
+        default_role,
+        people,
+        platform_roles,
+        link_code_minutes: file.link_code_minutes.clamp(1, 24 * 60),
+        dedupe_hours: file.dedupe_hours.clamp(1, 24 * 30),
+    })
+}
+
+fn invalid(key: &'static str, reason: String) -> ConfigError {
+    ConfigError::Invalid { key, reason }
+}
+
+fn parse_agent(key: &'static str, raw: &str) -> Result<AgentKind, ConfigError> {
+    raw.parse().map_err(|e: String| invalid(key, e))
+}
+
+fn parse_platform(key: &'static str, raw: &str) -> Result<Platform, ConfigError> {
+    match raw.trim().to_lowercase().as_str() {
+        "telegram" => Ok(Platform::Telegram),
+        "slack" => Ok(Platform::Slack),
+        "discord" => Ok(Platform::Discord),
+        other => Err(invalid(
+            key,
+            format!("{other:?}: choose telegram, slack or discord"),
+        )),
+    }
+}
+
+/// A role config may grant: staff, manager or admin (clients link themselves).
+fn staff_role(key: &'static str, raw: &str) -> Result<Role, ConfigError> {
+    Role::parse(raw)
+        .filter(Role::is_staff)
+        .ok_or_else(|| invalid(key, format!("{raw:?}: choose staff, manager or admin")))
 }
 
 fn parse_offset(raw: &str) -> Result<FixedOffset, ConfigError> {

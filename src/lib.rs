@@ -12,6 +12,8 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod domain;
+pub mod gateway;
+pub mod integrations;
 pub mod store;
 pub mod telemetry;
 pub mod tools;

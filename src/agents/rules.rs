@@ -853,7 +853,7 @@ fn smalltalk(words: &[&str], ctx: &Context<'_>) -> Option<Plan> {
 pub fn help_text(agent: AgentKind, role: Role) -> String {
     match (agent, role) {
         (Dashboard, _) => "I can tell you: revenue for a period (by course or payment method, compared with the previous one), new clients, the most popular courses, attendance rates, inactive clients, outstanding balances, retention and class fill rates. Try \"revenue this month\" or \"attendance for Pilates last month\".".into(),
-        (Support, Role::Guest) => "I can show our courses and prices, the classes this week, and take an enquiry. To see your orders and payments, share your phone number with the contact button or tell me your registered email.".into(),
+        (Support, Role::Guest) => "I can show our courses and prices, the classes this week, and take an enquiry. To see your orders and payments, send /link to link this chat to your client record.".into(),
         (Support, Role::Client) => "I can show classes (\"classes this week\", \"next Pilates class\"), course details and prices, your orders and their status, your pending payments, enrol you in a course, or pass you to a person at the studio.".into(),
         (Support, _) => "I can find a client (by email, phone, name or order), show an order's status or a client's orders, list classes, describe courses, enrol a client, record a payment, list pending payments, or take an enquiry.".into(),
     }

@@ -161,13 +161,7 @@ impl KindText for jsonwebtoken::errors::Error {
 /// A role name as used in tokens and on the command line.
 #[must_use]
 pub fn parse_role(raw: &str) -> Option<Role> {
-    match raw.trim().to_lowercase().as_str() {
-        "client" => Some(Role::Client),
-        "staff" => Some(Role::Staff),
-        "manager" => Some(Role::Manager),
-        "admin" => Some(Role::Admin),
-        _ => None,
-    }
+    Role::parse(raw).filter(|r| *r != Role::Guest)
 }
 
 /// The authenticated caller of a request. Extracting it also applies the per-token

@@ -130,6 +130,11 @@ fn specs() -> Vec<Spec> {
             spec(PROCESSED_EVENTS, "expires_at_ttl", doc! { "expires_at": 1 }),
             0,
         ),
+        spec(IDENTITIES, "client_id", doc! { "client_id": 1 }),
+        ttl(
+            spec(LINK_CODES, "expires_at_ttl", doc! { "expires_at": 1 }),
+            0,
+        ),
     ]
 }
 

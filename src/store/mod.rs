@@ -9,6 +9,7 @@ mod classes;
 mod clients;
 mod courses;
 mod error;
+mod identities;
 mod indexes;
 mod listing;
 pub mod localdb;
@@ -32,6 +33,7 @@ pub use analytics::{
 };
 pub use clients::ClientQuery;
 pub use error::StoreError;
+pub use identities::{LinkCode, LinkedIdentity};
 pub use listing::{ClientChanges, OrderFilter, PaymentFilter};
 pub use orders::{NewOrder, OrderCreated};
 pub use payments::PaymentQuery;
@@ -49,6 +51,8 @@ pub mod names {
     pub const TICKETS: &str = "tickets";
     pub const CONVERSATIONS: &str = "conversations";
     pub const PROCESSED_EVENTS: &str = "processed_events";
+    pub const IDENTITIES: &str = "identities";
+    pub const LINK_CODES: &str = "link_codes";
 }
 
 /// A connection to frontdesk's database, with a typed handle per collection.

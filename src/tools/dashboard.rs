@@ -504,7 +504,10 @@ impl Tool for ClassFillRate {
             .as_ref()
             .map_or("all classes".to_owned(), |c| format!("{} classes", c.name));
         let mut text = if r.classes == 0 {
-            format!("No {what} were held in {}.", period.label())
+            let none = course.as_ref().map_or("No classes".to_owned(), |c| {
+                format!("No {} classes", c.name)
+            });
+            format!("{none} were held in {}.", period.label())
         } else {
             format!(
                 "Fill rate for {what} in {}: {:.1}% ({} attendees for {} seats over {} classes).",

@@ -48,6 +48,19 @@ impl Role {
         }
     }
 
+    /// A role by name (`guest`, `client`, `staff`, `manager`, `admin`), any case.
+    #[must_use]
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_lowercase().as_str() {
+            "guest" => Some(Self::Guest),
+            "client" => Some(Self::Client),
+            "staff" => Some(Self::Staff),
+            "manager" => Some(Self::Manager),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+
     /// Staff, managers and admins: people who work at the studio.
     #[must_use]
     pub fn is_staff(&self) -> bool {
@@ -375,7 +388,7 @@ impl Registry {
 fn forbidden_text(tool: &str, role: Role) -> String {
     match (tool, role) {
         ("record_payment", _) => "Only studio staff can record payments.".into(),
-        (_, Role::Guest) => "I need to know who you are first: share your phone number (the contact button) or tell me the email you registered with.".into(),
+        (_, Role::Guest) => "I need to know who you are first: share your phone number (send /link for the button), or send /link followed by the email the studio has for you.".into(),
         _ => format!("That is not something I can do for a {} account.", role.as_str()),
     }
 }

@@ -8,6 +8,7 @@ mod analytics;
 mod api_matrix;
 mod api_read;
 mod api_records;
+mod gateway;
 mod harness;
 mod llm;
 mod seed;

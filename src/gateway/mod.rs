@@ -1,0 +1,273 @@
+//! The gateway between the chat adapters and the agents. For each [`Inbound`] message:
+//! identity and role → route to an agent (or stay silent) → drop a repeat of an event
+//! already handled → rate limit → account linking → the agent, with a typing indicator
+//! → the reply, in the thread the question came from.
+//!
+//! **Invariant:** the caller's identity and role come from the platform account (config
+//! and linked records), never from the message text. The platform event id is the
+//! idempotency key of any write the message makes, so a retried event never doubles an
+//! order even if it got past the dedupe mark.
+//!
+//! * [`settings`] — routes, people, platform roles, limits (the `[gateway]` config).
+//! * [`identity`] — account → [`Caller`].
+//! * [`routing`] — message → agent.
+//! * [`limits`] — per-user and per-platform rate limits with a single "please wait".
+//! * [`linking`] — `/start`, `/link EMAIL`, codes, shared contacts, `/unlink`.
+//! * [`present`] — agent answer → [`Outbound`], with tables for lists of figures.
+
+pub mod identity;
+pub mod limits;
+pub mod linking;
+pub mod present;
+pub mod routing;
+pub mod settings;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Duration as ChronoDuration;
+use frontdesk_chat::{BoxFuture, DynChatAdapter, Inbound, InboundHandler, Outbound};
+use tracing::Instrument;
+
+pub use settings::{GatewaySettings, Person, RoleQuotas, Route};
+
+use crate::agents::{AgentRequest, Agents};
+use crate::domain::SharedClock;
+use crate::integrations::email::EmailSender;
+use crate::tools::{AgentKind, Caller};
+use limits::{Admission, Limits};
+
+/// How often the typing indicator is renewed while an agent works (platforms show it for
+/// about 5–10 seconds).
+const TYPING_EVERY: Duration = Duration::from_secs(4);
+
+/// What the gateway did with one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not for the bot: an unrouted channel, or nothing to read.
+    Ignored,
+    /// The same platform event was handled before.
+    Duplicate,
+    /// Over a rate limit; `notified` when this message got the "please wait" reply.
+    RateLimited { notified: bool },
+    /// Part of linking the chat account to a client record.
+    Linking,
+    /// An agent answered.
+    Answered { agent: AgentKind, intent: String },
+    /// Something failed; the user got an apology if it could be sent.
+    Failed(String),
+}
+
+impl Outcome {
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Ignored => "ignored",
+            Self::Duplicate => "duplicate",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Linking => "linking",
+            Self::Answered { .. } => "answered",
+            Self::Failed(_) => "failed",
+        }
+    }
+}
+
+struct Inner {
+    agents: Agents,
+    settings: GatewaySettings,
+    limits: Limits,
+    mailer: Option<EmailSender>,
+    studio_name: String,
+    clock: SharedClock,
+    handled: AtomicU64,
+}
+
+/// The gateway; cheap to clone (one shared state).
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("routes", &self.inner.settings.routes.len())
+            .field("people", &self.inner.settings.people.len())
+            .finish_non_exhaustive()
+    }
+}
+
+const DATABASE_DOWN: &str =
+    "Sorry, I can't reach the studio's records right now. Please try again in a minute.";
+
+impl Gateway {
+    #[must_use]
+    pub fn new(
+        agents: Agents,
+        settings: GatewaySettings,
+        mailer: Option<EmailSender>,
+        studio_name: impl Into<String>,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                limits: Limits::new(&settings),
+                agents,
+                settings,
+                mailer,
+                studio_name: studio_name.into(),
+                clock,
+                handled: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Handles one message and sends any reply through `reply_via`. Never fails: every
+    /// problem is logged and, where the user is waiting, answered with an apology.
+    pub async fn handle(&self, inbound: Inbound, reply_via: Arc<dyn DynChatAdapter>) -> Outcome {
+        let span = tracing::info_span!(
+            "message",
+            platform = %inbound.platform,
+            agent = tracing::field::Empty,
+            role = tracing::field::Empty,
+            intent = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let outcome = self
+            .process(&inbound, reply_via)
+            .instrument(span.clone())
+            .await;
+        span.record("outcome", outcome.as_str());
+        if let Outcome::Answered { intent, .. } = &outcome {
+            span.record("intent", intent.as_str());
+        }
+        if self.inner.handled.fetch_add(1, Ordering::Relaxed) % 1000 == 999 {
+            self.inner.limits.forget_quiet_users();
+        }
+        outcome
+    }
+
+    async fn process(&self, inbound: &Inbound, reply_via: Arc<dyn DynChatAdapter>) -> Outcome {
+        let inner = &self.inner;
+        if inbound.text.trim().is_empty() && inbound.contact_phone.is_none() {
+            return Outcome::Ignored;
+        }
+        let store = inner.agents.store();
+        let caller = match identity::resolve_caller(&inner.settings, store, inbound).await {
+            Ok(caller) => caller,
+            Err(e) => return fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e).await,
+        };
+        tracing::Span::current().record("role", caller.role.as_str());
+        let Some(agent) = routing::agent_for(&inner.settings, inbound, caller.role) else {
+            return Outcome::Ignored;
+        };
+        tracing::Span::current().record("agent", agent.as_str());
+        let event_key = format!("{}:{}", inbound.platform, inbound.event_id);
+        let now = inner.clock.now();
+        let keep = ChronoDuration::hours(i64::from(inner.settings.dedupe_hours));
+        match store.claim_event(&event_key, now, keep).await {
+            Ok(true) => {}
+            Ok(false) => return Outcome::Duplicate,
+            Err(e) => return fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e).await,
+        }
+        let account = identity::account_key(inbound);
+        match inner.limits.admit(inbound.platform, &account, caller.role) {
+            Admission::Allowed => {}
+            Admission::Silent => return Outcome::RateLimited { notified: false },
+            Admission::Notify { wait } => {
+                let out = Outbound::reply(inbound, limits::wait_message(wait));
+                send(reply_via.as_ref(), &out).await;
+                return Outcome::RateLimited { notified: true };
+            }
+        }
+        let linking = linking::LinkingCtx {
+            store,
+            mailer: inner.mailer.as_ref(),
+            studio_name: &inner.studio_name,
+            now,
+            code_minutes: inner.settings.link_code_minutes,
+        };
+        match linking::handle(&linking, inbound, &caller).await {
+            Ok(Some(out)) => {
+                send(reply_via.as_ref(), &out).await;
+                return Outcome::Linking;
+            }
+            Ok(None) => {}
+            Err(e) => return fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e).await,
+        }
+        self.answer(inbound, agent, caller, event_key, reply_via)
+            .await
+    }
+
+    async fn answer(
+        &self,
+        inbound: &Inbound,
+        agent: AgentKind,
+        caller: Caller,
+        event_key: String,
+        reply_via: Arc<dyn DynChatAdapter>,
+    ) -> Outcome {
+        let typing = {
+            let adapter = Arc::clone(&reply_via);
+            let channel = inbound.channel.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = adapter.dyn_typing(&channel).await {
+                        tracing::debug!(error = %e, "typing indicator not shown");
+                    }
+                    tokio::time::sleep(TYPING_EVERY).await;
+                }
+            })
+        };
+        let reply = self
+            .inner
+            .agents
+            .handle(AgentRequest {
+                agent,
+                caller,
+                text: inbound.text.clone(),
+                conversation: Some(inbound.conversation_key().to_string()),
+                event_id: Some(event_key),
+            })
+            .await;
+        typing.abort();
+        let out = present::reply_to(inbound, &reply);
+        send(reply_via.as_ref(), &out).await;
+        Outcome::Answered {
+            agent,
+            intent: reply.intent,
+        }
+    }
+}
+
+async fn send(adapter: &dyn DynChatAdapter, out: &Outbound) {
+    if let Err(e) = adapter.dyn_send(out).await {
+        tracing::warn!(platform = %adapter.dyn_platform(), error = %e, "reply not delivered");
+    }
+}
+
+async fn fail(
+    adapter: &dyn DynChatAdapter,
+    inbound: &Inbound,
+    apology: &str,
+    error: &(dyn std::fmt::Display + Sync),
+) -> Outcome {
+    let error = error.to_string();
+    tracing::error!(error = %error, "message not handled");
+    send(adapter, &Outbound::reply(inbound, apology)).await;
+    Outcome::Failed(error)
+}
+
+impl InboundHandler for Gateway {
+    fn handle(
+        &self,
+        inbound: Inbound,
+        reply_via: Arc<dyn DynChatAdapter>,
+    ) -> BoxFuture<'static, ()> {
+        let gateway = self.clone();
+        Box::pin(async move {
+            gateway.handle(inbound, reply_via).await;
+        })
+    }
+}

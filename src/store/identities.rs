@@ -1,0 +1,172 @@
+//! Chat identities: which client record a chat account is linked to, the one-time codes
+//! that link by email, and the processed-event marks that stop a retried platform event
+//! from being answered twice.
+
+use bson::{doc, oid::ObjectId};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{names, Store, StoreError};
+
+/// A chat account linked to a client record. `_id` is `"{platform}:{user id}"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkedIdentity {
+    #[serde(rename = "_id")]
+    pub account: String,
+    pub client_id: ObjectId,
+    /// How the link was proved: `phone` (shared contact) or `email` (one-time code).
+    pub via: String,
+    #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
+    pub linked_at: DateTime<Utc>,
+}
+
+/// A pending email link: the code's hash, never the code. `_id` is the chat account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkCode {
+    #[serde(rename = "_id")]
+    pub account: String,
+    /// `None` when the email matched no client: the code is sent nowhere and can never
+    /// succeed, but the chat sees the same reply either way.
+    pub client_id: Option<ObjectId>,
+    pub code_hash: String,
+    pub attempts: u32,
+    #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+struct ProcessedEvent<'a> {
+    #[serde(rename = "_id")]
+    key: &'a str,
+    #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
+    expires_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// The client a chat account is linked to, if any.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn linked_identity(
+        &self,
+        account: &str,
+    ) -> Result<Option<LinkedIdentity>, StoreError> {
+        Ok(self
+            .database()
+            .collection::<LinkedIdentity>(names::IDENTITIES)
+            .find_one(doc! { "_id": account })
+            .await?)
+    }
+
+    /// Links (or re-links) a chat account to a client.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn link_identity(&self, link: &LinkedIdentity) -> Result<(), StoreError> {
+        self.database()
+            .collection::<LinkedIdentity>(names::IDENTITIES)
+            .replace_one(doc! { "_id": &link.account }, link)
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a chat account's link; `true` when there was one.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn unlink_identity(&self, account: &str) -> Result<bool, StoreError> {
+        let done = self
+            .database()
+            .collection::<LinkedIdentity>(names::IDENTITIES)
+            .delete_one(doc! { "_id": account })
+            .await?;
+        Ok(done.deleted_count > 0)
+    }
+
+    /// Stores a new pending email link for an account, replacing any older one.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn save_link_code(&self, code: &LinkCode) -> Result<(), StoreError> {
+        self.database()
+            .collection::<LinkCode>(names::LINK_CODES)
+            .replace_one(doc! { "_id": &code.account }, code)
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    /// The account's pending, unexpired email link.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn pending_link_code(
+        &self,
+        account: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LinkCode>, StoreError> {
+        Ok(self
+            .database()
+            .collection::<LinkCode>(names::LINK_CODES)
+            .find_one(
+                doc! { "_id": account, "expires_at": { "$gt": bson::DateTime::from_chrono(now) } },
+            )
+            .await?)
+    }
+
+    /// Counts one wrong guess; returns the attempts made so far.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn count_link_attempt(&self, account: &str) -> Result<u32, StoreError> {
+        let updated = self
+            .database()
+            .collection::<LinkCode>(names::LINK_CODES)
+            .find_one_and_update(doc! { "_id": account }, doc! { "$inc": { "attempts": 1 } })
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await?;
+        Ok(updated.map_or(u32::MAX, |c| c.attempts))
+    }
+
+    /// Deletes the account's pending email link.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn drop_link_code(&self, account: &str) -> Result<(), StoreError> {
+        self.database()
+            .collection::<LinkCode>(names::LINK_CODES)
+            .delete_one(doc! { "_id": account })
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a platform event as handled. `true` the first time, `false` for a repeat (a
+    /// platform retry or a redelivery after a restart). The mark expires after `keep`.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn claim_event(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        keep: Duration,
+    ) -> Result<bool, StoreError> {
+        let mark = ProcessedEvent {
+            key,
+            expires_at: now + keep,
+        };
+        match self
+            .database()
+            .collection::<ProcessedEvent<'_>>(names::PROCESSED_EVENTS)
+            .insert_one(&mark)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if StoreError::is_duplicate_key(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -73,13 +73,14 @@ impl Outbound {
         self
     }
 
-    /// Attaches an image.
+    /// Asks the user to share their phone number (see [`Outbound::request_contact`]).
     #[must_use]
     pub fn with_contact_request(mut self) -> Self {
         self.request_contact = true;
         self
     }
 
+    /// Attaches an image.
     #[must_use]
     pub fn with_image(mut self, image: Attachment) -> Self {
         self.image = Some(image);

@@ -9,6 +9,9 @@ use frontdesk::agents::eval::{parse_cases, resolve_caller, run_case};
 use frontdesk::agents::{AgentRequest, Agents};
 use frontdesk::app::{self, localdb_data_dir, localdb_state_file, running_localdb};
 use frontdesk::config::Settings;
+use frontdesk::gateway::platforms::{AdapterState, ChatAdapters};
+use frontdesk::gateway::Gateway;
+use frontdesk::integrations::email::EmailSender;
 use frontdesk::store::localdb::LocalDb;
 use frontdesk::store::seed::{seed, SeedOptions};
 use frontdesk::tools::AgentKind;
@@ -289,22 +292,28 @@ async fn run_doctor(settings: &Settings) -> Result<()> {
     if settings.jwt_secret.is_none() {
         println!("rest api    JWT_SECRET_KEY unset: `serve` needs it (`demo` makes one)");
     }
-    for (platform, var) in [
-        ("telegram", "TELEGRAM_BOT_TOKEN"),
-        ("slack", "SLACK_BOT_TOKEN"),
-        ("discord", "DISCORD_TOKEN"),
-    ] {
-        let state = if settings.env(var).is_some() {
-            "token set"
-        } else {
-            "off (no token)"
-        };
-        println!("{platform:<11} {state} ({var})");
+    for line in frontdesk::gateway::platforms::check_tokens(settings).await {
+        if matches!(line.state, AdapterState::Failed(_)) {
+            problems += 1;
+        }
+        println!("{line}");
     }
     if problems > 0 {
         bail!("{problems} problem(s) found");
     }
     Ok(())
+}
+
+/// The gateway over the agents, and the chat adapters whose tokens are set.
+async fn start_chat(settings: &Settings, db: &app::Database) -> ChatAdapters {
+    let gateway = Gateway::new(
+        agents_for(settings, db),
+        settings.gateway.clone(),
+        EmailSender::from_settings(settings),
+        settings.studio.name.clone(),
+        settings.clock(),
+    );
+    frontdesk::gateway::platforms::start(settings, &gateway).await
 }
 
 fn agents_for(settings: &Settings, db: &app::Database) -> Agents {
@@ -401,12 +410,13 @@ async fn start_api(
     db: &app::Database,
     bind: &str,
     secret: &[u8],
+    webhooks: axum::Router,
 ) -> Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
-    let app = frontdesk::api::router(app::api_state(settings, &db.store, secret));
+    let app = frontdesk::api::router(app::api_state(settings, &db.store, secret)).merge(webhooks);
     tokio::spawn(async move {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
@@ -431,10 +441,16 @@ async fn run_serve(settings: &Settings, bind: Option<String>, local_db: bool) ->
     }
     let db = app::open_database(settings).await?;
     let bind = bind.unwrap_or_else(|| settings.bind.clone());
-    let addr = start_api(settings, &db, &bind, secret.expose().as_bytes()).await?;
+    let mut chat = start_chat(settings, &db).await;
+    let webhooks = std::mem::take(&mut chat.webhooks);
+    let addr = start_api(settings, &db, &bind, secret.expose().as_bytes(), webhooks).await?;
     tracing::info!(%addr, "serving the REST API");
     println!("frontdesk serving on http://{addr} (docs at /docs)");
+    for line in &chat.status {
+        println!("  {line}");
+    }
     tokio::signal::ctrl_c().await?;
+    chat.tasks.shutdown().await;
     Ok(())
 }
 
@@ -456,8 +472,32 @@ async fn run_demo(settings: &Settings) -> Result<()> {
         "{clients} clients, {courses} courses, {orders} orders; planner: {:?}",
         settings.llm.planner
     );
+    let secret = match &settings.jwt_secret {
+        Some(s) => s.expose().to_owned(),
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    };
+    let mut adapters = start_chat(settings, &db).await;
+    let webhooks = std::mem::take(&mut adapters.webhooks);
+    match start_api(settings, &db, &settings.bind, secret.as_bytes(), webhooks).await {
+        Ok(addr) => {
+            let keys = frontdesk::api::JwtKeys::new(secret.as_bytes());
+            let token = keys.mint(
+                "manager",
+                "demo",
+                settings.clock().now(),
+                chrono::Duration::hours(12),
+            )?;
+            println!("REST API on http://{addr} (docs at http://{addr}/docs); a manager token for it:\n  {token}");
+        }
+        Err(e) => println!("REST API not started: {e:#}"),
+    }
+    for line in &adapters.status {
+        println!("  {line}");
+    }
     println!("try: \"What classes are available this week?\", \"status of order #12345\", \"/agent dashboard\" then \"revenue this month\"");
-    chat(settings, &db, AgentKind::Support, None).await
+    let result = chat(settings, &db, AgentKind::Support, None).await;
+    adapters.tasks.shutdown().await;
+    result
 }
 
 async fn chat(

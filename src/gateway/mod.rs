@@ -13,11 +13,13 @@
 //! * [`routing`] — message → agent.
 //! * [`limits`] — per-user and per-platform rate limits with a single "please wait".
 //! * [`linking`] — `/start`, `/link EMAIL`, codes, shared contacts, `/unlink`.
+//! * [`platforms`] — starts the adapters whose tokens are set.
 //! * [`present`] — agent answer → [`Outbound`], with tables for lists of figures.
 
 pub mod identity;
 pub mod limits;
 pub mod linking;
+pub mod platforms;
 pub mod present;
 pub mod routing;
 pub mod settings;

@@ -101,7 +101,7 @@ fn shown(reply: &AgentReply) -> String {
 }
 
 /// A local date and time in the studio (IST) as a UTC instant.
-fn local(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+pub(crate) fn local(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     ist()
         .with_ymd_and_hms(y, m, d, h, 0, 0)
         .single()
@@ -109,7 +109,7 @@ fn local(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-async fn all<T>(c: mongodb::Collection<T>) -> Vec<T>
+pub(crate) async fn all<T>(c: mongodb::Collection<T>) -> Vec<T>
 where
     T: serde::de::DeserializeOwned + Send + Sync,
 {
@@ -126,7 +126,11 @@ async fn count(store: &Store) -> (u64, u64, u64, usize) {
 }
 
 /// Paid payments with `paid_at` in `[start, end)`, summed here.
-fn paid_between(payments: &[Payment], start: DateTime<Utc>, end: DateTime<Utc>) -> (i64, u64) {
+pub(crate) fn paid_between(
+    payments: &[Payment],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> (i64, u64) {
     let mut total = 0;
     let mut n = 0;
     for p in payments {

@@ -118,7 +118,7 @@ pub fn gateway_with(db: &TestDb, gw: GatewaySettings, settings: &Settings) -> Ga
     )
 }
 
-fn telegram_dm(user: &str, text: &str, n: u32) -> Inbound {
+pub fn telegram_dm(user: &str, text: &str, n: u32) -> Inbound {
     Inbound::new(
         Platform::Telegram,
         user,

@@ -8,6 +8,7 @@ mod analytics;
 mod api_matrix;
 mod api_read;
 mod api_records;
+mod chat_discord;
 mod gateway;
 mod harness;
 mod llm;

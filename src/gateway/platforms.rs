@@ -1,0 +1,364 @@
+//! Starts the chat adapters whose tokens are set, each behind its cargo feature, and hands
+//! their messages to the [`Gateway`]. A bad or missing token stops only that platform,
+//! with a clear message naming it; the others keep running.
+
+use std::fmt;
+
+use frontdesk_chat::{Platform, SharedHandler};
+use tokio::task::JoinSet;
+
+use super::Gateway;
+use crate::config::Settings;
+
+/// How one platform fared at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdapterState {
+    /// No token: not started.
+    Off(&'static str),
+    /// Connected; the text says how messages arrive ("long polling", "Socket Mode"…).
+    Running(String),
+    /// The token or settings were refused.
+    Failed(String),
+}
+
+/// One line of the start-up report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterStatus {
+    pub platform: Platform,
+    pub state: AdapterState,
+}
+
+impl fmt::Display for AdapterStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.state {
+            AdapterState::Off(why) => write!(f, "{:<9} off: {why}", self.platform.as_str()),
+            AdapterState::Running(how) => {
+                write!(f, "{:<9} running ({how})", self.platform.as_str())
+            }
+            AdapterState::Failed(why) => {
+                write!(f, "{:<9} NOT running: {why}", self.platform.as_str())
+            }
+        }
+    }
+}
+
+/// The running adapters: their background tasks, the webhook routes to serve, and the
+/// start-up report.
+pub struct ChatAdapters {
+    pub tasks: JoinSet<()>,
+    pub webhooks: axum::Router,
+    pub status: Vec<AdapterStatus>,
+}
+
+impl fmt::Debug for ChatAdapters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatAdapters")
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects every platform whose token is set and starts receiving.
+pub async fn start(settings: &Settings, gateway: &Gateway) -> ChatAdapters {
+    let handler: SharedHandler = std::sync::Arc::new(gateway.clone());
+    let mut adapters = ChatAdapters {
+        tasks: JoinSet::new(),
+        webhooks: axum::Router::new(),
+        status: Vec::new(),
+    };
+    let telegram = telegram::start(settings, &handler, &mut adapters).await;
+    adapters.status.push(status(Platform::Telegram, telegram));
+    let slack = slack::start(settings, &handler, &mut adapters).await;
+    adapters.status.push(status(Platform::Slack, slack));
+    let discord = discord::start(settings, &handler, &mut adapters).await;
+    adapters.status.push(status(Platform::Discord, discord));
+    for line in &adapters.status {
+        match &line.state {
+            AdapterState::Failed(_) => tracing::error!(platform = %line.platform, "{line}"),
+            _ => tracing::info!(platform = %line.platform, "{line}"),
+        }
+    }
+    adapters
+}
+
+fn status(platform: Platform, state: AdapterState) -> AdapterStatus {
+    AdapterStatus { platform, state }
+}
+
+/// Runs an adapter's receive loop; its end is logged with the platform's name.
+fn spawn_receiver<F>(tasks: &mut JoinSet<()>, platform: Platform, run: F)
+where
+    F: std::future::Future<Output = Result<(), frontdesk_chat::AdapterError>> + Send + 'static,
+{
+    tasks.spawn(async move {
+        match run.await {
+            Ok(()) => tracing::info!(%platform, "adapter stopped"),
+            Err(e) => tracing::error!(%platform, error = %e, "adapter stopped"),
+        }
+    });
+}
+
+/// Checks each configured token without starting anything, for `frontdesk doctor`.
+pub async fn check_tokens(settings: &Settings) -> Vec<AdapterStatus> {
+    vec![
+        status(Platform::Telegram, telegram::check(settings).await),
+        status(Platform::Slack, slack::check(settings).await),
+        status(Platform::Discord, discord::check(settings).await),
+    ]
+}
+
+#[cfg(feature = "telegram")]
+mod telegram {
+    use frontdesk_chat::{Platform, SharedHandler};
+    use frontdesk_telegram::{TelegramAdapter, TelegramConfig};
+
+    use super::{spawn_receiver, AdapterState, ChatAdapters};
+    use crate::config::Settings;
+
+    fn config(settings: &Settings) -> Option<TelegramConfig> {
+        let token = settings.env("TELEGRAM_BOT_TOKEN")?;
+        let mut config = TelegramConfig::new(token);
+        if let Some(url) = settings.env("TELEGRAM_API_URL") {
+            config = config.with_api_url(url);
+        }
+        if let Some(secret) = settings.env("TELEGRAM_WEBHOOK_SECRET") {
+            config = config.with_webhook_secret(secret);
+        }
+        Some(config)
+    }
+
+    pub(super) async fn check(settings: &Settings) -> AdapterState {
+        let Some(config) = config(settings) else {
+            return AdapterState::Off("TELEGRAM_BOT_TOKEN is not set");
+        };
+        match TelegramAdapter::connect(config).await {
+            Ok(bot) => AdapterState::Running(format!(
+                "token accepted for @{}",
+                bot.bot_username().unwrap_or("the bot")
+            )),
+            Err(e) => AdapterState::Failed(e.to_string()),
+        }
+    }
+
+    pub(super) async fn start(
+        settings: &Settings,
+        handler: &SharedHandler,
+        adapters: &mut ChatAdapters,
+    ) -> AdapterState {
+        let Some(config) = config(settings) else {
+            return AdapterState::Off("TELEGRAM_BOT_TOKEN is not set");
+        };
+        let webhook_url = settings.env("TELEGRAM_WEBHOOK_URL");
+        if webhook_url.is_some() && settings.env("TELEGRAM_WEBHOOK_SECRET").is_none() {
+            return AdapterState::Failed(
+                "TELEGRAM_WEBHOOK_URL is set but TELEGRAM_WEBHOOK_SECRET is not: webhooks need a secret (1-256 of A-Z a-z 0-9 _ -)".into(),
+            );
+        }
+        let bot = match TelegramAdapter::connect(config).await {
+            Ok(bot) => bot,
+            Err(e) => return AdapterState::Failed(e.to_string()),
+        };
+        match webhook_url {
+            Some(url) => {
+                if let Err(e) = bot.set_webhook(url).await {
+                    return AdapterState::Failed(format!("setWebhook failed: {e}"));
+                }
+                let routes = bot.webhook_router(handler.clone());
+                adapters.webhooks = std::mem::take(&mut adapters.webhooks).merge(routes);
+                AdapterState::Running(format!("webhook at {url}"))
+            }
+            None => {
+                spawn_receiver(
+                    &mut adapters.tasks,
+                    Platform::Telegram,
+                    bot.run_polling(handler.clone()),
+                );
+                AdapterState::Running("long polling".into())
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "telegram"))]
+mod telegram {
+    use frontdesk_chat::SharedHandler;
+
+    use super::{AdapterState, ChatAdapters};
+    use crate::config::Settings;
+
+    const OFF: &str = "built without the telegram feature";
+
+    pub(super) async fn check(_: &Settings) -> AdapterState {
+        AdapterState::Off(OFF)
+    }
+
+    pub(super) async fn start(
+        _: &Settings,
+        _: &SharedHandler,
+        _: &mut ChatAdapters,
+    ) -> AdapterState {
+        AdapterState::Off(OFF)
+    }
+}
+
+#[cfg(feature = "slack")]
+mod slack {
+    use frontdesk_chat::{Platform, SharedHandler};
+    use frontdesk_slack::{SlackAdapter, SlackConfig};
+
+    use super::{spawn_receiver, AdapterState, ChatAdapters};
+    use crate::config::Settings;
+
+    fn config(settings: &Settings) -> Option<SlackConfig> {
+        let token = settings.env("SLACK_BOT_TOKEN")?;
+        let mut config = SlackConfig::new(token);
+        if let Some(app_token) = settings.env("SLACK_APP_TOKEN") {
+            config = config.with_app_token(app_token);
+        }
+        if let Some(secret) = settings.env("SLACK_SIGNING_SECRET") {
+            config = config.with_signing_secret(secret);
+        }
+        if let Some(url) = settings.env("SLACK_API_URL") {
+            config = config.with_api_url(url);
+        }
+        Some(config)
+    }
+
+    pub(super) async fn check(settings: &Settings) -> AdapterState {
+        let Some(config) = config(settings) else {
+            return AdapterState::Off("SLACK_BOT_TOKEN is not set");
+        };
+        match SlackAdapter::connect(config).await {
+            Ok(_) => AdapterState::Running("token accepted".into()),
+            Err(e) => AdapterState::Failed(e.to_string()),
+        }
+    }
+
+    pub(super) async fn start(
+        settings: &Settings,
+        handler: &SharedHandler,
+        adapters: &mut ChatAdapters,
+    ) -> AdapterState {
+        let Some(config) = config(settings) else {
+            return AdapterState::Off("SLACK_BOT_TOKEN is not set");
+        };
+        let socket = settings.env("SLACK_APP_TOKEN").is_some();
+        let events = settings.env("SLACK_SIGNING_SECRET").is_some();
+        if !socket && !events {
+            return AdapterState::Failed(
+                "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (Events API) is".into(),
+            );
+        }
+        let slack = match SlackAdapter::connect(config).await {
+            Ok(slack) => slack,
+            Err(e) => return AdapterState::Failed(e.to_string()),
+        };
+        let mut modes = Vec::new();
+        if events {
+            let routes = slack.clone().events_router(handler.clone());
+            adapters.webhooks = std::mem::take(&mut adapters.webhooks).merge(routes);
+            modes.push(format!("Events API at {}", frontdesk_slack::EVENTS_PATH));
+        }
+        if socket {
+            spawn_receiver(
+                &mut adapters.tasks,
+                Platform::Slack,
+                slack.run_socket_mode(handler.clone()),
+            );
+            modes.push("Socket Mode".into());
+        }
+        AdapterState::Running(modes.join(" and "))
+    }
+}
+
+#[cfg(not(feature = "slack"))]
+mod slack {
+    use frontdesk_chat::SharedHandler;
+
+    use super::{AdapterState, ChatAdapters};
+    use crate::config::Settings;
+
+    const OFF: &str = "built without the slack feature";
+
+    pub(super) async fn check(_: &Settings) -> AdapterState {
+        AdapterState::Off(OFF)
+    }
+
+    pub(super) async fn start(
+        _: &Settings,
+        _: &SharedHandler,
+        _: &mut ChatAdapters,
+    ) -> AdapterState {
+        AdapterState::Off(OFF)
+    }
+}
+
+#[cfg(feature = "discord")]
+mod discord {
+    use frontdesk_chat::{Platform, SharedHandler};
+    use frontdesk_discord::{DiscordAdapter, DiscordConfig};
+
+    use super::{spawn_receiver, AdapterState, ChatAdapters};
+    use crate::config::Settings;
+
+    fn config(settings: &Settings) -> Option<DiscordConfig> {
+        let token = settings.env("DISCORD_TOKEN")?;
+        let mut config = DiscordConfig::new(token);
+        if let Some(url) = settings.env("DISCORD_API_URL") {
+            config = config.with_api_url(url);
+        }
+        Some(config)
+    }
+
+    pub(super) async fn check(settings: &Settings) -> AdapterState {
+        let Some(config) = config(settings) else {
+            return AdapterState::Off("DISCORD_TOKEN is not set");
+        };
+        match DiscordAdapter::connect(config).await {
+            Ok(_) => AdapterState::Running("token accepted".into()),
+            Err(e) => AdapterState::Failed(e.to_string()),
+        }
+    }
+
+    pub(super) async fn start(
+        settings: &Settings,
+        handler: &SharedHandler,
+        adapters: &mut ChatAdapters,
+    ) -> AdapterState {
+        let Some(config) = config(settings) else {
+            return AdapterState::Off("DISCORD_TOKEN is not set");
+        };
+        let discord = match DiscordAdapter::connect(config).await {
+            Ok(discord) => discord,
+            Err(e) => return AdapterState::Failed(e.to_string()),
+        };
+        spawn_receiver(
+            &mut adapters.tasks,
+            Platform::Discord,
+            discord.run_gateway(handler.clone()),
+        );
+        AdapterState::Running("gateway".into())
+    }
+}
+
+#[cfg(not(feature = "discord"))]
+mod discord {
+    use frontdesk_chat::SharedHandler;
+
+    use super::{AdapterState, ChatAdapters};
+    use crate::config::Settings;
+
+    const OFF: &str = "built without the discord feature";
+
+    pub(super) async fn check(_: &Settings) -> AdapterState {
+        AdapterState::Off(OFF)
+    }
+
+    pub(super) async fn start(
+        _: &Settings,
+        _: &SharedHandler,
+        _: &mut ChatAdapters,
+    ) -> AdapterState {
+        AdapterState::Off(OFF)
+    }
+}

@@ -712,4 +712,114 @@ mod tests {
             Settings::from_env(env(&[("FRONTDESK_CONFIG", "/nonexistent.toml")])).unwrap_err();
         assert!(missing.to_string().contains("/nonexistent.toml"));
     }
+
+    fn with_file(text: &str) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, text).unwrap();
+        Settings::from_env(env(&[("FRONTDESK_CONFIG", path.to_str().unwrap())]))
+    }
+
+    #[test]
+    fn gateway_routes_people_and_platform_roles_load_from_a_file() {
+        let s = with_file(
+            r#"
+[gateway.default_role]
+telegram = ""
+slack = "staff"
+discord = ""
+
+[[gateway.routes]]
+platform = "slack"
+workspace = "T1"
+channel = "C_SUPPORT"
+agent = "support"
+
+[[gateway.routes]]
+platform = "Discord"
+channel = "900"
+agent = "dashboard"
+
+[[gateway.people]]
+name = "Asha Rao"
+role = "manager"
+telegram = "111"
+discord = "222"
+
+[gateway.platform_roles]
+slack = { "S_OWNERS" = "admin" }
+discord = { "777" = "manager" }
+"#,
+        )
+        .unwrap();
+        let g = &s.gateway;
+        assert_eq!(
+            g.route_for(Platform::Slack, Some("T1"), "C_SUPPORT"),
+            Some(AgentKind::Support)
+        );
+        assert_eq!(
+            g.route_for(Platform::Discord, Some("G"), "900"),
+            Some(AgentKind::Dashboard)
+        );
+        assert_eq!(g.default_role.get(&Platform::Slack), Some(&Role::Staff));
+        assert_eq!(g.default_role.get(&Platform::Telegram), None);
+        assert_eq!(
+            g.default_agent.get(&Platform::Telegram),
+            Some(&AgentKind::Support)
+        );
+        let asha = g.person(Platform::Discord, "222").unwrap();
+        assert_eq!((asha.name.as_str(), asha.role), ("Asha Rao", Role::Manager));
+        assert!(g.person(Platform::Slack, "111").is_none());
+        assert_eq!(
+            g.role_from_platform_roles(Platform::Slack, &["S_OWNERS".into()]),
+            Some(Role::Admin)
+        );
+        assert_eq!(g.per_user_per_minute.client, 20, "defaults stay");
+        assert_eq!(
+            g.per_platform_per_minute.get(&Platform::Telegram),
+            Some(&1200)
+        );
+    }
+
+    #[test]
+    fn bad_gateway_settings_name_the_setting() {
+        let cases = [
+            (
+                "[[gateway.routes]]\nplatform = \"irc\"\nchannel = \"x\"\nagent = \"support\"\n",
+                "gateway.routes.platform",
+            ),
+            (
+                "[[gateway.routes]]\nplatform = \"slack\"\nchannel = \"x\"\nagent = \"sales\"\n",
+                "gateway.routes.agent",
+            ),
+            (
+                "[[gateway.people]]\nname = \"X\"\nrole = \"client\"\nslack = \"U1\"\n",
+                "gateway.people.role",
+            ),
+            (
+                "[[gateway.people]]\nname = \"Nobody\"\nrole = \"staff\"\n",
+                "gateway.people",
+            ),
+            (
+                "[gateway.platform_roles]\nslack = { \"S1\" = \"boss\" }\n",
+                "gateway.platform_roles",
+            ),
+            (
+                "[gateway.per_user_per_minute]\nguest = 0\n",
+                "gateway.per_user_per_minute",
+            ),
+            (
+                "[gateway.default_role]\nslack = \"client\"\n",
+                "gateway.default_role",
+            ),
+            (
+                "[gateway.default_agent]\ntelegram = \"nobody\"\n",
+                "gateway.default_agent",
+            ),
+        ];
+        for (text, key) in cases {
+            let err = with_file(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
 }

@@ -111,6 +111,9 @@ enum LocaldbAction {
 
 #[tokio::main]
 async fn main() {
+    // Two rustls crypto backends are linked (ring by mongodb and the chat crates, aws-lc-rs
+    // by async-openai); pick one for every TLS client that does not name its own.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     if let Err(err) = run(cli).await {
         eprintln!("error: {err:#}");

@@ -12,8 +12,8 @@ use frontdesk::gateway::Gateway;
 use frontdesk::store::LinkedIdentity;
 use frontdesk_chat::Platform;
 use frontdesk_fakes::telegram::emulator::{EmulatorUser, TelegramEmulator};
-use frontdesk_fakes::telegram::{FakeTelegram, UserMessage};
 use frontdesk_fakes::telegram::unescape_markdown_v2;
+use frontdesk_fakes::telegram::{FakeTelegram, UserMessage};
 
 use crate::gateway::env;
 use crate::harness::{demo_now, TestDb};
@@ -22,7 +22,12 @@ const WAIT: Duration = Duration::from_secs(30);
 const TOKEN: &str = "123456:telegram-test-token";
 
 async fn order_12345(db: &TestDb) -> Order {
-    db.store.orders().find_one(doc! { "number": 12345 }).await.unwrap().unwrap()
+    db.store
+        .orders()
+        .find_one(doc! { "number": 12345 })
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 async fn start(db: &TestDb, pairs: &[(&str, &str)]) -> (Gateway, ChatAdapters) {
@@ -51,15 +56,34 @@ async fn a_client_asks_the_emulator_bot_for_their_order_status() {
         })
         .await
         .unwrap();
-    let (_gw, mut adapters) =
-        start(&db, &[("TELEGRAM_BOT_TOKEN", TOKEN), ("TELEGRAM_API_URL", emulator.api_url())]).await;
-    assert_eq!(adapters.status[0].state, AdapterState::Running("long polling".into()));
+    let (_gw, mut adapters) = start(
+        &db,
+        &[
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("TELEGRAM_API_URL", emulator.api_url()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        adapters.status[0].state,
+        AdapterState::Running("long polling".into())
+    );
 
-    emulator.send_user_message(&user, "What is the status of order #12345?").await.unwrap();
-    let replies = emulator.wait_bot_messages(user.chat_id, 1, WAIT).await.unwrap();
+    emulator
+        .send_user_message(&user, "What is the status of order #12345?")
+        .await
+        .unwrap();
+    let replies = emulator
+        .wait_bot_messages(user.chat_id, 1, WAIT)
+        .await
+        .unwrap();
     let text = unescape_markdown_v2(replies[0]["text"].as_str().unwrap());
     assert!(text.contains("12345"), "{text}");
-    assert!(text.contains(order.status.as_str()), "{text} should name {:?}", order.status);
+    assert!(
+        text.contains(order.status.as_str()),
+        "{text} should name {:?}",
+        order.status
+    );
     assert!(text.contains(&order.course_name), "{text}");
     adapters.tasks.shutdown().await;
 }
@@ -68,35 +92,70 @@ async fn a_client_asks_the_emulator_bot_for_their_order_status() {
 async fn a_guest_shares_their_contact_and_a_redelivered_update_is_answered_once() {
     let (db, _) = TestDb::with_demo_data(40).await;
     let fake = FakeTelegram::start(TOKEN).await;
-    let (_gw, mut adapters) =
-        start(&db, &[("TELEGRAM_BOT_TOKEN", TOKEN), ("TELEGRAM_API_URL", fake.base_url())]).await;
+    let (_gw, mut adapters) = start(
+        &db,
+        &[
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("TELEGRAM_API_URL", fake.base_url()),
+        ],
+    )
+    .await;
 
     fake.push_message(&UserMessage::private(77, "Priya", "/start"));
     let sent = fake.wait_for_sent(1, WAIT).await;
-    let keyboard = sent[0].reply_markup.clone().expect("the welcome offers the contact button");
-    assert_eq!(keyboard["keyboard"][0][0]["request_contact"], true, "{keyboard}");
+    let keyboard = sent[0]
+        .reply_markup
+        .clone()
+        .expect("the welcome offers the contact button");
+    assert_eq!(
+        keyboard["keyboard"][0][0]["request_contact"], true,
+        "{keyboard}"
+    );
 
     // Someone else's contact card links nothing.
-    fake.push_message(&UserMessage::contact(77, "Priya", "+919876543210", Some(78)));
+    fake.push_message(&UserMessage::contact(
+        77,
+        "Priya",
+        "+919876543210",
+        Some(78),
+    ));
     // Her own contact, with Telegram's digits-only number.
     fake.push_message(&UserMessage::own_contact(77, "Priya", "919876543210"));
     let sent = fake.wait_for_sent(2, WAIT).await;
-    assert!(sent[1].plain_text().starts_with("Thanks, Priya!"), "{}", sent[1].plain_text());
-    let priya = db.store.linked_identity("telegram:77").await.unwrap().unwrap();
+    assert!(
+        sent[1].plain_text().starts_with("Thanks, Priya!"),
+        "{}",
+        sent[1].plain_text()
+    );
+    let priya = db
+        .store
+        .linked_identity("telegram:77")
+        .await
+        .unwrap()
+        .unwrap();
     let order = order_12345(&db).await;
     assert_eq!(priya.client_id, order.client_id);
 
     // The question, then the same update delivered again after a "restart" (new update id,
     // same message): one answer.
-    let (update, pushed) = fake.make_update(&UserMessage::private(77, "Priya", "status of order #12345"));
+    let (update, pushed) =
+        fake.make_update(&UserMessage::private(77, "Priya", "status of order #12345"));
     fake.push_update(update.clone());
     let sent = fake.wait_for_sent(3, WAIT).await;
-    assert!(sent[2].plain_text().contains(order.status.as_str()), "{}", sent[2].plain_text());
+    assert!(
+        sent[2].plain_text().contains(order.status.as_str()),
+        "{}",
+        sent[2].plain_text()
+    );
     assert_eq!(sent[2].reply_to, Some(pushed.message_id));
     let mut again = update;
     again["update_id"] = serde_json::json!(pushed.update_id + 1000);
     fake.push_update(again);
-    let classes = fake.push_message(&UserMessage::private(77, "Priya", "what classes are on this week?"));
+    let classes = fake.push_message(&UserMessage::private(
+        77,
+        "Priya",
+        "what classes are on this week?",
+    ));
     let sent = fake.wait_for_sent(4, WAIT).await;
     assert_eq!(
         sent[3].reply_to,
@@ -105,7 +164,11 @@ async fn a_guest_shares_their_contact_and_a_redelivered_update_is_answered_once(
         sent[3].plain_text()
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(fake.sent().len(), 4, "no second answer to the redelivered update");
+    assert_eq!(
+        fake.sent().len(),
+        4,
+        "no second answer to the redelivered update"
+    );
     adapters.tasks.shutdown().await;
 }
 
@@ -118,7 +181,10 @@ async fn webhook_mode_checks_the_secret_and_answers_through_the_bot_api() {
         &[
             ("TELEGRAM_BOT_TOKEN", TOKEN),
             ("TELEGRAM_API_URL", fake.base_url()),
-            ("TELEGRAM_WEBHOOK_URL", "https://studio.example/webhooks/telegram"),
+            (
+                "TELEGRAM_WEBHOOK_URL",
+                "https://studio.example/webhooks/telegram",
+            ),
             ("TELEGRAM_WEBHOOK_SECRET", "s3cret_token-1"),
         ],
     )
@@ -135,7 +201,11 @@ async fn webhook_mode_checks_the_secret_and_answers_through_the_bot_api() {
     tokio::spawn(async move { axum::serve(listener, adapters.webhooks).await });
 
     let http = reqwest::Client::new();
-    let (update, _) = fake.make_update(&UserMessage::private(88, "Ravi", "what courses do you offer?"));
+    let (update, _) = fake.make_update(&UserMessage::private(
+        88,
+        "Ravi",
+        "what courses do you offer?",
+    ));
     let post = |secret: Option<&'static str>| {
         let mut req = http.post(format!("{base}/webhooks/telegram")).json(&update);
         if let Some(secret) = secret {
@@ -148,7 +218,11 @@ async fn webhook_mode_checks_the_secret_and_answers_through_the_bot_api() {
     assert_eq!(post(Some("s3cret_token-1")).await.unwrap().status(), 200);
     let sent = fake.wait_for_sent(1, WAIT).await;
     assert_eq!(sent[0].chat_id, "88");
-    assert!(sent[0].plain_text().contains("Yoga Beginner"), "{}", sent[0].plain_text());
+    assert!(
+        sent[0].plain_text().contains("Yoga Beginner"),
+        "{}",
+        sent[0].plain_text()
+    );
     // Telegram retrying the same delivery gets 200 and no second answer.
     assert_eq!(post(Some("s3cret_token-1")).await.unwrap().status(), 200);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -164,7 +238,10 @@ async fn a_webhook_url_without_a_secret_is_refused_at_start() {
         &[
             ("TELEGRAM_BOT_TOKEN", TOKEN),
             ("TELEGRAM_API_URL", fake.base_url()),
-            ("TELEGRAM_WEBHOOK_URL", "https://studio.example/webhooks/telegram"),
+            (
+                "TELEGRAM_WEBHOOK_URL",
+                "https://studio.example/webhooks/telegram",
+            ),
         ],
     )
     .await;

@@ -90,6 +90,36 @@ struct FileSettings {
     memory: MemoryFile,
     log: LogFile,
     gateway: GatewayFile,
+    payments: PaymentsFile,
+    outbox: OutboxFile,
+    reminders: RemindersFile,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentsFile {
+    provider: String,
+    return_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboxFile {
+    max_attempts: u32,
+    first_retry_secs: u64,
+    max_retry_secs: u64,
+    lease_secs: u64,
+    poll_millis: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemindersFile {
+    class_lead_minutes: u32,
+    payment_overdue_days: u32,
+    digest_platform: String,
+    digest_channel: String,
+    digest_local_time: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -259,6 +289,7 @@ pub struct Settings {
     pub memory_ttl_hours: u32,
     pub log: LogSettings,
     pub gateway: GatewaySettings,
+    pub integrations: IntegrationSettings,
     pub jwt_secret: Option<Secret>,
     /// `FRONTDESK_NOW`: a fixed "now" for tests, evals and demos.
     pub now: Option<DateTime<Utc>>,
@@ -379,6 +410,12 @@ impl Settings {
             }
         };
         let gateway = resolve_gateway(file.gateway)?;
+        let integrations = resolve_integrations(
+            &file.payments,
+            &file.outbox,
+            &file.reminders,
+            get("PAYMENT_PROVIDER"),
+        )?;
         Ok(Self {
             database: DatabaseSettings {
                 url: url.map(Secret::new),
@@ -408,6 +445,7 @@ impl Settings {
                 level: file.log.level,
             },
             gateway,
+            integrations,
             jwt_secret: get("JWT_SECRET_KEY").map(Secret::new),
             now,
             env: EnvVars(Arc::new(env)),
@@ -432,6 +470,97 @@ impl Settings {
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
     }
+}
+
+/// Which payment provider makes payment links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentProviderKind {
+    Razorpay,
+    Stripe,
+}
+
+/// Where the daily digest of yesterday's figures goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestTarget {
+    pub platform: Platform,
+    pub channel: String,
+    /// Local time of day (studio time) it is sent.
+    pub at: chrono::NaiveTime,
+}
+
+/// The resolved `[payments]`, `[outbox]` and `[reminders]` sections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationSettings {
+    /// `None`: whichever provider has credentials (Razorpay first).
+    pub payment_provider: Option<PaymentProviderKind>,
+    /// Where a client lands after paying (Stripe success/cancel, Razorpay callback).
+    pub payment_return_url: String,
+    pub outbox_max_attempts: u32,
+    pub outbox_first_retry: std::time::Duration,
+    pub outbox_max_retry: std::time::Duration,
+    pub outbox_lease: std::time::Duration,
+    pub outbox_poll: std::time::Duration,
+    /// How long before a class its reminder goes out.
+    pub class_lead_minutes: u32,
+    /// A pending payment this many days past due gets a reminder.
+    pub payment_overdue_days: u32,
+    pub digest: Option<DigestTarget>,
+}
+
+fn resolve_integrations(
+    payments: &PaymentsFile,
+    outbox: &OutboxFile,
+    reminders: &RemindersFile,
+    provider_env: Option<String>,
+) -> Result<IntegrationSettings, ConfigError> {
+    let provider = provider_env.unwrap_or_else(|| payments.provider.clone());
+    let payment_provider = match provider.trim().to_lowercase().as_str() {
+        "" => None,
+        "razorpay" => Some(PaymentProviderKind::Razorpay),
+        "stripe" => Some(PaymentProviderKind::Stripe),
+        other => {
+            return Err(invalid(
+                "payments.provider",
+                format!("{other:?}: choose razorpay, stripe or leave it empty"),
+            ))
+        }
+    };
+    let return_url = payments.return_url.trim().to_owned();
+    if !(return_url.starts_with("https://") || return_url.starts_with("http://")) {
+        return Err(invalid(
+            "payments.return_url",
+            format!("{return_url:?} is not an http(s) URL"),
+        ));
+    }
+    let digest = if reminders.digest_channel.trim().is_empty() {
+        None
+    } else {
+        let at = chrono::NaiveTime::parse_from_str(reminders.digest_local_time.trim(), "%H:%M")
+            .map_err(|_| {
+                invalid(
+                    "reminders.digest_local_time",
+                    format!("{:?} is not a time like 08:00", reminders.digest_local_time),
+                )
+            })?;
+        Some(DigestTarget {
+            platform: parse_platform("reminders.digest_platform", &reminders.digest_platform)?,
+            channel: reminders.digest_channel.trim().to_owned(),
+            at,
+        })
+    };
+    let secs = std::time::Duration::from_secs;
+    Ok(IntegrationSettings {
+        payment_provider,
+        payment_return_url: return_url,
+        outbox_max_attempts: outbox.max_attempts.clamp(1, 100),
+        outbox_first_retry: secs(outbox.first_retry_secs.max(1)),
+        outbox_max_retry: secs(outbox.max_retry_secs.max(outbox.first_retry_secs.max(1))),
+        outbox_lease: secs(outbox.lease_secs.max(5)),
+        outbox_poll: std::time::Duration::from_millis(outbox.poll_millis.clamp(10, 60_000)),
+        class_lead_minutes: reminders.class_lead_minutes.max(1),
+        payment_overdue_days: reminders.payment_overdue_days,
+        digest,
+    })
 }
 
 fn resolve_gateway(file: GatewayFile) -> Result<GatewaySettings, ConfigError> {

@@ -8,6 +8,21 @@ pub mod email;
 /// Why a provider call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrationError {
+    #[error("{provider} is not configured: {what}")]
+    NotConfigured {
+        provider: &'static str,
+        what: String,
+    },
+    #[error("{provider} settings are invalid: {reason}")]
+    BadConfig {
+        provider: &'static str,
+        reason: String,
+    },
+    #[error("{provider} sent an answer frontdesk cannot read: {reason}")]
+    BadResponse {
+        provider: &'static str,
+        reason: String,
+    },
     #[error("{provider} is not reachable: {reason}")]
     Unreachable {
         provider: &'static str,

@@ -2,11 +2,14 @@
 //! payments: by sharing their phone contact (Telegram checks it is their own number), or
 //! by email with a one-time code. Until then they are a guest.
 //!
-//! Commands (direct chats only): `/start`, `/link EMAIL`, the 6-digit code, `/unlink`.
-//! The replies never reveal whether an email or phone number belongs to a client.
+//! Commands (direct chats only): `/start`, `/link EMAIL` (or `link EMAIL`: Slack keeps
+//! `/` for its own commands), the 6-digit code, `/unlink`. The replies to `/link` never
+//! reveal whether an email belongs to a client: the same words, at once, and the mail is
+//! sent in the background. A code is bound to the chat account, allows five guesses, and
+//! codes are capped per account and per client per day.
 
 use chrono::{DateTime, Duration, Utc};
-use frontdesk_chat::{Inbound, Outbound};
+use frontdesk_chat::{Inbound, Outbound, Platform};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
@@ -16,8 +19,13 @@ use crate::integrations::email::EmailSender;
 use crate::store::{LinkCode, LinkedIdentity, Store, StoreError};
 use crate::tools::{Caller, Role};
 
-/// Wrong codes allowed before a code is thrown away.
+/// Guesses allowed at one code.
 pub const MAX_CODE_ATTEMPTS: u32 = 5;
+/// Codes one chat account may ask for in a day.
+pub const MAX_CODES_PER_ACCOUNT_PER_DAY: u64 = 5;
+/// Codes mailed to one client in a day, whoever asks: caps the guesses at any one
+/// client's record at 5 × 5 a day however many accounts try.
+pub const MAX_CODES_PER_CLIENT_PER_DAY: u64 = 5;
 /// How soon a new code may be asked for.
 const RESEND_AFTER: Duration = Duration::seconds(60);
 
@@ -48,6 +56,13 @@ pub async fn handle(
     }
     let text = inbound.text.trim();
     let (command, rest) = split_command(text);
+    let command = command.or_else(|| bare_command(text));
+    let rest = if command.is_some() && !text.starts_with('/') {
+        text.split_once(char::is_whitespace)
+            .map_or("", |(_, r)| r.trim())
+    } else {
+        rest
+    };
     match command.as_deref() {
         Some("/start") | Some("/help") => Ok(Some(welcome(ctx, inbound, caller))),
         Some("/link") => {
@@ -64,14 +79,18 @@ pub async fn handle(
                 "This chat is not linked to a client record.".to_owned()
             }))
         }
-        _ if is_code(text) => match ctx
-            .store
-            .pending_link_code(&account_key(inbound), ctx.now)
-            .await?
-        {
-            Some(pending) => Ok(reply(check_code(ctx, inbound, &pending, text).await?)),
-            None => Ok(None),
-        },
+        _ if is_code(text) => {
+            let account = account_key(inbound);
+            if ctx
+                .store
+                .pending_link_code(&account, ctx.now)
+                .await?
+                .is_none()
+            {
+                return Ok(None);
+            }
+            Ok(reply(check_code(ctx, inbound, text).await?))
+        }
         _ => Ok(None),
     }
 }
@@ -108,6 +127,17 @@ fn split_command(text: &str) -> (Option<String>, &str) {
     (Some(command), rest.trim())
 }
 
+/// "link priya@example.com" and "unlink" typed without a slash (Slack reserves `/` for
+/// its own commands). "link" followed by anything but one email address is a question.
+fn bare_command(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    if lower == "unlink" {
+        return Some("/unlink".into());
+    }
+    let rest = lower.strip_prefix("link ")?.trim();
+    (!rest.contains(char::is_whitespace) && Email::parse(rest).is_ok()).then(|| "/link".into())
+}
+
 fn is_code(text: &str) -> bool {
     text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit())
 }
@@ -122,23 +152,38 @@ fn welcome(ctx: &LinkingCtx<'_>, inbound: &Inbound, caller: &Caller) -> Outbound
             ),
         );
     }
-    Outbound::reply(
+    let how = if inbound.platform == Platform::Telegram {
+        "Tap \"Share my phone number\" below, or send /link followed by your email,"
+    } else {
+        "Send \"link\" followed by the email the studio has for you"
+    };
+    with_contact_button(
         inbound,
         format!(
             "Hi! I'm the {} assistant. Ask me about our courses and this week's classes, or leave an enquiry.\n\n\
-             Already a client? Tap \"Share my phone number\" below (or send /link followed by your email) to see your own orders and payments.",
+             Already a client? {how} to see your own orders and payments.",
             ctx.studio_name
         ),
     )
-    .with_contact_request()
 }
 
 fn how_to_link(inbound: &Inbound) -> Outbound {
-    Outbound::reply(
-        inbound,
-        "To link this chat to your client record, tap \"Share my phone number\" below, or send /link followed by the email address the studio has for you (for example /link priya@example.com).",
-    )
-    .with_contact_request()
+    let text = if inbound.platform == Platform::Telegram {
+        "To link this chat to your client record, tap \"Share my phone number\" below, or send /link followed by the email address the studio has for you (for example /link priya@example.com)."
+    } else {
+        "To link this chat to your client record, send \"link\" followed by the email address the studio has for you (for example: link priya@example.com). I'll email you a 6-digit code to reply with."
+    };
+    with_contact_button(inbound, text.to_owned())
+}
+
+/// The reply, with the share-contact button where the platform has one (Telegram).
+fn with_contact_button(inbound: &Inbound, text: String) -> Outbound {
+    let out = Outbound::reply(inbound, text);
+    if inbound.platform == Platform::Telegram {
+        out.with_contact_request()
+    } else {
+        out
+    }
 }
 
 async fn link_by_phone(
@@ -155,7 +200,16 @@ async fn link_by_phone(
     let Ok(phone) = Phone::parse(raw) else {
         return Ok(not_found(&mask_phone(raw)));
     };
-    let Some(client) = ctx.store.client_by_phone(&phone).await? else {
+    let mut found = ctx.store.clients_by_phone(&phone, 2).await?;
+    if found.len() > 1 {
+        // A number shared by several records (a family): linking by it would pick one
+        // person at random. The email of the right record decides instead.
+        return Ok(Outbound::reply(
+            inbound,
+            "That number belongs to more than one client record, so I can't tell which is yours. Please send /link followed by your own email address instead.",
+        ));
+    }
+    let Some(client) = found.pop() else {
         return Ok(not_found(&mask_phone(phone.as_str())));
     };
     ctx.store
@@ -197,18 +251,28 @@ async fn request_code(
             return Ok("I've just sent a code. Please check your inbox (and spam folder), or wait a minute to ask for a new one.".into());
         }
     }
-    let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000u32));
     let client = ctx.store.client_by_email(&email).await?;
+    let (by_account, by_client) = ctx
+        .store
+        .note_link_code_request(&account, client.as_ref().map(|c| c.id), ctx.now)
+        .await?;
+    if by_account > MAX_CODES_PER_ACCOUNT_PER_DAY {
+        return Ok("You've asked for several codes today. Please try again tomorrow, or ask at the front desk to link your account.".into());
+    }
+    let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000u32));
+    // Over the per-client cap the code is stored but never mailed: it cannot be guessed
+    // into a link, and the reply below stays the same.
+    let mail_to = client.filter(|_| by_client <= MAX_CODES_PER_CLIENT_PER_DAY);
     let link = LinkCode {
         account: account.clone(),
-        client_id: client.as_ref().map(|c| c.id),
+        client_id: mail_to.as_ref().map(|c| c.id),
         code_hash: code_hash(&account, &code),
         attempts: 0,
         created_at: ctx.now,
         expires_at: ctx.now + Duration::minutes(i64::from(ctx.code_minutes)),
     };
     ctx.store.save_link_code(&link).await?;
-    if let Some(client) = &client {
+    if let Some(client) = mail_to {
         let body = format!(
             "Hi {},\n\nYour code to link your chat with {} is {code}. It is valid for {} minutes.\n\nIf you did not ask for this, ignore this email: nothing changes without the code.",
             client.name.first(),
@@ -216,11 +280,15 @@ async fn request_code(
             ctx.code_minutes
         );
         let subject = format!("Your {} link code", ctx.studio_name);
-        if let Err(e) = mailer.send(email.as_str(), &subject, &body).await {
-            tracing::warn!(error = %e, "could not send a link code");
-            ctx.store.drop_link_code(&account).await?;
-            return Ok("I couldn't send the email just now. Please try again in a few minutes, or share your phone number instead.".into());
-        }
+        let mailer = mailer.clone();
+        let to = email.as_str().to_owned();
+        // In the background, so the reply takes as long whether or not the address is a
+        // client's.
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send(&to, &subject, &body).await {
+                tracing::warn!(error = %e, "could not send a link code");
+            }
+        });
     }
     Ok(format!(
         "If {} is the email the studio has for you, a 6-digit code is on its way. Reply here with the code within {} minutes.",
@@ -232,10 +300,20 @@ async fn request_code(
 async fn check_code(
     ctx: &LinkingCtx<'_>,
     inbound: &Inbound,
-    pending: &LinkCode,
     code: &str,
 ) -> Result<String, StoreError> {
     let account = account_key(inbound);
+    let Some(pending) = ctx
+        .store
+        .take_link_attempt(&account, MAX_CODE_ATTEMPTS, ctx.now)
+        .await?
+    else {
+        ctx.store.drop_link_code(&account).await?;
+        return Ok(
+            "That code has run out of tries. Send /link followed by your email for a new code."
+                .into(),
+        );
+    };
     let matches = constant_time_eq(
         code_hash(&account, code).as_bytes(),
         pending.code_hash.as_bytes(),
@@ -255,12 +333,11 @@ async fn check_code(
             return Ok(linked_reply(inbound, client.name.first()).text);
         }
     }
-    let attempts = ctx.store.count_link_attempt(&account).await?;
-    if attempts >= MAX_CODE_ATTEMPTS {
+    if pending.attempts >= MAX_CODE_ATTEMPTS {
         ctx.store.drop_link_code(&account).await?;
         return Ok("That code didn't match, and that was the last try. Send /link followed by your email for a new code.".into());
     }
-    let left = MAX_CODE_ATTEMPTS - attempts;
+    let left = MAX_CODE_ATTEMPTS - pending.attempts;
     Ok(format!(
         "That code didn't match. {left} {} left.",
         if left == 1 { "try" } else { "tries" }
@@ -313,6 +390,16 @@ mod tests {
         );
         assert_eq!(split_command("/start"), (Some("/start".into()), ""));
         assert_eq!(split_command("link me"), (None, "link me"));
+    }
+
+    #[test]
+    fn bare_link_commands_need_an_email() {
+        assert_eq!(bare_command("link priya@example.com"), Some("/link".into()));
+        assert_eq!(bare_command("Link Priya@Example.com"), Some("/link".into()));
+        assert_eq!(bare_command("unlink"), Some("/unlink".into()));
+        assert_eq!(bare_command("link me to the pilates page"), None);
+        assert_eq!(bare_command("link a@b.co and c@d.co"), None);
+        assert_eq!(bare_command("linked a@b.co"), None);
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub use settings::{GatewaySettings, Person, RoleQuotas, Route};
 use crate::agents::{AgentRequest, Agents};
 use crate::domain::SharedClock;
 use crate::integrations::email::EmailSender;
-use crate::tools::{AgentKind, Caller};
+use crate::tools::{AgentKind, Caller, Role};
 use limits::{Admission, Limits};
 
 /// How often the typing indicator is renewed while an agent works (platforms show it for
@@ -156,10 +156,30 @@ impl Gateway {
             return Outcome::Ignored;
         }
         let store = inner.agents.store();
-        let caller = match identity::resolve_caller(&inner.settings, store, inbound).await {
+        // A channel message needs a route before anything else: channels the bot does not
+        // serve cost no database work and never get a reply, not even an apology.
+        let explicit_route = inner.settings.route_for(
+            inbound.platform,
+            inbound.workspace.as_deref(),
+            &inbound.channel,
+        );
+        let by_default = explicit_route.is_none() && !inbound.is_direct;
+        if by_default && !inner.settings.default_agent.contains_key(&inbound.platform) {
+            return Outcome::Ignored;
+        }
+        let mut caller = match identity::resolve_caller(&inner.settings, store, inbound).await {
             Ok(caller) => caller,
             Err(e) => return fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e).await,
         };
+        if by_default {
+            // A group chat nobody routed on purpose (a Telegram class group): others read
+            // along, so nobody's personal data is shown there, whoever asks.
+            caller = Caller {
+                role: Role::Guest,
+                client_id: None,
+                name: caller.name,
+            };
+        }
         tracing::Span::current().record("role", caller.role.as_str());
         let Some(agent) = routing::agent_for(&inner.settings, inbound, caller.role) else {
             return Outcome::Ignored;
@@ -198,6 +218,10 @@ impl Gateway {
             Ok(None) => {}
             Err(e) => return fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e).await,
         }
+        if inbound.text.trim().is_empty() {
+            // A contact shared where it links nothing (a group, a staff member).
+            return Outcome::Ignored;
+        }
         self.answer(inbound, agent, caller, event_key, reply_via)
             .await
     }
@@ -213,14 +237,14 @@ impl Gateway {
         let typing = {
             let adapter = Arc::clone(&reply_via);
             let channel = inbound.channel.clone();
-            tokio::spawn(async move {
+            AbortOnDrop(tokio::spawn(async move {
                 loop {
                     if let Err(e) = adapter.dyn_typing(&channel).await {
                         tracing::debug!(error = %e, "typing indicator not shown");
                     }
                     tokio::time::sleep(TYPING_EVERY).await;
                 }
-            })
+            }))
         };
         let reply = self
             .inner
@@ -233,13 +257,22 @@ impl Gateway {
                 event_id: Some(event_key),
             })
             .await;
-        typing.abort();
+        drop(typing);
         let out = present::reply_to(inbound, &reply);
         send(reply_via.as_ref(), &out).await;
         Outcome::Answered {
             agent,
             intent: reply.intent,
         }
+    }
+}
+
+/// Stops a background task when dropped, even if the code holding it unwinds.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -58,6 +58,21 @@ impl Store {
         Ok(self.clients().find_one(filter).await?)
     }
 
+    /// Up to `limit` clients with this phone number (family members may share one).
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn clients_by_phone(
+        &self,
+        phone: &Phone,
+        limit: i64,
+    ) -> Result<Vec<Client>, StoreError> {
+        let mut filter = not_deleted();
+        filter.insert("phone", phone.as_str());
+        let found = self.clients().find(filter).limit(limit).await?;
+        Ok(futures::TryStreamExt::try_collect(found).await?)
+    }
+
     /// Clients whose name has every word of `name` (in any order), at most `limit`.
     ///
     /// # Errors

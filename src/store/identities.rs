@@ -117,18 +117,68 @@ impl Store {
             .await?)
     }
 
-    /// Counts one wrong guess; returns the attempts made so far.
+    /// Uses up one of the `max_attempts` guesses at the account's pending code, before the
+    /// guess is compared, so guesses sent at the same moment cannot exceed the budget.
+    /// Returns the code with the attempt counted, or `None` when there is no live code or
+    /// its guesses are used up.
     ///
     /// # Errors
     /// The server failed.
-    pub async fn count_link_attempt(&self, account: &str) -> Result<u32, StoreError> {
-        let updated = self
+    pub async fn take_link_attempt(
+        &self,
+        account: &str,
+        max_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LinkCode>, StoreError> {
+        Ok(self
             .database()
             .collection::<LinkCode>(names::LINK_CODES)
-            .find_one_and_update(doc! { "_id": account }, doc! { "$inc": { "attempts": 1 } })
+            .find_one_and_update(
+                doc! {
+                    "_id": account,
+                    "attempts": { "$lt": max_attempts },
+                    "expires_at": { "$gt": bson::DateTime::from_chrono(now) },
+                },
+                doc! { "$inc": { "attempts": 1 } },
+            )
             .return_document(mongodb::options::ReturnDocument::After)
+            .await?)
+    }
+
+    /// Notes that a link code was asked for (by `account`, for `client`), kept a day, and
+    /// returns how many codes that account and that client have been sent in the last day
+    /// including this one.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn note_link_code_request(
+        &self,
+        account: &str,
+        client_id: Option<ObjectId>,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        let log = self
+            .database()
+            .collection::<bson::Document>(names::LINK_CODE_REQUESTS);
+        log.insert_one(doc! {
+            "account": account,
+            "client_id": client_id,
+            "at": bson::DateTime::from_chrono(now),
+            "expires_at": bson::DateTime::from_chrono(now + Duration::days(1)),
+        })
+        .await?;
+        let since = bson::DateTime::from_chrono(now - Duration::days(1));
+        let by_account = log
+            .count_documents(doc! { "account": account, "at": { "$gt": since } })
             .await?;
-        Ok(updated.map_or(u32::MAX, |c| c.attempts))
+        let by_client = match client_id {
+            Some(id) => {
+                log.count_documents(doc! { "client_id": id, "at": { "$gt": since } })
+                    .await?
+            }
+            None => 0,
+        };
+        Ok((by_account, by_client))
     }
 
     /// Deletes the account's pending email link.

@@ -135,6 +135,24 @@ fn specs() -> Vec<Spec> {
             spec(LINK_CODES, "expires_at_ttl", doc! { "expires_at": 1 }),
             0,
         ),
+        ttl(
+            spec(
+                LINK_CODE_REQUESTS,
+                "expires_at_ttl",
+                doc! { "expires_at": 1 },
+            ),
+            0,
+        ),
+        spec(
+            LINK_CODE_REQUESTS,
+            "account_at",
+            doc! { "account": 1, "at": 1 },
+        ),
+        spec(
+            LINK_CODE_REQUESTS,
+            "client_at",
+            doc! { "client_id": 1, "at": 1 },
+        ),
     ]
 }
 

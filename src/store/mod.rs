@@ -53,6 +53,7 @@ pub mod names {
     pub const PROCESSED_EVENTS: &str = "processed_events";
     pub const IDENTITIES: &str = "identities";
     pub const LINK_CODES: &str = "link_codes";
+    pub const LINK_CODE_REQUESTS: &str = "link_code_requests";
 }
 
 /// A connection to frontdesk's database, with a typed handle per collection.

@@ -478,9 +478,37 @@ async fn a_guest_links_by_sharing_their_own_contact_and_then_sees_only_their_ord
 }
 
 /// A SendGrid stand-in on 127.0.0.1 that keeps every mail/send body.
-async fn fake_sendgrid() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
-    let mails: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
-    let store = mails.clone();
+#[derive(Clone, Default)]
+struct Mailbox {
+    mails: Arc<Mutex<Vec<(String, Value)>>>,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+impl Mailbox {
+    fn all(&self) -> Vec<(String, Value)> {
+        self.mails.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` mails have arrived (the gateway sends them in the background).
+    async fn wait_for(&self, n: usize) -> Vec<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let notified = self.arrived.notified();
+            let mails = self.all();
+            if mails.len() >= n {
+                return mails;
+            }
+            assert!(
+                tokio::time::timeout_at(deadline, notified).await.is_ok(),
+                "{n} mails expected, got {mails:?}"
+            );
+        }
+    }
+}
+
+async fn fake_sendgrid() -> (String, Mailbox) {
+    let mailbox = Mailbox::default();
+    let store = mailbox.clone();
     let app = axum::Router::new().route(
         "/v3/mail/send",
         post(
@@ -492,7 +520,8 @@ async fn fake_sendgrid() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default()
                         .to_owned();
-                    store.lock().unwrap().push((auth, body));
+                    store.mails.lock().unwrap().push((auth, body));
+                    store.arrived.notify_waiters();
                     axum::http::StatusCode::ACCEPTED
                 }
             },
@@ -501,7 +530,7 @@ async fn fake_sendgrid() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, mails)
+    (url, mailbox)
 }
 
 fn code_in(mail: &Value) -> String {
@@ -529,7 +558,6 @@ async fn a_client_links_by_email_code_and_wrong_codes_run_out() {
         "{}",
         rec.texts()[0]
     );
-    assert!(mails.lock().unwrap().is_empty());
 
     run(&gw, &rec, telegram_dm("902", "/link priya@example.com", 1)).await;
     assert!(
@@ -537,7 +565,17 @@ async fn a_client_links_by_email_code_and_wrong_codes_run_out() {
         "{}",
         rec.texts()[1]
     );
-    let (auth, mail) = mails.lock().unwrap()[0].clone();
+    // The same words either way: nothing tells whether an address is a client's.
+    assert_eq!(
+        rec.texts()[0].replace("n***@", "X"),
+        rec.texts()[1].replace("p***@", "X")
+    );
+    let (auth, mail) = mails.wait_for(1).await[0].clone();
+    assert_eq!(
+        mails.all().len(),
+        1,
+        "no mail for an address that is no client's"
+    );
     assert_eq!(auth, "Bearer SG.test-key");
     assert_eq!(
         mail["personalizations"][0]["to"][0]["email"],
@@ -547,7 +585,11 @@ async fn a_client_links_by_email_code_and_wrong_codes_run_out() {
     let code = code_in(&mail);
     // Asking again at once sends nothing new.
     run(&gw, &rec, telegram_dm("902", "/link priya@example.com", 2)).await;
-    assert_eq!(mails.lock().unwrap().len(), 1);
+    assert!(
+        rec.texts()[2].contains("just sent a code"),
+        "{}",
+        rec.texts()[2]
+    );
     // The code is worthless on another account.
     assert!(matches!(
         run(&gw, &rec, telegram_dm("903", &code, 1)).await,
@@ -584,7 +626,7 @@ async fn a_client_links_by_email_code_and_wrong_codes_run_out() {
 
     // Five wrong codes use up a code: the right one no longer works.
     run(&gw, &rec, telegram_dm("904", "/link priya@example.com", 1)).await;
-    let code = code_in(&mails.lock().unwrap()[1].1);
+    let code = code_in(&mails.wait_for(2).await[1].1);
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for n in 0..5 {
         run(&gw, &rec, telegram_dm("904", wrong, 10 + n)).await;
@@ -669,4 +711,209 @@ async fn a_manager_dm_reaches_the_dashboard_with_a_table_of_figures() {
     };
     let sum: i64 = table.rows.iter().map(|r| rupees(&r[1])).sum();
     assert_eq!(sum, rupees(&out.text), "{out:?}");
+}
+
+/// A clock the test moves forward.
+#[derive(Debug)]
+struct SteppingClock(Mutex<chrono::DateTime<Utc>>);
+
+impl frontdesk::domain::Clock for SteppingClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn link_codes_are_capped_per_account_and_per_client_each_day() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let (url, mails) = fake_sendgrid().await;
+    let settings = env(&[
+        ("SENDGRID_API_KEY", "SG.k"),
+        ("SENDGRID_API_URL", &url),
+        ("EMAIL_FROM", "desk@studio.example"),
+    ]);
+    let clock = Arc::new(SteppingClock(Mutex::new(crate::harness::demo_now())));
+    let agents = Agents::new(
+        db.store.clone(),
+        clock.clone(),
+        settings.studio.clone(),
+        &settings.llm,
+        24,
+    );
+    let gw = Gateway::new(
+        agents,
+        gateway_settings(),
+        EmailSender::from_settings(&settings),
+        "Studio",
+        clock.clone(),
+    );
+    let rec = Arc::new(Recorder::default());
+    let step = || {
+        let mut now = clock.0.lock().unwrap();
+        *now += chrono::Duration::minutes(2);
+    };
+    // One account: five codes a day, then a polite refusal.
+    for n in 0..5 {
+        run(&gw, &rec, telegram_dm("950", "/link priya@example.com", n)).await;
+        assert!(
+            rec.texts().last().unwrap().contains("code is on its way"),
+            "{:?}",
+            rec.texts()
+        );
+        step();
+    }
+    run(&gw, &rec, telegram_dm("950", "/link priya@example.com", 9)).await;
+    assert!(
+        rec.texts().last().unwrap().contains("try again tomorrow"),
+        "{:?}",
+        rec.texts().last()
+    );
+    assert_eq!(mails.wait_for(5).await.len(), 5);
+    // Other accounts asking for the same client: the replies look the same, but she gets
+    // no more than five codes a day, so guesses at her record stay capped.
+    for (i, account) in ["951", "952", "953"].iter().enumerate() {
+        run(
+            &gw,
+            &rec,
+            telegram_dm(account, "/link priya@example.com", 20 + i as u32),
+        )
+        .await;
+        assert!(rec.texts().last().unwrap().contains("code is on its way"));
+        step();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        mails.all().len(),
+        5,
+        "no sixth mail to the same client in a day"
+    );
+    // A day later the account may ask again.
+    *clock.0.lock().unwrap() += chrono::Duration::days(1);
+    run(&gw, &rec, telegram_dm("950", "/link priya@example.com", 30)).await;
+    assert!(rec.texts().last().unwrap().contains("code is on its way"));
+    assert_eq!(mails.wait_for(6).await.len(), 6);
+}
+
+#[tokio::test]
+async fn a_phone_number_shared_by_two_clients_links_nobody() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    // Priya Patel's record gets Priya Sharma's number (a family sharing a phone).
+    db.store
+        .clients()
+        .update_one(
+            doc! { "email": "priya.patel@example.com" },
+            doc! { "$set": { "phone": "+919876543210" } },
+        )
+        .await
+        .unwrap();
+    let gw = gateway_with(&db, gateway_settings(), &env(&[]));
+    let rec = Arc::new(Recorder::default());
+    let contact = telegram_dm("960", "", 1).with_contact_phone("+919876543210");
+    assert_eq!(run(&gw, &rec, contact).await, Outcome::Linking);
+    assert!(
+        rec.texts()[0].contains("more than one client"),
+        "{}",
+        rec.texts()[0]
+    );
+    assert!(db
+        .store
+        .linked_identity("telegram:960")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_group_chat_shows_nobody_personal_data() {
+    let (db, _) = TestDb::with_demo_data(40).await;
+    let order: Order = db
+        .store
+        .orders()
+        .find_one(doc! { "number": 12345 })
+        .await
+        .unwrap()
+        .unwrap();
+    db.store
+        .link_identity(&frontdesk::store::LinkedIdentity {
+            account: "telegram:970".into(),
+            client_id: order.client_id,
+            via: "phone".into(),
+            linked_at: crate::harness::demo_now(),
+        })
+        .await
+        .unwrap();
+    let gw = gateway_with(&db, gateway_settings(), &env(&[]));
+    let rec = Arc::new(Recorder::default());
+    // In her private chat she sees her order…
+    run(&gw, &rec, telegram_dm("970", "status of order #12345", 1)).await;
+    assert!(
+        rec.texts()[0].contains(order.status.as_str()),
+        "{}",
+        rec.texts()[0]
+    );
+    // …in the studio's class group (routed by default, others reading) she does not.
+    let group = Inbound::new(
+        Platform::Telegram,
+        "-100555",
+        "970",
+        "status of order #12345",
+        "-100555:2",
+        Utc::now(),
+    );
+    let outcome = run(&gw, &rec, group).await;
+    assert!(matches!(outcome, Outcome::Answered { .. }), "{outcome:?}");
+    assert!(
+        !rec.texts()[1].contains(&order.course_name),
+        "{}",
+        rec.texts()[1]
+    );
+    // Asha (a manager) in the same group gets no client data either.
+    let group = Inbound::new(
+        Platform::Telegram,
+        "-100555",
+        "111",
+        "find client priya@example.com",
+        "-100555:3",
+        Utc::now(),
+    );
+    run(&gw, &rec, group).await;
+    assert!(!rec.texts()[2].contains("+91"), "{}", rec.texts()[2]);
+    assert!(!rec.texts()[2].contains("Sharma"), "{}", rec.texts()[2]);
+}
+
+#[tokio::test]
+async fn slack_users_link_with_a_bare_link_command_and_see_no_telegram_button() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let gw = gateway_with(&db, gateway_settings(), &env(&[]));
+    let rec = Arc::new(Recorder::default());
+    let dm = |text: &str, n: &str| {
+        Inbound::new(Platform::Slack, "D1", "U_CLIENT", text, n, Utc::now()).with_direct(true)
+    };
+    assert_eq!(
+        run(&gw, &rec, dm("link priya@example.com", "e1")).await,
+        Outcome::Linking
+    );
+    assert!(
+        rec.texts()[0].contains("isn't set up"),
+        "{}",
+        rec.texts()[0]
+    );
+    assert_eq!(
+        run(&gw, &rec, dm("hello", "e2")).await,
+        Outcome::Answered {
+            agent: AgentKind::Support,
+            intent: "smalltalk".into()
+        }
+    );
+    assert_eq!(run(&gw, &rec, dm("/start", "e3")).await, Outcome::Linking);
+    let welcome = rec.sent.lock().unwrap()[2].clone();
+    assert!(
+        !welcome.request_contact,
+        "no contact button outside Telegram"
+    );
+    assert!(
+        !welcome.text.contains("Share my phone number"),
+        "{}",
+        welcome.text
+    );
 }

@@ -26,6 +26,11 @@ use crate::{tls, SlackAdapter};
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest wait before reconnecting.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long opening the websocket may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the connection may stay silent before a ping, and again before reconnecting
+/// (Slack pings every few seconds, so this only fires on a dead connection).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// How one connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,23 +110,43 @@ async fn connection(
     } else {
         None
     };
-    let socket = match tokio_tungstenite::connect_async_tls_with_config(
-        url.as_str(),
-        None,
-        false,
-        connector,
-    )
-    .await
-    {
-        Ok((socket, _)) => socket,
-        Err(err) => {
+    let connect =
+        tokio_tungstenite::connect_async_tls_with_config(url.as_str(), None, false, connector);
+    let socket = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok((socket, _))) => socket,
+        Ok(Err(err)) => {
             tracing::warn!(error = %err, "slack socket mode connection failed");
+            return Ok(Ended::FAILED);
+        }
+        Err(_) => {
+            tracing::warn!("slack socket mode connection timed out");
             return Ok(Ended::FAILED);
         }
     };
     let (mut write, mut read) = socket.split();
     let mut ended = Ended::FAILED;
-    while let Some(frame) = read.next().await {
+    let mut pinged = false;
+    loop {
+        // A half-open connection never ends by itself: after a quiet spell, ping; after a
+        // second one with no answer at all, reconnect.
+        let frame = match tokio::time::timeout(IDLE_TIMEOUT, read.next()).await {
+            Ok(Some(frame)) => {
+                pinged = false;
+                frame
+            }
+            Ok(None) => break,
+            Err(_) if !pinged => {
+                pinged = true;
+                if write.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            Err(_) => {
+                tracing::warn!("slack socket mode connection went quiet; reconnecting");
+                break;
+            }
+        };
         let text = match frame {
             Ok(Message::Text(text)) => text,
             Ok(Message::Close(_)) => break,

@@ -22,8 +22,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(45);
 /// How long a typing indicator may take before it is given up (it is only a courtesy).
 const TYPING_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Telegram allows about one message per second to one chat.
+/// Telegram allows about one message per second to one private chat…
 const PER_CHAT_INTERVAL: Duration = Duration::from_secs(1);
+/// …and about 20 a minute to one group (group chat ids are negative).
+const PER_GROUP_INTERVAL: Duration = Duration::from_secs(3);
 
 /// Talks to one Telegram bot: receives through [`run_polling`](Self::run_polling) or
 /// [`webhook_router`](Self::webhook_router) and sends through [`ChatAdapter`].
@@ -32,6 +34,7 @@ pub struct TelegramAdapter {
     me: Me,
     pub(crate) webhook_secret: Option<String>,
     pacer: Pacer,
+    group_pacer: Pacer,
 }
 
 impl std::fmt::Debug for TelegramAdapter {
@@ -77,6 +80,7 @@ impl TelegramAdapter {
             me,
             webhook_secret: config.webhook_secret,
             pacer: Pacer::new(PER_CHAT_INTERVAL),
+            group_pacer: Pacer::new(PER_GROUP_INTERVAL),
         }))
     }
 
@@ -111,7 +115,12 @@ impl ChatAdapter for TelegramAdapter {
     }
 
     async fn send(&self, out: &Outbound) -> Result<(), AdapterError> {
-        send_outbound(&self.bot, &self.pacer, out).await
+        let pacer = if out.channel.trim_start().starts_with('-') {
+            &self.group_pacer
+        } else {
+            &self.pacer
+        };
+        send_outbound(&self.bot, pacer, out).await
     }
 
     /// Sends the `typing` chat action; gives up after 5 s, as it is only a courtesy.

@@ -1,8 +1,10 @@
 //! Email through SendGrid's v3 `mail/send` API (`SENDGRID_API_KEY`, `EMAIL_FROM`,
-//! `SENDGRID_API_URL` for a local fake).
+//! `SENDGRID_API_URL` for a local fake): link codes, order confirmations, payment
+//! receipts and enquiry replies, tagged with the outbox key when there is one.
 
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::json;
 
 use super::IntegrationError;
@@ -48,14 +50,46 @@ impl EmailSender {
     /// Sends one plain-text email.
     ///
     /// # Errors
-    /// SendGrid could not be reached or did not accept the message (anything but 2xx).
+    /// As [`EmailSender::send_with_key`].
     pub async fn send(&self, to: &str, subject: &str, text: &str) -> Result<(), IntegrationError> {
-        let body = json!({
+        self.deliver(to, subject, text, None).await
+    }
+
+    /// Sends one plain-text email tagged with `key` in SendGrid's `custom_args`
+    /// (`{"frontdesk_id": key}`). SendGrid has no idempotency header; the tag comes back in
+    /// its event webhooks and activity feed, so a receiver can tell a resend of the same
+    /// outbox item from a new message.
+    ///
+    /// # Errors
+    /// SendGrid could not be reached (`Unreachable`) or did not accept the message
+    /// (`Refused`, with the messages of SendGrid's `errors` list when it sent one; 5xx and
+    /// 429 are retryable).
+    pub async fn send_with_key(
+        &self,
+        to: &str,
+        subject: &str,
+        text: &str,
+        key: &str,
+    ) -> Result<(), IntegrationError> {
+        self.deliver(to, subject, text, Some(key)).await
+    }
+
+    async fn deliver(
+        &self,
+        to: &str,
+        subject: &str,
+        text: &str,
+        key: Option<&str>,
+    ) -> Result<(), IntegrationError> {
+        let mut body = json!({
             "personalizations": [{ "to": [{ "email": to }] }],
             "from": { "email": self.from, "name": self.from_name },
             "subject": subject,
             "content": [{ "type": "text/plain", "value": text }],
         });
+        if let (Some(key), Some(fields)) = (key, body.as_object_mut()) {
+            fields.insert("custom_args".into(), json!({ "frontdesk_id": key }));
+        }
         let response = self
             .http
             .post(format!("{}/v3/mail/send", self.api_url))
@@ -75,7 +109,42 @@ impl EmailSender {
         Err(IntegrationError::Refused {
             provider: PROVIDER,
             status: status.as_u16(),
-            body: body.chars().take(300).collect(),
+            body: error_message(&body),
         })
+    }
+}
+
+/// SendGrid's error body: `{"errors":[{"message":"…","field":"…","help":…}]}`.
+#[derive(Deserialize)]
+struct SendGridErrors {
+    errors: Vec<SendGridError>,
+}
+
+#[derive(Deserialize)]
+struct SendGridError {
+    message: Option<String>,
+    field: Option<String>,
+}
+
+/// The messages of SendGrid's error list (with the field each is about), or the start of
+/// whatever else it sent.
+fn error_message(text: &str) -> String {
+    let listed = serde_json::from_str::<SendGridErrors>(text)
+        .map(|e| {
+            e.errors
+                .into_iter()
+                .filter_map(|e| match (e.message, e.field) {
+                    (Some(m), Some(f)) if !f.is_empty() => Some(format!("{m} ({f})")),
+                    (Some(m), _) => Some(m),
+                    (None, _) => None,
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
+    if listed.is_empty() {
+        text.chars().take(300).collect()
+    } else {
+        listed
     }
 }

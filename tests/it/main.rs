@@ -13,6 +13,8 @@ mod chat_slack;
 mod chat_telegram;
 mod gateway;
 mod harness;
+mod integrations_messaging;
+mod integrations_payments;
 mod llm;
 mod seed;
 mod store;

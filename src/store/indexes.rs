@@ -50,6 +50,11 @@ fn specs() -> Vec<Spec> {
         spec(CLIENTS, "joined_at", doc! { "joined_at": 1 }),
         spec(CLIENTS, "last_visit_at", doc! { "last_visit_at": 1 }),
         spec(CLIENTS, "status_name", doc! { "status": 1, "name": 1 }),
+        spec(
+            CLIENTS,
+            "enrollments_course_id",
+            doc! { "enrollments.course_id": 1 },
+        ),
         unique(spec(COURSES, "name_key_unique", doc! { "name_key": 1 })),
         spec(CLASSES, "starts_at", doc! { "starts_at": 1 }),
         spec(

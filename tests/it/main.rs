@@ -14,5 +14,6 @@ mod chat_telegram;
 mod gateway;
 mod harness;
 mod llm;
+mod outbox;
 mod seed;
 mod store;

@@ -256,6 +256,9 @@ pub struct StudioSettings {
     pub name: String,
     pub currency: Currency,
     pub utc_offset: FixedOffset,
+    /// The payment provider that makes payment links ("Razorpay", "Stripe"), or `None`:
+    /// clients pay at the desk. Chosen from `payments.provider` and the credentials set.
+    pub online_payment: Option<PaymentProviderKind>,
 }
 
 /// The OpenAI-compatible LLM, if any.
@@ -426,6 +429,7 @@ impl Settings {
                 name: file.studio.name,
                 currency,
                 utc_offset,
+                online_payment: online_payment(integrations.payment_provider, &get),
             },
             llm: LlmSettings {
                 api_key,
@@ -477,6 +481,33 @@ impl Settings {
 pub enum PaymentProviderKind {
     Razorpay,
     Stripe,
+}
+
+impl PaymentProviderKind {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Razorpay => "Razorpay",
+            Self::Stripe => "Stripe",
+        }
+    }
+}
+
+/// The provider in use: the one chosen, if its credentials are set; with none chosen, the
+/// first with credentials of Razorpay and Stripe.
+fn online_payment(
+    chosen: Option<PaymentProviderKind>,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Option<PaymentProviderKind> {
+    let razorpay = get("RAZORPAY_KEY_ID").is_some() && get("RAZORPAY_KEY_SECRET").is_some();
+    let stripe = get("STRIPE_SECRET_KEY").is_some();
+    match chosen {
+        Some(PaymentProviderKind::Razorpay) => razorpay.then_some(PaymentProviderKind::Razorpay),
+        Some(PaymentProviderKind::Stripe) => stripe.then_some(PaymentProviderKind::Stripe),
+        None if razorpay => Some(PaymentProviderKind::Razorpay),
+        None if stripe => Some(PaymentProviderKind::Stripe),
+        None => None,
+    }
 }
 
 /// Where the daily digest of yesterday's figures goes.

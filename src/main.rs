@@ -1,5 +1,6 @@
 //! The `frontdesk` command line: parse arguments, load settings, wire the parts, run.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -11,7 +12,10 @@ use frontdesk::app::{self, localdb_data_dir, localdb_state_file, running_localdb
 use frontdesk::config::Settings;
 use frontdesk::gateway::platforms::{AdapterState, ChatAdapters};
 use frontdesk::gateway::Gateway;
-use frontdesk::integrations::email::EmailSender;
+use frontdesk::integrations::scheduler::Scheduler;
+use frontdesk::integrations::webhooks::{self, WebhookState};
+use frontdesk::integrations::worker::{worker_name, OutboxWorker};
+use frontdesk::integrations::{ChatRoutes, Providers};
 use frontdesk::store::localdb::LocalDb;
 use frontdesk::store::seed::{seed, SeedOptions};
 use frontdesk::tools::AgentKind;
@@ -265,24 +269,47 @@ async fn run_doctor(settings: &Settings) -> Result<()> {
         "config      ok (database {:?}, planner {:?})",
         settings.database.name, settings.llm.planner
     );
-    match (&settings.database.url, running_localdb()) {
-        (Some(url), _) => {
-            match frontdesk::store::Store::connect(url.expose(), &settings.database.name).await {
-                Ok(_) => println!(
-                    "database    ok ({})",
-                    frontdesk::store::redact_url(url.expose())
-                ),
-                Err(e) => {
-                    problems += 1;
-                    println!("database    FAILED: {e}");
+    let url = match (&settings.database.url, running_localdb()) {
+        (Some(url), _) => Some(url.expose().to_owned()),
+        (None, Some((url, _))) => Some(url),
+        (None, None) => {
+            println!("database    MONGODB_URL unset: demo and tests start a local server");
+            None
+        }
+    };
+    if let Some(url) = url {
+        match frontdesk::store::Store::connect(&url, &settings.database.name).await {
+            Ok(store) => {
+                println!("database    ok ({})", frontdesk::store::redact_url(&url));
+                match store.outbox_stats().await {
+                    Ok(o) => {
+                        println!(
+                            "outbox      {} waiting, {} being delivered, {} delivered, {} dead",
+                            o.pending, o.in_flight, o.done, o.dead
+                        );
+                        if o.dead > 0 {
+                            problems += 1;
+                            println!("            {} dead item(s): see the last_error of status \"dead\" in the outbox collection", o.dead);
+                        }
+                    }
+                    Err(e) => println!("outbox      unreadable: {e}"),
                 }
             }
+            Err(e) => {
+                problems += 1;
+                println!("database    FAILED: {e}");
+            }
         }
-        (None, Some((url, _))) => {
-            println!("database    ok (local server from `frontdesk localdb start` at {url})")
+    }
+    match Providers::from_settings(settings, ChatRoutes::default()) {
+        Ok(providers) => {
+            for (what, state) in providers.summary() {
+                println!("{what:<11} {state}");
+            }
         }
-        (None, None) => {
-            println!("database    MONGODB_URL unset: demo and tests start a local server")
+        Err(e) => {
+            problems += 1;
+            println!("providers   FAILED: {e}");
         }
     }
     match &settings.llm.api_key {
@@ -308,15 +335,45 @@ async fn run_doctor(settings: &Settings) -> Result<()> {
 }
 
 /// The gateway over the agents, and the chat adapters whose tokens are set.
-async fn start_chat(settings: &Settings, db: &app::Database) -> ChatAdapters {
+/// Everything that runs beside the HTTP server: the chat adapters (through the gateway),
+/// the outbox worker and the scheduler, and the webhook routes (chat platforms and payment
+/// providers) for the server to mount.
+async fn start_chat(settings: &Settings, db: &app::Database) -> Result<ChatAdapters> {
+    let routes = ChatRoutes::default();
+    let providers = Providers::from_settings(settings, routes.clone())?;
     let gateway = Gateway::new(
         agents_for(settings, db),
         settings.gateway.clone(),
-        EmailSender::from_settings(settings),
+        providers.email.clone(),
         settings.studio.name.clone(),
         settings.clock(),
     );
-    frontdesk::gateway::platforms::start(settings, &gateway).await
+    let mut adapters = frontdesk::gateway::platforms::start(settings, &gateway, &routes).await;
+    for (what, state) in providers.summary() {
+        tracing::info!("{what}: {state}");
+        adapters.status_lines.push(format!("{what:<9} {state}"));
+    }
+    let providers = Arc::new(providers);
+    let owner = worker_name(0);
+    let worker = OutboxWorker::new(
+        db.store.clone(),
+        settings.clock(),
+        providers.clone(),
+        settings.integrations.clone(),
+        owner.clone(),
+    );
+    adapters.tasks.spawn(worker.run());
+    let scheduler = Scheduler::new(
+        db.store.clone(),
+        settings.clock(),
+        providers,
+        settings.integrations.clone(),
+        owner,
+    );
+    adapters.tasks.spawn(scheduler.run());
+    let payments = webhooks::routes(WebhookState::from_settings(settings, db.store.clone()));
+    adapters.webhooks = std::mem::take(&mut adapters.webhooks).merge(payments);
+    Ok(adapters)
 }
 
 fn agents_for(settings: &Settings, db: &app::Database) -> Agents {
@@ -444,12 +501,15 @@ async fn run_serve(settings: &Settings, bind: Option<String>, local_db: bool) ->
     }
     let db = app::open_database(settings).await?;
     let bind = bind.unwrap_or_else(|| settings.bind.clone());
-    let mut chat = start_chat(settings, &db).await;
+    let mut chat = start_chat(settings, &db).await?;
     let webhooks = std::mem::take(&mut chat.webhooks);
     let addr = start_api(settings, &db, &bind, secret.expose().as_bytes(), webhooks).await?;
     tracing::info!(%addr, "serving the REST API");
     println!("frontdesk serving on http://{addr} (docs at /docs)");
     for line in &chat.status {
+        println!("  {line}");
+    }
+    for line in &chat.status_lines {
         println!("  {line}");
     }
     tokio::signal::ctrl_c().await?;
@@ -479,7 +539,7 @@ async fn run_demo(settings: &Settings) -> Result<()> {
         Some(s) => s.expose().to_owned(),
         None => uuid::Uuid::new_v4().simple().to_string(),
     };
-    let mut adapters = start_chat(settings, &db).await;
+    let mut adapters = start_chat(settings, &db).await?;
     let webhooks = std::mem::take(&mut adapters.webhooks);
     match start_api(settings, &db, &settings.bind, secret.as_bytes(), webhooks).await {
         Ok(addr) => {
@@ -495,6 +555,9 @@ async fn run_demo(settings: &Settings) -> Result<()> {
         Err(e) => println!("REST API not started: {e:#}"),
     }
     for line in &adapters.status {
+        println!("  {line}");
+    }
+    for line in &adapters.status_lines {
         println!("  {line}");
     }
     println!("try: \"What classes are available this week?\", \"status of order #12345\", \"/agent dashboard\" then \"revenue this month\"");

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::{ApiError, ApiState, AuthUser};
 use crate::agents::{AgentRequest, MAX_MESSAGE_CHARS};
-use crate::telemetry::status::StatusReport;
+use crate::telemetry::status::{OutboxFigures, StatusReport};
 use crate::tools::{AgentKind, Role};
 
 pub(super) fn routes() -> OpenApiRouter<Arc<ApiState>> {
@@ -141,7 +141,8 @@ async fn dashboard_query(
     ask(&state, user, AgentKind::Dashboard, body.0).await
 }
 
-/// Per agent: queries, errors, p50/p95 latency, LLM calls and tokens since start (manager or admin).
+/// Per agent: queries, errors, p50/p95 latency, LLM calls and tokens since start; the
+/// outbox's depth and dead letters (manager or admin).
 #[utoipa::path(get, path = "/api/agents/status", tag = "agents",
     responses((status = 200, body = StatusReport), (status = 401, body = super::Problem), (status = 403, body = super::Problem)))]
 async fn status(
@@ -149,5 +150,12 @@ async fn status(
     user: AuthUser,
 ) -> Result<Json<StatusReport>, ApiError> {
     user.require(Role::Manager)?;
-    Ok(Json(state.status.report()))
+    let stats = state.store.outbox_stats().await?;
+    let outbox = OutboxFigures {
+        pending: stats.pending,
+        in_flight: stats.in_flight,
+        done: stats.done,
+        dead: stats.dead,
+    };
+    Ok(Json(state.status.report(outbox)))
 }

@@ -91,6 +91,9 @@ pub struct Payment {
     pub paid_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub provider_ref: Option<String>,
+    /// The online payment link (Razorpay payment link, Stripe Checkout), once made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_url: Option<String>,
     #[serde(with = "bson_date")]
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,6 +9,7 @@ use tokio::task::JoinSet;
 
 use super::Gateway;
 use crate::config::Settings;
+use crate::integrations::ChatRoutes;
 
 /// How one platform fared at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +49,8 @@ pub struct ChatAdapters {
     pub tasks: JoinSet<()>,
     pub webhooks: axum::Router,
     pub status: Vec<AdapterStatus>,
+    /// Further start-up lines (the providers) for the operator.
+    pub status_lines: Vec<String>,
 }
 
 impl fmt::Debug for ChatAdapters {
@@ -58,19 +61,21 @@ impl fmt::Debug for ChatAdapters {
     }
 }
 
-/// Connects every platform whose token is set and starts receiving.
-pub async fn start(settings: &Settings, gateway: &Gateway) -> ChatAdapters {
+/// Connects every platform whose token is set, starts receiving, and registers each
+/// running adapter in `routes` for proactive messages (reminders, the digest).
+pub async fn start(settings: &Settings, gateway: &Gateway, routes: &ChatRoutes) -> ChatAdapters {
     let handler: SharedHandler = std::sync::Arc::new(gateway.clone());
     let mut adapters = ChatAdapters {
         tasks: JoinSet::new(),
         webhooks: axum::Router::new(),
         status: Vec::new(),
+        status_lines: Vec::new(),
     };
-    let telegram = telegram::start(settings, &handler, &mut adapters).await;
+    let telegram = telegram::start(settings, &handler, &mut adapters, routes).await;
     adapters.status.push(status(Platform::Telegram, telegram));
-    let slack = slack::start(settings, &handler, &mut adapters).await;
+    let slack = slack::start(settings, &handler, &mut adapters, routes).await;
     adapters.status.push(status(Platform::Slack, slack));
-    let discord = discord::start(settings, &handler, &mut adapters).await;
+    let discord = discord::start(settings, &handler, &mut adapters, routes).await;
     adapters.status.push(status(Platform::Discord, discord));
     for line in &adapters.status {
         match &line.state {
@@ -114,6 +119,7 @@ mod telegram {
 
     use super::{spawn_receiver, AdapterState, ChatAdapters};
     use crate::config::Settings;
+    use crate::integrations::ChatRoutes;
 
     fn config(settings: &Settings) -> Option<TelegramConfig> {
         let token = settings.env("TELEGRAM_BOT_TOKEN")?;
@@ -144,6 +150,7 @@ mod telegram {
         settings: &Settings,
         handler: &SharedHandler,
         adapters: &mut ChatAdapters,
+        routes: &ChatRoutes,
     ) -> AdapterState {
         let Some(config) = config(settings) else {
             return AdapterState::Off("TELEGRAM_BOT_TOKEN is not set");
@@ -158,6 +165,7 @@ mod telegram {
             Ok(bot) => bot,
             Err(e) => return AdapterState::Failed(e.to_string()),
         };
+        routes.register(Platform::Telegram, bot.clone());
         match webhook_url {
             Some(url) => {
                 if let Err(e) = bot.set_webhook(url).await {
@@ -185,6 +193,7 @@ mod telegram {
 
     use super::{AdapterState, ChatAdapters};
     use crate::config::Settings;
+    use crate::integrations::ChatRoutes;
 
     const OFF: &str = "built without the telegram feature";
 
@@ -196,6 +205,7 @@ mod telegram {
         _: &Settings,
         _: &SharedHandler,
         _: &mut ChatAdapters,
+        _: &ChatRoutes,
     ) -> AdapterState {
         AdapterState::Off(OFF)
     }
@@ -208,6 +218,7 @@ mod slack {
 
     use super::{spawn_receiver, AdapterState, ChatAdapters};
     use crate::config::Settings;
+    use crate::integrations::ChatRoutes;
 
     fn config(settings: &Settings) -> Option<SlackConfig> {
         let token = settings.env("SLACK_BOT_TOKEN")?;
@@ -238,6 +249,7 @@ mod slack {
         settings: &Settings,
         handler: &SharedHandler,
         adapters: &mut ChatAdapters,
+        routes: &ChatRoutes,
     ) -> AdapterState {
         let Some(config) = config(settings) else {
             return AdapterState::Off("SLACK_BOT_TOKEN is not set");
@@ -253,6 +265,7 @@ mod slack {
             Ok(slack) => slack,
             Err(e) => return AdapterState::Failed(e.to_string()),
         };
+        routes.register(Platform::Slack, slack.clone());
         let mut modes = Vec::new();
         if events {
             let routes = slack.clone().events_router(handler.clone());
@@ -277,6 +290,7 @@ mod slack {
 
     use super::{AdapterState, ChatAdapters};
     use crate::config::Settings;
+    use crate::integrations::ChatRoutes;
 
     const OFF: &str = "built without the slack feature";
 
@@ -288,6 +302,7 @@ mod slack {
         _: &Settings,
         _: &SharedHandler,
         _: &mut ChatAdapters,
+        _: &ChatRoutes,
     ) -> AdapterState {
         AdapterState::Off(OFF)
     }
@@ -300,6 +315,7 @@ mod discord {
 
     use super::{spawn_receiver, AdapterState, ChatAdapters};
     use crate::config::Settings;
+    use crate::integrations::ChatRoutes;
 
     fn config(settings: &Settings) -> Option<DiscordConfig> {
         let token = settings.env("DISCORD_TOKEN")?;
@@ -324,6 +340,7 @@ mod discord {
         settings: &Settings,
         handler: &SharedHandler,
         adapters: &mut ChatAdapters,
+        routes: &ChatRoutes,
     ) -> AdapterState {
         let Some(config) = config(settings) else {
             return AdapterState::Off("DISCORD_TOKEN is not set");
@@ -332,6 +349,7 @@ mod discord {
             Ok(discord) => discord,
             Err(e) => return AdapterState::Failed(e.to_string()),
         };
+        routes.register(Platform::Discord, discord.clone());
         spawn_receiver(
             &mut adapters.tasks,
             Platform::Discord,
@@ -347,6 +365,7 @@ mod discord {
 
     use super::{AdapterState, ChatAdapters};
     use crate::config::Settings;
+    use crate::integrations::ChatRoutes;
 
     const OFF: &str = "built without the discord feature";
 
@@ -358,6 +377,7 @@ mod discord {
         _: &Settings,
         _: &SharedHandler,
         _: &mut ChatAdapters,
+        _: &ChatRoutes,
     ) -> AdapterState {
         AdapterState::Off(OFF)
     }

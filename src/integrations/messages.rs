@@ -177,6 +177,7 @@ mod tests {
 
     fn studio() -> StudioSettings {
         StudioSettings {
+            online_payment: None,
             name: "Lotus Studio".into(),
             currency: Currency::INR,
             utc_offset: FixedOffset::east_opt(5 * 3600 + 1800).unwrap(),

@@ -7,13 +7,108 @@
 //! * [`messages`] — the texts of the emails and SMS frontdesk sends.
 //! * [`payments`] — Razorpay payment links and Stripe Checkout sessions; [`webhooks`] —
 //!   their signed webhooks, which mark a payment paid and its order confirmed.
+//! * [`worker`] — the outbox worker (leases, backoff, dead letters); [`deliver`] — what
+//!   delivering each kind of job means; [`scheduler`] — reminders, the digest, calendar
+//!   sync. [`Providers`] holds every configured client; [`ChatRoutes`] the running chat
+//!   adapters for proactive messages.
 
 pub mod calendar;
+pub mod deliver;
 pub mod email;
 pub mod messages;
 pub mod payments;
+pub mod scheduler;
 pub mod sms;
 pub mod webhooks;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use frontdesk_chat::{DynChatAdapter, Platform};
+
+use crate::config::{Settings, StudioSettings};
+
+/// The running chat adapters the outbox sends proactive messages through (reminders,
+/// confirmations, the digest). Filled in as the adapters start.
+#[derive(Clone, Default)]
+pub struct ChatRoutes(Arc<RwLock<HashMap<Platform, Arc<dyn DynChatAdapter>>>>);
+
+impl std::fmt::Debug for ChatRoutes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let platforms: Vec<Platform> = self
+            .0
+            .read()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default();
+        f.debug_tuple("ChatRoutes").field(&platforms).finish()
+    }
+}
+
+impl ChatRoutes {
+    pub fn register(&self, platform: Platform, adapter: Arc<dyn DynChatAdapter>) {
+        if let Ok(mut map) = self.0.write() {
+            map.insert(platform, adapter);
+        }
+    }
+
+    #[must_use]
+    pub fn get(&self, platform: Platform) -> Option<Arc<dyn DynChatAdapter>> {
+        self.0.read().ok().and_then(|m| m.get(&platform).cloned())
+    }
+}
+
+/// Every provider frontdesk can use; each is `None` (off) without its credentials.
+#[derive(Debug, Clone)]
+pub struct Providers {
+    pub studio: StudioSettings,
+    pub email: Option<email::EmailSender>,
+    pub sms: Option<sms::SmsSender>,
+    pub payments: Option<payments::PaymentProvider>,
+    pub calendar: Option<calendar::CalendarClient>,
+    pub chat: ChatRoutes,
+}
+
+impl Providers {
+    /// The providers whose credentials are set.
+    ///
+    /// # Errors
+    /// Credentials that are set but unusable (an unreadable Google service account).
+    pub fn from_settings(settings: &Settings, chat: ChatRoutes) -> Result<Self, IntegrationError> {
+        Ok(Self {
+            studio: settings.studio.clone(),
+            email: email::EmailSender::from_settings(settings),
+            sms: sms::SmsSender::from_settings(settings),
+            payments: payments::PaymentProvider::from_settings(settings),
+            calendar: calendar::CalendarClient::from_settings(settings)?,
+            chat,
+        })
+    }
+
+    /// One line per provider, for `doctor` and the start-up log.
+    #[must_use]
+    pub fn summary(&self) -> Vec<(&'static str, String)> {
+        let on = |b: bool, what: &str| {
+            if b {
+                format!("on ({what})")
+            } else {
+                "off".to_owned()
+            }
+        };
+        vec![
+            (
+                "payments",
+                self.payments.as_ref().map_or_else(
+                    || "off: clients are told to pay at the desk".to_owned(),
+                    |p| format!("on ({})", p.name()),
+                ),
+            ),
+            ("email", on(self.email.is_some(), "SendGrid")),
+            ("sms", on(self.sms.is_some(), "Twilio")),
+            ("calendar", on(self.calendar.is_some(), "Google Calendar")),
+        ]
+    }
+}
 
 /// Why a provider call failed.
 #[derive(Debug, thiserror::Error)]

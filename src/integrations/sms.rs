@@ -74,7 +74,9 @@ impl SmsSender {
     /// # Errors
     /// Twilio could not be reached (`Unreachable`), refused the message (`Refused` with
     /// Twilio's message and code; 5xx and 429 are retryable), or answered something that
-    /// is not a message resource (`BadResponse`).
+    /// is not a message resource — that last one only when it was not a success: a 2xx
+    /// whose body cannot be read means Twilio took the message, so it is reported sent
+    /// (sid `"unknown"`) rather than retried into a second SMS.
     pub async fn send(&self, to: &str, body: &str) -> Result<String, IntegrationError> {
         let body = fit_body(body);
         let sender_field = if self.from.starts_with("MG") {
@@ -112,12 +114,13 @@ impl SmsSender {
                 body: error_message(&text),
             });
         }
-        let message: MessageResource =
-            serde_json::from_str(&text).map_err(|e| IntegrationError::BadResponse {
-                provider: PROVIDER,
-                reason: format!("no message sid in the answer ({e})"),
-            })?;
-        Ok(message.sid)
+        match serde_json::from_str::<MessageResource>(&text) {
+            Ok(message) => Ok(message.sid),
+            Err(e) => {
+                tracing::warn!(error = %e, "Twilio accepted an SMS but its answer has no sid");
+                Ok("unknown".to_owned())
+            }
+        }
     }
 }
 

@@ -60,6 +60,23 @@ impl Store {
             .await?)
     }
 
+    /// Every chat account linked to a client, oldest link first.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn linked_accounts(
+        &self,
+        client_id: ObjectId,
+    ) -> Result<Vec<LinkedIdentity>, StoreError> {
+        let found = self
+            .database()
+            .collection::<LinkedIdentity>(names::IDENTITIES)
+            .find(doc! { "client_id": client_id })
+            .sort(doc! { "linked_at": 1 })
+            .await?;
+        Ok(futures::TryStreamExt::try_collect(found).await?)
+    }
+
     /// Links (or re-links) a chat account to a client.
     ///
     /// # Errors

@@ -50,6 +50,11 @@ fn specs() -> Vec<Spec> {
         spec(CLIENTS, "joined_at", doc! { "joined_at": 1 }),
         spec(CLIENTS, "last_visit_at", doc! { "last_visit_at": 1 }),
         spec(CLIENTS, "status_name", doc! { "status": 1, "name": 1 }),
+        spec(
+            CLIENTS,
+            "enrollments_course_id",
+            doc! { "enrollments.course_id": 1 },
+        ),
         unique(spec(COURSES, "name_key_unique", doc! { "name_key": 1 })),
         spec(CLASSES, "starts_at", doc! { "starts_at": 1 }),
         spec(
@@ -152,6 +157,17 @@ fn specs() -> Vec<Spec> {
             LINK_CODE_REQUESTS,
             "client_at",
             doc! { "client_id": 1, "at": 1 },
+        ),
+        unique(spec(OUTBOX, "key_unique", doc! { "key": 1 })),
+        spec(
+            OUTBOX,
+            "status_next_attempt_at",
+            doc! { "status": 1, "next_attempt_at": 1 },
+        ),
+        spec(
+            OUTBOX,
+            "status_lease_until",
+            doc! { "status": 1, "lease_until": 1 },
         ),
     ]
 }

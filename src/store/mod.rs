@@ -14,6 +14,7 @@ mod indexes;
 mod listing;
 pub mod localdb;
 mod orders;
+mod outbox;
 mod payments;
 pub mod seed;
 mod tickets;
@@ -36,6 +37,7 @@ pub use error::StoreError;
 pub use identities::{LinkCode, LinkedIdentity};
 pub use listing::{ClientChanges, OrderFilter, PaymentFilter};
 pub use orders::{NewOrder, OrderCreated};
+pub use outbox::{Job, OutboxItem, OutboxStats, OutboxStatus};
 pub use payments::PaymentQuery;
 pub use tickets::Ticket;
 
@@ -54,6 +56,8 @@ pub mod names {
     pub const IDENTITIES: &str = "identities";
     pub const LINK_CODES: &str = "link_codes";
     pub const LINK_CODE_REQUESTS: &str = "link_code_requests";
+    pub const OUTBOX: &str = "outbox";
+    pub const TASK_LEASES: &str = "task_leases";
 }
 
 /// A connection to frontdesk's database, with a typed handle per collection.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
-use super::{names, Store, StoreError};
+use super::{names, Job, OutboxItem, Store, StoreError};
 use crate::domain::{
     Enrollment, Money, ObjectId, Order, OrderNumber, OrderStatus, Payment, PaymentMethod,
     PaymentStatus,
@@ -153,6 +153,7 @@ impl Store {
             due_at: new.now + Duration::days(i64::from(new.due_in_days)),
             paid_at: None,
             provider_ref: None,
+            link_url: None,
             created_at: new.now,
             idempotency_key: new.idempotency_key.clone(),
         };
@@ -218,6 +219,13 @@ impl Store {
                 .insert_one(payment)
                 .session(&mut session)
                 .await?;
+            // The confirmation (payment link, email, chat) commits with the order or not at all.
+            let confirm = OutboxItem::new(
+                format!("order:{}:confirm", order.number.get()),
+                Job::ConfirmOrder { order_id: order.id },
+                order.created_at,
+            );
+            self.enqueue_in(&mut session, &[confirm]).await?;
             let mut set = doc! { "$push": { "enrollments": bson::to_bson(enrollment)? } };
             if client_status != crate::domain::ClientStatus::Active {
                 set.insert("$set", doc! { "status": "active" });

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
-use super::{Store, StoreError};
+use super::{Job, OutboxItem, Store, StoreError};
 use crate::domain::{ObjectId, OrderStatus, Payment, PaymentMethod, PaymentStatus};
 
 /// Filters for pending payments.
@@ -58,6 +58,31 @@ impl Store {
             .await?)
     }
 
+    /// # Errors
+    /// The server failed.
+    pub async fn payment_by_id(&self, id: ObjectId) -> Result<Option<Payment>, StoreError> {
+        Ok(self.payments().find_one(doc! { "_id": id }).await?)
+    }
+
+    /// Keeps the online payment link made for a pending payment.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn set_payment_link(
+        &self,
+        payment_id: ObjectId,
+        provider_ref: &str,
+        url: &str,
+    ) -> Result<(), StoreError> {
+        self.payments()
+            .update_one(
+                doc! { "_id": payment_id, "status": "pending" },
+                doc! { "$set": { "provider_ref": provider_ref, "link_url": url } },
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Marks a pending payment paid and confirms its order, in one transaction.
     /// Recording the same payment again changes nothing and returns it as it is.
     ///
@@ -107,6 +132,13 @@ impl Store {
                 .session(&mut session)
                 .await?;
             let Some(paid) = paid else { return Ok(None) };
+            // The receipt commits with the payment or not at all.
+            let receipt = OutboxItem::new(
+                format!("payment:{}:receipt", paid.id.to_hex()),
+                Job::PaymentReceipt { payment_id: paid.id },
+                now,
+            );
+            self.enqueue_in(&mut session, &[receipt]).await?;
             self.orders()
                 .update_one(
                     doc! { "_id": paid.order_id, "status": OrderStatus::Pending.as_str() },

@@ -503,6 +503,7 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
             due_at: p.created_at + Duration::days(7),
             paid_at: paid,
             provider_ref: paid.map(|_| format!("demo_{number}")),
+            link_url: None,
             created_at: p.created_at,
             idempotency_key: None,
         });

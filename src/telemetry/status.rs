@@ -43,6 +43,19 @@ pub struct AgentFigures {
 pub struct StatusReport {
     pub since: DateTime<Utc>,
     pub agents: Vec<AgentFigures>,
+    /// The outbox: side effects waiting (depth), being delivered, and given up on.
+    pub outbox: OutboxFigures,
+}
+
+/// The outbox's depth and dead letters.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub struct OutboxFigures {
+    pub pending: u64,
+    pub in_flight: u64,
+    pub done: u64,
+    /// Items given up on after too many attempts or a permanent failure; each keeps its
+    /// last error.
+    pub dead: u64,
 }
 
 /// The counters, shared by every request.
@@ -96,7 +109,8 @@ impl AgentStatus {
     }
 
     #[must_use]
-    pub fn report(&self) -> StatusReport {
+    /// The agents' figures, with the outbox's as read from the database.
+    pub fn report(&self, outbox: OutboxFigures) -> StatusReport {
         let figures = |agent: AgentKind| {
             let c = self.counters(agent).lock().map(|c| {
                 let mut sorted: Vec<u64> = c.latencies_ms.iter().copied().collect();
@@ -137,6 +151,7 @@ impl AgentStatus {
         StatusReport {
             since: self.since,
             agents: vec![figures(AgentKind::Support), figures(AgentKind::Dashboard)],
+            outbox,
         }
     }
 }

@@ -590,8 +590,15 @@ impl Tool for CreateOrder {
         } else {
             format!("{} is", client.name)
         };
+        let how_to_pay = match ctx.studio.online_payment {
+            Some(provider) => format!(
+                "A {} payment link follows by email or chat.",
+                provider.name()
+            ),
+            None => "Online payment is not set up; please pay at the desk.".to_owned(),
+        };
         let text = format!(
-            "{who} enrolled in {}: order {} for {}. Payment is pending, due by {}.",
+            "{who} enrolled in {}: order {} for {}. Payment is pending, due by {}. {how_to_pay}",
             o.course_name,
             o.number,
             o.amount,

@@ -71,6 +71,7 @@ fn payment(
         due_at,
         paid_at,
         provider_ref: None,
+        link_url: None,
         created_at: due_at - Duration::days(7),
         idempotency_key: None,
     }

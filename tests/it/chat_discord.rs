@@ -31,7 +31,12 @@ async fn a_manager_asks_for_revenue_in_discord_and_gets_the_figure() {
     ]);
     settings.gateway = gateway_settings();
     let gw = gateway(&db, &settings);
-    let mut adapters = platforms::start(&settings, &gw).await;
+    let mut adapters = platforms::start(
+        &settings,
+        &gw,
+        &frontdesk::integrations::ChatRoutes::default(),
+    )
+    .await;
     let discord = adapters
         .status
         .iter()
@@ -127,7 +132,12 @@ async fn a_bad_discord_token_is_a_clear_error_and_other_platforms_carry_on() {
         ("DISCORD_API_URL", &fake.api_url()),
     ]);
     let gw = gateway(&db, &settings);
-    let adapters = platforms::start(&settings, &gw).await;
+    let adapters = platforms::start(
+        &settings,
+        &gw,
+        &frontdesk::integrations::ChatRoutes::default(),
+    )
+    .await;
     let states: Vec<(Platform, AdapterState)> = adapters
         .status
         .iter()

@@ -27,7 +27,12 @@ async fn start(db: &TestDb, fake: &FakeSlack) -> ChatAdapters {
     // C_SUPPORT → support, C_MGMT → dashboard; user group S_STAFF is staff; U_ASHA a manager.
     settings.gateway = gateway_settings();
     let gw = crate::gateway::gateway_with(db, settings.gateway.clone(), &settings);
-    platforms::start(&settings, &gw).await
+    platforms::start(
+        &settings,
+        &gw,
+        &frontdesk::integrations::ChatRoutes::default(),
+    )
+    .await
 }
 
 #[tokio::test]

@@ -33,7 +33,12 @@ async fn order_12345(db: &TestDb) -> Order {
 async fn start(db: &TestDb, pairs: &[(&str, &str)]) -> (Gateway, ChatAdapters) {
     let settings = env(pairs);
     let gw = crate::gateway::gateway_with(db, settings.gateway.clone(), &settings);
-    let adapters = platforms::start(&settings, &gw).await;
+    let adapters = platforms::start(
+        &settings,
+        &gw,
+        &frontdesk::integrations::ChatRoutes::default(),
+    )
+    .await;
     (gw, adapters)
 }
 

@@ -810,7 +810,7 @@ async fn razorpay_webhook_acknowledges_unknown_payments_and_rejects_malformed_bo
     assert_eq!(hooks.paid_count().await, paid_before);
 }
 
-fn stripe_event(payment_id: &str, kind: &str, payment_status: &str) -> String {
+pub(crate) fn stripe_event(payment_id: &str, kind: &str, payment_status: &str) -> String {
     json!({
         "id": "evt_1NG8Du2eZvKYlo2CUI79vXWy",
         "object": "event",
@@ -833,7 +833,7 @@ fn stripe_event(payment_id: &str, kind: &str, payment_status: &str) -> String {
     .to_string()
 }
 
-fn stripe_signature(secret: &str, timestamp: i64, body: &str) -> String {
+pub(crate) fn stripe_signature(secret: &str, timestamp: i64, body: &str) -> String {
     let signature = hex_hmac(secret, format!("{timestamp}.{body}").as_bytes());
     format!("t={timestamp},v1={signature}")
 }

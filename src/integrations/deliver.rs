@@ -1,0 +1,251 @@
+//! What delivering each kind of outbox [`Job`] means: a provider call for emails, SMS,
+//! chat messages and calendar events; for an order confirmation or a payment receipt,
+//! composing the message (with the payment link, made here when a provider is set up)
+//! and queueing it on each channel that reaches the client — as new outbox items with
+//! their own keys, so each channel is delivered, retried and counted on its own.
+
+use frontdesk_chat::{Outbound, Platform};
+
+use super::calendar::{CalendarClient, CalendarEvent};
+use super::messages::{self, Message};
+use super::payments::PaymentLinkRequest;
+use super::worker::DeliveryError;
+use super::{IntegrationError, Providers};
+use crate::domain::{Client, ObjectId, SharedClock};
+use crate::store::{Job, OutboxItem, Store};
+
+impl From<IntegrationError> for DeliveryError {
+    fn from(e: IntegrationError) -> Self {
+        Self {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Delivers one item.
+///
+/// # Errors
+/// Why it failed, and whether a retry may help.
+pub async fn deliver(
+    store: &Store,
+    providers: &Providers,
+    clock: &SharedClock,
+    item: &OutboxItem,
+) -> Result<(), DeliveryError> {
+    match &item.job {
+        Job::Email { to, subject, text } => {
+            let email = providers
+                .email
+                .as_ref()
+                .ok_or_else(|| DeliveryError::permanent("email (SendGrid) is not set up"))?;
+            email.send_with_key(to, subject, text, &item.key).await?;
+            Ok(())
+        }
+        Job::Sms { to, body } => {
+            let sms = providers
+                .sms
+                .as_ref()
+                .ok_or_else(|| DeliveryError::permanent("SMS (Twilio) is not set up"))?;
+            sms.send(to, body).await?;
+            Ok(())
+        }
+        Job::Chat {
+            platform,
+            channel,
+            text,
+        } => {
+            let adapter = providers.chat.get(*platform).ok_or_else(|| {
+                DeliveryError::retry(format!("the {platform} adapter is not running"))
+            })?;
+            adapter
+                .dyn_send(&Outbound::new(channel.clone(), text.clone()))
+                .await
+                .map_err(|e| match e {
+                    frontdesk_chat::AdapterError::Transport(_)
+                    | frontdesk_chat::AdapterError::RateLimited { .. } => {
+                        DeliveryError::retry(e.to_string())
+                    }
+                    other => DeliveryError::permanent(other.to_string()),
+                })
+        }
+        Job::CalendarUpsert { class_id } => {
+            let calendar = providers
+                .calendar
+                .as_ref()
+                .ok_or_else(|| DeliveryError::permanent("Google Calendar is not set up"))?;
+            let Some(class) = store.class_by_id(*class_id).await? else {
+                return Err(DeliveryError::permanent(format!(
+                    "class {class_id} no longer exists"
+                )));
+            };
+            if class.cancelled {
+                calendar
+                    .delete_event(&CalendarClient::event_id_for(&class.id))
+                    .await?;
+                return Ok(());
+            }
+            let event = CalendarEvent {
+                id: CalendarClient::event_id_for(&class.id),
+                summary: class.course_name.clone(),
+                description: format!("{} with {}", class.course_name, class.instructor),
+                location: Some(class.room.clone()).filter(|r| !r.is_empty()),
+                start: class.starts_at(),
+                end: class.ends_at(),
+                time_zone: providers.studio.utc_offset.to_string(),
+            };
+            calendar.upsert_event(&event).await?;
+            Ok(())
+        }
+        Job::ConfirmOrder { order_id } => {
+            confirm_order(store, providers, clock, item, *order_id).await
+        }
+        Job::PaymentReceipt { payment_id } => {
+            payment_receipt(store, providers, clock, item, *payment_id).await
+        }
+    }
+}
+
+async fn confirm_order(
+    store: &Store,
+    providers: &Providers,
+    clock: &SharedClock,
+    item: &OutboxItem,
+    order_id: ObjectId,
+) -> Result<(), DeliveryError> {
+    let Some(order) = store.order_by_id(order_id).await? else {
+        return Err(DeliveryError::permanent(format!(
+            "order {order_id} no longer exists"
+        )));
+    };
+    let Some(payment) = store.payments_for_order(order.id).await?.into_iter().next() else {
+        return Err(DeliveryError::permanent(format!(
+            "order {} has no payment",
+            order.number
+        )));
+    };
+    let Some(client) = store.client_by_id(order.client_id).await? else {
+        return Ok(()); // Deleted since: nobody to tell.
+    };
+    let mut link = payment.link_url.clone();
+    if let (None, Some(provider), true) = (
+        &link,
+        &providers.payments,
+        payment.status.as_str() == "pending",
+    ) {
+        let description = format!("{} — order {}", order.course_name, order.number);
+        let made = provider
+            .create_link(&PaymentLinkRequest {
+                payment_id: payment.id,
+                order_number: order.number,
+                amount: payment.amount,
+                description: &description,
+                customer_name: client.name.as_str(),
+                customer_email: client.email.as_str(),
+                customer_phone: client.phone.as_ref().map(|p| p.as_str()),
+                idempotency_key: &format!("payment:{}:link", payment.id.to_hex()),
+            })
+            .await?;
+        store
+            .set_payment_link(payment.id, &made.provider_ref, &made.url)
+            .await?;
+        link = Some(made.url);
+    }
+    let message = messages::order_confirmation(
+        &providers.studio,
+        client.name.first(),
+        &order.course_name,
+        order.number,
+        payment.amount,
+        payment.due_at,
+        link.as_deref(),
+    );
+    tell_client(store, providers, clock, &item.key, &client, &message, false).await
+}
+
+async fn payment_receipt(
+    store: &Store,
+    providers: &Providers,
+    clock: &SharedClock,
+    item: &OutboxItem,
+    payment_id: ObjectId,
+) -> Result<(), DeliveryError> {
+    let Some(payment) = store.payment_by_id(payment_id).await? else {
+        return Err(DeliveryError::permanent(format!(
+            "payment {payment_id} no longer exists"
+        )));
+    };
+    let Some(client) = store.client_by_id(payment.client_id).await? else {
+        return Ok(());
+    };
+    let message = messages::payment_receipt(
+        &providers.studio,
+        client.name.first(),
+        &payment.course_name,
+        payment.order_number,
+        payment.amount,
+        payment.paid_at.unwrap_or_else(|| clock.now()),
+        payment.provider_ref.as_deref(),
+    );
+    tell_client(store, providers, clock, &item.key, &client, &message, false).await
+}
+
+/// Queues `message` to the client: on their linked Telegram chat, and by email when email
+/// is set up; with `sms_if_no_chat`, by SMS when there is no linked chat. Each channel is
+/// its own outbox item keyed `{key}:{channel}`, so a repeat queues nothing new.
+///
+/// # Errors
+/// The database failed.
+pub async fn tell_client(
+    store: &Store,
+    providers: &Providers,
+    clock: &SharedClock,
+    key: &str,
+    client: &Client,
+    message: &Message,
+    sms_if_no_chat: bool,
+) -> Result<(), DeliveryError> {
+    let now = clock.now();
+    let mut items = Vec::new();
+    let chat = store
+        .linked_accounts(client.id)
+        .await?
+        .into_iter()
+        .find_map(|link| link.account.strip_prefix("telegram:").map(str::to_owned));
+    if let Some(chat) = &chat {
+        items.push(OutboxItem::new(
+            format!("{key}:telegram"),
+            Job::Chat {
+                platform: Platform::Telegram,
+                channel: chat.clone(),
+                text: message.text.clone(),
+            },
+            now,
+        ));
+    }
+    if providers.email.is_some() {
+        items.push(OutboxItem::new(
+            format!("{key}:email"),
+            Job::Email {
+                to: client.email.as_str().to_owned(),
+                subject: message.subject.clone(),
+                text: message.text.clone(),
+            },
+            now,
+        ));
+    }
+    if sms_if_no_chat && chat.is_none() && providers.sms.is_some() {
+        if let Some(phone) = &client.phone {
+            items.push(OutboxItem::new(
+                format!("{key}:sms"),
+                Job::Sms {
+                    to: phone.as_str().to_owned(),
+                    body: message.text.clone(),
+                },
+                now,
+            ));
+        }
+    }
+    store.enqueue(&items).await?;
+    Ok(())
+}

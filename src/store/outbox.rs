@@ -1,0 +1,340 @@
+//! The transactional outbox: side effects (emails, SMS, chat messages, payment links,
+//! calendar events) are written here in the same transaction as the change that causes
+//! them, and delivered later by a worker. Workers claim items with a lease
+//! (`findOneAndUpdate` with an expiry), so several frontdesk instances can share one
+//! database: each item is worked on by one instance at a time, and a crashed instance's
+//! items are taken over when its lease runs out.
+//!
+//! Every item has a unique `key` ("order:12345:confirm", "reminder:class:…:…"): enqueueing
+//! the same key twice is a no-op, which is how a reminder goes out at most once.
+
+use std::time::Duration;
+
+use bson::{doc, oid::ObjectId};
+use chrono::{DateTime, Utc};
+use frontdesk_chat::Platform;
+use mongodb::options::ReturnDocument;
+use mongodb::ClientSession;
+use serde::{Deserialize, Serialize};
+
+use super::{names, Store, StoreError};
+
+/// What an outbox item does when delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// After an enrolment: make the payment link (when a provider is set up), then queue
+    /// the confirmation to the client by email and chat.
+    ConfirmOrder {
+        order_id: ObjectId,
+    },
+    /// After a payment: queue the receipt to the client.
+    PaymentReceipt {
+        payment_id: ObjectId,
+    },
+    Email {
+        to: String,
+        subject: String,
+        text: String,
+    },
+    Sms {
+        to: String,
+        body: String,
+    },
+    Chat {
+        platform: Platform,
+        channel: String,
+        text: String,
+    },
+    /// Create or update the class's event in the studio calendar.
+    CalendarUpsert {
+        class_id: ObjectId,
+    },
+}
+
+impl Job {
+    /// A short name for logs and metrics.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ConfirmOrder { .. } => "confirm_order",
+            Self::PaymentReceipt { .. } => "payment_receipt",
+            Self::Email { .. } => "email",
+            Self::Sms { .. } => "sms",
+            Self::Chat { .. } => "chat",
+            Self::CalendarUpsert { .. } => "calendar",
+        }
+    }
+}
+
+/// Where an item is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    Pending,
+    InFlight,
+    Done,
+    /// Given up: too many attempts, or a failure retrying cannot fix.
+    Dead,
+}
+
+/// One side effect waiting to happen (or done, or given up on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub key: String,
+    pub job: Job,
+    pub status: OutboxStatus,
+    pub attempts: u32,
+    #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
+    pub next_attempt_at: DateTime<Utc>,
+    #[serde(default)]
+    pub lease_owner: Option<String>,
+    #[serde(
+        default,
+        with = "bson::serde_helpers::chrono_datetime_as_bson_datetime_optional"
+    )]
+    pub lease_until: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
+    pub created_at: DateTime<Utc>,
+    #[serde(
+        default,
+        with = "bson::serde_helpers::chrono_datetime_as_bson_datetime_optional"
+    )]
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+impl OutboxItem {
+    /// A new item, due at once.
+    #[must_use]
+    pub fn new(key: impl Into<String>, job: Job, now: DateTime<Utc>) -> Self {
+        Self {
+            id: ObjectId::new(),
+            key: key.into(),
+            job,
+            status: OutboxStatus::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            lease_owner: None,
+            lease_until: None,
+            last_error: None,
+            created_at: now,
+            done_at: None,
+        }
+    }
+}
+
+/// How many items are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OutboxStats {
+    pub pending: u64,
+    pub in_flight: u64,
+    pub done: u64,
+    pub dead: u64,
+}
+
+fn at(t: DateTime<Utc>) -> bson::DateTime {
+    bson::DateTime::from_chrono(t)
+}
+
+impl Store {
+    fn outbox(&self) -> mongodb::Collection<OutboxItem> {
+        self.database().collection(names::OUTBOX)
+    }
+
+    /// Queues items; a key already queued (in any state) is skipped. Returns how many were
+    /// new.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn enqueue(&self, items: &[OutboxItem]) -> Result<usize, StoreError> {
+        let mut added = 0;
+        for item in items {
+            match self.outbox().insert_one(item).await {
+                Ok(_) => added += 1,
+                Err(e) if StoreError::is_duplicate_key(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(added)
+    }
+
+    /// Queues items inside a transaction (they commit or vanish with the change that
+    /// caused them). The keys must be new: a duplicate aborts the transaction.
+    ///
+    /// # Errors
+    /// The server failed, or a key was already queued.
+    pub async fn enqueue_in(
+        &self,
+        session: &mut ClientSession,
+        items: &[OutboxItem],
+    ) -> Result<(), StoreError> {
+        if !items.is_empty() {
+            self.outbox().insert_many(items).session(session).await?;
+        }
+        Ok(())
+    }
+
+    /// Claims the next item that is due, or whose holder's lease ran out, for `owner` until
+    /// `now + lease`; counts the attempt.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn claim_outbox_item(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<OutboxItem>, StoreError> {
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
+        Ok(self
+            .outbox()
+            .find_one_and_update(
+                doc! { "$or": [
+                    { "status": "pending", "next_attempt_at": { "$lte": at(now) } },
+                    { "status": "in_flight", "lease_until": { "$lt": at(now) } },
+                ] },
+                doc! {
+                    "$set": {
+                        "status": "in_flight",
+                        "lease_owner": owner,
+                        "lease_until": at(now + lease),
+                    },
+                    "$inc": { "attempts": 1 },
+                },
+            )
+            .sort(doc! { "next_attempt_at": 1 })
+            .return_document(ReturnDocument::After)
+            .await?)
+    }
+
+    /// Marks an item delivered, if `owner` still holds it. `false` when the lease had been
+    /// taken over (the other holder finishes it).
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn complete_outbox_item(
+        &self,
+        id: ObjectId,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = self
+            .outbox()
+            .update_one(
+                doc! { "_id": id, "status": "in_flight", "lease_owner": owner },
+                doc! {
+                    "$set": { "status": "done", "done_at": at(now), "last_error": null },
+                    "$unset": { "lease_until": "" },
+                },
+            )
+            .await?;
+        Ok(done.modified_count == 1)
+    }
+
+    /// Records a failed attempt: back to pending until `retry_at`, or dead (`retry_at`
+    /// `None`) with the error kept for the operator.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn fail_outbox_item(
+        &self,
+        id: ObjectId,
+        owner: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let error: String = error.chars().take(500).collect();
+        let set = match retry_at {
+            Some(when) => {
+                doc! { "status": "pending", "next_attempt_at": at(when), "last_error": error }
+            }
+            None => doc! { "status": "dead", "last_error": error },
+        };
+        self.outbox()
+            .update_one(
+                doc! { "_id": id, "status": "in_flight", "lease_owner": owner },
+                doc! { "$set": set, "$unset": { "lease_until": "" } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The item with this key.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn outbox_item(&self, key: &str) -> Result<Option<OutboxItem>, StoreError> {
+        Ok(self.outbox().find_one(doc! { "key": key }).await?)
+    }
+
+    /// Counts per state: the outbox depth and its dead letters.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        let mut stats = OutboxStats::default();
+        let mut cursor = self
+            .database()
+            .collection::<bson::Document>(names::OUTBOX)
+            .aggregate(vec![
+                doc! { "$group": { "_id": "$status", "n": { "$sum": 1 } } },
+            ])
+            .await?;
+        while cursor.advance().await? {
+            let row = cursor.deserialize_current()?;
+            let n = u64::try_from(
+                row.get_i32("n")
+                    .map(i64::from)
+                    .or_else(|_| row.get_i64("n"))
+                    .unwrap_or(0),
+            )
+            .unwrap_or(0);
+            match row.get_str("_id").unwrap_or_default() {
+                "pending" => stats.pending = n,
+                "in_flight" => stats.in_flight = n,
+                "done" => stats.done = n,
+                "dead" => stats.dead = n,
+                _ => {}
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Takes (or renews) the lease on a scheduled task for `owner`; `false` when another
+    /// instance holds it.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn claim_task_lease(
+        &self,
+        task: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
+        let leases = self
+            .database()
+            .collection::<bson::Document>(names::TASK_LEASES);
+        let taken = leases
+            .update_one(
+                doc! { "_id": task, "$or": [
+                    { "lease_until": { "$lt": at(now) } },
+                    { "owner": owner },
+                ] },
+                doc! { "$set": { "owner": owner, "lease_until": at(now + lease) } },
+            )
+            .upsert(true)
+            .await;
+        match taken {
+            Ok(_) => Ok(true),
+            // The upsert met the existing document of another holder.
+            Err(e) if StoreError::is_duplicate_key(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

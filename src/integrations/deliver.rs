@@ -100,6 +100,17 @@ pub async fn deliver(
         Job::ConfirmOrder { order_id } => {
             confirm_order(store, providers, clock, item, *order_id).await
         }
+        Job::AcknowledgeEnquiry { client_id, course } => {
+            let Some(client) = store.client_by_id(*client_id).await? else {
+                return Ok(());
+            };
+            let message = messages::enquiry_acknowledgement(
+                &providers.studio,
+                client.name.first(),
+                course.as_deref(),
+            );
+            tell_client(store, providers, clock, &item.key, &client, &message, false).await
+        }
         Job::PaymentReceipt { payment_id } => {
             payment_receipt(store, providers, clock, item, *payment_id).await
         }

@@ -32,6 +32,11 @@ pub enum Job {
     PaymentReceipt {
         payment_id: ObjectId,
     },
+    /// After an enquiry: queue the acknowledgement to the person who asked.
+    AcknowledgeEnquiry {
+        client_id: ObjectId,
+        course: Option<String>,
+    },
     Email {
         to: String,
         subject: String,
@@ -59,6 +64,7 @@ impl Job {
         match self {
             Self::ConfirmOrder { .. } => "confirm_order",
             Self::PaymentReceipt { .. } => "payment_receipt",
+            Self::AcknowledgeEnquiry { .. } => "enquiry_ack",
             Self::Email { .. } => "email",
             Self::Sms { .. } => "sms",
             Self::Chat { .. } => "chat",

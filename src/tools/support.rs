@@ -711,6 +711,25 @@ impl Tool for CreateEnquiry {
                 }
             }
         };
+        // The acknowledgement leaves through the outbox (email, or the linked chat); the
+        // key makes a retried message queue it once.
+        let key = match &ctx.idempotency_key {
+            Some(k) => format!("enquiry:{k}"),
+            None => format!(
+                "enquiry:{}:{}",
+                client.id.to_hex(),
+                ctx.clock.now().timestamp()
+            ),
+        };
+        let ack = crate::store::OutboxItem::new(
+            key,
+            crate::store::Job::AcknowledgeEnquiry {
+                client_id: client.id,
+                course: course.as_ref().map(|c| c.name.clone()),
+            },
+            ctx.clock.now(),
+        );
+        ctx.store.enqueue(&[ack]).await?;
         let text = if is_new {
             format!(
                 "Thanks, {}! I've noted your enquiry{}; the studio will get back to you at {}.",

@@ -252,3 +252,65 @@ async fn without_a_payment_provider_the_client_is_told_to_pay_at_the_desk() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn an_enquiry_is_acknowledged_by_email_once() {
+    let db = TestDb::new().await;
+    frontdesk::store::seed::seed(&db.store, &crate::harness::demo_options(5))
+        .await
+        .unwrap();
+    let sendgrid = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&sendgrid)
+        .await;
+    let settings = crate::gateway::env(&[
+        ("SENDGRID_API_KEY", "SG.k"),
+        ("SENDGRID_API_URL", &sendgrid.uri()),
+        ("EMAIL_FROM", "desk@studio.example"),
+    ]);
+    let gw = crate::gateway::gateway_with(&db, gateway_settings(), &settings);
+    let rec = Arc::new(Recorder::default());
+    let text =
+        "I'd like to enquire about Pilates. My name is Meera Nair, email meera.nair@example.org";
+    let dm = Inbound::new(
+        Platform::Telegram,
+        "5150",
+        "5150",
+        text,
+        "5150:1",
+        chrono::Utc::now(),
+    )
+    .with_direct(true);
+    let adapter: Arc<dyn DynChatAdapter> = rec.clone();
+    let outcome = gw.handle(dm.clone(), adapter.clone()).await;
+    assert_eq!(
+        outcome,
+        Outcome::Answered {
+            agent: AgentKind::Support,
+            intent: "create_enquiry".into()
+        },
+        "{:?}",
+        rec.sent.lock().unwrap()
+    );
+    assert_eq!(gw.handle(dm, adapter).await, Outcome::Duplicate);
+    let providers = Arc::new(Providers::from_settings(&settings, ChatRoutes::default()).unwrap());
+    let worker = OutboxWorker::new(
+        db.store.clone(),
+        TestClock::at(demo_now()),
+        providers,
+        settings.integrations.clone(),
+        "w",
+    );
+    while worker.run_once().await.unwrap().is_some() {}
+    let mails = sendgrid.received_requests().await.unwrap();
+    assert_eq!(mails.len(), 1);
+    let mail: Value = serde_json::from_slice(&mails[0].body).unwrap();
+    assert_eq!(
+        mail["personalizations"][0]["to"][0]["email"],
+        "meera.nair@example.org"
+    );
+    let body = mail["content"][0]["value"].as_str().unwrap();
+    assert!(body.contains("Meera") && body.contains("Pilates"), "{body}");
+}

@@ -20,7 +20,7 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 const PRIVATE_KEY: &str = include_str!("../fixtures/google-test-key.pem");
 const PUBLIC_KEY: &str = include_str!("../fixtures/google-test-key.pub.pem");
 const CLIENT_EMAIL: &str = "frontdesk@fd-test.iam.gserviceaccount.com";
-const CALENDAR_ID: &str = "studio@group.calendar.google.com";
+pub(crate) const CALENDAR_ID: &str = "studio@group.calendar.google.com";
 const EVENTS_PATH: &str = "/calendar/v3/calendars/studio%40group.calendar.google.com/events";
 
 fn settings(pairs: &[(&str, &str)]) -> Settings {
@@ -311,7 +311,7 @@ fn sendgrid_is_off_without_key_or_sender() {
 
 // --- Google Calendar -----------------------------------------------------------------------
 
-fn service_account_json(token_uri: &str) -> String {
+pub(crate) fn service_account_json(token_uri: &str) -> String {
     json!({
         "type": "service_account",
         "project_id": "fd-test",
@@ -327,7 +327,10 @@ fn service_account_json(token_uri: &str) -> String {
 /// A Google token endpoint at `token_path` that issues `tok-1`, `tok-2`, … only for an
 /// assertion signed with the test key whose claims are right for `audience` (by default
 /// the endpoint's own URL); anything else is `invalid_grant`.
-async fn mount_token_endpoint(server: &MockServer, token_path: &str) -> Arc<AtomicUsize> {
+pub(crate) async fn mount_token_endpoint(
+    server: &MockServer,
+    token_path: &str,
+) -> Arc<AtomicUsize> {
     let audience = format!("{}{token_path}", server.uri());
     mount_strict_token_endpoint(server, token_path, audience).await
 }

@@ -438,3 +438,88 @@ async fn reminders_go_out_once_however_many_schedulers_run() {
     let received = server.received_requests().await.unwrap().len();
     assert_eq!(received, expected_class + expected_payment.min(500));
 }
+
+#[tokio::test]
+async fn the_calendar_follows_the_classes_once_per_change() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let google = MockServer::start().await;
+    crate::integrations_messaging::mount_token_endpoint(&google, "/token").await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path_regex(
+            r"^/calendar/v3/calendars/[^/]+/events$",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({ "status": "confirmed" })),
+        )
+        .mount(&google)
+        .await;
+    let account =
+        crate::integrations_messaging::service_account_json(&format!("{}/token", google.uri()));
+    let s = with_env(
+        &[
+            (
+                "GOOGLE_CALENDAR_ID",
+                crate::integrations_messaging::CALENDAR_ID.to_owned(),
+            ),
+            ("GOOGLE_SERVICE_ACCOUNT_JSON", account),
+            ("GOOGLE_API_URL", google.uri()),
+        ],
+        FAST,
+    );
+    let clock = TestClock::at(demo_now());
+    let providers = Arc::new(Providers::from_settings(&s, ChatRoutes::default()).unwrap());
+    assert!(providers.calendar.is_some());
+    let scheduler = Scheduler::new(
+        db.store.clone(),
+        clock.clone(),
+        providers.clone(),
+        s.integrations.clone(),
+        "a",
+    );
+    let now = clock.now();
+    let classes: Vec<frontdesk::domain::ClassSession> =
+        crate::agents::all(db.store.classes()).await;
+    let upcoming: Vec<_> = classes
+        .iter()
+        .filter(|c| c.starts_at() > now && c.starts_at() <= now + chrono::Duration::days(14))
+        .collect();
+    assert!(!upcoming.is_empty());
+    let run = scheduler.run_once().await.unwrap();
+    assert_eq!(run.calendar_events, upcoming.len());
+    let w = worker(&db, &s, &clock, "w");
+    while w.run_once().await.unwrap().is_some() {}
+    let inserts = |reqs: &[wiremock::Request]| {
+        reqs.iter()
+            .filter(|r| r.url.path().ends_with("/events"))
+            .count()
+    };
+    assert_eq!(
+        inserts(&google.received_requests().await.unwrap()),
+        upcoming.len()
+    );
+    // Nothing changed: nothing to send.
+    assert_eq!(scheduler.run_once().await.unwrap().calendar_events, 0);
+    // One class moves by an hour: one update, with the new time.
+    let mut moved = (*upcoming[0]).clone();
+    let (start, end) = (
+        moved.starts_at() + chrono::Duration::hours(1),
+        moved.ends_at() + chrono::Duration::hours(1),
+    );
+    moved.reschedule(start, end).unwrap();
+    db.store.update_class(&moved).await.unwrap();
+    assert_eq!(scheduler.run_once().await.unwrap().calendar_events, 1);
+    while w.run_once().await.unwrap().is_some() {}
+    let requests = google.received_requests().await.unwrap();
+    assert_eq!(inserts(&requests), upcoming.len() + 1);
+    let last: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
+    let expected_start = start.with_timezone(&s.studio.utc_offset).to_rfc3339();
+    assert_eq!(
+        last["start"]["dateTime"].as_str(),
+        Some(expected_start.as_str()),
+        "{last}"
+    );
+    assert_eq!(
+        last["id"].as_str(),
+        Some(frontdesk::integrations::calendar::CalendarClient::event_id_for(&moved.id).as_str())
+    );
+}

@@ -523,3 +523,139 @@ async fn the_calendar_follows_the_classes_once_per_change() {
         Some(frontdesk::integrations::calendar::CalendarClient::event_id_for(&moved.id).as_str())
     );
 }
+
+#[tokio::test]
+async fn one_instance_at_a_time_holds_a_scheduled_task() {
+    let db = TestDb::new().await;
+    let now = demo_now();
+    let lease = Duration::from_secs(120);
+    assert!(db
+        .store
+        .claim_task_lease("task:x", "a", now, lease)
+        .await
+        .unwrap());
+    assert!(!db
+        .store
+        .claim_task_lease("task:x", "b", now, lease)
+        .await
+        .unwrap());
+    // The holder renews its own lease.
+    assert!(db
+        .store
+        .claim_task_lease("task:x", "a", now + chrono::Duration::seconds(60), lease)
+        .await
+        .unwrap());
+    assert!(!db
+        .store
+        .claim_task_lease("task:x", "b", now + chrono::Duration::seconds(170), lease)
+        .await
+        .unwrap());
+    // a died: after its lease, b takes over.
+    assert!(db
+        .store
+        .claim_task_lease("task:x", "b", now + chrono::Duration::seconds(181), lease)
+        .await
+        .unwrap());
+    assert!(!db
+        .store
+        .claim_task_lease("task:x", "a", now + chrono::Duration::seconds(182), lease)
+        .await
+        .unwrap());
+    // Another task is independent.
+    assert!(db
+        .store
+        .claim_task_lease("task:y", "a", now, lease)
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn the_daily_digest_goes_to_the_management_channel_once_a_day() {
+    let (db, _) = TestDb::with_demo_data(60).await;
+    let config = format!(
+        "{FAST}[reminders]\nclass_lead_minutes = 120\npayment_overdue_days = 1\ndigest_platform = \"discord\"\ndigest_channel = \"900\"\ndigest_local_time = \"08:00\"\n"
+    );
+    let s = with_env(&[], &config);
+    // 07:30 IST: too early; 08:05 IST: due.
+    let early = chrono::DateTime::parse_from_rfc3339("2026-11-25T07:30:00+05:30")
+        .unwrap()
+        .with_timezone(&Utc);
+    let clock = TestClock::at(early);
+    let discord = Arc::new(crate::gateway::Recorder::default());
+    let routes = ChatRoutes::default();
+    routes.register(frontdesk_chat::Platform::Discord, discord.clone());
+    let providers = Arc::new(Providers::from_settings(&s, routes).unwrap());
+    let scheduler = Scheduler::new(
+        db.store.clone(),
+        clock.clone(),
+        providers.clone(),
+        s.integrations.clone(),
+        "a",
+    );
+    assert_eq!(scheduler.run_once().await.unwrap().digests, 0);
+    clock.set(early + chrono::Duration::minutes(35));
+    assert_eq!(scheduler.run_once().await.unwrap().digests, 1);
+    clock.advance(chrono::Duration::hours(3));
+    assert_eq!(scheduler.run_once().await.unwrap().digests, 0, "once a day");
+    let w = OutboxWorker::new(
+        db.store.clone(),
+        clock.clone(),
+        providers,
+        s.integrations.clone(),
+        "w",
+    );
+    while w.run_once().await.unwrap().is_some() {}
+    let sent = discord.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].channel, "900");
+    // Yesterday's revenue, computed here from the payments.
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-24T00:00:00+05:30")
+        .unwrap()
+        .with_timezone(&Utc);
+    let end = start + chrono::Duration::days(1);
+    let payments: Vec<frontdesk::domain::Payment> = crate::agents::all(db.store.payments()).await;
+    let (total, n) = crate::agents::paid_between(&payments, start, end);
+    let figure = frontdesk::domain::format_minor(total, frontdesk::domain::Currency::INR);
+    assert!(
+        sent[0]
+            .text
+            .contains(&format!("revenue {figure} from {n} payments")),
+        "{}",
+        sent[0].text
+    );
+    assert!(sent[0].text.contains("24 Nov 2026"), "{}", sent[0].text);
+}
+
+#[tokio::test]
+async fn agent_status_shows_the_outbox_depth_and_dead_letters() {
+    let db = TestDb::new().await;
+    let now = demo_now();
+    db.store
+        .enqueue(&[email("a", now), email("b", now), email("c", now)])
+        .await
+        .unwrap();
+    let claimed = db
+        .store
+        .claim_outbox_item("x", now, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    db.store
+        .fail_outbox_item(claimed.id, "x", "SendGrid refused", None)
+        .await
+        .unwrap();
+    let api = crate::harness::TestApi::spawn(db).await;
+    let status: Value = api
+        .http
+        .get(api.url("/api/agents/status"))
+        .bearer_auth(api.token("manager", "m"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["outbox"]["pending"], 2, "{status}");
+    assert_eq!(status["outbox"]["dead"], 1, "{status}");
+    assert_eq!(status["outbox"]["done"], 0, "{status}");
+}

@@ -83,6 +83,11 @@ enum Command {
         #[arg(long)]
         local_db: bool,
     },
+    /// The outbox of side effects: how deep it is, and putting dead items back.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
+    },
     /// Mint a JWT for scripts and tests (signed with JWT_SECRET_KEY).
     Token {
         /// client, staff, manager or admin.
@@ -113,6 +118,14 @@ enum LocaldbAction {
     Url,
 }
 
+#[derive(Subcommand)]
+enum OutboxAction {
+    /// Items waiting, being delivered, delivered and dead.
+    Status,
+    /// Put every dead item back in the queue (after fixing what killed it).
+    Requeue,
+}
+
 #[tokio::main]
 async fn main() {
     // Two rustls crypto backends are linked (ring by mongodb and the chat crates, aws-lc-rs
@@ -136,6 +149,7 @@ async fn run(cli: Cli) -> Result<()> {
         } => run_seed(&settings, clients, seed_value, reset).await,
         Command::Localdb { action } => run_localdb(&settings, action),
         Command::Doctor => run_doctor(&settings).await,
+        Command::Outbox { action } => run_outbox(&settings, action).await,
         Command::Demo => run_demo(&settings).await,
         Command::Ask {
             agent,
@@ -263,6 +277,24 @@ fn run_localdb(settings: &Settings, action: LocaldbAction) -> Result<()> {
     }
 }
 
+async fn run_outbox(settings: &Settings, action: OutboxAction) -> Result<()> {
+    let db = app::open_database(settings).await?;
+    match action {
+        OutboxAction::Status => {
+            let o = db.store.outbox_stats().await?;
+            println!(
+                "{} waiting, {} being delivered, {} delivered, {} dead",
+                o.pending, o.in_flight, o.done, o.dead
+            );
+        }
+        OutboxAction::Requeue => {
+            let n = db.store.requeue_dead(settings.clock().now()).await?;
+            println!("{n} dead item(s) queued again");
+        }
+    }
+    Ok(())
+}
+
 async fn run_doctor(settings: &Settings) -> Result<()> {
     let mut problems = 0;
     println!(
@@ -289,7 +321,7 @@ async fn run_doctor(settings: &Settings) -> Result<()> {
                         );
                         if o.dead > 0 {
                             problems += 1;
-                            println!("            {} dead item(s): see the last_error of status \"dead\" in the outbox collection", o.dead);
+                            println!("            {} dead item(s): see last_error in the outbox collection; `frontdesk outbox requeue` retries them", o.dead);
                         }
                     }
                     Err(e) => println!("outbox      unreadable: {e}"),

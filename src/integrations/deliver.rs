@@ -8,10 +8,10 @@ use frontdesk_chat::{Outbound, Platform};
 
 use super::calendar::{CalendarClient, CalendarEvent};
 use super::messages::{self, Message};
-use super::payments::PaymentLinkRequest;
+use super::payments::{PaymentLinkRequest, PaymentProvider};
 use super::worker::DeliveryError;
 use super::{IntegrationError, Providers};
-use crate::domain::{Client, ObjectId, SharedClock};
+use crate::domain::{Client, ObjectId, OrderStatus, Payment, PaymentStatus, SharedClock};
 use crate::store::{Job, OutboxItem, Store};
 
 impl From<IntegrationError> for DeliveryError {
@@ -111,6 +111,9 @@ pub async fn deliver(
             );
             tell_client(store, providers, clock, &item.key, &client, &message, false).await
         }
+        Job::PaymentReminder { payment_id } => {
+            payment_reminder(store, providers, clock, item, *payment_id).await
+        }
         Job::PaymentReceipt { payment_id } => {
             payment_receipt(store, providers, clock, item, *payment_id).await
         }
@@ -129,39 +132,22 @@ async fn confirm_order(
             "order {order_id} no longer exists"
         )));
     };
+    if order.status == OrderStatus::Cancelled {
+        return Ok(()); // Cancelled before the confirmation left: nothing to confirm.
+    }
     let Some(payment) = store.payments_for_order(order.id).await?.into_iter().next() else {
         return Err(DeliveryError::permanent(format!(
             "order {} has no payment",
             order.number
         )));
     };
+    if payment.status != PaymentStatus::Pending {
+        return Ok(()); // Already paid: the receipt says it all.
+    }
     let Some(client) = store.client_by_id(order.client_id).await? else {
         return Ok(()); // Deleted since: nobody to tell.
     };
-    let mut link = payment.link_url.clone();
-    if let (None, Some(provider), true) = (
-        &link,
-        &providers.payments,
-        payment.status.as_str() == "pending",
-    ) {
-        let description = format!("{} — order {}", order.course_name, order.number);
-        let made = provider
-            .create_link(&PaymentLinkRequest {
-                payment_id: payment.id,
-                order_number: order.number,
-                amount: payment.amount,
-                description: &description,
-                customer_name: client.name.as_str(),
-                customer_email: client.email.as_str(),
-                customer_phone: client.phone.as_ref().map(|p| p.as_str()),
-                idempotency_key: &format!("payment:{}:link", payment.id.to_hex()),
-            })
-            .await?;
-        store
-            .set_payment_link(payment.id, &made.provider_ref, &made.url)
-            .await?;
-        link = Some(made.url);
-    }
+    let link = payment_link(store, providers, &payment, &client, &item.key, false).await?;
     let message = messages::order_confirmation(
         &providers.studio,
         client.name.first(),
@@ -172,6 +158,85 @@ async fn confirm_order(
         link.as_deref(),
     );
     tell_client(store, providers, clock, &item.key, &client, &message, false).await
+}
+
+/// A payment link for a pending payment, made when a provider is set up. The stored link
+/// is reused unless `fresh` (Stripe sessions expire after 24 hours; reminders need one
+/// that works today). A link the provider refuses for good (a zero amount, a contact it
+/// will not take) is logged and the message goes without it ("pay at the desk"); a
+/// passing failure is retried.
+async fn payment_link(
+    store: &Store,
+    providers: &Providers,
+    payment: &Payment,
+    client: &Client,
+    key: &str,
+    fresh: bool,
+) -> Result<Option<String>, DeliveryError> {
+    let Some(provider) = &providers.payments else {
+        return Ok(None);
+    };
+    let expires = matches!(provider, PaymentProvider::Stripe(_));
+    if let Some(url) = &payment.link_url {
+        if !(fresh && expires) {
+            return Ok(Some(url.clone()));
+        }
+    }
+    let description = format!("{} — order {}", payment.course_name, payment.order_number);
+    let made = provider
+        .create_link(&PaymentLinkRequest {
+            payment_id: payment.id,
+            order_number: payment.order_number,
+            amount: payment.amount,
+            description: &description,
+            customer_name: client.name.as_str(),
+            customer_email: client.email.as_str(),
+            customer_phone: client.phone.as_ref().map(|p| p.as_str()),
+            idempotency_key: &format!("{key}:link"),
+        })
+        .await;
+    match made {
+        Ok(link) => {
+            store
+                .set_payment_link(payment.id, &link.provider_ref, &link.url)
+                .await?;
+            Ok(Some(link.url))
+        }
+        Err(e) if e.is_retryable() => Err(e.into()),
+        Err(e) => {
+            tracing::error!(error = %e, order = %payment.order_number, "payment link refused; the client is asked to pay at the desk");
+            Ok(None)
+        }
+    }
+}
+
+async fn payment_reminder(
+    store: &Store,
+    providers: &Providers,
+    clock: &SharedClock,
+    item: &OutboxItem,
+    payment_id: ObjectId,
+) -> Result<(), DeliveryError> {
+    let Some(payment) = store.payment_by_id(payment_id).await? else {
+        return Ok(());
+    };
+    if payment.status != PaymentStatus::Pending {
+        return Ok(()); // Paid (or cancelled) since it was queued.
+    }
+    let Some(client) = store.client_by_id(payment.client_id).await? else {
+        return Ok(());
+    };
+    let link = payment_link(store, providers, &payment, &client, &item.key, true).await?;
+    let message = messages::payment_reminder(
+        &providers.studio,
+        client.name.first(),
+        &payment.course_name,
+        payment.order_number,
+        payment.amount,
+        payment.due_at,
+        link.as_deref(),
+    );
+    tell_client(store, providers, clock, &item.key, &client, &message, true).await
 }
 
 async fn payment_receipt(
@@ -202,7 +267,7 @@ async fn payment_receipt(
 }
 
 /// Queues `message` to the client: on their linked Telegram chat, and by email when email
-/// is set up; with `sms_if_no_chat`, by SMS when there is no linked chat. Each channel is
+/// is set up; with `sms_if_no_chat` (reminders), by SMS when there is no linked chat. Each channel is
 /// its own outbox item keyed `{key}:{channel}`, so a repeat queues nothing new.
 ///
 /// # Errors

@@ -20,11 +20,14 @@ use super::Providers;
 use crate::config::IntegrationSettings;
 use crate::domain::{format_minor, ClassSession, Client, Payment, Period, SharedClock};
 use crate::store::{Job, OutboxItem, RevenueBreakdown, Store, StoreError};
+use sha2::{Digest, Sha256};
 
 /// How often the scheduler looks for work.
 pub const TICK: Duration = Duration::from_secs(60);
 /// How far ahead the calendar is kept in step.
 const CALENDAR_DAYS: i64 = 14;
+/// Overdue payments older than this (past the reminder day) get no automatic reminder.
+pub const PAYMENT_REMINDER_WINDOW_DAYS: i64 = 30;
 
 /// What one run queued.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,19 +81,33 @@ impl Scheduler {
     pub async fn run_once(&self) -> Result<SchedulerRun, DeliveryError> {
         let now = self.clock.now();
         let mut run = SchedulerRun::default();
+        let mut first_error = None;
+        // Each task on its own: one failing (a bad document, a slow query) does not stop
+        // the others.
+        let mut note = |task: &str, result: Result<usize, DeliveryError>| match result {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(task, error = %e, "scheduled task failed");
+                first_error.get_or_insert(e);
+                0
+            }
+        };
         if self.lease("class_reminders", now).await? {
-            run.class_reminders = self.class_reminders(now).await?;
+            run.class_reminders = note("class_reminders", self.class_reminders(now).await);
         }
         if self.lease("payment_reminders", now).await? {
-            run.payment_reminders = self.payment_reminders(now).await?;
+            run.payment_reminders = note("payment_reminders", self.payment_reminders(now).await);
         }
         if self.settings.digest.is_some() && self.lease("digest", now).await? {
-            run.digests = self.digest(now).await?;
+            run.digests = note("digest", self.digest(now).await);
         }
         if self.providers.calendar.is_some() && self.lease("calendar", now).await? {
-            run.calendar_events = self.calendar(now).await?;
+            run.calendar_events = note("calendar", self.calendar(now).await);
         }
-        Ok(run)
+        match first_error {
+            Some(e) if run == SchedulerRun::default() => Err(e),
+            _ => Ok(run),
+        }
     }
 
     /// Runs the tasks every [`TICK`] until the future is dropped.
@@ -174,15 +191,22 @@ impl Scheduler {
         Ok(queued)
     }
 
-    /// Pending payments past their due date by the configured days, once each.
+    /// Pending payments past their due date by the configured days (but not older than
+    /// [`PAYMENT_REMINDER_WINDOW_DAYS`], so a first start does not remind of years of old
+    /// debts), once each. The reminder itself is composed at delivery, with a payment link
+    /// that works that day.
     async fn payment_reminders(&self, now: DateTime<Utc>) -> Result<usize, DeliveryError> {
         let cutoff = now - ChronoDuration::days(i64::from(self.settings.payment_overdue_days));
+        let oldest = cutoff - ChronoDuration::days(PAYMENT_REMINDER_WINDOW_DAYS);
         let overdue: Vec<Payment> = self
             .store
             .payments()
             .find(doc! {
                 "status": "pending",
-                "due_at": { "$lt": bson::DateTime::from_chrono(cutoff) },
+                "due_at": {
+                    "$lt": bson::DateTime::from_chrono(cutoff),
+                    "$gte": bson::DateTime::from_chrono(oldest),
+                },
                 "reminded_at": null,
             })
             .limit(500)
@@ -191,41 +215,27 @@ impl Scheduler {
             .try_collect()
             .await
             .map_err(StoreError::from)?;
-        let mut queued = 0;
-        for payment in overdue {
-            if let Some(client) = self.store.client_by_id(payment.client_id).await? {
-                let message = messages::payment_reminder(
-                    &self.providers.studio,
-                    client.name.first(),
-                    &payment.course_name,
-                    payment.order_number,
-                    payment.amount,
-                    payment.due_at,
-                    payment.link_url.as_deref(),
-                );
-                let key = format!("reminder:payment:{}", payment.id.to_hex());
-                tell_client(
-                    &self.store,
-                    &self.providers,
-                    &self.clock,
-                    &key,
-                    &client,
-                    &message,
-                    true,
+        let items: Vec<OutboxItem> = overdue
+            .iter()
+            .map(|p| {
+                OutboxItem::new(
+                    format!("reminder:payment:{}", p.id.to_hex()),
+                    Job::PaymentReminder { payment_id: p.id },
+                    now,
                 )
-                .await?;
-                queued += 1;
-            }
-            self.store
-                .payments()
-                .update_one(
-                    doc! { "_id": payment.id },
-                    doc! { "$set": { "reminded_at": bson::DateTime::from_chrono(now) } },
-                )
-                .await
-                .map_err(StoreError::from)?;
-        }
-        Ok(queued)
+            })
+            .collect();
+        self.store.enqueue(&items).await?;
+        let ids: Vec<_> = overdue.iter().map(|p| p.id).collect();
+        self.store
+            .payments()
+            .update_many(
+                doc! { "_id": { "$in": ids } },
+                doc! { "$set": { "reminded_at": bson::DateTime::from_chrono(now) } },
+            )
+            .await
+            .map_err(StoreError::from)?;
+        Ok(items.len())
     }
 
     /// Yesterday's figures to the management channel, once a day after the set time.
@@ -237,6 +247,10 @@ impl Scheduler {
         let local = now.with_timezone(&offset);
         if local.time() < target.at {
             return Ok(0);
+        }
+        let key = format!("digest:{}", local.date_naive());
+        if self.store.outbox_item(&key).await?.is_some() {
+            return Ok(0); // Sent today; no need to add up yesterday again.
         }
         let yesterday = Period::Yesterday
             .resolve(now, offset)
@@ -268,7 +282,7 @@ impl Scheduler {
             attendance_line,
         );
         let item = OutboxItem::new(
-            format!("digest:{}", local.date_naive()),
+            key,
             Job::Chat {
                 platform: target.platform,
                 channel: target.channel.clone(),
@@ -279,13 +293,15 @@ impl Scheduler {
         Ok(self.store.enqueue(&[item]).await?)
     }
 
-    /// Calendar events for the coming classes; a class that changed gets a new key (its
-    /// start and state are part of it), so the event is updated once per change.
+    /// Calendar events for the coming classes. Each class's key carries its revision
+    /// (bumped by every update) and a digest of what the event shows, so every change — even
+    /// back to an earlier state — is sent once, and an unchanged class is not sent again.
     async fn calendar(&self, now: DateTime<Utc>) -> Result<usize, DeliveryError> {
         let until = now + ChronoDuration::days(CALENDAR_DAYS);
-        let classes: Vec<ClassSession> = self
+        let raw: Vec<bson::Document> = self
             .store
-            .classes()
+            .database()
+            .collection::<bson::Document>(crate::store::names::CLASSES)
             .find(doc! { "starts_at": { "$gt": bson::DateTime::from_chrono(now), "$lte": bson::DateTime::from_chrono(until) } })
             .limit(1000)
             .await
@@ -293,21 +309,38 @@ impl Scheduler {
             .try_collect()
             .await
             .map_err(StoreError::from)?;
-        let items: Vec<OutboxItem> = classes
-            .iter()
-            .map(|class| {
-                OutboxItem::new(
-                    format!(
-                        "calendar:{}:{}:{}:{}",
-                        CalendarClient::event_id_for(&class.id),
-                        class.starts_at().timestamp(),
-                        class.ends_at().timestamp(),
-                        u8::from(class.cancelled)
-                    ),
-                    Job::CalendarUpsert { class_id: class.id },
-                    now,
-                )
-            })
+        let mut wanted = Vec::with_capacity(raw.len());
+        for doc in &raw {
+            let Ok(class) = bson::from_document::<ClassSession>(doc.clone()) else {
+                continue; // An unreadable class is logged by the store elsewhere; skip it.
+            };
+            let revision = doc
+                .get_i64("revision")
+                .or_else(|_| doc.get_i32("revision").map(i64::from))
+                .unwrap_or(0);
+            let shown = format!(
+                "{}|{}|{}|{}|{}|{}",
+                class.starts_at().timestamp(),
+                class.ends_at().timestamp(),
+                class.cancelled,
+                class.course_name,
+                class.instructor,
+                class.room
+            );
+            let digest = Sha256::digest(shown.as_bytes());
+            let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+            let key = format!(
+                "calendar:{}:{revision}:{short}",
+                CalendarClient::event_id_for(&class.id)
+            );
+            wanted.push((key, class.id));
+        }
+        let keys: Vec<String> = wanted.iter().map(|(k, _)| k.clone()).collect();
+        let existing = self.store.existing_outbox_keys(&keys).await?;
+        let items: Vec<OutboxItem> = wanted
+            .into_iter()
+            .filter(|(k, _)| !existing.contains(k))
+            .map(|(key, class_id)| OutboxItem::new(key, Job::CalendarUpsert { class_id }, now))
             .collect();
         Ok(self.store.enqueue(&items).await?)
     }

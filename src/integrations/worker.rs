@@ -108,9 +108,15 @@ impl OutboxWorker {
             super::deliver::deliver(&self.store, &self.providers, &self.clock, &item).await;
         let outcome = match result {
             Ok(()) => {
-                self.store
+                let kept = self
+                    .store
                     .complete_outbox_item(item.id, &self.owner, self.clock.now())
                     .await?;
+                if !kept {
+                    // The delivery outlasted the lease and another worker took the item over:
+                    // it may be delivered twice. Raise [outbox] lease_secs if this shows up.
+                    tracing::warn!(key = %item.key, kind = item.job.kind(), "outbox lease lost during delivery");
+                }
                 Delivered::Done
             }
             Err(e) => {

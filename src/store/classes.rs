@@ -64,6 +64,12 @@ impl Store {
                 key: class.id.to_hex(),
             });
         }
+        // Every change gets a new revision, so the calendar sync sees A → B → A as two
+        // changes (the revision is not part of the domain type).
+        self.database()
+            .collection::<bson::Document>(super::names::CLASSES)
+            .update_one(doc! { "_id": class.id }, doc! { "$inc": { "revision": 1 } })
+            .await?;
         Ok(())
     }
 

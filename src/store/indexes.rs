@@ -159,6 +159,7 @@ fn specs() -> Vec<Spec> {
             doc! { "client_id": 1, "at": 1 },
         ),
         unique(spec(OUTBOX, "key_unique", doc! { "key": 1 })),
+        ttl(spec(OUTBOX, "purge_at_ttl", doc! { "purge_at": 1 }), 0),
         spec(
             OUTBOX,
             "status_next_attempt_at",

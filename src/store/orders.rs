@@ -344,6 +344,13 @@ impl Store {
                     doc! { "$set": { "status": "failed" } },
                 )
                 .await?;
+            // Nor is the client enrolled any more (no class reminders for it).
+            self.clients()
+                .update_one(
+                    doc! { "_id": updated.client_id },
+                    doc! { "$pull": { "enrollments": { "order_number": i64::from(updated.number.get()) } } },
+                )
+                .await?;
         }
         Ok(updated)
     }

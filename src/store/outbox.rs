@@ -32,6 +32,11 @@ pub enum Job {
     PaymentReceipt {
         payment_id: ObjectId,
     },
+    /// An overdue payment: a reminder with a payment link that works today (a Stripe
+    /// Checkout session lasts 24 hours, so it is made afresh).
+    PaymentReminder {
+        payment_id: ObjectId,
+    },
     /// After an enquiry: queue the acknowledgement to the person who asked.
     AcknowledgeEnquiry {
         client_id: ObjectId,
@@ -65,6 +70,7 @@ impl Job {
             Self::ConfirmOrder { .. } => "confirm_order",
             Self::PaymentReceipt { .. } => "payment_receipt",
             Self::AcknowledgeEnquiry { .. } => "enquiry_ack",
+            Self::PaymentReminder { .. } => "payment_reminder",
             Self::Email { .. } => "email",
             Self::Sms { .. } => "sms",
             Self::Chat { .. } => "chat",
@@ -185,7 +191,9 @@ impl Store {
     }
 
     /// Claims the next item that is due, or whose holder's lease ran out, for `owner` until
-    /// `now + lease`; counts the attempt.
+    /// `now + lease`; counts the attempt. An item that cannot be read (a corrupt document,
+    /// or a job kind from a newer version) is parked as dead on the spot, so it is never
+    /// claimed in a loop.
     ///
     /// # Errors
     /// The server failed.
@@ -196,25 +204,59 @@ impl Store {
         lease: Duration,
     ) -> Result<Option<OutboxItem>, StoreError> {
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
-        Ok(self
-            .outbox()
-            .find_one_and_update(
-                doc! { "$or": [
-                    { "status": "pending", "next_attempt_at": { "$lte": at(now) } },
-                    { "status": "in_flight", "lease_until": { "$lt": at(now) } },
-                ] },
-                doc! {
-                    "$set": {
-                        "status": "in_flight",
-                        "lease_owner": owner,
-                        "lease_until": at(now + lease),
+        let raw = self.database().collection::<bson::Document>(names::OUTBOX);
+        // Each round either returns or parks one unreadable item; bounded all the same.
+        for _ in 0..100 {
+            let Some(doc) = raw
+                .find_one_and_update(
+                    doc! { "$or": [
+                        { "status": "pending", "next_attempt_at": { "$lte": at(now) } },
+                        { "status": "in_flight", "lease_until": { "$lt": at(now) } },
+                    ] },
+                    doc! {
+                        "$set": {
+                            "status": "in_flight",
+                            "lease_owner": owner,
+                            "lease_until": at(now + lease),
+                        },
+                        "$inc": { "attempts": 1 },
                     },
-                    "$inc": { "attempts": 1 },
-                },
+                )
+                .sort(doc! { "next_attempt_at": 1 })
+                .return_document(ReturnDocument::After)
+                .await?
+            else {
+                return Ok(None);
+            };
+            match bson::from_document::<OutboxItem>(doc.clone()) {
+                Ok(item) => return Ok(Some(item)),
+                Err(e) => {
+                    tracing::error!(error = %e, "unreadable outbox item parked as dead");
+                    raw.update_one(
+                        doc! { "_id": doc.get("_id").cloned().unwrap_or(bson::Bson::Null) },
+                        doc! { "$set": { "status": "dead", "last_error": format!("unreadable: {e}") } },
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Puts every dead item back in the queue, due now with a fresh attempt budget (after
+    /// the operator fixed what killed them). Returns how many.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn requeue_dead(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = self
+            .outbox()
+            .update_many(
+                doc! { "status": "dead" },
+                doc! { "$set": { "status": "pending", "attempts": 0, "next_attempt_at": at(now) } },
             )
-            .sort(doc! { "next_attempt_at": 1 })
-            .return_document(ReturnDocument::After)
-            .await?)
+            .await?;
+        Ok(done.modified_count)
     }
 
     /// Marks an item delivered, if `owner` still holds it. `false` when the lease had been
@@ -233,7 +275,13 @@ impl Store {
             .update_one(
                 doc! { "_id": id, "status": "in_flight", "lease_owner": owner },
                 doc! {
-                    "$set": { "status": "done", "done_at": at(now), "last_error": null },
+                    // Delivered items are kept 30 days (TTL on purge_at), then dropped.
+                    "$set": {
+                        "status": "done",
+                        "done_at": at(now),
+                        "purge_at": at(now + chrono::Duration::days(30)),
+                        "last_error": null,
+                    },
                     "$unset": { "lease_until": "" },
                 },
             )
@@ -267,6 +315,29 @@ impl Store {
             )
             .await?;
         Ok(())
+    }
+
+    /// Which of `keys` are already queued (in any state).
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn existing_outbox_keys(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut found = std::collections::HashSet::new();
+        let mut cursor = self
+            .database()
+            .collection::<bson::Document>(names::OUTBOX)
+            .find(doc! { "key": { "$in": keys } })
+            .projection(doc! { "key": 1 })
+            .await?;
+        while cursor.advance().await? {
+            if let Ok(key) = cursor.deserialize_current()?.get_str("key") {
+                found.insert(key.to_owned());
+            }
+        }
+        Ok(found)
     }
 
     /// The item with this key.

@@ -577,10 +577,14 @@ impl Tool for CreateOrder {
                 amount: None,
                 method,
                 due_in_days: 7,
-                idempotency_key: ctx
-                    .idempotency_key
-                    .as_ref()
-                    .map(|k| format!("{k}:create_order")),
+                // One message may enrol in two courses: each gets its own key.
+                idempotency_key: ctx.idempotency_key.as_ref().map(|k| {
+                    format!(
+                        "{k}:create_order:{}:{}",
+                        client.id.to_hex(),
+                        course.id.to_hex()
+                    )
+                }),
                 now: ctx.clock.now(),
             })
             .await?;
@@ -688,6 +692,8 @@ impl Tool for CreateEnquiry {
         .flatten()
         .collect::<Vec<_>>()
         .join("; ");
+        let email_shown = email.as_str().to_owned();
+        let first_name = name.first().to_owned();
         let existing = ctx.store.client_by_email(&email).await?;
         let (client, is_new) = match existing {
             Some(c) => (c, false),
@@ -714,13 +720,33 @@ impl Tool for CreateEnquiry {
         // The acknowledgement leaves through the outbox (email, or the linked chat); the
         // key makes a retried message queue it once.
         let key = match &ctx.idempotency_key {
-            Some(k) => format!("enquiry:{k}"),
+            Some(k) => format!("enquiry:{k}:{}", client.id.to_hex()),
             None => format!(
                 "enquiry:{}:{}",
                 client.id.to_hex(),
                 ctx.clock.now().timestamp()
             ),
         };
+        if !is_new {
+            // Someone already on the books: the enquiry is kept for the staff as a ticket.
+            let reason = if note.is_empty() {
+                "enquiry".to_owned()
+            } else {
+                format!("enquiry: {note}")
+            };
+            ctx.store
+                .open_ticket(&crate::store::Ticket {
+                    id: crate::domain::ObjectId::new(),
+                    reason,
+                    status: "open".into(),
+                    requester: ctx.caller.name.clone(),
+                    client_id: Some(client.id),
+                    conversation: None,
+                    created_at: ctx.clock.now(),
+                    idempotency_key: ctx.idempotency_key.as_ref().map(|k| format!("{k}:enquiry")),
+                })
+                .await?;
+        }
         let ack = crate::store::OutboxItem::new(
             key,
             crate::store::Job::AcknowledgeEnquiry {
@@ -730,24 +756,19 @@ impl Tool for CreateEnquiry {
             ctx.clock.now(),
         );
         ctx.store.enqueue(&[ack]).await?;
-        let text = if is_new {
-            format!(
-                "Thanks, {}! I've noted your enquiry{}; the studio will get back to you at {}.",
-                client.name.first(),
-                course
-                    .as_ref()
-                    .map(|c| format!(" about {}", c.name))
-                    .unwrap_or_default(),
-                client.email
-            )
-        } else {
-            format!(
-                "{} is already on our list; I've passed the enquiry on to the staff.",
-                client.email
-            )
-        };
+        // The same words whether or not the address is already a client's: the reply
+        // must not tell who is on the books.
+        let text = format!(
+            "Thanks, {}! I've noted your enquiry{}; the studio will get back to you at {}.",
+            first_name,
+            course
+                .as_ref()
+                .map(|c| format!(" about {}", c.name))
+                .unwrap_or_default(),
+            email_shown
+        );
         ToolOutput::new(
-            &serde_json::json!({ "client_id": client.id.to_hex(), "new_lead": is_new, "course": course.map(|c| c.name) }),
+            &serde_json::json!({ "course": course.map(|c| c.name) }),
             text,
         )
     }

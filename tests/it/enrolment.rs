@@ -153,7 +153,7 @@ async fn an_enrolment_sends_a_payment_link_and_the_payment_sends_a_receipt() {
         .unwrap()
         .to_str()
         .unwrap();
-    assert_eq!(key, format!("payment:{}:link", payment.id.to_hex()));
+    assert_eq!(key, format!("order:{}:confirm:link", order.number.get()));
     let form = String::from_utf8_lossy(&sessions[0].body).to_string();
     assert!(
         form.contains(&format!("unit_amount%5D={}", payment.amount.minor()))
@@ -313,4 +313,105 @@ async fn an_enquiry_is_acknowledged_by_email_once() {
     );
     let body = mail["content"][0]["value"].as_str().unwrap();
     assert!(body.contains("Meera") && body.contains("Pilates"), "{body}");
+}
+
+#[tokio::test]
+async fn a_refused_payment_link_still_confirms_the_order_with_pay_at_the_desk() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": { "type": "invalid_request_error", "message": "Amount must be at least ₹0.50 inr" }
+        })))
+        .mount(&stripe)
+        .await;
+    let sendgrid = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&sendgrid)
+        .await;
+    let settings = crate::gateway::env(&[
+        ("STRIPE_SECRET_KEY", STRIPE_KEY),
+        ("STRIPE_API_URL", &stripe.uri()),
+        ("SENDGRID_API_KEY", "SG.k"),
+        ("SENDGRID_API_URL", &sendgrid.uri()),
+        ("EMAIL_FROM", "desk@studio.example"),
+    ]);
+    let gw = crate::gateway::gateway_with(&db, gateway_settings(), &settings);
+    let slack = Arc::new(Recorder::default());
+    let ask = Inbound::new(
+        Platform::Slack,
+        "C_SUPPORT",
+        "U_BOB",
+        "Create an order for Zumba for Priya Sharma",
+        "EvRefused",
+        chrono::Utc::now(),
+    )
+    .with_roles(["S_STAFF"]);
+    let adapter: Arc<dyn DynChatAdapter> = slack.clone();
+    gw.handle(ask, adapter).await;
+    let providers = Arc::new(Providers::from_settings(&settings, ChatRoutes::default()).unwrap());
+    let worker = OutboxWorker::new(
+        db.store.clone(),
+        TestClock::at(demo_now()),
+        providers,
+        settings.integrations.clone(),
+        "w",
+    );
+    while worker.run_once().await.unwrap().is_some() {}
+    let mails = sendgrid.received_requests().await.unwrap();
+    assert_eq!(mails.len(), 1, "the confirmation went out without the link");
+    let mail: Value = serde_json::from_slice(&mails[0].body).unwrap();
+    let text = mail["content"][0]["value"].as_str().unwrap();
+    assert!(text.contains("please pay at the desk"), "{text}");
+    let stats = db.store.outbox_stats().await.unwrap();
+    assert_eq!(stats.dead, 0);
+}
+
+#[tokio::test]
+async fn an_enquiry_reads_the_same_for_clients_and_strangers() {
+    let (db, _) = TestDb::with_demo_data(10).await;
+    let gw = crate::gateway::gateway_with(&db, gateway_settings(), &crate::gateway::env(&[]));
+    let rec = Arc::new(Recorder::default());
+    let adapter: Arc<dyn DynChatAdapter> = rec.clone();
+    for (n, (name, email)) in [
+        ("Priya Sharma", "priya@example.com"),
+        ("Ravi Kumar", "ravi.kumar@example.org"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let text = format!("I'd like to enquire about Pilates. My name is {name}, email {email}");
+        let dm = Inbound::new(
+            Platform::Telegram,
+            "6000",
+            "6000",
+            text,
+            format!("6000:{n}"),
+            chrono::Utc::now(),
+        )
+        .with_direct(true);
+        gw.handle(dm, adapter.clone()).await;
+    }
+    let texts: Vec<String> = rec
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|o| o.text.clone())
+        .collect();
+    let shape = |t: &str, name: &str, email: &str| t.replace(name, "N").replace(email, "E");
+    assert_eq!(
+        shape(&texts[0], "Priya", "priya@example.com"),
+        shape(&texts[1], "Ravi", "ravi.kumar@example.org"),
+        "{texts:?}"
+    );
+    // Priya's enquiry is kept for the staff.
+    let tickets = db.store.open_tickets(10).await.unwrap();
+    assert!(
+        tickets.iter().any(|t| t.reason.contains("Pilates")),
+        "{tickets:?}"
+    );
 }

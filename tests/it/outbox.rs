@@ -410,9 +410,16 @@ async fn reminders_go_out_once_however_many_schedulers_run() {
     }
     let payments: Vec<frontdesk::domain::Payment> = crate::agents::all(db.store.payments()).await;
     let cutoff = now - chrono::Duration::days(i64::from(s.integrations.payment_overdue_days));
+    // Overdue, but not by more than the reminder window.
+    let oldest = cutoff
+        - chrono::Duration::days(frontdesk::integrations::scheduler::PAYMENT_REMINDER_WINDOW_DAYS);
     let expected_payment = payments
         .iter()
-        .filter(|p| p.status == frontdesk::domain::PaymentStatus::Pending && p.due_at < cutoff)
+        .filter(|p| {
+            p.status == frontdesk::domain::PaymentStatus::Pending
+                && p.due_at < cutoff
+                && p.due_at >= oldest
+        })
         .count();
     assert!(expected_payment > 0, "the demo data has overdue payments");
     assert!(expected_class > 0, "classes start within the lead time");
@@ -522,6 +529,68 @@ async fn the_calendar_follows_the_classes_once_per_change() {
         last["id"].as_str(),
         Some(frontdesk::integrations::calendar::CalendarClient::event_id_for(&moved.id).as_str())
     );
+    // Moved back to where it was: that is a change too, and is sent.
+    let (start, end) = (upcoming[0].starts_at(), upcoming[0].ends_at());
+    moved.reschedule(start, end).unwrap();
+    db.store.update_class(&moved).await.unwrap();
+    assert_eq!(scheduler.run_once().await.unwrap().calendar_events, 1);
+    while w.run_once().await.unwrap().is_some() {}
+    let requests = google.received_requests().await.unwrap();
+    let last: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
+    let expected_start = start.with_timezone(&s.studio.utc_offset).to_rfc3339();
+    assert_eq!(
+        last["start"]["dateTime"].as_str(),
+        Some(expected_start.as_str()),
+        "{last}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_item_is_parked_and_dead_items_can_be_requeued() {
+    let db = TestDb::new().await;
+    let now = demo_now();
+    let raw = db.store.database().collection::<bson::Document>("outbox");
+    raw.insert_one(bson::doc! {
+        "_id": bson::oid::ObjectId::new(), "key": "from:the-future", "job": { "kind": "teleport" },
+        "status": "pending", "attempts": 0, "next_attempt_at": bson::DateTime::from_chrono(now),
+        "created_at": bson::DateTime::from_chrono(now),
+    })
+    .await
+    .unwrap();
+    db.store
+        .enqueue(&[email("mail:ok", now + chrono::Duration::seconds(1))])
+        .await
+        .unwrap();
+    // The unreadable one is parked on the way; the readable one is claimed.
+    let claimed = db
+        .store
+        .claim_outbox_item(
+            "w",
+            now + chrono::Duration::seconds(2),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.key, "mail:ok");
+    let parked = raw
+        .find_one(bson::doc! { "key": "from:the-future" })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(parked.get_str("status").unwrap(), "dead");
+    assert!(parked
+        .get_str("last_error")
+        .unwrap()
+        .starts_with("unreadable"));
+    // The operator requeues dead items: back to pending with a fresh budget.
+    assert_eq!(db.store.requeue_dead(now).await.unwrap(), 1);
+    let again = raw
+        .find_one(bson::doc! { "key": "from:the-future" })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.get_str("status").unwrap(), "pending");
 }
 
 #[tokio::test]

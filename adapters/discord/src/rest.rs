@@ -173,6 +173,10 @@ pub(crate) fn error_for(
             platform: Platform::Discord,
             reason: message,
         },
+        // A server error says nothing about the message: worth trying again later.
+        s if s.is_server_error() => {
+            AdapterError::Transport(format!("HTTP {}: {message}", status.as_u16()))
+        }
         _ => AdapterError::Rejected(format!("HTTP {}: {message}", status.as_u16())),
     }
 }
@@ -257,7 +261,7 @@ mod tests {
         );
         assert_eq!(
             error_for(StatusCode::BAD_GATEWAY, &headers, None),
-            AdapterError::Rejected("HTTP 502: Bad Gateway".into())
+            AdapterError::Transport("HTTP 502: Bad Gateway".into())
         );
     }
 }

@@ -93,6 +93,7 @@ pub fn api_state(
         &settings.llm,
         settings.memory_ttl_hours,
     );
+    let metrics = crate::telemetry::metrics::Metrics::global();
     std::sync::Arc::new(crate::api::ApiState {
         agents,
         store: store.clone(),
@@ -104,5 +105,6 @@ pub fn api_state(
             settings.api_per_ip_per_minute,
         ),
         status: std::sync::Arc::new(crate::telemetry::status::AgentStatus::new(clock.now())),
+        metrics,
     })
 }

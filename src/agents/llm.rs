@@ -42,6 +42,10 @@ pub struct LlmOutcome {
     pub llm_calls: u32,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Time spent waiting for the model.
+    pub llm_time: Duration,
+    /// Time spent in tools.
+    pub tool_time: Duration,
 }
 
 /// The configured LLM.
@@ -203,7 +207,10 @@ impl LlmPlanner {
                 ..Default::default()
             };
             progress.outcome.llm_calls += 1;
-            let response = match self.complete(agent, round, request).await {
+            let asked = std::time::Instant::now();
+            let response = self.complete(agent, round, request).await;
+            progress.outcome.llm_time += asked.elapsed();
+            let response = match response {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(error = %e, model = %self.model, round, "LLM request failed");
@@ -246,9 +253,11 @@ impl LlmPlanner {
             }
             messages.push(assistant(content, Some(calls.clone())));
             for call in &calls {
+                let started = std::time::Instant::now();
                 let (id, content) = self
                     .tool_call(agent, ctx, registry, call, &mut progress)
                     .await;
+                progress.outcome.tool_time += started.elapsed();
                 messages.push(ChatCompletionRequestMessage::Tool(
                     ChatCompletionRequestToolMessage {
                         content: ChatCompletionRequestToolMessageContent::Text(content),

@@ -20,6 +20,7 @@ use serde_json::Value;
 use crate::config::{LlmSettings, PlannerKind, StudioSettings};
 use crate::domain::SharedClock;
 use crate::store::Store;
+use crate::telemetry::metrics::{AgentTurn, Metrics};
 use crate::tools::{AgentKind, Caller, Registry, Role, ToolCtx, ToolError};
 
 pub use llm::LlmPlanner;
@@ -59,6 +60,10 @@ pub struct AgentReply {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub latency_ms: u64,
+    /// Time spent in tools, in milliseconds.
+    pub tool_ms: u64,
+    /// Time spent waiting for the LLM, in milliseconds.
+    pub llm_ms: u64,
     /// Which planner produced the answer: rules or llm.
     pub planner: &'static str,
 }
@@ -73,6 +78,11 @@ pub struct Agents {
     planner: PlannerKind,
     llm: Option<Arc<LlmPlanner>>,
     memory_ttl_hours: u32,
+    metrics: Arc<Metrics>,
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Agents {
@@ -96,7 +106,15 @@ impl Agents {
             planner: llm_settings.planner,
             llm,
             memory_ttl_hours,
+            metrics: Metrics::global(),
         }
+    }
+
+    /// Counts into `metrics` instead of the process's registry.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     #[must_use]
@@ -118,9 +136,28 @@ impl Agents {
     #[tracing::instrument(name = "agent_turn", skip_all, fields(agent = req.agent.as_str(), role = req.caller.role.as_str(), intent))]
     pub async fn handle(&self, req: AgentRequest) -> AgentReply {
         let started = Instant::now();
-        let mut reply = self.answer(&req).await;
-        reply.latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (mut reply, times) = self.answer(&req).await;
+        reply.latency_ms = millis(started.elapsed());
+        reply.tool_ms = millis(times.tool);
+        reply.llm_ms = millis(times.llm);
         tracing::Span::current().record("intent", reply.intent.as_str());
+        self.metrics.agent_turn(&AgentTurn {
+            agent: reply.agent.as_str(),
+            intent: &reply.intent,
+            seconds: started.elapsed().as_secs_f64(),
+            tool_calls: reply.tool_calls.len(),
+            tool_seconds: times.tool.as_secs_f64(),
+            llm_calls: reply.llm_calls,
+            llm_seconds: times.llm.as_secs_f64(),
+            prompt_tokens: reply.prompt_tokens,
+            completion_tokens: reply.completion_tokens,
+        });
+        for call in &reply.tool_calls {
+            if let Some(kind) = call.result.get("error").and_then(Value::as_str) {
+                self.metrics
+                    .error(&format!("tool_{}", tool_error_kind(kind)));
+            }
+        }
         if let Some(key) = &req.conversation {
             let turn = memory::Turn {
                 user: req.text.chars().take(500).collect(),
@@ -157,11 +194,20 @@ impl Agents {
             prompt_tokens: 0,
             completion_tokens: 0,
             latency_ms: 0,
+            tool_ms: 0,
+            llm_ms: 0,
             planner: "rules",
         }
     }
 
-    async fn answer(&self, req: &AgentRequest) -> AgentReply {
+    /// The answer and the time it spent in tools and in the LLM.
+    async fn answer(&self, req: &AgentRequest) -> (AgentReply, Times) {
+        let mut times = Times::default();
+        let reply = self.plan_and_run(req, &mut times).await;
+        (reply, times)
+    }
+
+    async fn plan_and_run(&self, req: &AgentRequest, times: &mut Times) -> AgentReply {
         let agent = req.agent;
         let text = req.text.trim();
         if text.is_empty() {
@@ -196,7 +242,7 @@ impl Agents {
             None => memory::Conversation::default(),
         };
         if self.planner == PlannerKind::Llm {
-            return self.ask_llm(agent, &ctx, &conversation, text).await;
+            return self.ask_llm(agent, &ctx, &conversation, text, times).await;
         }
         let courses = match self.store.all_courses().await {
             Ok(c) => c,
@@ -216,10 +262,15 @@ impl Agents {
             .last_tool_turn()
             .map(|t| (t.intent.as_str(), &t.args));
         match rules::plan(text, &plan_ctx, follow_up) {
-            rules::Plan::Call { tool, args } => self.call_tool(agent, &ctx, tool, args).await,
+            rules::Plan::Call { tool, args } => {
+                let started = Instant::now();
+                let reply = self.call_tool(agent, &ctx, tool, args).await;
+                times.tool += started.elapsed();
+                reply
+            }
             rules::Plan::Reply { intent, text } => Self::reply(agent, intent, text),
             rules::Plan::Unsure if self.llm.is_some() => {
-                self.ask_llm(agent, &ctx, &conversation, text).await
+                self.ask_llm(agent, &ctx, &conversation, text, times).await
             }
             rules::Plan::Unsure => Self::reply(
                 agent,
@@ -275,6 +326,7 @@ impl Agents {
         ctx: &ToolCtx,
         conversation: &memory::Conversation,
         text: &str,
+        times: &mut Times,
     ) -> AgentReply {
         let Some(llm) = &self.llm else {
             return Self::reply(
@@ -287,6 +339,8 @@ impl Agents {
         let outcome = llm
             .run(agent, ctx, &self.registry, &conversation.turns, text)
             .await;
+        times.tool += outcome.tool_time;
+        times.llm += outcome.llm_time;
         AgentReply {
             agent,
             intent: outcome.intent,
@@ -296,7 +350,36 @@ impl Agents {
             prompt_tokens: outcome.prompt_tokens,
             completion_tokens: outcome.completion_tokens,
             latency_ms: 0,
+            tool_ms: 0,
+            llm_ms: 0,
             planner: "llm",
         }
     }
+}
+
+/// Where one turn's time went.
+#[derive(Debug, Default, Clone, Copy)]
+struct Times {
+    tool: std::time::Duration,
+    llm: std::time::Duration,
+}
+
+/// A tool result's error kind as a metric label: the known kinds, else "other".
+fn tool_error_kind(kind: &str) -> &'static str {
+    const KINDS: [&str; 9] = [
+        "forbidden",
+        "bad_args",
+        "not_found",
+        "ambiguous",
+        "conflict",
+        "unavailable",
+        "store",
+        "unknown_tool",
+        "other",
+    ];
+    KINDS
+        .iter()
+        .copied()
+        .find(|k| *k == kind)
+        .unwrap_or("other")
 }

@@ -32,6 +32,7 @@ use crate::agents::Agents;
 use crate::config::StudioSettings;
 use crate::domain::SharedClock;
 use crate::store::Store;
+use crate::telemetry::metrics::Metrics;
 use crate::telemetry::status::AgentStatus;
 
 pub use auth::{AuthUser, JwtKeys};
@@ -49,6 +50,8 @@ pub struct ApiState {
     pub jwt: JwtKeys,
     pub limits: RateLimits,
     pub status: Arc<AgentStatus>,
+    /// What `GET /metrics` renders (the agents count into it too).
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(OpenApi)]
@@ -103,6 +106,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         }),
     )
     .merge(docs::routes())
+    // Prometheus scrapes without a token; outside /api and the OpenAPI document.
+    .route("/metrics", get(metrics))
     .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
@@ -110,6 +115,33 @@ pub fn router(state: Arc<ApiState>) -> Router {
     ))
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
     .with_state(state)
+}
+
+/// `GET /metrics`: the Prometheus text exposition (0.0.4), with the outbox gauges read
+/// from the database now.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<Arc<ApiState>>,
+) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    match state.store.outbox_stats().await {
+        Ok(stats) => state.metrics.set_outbox(&stats),
+        Err(e) => {
+            state.metrics.error("store");
+            tracing::warn!(error = %e, "outbox depth not read for /metrics");
+        }
+    }
+    match state.metrics.render() {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                crate::telemetry::metrics::CONTENT_TYPE,
+            )],
+            body,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// Serves the application until `shutdown` completes.

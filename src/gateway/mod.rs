@@ -26,7 +26,7 @@ pub mod settings;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Duration as ChronoDuration;
 use frontdesk_chat::{BoxFuture, DynChatAdapter, Inbound, InboundHandler, Outbound};
@@ -37,6 +37,7 @@ pub use settings::{GatewaySettings, Person, RoleQuotas, Route};
 use crate::agents::{AgentRequest, Agents};
 use crate::domain::SharedClock;
 use crate::integrations::email::EmailSender;
+use crate::telemetry::metrics::Metrics;
 use crate::tools::{AgentKind, Caller, Role};
 use limits::{Admission, Limits};
 
@@ -89,6 +90,7 @@ struct Inner {
 #[derive(Clone)]
 pub struct Gateway {
     inner: Arc<Inner>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -122,18 +124,33 @@ impl Gateway {
                 clock,
                 handled: AtomicU64::new(0),
             }),
+            metrics: Metrics::global(),
         }
+    }
+
+    /// Counts into `metrics` instead of the process's registry (the agents count into
+    /// the registry they were given).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Handles one message and sends any reply through `reply_via`. Never fails: every
     /// problem is logged and, where the user is waiting, answered with an apology.
     pub async fn handle(&self, inbound: Inbound, reply_via: Arc<dyn DynChatAdapter>) -> Outcome {
+        let started = Instant::now();
+        let platform = inbound.platform.as_str();
+        self.metrics.message_received(platform);
         let span = tracing::info_span!(
             "message",
             platform = %inbound.platform,
             agent = tracing::field::Empty,
             role = tracing::field::Empty,
             intent = tracing::field::Empty,
+            tools = tracing::field::Empty,
+            llm_calls = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
         let outcome = self
@@ -143,6 +160,21 @@ impl Gateway {
         span.record("outcome", outcome.as_str());
         if let Outcome::Answered { intent, .. } = &outcome {
             span.record("intent", intent.as_str());
+        }
+        span.record(
+            "latency_ms",
+            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        );
+        self.metrics.gateway_outcome(platform, outcome.as_str());
+        match &outcome {
+            Outcome::Duplicate => self.metrics.duplicate(platform),
+            Outcome::RateLimited { .. } => self.metrics.rate_limit(platform),
+            Outcome::Failed(_) => self.metrics.error("store"),
+            _ => {}
+        }
+        if !matches!(outcome, Outcome::Ignored) {
+            // One line per message with the span's fields; never the text or the sender.
+            tracing::info!(parent: &span, "message handled");
         }
         if self.inner.handled.fetch_add(1, Ordering::Relaxed) % 1000 == 999 {
             self.inner.limits.forget_quiet_users();
@@ -169,7 +201,11 @@ impl Gateway {
         }
         let mut caller = match identity::resolve_caller(&inner.settings, store, inbound).await {
             Ok(caller) => caller,
-            Err(e) => return fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e).await,
+            Err(e) => {
+                return self
+                    .fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e)
+                    .await
+            }
         };
         if by_default {
             // A group chat nobody routed on purpose (a Telegram class group): others read
@@ -191,7 +227,11 @@ impl Gateway {
         match store.claim_event(&event_key, now, keep).await {
             Ok(true) => {}
             Ok(false) => return Outcome::Duplicate,
-            Err(e) => return fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e).await,
+            Err(e) => {
+                return self
+                    .fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e)
+                    .await
+            }
         }
         let account = identity::account_key(inbound);
         match inner.limits.admit(inbound.platform, &account, caller.role) {
@@ -199,7 +239,7 @@ impl Gateway {
             Admission::Silent => return Outcome::RateLimited { notified: false },
             Admission::Notify { wait } => {
                 let out = Outbound::reply(inbound, limits::wait_message(wait));
-                send(reply_via.as_ref(), &out).await;
+                self.send(reply_via.as_ref(), &out).await;
                 return Outcome::RateLimited { notified: true };
             }
         }
@@ -212,11 +252,15 @@ impl Gateway {
         };
         match linking::handle(&linking, inbound, &caller).await {
             Ok(Some(out)) => {
-                send(reply_via.as_ref(), &out).await;
+                self.send(reply_via.as_ref(), &out).await;
                 return Outcome::Linking;
             }
             Ok(None) => {}
-            Err(e) => return fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e).await,
+            Err(e) => {
+                return self
+                    .fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e)
+                    .await
+            }
         }
         if inbound.text.trim().is_empty() {
             // A contact shared where it links nothing (a group, a staff member).
@@ -258,8 +302,12 @@ impl Gateway {
             })
             .await;
         drop(typing);
+        let span = tracing::Span::current();
+        let tools: Vec<&str> = reply.tool_calls.iter().map(|c| c.name.as_str()).collect();
+        span.record("tools", tools.join(",").as_str());
+        span.record("llm_calls", reply.llm_calls);
         let out = present::reply_to(inbound, &reply);
-        send(reply_via.as_ref(), &out).await;
+        self.send(reply_via.as_ref(), &out).await;
         Outcome::Answered {
             agent,
             intent: reply.intent,
@@ -276,22 +324,30 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn send(adapter: &dyn DynChatAdapter, out: &Outbound) {
-    if let Err(e) = adapter.dyn_send(out).await {
-        tracing::warn!(platform = %adapter.dyn_platform(), error = %e, "reply not delivered");
+impl Gateway {
+    async fn send(&self, adapter: &dyn DynChatAdapter, out: &Outbound) {
+        let platform = adapter.dyn_platform();
+        match adapter.dyn_send(out).await {
+            Ok(()) => self.metrics.reply_sent(platform.as_str()),
+            Err(e) => {
+                self.metrics.error("send");
+                tracing::warn!(platform = %platform, error = %e, "reply not delivered");
+            }
+        }
     }
-}
 
-async fn fail(
-    adapter: &dyn DynChatAdapter,
-    inbound: &Inbound,
-    apology: &str,
-    error: &(dyn std::fmt::Display + Sync),
-) -> Outcome {
-    let error = error.to_string();
-    tracing::error!(error = %error, "message not handled");
-    send(adapter, &Outbound::reply(inbound, apology)).await;
-    Outcome::Failed(error)
+    async fn fail(
+        &self,
+        adapter: &dyn DynChatAdapter,
+        inbound: &Inbound,
+        apology: &str,
+        error: &(dyn std::fmt::Display + Sync),
+    ) -> Outcome {
+        let error = error.to_string();
+        tracing::error!(error = %error, "message not handled");
+        self.send(adapter, &Outbound::reply(inbound, apology)).await;
+        Outcome::Failed(error)
+    }
 }
 
 impl InboundHandler for Gateway {

@@ -12,6 +12,7 @@ use super::Providers;
 use crate::config::IntegrationSettings;
 use crate::domain::SharedClock;
 use crate::store::{OutboxItem, Store, StoreError};
+use crate::telemetry::metrics::Metrics;
 
 /// Why one delivery failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,6 +63,7 @@ pub struct OutboxWorker {
     providers: Arc<Providers>,
     settings: IntegrationSettings,
     owner: String,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for OutboxWorker {
@@ -88,7 +90,15 @@ impl OutboxWorker {
             providers,
             settings,
             owner: owner.into(),
+            metrics: Metrics::global(),
         }
+    }
+
+    /// Counts into `metrics` instead of the process's registry.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Claims and delivers one due item; `None` when nothing is due.
@@ -96,6 +106,23 @@ impl OutboxWorker {
     /// # Errors
     /// The database failed (the item, if claimed, is retried after its lease).
     pub async fn run_once(&self) -> Result<Option<(OutboxItem, Delivered)>, StoreError> {
+        let result = self.claim_and_deliver().await;
+        match &result {
+            Ok(Some((item, outcome))) => {
+                let outcome = match outcome {
+                    Delivered::Done => "done",
+                    Delivered::Retry { .. } => "retry",
+                    Delivered::Dead { .. } => "dead",
+                };
+                self.metrics.outbox_delivery(item.job.kind(), outcome);
+            }
+            Ok(None) => {}
+            Err(_) => self.metrics.error("outbox_store"),
+        }
+        result
+    }
+
+    async fn claim_and_deliver(&self) -> Result<Option<(OutboxItem, Delivered)>, StoreError> {
         let now = self.clock.now();
         let Some(item) = self
             .store

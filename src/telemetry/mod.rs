@@ -30,4 +30,5 @@ pub fn init(log: &LogSettings) {
     let _ = tracing::subscriber::set_global_default(subscriber(log, std::io::stderr));
 }
 
+pub mod metrics;
 pub mod status;

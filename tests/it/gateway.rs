@@ -24,7 +24,7 @@ use crate::harness::TestDb;
 /// A chat platform in the test's memory: records typing and every message sent.
 #[derive(Default)]
 pub struct Recorder {
-    platform: Option<Platform>,
+    pub platform: Option<Platform>,
     pub sent: Mutex<Vec<Outbound>>,
     pub typing: Mutex<Vec<String>>,
 }
@@ -131,7 +131,7 @@ pub fn telegram_dm(user: &str, text: &str, n: u32) -> Inbound {
     .with_user_name("Pat")
 }
 
-fn slack(channel: &str, user: &str, groups: &[&str], text: &str, event: &str) -> Inbound {
+pub fn slack(channel: &str, user: &str, groups: &[&str], text: &str, event: &str) -> Inbound {
     Inbound::new(Platform::Slack, channel, user, text, event, Utc::now())
         .with_workspace("T1")
         .with_thread("1700000000.000100")

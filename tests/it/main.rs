@@ -17,6 +17,7 @@ mod harness;
 mod integrations_messaging;
 mod integrations_payments;
 mod llm;
+mod metrics;
 mod outbox;
 mod seed;
 mod store;

@@ -55,13 +55,13 @@ fn settings(pairs: &[(&str, &str)], outbox: &str) -> Settings {
     Settings::from_env(env).unwrap()
 }
 
-const FAST: &str = "[outbox]\nmax_attempts = 8\nfirst_retry_secs = 1\nmax_retry_secs = 60\nlease_secs = 60\npoll_millis = 10\n";
+pub const FAST: &str = "[outbox]\nmax_attempts = 8\nfirst_retry_secs = 1\nmax_retry_secs = 60\nlease_secs = 60\npoll_millis = 10\n";
 
 async fn sendgrid() -> MockServer {
     MockServer::start().await
 }
 
-fn sendgrid_env(server: &MockServer) -> Vec<(&'static str, String)> {
+pub fn sendgrid_env(server: &MockServer) -> Vec<(&'static str, String)> {
     vec![
         ("SENDGRID_API_KEY", "SG.key".to_owned()),
         ("SENDGRID_API_URL", server.uri()),
@@ -69,12 +69,17 @@ fn sendgrid_env(server: &MockServer) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn with_env(pairs: &[(&'static str, String)], outbox: &str) -> Settings {
+pub fn with_env(pairs: &[(&'static str, String)], outbox: &str) -> Settings {
     let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     settings(&borrowed, outbox)
 }
 
-fn worker(db: &TestDb, settings: &Settings, clock: &Arc<TestClock>, owner: &str) -> OutboxWorker {
+pub fn worker(
+    db: &TestDb,
+    settings: &Settings,
+    clock: &Arc<TestClock>,
+    owner: &str,
+) -> OutboxWorker {
     let providers = Providers::from_settings(settings, ChatRoutes::default()).unwrap();
     OutboxWorker::new(
         db.store.clone(),
@@ -85,7 +90,7 @@ fn worker(db: &TestDb, settings: &Settings, clock: &Arc<TestClock>, owner: &str)
     )
 }
 
-fn email(key: &str, now: DateTime<Utc>) -> OutboxItem {
+pub fn email(key: &str, now: DateTime<Utc>) -> OutboxItem {
     OutboxItem::new(
         key,
         Job::Email {

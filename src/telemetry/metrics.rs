@@ -1,0 +1,428 @@
+//! Prometheus metrics: one registry of typed families, served at `GET /metrics` in the
+//! text exposition format (0.0.4).
+//!
+//! **Invariant:** label values are platforms, agents, intents (tool names), outcomes,
+//! outbox kinds and statuses, and error kinds — never a user id, channel, email or phone.
+//!
+//! The process uses [`Metrics::global`]; the gateway, the agents and the outbox worker
+//! take another instance with `with_metrics` (tests give each their own).
+
+use std::sync::{Arc, OnceLock};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::store::OutboxStats;
+
+/// The `Content-Type` of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Latency buckets in seconds: 1 ms to 30 s.
+const SECONDS_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PlatformLabels {
+    pub platform: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub platform: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AgentLabels {
+    pub agent: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AgentIntentLabels {
+    pub agent: String,
+    pub intent: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub kind: String,
+    pub outcome: String,
+}
+
+type Seconds<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn seconds_histogram() -> Histogram {
+    Histogram::new(SECONDS_BUCKETS)
+}
+
+/// Every metric frontdesk exports (names without the `frontdesk_` prefix and the
+/// `_total` suffix counters get when encoded).
+pub struct Metrics {
+    registry: Registry,
+    /// `messages_received_total{platform}`: messages the gateway was handed.
+    pub messages_received: Family<PlatformLabels, Counter>,
+    /// `replies_sent_total{platform}`: messages the adapters accepted.
+    pub replies_sent: Family<PlatformLabels, Counter>,
+    /// `gateway_outcomes_total{platform,outcome}`: what the gateway did with each message.
+    pub gateway_outcomes: Family<OutcomeLabels, Counter>,
+    /// `agent_replies_total{agent,intent}`.
+    pub agent_replies: Family<AgentIntentLabels, Counter>,
+    /// `message_seconds{agent}`: an agent's whole turn (plan, tools, LLM, memory).
+    pub message_seconds: Seconds<AgentLabels>,
+    /// `tool_seconds{agent}`: time in tools per turn that called any.
+    pub tool_seconds: Seconds<AgentLabels>,
+    /// `llm_seconds{agent}`: time waiting for the LLM per turn that asked it.
+    pub llm_seconds: Seconds<AgentLabels>,
+    /// `llm_calls_total{agent}`.
+    pub llm_calls: Family<AgentLabels, Counter>,
+    /// `llm_tokens_total{kind="prompt"|"completion"}`.
+    pub llm_tokens: Family<KindLabels, Counter>,
+    /// `rate_limited_total{platform}`.
+    pub rate_limited: Family<PlatformLabels, Counter>,
+    /// `duplicates_dropped_total{platform}`.
+    pub duplicates_dropped: Family<PlatformLabels, Counter>,
+    /// `outbox_items{status}`: the outbox by status, refreshed on every scrape.
+    pub outbox_items: Family<StatusLabels, Gauge>,
+    /// `outbox_deliveries_total{kind,outcome="done"|"retry"|"dead"}`.
+    pub outbox_deliveries: Family<DeliveryLabels, Counter>,
+    /// `errors_total{kind}`: `tool_<ToolError::kind>`, `store`, `send`, `outbox_store`.
+    pub errors: Family<KindLabels, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every family registered and nothing counted.
+    #[must_use]
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("frontdesk");
+        let messages_received = Family::default();
+        let replies_sent = Family::default();
+        let gateway_outcomes = Family::default();
+        let agent_replies = Family::default();
+        let message_seconds: Seconds<AgentLabels> = Family::new_with_constructor(seconds_histogram);
+        let tool_seconds: Seconds<AgentLabels> = Family::new_with_constructor(seconds_histogram);
+        let llm_seconds: Seconds<AgentLabels> = Family::new_with_constructor(seconds_histogram);
+        let llm_calls = Family::default();
+        let llm_tokens = Family::default();
+        let rate_limited = Family::default();
+        let duplicates_dropped = Family::default();
+        let outbox_items = Family::default();
+        let outbox_deliveries = Family::default();
+        let errors = Family::default();
+        registry.register(
+            "messages_received",
+            "Messages the gateway was handed, per platform",
+            Clone::clone(&messages_received),
+        );
+        registry.register(
+            "replies_sent",
+            "Messages the chat adapters accepted for sending, per platform",
+            Clone::clone(&replies_sent),
+        );
+        registry.register(
+            "gateway_outcomes",
+            "What the gateway did with each message",
+            Clone::clone(&gateway_outcomes),
+        );
+        registry.register(
+            "agent_replies",
+            "Agent answers per agent and intent",
+            Clone::clone(&agent_replies),
+        );
+        registry.register(
+            "message_seconds",
+            "An agent's whole turn, in seconds",
+            Clone::clone(&message_seconds),
+        );
+        registry.register(
+            "tool_seconds",
+            "Time in tools per agent turn that called any, in seconds",
+            Clone::clone(&tool_seconds),
+        );
+        registry.register(
+            "llm_seconds",
+            "Time waiting for the LLM per agent turn that asked it, in seconds",
+            Clone::clone(&llm_seconds),
+        );
+        registry.register(
+            "llm_calls",
+            "LLM chat-completion requests",
+            Clone::clone(&llm_calls),
+        );
+        registry.register(
+            "llm_tokens",
+            "LLM tokens by kind (prompt, completion)",
+            Clone::clone(&llm_tokens),
+        );
+        registry.register(
+            "rate_limited",
+            "Messages refused by a rate limit, per platform",
+            Clone::clone(&rate_limited),
+        );
+        registry.register(
+            "duplicates_dropped",
+            "Repeated platform events dropped, per platform",
+            Clone::clone(&duplicates_dropped),
+        );
+        registry.register(
+            "outbox_items",
+            "Outbox items by status at the last scrape",
+            Clone::clone(&outbox_items),
+        );
+        registry.register(
+            "outbox_deliveries",
+            "Outbox delivery attempts by job kind and outcome",
+            Clone::clone(&outbox_deliveries),
+        );
+        registry.register("errors", "Errors by kind", Clone::clone(&errors));
+        Self {
+            registry,
+            messages_received,
+            replies_sent,
+            gateway_outcomes,
+            agent_replies,
+            message_seconds,
+            tool_seconds,
+            llm_seconds,
+            llm_calls,
+            llm_tokens,
+            rate_limited,
+            duplicates_dropped,
+            outbox_items,
+            outbox_deliveries,
+            errors,
+        }
+    }
+
+    /// The process's registry.
+    #[must_use]
+    pub fn global() -> Arc<Self> {
+        static GLOBAL: OnceLock<Arc<Metrics>> = OnceLock::new();
+        Arc::clone(GLOBAL.get_or_init(|| Arc::new(Self::new())))
+    }
+
+    pub fn message_received(&self, platform: &str) {
+        self.messages_received
+            .get_or_create(&platform_labels(platform))
+            .inc();
+    }
+
+    pub fn reply_sent(&self, platform: &str) {
+        self.replies_sent
+            .get_or_create(&platform_labels(platform))
+            .inc();
+    }
+
+    pub fn gateway_outcome(&self, platform: &str, outcome: &str) {
+        self.gateway_outcomes
+            .get_or_create(&OutcomeLabels {
+                platform: platform.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn rate_limit(&self, platform: &str) {
+        self.rate_limited
+            .get_or_create(&platform_labels(platform))
+            .inc();
+    }
+
+    pub fn duplicate(&self, platform: &str) {
+        self.duplicates_dropped
+            .get_or_create(&platform_labels(platform))
+            .inc();
+    }
+
+    pub fn error(&self, kind: &str) {
+        self.errors
+            .get_or_create(&KindLabels {
+                kind: kind.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn outbox_delivery(&self, kind: &str, outcome: &str) {
+        self.outbox_deliveries
+            .get_or_create(&DeliveryLabels {
+                kind: kind.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// One agent turn: its intent, latency, tool and LLM time, LLM calls and tokens.
+    pub fn agent_turn(&self, turn: &AgentTurn<'_>) {
+        let agent = AgentLabels {
+            agent: turn.agent.to_owned(),
+        };
+        self.agent_replies
+            .get_or_create(&AgentIntentLabels {
+                agent: turn.agent.to_owned(),
+                intent: intent_label(turn.intent).to_owned(),
+            })
+            .inc();
+        self.message_seconds
+            .get_or_create(&agent)
+            .observe(turn.seconds);
+        if turn.tool_calls > 0 {
+            self.tool_seconds
+                .get_or_create(&agent)
+                .observe(turn.tool_seconds);
+        }
+        if turn.llm_calls > 0 {
+            self.llm_seconds
+                .get_or_create(&agent)
+                .observe(turn.llm_seconds);
+            self.llm_calls
+                .get_or_create(&agent)
+                .inc_by(u64::from(turn.llm_calls));
+        }
+        for (kind, n) in [
+            ("prompt", turn.prompt_tokens),
+            ("completion", turn.completion_tokens),
+        ] {
+            if n > 0 {
+                self.llm_tokens
+                    .get_or_create(&KindLabels {
+                        kind: kind.to_owned(),
+                    })
+                    .inc_by(n);
+            }
+        }
+    }
+
+    /// Sets the outbox gauges to the counts `store.outbox_stats()` gave.
+    pub fn set_outbox(&self, stats: &OutboxStats) {
+        for (status, n) in [
+            ("pending", stats.pending),
+            ("in_flight", stats.in_flight),
+            ("done", stats.done),
+            ("dead", stats.dead),
+        ] {
+            self.outbox_items
+                .get_or_create(&StatusLabels {
+                    status: status.to_owned(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// The registry in the Prometheus text exposition format (0.0.4).
+    ///
+    /// # Errors
+    /// Never in practice: writing to a `String` does not fail.
+    pub fn render(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// What [`Metrics::agent_turn`] counts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgentTurn<'a> {
+    pub agent: &'a str,
+    pub intent: &'a str,
+    pub seconds: f64,
+    pub tool_calls: usize,
+    pub tool_seconds: f64,
+    pub llm_calls: u32,
+    pub llm_seconds: f64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+fn platform_labels(platform: &str) -> PlatformLabels {
+    PlatformLabels {
+        platform: platform.to_owned(),
+    }
+}
+
+/// Intents are tool names and a few fixed words; anything else (an LLM's invention) is
+/// counted as "other" so the label set stays small and never carries text.
+fn intent_label(intent: &str) -> &str {
+    let plain = !intent.is_empty()
+        && intent.len() <= 40
+        && intent.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if plain {
+        intent
+    } else {
+        "other"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text_with_prefix_and_suffixes() {
+        let m = Metrics::new();
+        m.message_received("telegram");
+        m.gateway_outcome("telegram", "answered");
+        m.agent_turn(&AgentTurn {
+            agent: "support",
+            intent: "course_info",
+            seconds: 0.02,
+            tool_calls: 1,
+            tool_seconds: 0.01,
+            llm_calls: 2,
+            llm_seconds: 0.5,
+            prompt_tokens: 300,
+            completion_tokens: 40,
+        });
+        m.set_outbox(&OutboxStats {
+            pending: 3,
+            in_flight: 1,
+            done: 7,
+            dead: 0,
+        });
+        let text = m.render().unwrap_or_default();
+        for line in [
+            "frontdesk_messages_received_total{platform=\"telegram\"} 1",
+            "frontdesk_gateway_outcomes_total{platform=\"telegram\",outcome=\"answered\"} 1",
+            "frontdesk_agent_replies_total{agent=\"support\",intent=\"course_info\"} 1",
+            "frontdesk_llm_calls_total{agent=\"support\"} 2",
+            "frontdesk_llm_tokens_total{kind=\"prompt\"} 300",
+            "frontdesk_outbox_items{status=\"pending\"} 3",
+            "frontdesk_message_seconds_count{agent=\"support\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        assert!(!text.contains("# EOF"));
+    }
+
+    #[test]
+    fn odd_intents_become_other() {
+        assert_eq!(intent_label("order_status"), "order_status");
+        assert_eq!(intent_label("Order for pat@example.com"), "other");
+        assert_eq!(intent_label(""), "other");
+    }
+}

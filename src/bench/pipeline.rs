@@ -168,9 +168,10 @@ pub fn bench_gateway(settings: &Settings, store: &Store) -> Gateway {
     )
 }
 
-/// Whether a reply is an apology rather than an answer.
+/// Whether a reply is an apology rather than an answer (the gateway's "Sorry, …", or a
+/// tool's database failure).
 fn is_apology(text: &str) -> bool {
-    text.starts_with("Sorry")
+    text.starts_with("Sorry") || text.contains("the database is not answering")
 }
 
 struct Sample {

@@ -106,6 +106,68 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Benchmarks: a table of figures and targets, or JSON with --json.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Simulated users through the gateway, rules planner and database.
+    Pipeline {
+        #[command(flatten)]
+        load: LoadArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dashboard queries at growing data sizes, checked against a scan.
+    Analytics {
+        /// Attendance records per size (a database of its own each, seeded once).
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        sizes: Vec<u64>,
+        /// Timed runs of each query per size.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The eval set through the hybrid and llm planners against a fake LLM server.
+    Llm {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Peak RSS under the pipeline load, and `serve` start-up time to /readyz.
+    Memory {
+        #[command(flatten)]
+        load: LoadArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// Simulated users.
+    #[arg(long, default_value_t = 200)]
+    users: usize,
+    /// Messages in flight at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Messages in all.
+    #[arg(long, default_value_t = 2000)]
+    messages: usize,
+}
+
+impl LoadArgs {
+    fn options(&self) -> frontdesk::bench::pipeline::PipelineOptions {
+        frontdesk::bench::pipeline::PipelineOptions {
+            users: self.users,
+            concurrency: self.concurrency,
+            messages: self.messages,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -183,6 +245,7 @@ async fn run(cli: Cli) -> Result<()> {
             chat(&settings, &db, agent, who).await
         }
         Command::Eval { file, json } => run_eval(&settings, &file, json).await,
+        Command::Bench { which } => run_bench(&settings, which).await,
         Command::Serve { bind, local_db } => run_serve(&settings, bind, local_db).await,
         Command::Token { role, sub, ttl } => {
             let secret = settings
@@ -461,6 +524,73 @@ async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Re
     println!("{passed} passed, {failed} failed");
     if failed > 0 {
         std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn run_bench(settings: &Settings, which: BenchCommand) -> Result<()> {
+    use frontdesk::bench::{self, print_table, Server};
+    let db = app::open_database(settings).await?;
+    let server = Server::of(settings, &db);
+    eprintln!("database: {}", server.describe());
+    let (title, rows, report, as_json) = match which {
+        BenchCommand::Pipeline { load, json } => {
+            if bench::pipeline::ensure_demo_data(settings, &db.store).await? {
+                eprintln!("the database was empty: loaded the demo data (500 clients)");
+            }
+            let r = bench::pipeline::run(settings, &db.store, server, load.options()).await?;
+            (
+                "bench pipeline",
+                r.rows.clone(),
+                serde_json::to_value(&r)?,
+                json,
+            )
+        }
+        BenchCommand::Memory { load, json } => {
+            if bench::pipeline::ensure_demo_data(settings, &db.store).await? {
+                eprintln!("the database was empty: loaded the demo data (500 clients)");
+            }
+            let exe = std::env::current_exe()?;
+            let serve = bench::memory::ServeTarget {
+                exe: &exe,
+                url: &db.url,
+                database: &settings.database.name,
+            };
+            let r = bench::memory::run(settings, &db.store, server, load.options(), Some(serve))
+                .await?;
+            (
+                "bench memory",
+                r.rows.clone(),
+                serde_json::to_value(&r)?,
+                json,
+            )
+        }
+        BenchCommand::Llm { json } => {
+            if bench::pipeline::ensure_demo_data(settings, &db.store).await? {
+                eprintln!("the database was empty: loaded the demo data (500 clients)");
+            }
+            let r = bench::llm::run(settings, &db.store, server).await?;
+            ("bench llm", r.rows.clone(), serde_json::to_value(&r)?, json)
+        }
+        BenchCommand::Analytics { sizes, runs, json } => {
+            let opts = bench::analytics::AnalyticsOptions {
+                sizes,
+                runs,
+                database_prefix: settings.database.name.clone(),
+            };
+            let r = bench::analytics::run(settings, &db.url, server, &opts).await?;
+            (
+                "bench analytics",
+                r.rows.clone(),
+                serde_json::to_value(&r)?,
+                json,
+            )
+        }
+    };
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(title, &rows);
     }
     Ok(())
 }

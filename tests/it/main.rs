@@ -8,6 +8,7 @@ mod analytics;
 mod api_matrix;
 mod api_read;
 mod api_records;
+mod bench;
 mod chat_discord;
 mod chat_slack;
 mod chat_telegram;

@@ -1,0 +1,348 @@
+//! `frontdesk bench pipeline`: N simulated Slack users send the eval questions through the
+//! real gateway → rules planner → database tools → reply path, C at a time, into an
+//! in-process adapter that records when each reply is sent.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use frontdesk_chat::{AdapterError, ChatAdapter, DynChatAdapter, Inbound, Outbound, Platform};
+use serde::Serialize;
+
+use super::{eval_cases, percentile, process_cpu_ms, self_cpu_ms, with_demo_clock, Row, Server};
+use crate::agents::Agents;
+use crate::config::{PlannerKind, Settings};
+use crate::gateway::{Gateway, GatewaySettings, Outcome, RoleQuotas, Route};
+use crate::store::seed::{seed, SeedOptions};
+use crate::store::Store;
+use crate::tools::{AgentKind, Role};
+
+/// Targets on the 2-core machine with a local database.
+pub const TARGET_CPU_MS: f64 = 0.2;
+pub const TARGET_P99_MS: f64 = 25.0;
+
+const SUPPORT_CHANNEL: &str = "C_BENCH_SUPPORT";
+const DASHBOARD_CHANNEL: &str = "C_BENCH_DASHBOARD";
+const STAFF_GROUP: &str = "S_BENCH_STAFF";
+const MANAGER_GROUP: &str = "S_BENCH_MANAGER";
+
+/// How big a run is.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineOptions {
+    pub users: usize,
+    pub concurrency: usize,
+    pub messages: usize,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        Self {
+            users: 200,
+            concurrency: 32,
+            messages: 2000,
+        }
+    }
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineReport {
+    pub server: Server,
+    pub users: usize,
+    pub concurrency: usize,
+    pub messages: usize,
+    pub answered: usize,
+    pub errors: usize,
+    /// Up to five examples of what went wrong.
+    pub error_samples: Vec<String>,
+    pub seconds: f64,
+    pub messages_per_s: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub frontdesk_cpu_ms_per_message: f64,
+    /// `None` when the server is not a local process frontdesk knows.
+    pub db_cpu_ms_per_message: Option<f64>,
+    /// Replies per intent.
+    pub intents: BTreeMap<String, usize>,
+    pub rows: Vec<Row>,
+}
+
+/// A chat platform in memory for one message: records the first reply and when it came.
+struct Probe {
+    started: Instant,
+    reply: Mutex<Option<(Duration, String)>>,
+}
+
+impl ChatAdapter for Probe {
+    fn platform(&self) -> Platform {
+        Platform::Slack
+    }
+
+    async fn send(&self, out: &Outbound) -> Result<(), AdapterError> {
+        let elapsed = self.started.elapsed();
+        if let Ok(mut reply) = self.reply.lock() {
+            if reply.is_none() {
+                *reply = Some((elapsed, out.text.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The gateway's settings for the benchmark: a Slack support and dashboard channel, staff
+/// and manager groups, and per-user limits high enough never to interfere.
+#[must_use]
+pub fn bench_gateway_settings() -> GatewaySettings {
+    let route = |channel: &str, agent| Route {
+        platform: Platform::Slack,
+        workspace: None,
+        channel: channel.into(),
+        agent,
+    };
+    GatewaySettings {
+        per_user_per_minute: RoleQuotas {
+            guest: 1_000_000,
+            client: 1_000_000,
+            staff: 1_000_000,
+            manager: 1_000_000,
+            admin: 1_000_000,
+        },
+        per_platform_per_minute: HashMap::new(),
+        routes: vec![
+            route(SUPPORT_CHANNEL, AgentKind::Support),
+            route(DASHBOARD_CHANNEL, AgentKind::Dashboard),
+        ],
+        platform_roles: HashMap::from([
+            ((Platform::Slack, STAFF_GROUP.into()), Role::Staff),
+            ((Platform::Slack, MANAGER_GROUP.into()), Role::Manager),
+        ]),
+        ..GatewaySettings::default()
+    }
+}
+
+/// Loads the demo data (500 clients at the demo clock) when the database is empty;
+/// returns whether it did.
+///
+/// # Errors
+/// The database cannot be read or written.
+pub async fn ensure_demo_data(settings: &Settings, store: &Store) -> Result<bool> {
+    if !store.is_empty().await? {
+        return Ok(false);
+    }
+    let settings = with_demo_clock(settings);
+    let opts = SeedOptions {
+        clients: 500,
+        seed: 42,
+        now: settings.clock().now(),
+        offset: settings.studio.utc_offset,
+        currency: settings.studio.currency,
+        progress: false,
+    };
+    seed(store, &opts).await?;
+    Ok(true)
+}
+
+/// The real gateway over the rules planner, with the benchmark's routes and limits.
+#[must_use]
+pub fn bench_gateway(settings: &Settings, store: &Store) -> Gateway {
+    let settings = with_demo_clock(settings);
+    let mut llm = settings.llm.clone();
+    llm.planner = PlannerKind::Rules;
+    let agents = Agents::new(
+        store.clone(),
+        settings.clock(),
+        settings.studio.clone(),
+        &llm,
+        settings.memory_ttl_hours,
+    );
+    Gateway::new(
+        agents,
+        bench_gateway_settings(),
+        None,
+        settings.studio.name.clone(),
+        settings.clock(),
+    )
+}
+
+/// Whether a reply is an apology rather than an answer (the gateway's "Sorry, …", or a
+/// tool's database failure).
+fn is_apology(text: &str) -> bool {
+    text.starts_with("Sorry") || text.contains("the database is not answering")
+}
+
+struct Sample {
+    latency_ms: Option<f64>,
+    error: Option<String>,
+    intent: Option<String>,
+}
+
+/// Runs the pipeline benchmark (seed the demo data first with [`ensure_demo_data`]).
+///
+/// # Errors
+/// The eval cases do not parse, or a task panicked.
+pub async fn run(
+    settings: &Settings,
+    store: &Store,
+    server: Server,
+    opts: PipelineOptions,
+) -> Result<PipelineReport> {
+    let cases = eval_cases()?;
+    let questions: Vec<(AgentKind, String)> = cases
+        .iter()
+        .map(|c| {
+            let agent = if c.agent == "dashboard" {
+                AgentKind::Dashboard
+            } else {
+                AgentKind::Support
+            };
+            (agent, c.text.clone())
+        })
+        .collect();
+    anyhow::ensure!(!questions.is_empty(), "no eval questions");
+    let users = opts.users.max(1);
+    let gateway = bench_gateway(settings, store);
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let sem = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+
+    let cpu_before = self_cpu_ms();
+    let db_before = server.pid.and_then(process_cpu_ms);
+    let started = Instant::now();
+    for i in 0..opts.messages {
+        let permit = sem
+            .clone()
+            .acquire_owned()
+            .await
+            .context("semaphore closed")?;
+        let (agent, text) = questions[i % questions.len()].clone();
+        let (channel, group) = match agent {
+            AgentKind::Support => (SUPPORT_CHANNEL, STAFF_GROUP),
+            AgentKind::Dashboard => (DASHBOARD_CHANNEL, MANAGER_GROUP),
+        };
+        let user = format!("UBENCH{:05}", i % users);
+        let inbound = Inbound::new(
+            Platform::Slack,
+            channel,
+            user,
+            text,
+            format!("bench-{run_id}-{i}"),
+            Utc::now(),
+        )
+        .with_workspace("TBENCH")
+        .with_thread(format!("1700000000.{i:06}"))
+        .with_roles([group]);
+        let gateway = gateway.clone();
+        tasks.spawn(async move {
+            let probe = Arc::new(Probe {
+                started: Instant::now(),
+                reply: Mutex::new(None),
+            });
+            let adapter: Arc<dyn DynChatAdapter> = probe.clone();
+            let outcome = gateway.handle(inbound, adapter).await;
+            drop(permit);
+            let reply = probe.reply.lock().ok().and_then(|r| r.clone());
+            let latency_ms = reply.as_ref().map(|(d, _)| d.as_secs_f64() * 1000.0);
+            let (error, intent) = match (&outcome, &reply) {
+                (Outcome::Answered { intent, .. }, Some((_, text))) if !is_apology(text) => {
+                    (None, Some(intent.clone()))
+                }
+                (Outcome::Answered { intent, .. }, Some((_, text))) => {
+                    (Some(format!("{intent}: {text}")), Some(intent.clone()))
+                }
+                (Outcome::Answered { intent, .. }, None) => (
+                    Some(format!("{intent}: no reply sent")),
+                    Some(intent.clone()),
+                ),
+                (other, _) => (Some(format!("outcome {other:?}")), None),
+            };
+            Sample {
+                latency_ms,
+                error,
+                intent,
+            }
+        });
+    }
+    let mut samples = Vec::with_capacity(opts.messages);
+    while let Some(done) = tasks.join_next().await {
+        samples.push(done.context("a benchmark task panicked")?);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu_ms = self_cpu_ms() - cpu_before;
+    let db_ms = match (db_before, server.pid.and_then(process_cpu_ms)) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+
+    let n = samples.len().max(1) as f64;
+    let mut latencies: Vec<f64> = samples.iter().filter_map(|s| s.latency_ms).collect();
+    latencies.sort_by(f64::total_cmp);
+    let errors: Vec<&String> = samples.iter().filter_map(|s| s.error.as_ref()).collect();
+    let mut intents = BTreeMap::new();
+    for s in &samples {
+        if let Some(i) = &s.intent {
+            *intents.entry(i.clone()).or_insert(0) += 1;
+        }
+    }
+    let p = |q| percentile(&latencies, q);
+    let frontdesk_cpu = cpu_ms / n;
+    let db_cpu = db_ms.map(|ms| ms / n);
+    let mut report = PipelineReport {
+        server,
+        users,
+        concurrency: opts.concurrency.max(1),
+        messages: samples.len(),
+        answered: samples.len() - errors.len(),
+        errors: errors.len(),
+        error_samples: errors.iter().take(5).map(|e| (*e).clone()).collect(),
+        seconds,
+        messages_per_s: samples.len() as f64 / seconds.max(1e-9),
+        p50_ms: p(50.0),
+        p95_ms: p(95.0),
+        p99_ms: p(99.0),
+        max_ms: latencies.last().copied().unwrap_or(0.0),
+        frontdesk_cpu_ms_per_message: frontdesk_cpu,
+        db_cpu_ms_per_message: db_cpu,
+        intents,
+        rows: Vec::new(),
+    };
+    report.rows = rows(&report);
+    Ok(report)
+}
+
+fn rows(r: &PipelineReport) -> Vec<Row> {
+    vec![
+        Row::info("database", r.server.describe()),
+        Row::info(
+            "load",
+            format!(
+                "{} messages, {} users, concurrency {}",
+                r.messages, r.users, r.concurrency
+            ),
+        ),
+        Row::info("messages/s", format!("{:.0}", r.messages_per_s)),
+        Row::info("p50 latency", format!("{:.2} ms", r.p50_ms)),
+        Row::info("p95 latency", format!("{:.2} ms", r.p95_ms)),
+        Row::target(
+            "p99 latency",
+            format!("{:.2} ms", r.p99_ms),
+            format!("<= {TARGET_P99_MS} ms at C=32"),
+            Some(r.p99_ms <= TARGET_P99_MS),
+        ),
+        Row::target(
+            "frontdesk CPU / message",
+            format!("{:.3} ms", r.frontdesk_cpu_ms_per_message),
+            format!("<= {TARGET_CPU_MS} ms"),
+            Some(r.frontdesk_cpu_ms_per_message <= TARGET_CPU_MS),
+        ),
+        Row::info(
+            "database CPU / message",
+            r.db_cpu_ms_per_message
+                .map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.3} ms")),
+        ),
+        Row::target("errors", r.errors.to_string(), "0", Some(r.errors == 0)),
+    ]
+}

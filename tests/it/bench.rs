@@ -1,0 +1,145 @@
+//! The benchmarks at a tiny size: the shape of their reports and their own correctness
+//! checks (no figure is asserted against a target: benchmarks are commands, not tests).
+
+use frontdesk::bench::analytics::{self, AnalyticsOptions};
+use frontdesk::bench::memory::{self, ServeTarget};
+use frontdesk::bench::pipeline::{self, PipelineOptions};
+use frontdesk::bench::{llm, Server};
+
+use crate::gateway::env;
+use crate::harness::{server_url, TestDb};
+
+fn server() -> Server {
+    Server {
+        kind: "test".into(),
+        url: frontdesk::store::redact_url(&server_url()),
+        pid: None,
+    }
+}
+
+fn tiny() -> PipelineOptions {
+    PipelineOptions {
+        users: 5,
+        concurrency: 4,
+        messages: 30,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipeline_answers_every_question_and_reports_latency_and_cpu() {
+    let (db, _) = TestDb::with_demo_data(200).await;
+    let settings = env(&[]);
+    assert!(!pipeline::ensure_demo_data(&settings, &db.store)
+        .await
+        .unwrap());
+    let r = pipeline::run(&settings, &db.store, server(), tiny())
+        .await
+        .unwrap();
+    assert_eq!(r.messages, 30);
+    assert_eq!(r.errors, 0, "{:?}", r.error_samples);
+    assert_eq!(r.answered, 30);
+    assert!(r.p50_ms > 0.0 && r.p50_ms <= r.p95_ms && r.p95_ms <= r.p99_ms);
+    assert!(r.p99_ms <= r.max_ms);
+    assert!(r.messages_per_s > 0.0);
+    assert!(r.frontdesk_cpu_ms_per_message > 0.0);
+    assert!(r.db_cpu_ms_per_message.is_none(), "no pid, no figure");
+    for intent in ["find_client", "order_status", "revenue", "inactive_clients"] {
+        assert!(r.intents.contains_key(intent), "{:?}", r.intents);
+    }
+    let json = serde_json::to_value(&r).unwrap();
+    for key in [
+        "messages_per_s",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "frontdesk_cpu_ms_per_message",
+    ] {
+        assert!(json[key].is_number(), "{key} in {json}");
+    }
+    assert!(r.rows.iter().any(|row| row.what == "p99 latency"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_reads_the_peak_rss_and_times_serve_to_readyz() {
+    let (db, _) = TestDb::with_demo_data(200).await;
+    let settings = env(&[]);
+    let url = server_url();
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_frontdesk"));
+    let target = ServeTarget {
+        exe: &exe,
+        url: &url,
+        database: db.name(),
+    };
+    let r = memory::run(&settings, &db.store, server(), tiny(), Some(target))
+        .await
+        .unwrap();
+    assert_eq!(r.messages, 30);
+    assert!(r.peak_rss_mb.unwrap() > 1.0);
+    assert!(r.startup_ms.unwrap() > 0.0);
+    assert_eq!(r.rows.iter().filter(|row| row.target.is_some()).count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llm_counts_calls_and_tokens_per_question_for_both_planners() {
+    let (db, _) = TestDb::with_demo_data(200).await;
+    let r = llm::run(&env(&[]), &db.store, server()).await.unwrap();
+    let cases = frontdesk::bench::eval_cases().unwrap().len();
+    assert_eq!(r.cases.len(), 2 * cases);
+    assert_eq!(r.hybrid_llm_calls, 0, "{:?}", r.cases);
+    let llm_cases: Vec<_> = r.cases.iter().filter(|c| c.planner == "llm").collect();
+    assert!(
+        llm_cases
+            .iter()
+            .all(|c| c.answered_by == "llm" || c.intent == "refused"),
+        "{llm_cases:?}"
+    );
+    // Every question the fake knows gets its tool, then an answer.
+    assert!(
+        llm_cases
+            .iter()
+            .filter(|c| c.single_tool)
+            .all(|c| c.llm_calls == 2 && c.first_prompt_tokens <= c.max_prompt_tokens),
+        "{llm_cases:?}"
+    );
+    assert!(llm_cases.iter().any(|c| c.llm_calls == 2 && c.single_tool));
+    assert!(llm_cases
+        .iter()
+        .all(|c| c.llm_calls == 0 || c.prompt_tokens >= c.max_prompt_tokens));
+    assert!(r.llm_max_prompt_tokens > 100);
+    assert!(r.llm_max_calls_single_tool >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_matches_the_reference_scan_at_two_small_sizes() {
+    let prefix = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let opts = AnalyticsOptions {
+        sizes: vec![300, 1000],
+        runs: 2,
+        database_prefix: prefix.clone(),
+    };
+    let url = server_url();
+    let r = analytics::run(&env(&[]), &url, server(), &opts).await;
+    for size in &opts.sizes {
+        let store = frontdesk::store::Store::open(&url, &format!("{prefix}_bench_{size}"))
+            .await
+            .unwrap();
+        store.drop_database().await.unwrap();
+    }
+    let r = r.unwrap();
+    assert_eq!(r.sizes.len(), 2);
+    assert!(r.sizes[1].attendance > r.sizes[0].attendance);
+    for s in &r.sizes {
+        assert!(s.seeded_now);
+        assert_eq!(s.queries.len(), 8);
+        for q in &s.queries {
+            assert!(
+                q.correct,
+                "{} at {}: {:?}",
+                q.query, s.target_attendance, q.mismatch
+            );
+            assert!(q.p50_ms > 0.0 && q.p50_ms <= q.p95_ms);
+            assert!(!q.index.is_empty());
+        }
+    }
+    assert_eq!(r.growth.len(), 8);
+}

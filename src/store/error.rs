@@ -41,6 +41,19 @@ impl StoreError {
         }
     }
 
+    /// Whether the server refused a write because another transaction touched the same
+    /// document (WriteConflict, code 112): worth retrying, whatever labels came with it.
+    #[must_use]
+    pub fn is_write_conflict(err: &mongodb::error::Error) -> bool {
+        const WRITE_CONFLICT: i32 = 112;
+        let by_code = match err.kind.as_ref() {
+            ErrorKind::Command(e) => e.code == WRITE_CONFLICT,
+            ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == WRITE_CONFLICT,
+            _ => false,
+        };
+        by_code || err.to_string().contains("WriteConflict")
+    }
+
     /// Maps a unique-index violation to [`StoreError::Duplicate`], anything else to
     /// [`StoreError::Mongo`].
     pub(crate) fn from_write(

@@ -46,7 +46,8 @@ impl Store {
     pub async fn next_order_number(&self) -> Result<OrderNumber, StoreError> {
         let counters = self.db.collection::<bson::Document>(names::COUNTERS);
         // Concurrent first calls can race to create the counter (an upsert conflict or an
-        // empty answer); the retry then finds it.
+        // empty answer); the retry then finds it. Concurrent increments can meet a write
+        // conflict; they are retried too.
         let mut attempts = 0;
         let updated = loop {
             attempts += 1;
@@ -62,6 +63,13 @@ impl Store {
                 Ok(Some(doc)) => break doc,
                 Ok(None) if attempts < 5 => continue,
                 Err(e) if StoreError::is_duplicate_key(&e) && attempts < 5 => continue,
+                // Many enrolments at once contend for the one counter document.
+                Err(e) if StoreError::is_write_conflict(&e) && attempts < 10 => {
+                    let jitter = u64::from(rand::random::<u8>() % 10);
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * attempts + jitter))
+                        .await;
+                    continue;
+                }
                 Ok(None) => {
                     return Err(StoreError::Decode(
                         "the order counter could not be created".into(),
@@ -183,7 +191,8 @@ impl Store {
                     let (duplicate, transient) = match &err {
                         StoreError::Mongo(e) => (
                             StoreError::is_duplicate_key(e),
-                            e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR),
+                            e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+                                || StoreError::is_write_conflict(e),
                         ),
                         _ => (false, false),
                     };
@@ -192,10 +201,13 @@ impl Store {
                             return Ok(existing);
                         }
                     }
-                    if !transient || attempts >= 5 {
+                    if !transient || attempts >= 10 {
                         return Err(err);
                     }
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempts)).await;
+                    // Back off a little more each time, with jitter, so racing writers part.
+                    let jitter = u64::from(rand::random::<u8>() % 20);
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempts + jitter))
+                        .await;
                 }
             }
         }

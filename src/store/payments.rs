@@ -95,6 +95,32 @@ impl Store {
         provider_ref: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(Payment, bool), StoreError> {
+        // Two deliveries of one payment (a webhook and a staff member, say) can meet in a
+        // write conflict: retry, and the second then finds the payment already paid.
+        let mut attempts = 0u64;
+        loop {
+            attempts += 1;
+            match self
+                .record_payment_once(payment_id, method, provider_ref.clone(), now)
+                .await
+            {
+                Err(StoreError::Mongo(e)) if StoreError::is_write_conflict(&e) && attempts < 10 => {
+                    let jitter = u64::from(rand::random::<u8>() % 20);
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempts + jitter))
+                        .await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn record_payment_once(
+        &self,
+        payment_id: ObjectId,
+        method: PaymentMethod,
+        provider_ref: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(Payment, bool), StoreError> {
         let current = self
             .payments()
             .find_one(doc! { "_id": payment_id })

@@ -201,13 +201,14 @@ impl Store {
                             return Ok(existing);
                         }
                     }
-                    if !transient || attempts >= 10 {
+                    if !transient || attempts >= 15 {
                         return Err(err);
                     }
-                    // Back off a little more each time, with jitter, so racing writers part.
-                    let jitter = u64::from(rand::random::<u8>() % 20);
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempts + jitter))
-                        .await;
+                    // Back off exponentially (capped), with jitter, so racing writers part:
+                    // many enrolments of one client at once all touch that client's record.
+                    let base = (10u64 << attempts.min(5)).min(250);
+                    let jitter = u64::from(rand::random::<u8>()) % base.max(1);
+                    tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
                 }
             }
         }

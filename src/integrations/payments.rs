@@ -63,30 +63,24 @@ impl PaymentProvider {
     /// A provider named in the config but lacking credentials is off too, with a warning.
     #[must_use]
     pub fn from_settings(settings: &Settings) -> Option<Self> {
-        match settings.integrations.payment_provider {
+        // The choice itself is made once, in the config (`StudioSettings::online_payment`),
+        // so the agents' "pay at the desk" and the links agree.
+        match settings.studio.online_payment {
             Some(PaymentProviderKind::Razorpay) => {
-                let client = RazorpayClient::from_settings(settings).map(Self::Razorpay);
-                if client.is_none() {
-                    tracing::warn!(
-                        "payments.provider is razorpay but RAZORPAY_KEY_ID/RAZORPAY_KEY_SECRET \
-                         are not set: online payment is off"
-                    );
-                }
-                client
+                RazorpayClient::from_settings(settings).map(Self::Razorpay)
             }
             Some(PaymentProviderKind::Stripe) => {
-                let client = StripeClient::from_settings(settings).map(Self::Stripe);
-                if client.is_none() {
+                StripeClient::from_settings(settings).map(Self::Stripe)
+            }
+            None => {
+                if let Some(chosen) = settings.integrations.payment_provider {
                     tracing::warn!(
-                        "payments.provider is stripe but STRIPE_SECRET_KEY is not set: \
-                         online payment is off"
+                        "payments.provider is {} but its credentials are not set: online payment is off",
+                        chosen.name()
                     );
                 }
-                client
+                None
             }
-            None => RazorpayClient::from_settings(settings)
-                .map(Self::Razorpay)
-                .or_else(|| StripeClient::from_settings(settings).map(Self::Stripe)),
         }
     }
 

@@ -41,7 +41,10 @@ fi
 
 # --- 2. Build, database, demo data, server ------------------------------------------------
 log "building frontdesk"
-cargo build --quiet --bin frontdesk
+# The binary `cargo test` built for the integration tests: after the README's test
+# command this is a no-op, where `cargo build --bin` would rebuild much of the dependency
+# tree with the features resolved without dev-dependencies.
+cargo test --quiet --no-run
 bin="${CARGO_TARGET_DIR:-target}/debug/frontdesk"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/frontdesk-fuzz.XXXXXX")"

@@ -3,11 +3,12 @@
 //! enrollment, attendance, retention, class fill rate and outstanding balances.
 //!
 //! Every figure is computed by the server in an aggregation pipeline; nothing here loads
-//! documents to add them up in Rust. Rust only reads the pipeline's output (defensively:
+//! documents to add them up in Rust, except the class fill rate, which joins the period's
+//! classes (a few hundred) to the server's per-class attendance counts. Rust only reads the pipeline's output (defensively:
 //! a `$sum` may come back as Int32, Int64 or Double) and turns counts into percentages.
 //! Money stays in integer minor units with its currency.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use bson::{doc, Bson, Document};
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
@@ -344,16 +345,20 @@ impl Store {
             doc! { "$match": filter },
             // The newest order carries the course's current name.
             doc! { "$sort": { "created_at": -1, "_id": -1 } },
+            // Distinct clients by grouping twice, not with `$addToSet`: a set per course
+            // that grows with every order made this query quadratic on large data.
             doc! { "$group": {
-                "_id": "$course_id",
+                "_id": { "course": "$course_id", "client": "$client_id" },
                 "course": { "$first": "$course_name" },
+                "latest": { "$first": "$created_at" },
                 "orders": { "$sum": 1 },
-                "clients": { "$addToSet": "$client_id" },
             } },
-            doc! { "$project": {
-                "course": 1,
-                "orders": 1,
-                "active_clients": { "$size": "$clients" },
+            doc! { "$sort": { "latest": -1 } },
+            doc! { "$group": {
+                "_id": "$_id.course",
+                "course": { "$first": "$course" },
+                "orders": { "$sum": "$orders" },
+                "active_clients": { "$sum": 1 },
             } },
             doc! { "$sort": { "orders": -1, "course": 1 } },
         ];
@@ -578,88 +583,81 @@ impl Store {
         period: &ResolvedPeriod,
         course_id: Option<ObjectId>,
     ) -> Result<FillReport, StoreError> {
-        let mut filter = doc! {
+        // Two indexed reads joined here rather than a `$lookup` per class: the classes of
+        // the period (a few hundred) with their capacity, then their attended records
+        // counted per class by the server. Cost grows with the period's records only.
+        let mut class_filter = doc! {
             "cancelled": false,
             "starts_at": between(period.start, period.end),
         };
         if let Some(id) = course_id {
-            filter.insert("course_id", id);
+            class_filter.insert("course_id", id);
         }
-        let sums = doc! {
-            "classes": { "$sum": 1 },
-            "seats": { "$sum": "$capacity" },
-            "attended": { "$sum": "$attended" },
-        };
-        let mut overall_group = doc! { "_id": Bson::Null };
-        overall_group.extend(sums.clone());
-        let mut by_course_group = doc! {
-            "_id": "$course_id",
-            "course": { "$first": "$course_name" },
-            "instructors": { "$addToSet": "$instructor" },
-        };
-        by_course_group.extend(sums);
-        let pipeline = vec![
-            doc! { "$match": filter },
+        let class_pipeline = vec![
+            doc! { "$match": class_filter },
+            // The newest class carries the course's current name.
             doc! { "$sort": { "starts_at": -1, "_id": -1 } },
-            doc! { "$lookup": {
-                "from": super::names::ATTENDANCE,
-                "localField": "_id",
-                "foreignField": "class_id",
-                "pipeline": [
-                    { "$match": { "status": { "$in": ATTENDED.to_vec() } } },
-                    { "$project": { "_id": 1 } },
-                ],
-                "as": "came",
-            } },
             doc! { "$project": {
-                "course_id": 1,
-                "course_name": 1,
-                "instructor": 1,
-                "capacity": 1,
-                "attended": { "$size": "$came" },
-            } },
-            doc! { "$facet": {
-                "overall": [ { "$group": overall_group } ],
-                "by_course": [
-                    { "$group": by_course_group },
-                    { "$addFields": { "rate": { "$cond": [
-                        { "$gt": [ "$seats", 0 ] },
-                        { "$divide": [ "$attended", "$seats" ] },
-                        0,
-                    ] } } },
-                    { "$sort": { "rate": -1, "course": 1 } },
-                ],
+                "course_id": 1, "course_name": 1, "instructor": 1, "capacity": 1,
             } },
         ];
-        let out = first(aggregate(&self.classes(), pipeline).await?);
-        let overall = out.as_ref().and_then(|d| first_in(d, "overall"));
-        let read = |k: &str| overall.as_ref().map_or(0, |o| get_u64(o, k));
-        let (classes, seats, attended) = (read("classes"), read("seats"), read("attended"));
-        let by_course = out
-            .as_ref()
-            .map(|d| docs_in(d, "by_course"))
-            .unwrap_or_default()
+        let period_classes = aggregate(&self.classes(), class_pipeline).await?;
+        let ids: Vec<ObjectId> = period_classes
             .iter()
-            .map(|d| {
-                let instructors: BTreeSet<String> = d
-                    .get_array("instructors")
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|b| b.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let (seats, attended) = (get_u64(d, "seats"), get_u64(d, "attended"));
-                FillLine {
-                    course: get_string(d, "course"),
-                    instructor: instructors.into_iter().collect::<Vec<_>>().join(", "),
-                    classes: get_u64(d, "classes"),
-                    seats,
-                    attended,
-                    percent: percent(attended, seats),
-                }
+            .filter_map(|c| c.get_object_id("_id").ok())
+            .collect();
+        let came_pipeline = vec![
+            doc! { "$match": {
+                "class_id": { "$in": ids },
+                "status": { "$in": ATTENDED.to_vec() },
+            } },
+            doc! { "$group": { "_id": "$class_id", "n": { "$sum": 1 } } },
+        ];
+        let came: HashMap<ObjectId, u64> = aggregate(&self.attendance(), came_pipeline)
+            .await?
+            .iter()
+            .filter_map(|d| Some((d.get_object_id("_id").ok()?, get_u64(d, "n"))))
+            .collect();
+        let mut courses: HashMap<ObjectId, CourseFill> = HashMap::new();
+        let (mut classes, mut seats, mut attended) = (0, 0, 0);
+        for class in &period_classes {
+            let (Ok(id), Ok(course_id)) =
+                (class.get_object_id("_id"), class.get_object_id("course_id"))
+            else {
+                continue;
+            };
+            let capacity = get_u64(class, "capacity");
+            let came = came.get(&id).copied().unwrap_or(0);
+            classes += 1;
+            seats += capacity;
+            attended += came;
+            let line = courses.entry(course_id).or_insert_with(|| CourseFill {
+                course: get_string(class, "course_name"),
+                ..CourseFill::default()
+            });
+            line.classes += 1;
+            line.seats += capacity;
+            line.attended += came;
+            if let Ok(name) = class.get_str("instructor") {
+                line.instructors.insert(name.to_owned());
+            }
+        }
+        let mut by_course: Vec<FillLine> = courses
+            .into_values()
+            .map(|c| FillLine {
+                percent: percent(c.attended, c.seats),
+                course: c.course,
+                instructor: c.instructors.into_iter().collect::<Vec<_>>().join(", "),
+                classes: c.classes,
+                seats: c.seats,
+                attended: c.attended,
             })
             .collect();
+        by_course.sort_by(|a, b| {
+            rate(b.attended, b.seats)
+                .total_cmp(&rate(a.attended, a.seats))
+                .then_with(|| a.course.cmp(&b.course))
+        });
         Ok(FillReport {
             classes,
             seats,
@@ -667,6 +665,25 @@ impl Store {
             percent: percent(attended, seats),
             by_course,
         })
+    }
+}
+
+/// One course's classes while [`Store::class_fill_rate`] adds them up.
+#[derive(Default)]
+struct CourseFill {
+    course: String,
+    instructors: BTreeSet<String>,
+    classes: u64,
+    seats: u64,
+    attended: u64,
+}
+
+/// `part / whole`, 0 for an empty whole.
+fn rate(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
     }
 }
 

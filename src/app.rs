@@ -104,7 +104,6 @@ pub fn api_state(
             settings.api_per_token_per_minute,
             settings.api_per_ip_per_minute,
         ),
-        status: std::sync::Arc::new(crate::telemetry::status::AgentStatus::new(clock.now())),
         metrics,
     })
 }

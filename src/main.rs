@@ -358,6 +358,46 @@ async fn run_outbox(settings: &Settings, action: OutboxAction) -> Result<()> {
     Ok(())
 }
 
+/// What a frontdesk already serving at `bind` has counted, read from its `/metrics` (the
+/// same numbers `GET /api/agents/status` shows); nothing when none answers.
+async fn print_live_counters(bind: &str) {
+    let url = format!("http://{bind}/metrics");
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build();
+    let text = match http {
+        Ok(http) => match http.get(&url).send().await {
+            Ok(r) if r.status().is_success() => r.text().await.ok(),
+            _ => None,
+        },
+        Err(_) => None,
+    };
+    let Some(text) = text else {
+        println!(
+            "server      none answering at {bind} (start `frontdesk serve` for live counters)"
+        );
+        return;
+    };
+    let live = frontdesk::telemetry::metrics::LiveSummary::parse(&text);
+    let platforms: Vec<String> = live
+        .platforms
+        .iter()
+        .map(|(p, (inn, out))| format!("{p} {inn} in / {out} out"))
+        .collect();
+    let errors: u64 = live.errors.values().sum();
+    println!(
+        "server      running at {bind}: {}; {errors} error(s) since start",
+        if platforms.is_empty() {
+            "no messages yet".to_owned()
+        } else {
+            platforms.join(", ")
+        }
+    );
+    for (kind, n) in live.errors.iter().filter(|(_, n)| **n > 0) {
+        println!("            {kind}: {n}");
+    }
+}
+
 async fn run_doctor(settings: &Settings) -> Result<()> {
     let mut problems = 0;
     println!(
@@ -417,6 +457,7 @@ async fn run_doctor(settings: &Settings) -> Result<()> {
     if settings.jwt_secret.is_none() {
         println!("rest api    JWT_SECRET_KEY unset: `serve` needs it (`demo` makes one)");
     }
+    print_live_counters(&settings.bind).await;
     for line in frontdesk::gateway::platforms::check_tokens(settings).await {
         if matches!(line.state, AdapterState::Failed(_)) {
             problems += 1;

@@ -152,6 +152,7 @@ impl Agents {
             prompt_tokens: reply.prompt_tokens,
             completion_tokens: reply.completion_tokens,
         });
+        self.metrics.agents.record(&reply);
         for call in &reply.tool_calls {
             if let Some(kind) = call.result.get("error").and_then(Value::as_str) {
                 self.metrics

@@ -97,7 +97,6 @@ async fn ask(
             event_id: None,
         })
         .await;
-    state.status.record(&reply);
     Ok(Json(QueryAnswer {
         agent: agent.as_str().to_owned(),
         intent: reply.intent,
@@ -157,5 +156,5 @@ async fn status(
         done: stats.done,
         dead: stats.dead,
     };
-    Ok(Json(state.status.report(outbox)))
+    Ok(Json(state.metrics.status_report(outbox)))
 }

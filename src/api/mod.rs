@@ -33,7 +33,6 @@ use crate::config::StudioSettings;
 use crate::domain::SharedClock;
 use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
-use crate::telemetry::status::AgentStatus;
 
 pub use auth::{AuthUser, JwtKeys};
 pub use error::{ApiError, Problem};
@@ -49,7 +48,6 @@ pub struct ApiState {
     pub studio: StudioSettings,
     pub jwt: JwtKeys,
     pub limits: RateLimits,
-    pub status: Arc<AgentStatus>,
     /// What `GET /metrics` renders (the agents count into it too).
     pub metrics: Arc<Metrics>,
 }

@@ -543,14 +543,23 @@ impl Store {
                 0,
             ] }
         };
+        // Adjacent or overlapping periods (this month and last) are one index range;
+        // others (this month and the same month last year) two.
+        let when = if previous.start <= period.end && period.start <= previous.end {
+            doc! { "class_starts_at": between(
+                previous.start.min(period.start),
+                previous.end.max(period.end),
+            ) }
+        } else {
+            doc! { "$or": [
+                { "class_starts_at": between(previous.start, previous.end) },
+                { "class_starts_at": between(period.start, period.end) },
+            ] }
+        };
+        let mut filter = doc! { "status": { "$in": ATTENDED.to_vec() } };
+        filter.extend(when);
         let pipeline = vec![
-            doc! { "$match": {
-                "status": { "$in": ATTENDED.to_vec() },
-                "$or": [
-                    { "class_starts_at": between(previous.start, previous.end) },
-                    { "class_starts_at": between(period.start, period.end) },
-                ],
-            } },
+            doc! { "$match": filter },
             doc! { "$group": {
                 "_id": "$client_id",
                 "before": { "$max": inside(previous) },

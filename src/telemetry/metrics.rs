@@ -6,6 +6,10 @@
 //!
 //! The process uses [`Metrics::global`]; the gateway, the agents and the outbox worker
 //! take another instance with `with_metrics` (tests give each their own).
+//!
+//! `GET /api/agents/status` reads the same instance ([`Metrics::status_report`]): the
+//! platform counters below and the per-agent figures in [`AgentStatus`], which every
+//! agent turn (chat or REST) records.
 
 use std::sync::{Arc, OnceLock};
 
@@ -17,6 +21,10 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::store::OutboxStats;
+use crate::telemetry::status::{AgentStatus, OutboxFigures, PlatformFigures, StatusReport};
+
+/// The platforms whose counters the status report lists.
+const PLATFORMS: [&str; 5] = ["telegram", "slack", "discord", "console", "api"];
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -102,6 +110,8 @@ pub struct Metrics {
     pub outbox_deliveries: Family<DeliveryLabels, Counter>,
     /// `errors_total{kind}`: `tool_<ToolError::kind>`, `store`, `send`, `outbox_store`.
     pub errors: Family<KindLabels, Counter>,
+    /// Per-agent queries, errors and latency percentiles for the status report.
+    pub agents: AgentStatus,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -217,6 +227,7 @@ impl Metrics {
             outbox_items,
             outbox_deliveries,
             errors,
+            agents: AgentStatus::new(chrono::Utc::now()),
         }
     }
 
@@ -334,6 +345,27 @@ impl Metrics {
         }
     }
 
+    /// What `GET /api/agents/status` shows: the agents' figures, each platform's
+    /// message counters, and the outbox as read from the database.
+    #[must_use]
+    pub fn status_report(&self, outbox: OutboxFigures) -> StatusReport {
+        let count = |family: &Family<PlatformLabels, Counter>, platform: &str| {
+            family.get_or_create(&platform_labels(platform)).get()
+        };
+        let platforms = PLATFORMS
+            .iter()
+            .map(|&platform| PlatformFigures {
+                platform: platform.to_owned(),
+                received: count(&self.messages_received, platform),
+                replied: count(&self.replies_sent, platform),
+                duplicates: count(&self.duplicates_dropped, platform),
+                rate_limited: count(&self.rate_limited, platform),
+            })
+            .filter(|p| p.received + p.replied > 0)
+            .collect();
+        self.agents.report(outbox, platforms)
+    }
+
     /// The registry in the Prometheus text exposition format (0.0.4).
     ///
     /// # Errors
@@ -342,6 +374,59 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
         Ok(out)
+    }
+}
+
+/// A running server's counters, read back from its `/metrics` text (what `doctor` shows).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveSummary {
+    /// Per platform: (messages received, replies sent).
+    pub platforms: std::collections::BTreeMap<String, (u64, u64)>,
+    /// Errors by kind.
+    pub errors: std::collections::BTreeMap<String, u64>,
+    /// Outbox items by status at the scrape.
+    pub outbox: std::collections::BTreeMap<String, u64>,
+}
+
+impl LiveSummary {
+    /// Reads the counters frontdesk exports out of a Prometheus text exposition;
+    /// lines it does not know are skipped.
+    #[must_use]
+    pub fn parse(exposition: &str) -> Self {
+        let mut out = Self::default();
+        for line in exposition.lines().filter(|l| !l.starts_with('#')) {
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            let value = value.max(0.0) as u64;
+            let (name, labels) = series.split_once('{').unwrap_or((series, ""));
+            let label = |key: &str| {
+                labels
+                    .trim_end_matches('}')
+                    .split(',')
+                    .filter_map(|kv| kv.split_once('='))
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.trim_matches('"').to_owned())
+                    .unwrap_or_default()
+            };
+            match name {
+                "frontdesk_messages_received_total" => {
+                    out.platforms.entry(label("platform")).or_default().0 += value;
+                }
+                "frontdesk_replies_sent_total" => {
+                    out.platforms.entry(label("platform")).or_default().1 += value;
+                }
+                "frontdesk_errors_total" => *out.errors.entry(label("kind")).or_default() += value,
+                "frontdesk_outbox_items" => {
+                    *out.outbox.entry(label("status")).or_default() += value
+                }
+                _ => {}
+            }
+        }
+        out
     }
 }
 
@@ -417,6 +502,30 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
         assert!(!text.contains("# EOF"));
+    }
+
+    #[test]
+    fn a_summary_reads_back_what_was_rendered() {
+        let m = Metrics::new();
+        for _ in 0..3 {
+            m.message_received("slack");
+        }
+        m.reply_sent("slack");
+        m.message_received("telegram");
+        m.error("store");
+        m.error("store");
+        m.set_outbox(&OutboxStats {
+            pending: 4,
+            in_flight: 0,
+            done: 9,
+            dead: 1,
+        });
+        let summary = LiveSummary::parse(&m.render().unwrap_or_default());
+        assert_eq!(summary.platforms.get("slack"), Some(&(3, 1)));
+        assert_eq!(summary.platforms.get("telegram"), Some(&(1, 0)));
+        assert_eq!(summary.errors.get("store"), Some(&2));
+        assert_eq!(summary.outbox.get("dead"), Some(&1));
+        assert_eq!(summary.outbox.get("pending"), Some(&4));
     }
 
     #[test]

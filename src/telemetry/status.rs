@@ -1,5 +1,7 @@
 //! Per-agent counters since start: queries, errors, latency percentiles, LLM calls and
-//! tokens. `GET /api/agents/status` and `frontdesk doctor` read them.
+//! tokens. They live in [`crate::telemetry::metrics::Metrics`], which every agent turn
+//! counts into; `GET /api/agents/status` reads them there, and `frontdesk doctor` reads a
+//! running server's `/metrics`.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -38,11 +40,27 @@ pub struct AgentFigures {
     pub completion_tokens: u64,
 }
 
+/// One platform's message counters since start.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PlatformFigures {
+    pub platform: String,
+    /// Messages the gateway was handed.
+    pub received: u64,
+    /// Messages the adapter accepted for sending.
+    pub replied: u64,
+    /// Repeated platform events dropped.
+    pub duplicates: u64,
+    /// Messages refused by a rate limit.
+    pub rate_limited: u64,
+}
+
 /// Both agents' figures and since when.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatusReport {
     pub since: DateTime<Utc>,
     pub agents: Vec<AgentFigures>,
+    /// Platforms that received or sent anything since start.
+    pub platforms: Vec<PlatformFigures>,
     /// The outbox: side effects waiting (depth), being delivered, and given up on.
     pub outbox: OutboxFigures,
 }
@@ -109,8 +127,8 @@ impl AgentStatus {
     }
 
     #[must_use]
-    /// The agents' figures, with the outbox's as read from the database.
-    pub fn report(&self, outbox: OutboxFigures) -> StatusReport {
+    /// The agents' figures, with the platforms' and the outbox's.
+    pub fn report(&self, outbox: OutboxFigures, platforms: Vec<PlatformFigures>) -> StatusReport {
         let figures = |agent: AgentKind| {
             let c = self.counters(agent).lock().map(|c| {
                 let mut sorted: Vec<u64> = c.latencies_ms.iter().copied().collect();
@@ -151,6 +169,7 @@ impl AgentStatus {
         StatusReport {
             since: self.since,
             agents: vec![figures(AgentKind::Support), figures(AgentKind::Dashboard)],
+            platforms,
             outbox,
         }
     }

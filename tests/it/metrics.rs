@@ -207,6 +207,21 @@ async fn the_gateway_counts_messages_replies_outcomes_limits_and_duplicates() {
         ),
         4.0
     );
+    // The status report is built on the same registry: chat turns count there too.
+    let status = m.status_report(Default::default());
+    let support = status.agents.iter().find(|a| a.agent == "support").unwrap();
+    assert_eq!(support.queries, 4);
+    assert_eq!(support.errors, 0);
+    let platform = |name: &str| {
+        status
+            .platforms
+            .iter()
+            .find(|p| p.platform == name)
+            .map(|p| (p.received, p.replied, p.duplicates, p.rate_limited))
+    };
+    assert_eq!(platform("telegram"), Some((5, 4, 0, 2)));
+    assert_eq!(platform("slack"), Some((3, 1, 1, 0)));
+    assert_eq!(platform("discord"), None, "nothing happened on Discord");
 }
 
 /// A platform that refuses every message.

@@ -31,6 +31,13 @@ use super::ToolCallRecord;
 
 /// The most characters of one tool result sent back to the model.
 const MAX_TOOL_CONTENT_CHARS: usize = 8_000;
+/// A tool's structured result goes back to the model beside its text only when it is
+/// this small; otherwise the text alone, which says the same in fewer tokens.
+const SMALL_RESULT_CHARS: usize = 800;
+/// A tool text longer than this (a list of classes, every pending payment) is the
+/// answer as it stands: asking the model to rephrase it would cost a second prompt of
+/// well over 1,500 tokens and could drop rows.
+const SHOWN_AS_IS_CHARS: usize = 1_200;
 
 /// What one LLM-planned answer cost and produced.
 #[derive(Debug, Clone, Default)]
@@ -112,6 +119,8 @@ struct Progress {
     outcome: LlmOutcome,
     /// The answer texts of the tools that succeeded, in order.
     texts: Vec<String>,
+    /// A tool answered with a long list, which is shown as it is.
+    show_as_is: bool,
 }
 
 impl Progress {
@@ -265,6 +274,11 @@ impl LlmPlanner {
                     },
                 ));
             }
+            if progress.show_as_is {
+                if let Some(answer) = progress.tool_texts() {
+                    return progress.finish(answer);
+                }
+            }
             round += 1;
         }
     }
@@ -370,7 +384,13 @@ impl LlmPlanner {
         }
         let (result, content) = match registry.call(agent, ctx, &name, args.clone()).await {
             Ok(out) => {
-                let content = json!({ "result": out.data, "text": out.text }).to_string();
+                let content = if out.data.to_string().len() <= SMALL_RESULT_CHARS {
+                    json!({ "result": out.data, "text": out.text })
+                } else {
+                    json!({ "text": out.text })
+                }
+                .to_string();
+                progress.show_as_is |= out.text.chars().count() > SHOWN_AS_IS_CHARS;
                 let content = if content.chars().count() > MAX_TOOL_CONTENT_CHARS {
                     json!({ "text": clip(&out.text, MAX_TOOL_CONTENT_CHARS), "note": "result shortened" })
                         .to_string()

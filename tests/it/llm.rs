@@ -870,3 +870,52 @@ async fn hybrid_asks_the_model_only_what_the_rules_cannot_place() {
         "zxqv blorp wibble"
     );
 }
+
+#[tokio::test]
+async fn a_long_list_is_shown_as_it_is_without_a_second_model_call() {
+    use futures::TryStreamExt;
+    let (db, _) = TestDb::with_demo_data(200).await;
+    // Every pending payment's client, read straight from the documents.
+    let pending: Vec<bson::Document> = db
+        .store
+        .database()
+        .collection::<bson::Document>(frontdesk::store::names::PAYMENTS)
+        .find(bson::doc! { "status": "pending" })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        pending.len() >= 10,
+        "the demo data has many pending payments"
+    );
+    let fake = Fake::start(vec![
+        Reply::Json(call("call_1", "pending_payments", "{}", 900, 10)),
+        Reply::Json(text("(this second answer must not be asked for)", 1, 1)),
+    ])
+    .await;
+    let (settings, _dir) = settings(&fake.base_url, "llm", None);
+    let agents = agents_for(&db, &settings);
+
+    let reply = ask(&agents, &Caller::staff(), "Which payments are still open?").await;
+    assert_eq!(reply.intent, "pending_payments");
+    assert_eq!(
+        reply.llm_calls, 1,
+        "the list is the answer: {}",
+        reply.answer
+    );
+    assert_eq!(fake.seen().len(), 1);
+    assert!(reply.answer.chars().count() > 1_200, "{}", reply.answer);
+    assert!(!reply.answer.contains("must not be asked"));
+    // The answer is the tool's own text, whole: the count and every listed row.
+    assert!(
+        reply
+            .answer
+            .starts_with(&format!("{} pending payments", pending.len())),
+        "{}",
+        reply.answer
+    );
+    let rows = reply.answer.lines().filter(|l| l.starts_with("• ")).count();
+    assert_eq!(rows, pending.len().min(25));
+}

@@ -55,6 +55,15 @@ fn short(label: &str) -> String {
     format!("{}…", cut.trim_end())
 }
 
+/// Roughly the height of the plotting area, in pixels, to size bars.
+const PLOT_HEIGHT: u32 = HEIGHT - 140;
+
+/// The integer range with one segment per point (plotters' integer ranges include their
+/// end), at least two so that a single point still has a segment of its own.
+fn segments(n: usize) -> std::ops::Range<i32> {
+    0..as_i32(n.max(2)) - 1
+}
+
 /// Index `i` of `n` as a tick position, for the plotters coordinate types.
 fn as_i32(i: usize) -> i32 {
     i32::try_from(i).unwrap_or(i32::MAX)
@@ -65,41 +74,43 @@ fn line(
     spec: &ChartSpec,
 ) -> Result<(), ChartError> {
     let n = spec.points.len();
-    let last = as_i32(n.saturating_sub(1)).max(1);
     let mut chart = ChartBuilder::on(root)
         .caption(&spec.title, (FAMILY, 24).into_font().color(&INK))
         .margin(18)
         .x_label_area_size(52)
         .y_label_area_size(96)
-        .build_cartesian_2d(0..last, 0.0..axis_max(spec))
+        .build_cartesian_2d(segments(n).into_segmented(), 0.0..axis_max(spec))
         .map_err(draw_error)?;
-    let label_at = |i: &i32| {
-        usize::try_from(*i)
+    // Points sit in the middle of their segment, so the first and last labels fit.
+    let label_at = |v: &SegmentValue<i32>| match v {
+        SegmentValue::CenterOf(i) => usize::try_from(*i)
             .ok()
             .and_then(|i| spec.points.get(i))
             .map(|p| p.label.clone())
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        _ => String::new(),
     };
     let unit = spec.unit;
     chart
         .configure_mesh()
         .x_labels(n.min(14))
         .y_labels(6)
+        .disable_x_mesh()
         .x_label_formatter(&label_at)
         .y_label_formatter(&|v: &f64| unit.format_tick(*v))
         .x_desc(spec.x_label.as_str())
         .y_desc(spec.y_label.as_str())
         .label_style((FAMILY, 14).into_font().color(&INK))
         .axis_desc_style((FAMILY, 16).into_font().color(&INK))
-        .light_line_style(GRID)
+        .light_line_style(WHITE)
         .bold_line_style(GRID)
         .draw()
         .map_err(draw_error)?;
-    let points: Vec<(i32, f64)> = spec
+    let points: Vec<(SegmentValue<i32>, f64)> = spec
         .points
         .iter()
         .enumerate()
-        .map(|(i, p)| (as_i32(i), p.value))
+        .map(|(i, p)| (SegmentValue::CenterOf(as_i32(i)), p.value))
         .collect();
     chart
         .draw_series(LineSeries::new(points.clone(), ACCENT.stroke_width(3)))
@@ -108,7 +119,7 @@ fn line(
         .draw_series(
             points
                 .iter()
-                .map(|&(x, y)| Circle::new((x, y), 5, ACCENT.filled())),
+                .map(|(x, y)| Circle::new((x.clone(), *y), 5, ACCENT.filled())),
         )
         .map_err(draw_error)?;
     Ok(())
@@ -127,7 +138,7 @@ fn bar(
         .margin(18)
         .x_label_area_size(52)
         .y_label_area_size(170)
-        .build_cartesian_2d(0.0..axis_max(spec) * 1.08, (0..count).into_segmented())
+        .build_cartesian_2d(0.0..axis_max(spec) * 1.08, segments(n).into_segmented())
         .map_err(draw_error)?;
     let label_of = |v: &SegmentValue<i32>| match v {
         SegmentValue::CenterOf(row) => usize::try_from(count - 1 - row)
@@ -149,11 +160,13 @@ fn bar(
         .y_desc(spec.x_label.as_str())
         .label_style((FAMILY, 14).into_font().color(&INK))
         .axis_desc_style((FAMILY, 16).into_font().color(&INK))
-        .light_line_style(GRID)
+        .light_line_style(WHITE)
         .bold_line_style(GRID)
         .draw()
         .map_err(draw_error)?;
-    let gap = (HEIGHT / 4 / u32::try_from(n).unwrap_or(u32::MAX).max(1)).clamp(2, 24);
+    // About a fifth of each row is space, and no bar is thicker than 60 pixels.
+    let row = PLOT_HEIGHT / u32::try_from(n.max(2)).unwrap_or(u32::MAX);
+    let gap = (row / 5).max(row.saturating_sub(60) / 2).max(1);
     chart
         .draw_series(spec.points.iter().enumerate().map(|(i, p)| {
             let row = row_of(i);

@@ -72,7 +72,7 @@ fn assert_real_chart(bytes: &[u8], what: &str) {
     assert_eq!((d.width, d.height), (800, 450), "{what}");
     assert!(d.colours > 40, "{what}: only {} colours", d.colours);
     assert!(
-        d.inked > 0.02 && d.inked < 0.6,
+        d.inked > 0.01 && d.inked < 0.6,
         "{what}: {:.3} of the pixels are inked",
         d.inked
     );

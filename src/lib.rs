@@ -6,11 +6,13 @@
 //!   local database.
 //! * `config` — the one typed `Settings`, layered from files and the environment.
 //! * `telemetry` — tracing setup.
+//! * `charts` — PNG line and bar charts for the Dashboard's trends and breakdowns.
 
 pub mod agents;
 pub mod api;
 pub mod app;
 pub mod bench;
+pub mod charts;
 pub mod config;
 pub mod domain;
 pub mod gateway;

@@ -65,6 +65,9 @@ enum Command {
         /// Print intent, tool calls, answer, LLM calls and latency as JSON.
         #[arg(long)]
         json: bool,
+        /// Write the answer's chart (a trend or a breakdown) to this PNG file.
+        #[arg(long, value_name = "FILE.png")]
+        chart_out: Option<std::path::PathBuf>,
         text: Vec<String>,
     },
     /// An interactive console conversation (keeps memory).
@@ -217,6 +220,7 @@ async fn run(cli: Cli) -> Result<()> {
             agent,
             who,
             json,
+            chart_out,
             text,
         } => {
             let db = app::open_database(&settings).await?;
@@ -237,6 +241,9 @@ async fn run(cli: Cli) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&reply)?);
             } else {
                 println!("{}", reply.answer);
+            }
+            if let Some(path) = chart_out {
+                write_chart(&reply, &path)?;
             }
             Ok(())
         }
@@ -829,5 +836,29 @@ async fn chat(
             .await;
         println!("{}\n", reply.answer);
     }
+    Ok(())
+}
+
+/// Writes the answer's chart to `path`, or says why there is none.
+fn write_chart(
+    reply: &frontdesk::agents::AgentReply,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let Some(chart) = &reply.chart else {
+        anyhow::bail!(
+            "this answer has no chart, so nothing was written to {}; charts come with trends and breakdowns, e.g. \"revenue trend for the last 6 months\" or \"attendance by course this month\"",
+            path.display()
+        );
+    };
+    std::fs::write(path, &chart.png)
+        .with_context(|| format!("cannot write the chart to {}", path.display()))?;
+    eprintln!(
+        "chart written to {} ({}×{} PNG, {} bytes): {}",
+        path.display(),
+        chart.width,
+        chart.height,
+        chart.png.len(),
+        chart.title
+    );
     Ok(())
 }

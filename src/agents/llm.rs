@@ -53,6 +53,8 @@ pub struct LlmOutcome {
     pub llm_time: Duration,
     /// Time spent in tools.
     pub tool_time: Duration,
+    /// The chart of the last tool call that had one.
+    pub chart: Option<crate::charts::ChartSpec>,
 }
 
 /// The configured LLM.
@@ -398,6 +400,9 @@ impl LlmPlanner {
                     content
                 };
                 progress.texts.push(out.text);
+                if out.chart.is_some() {
+                    progress.outcome.chart = out.chart;
+                }
                 (out.data, content)
             }
             Err(e) => {

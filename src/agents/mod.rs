@@ -17,6 +17,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::charts::{Chart, ChartSpec};
 use crate::config::{LlmSettings, PlannerKind, StudioSettings};
 use crate::domain::SharedClock;
 use crate::store::Store;
@@ -66,6 +67,9 @@ pub struct AgentReply {
     pub llm_ms: u64,
     /// Which planner produced the answer: rules or llm.
     pub planner: &'static str,
+    /// The chart of a trend or a breakdown (its PNG is not serialized here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart: Option<Chart>,
 }
 
 /// Both agents over one database.
@@ -198,6 +202,7 @@ impl Agents {
             tool_ms: 0,
             llm_ms: 0,
             planner: "rules",
+            chart: None,
         }
     }
 
@@ -292,8 +297,12 @@ impl Agents {
         args: Value,
     ) -> AgentReply {
         let result = self.registry.call(agent, ctx, tool, args.clone()).await;
+        let mut chart = None;
         let (intent, answer, data) = match result {
-            Ok(out) => (tool.to_owned(), out.text, out.data),
+            Ok(out) => {
+                chart = out.chart;
+                (tool.to_owned(), out.text, out.data)
+            }
             Err(ToolError::Forbidden(msg))
                 if !self
                     .registry
@@ -318,6 +327,9 @@ impl Agents {
             args,
             result: data,
         });
+        if let Some(spec) = chart {
+            reply.chart = render_chart(spec).await;
+        }
         reply
     }
 
@@ -342,6 +354,10 @@ impl Agents {
             .await;
         times.tool += outcome.tool_time;
         times.llm += outcome.llm_time;
+        let chart = match outcome.chart {
+            Some(spec) => render_chart(spec).await,
+            None => None,
+        };
         AgentReply {
             agent,
             intent: outcome.intent,
@@ -354,6 +370,23 @@ impl Agents {
             tool_ms: 0,
             llm_ms: 0,
             planner: "llm",
+            chart,
+        }
+    }
+}
+
+/// Draws a tool's chart off the async threads. A chart that cannot be drawn is logged
+/// and left out: the answer's text stands on its own.
+async fn render_chart(spec: ChartSpec) -> Option<Chart> {
+    match tokio::task::spawn_blocking(move || spec.render()).await {
+        Ok(Ok(chart)) => Some(chart),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "chart not drawn");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "chart drawing task failed");
+            None
         }
     }
 }

@@ -240,6 +240,11 @@ const CUES: &[Cue] = &[
             ("turnover", 4),
             ("money", 2),
             ("how much", 1),
+            // "this month vs last month" on the dashboard is about money.
+            ("vs", 3),
+            ("versus", 3),
+            ("compare", 3),
+            ("compared", 3),
         ],
     },
     Cue {
@@ -272,6 +277,7 @@ const CUES: &[Cue] = &[
             ("most", 1),
             ("best selling", 3),
             ("ranking", 3),
+            ("best and worst", 3),
         ],
     },
     Cue {
@@ -387,6 +393,16 @@ static MY_NAME: LazyLock<Regex> = LazyLock::new(|| {
 
 static LAST_DAYS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:last|past|previous)\s+(\d{1,4})\s+days?\b").unwrap_or_else(|_| never())
+});
+/// "since September", "since sep 2026", "since 2026-09-01".
+static SINCE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bsince\s+(?:(\d{4}-\d{2}-\d{2})|(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*(?:\s+(\d{4}))?)\b")
+        .unwrap_or_else(|_| never())
+});
+/// "last 6 months", "past twelve months": how many months a trend covers.
+static MONTHS_BACK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:last|past|previous)\s+(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+months?\b")
+        .unwrap_or_else(|_| never())
 });
 static NEXT_DAYS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\bnext\s+(\d{1,3})\s+days?\b").unwrap_or_else(|_| never()));
@@ -623,6 +639,9 @@ pub fn course_in_text(text: &str, courses: &[Course]) -> Option<String> {
 /// Finds a period in lower-cased text.
 #[must_use]
 pub fn period(lowered: &str, now: DateTime<Utc>, offset: FixedOffset) -> Option<Period> {
+    if let Some(p) = since(lowered, now, offset) {
+        return Some(p);
+    }
     if let Some(c) = ISO_RANGE.captures(lowered) {
         let from = NaiveDate::parse_from_str(c.get(1)?.as_str(), "%Y-%m-%d").ok()?;
         let to = NaiveDate::parse_from_str(c.get(2)?.as_str(), "%Y-%m-%d").ok()?;
@@ -710,6 +729,44 @@ pub fn period(lowered: &str, now: DateTime<Utc>, offset: FixedOffset) -> Option<
         return Period::month(year, month).ok();
     }
     None
+}
+
+/// "since September" → from 1 September (this year, or last year when September is still
+/// to come) to today; "since 2026-09-01" → from that day to today.
+fn since(lowered: &str, now: DateTime<Utc>, offset: FixedOffset) -> Option<Period> {
+    let c = SINCE.captures(lowered)?;
+    let today = now.with_timezone(&offset).date_naive();
+    let from = if let Some(day) = c.get(1) {
+        NaiveDate::parse_from_str(day.as_str(), "%Y-%m-%d").ok()?
+    } else {
+        let abbrev = c.get(2)?.as_str();
+        let month = [
+            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        ]
+        .iter()
+        .position(|m| abbrev.starts_with(m))
+        .and_then(|i| u32::try_from(i + 1).ok())?;
+        let year = match c.get(3) {
+            Some(y) => y.as_str().parse().ok()?,
+            None if month > today.month() => today.year() - 1,
+            None => today.year(),
+        };
+        NaiveDate::from_ymd_opt(year, month, 1)?
+    };
+    Period::range(from, today.max(from)).ok()
+}
+
+/// The number of months in "last 6 months" / "past twelve months", 1 to 36.
+fn months_back(lowered: &str) -> Option<u32> {
+    let raw = MONTHS_BACK.captures(lowered)?.get(1)?.as_str();
+    let words = [
+        "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    ];
+    let n = match words.iter().position(|w| *w == raw) {
+        Some(i) => u32::try_from(i + 2).ok()?,
+        None => raw.parse().ok()?,
+    };
+    (1..=36).contains(&n).then_some(n)
 }
 
 /// Plans one message. `follow_up` is the previous intent and arguments in this
@@ -852,7 +909,7 @@ fn smalltalk(words: &[&str], ctx: &Context<'_>) -> Option<Plan> {
 #[must_use]
 pub fn help_text(agent: AgentKind, role: Role) -> String {
     match (agent, role) {
-        (Dashboard, _) => "I can tell you: revenue for a period (by course or payment method, compared with the previous one), new clients, the most popular courses, attendance rates, inactive clients, outstanding balances, retention and class fill rates. Try \"revenue this month\" or \"attendance for Pilates last month\".".into(),
+        (Dashboard, _) => "I can tell you: revenue for a period (by course or payment method, compared with the previous one, or as a monthly trend), new clients (also per week), the most popular courses, attendance rates, inactive clients, outstanding balances, retention and class fill rates (by course or instructor); trends and breakdowns come with a chart. Try \"revenue trend for the last 6 months\" or \"attendance by course this month\".".into(),
         (Support, Role::Guest) => "I can show our courses and prices, the classes this week, and take an enquiry. To see your orders and payments, send /link to link this chat to your client record.".into(),
         (Support, Role::Client) => "I can show classes (\"classes this week\", \"next Pilates class\"), course details and prices, your orders and their status, your pending payments, enrol you in a course, or pass you to a person at the studio.".into(),
         (Support, _) => "I can find a client (by email, phone, name or order), show an order's status or a client's orders, list classes, describe courses, enrol a client, record a payment, list pending payments, or take an enquiry.".into(),
@@ -994,7 +1051,23 @@ fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &st
             } else {
                 None
             };
+            let months = months_back(&text.to_lowercase());
+            let trend = months.is_some()
+                || ["trend", "trends", "monthly", "over time"]
+                    .iter()
+                    .any(|w| has_term(cleaned, &words, w))
+                || ["per month", "by month", "each month", "month by month"]
+                    .iter()
+                    .any(|w| has_term(cleaned, &words, w));
+            let by = if trend && by.is_none() {
+                Some("month")
+            } else {
+                by
+            };
             put("by", by.map(|b| json!(b)));
+            if by == Some("month") && s.period.is_none() {
+                put("months", Some(json!(months.unwrap_or(6))));
+            }
             if [
                 "compare", "compared", "vs", "versus", "previous", "growth", "change",
             ]
@@ -1005,10 +1078,43 @@ fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &st
             }
             put("course", s.course.clone().map(|c| json!(c)));
         }
-        "new_clients" | "retention" | "course_enrollment" => put("period", period),
-        "attendance_rate" | "class_fill_rate" => {
+        "new_clients" => {
+            put("period", period);
+            if [
+                "per week",
+                "by week",
+                "each week",
+                "a week",
+                "weekly",
+                "week by week",
+            ]
+            .iter()
+            .any(|w| has_term(cleaned, &words, w))
+            {
+                put("by", Some(json!("week")));
+            }
+        }
+        "retention" | "course_enrollment" => put("period", period),
+        "attendance_rate" => {
             put("period", period);
             put("course", s.course.clone().map(|c| json!(c)));
+        }
+        "class_fill_rate" => {
+            put("period", period);
+            put("course", s.course.clone().map(|c| json!(c)));
+            if [
+                "instructor",
+                "instructors",
+                "teacher",
+                "teachers",
+                "trainer",
+                "trainers",
+            ]
+            .iter()
+            .any(|w| words.contains(w))
+            {
+                put("by", Some(json!("instructor")));
+            }
         }
         "inactive_clients" => put("days", s.days.map(|d| json!(d))),
         _ => {}

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::{ApiError, ApiState, AuthUser};
 use crate::agents::{AgentRequest, MAX_MESSAGE_CHARS};
+use crate::charts::{Chart, MIME};
 use crate::telemetry::status::{OutboxFigures, StatusReport};
 use crate::tools::{AgentKind, Role};
 
@@ -42,6 +44,39 @@ pub struct ToolCallView {
     pub result: serde_json::Value,
 }
 
+/// A chart drawn for a trend or a breakdown: a PNG image, base64-encoded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChartView {
+    /// `line` (a trend) or `bar` (a breakdown).
+    #[schema(example = "line")]
+    pub kind: String,
+    pub title: String,
+    /// A text description of the figures.
+    pub alt: String,
+    /// Always `image/png`.
+    #[schema(example = "image/png")]
+    pub mime_type: String,
+    pub width: u32,
+    pub height: u32,
+    /// The PNG file, base64 (standard alphabet, padded).
+    #[schema(format = Byte)]
+    pub data_base64: String,
+}
+
+impl From<&Chart> for ChartView {
+    fn from(chart: &Chart) -> Self {
+        Self {
+            kind: chart.kind.as_str().to_owned(),
+            title: chart.title.clone(),
+            alt: chart.alt.clone(),
+            mime_type: MIME.to_owned(),
+            width: chart.width,
+            height: chart.height,
+            data_base64: base64::engine::general_purpose::STANDARD.encode(&chart.png),
+        }
+    }
+}
+
 /// The agent's answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueryAnswer {
@@ -53,6 +88,8 @@ pub struct QueryAnswer {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub latency_ms: u64,
+    /// The chart of a trend or a breakdown, when the answer has one; otherwise null.
+    pub chart: Option<ChartView>,
 }
 
 async fn ask(
@@ -97,6 +134,7 @@ async fn ask(
             event_id: None,
         })
         .await;
+    let chart = reply.chart.as_ref().map(ChartView::from);
     Ok(Json(QueryAnswer {
         agent: agent.as_str().to_owned(),
         intent: reply.intent,
@@ -114,6 +152,7 @@ async fn ask(
         prompt_tokens: reply.prompt_tokens,
         completion_tokens: reply.completion_tokens,
         latency_ms: reply.latency_ms,
+        chart,
     }))
 }
 

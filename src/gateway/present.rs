@@ -2,21 +2,36 @@
 //! came from, and a list of figures in a Dashboard answer ("• Yoga Beginner — ₹39,000 (13)")
 //! becomes a [`Table`] so Slack can show it as blocks and Discord as an embed. The text
 //! keeps the summary; nothing is lost for platforms that print the table as text.
+//!
+//! A chart on the answer becomes the message's image (`image/png`, captioned with the
+//! chart's title): Discord shows it in an embed, Slack uploads it into the thread, and
+//! Telegram sends it as a photo (with the text as its caption when that fits).
 
-use frontdesk_chat::{Inbound, Outbound, Table};
+use frontdesk_chat::{Attachment, Inbound, Outbound, Table};
 
 use crate::agents::AgentReply;
+use crate::charts::{Chart, MIME};
 use crate::tools::AgentKind;
 
-/// The reply to `inbound` carrying `reply`'s answer.
+/// The reply to `inbound` carrying `reply`'s answer and chart.
 #[must_use]
 pub fn reply_to(inbound: &Inbound, reply: &AgentReply) -> Outbound {
-    if reply.agent == AgentKind::Dashboard {
-        if let Some((summary, table)) = figures_table(&reply.answer, &reply.intent) {
-            return Outbound::reply(inbound, summary).with_table(table);
+    let out = match figures_table(&reply.answer, &reply.intent) {
+        Some((summary, table)) if reply.agent == AgentKind::Dashboard => {
+            Outbound::reply(inbound, summary).with_table(table)
         }
+        _ => Outbound::reply(inbound, reply.answer.clone()),
+    };
+    match &reply.chart {
+        Some(chart) => out.with_image(chart_attachment(chart)),
+        None => out,
     }
-    Outbound::reply(inbound, reply.answer.clone())
+}
+
+/// A chart as a PNG attachment captioned with its title.
+#[must_use]
+pub fn chart_attachment(chart: &Chart) -> Attachment {
+    Attachment::new(chart.file_name(), MIME, chart.png.clone()).with_caption(chart.title.clone())
 }
 
 /// Splits an answer into its summary and a two-column table when it ends in a list of at

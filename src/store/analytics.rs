@@ -147,6 +147,16 @@ pub struct FillLine {
     pub percent: f64,
 }
 
+/// Fill rate of one instructor's classes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstructorFillLine {
+    pub instructor: String,
+    pub classes: u64,
+    pub seats: u64,
+    pub attended: u64,
+    pub percent: f64,
+}
+
 /// How full the (not cancelled) classes of a period were: attended seats over capacity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FillReport {
@@ -156,6 +166,16 @@ pub struct FillReport {
     pub percent: f64,
     /// Fullest first, then by course name.
     pub by_course: Vec<FillLine>,
+    /// Fullest first, then by instructor name.
+    pub by_instructor: Vec<InstructorFillLine>,
+}
+
+/// New clients in one week (Monday to Sunday, local time) of a weekly trend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WeekCount {
+    /// The local date the week starts (a Monday, or the period's first day).
+    pub week_start: NaiveDate,
+    pub count: u64,
 }
 
 const ATTENDED: [&str; 2] = ["present", "late"];
@@ -326,6 +346,53 @@ impl Store {
             })
             .collect::<Result<_, StoreError>>()?;
         Ok(NewClientsReport { count, sample })
+    }
+
+    /// Clients and leads (not deleted) who joined in the period, counted per local week
+    /// (weeks start on Monday at local midnight; the first week starts at the period's
+    /// start), every week listed, with 0 for weeks nobody joined. One `$bucket` stage
+    /// over week boundaries computed from the period.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn new_clients_by_week(
+        &self,
+        period: &ResolvedPeriod,
+        offset: FixedOffset,
+    ) -> Result<Vec<WeekCount>, StoreError> {
+        let weeks = week_starts(period.start, period.end, offset);
+        if weeks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut boundaries: Vec<Bson> = weeks
+            .iter()
+            .map(|(_, at)| Bson::DateTime(bson::DateTime::from_chrono(*at)))
+            .collect();
+        boundaries.push(Bson::DateTime(bson::DateTime::from_chrono(period.end)));
+        let pipeline = vec![
+            doc! { "$match": {
+                "deleted_at": Bson::Null,
+                "joined_at": between(period.start, period.end),
+            } },
+            doc! { "$bucket": {
+                "groupBy": "$joined_at",
+                "boundaries": boundaries,
+                "default": "outside",
+                "output": { "n": { "$sum": 1 } },
+            } },
+        ];
+        let counts: Vec<(DateTime<Utc>, u64)> = aggregate(&self.clients(), pipeline)
+            .await?
+            .iter()
+            .filter_map(|d| get_date(d, "_id").map(|at| (at, get_u64(d, "n"))))
+            .collect();
+        Ok(weeks
+            .into_iter()
+            .map(|(week_start, at)| WeekCount {
+                week_start,
+                count: counts.iter().find(|(t, _)| *t == at).map_or(0, |(_, n)| *n),
+            })
+            .collect())
     }
 
     /// Orders per course (not cancelled; created in the period if one is given, all
@@ -628,6 +695,8 @@ impl Store {
             .filter_map(|d| Some((d.get_object_id("_id").ok()?, get_u64(d, "n"))))
             .collect();
         let mut courses: HashMap<ObjectId, CourseFill> = HashMap::new();
+        // Per instructor: (classes, seats, attended).
+        let mut instructors: HashMap<String, (u64, u64, u64)> = HashMap::new();
         let (mut classes, mut seats, mut attended) = (0, 0, 0);
         for class in &period_classes {
             let (Ok(id), Ok(course_id)) =
@@ -647,9 +716,14 @@ impl Store {
             line.classes += 1;
             line.seats += capacity;
             line.attended += came;
-            if let Ok(name) = class.get_str("instructor") {
-                line.instructors.insert(name.to_owned());
+            let instructor = class.get_str("instructor").unwrap_or_default();
+            if !instructor.is_empty() {
+                line.instructors.insert(instructor.to_owned());
             }
+            let by = instructors.entry(instructor.to_owned()).or_default();
+            by.0 += 1;
+            by.1 += capacity;
+            by.2 += came;
         }
         let mut by_course: Vec<FillLine> = courses
             .into_values()
@@ -667,12 +741,30 @@ impl Store {
                 .total_cmp(&rate(a.attended, a.seats))
                 .then_with(|| a.course.cmp(&b.course))
         });
+        let mut by_instructor: Vec<InstructorFillLine> = instructors
+            .into_iter()
+            .map(
+                |(instructor, (classes, seats, attended))| InstructorFillLine {
+                    instructor,
+                    classes,
+                    seats,
+                    attended,
+                    percent: percent(attended, seats),
+                },
+            )
+            .collect();
+        by_instructor.sort_by(|a, b| {
+            rate(b.attended, b.seats)
+                .total_cmp(&rate(a.attended, a.seats))
+                .then_with(|| a.instructor.cmp(&b.instructor))
+        });
         Ok(FillReport {
             classes,
             seats,
             attended,
             percent: percent(attended, seats),
             by_course,
+            by_instructor,
         })
     }
 }
@@ -822,9 +914,49 @@ fn fill_months(
     all.into_iter().collect()
 }
 
+/// The local weeks from `start` to just before `end`: each week's first local date and
+/// the instant it starts (the first at `start`, the others on Monday at local midnight).
+fn week_starts(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    offset: FixedOffset,
+) -> Vec<(NaiveDate, DateTime<Utc>)> {
+    let mut weeks = Vec::new();
+    if end <= start {
+        return weeks;
+    }
+    let first = start.with_timezone(&offset).date_naive();
+    weeks.push((first, start));
+    let to_monday = (7 - i64::from(first.weekday().num_days_from_monday())) % 7;
+    let mut monday = first + Duration::days(if to_monday == 0 { 7 } else { to_monday });
+    while let Some(at) = monday
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(offset).single())
+        .map(|t| t.with_timezone(&Utc))
+    {
+        if at >= end || weeks.len() > 600 {
+            break;
+        }
+        weeks.push((monday, at));
+        monday += Duration::days(7);
+    }
+    weeks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weeks_start_at_the_period_start_then_on_mondays() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let ist = FixedOffset::east_opt(19_800).unwrap();
+        // 1 Sep 2026 (a Tuesday) 00:00 IST to 16 Sep 2026 00:00 IST.
+        let weeks = week_starts(at("2026-08-31T18:30:00Z"), at("2026-09-15T18:30:00Z"), ist);
+        let dates: Vec<String> = weeks.iter().map(|(d, _)| d.to_string()).collect();
+        assert_eq!(dates, ["2026-09-01", "2026-09-07", "2026-09-14"]);
+        assert_eq!(weeks[1].1, at("2026-09-06T18:30:00Z"));
+    }
 
     #[test]
     fn percentages_round_half_up_to_one_decimal() {

@@ -29,8 +29,8 @@ use crate::domain::{Attendance, ClassSession, Client, Course, Order, Payment};
 
 pub use analytics::{
     AttendanceLine, AttendanceReport, ClientBrief, EnrollmentLine, FillLine, FillReport,
-    InactiveBrief, InactiveReport, NewClientsReport, OutstandingReport, RetentionReport,
-    RevenueBreakdown, RevenueLine, RevenueReport,
+    InactiveBrief, InactiveReport, InstructorFillLine, NewClientsReport, OutstandingReport,
+    RetentionReport, RevenueBreakdown, RevenueLine, RevenueReport, WeekCount,
 };
 pub use clients::ClientQuery;
 pub use error::StoreError;

@@ -4,9 +4,13 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use chrono::{Datelike, Months, NaiveDate};
+
+use super::figures::{best_and_worst, difference};
 use super::resolve::{self, local_date};
 use super::{erased, AgentKind, Role, Tool, ToolCtx, ToolDyn, ToolError, ToolOutput};
-use crate::domain::{format_minor, Period};
+use crate::charts::{ChartSpec, Point, Unit};
+use crate::domain::{format_minor, Period, ResolvedPeriod};
 use crate::store::RevenueBreakdown;
 
 pub(super) fn all() -> Vec<Box<dyn ToolDyn>> {
@@ -26,16 +30,34 @@ fn managers(role: Role) -> bool {
     role >= Role::Manager
 }
 
-fn change(now: i64, before: i64) -> String {
-    if before == 0 {
-        return if now == 0 {
-            "no change".into()
-        } else {
-            "up from nothing".into()
-        };
+/// Money in minor units as a chart figure (exact below 2^53 minor units).
+#[allow(clippy::cast_precision_loss)]
+fn minor_f64(minor: i64) -> f64 {
+    minor as f64
+}
+
+/// A count as a chart figure.
+#[allow(clippy::cast_precision_loss)]
+fn count_f64(n: u64) -> f64 {
+    n as f64
+}
+
+/// The summary line, then the best-and-worst sentence, if any.
+fn with_sentence(mut text: String, sentence: Option<String>) -> String {
+    if let Some(sentence) = sentence {
+        text.push(' ');
+        text.push_str(&sentence);
     }
-    let pct = (now - before) as f64 * 100.0 / before as f64;
-    format!("{}{:.1}%", if pct >= 0.0 { "+" } else { "" }, pct)
+    text
+}
+
+/// The text's summary followed by one "• label — figure" line per item.
+fn with_bullets(mut text: String, lines: &[String]) -> String {
+    if !lines.is_empty() {
+        text.push('\n');
+        text.push_str(&lines.join("\n"));
+    }
+    text
 }
 
 async fn optional_course(
@@ -57,7 +79,7 @@ pub struct RevenueArgs {
     /// this_month, last_month, this_week, last_7_days, this_year, YYYY-MM, YYYY-MM-DD..YYYY-MM-DD (default this_month).
     #[serde(default)]
     pub period: Option<String>,
-    /// Break down by "course" or "method".
+    /// Break down by "course" or "method", or "month" for a monthly trend (a line chart).
     #[serde(default)]
     pub by: Option<String>,
     /// Compare with the previous period.
@@ -66,13 +88,16 @@ pub struct RevenueArgs {
     /// Only this course.
     #[serde(default)]
     pub course: Option<String>,
+    /// For by=month without a period: how many months back, this one included (default 6, at most 36).
+    #[serde(default)]
+    pub months: Option<u32>,
 }
 
 pub struct Revenue;
 
 impl Tool for Revenue {
     const NAME: &'static str = "revenue";
-    const DESCRIPTION: &'static str = "Revenue from paid payments in a period, optionally by course or payment method, optionally compared with the previous period.";
+    const DESCRIPTION: &'static str = "Revenue from paid payments in a period, optionally by course or payment method (bar chart), compared with the previous period (absolute and percent), or as a monthly trend (by=month, line chart).";
     const AGENT: AgentKind = AgentKind::Dashboard;
     type Args = RevenueArgs;
 
@@ -81,6 +106,9 @@ impl Tool for Revenue {
     }
 
     async fn call(ctx: &ToolCtx, args: RevenueArgs) -> Result<ToolOutput, ToolError> {
+        if args.by.as_deref().map(str::trim) == Some("month") {
+            return revenue_trend(ctx, &args).await;
+        }
         let period = resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisMonth)?;
         let course = optional_course(ctx, args.course.as_deref()).await?;
         let by = match args.by.as_deref().map(str::trim) {
@@ -95,7 +123,7 @@ impl Tool for Revenue {
             }
             Some(other) => {
                 return Err(ToolError::BadArgs(format!(
-                    "revenue can be broken down by course or method, not {other:?}"
+                    "revenue can be broken down by course, method or month, not {other:?}"
                 )))
             }
         };
@@ -121,21 +149,30 @@ impl Tool for Revenue {
             .as_ref()
             .map(|c| format!(" from {}", c.name))
             .unwrap_or_default();
+        let unit = Unit::Money(now.currency);
         let mut text = format!(
             "Revenue{scope} for {}: {} from {payments} payment{}.",
             period.label(),
             format_minor(total, now.currency),
             if payments == 1 { "" } else { "s" }
         );
-        if args.compare.unwrap_or(false) || course.is_none() {
+        let compare = args.compare.unwrap_or(false);
+        if compare || course.is_none() {
             text.push_str(&format!(
                 " Previous period ({}): {} ({}).",
                 previous.label(),
                 format_minor(prev_total, now.currency),
-                change(total, prev_total)
+                difference(minor_f64(total), minor_f64(prev_total), unit)
             ));
         }
+        let mut chart = None;
         if course.is_none() && !now.breakdown.is_empty() {
+            let items: Vec<(String, f64)> = now
+                .breakdown
+                .iter()
+                .map(|l| (l.key.replace('_', " "), minor_f64(l.total_minor)))
+                .collect();
+            text = with_sentence(text, best_and_worst(&items, unit));
             let lines: Vec<String> = now
                 .breakdown
                 .iter()
@@ -148,8 +185,30 @@ impl Tool for Revenue {
                     )
                 })
                 .collect();
-            text.push('\n');
-            text.push_str(&lines.join("\n"));
+            text = with_bullets(text, &lines);
+            let what = if by == RevenueBreakdown::Method {
+                "payment method"
+            } else {
+                "course"
+            };
+            chart = Some(ChartSpec::bar(
+                format!("Revenue by {what}, {}", period.label()),
+                capitalise(what),
+                "Revenue",
+                unit,
+                items.into_iter().map(|(l, v)| Point::new(l, v)).collect(),
+            ));
+        } else if compare {
+            chart = Some(ChartSpec::bar(
+                format!("Revenue{scope}: {} vs {}", period.label(), previous.label()),
+                "Period",
+                "Revenue",
+                unit,
+                vec![
+                    Point::new(period.label(), minor_f64(total)),
+                    Point::new(previous.label(), minor_f64(prev_total)),
+                ],
+            ));
         }
         let data = serde_json::json!({
             "period": period.label(), "period_token": period.period.token(),
@@ -157,8 +216,101 @@ impl Tool for Revenue {
             "previous": { "period": previous.label(), "total_minor": prev_total },
             "breakdown": now.breakdown,
         });
-        ToolOutput::new(&data, text)
+        Ok(ToolOutput::new(&data, text)?.with_chart(chart))
     }
+}
+
+fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+/// The months a trend covers: the period asked for (to date), or the last `months`
+/// local calendar months with this one (to date).
+fn trend_period(ctx: &ToolCtx, args: &RevenueArgs) -> Result<ResolvedPeriod, ToolError> {
+    if args.period.as_deref().is_some_and(|p| !p.trim().is_empty()) {
+        return resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisMonth);
+    }
+    let months = args.months.unwrap_or(6);
+    if !(1..=36).contains(&months) {
+        return Err(ToolError::BadArgs(format!(
+            "{months} months: choose 1 to 36"
+        )));
+    }
+    let now = ctx.clock.now();
+    let offset = ctx.studio.utc_offset;
+    let today = now.with_timezone(&offset).date_naive();
+    let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1)
+        .and_then(|d| d.checked_sub_months(Months::new(months - 1)))
+        .ok_or_else(|| ToolError::BadArgs("that trend starts outside the calendar".into()))?;
+    let period = Period::range(first, today).map_err(|e| ToolError::BadArgs(e.to_string()))?;
+    resolve::period_to_date(ctx, Some(&period.token()), Period::ThisMonth)
+}
+
+/// "2026-11" → "Nov 2026" (or the key itself if it is not a month).
+fn month_label(key: &str, short: bool) -> String {
+    NaiveDate::parse_from_str(&format!("{key}-01"), "%Y-%m-%d").map_or_else(
+        |_| key.to_owned(),
+        |d| d.format(if short { "%b %y" } else { "%b %Y" }).to_string(),
+    )
+}
+
+/// Revenue per local month: the total, the best and worst month, the latest month against
+/// the one before (absolute and percent), a line per month and a line chart.
+async fn revenue_trend(ctx: &ToolCtx, args: &RevenueArgs) -> Result<ToolOutput, ToolError> {
+    let period = trend_period(ctx, args)?;
+    let currency = ctx.studio.currency;
+    let unit = Unit::Money(currency);
+    let months = ctx
+        .store
+        .revenue_trend(period.start, period.end, ctx.studio.utc_offset)
+        .await?;
+    let total: i64 = months.iter().map(|(_, v)| *v).sum();
+    let items: Vec<(String, f64)> = months
+        .iter()
+        .map(|(k, v)| (month_label(k, false), minor_f64(*v)))
+        .collect();
+    let mut text = format!(
+        "Revenue per month, {}: {} in all.",
+        period.label(),
+        format_minor(total, currency)
+    );
+    if let [.., (before_key, before), (last_key, last)] = months.as_slice() {
+        text.push_str(&format!(
+            " {} against {}: {} ({}).",
+            month_label(last_key, false),
+            month_label(before_key, false),
+            format_minor(*last, currency),
+            difference(minor_f64(*last), minor_f64(*before), unit)
+        ));
+    }
+    text = with_sentence(text, best_and_worst(&items, unit));
+    let lines: Vec<String> = items
+        .iter()
+        .map(|(label, v)| format!("• {label} — {}", unit.format(*v)))
+        .collect();
+    let text = with_bullets(text, &lines);
+    let short = months.len() > 8;
+    let chart = (!months.is_empty()).then(|| {
+        ChartSpec::line(
+            format!("Revenue per month, {}", period.label()),
+            "Month",
+            "Revenue",
+            unit,
+            months
+                .iter()
+                .map(|(k, v)| Point::new(month_label(k, short), minor_f64(*v)))
+                .collect(),
+        )
+    });
+    let data = serde_json::json!({
+        "period": period.label(), "by": "month", "currency": currency.code(),
+        "total_minor": total,
+        "months": months.iter().map(|(k, v)| serde_json::json!({ "month": k, "total_minor": v })).collect::<Vec<_>>(),
+    });
+    Ok(ToolOutput::new(&data, text)?.with_chart(chart))
 }
 
 // --- new_clients ------------------------------------------------------------------------
@@ -172,20 +324,41 @@ pub struct PeriodArgs {
     pub period: Option<String>,
 }
 
+/// Clients who joined in a period, in all or per week.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewClientsArgs {
+    /// A period token (default this_month; last_84_days with by=week).
+    #[serde(default)]
+    pub period: Option<String>,
+    /// "week" for a count per week (a line chart).
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
 pub struct NewClients;
 
 impl Tool for NewClients {
     const NAME: &'static str = "new_clients";
     const DESCRIPTION: &'static str =
-        "How many new clients joined in a period, with the newest names.";
+        "How many new clients joined in a period, with the newest names; by=week gives a count per week (line chart).";
     const AGENT: AgentKind = AgentKind::Dashboard;
-    type Args = PeriodArgs;
+    type Args = NewClientsArgs;
 
     fn allowed(role: Role) -> bool {
         managers(role)
     }
 
-    async fn call(ctx: &ToolCtx, args: PeriodArgs) -> Result<ToolOutput, ToolError> {
+    async fn call(ctx: &ToolCtx, args: NewClientsArgs) -> Result<ToolOutput, ToolError> {
+        match args.by.as_deref().map(str::trim) {
+            Some("week") => return new_clients_by_week(ctx, args.period.as_deref()).await,
+            Some("") | None => {}
+            Some(other) => {
+                return Err(ToolError::BadArgs(format!(
+                    "new clients can be counted per week, not per {other:?}"
+                )))
+            }
+        }
         let period = resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisMonth)?;
         let report = ctx.store.new_clients(&period).await?;
         let previous = ctx.store.new_clients(&period.previous()).await?;
@@ -210,6 +383,60 @@ impl Tool for NewClients {
             text,
         )
     }
+}
+
+/// New clients per local week: the total, the weekly average, the busiest and quietest
+/// week, a line per week and a line chart.
+async fn new_clients_by_week(ctx: &ToolCtx, token: Option<&str>) -> Result<ToolOutput, ToolError> {
+    let period = resolve::period_to_date(ctx, token, Period::LastDays(84))?;
+    let weeks = ctx
+        .store
+        .new_clients_by_week(&period, ctx.studio.utc_offset)
+        .await?;
+    let total: u64 = weeks.iter().map(|w| w.count).sum();
+    let label = |d: NaiveDate| d.format("%-d %b").to_string();
+    let items: Vec<(String, f64)> = weeks
+        .iter()
+        .map(|w| {
+            (
+                format!("week of {}", label(w.week_start)),
+                count_f64(w.count),
+            )
+        })
+        .collect();
+    #[allow(clippy::cast_precision_loss)]
+    let average = if weeks.is_empty() {
+        0.0
+    } else {
+        count_f64(total) / weeks.len() as f64
+    };
+    let mut text = format!(
+        "New clients per week, {}: {total} in all, {average:.1} a week on average.",
+        period.label()
+    );
+    text = with_sentence(text, best_and_worst(&items, Unit::Count));
+    let lines: Vec<String> = weeks
+        .iter()
+        .map(|w| format!("• {} — {}", label(w.week_start), w.count))
+        .collect();
+    let text = with_bullets(text, &lines);
+    let chart = (!weeks.is_empty()).then(|| {
+        ChartSpec::line(
+            format!("New clients per week, {}", period.label()),
+            "Week starting",
+            "New clients",
+            Unit::Count,
+            weeks
+                .iter()
+                .map(|w| Point::new(label(w.week_start), count_f64(w.count)))
+                .collect(),
+        )
+    });
+    Ok(ToolOutput::new(
+        &serde_json::json!({ "period": period.label(), "by": "week", "count": total, "weeks": weeks }),
+        text,
+    )?
+    .with_chart(chart))
 }
 
 // --- course_enrollment ------------------------------------------------------------------
@@ -264,18 +491,37 @@ impl Tool for CourseEnrollment {
                         )
                     })
                     .collect();
-                format!(
-                    "{} has the highest enrollment ({label}): {} enrollments.\n{}",
-                    top.course,
-                    top.orders,
-                    lines.join("\n")
-                )
+                let items: Vec<(String, f64)> = ranking
+                    .iter()
+                    .map(|l| (l.course.clone(), count_f64(l.orders)))
+                    .collect();
+                let summary = with_sentence(
+                    format!(
+                        "{} has the highest enrollment ({label}): {} enrollments.",
+                        top.course, top.orders
+                    ),
+                    best_and_worst(&items, Unit::Count),
+                );
+                format!("{summary}\n{}", lines.join("\n"))
             }
         };
-        ToolOutput::new(
+        let chart = (ranking.len() > 1).then(|| {
+            ChartSpec::bar(
+                format!("Enrollments by course, {label}"),
+                "Course",
+                "Enrollments",
+                Unit::Count,
+                ranking
+                    .iter()
+                    .map(|l| Point::new(l.course.clone(), count_f64(l.orders)))
+                    .collect(),
+            )
+        });
+        Ok(ToolOutput::new(
             &serde_json::json!({ "period": label, "ranking": ranking }),
             text,
-        )
+        )?
+        .with_chart(chart))
     }
 }
 
@@ -329,7 +575,14 @@ impl Tool for AttendanceRate {
                 report.total
             )
         };
+        let mut chart = None;
         if course.is_none() && report.by_course.len() > 1 {
+            let items: Vec<(String, f64)> = report
+                .by_course
+                .iter()
+                .map(|l| (l.course.clone(), l.percent))
+                .collect();
+            text = with_sentence(text, best_and_worst(&items, Unit::Percent));
             let lines: Vec<String> = report
                 .by_course
                 .iter()
@@ -340,13 +593,20 @@ impl Tool for AttendanceRate {
                     )
                 })
                 .collect();
-            text.push('\n');
-            text.push_str(&lines.join("\n"));
+            text = with_bullets(text, &lines);
+            chart = Some(ChartSpec::bar(
+                format!("Attendance by course, {}", period.label()),
+                "Course",
+                "Attendance",
+                Unit::Percent,
+                items.into_iter().map(|(l, v)| Point::new(l, v)).collect(),
+            ));
         }
-        ToolOutput::new(
+        Ok(ToolOutput::new(
             &serde_json::json!({ "period": period.label(), "course": course.map(|c| c.name), "report": report }),
             text,
-        )
+        )?
+        .with_chart(chart))
     }
 }
 
@@ -481,19 +741,43 @@ impl Tool for Retention {
 
 // --- class_fill_rate --------------------------------------------------------------------
 
+/// Fill rate in a period, by course (default) or by instructor, or for one course.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FillArgs {
+    /// A period token (default this_month).
+    #[serde(default)]
+    pub period: Option<String>,
+    /// A course name, e.g. "Pilates".
+    #[serde(default)]
+    pub course: Option<String>,
+    /// "course" (default) or "instructor": how to break the fill rate down (bar chart).
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
 pub struct ClassFillRate;
 
 impl Tool for ClassFillRate {
     const NAME: &'static str = "class_fill_rate";
-    const DESCRIPTION: &'static str = "How full classes were (attendees out of capacity) in a period, by course with instructors, or for one course.";
+    const DESCRIPTION: &'static str = "How full classes were (attendees out of capacity) in a period, by course with instructors or by instructor (bar chart, best and worst), or for one course.";
     const AGENT: AgentKind = AgentKind::Dashboard;
-    type Args = CoursePeriodArgs;
+    type Args = FillArgs;
 
     fn allowed(role: Role) -> bool {
         managers(role)
     }
 
-    async fn call(ctx: &ToolCtx, args: CoursePeriodArgs) -> Result<ToolOutput, ToolError> {
+    async fn call(ctx: &ToolCtx, args: FillArgs) -> Result<ToolOutput, ToolError> {
+        let by_instructor = match args.by.as_deref().map(str::trim) {
+            Some("instructor") => true,
+            Some("course" | "") | None => false,
+            Some(other) => {
+                return Err(ToolError::BadArgs(format!(
+                    "the fill rate can be broken down by course or instructor, not {other:?}"
+                )))
+            }
+        };
         let period = resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisMonth)?;
         let course = optional_course(ctx, args.course.as_deref()).await?;
         let r = ctx
@@ -503,33 +787,108 @@ impl Tool for ClassFillRate {
         let what = course
             .as_ref()
             .map_or("all classes".to_owned(), |c| format!("{} classes", c.name));
-        let mut text = if r.classes == 0 {
+        if r.classes == 0 {
             let none = course.as_ref().map_or("No classes".to_owned(), |c| {
                 format!("No {} classes", c.name)
             });
-            format!("{none} were held in {}.", period.label())
-        } else {
-            format!(
-                "Fill rate for {what} in {}: {:.1}% ({} attendees for {} seats over {} classes).",
-                period.label(),
-                r.percent,
-                r.attended,
-                r.seats,
-                r.classes
-            )
-        };
-        if course.is_none() && r.by_course.len() > 1 {
-            let lines: Vec<String> = r
-                .by_course
-                .iter()
-                .map(|l| format!("• {} ({}) — {:.1}%", l.course, l.instructor, l.percent))
-                .collect();
-            text.push('\n');
-            text.push_str(&lines.join("\n"));
+            return ToolOutput::new(
+                &serde_json::json!({ "period": period.label(), "report": r }),
+                format!("{none} were held in {}.", period.label()),
+            );
         }
-        ToolOutput::new(
-            &serde_json::json!({ "period": period.label(), "report": r }),
+        let overall = format!(
+            "{:.1}% ({} attendees for {} seats over {} classes)",
+            r.percent, r.attended, r.seats, r.classes
+        );
+        let mut chart = None;
+        let text = if by_instructor {
+            let items: Vec<(String, f64)> = r
+                .by_instructor
+                .iter()
+                .map(|l| (l.instructor.clone(), l.percent))
+                .collect();
+            let lead = match r.by_instructor.first() {
+                Some(top) => format!(
+                    "{}'s classes fill best in {}: {:.1}% ({} of {} seats over {} classes). Overall for {what}: {overall}.",
+                    top.instructor,
+                    period.label(),
+                    top.percent,
+                    top.attended,
+                    top.seats,
+                    top.classes
+                ),
+                None => format!("Fill rate for {what} in {}: {overall}.", period.label()),
+            };
+            let lines: Vec<String> = r
+                .by_instructor
+                .iter()
+                .map(|l| {
+                    format!(
+                        "• {} — {:.1}% ({}/{}, {} class{})",
+                        l.instructor,
+                        l.percent,
+                        l.attended,
+                        l.seats,
+                        l.classes,
+                        if l.classes == 1 { "" } else { "es" }
+                    )
+                })
+                .collect();
+            if items.len() > 1 {
+                chart = Some(ChartSpec::bar(
+                    format!("Fill rate by instructor, {}", period.label()),
+                    "Instructor",
+                    "Fill rate",
+                    Unit::Percent,
+                    items
+                        .iter()
+                        .map(|(l, v)| Point::new(l.clone(), *v))
+                        .collect(),
+                ));
+            }
+            with_bullets(
+                with_sentence(lead, best_and_worst(&items, Unit::Percent)),
+                if lines.len() > 1 {
+                    lines.as_slice()
+                } else {
+                    &[]
+                },
+            )
+        } else {
+            let lead = format!("Fill rate for {what} in {}: {overall}.", period.label());
+            if course.is_none() && r.by_course.len() > 1 {
+                let items: Vec<(String, f64)> = r
+                    .by_course
+                    .iter()
+                    .map(|l| (l.course.clone(), l.percent))
+                    .collect();
+                let lines: Vec<String> = r
+                    .by_course
+                    .iter()
+                    .map(|l| format!("• {} ({}) — {:.1}%", l.course, l.instructor, l.percent))
+                    .collect();
+                chart = Some(ChartSpec::bar(
+                    format!("Fill rate by course, {}", period.label()),
+                    "Course",
+                    "Fill rate",
+                    Unit::Percent,
+                    items
+                        .iter()
+                        .map(|(l, v)| Point::new(l.clone(), *v))
+                        .collect(),
+                ));
+                with_bullets(
+                    with_sentence(lead, best_and_worst(&items, Unit::Percent)),
+                    &lines,
+                )
+            } else {
+                lead
+            }
+        };
+        Ok(ToolOutput::new(
+            &serde_json::json!({ "period": period.label(), "by": if by_instructor { "instructor" } else { "course" }, "report": r }),
             text,
-        )
+        )?
+        .with_chart(chart))
     }
 }

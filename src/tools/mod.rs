@@ -7,6 +7,7 @@
 //! orders, payments and profile; guests see the catalogue and can make an enquiry.
 
 mod dashboard;
+pub mod figures;
 mod resolve;
 mod support;
 
@@ -18,6 +19,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::charts::ChartSpec;
 use crate::config::StudioSettings;
 use crate::domain::{ObjectId, SharedClock};
 use crate::store::{Store, StoreError};
@@ -211,11 +213,14 @@ impl From<StoreError> for ToolError {
     }
 }
 
-/// What a tool returns: the result as data, and the answer text made from it.
+/// What a tool returns: the result as data, the answer text made from it, and for a
+/// trend or a breakdown the chart to draw (rendered by the agents, never sent to an LLM).
 #[derive(Debug, Clone, Serialize)]
 pub struct ToolOutput {
     pub data: serde_json::Value,
     pub text: String,
+    #[serde(skip)]
+    pub chart: Option<ChartSpec>,
 }
 
 impl ToolOutput {
@@ -223,7 +228,18 @@ impl ToolOutput {
     /// The data does not serialize (never for our result types).
     pub fn new(data: &impl Serialize, text: String) -> Result<Self, ToolError> {
         let data = serde_json::to_value(data).map_err(|e| ToolError::BadArgs(e.to_string()))?;
-        Ok(Self { data, text })
+        Ok(Self {
+            data,
+            text,
+            chart: None,
+        })
+    }
+
+    /// Adds a chart, or nothing for `None`.
+    #[must_use]
+    pub fn with_chart(mut self, chart: Option<ChartSpec>) -> Self {
+        self.chart = chart;
+        self
     }
 }
 

@@ -88,14 +88,24 @@ async fn a_manager_asks_for_revenue_in_discord_and_gets_the_figure() {
         sent[1].content()
     );
 
-    // A breakdown arrives as an embed whose rows add up to the total.
+    // A breakdown arrives as an embed whose rows add up to the total, and its chart as an
+    // image embed with the PNG attached.
     fake.push_message(
         &IncomingMessage::in_guild(1, MGMT_CHANNEL, 222, "revenue by course this month")
             .with_id(5003),
     );
     let sent = fake.wait_for_messages(3, WAIT).await;
     let embeds = sent[2].embeds();
-    assert_eq!(embeds.len(), 1, "{:?}", sent[2].payload);
+    assert_eq!(embeds.len(), 2, "{:?}", sent[2].payload);
+    assert!(
+        embeds[1]["image"]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("attachment://revenue-by-course")),
+        "{:?}",
+        embeds[1]
+    );
+    assert_eq!(sent[2].files.len(), 1);
+    assert!(sent[2].files[0].bytes.starts_with(b"\x89PNG"));
     let description = embeds[0]["description"].as_str().unwrap_or_default();
     let rows_total: i64 = description
         .lines()

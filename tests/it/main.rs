@@ -9,6 +9,7 @@ mod api_matrix;
 mod api_read;
 mod api_records;
 mod bench;
+mod charts;
 mod chat_discord;
 mod chat_slack;
 mod chat_telegram;

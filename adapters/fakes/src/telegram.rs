@@ -61,7 +61,8 @@ pub struct RecordedCall {
     /// The token from the path.
     pub token: String,
     /// The parameters: the JSON body, or the form/multipart fields (fields holding JSON are
-    /// parsed; a file becomes `{"file_name": …, "len": …}`), merged with the query string.
+    /// parsed; a file becomes `{"file_name": …, "len": …, "bytes": […]}`), merged with the
+    /// query string.
     pub body: Value,
     /// The HTTP status the fake answered; 0 while the call is still open (a long poll).
     pub status: u16,
@@ -102,6 +103,8 @@ pub struct SentMessage {
     pub reply_markup: Option<Value>,
     /// For a photo: the uploaded file's name and size.
     pub photo: Option<(String, usize)>,
+    /// For a photo: the uploaded file's bytes.
+    pub photo_bytes: Option<Vec<u8>>,
     /// Every parameter.
     pub body: Value,
 }
@@ -149,6 +152,11 @@ impl SentMessage {
                     usize::try_from(p.get("len")?.as_u64()?).ok()?,
                 ))
             }),
+            photo_bytes: call
+                .body
+                .get("photo")
+                .and_then(|p| p.get("bytes"))
+                .and_then(|b| serde_json::from_value(b.clone()).ok()),
             body: call.body.clone(),
         })
     }

@@ -30,7 +30,18 @@ struct Target {
     reply_to: Option<MessageId>,
 }
 
-/// Sends `out` as one or more messages (text parts first, then the photo).
+/// How a photo is captioned.
+#[derive(Clone)]
+enum Caption<'a> {
+    /// The image's own caption, plain text cut to the limit.
+    Plain(Option<&'a str>),
+    /// The message's text, already MarkdownV2 and within the limit.
+    Markdown(String),
+}
+
+/// Sends `out` as one or more messages: text parts first, then the photo. When the whole
+/// text fits in a caption (1024 characters) and there is an image, one photo carries the
+/// text as its caption instead.
 ///
 /// The reply reference goes on the first message only; the contact keyboard on the last.
 pub async fn send_outbound(bot: &Bot, pacer: &Pacer, out: &Outbound) -> Result<(), AdapterError> {
@@ -43,6 +54,20 @@ pub async fn send_outbound(bot: &Bot, pacer: &Pacer, out: &Outbound) -> Result<(
             .and_then(|event| reply_message_id(event, &out.channel)),
     };
     let text = out.text_with_table();
+    if let (Some(image), Some(caption)) = (&out.image, caption_for(&text)) {
+        pacer.wait_turn(&out.channel).await;
+        return retry_rate_limited(|| {
+            send_photo(
+                bot,
+                &target,
+                image,
+                Caption::Markdown(caption.clone()),
+                true,
+                out.request_contact,
+            )
+        })
+        .await;
+    }
     let mut parts = if text.trim().is_empty() {
         Vec::new()
     } else {
@@ -64,7 +89,18 @@ pub async fn send_outbound(bot: &Bot, pacer: &Pacer, out: &Outbound) -> Result<(
     if let Some(image) = &out.image {
         pacer.wait_turn(&out.channel).await;
         let first = parts.is_empty();
-        retry_rate_limited(|| send_photo(bot, &target, image, first, out.request_contact)).await?;
+        let caption = Caption::Plain(image.caption.as_deref());
+        retry_rate_limited(|| {
+            send_photo(
+                bot,
+                &target,
+                image,
+                caption.clone(),
+                first,
+                out.request_contact,
+            )
+        })
+        .await?;
     }
     Ok(())
 }
@@ -92,18 +128,38 @@ async fn send_text(
     request.await.map(drop).map_err(adapter_error)
 }
 
-/// Sends the image as a photo with its caption (plain text, cut to 1024 characters).
+/// The message text as a MarkdownV2 caption when it is not empty and fits in one.
+fn caption_for(text: &str) -> Option<String> {
+    if text.trim().is_empty() || text.chars().count() > MAX_CAPTION_LEN {
+        return None;
+    }
+    let mut parts = render_parts(text, Platform::Telegram.max_message_len()).into_iter();
+    match (parts.next(), parts.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
+/// Sends the image as a photo with a caption: the image's own (plain text, cut to 1024
+/// characters) or the message text (MarkdownV2).
 async fn send_photo(
     bot: &Bot,
     target: &Target,
     image: &Attachment,
+    caption: Caption<'_>,
     first: bool,
     keyboard: bool,
 ) -> Result<(), AdapterError> {
     let file = InputFile::memory(image.bytes.clone()).file_name(image.file_name.clone());
     let mut request = bot.send_photo(target.chat.clone(), file);
-    if let Some(caption) = image.caption.as_deref().filter(|c| !c.trim().is_empty()) {
-        request = request.caption(truncate_chars(caption, MAX_CAPTION_LEN));
+    match caption {
+        Caption::Plain(Some(caption)) if !caption.trim().is_empty() => {
+            request = request.caption(truncate_chars(caption, MAX_CAPTION_LEN));
+        }
+        Caption::Plain(_) => {}
+        Caption::Markdown(text) => {
+            request = request.caption(text).parse_mode(ParseMode::MarkdownV2);
+        }
     }
     if let Some(thread) = target.thread {
         request = request.message_thread_id(thread);

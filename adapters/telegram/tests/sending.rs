@@ -202,13 +202,13 @@ Pilates \\`mat\\`     18.30  a\\\\b\n```";
 }
 
 #[tokio::test]
-async fn image_is_sent_as_a_photo_with_its_caption() {
+async fn image_is_sent_after_a_text_too_long_for_a_caption_with_its_own_caption() {
     let fake = FakeTelegram::start(TOKEN).await;
     let adapter = connect(&fake).await;
     let png = vec![0x89, b'P', b'N', b'G', 1, 2, 3];
     let image =
         Attachment::new("schedule.png", "image/png", png.clone()).with_caption("x".repeat(1500));
-    let out = Outbound::new("4242", "Here it is.")
+    let out = Outbound::new("4242", format!("Here it is. {}", "y".repeat(1100)))
         .with_reply_to_event("4242:9")
         .with_image(image);
     adapter.send(&out).await.unwrap();
@@ -223,6 +223,33 @@ async fn image_is_sent_as_a_photo_with_its_caption() {
     assert_eq!(caption.chars().count(), 1024);
     assert!(caption.ends_with('…'));
     assert_eq!(sent[1].reply_to, None);
+}
+
+#[tokio::test]
+async fn a_short_text_becomes_the_caption_of_one_photo() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    let adapter = connect(&fake).await;
+    let png = vec![0x89, b'P', b'N', b'G', 4, 5, 6];
+    let image =
+        Attachment::new("revenue.png", "image/png", png.clone()).with_caption("Revenue per month");
+    let out = Outbound::new("4242", "Revenue per month: ₹1,200 in all.")
+        .with_reply_to_event("4242:9")
+        .with_image(image);
+    adapter.send(&out).await.unwrap();
+
+    let sent = fake.wait_for_sent(1, WAIT).await;
+    assert_eq!(sent.len(), 1, "one photo, no separate text: {sent:?}");
+    assert!(sent[0].method.eq_ignore_ascii_case("sendPhoto"));
+    assert_eq!(sent[0].photo, Some(("revenue.png".to_owned(), png.len())));
+    assert_eq!(
+        sent[0].text.as_deref(),
+        Some("Revenue per month: ₹1,200 in all\\.")
+    );
+    assert_eq!(sent[0].reply_to, Some(9));
+    let calls = fake.wait_for_calls("sendPhoto", 1, WAIT).await;
+    assert_eq!(calls[0].param("parse_mode").as_deref(), Some("MarkdownV2"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.sent().len(), 1, "nothing else was sent");
 }
 
 #[tokio::test]

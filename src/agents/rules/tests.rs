@@ -516,3 +516,109 @@ fn hostile_text_is_only_text() {
     let huge = "pilates ".repeat(500);
     let _ = run(AgentKind::Support, Role::Staff, &huge);
 }
+
+/// The whole argument object, not a subset: a trend or breakdown question must not pick
+/// up arguments it did not ask for.
+fn assert_exact(rows: &[(&str, &str, Value)]) {
+    for (text, intent, expected) in rows {
+        let (tool, args) = call(AgentKind::Dashboard, Role::Manager, text);
+        assert_eq!((tool, &args), (*intent, expected), "{text:?}");
+    }
+}
+
+#[test]
+fn trends_breakdowns_and_comparisons_for_charts() {
+    assert_exact(&[
+        (
+            "revenue trend for the last 6 months",
+            "revenue",
+            json!({"by": "month", "months": 6}),
+        ),
+        (
+            "monthly revenue over the past twelve months",
+            "revenue",
+            json!({"by": "month", "months": 12}),
+        ),
+        (
+            "revenue trend",
+            "revenue",
+            json!({"by": "month", "months": 6}),
+        ),
+        (
+            "revenue per month since September",
+            "revenue",
+            json!({"by": "month", "period": "2026-09-01..2026-11-25"}),
+        ),
+        (
+            "attendance by course this month",
+            "attendance_rate",
+            json!({"period": "this_month"}),
+        ),
+        (
+            "new clients per week since September",
+            "new_clients",
+            json!({"by": "week", "period": "2026-09-01..2026-11-25"}),
+        ),
+        (
+            "weekly new signups last month",
+            "new_clients",
+            json!({"by": "week", "period": "last_month"}),
+        ),
+        (
+            "revenue by course this month",
+            "revenue",
+            json!({"by": "course", "period": "this_month"}),
+        ),
+        (
+            "fill rate by course last month",
+            "class_fill_rate",
+            json!({"period": "last_month"}),
+        ),
+        (
+            "this month vs last month",
+            "revenue",
+            json!({"period": "this_month", "compare": true}),
+        ),
+        (
+            "compare revenue this month with last month",
+            "revenue",
+            json!({"period": "this_month", "compare": true}),
+        ),
+        ("best and worst course", "course_enrollment", json!({})),
+        (
+            "best and worst course by revenue this month",
+            "revenue",
+            json!({"by": "course", "period": "this_month"}),
+        ),
+        (
+            "which instructor's classes fill best",
+            "class_fill_rate",
+            json!({"by": "instructor"}),
+        ),
+        (
+            "fill rate by teacher last month",
+            "class_fill_rate",
+            json!({"by": "instructor", "period": "last_month"}),
+        ),
+    ]);
+}
+
+#[test]
+fn since_a_month_runs_to_today_and_reaches_back_a_year_when_needed() {
+    let p = |t: &str| period(t, now(), ist()).map(|p| p.token());
+    assert_eq!(
+        p("since september").as_deref(),
+        Some("2026-09-01..2026-11-25")
+    );
+    assert_eq!(p("since dec").as_deref(), Some("2025-12-01..2026-11-25"));
+    assert_eq!(
+        p("since jan 2026").as_deref(),
+        Some("2026-01-01..2026-11-25")
+    );
+    assert_eq!(
+        p("since 2026-11-20").as_deref(),
+        Some("2026-11-20..2026-11-25")
+    );
+    assert_eq!(months_back("over the last 3 months"), Some(3));
+    assert_eq!(months_back("last 99 months"), None);
+}

@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 /// Reads the parts of `body`: text fields as strings (or JSON when they hold an object or
-/// array), files as `{"file_name": …, "len": …, "content_type": …}`.
+/// array), files as `{"file_name": …, "len": …, "content_type": …, "bytes": [u8, …]}`.
 pub fn fields(content_type: &str, body: &[u8]) -> Map<String, Value> {
     let mut fields = Map::new();
     let Some(boundary) = content_type
@@ -44,6 +44,7 @@ pub fn fields(content_type: &str, body: &[u8]) -> Map<String, Value> {
                 "file_name": file_name,
                 "len": content.len(),
                 "content_type": part_type,
+                "bytes": content,
             }),
             None => super::field_value(String::from_utf8_lossy(content).into_owned()),
         };

@@ -428,7 +428,10 @@ async fn create_client(
         .transpose()?
         .unwrap_or_default();
     client.notes = b.notes.map(notes).transpose()?.flatten();
-    state.store.insert_client(&client).await?;
+    state
+        .store_for(&user, "POST /api/clients")
+        .insert_client(&client)
+        .await?;
     let location = format!("/api/clients/{}", client.id.to_hex());
     Ok((
         StatusCode::CREATED,
@@ -534,7 +537,10 @@ async fn update_client(
             )));
         }
     }
-    let client = state.store.patch_client(id, &changes).await?;
+    let client = state
+        .store_for(&user, "PUT /api/clients/{client_id}")
+        .patch_client(id, &changes)
+        .await?;
     Ok(Json(ClientView::new(client, staff)))
 }
 
@@ -569,6 +575,9 @@ async fn delete_client(
             numbers.join(", ")
         )));
     }
-    state.store.delete_client(id, state.clock.now()).await?;
+    state
+        .store_for(&user, "DELETE /api/clients/{client_id}")
+        .delete_client(id, state.clock.now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

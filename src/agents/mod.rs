@@ -260,7 +260,7 @@ impl Agents {
         // Support writes are audited in the caller's name.
         let store = match agent {
             AgentKind::Dashboard => self.store.reader(),
-            AgentKind::Support => self.store.acting(actor_for(&req, agent, self.clock.now())),
+            AgentKind::Support => self.store.acting(actor_for(req, agent, self.clock.now())),
         };
         let ctx = ToolCtx {
             store,

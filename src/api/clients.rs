@@ -216,7 +216,7 @@ pub struct ClientListQuery {
     pub per_page: Option<String>,
     /// lead, active or inactive.
     pub status: Option<String>,
-    /// Words of the name (any order), or the start of an email address (contains "@").
+    /// Words of the name (any order), or a whole email address (contains "@"; exact match).
     pub search: Option<String>,
 }
 
@@ -343,8 +343,8 @@ fn phone(raw: &str) -> Result<Option<Phone>, ApiError> {
 
 // --- handlers ---------------------------------------------------------------------------
 
-/// List clients (staff and above): filter by status, search by name words or email
-/// prefix, sorted by name, paged.
+/// List clients (staff and above): filter by status, search by name words or a whole
+/// email address (emails are stored encrypted: no prefix search), sorted by name, paged.
 #[utoipa::path(get, path = "/api/clients", tag = "clients", params(ClientListQuery),
     responses(
         (status = 200, body = ClientPage),

@@ -44,7 +44,7 @@ impl ChatAdapter for Recorder {
 }
 
 impl Recorder {
-    fn texts(&self) -> Vec<String> {
+    pub fn texts(&self) -> Vec<String> {
         self.sent
             .lock()
             .unwrap()
@@ -138,7 +138,7 @@ pub fn slack(channel: &str, user: &str, groups: &[&str], text: &str, event: &str
         .with_roles(groups.iter().copied())
 }
 
-async fn run(gw: &Gateway, rec: &Arc<Recorder>, inbound: Inbound) -> Outcome {
+pub async fn run(gw: &Gateway, rec: &Arc<Recorder>, inbound: Inbound) -> Outcome {
     let adapter: Arc<dyn DynChatAdapter> = rec.clone();
     gw.handle(inbound, adapter).await
 }

@@ -76,6 +76,7 @@ export FRONTDESK_PLANNER="rules"
 export OPENAI_API_KEY=""
 export DATABASE_NAME="frontdesk_fuzz"
 export JWT_SECRET_KEY="fuzz-$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
+export FRONTDESK_ENCRYPTION_KEY="$(python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')"
 export FRONTDESK_LOG_FORMAT="human"
 export RUST_LOG="${RUST_LOG:-warn}"
 # The fuzzer sends far more than a person would: lift the rate limits for this run.

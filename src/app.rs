@@ -3,9 +3,13 @@
 
 use std::path::PathBuf;
 
-use crate::config::Settings;
+use crate::config::{Secret, Settings};
+use crate::protect::{Key, KeyError, Keyring};
 use crate::store::localdb::{LocalDb, LocalDbError};
 use crate::store::{Store, StoreError};
+
+/// How to make a key, in every message that asks for one.
+pub const MAKE_A_KEY: &str = "make one with `openssl rand -base64 32` and set FRONTDESK_ENCRYPTION_KEY to it (keep it safe: clients' emails, phones and notes cannot be read without it)";
 
 /// Why frontdesk could not start.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +18,21 @@ pub enum StartupError {
     LocalDb(#[from] LocalDbError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("FRONTDESK_ENCRYPTION_KEY is not set ({why}); {MAKE_A_KEY}")]
+    NoKey { why: &'static str },
+    #[error("the local encryption key file {path}: {reason}")]
+    KeyFile { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// Where the key of personal data came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `FRONTDESK_ENCRYPTION_KEY`.
+    Environment,
+    /// The local development key file (a database on this machine, no key set).
+    LocalFile(PathBuf),
 }
 
 /// An open database, and the local server behind it when frontdesk started one.
@@ -23,6 +42,102 @@ pub struct Database {
     pub url: String,
     /// Stops the local server when dropped.
     pub local: Option<LocalDb>,
+    /// Where the encryption key came from, and the key itself (base64) for a `serve`
+    /// the benchmark starts.
+    pub key_source: KeySource,
+    pub key_text: Secret,
+}
+
+/// The local development key file: made on first use, readable by its owner only.
+#[must_use]
+pub fn local_key_file() -> PathBuf {
+    state_dir().join("encryption.key")
+}
+
+/// Whether every host of a MongoDB URL is this machine.
+#[must_use]
+pub fn is_loopback_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("mongodb://") else {
+        return false;
+    };
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, hosts)| hosts);
+    let hosts = rest.split(['/', '?']).next().unwrap_or("");
+    !hosts.is_empty()
+        && hosts.split(',').all(|h| {
+            let host = if h.starts_with('[') {
+                h.split(']')
+                    .next()
+                    .map(|x| format!("{x}]"))
+                    .unwrap_or_default()
+            } else {
+                h.split(':').next().unwrap_or("").to_owned()
+            };
+            matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]")
+        })
+}
+
+/// The keys for personal data: `FRONTDESK_ENCRYPTION_KEY` (and its older keys) when set;
+/// otherwise, for a database on this machine only, the local development key file
+/// (created on first use). A remote database without a key is refused.
+///
+/// # Errors
+/// [`StartupError::NoKey`] for a remote database without a key; an unreadable or
+/// malformed key file.
+pub fn keyring(
+    settings: &Settings,
+    database_is_local: bool,
+) -> Result<(Keyring, Secret, KeySource), StartupError> {
+    if let (Some(keys), Some(text)) = (&settings.encryption.keys, &settings.encryption.key_text) {
+        return Ok((keys.clone(), text.clone(), KeySource::Environment));
+    }
+    if !database_is_local {
+        return Err(StartupError::NoKey {
+            why: "the database is not on this machine, so the local development key is not used",
+        });
+    }
+    let path = local_key_file();
+    let text = read_or_make_key_file(&path)?;
+    let key = Key::parse("FRONTDESK_ENCRYPTION_KEY", &text).map_err(|e| StartupError::KeyFile {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok((
+        Keyring::new(key, Vec::new()),
+        Secret::new(text),
+        KeySource::LocalFile(path),
+    ))
+}
+
+fn read_or_make_key_file(path: &std::path::Path) -> Result<String, StartupError> {
+    use std::io::Write as _;
+    let failed = |e: std::io::Error| StartupError::KeyFile {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return Ok(text.trim().to_owned());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let (_, text) = Key::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(format!("{text}\n").as_bytes())
+                .map_err(failed)?;
+            tracing::info!(path = %path.display(), "made a local encryption key for development");
+            Ok(text)
+        }
+        // Another process made it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read_to_string(path)
+            .map(|t| t.trim().to_owned())
+            .map_err(failed),
+        Err(e) => Err(failed(e)),
+    }
 }
 
 /// Where `frontdesk localdb start` records the server it left running.
@@ -58,7 +173,9 @@ pub fn running_localdb() -> Option<(String, i32)> {
 }
 
 /// Opens `MONGODB_URL`, else a server left by `frontdesk localdb start`, else starts a
-/// local server for this process; then creates the indexes. Call it from the main
+/// local server for this process; then creates the indexes. The keys come from
+/// [`keyring`]; with `MONGODB_READONLY_URL` set, the Dashboard path reads through a
+/// second connection from it. Call it from the main
 /// thread: a local server stops when the thread that started it ends.
 ///
 /// # Errors
@@ -74,8 +191,19 @@ pub async fn open_database(settings: &Settings) -> Result<Database, StartupError
             (db.url(), Some(db))
         }
     };
-    let store = Store::open(&url, &settings.database.name).await?;
-    Ok(Database { store, url, local })
+    let database_is_local = local.is_some() || is_loopback_url(&url);
+    let (keys, key_text, key_source) = keyring(settings, database_is_local)?;
+    let mut store = Store::open(&url, &settings.database.name, keys).await?;
+    if let Some(readonly) = &settings.database.readonly_url {
+        store = store.with_reader(readonly.expose()).await?;
+    }
+    Ok(Database {
+        store,
+        url,
+        local,
+        key_source,
+        key_text,
+    })
 }
 
 /// Builds the REST API's shared state over an open database.
@@ -106,4 +234,30 @@ pub fn api_state(
         ),
         metrics,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_urls_of_this_machine_are_loopback() {
+        assert!(is_loopback_url(
+            "mongodb://127.0.0.1:27017/?directConnection=true"
+        ));
+        assert!(is_loopback_url("mongodb://u:p@localhost:1,127.0.0.1:2/db"));
+        assert!(is_loopback_url("mongodb://[::1]:27017"));
+        assert!(!is_loopback_url("mongodb://db.example.com:27017"));
+        assert!(!is_loopback_url("mongodb://127.0.0.1:1,db:2"));
+        assert!(!is_loopback_url("mongodb+srv://cluster.example.net"));
+        assert!(!is_loopback_url("mongodb://localhost@evil.example.com"));
+    }
+
+    #[test]
+    fn a_remote_database_without_a_key_is_refused_with_how_to_make_one() {
+        let settings = Settings::from_env(std::collections::HashMap::new()).unwrap();
+        let err = keyring(&settings, false).unwrap_err().to_string();
+        assert!(err.contains("FRONTDESK_ENCRYPTION_KEY is not set"), "{err}");
+        assert!(err.contains("openssl rand -base64 32"), "{err}");
+    }
 }

@@ -31,6 +31,8 @@ pub enum ConfigError {
     Parse { path: String, reason: String },
     #[error("invalid setting {key}: {reason}")]
     Invalid { key: &'static str, reason: String },
+    #[error(transparent)]
+    Key(#[from] crate::protect::KeyError),
 }
 
 /// A secret string (token, key, password) that never appears in logs or `Debug` output.
@@ -248,6 +250,18 @@ pub struct DatabaseSettings {
     pub name: String,
     /// `FRONTDESK_LOCALDB`: force `mongod`, `secantus-rs` or `secantus-py`.
     pub local_kind: Option<String>,
+    /// `MONGODB_READONLY_URL`: a read-only database user for the Dashboard path.
+    pub readonly_url: Option<Secret>,
+}
+
+/// The keys of clients' personal data at rest.
+#[derive(Debug, Clone, Default)]
+pub struct EncryptionSettings {
+    /// `FRONTDESK_ENCRYPTION_KEY` and `FRONTDESK_ENCRYPTION_OLD_KEYS`, parsed; `None` when
+    /// the key is unset (see `app::keyring` for what happens then).
+    pub keys: Option<crate::protect::Keyring>,
+    /// The current key as given (base64), for a `serve` the benchmark starts.
+    pub key_text: Option<Secret>,
 }
 
 /// The studio itself: its name, currency and local time.
@@ -294,6 +308,7 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     pub integrations: IntegrationSettings,
     pub jwt_secret: Option<Secret>,
+    pub encryption: EncryptionSettings,
     /// `FRONTDESK_NOW`: a fixed "now" for tests, evals and demos.
     pub now: Option<DateTime<Utc>>,
     /// Every environment variable frontdesk was started with, for the parts (adapters,
@@ -363,6 +378,31 @@ impl Settings {
                 });
             }
         }
+        let readonly_url = get("MONGODB_READONLY_URL");
+        if let Some(u) = &readonly_url {
+            if !(u.starts_with("mongodb://") || u.starts_with("mongodb+srv://")) {
+                return Err(ConfigError::Invalid {
+                    key: "MONGODB_READONLY_URL",
+                    reason: "must start with mongodb:// or mongodb+srv://".into(),
+                });
+            }
+        }
+        let encryption = match (
+            get("FRONTDESK_ENCRYPTION_KEY"),
+            get("FRONTDESK_ENCRYPTION_OLD_KEYS"),
+        ) {
+            (Some(key), old) => EncryptionSettings {
+                keys: Some(crate::protect::Keyring::parse(&key, old.as_deref())?),
+                key_text: Some(Secret::new(key)),
+            },
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    key: "FRONTDESK_ENCRYPTION_OLD_KEYS",
+                    reason: "older keys need a current FRONTDESK_ENCRYPTION_KEY".into(),
+                })
+            }
+            (None, None) => EncryptionSettings::default(),
+        };
         let db_name = get("DATABASE_NAME").unwrap_or(file.database.name);
         if db_name.is_empty()
             || db_name.len() > 63
@@ -424,6 +464,7 @@ impl Settings {
                 url: url.map(Secret::new),
                 name: db_name,
                 local_kind: get("FRONTDESK_LOCALDB"),
+                readonly_url: readonly_url.map(Secret::new),
             },
             studio: StudioSettings {
                 name: file.studio.name,
@@ -451,6 +492,7 @@ impl Settings {
             gateway,
             integrations,
             jwt_secret: get("JWT_SECRET_KEY").map(Secret::new),
+            encryption,
             now,
             env: EnvVars(Arc::new(env)),
         })
@@ -832,6 +874,20 @@ mod tests {
     }
 
     #[test]
+    fn encryption_keys_parse_with_their_older_keys() {
+        let key = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+        let old = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+        let s = Settings::from_env(env(&[
+            ("FRONTDESK_ENCRYPTION_KEY", key),
+            ("FRONTDESK_ENCRYPTION_OLD_KEYS", old),
+        ]))
+        .unwrap();
+        let keys = s.encryption.keys.as_ref().unwrap();
+        assert_eq!(keys.old_ids().len(), 1);
+        assert!(!format!("{s:?}").contains(key), "keys never print");
+    }
+
+    #[test]
     fn a_config_file_layers_over_the_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("extra.toml");
@@ -857,6 +913,22 @@ mod tests {
             (vec![("FRONTDESK_NOW", "yesterday")], "FRONTDESK_NOW"),
             (vec![("FRONTDESK_PLANNER", "magic")], "FRONTDESK_PLANNER"),
             (vec![("DATABASE_NAME", "a/b")], "DATABASE_NAME"),
+            (
+                vec![("MONGODB_READONLY_URL", "http://x")],
+                "MONGODB_READONLY_URL",
+            ),
+            (
+                vec![("FRONTDESK_ENCRYPTION_KEY", "not base64!")],
+                "FRONTDESK_ENCRYPTION_KEY",
+            ),
+            (
+                vec![("FRONTDESK_ENCRYPTION_KEY", "c2hvcnQ=")],
+                "must be 32 bytes",
+            ),
+            (
+                vec![("FRONTDESK_ENCRYPTION_OLD_KEYS", "c2hvcnQ=")],
+                "FRONTDESK_ENCRYPTION_KEY",
+            ),
         ];
         for (pairs, key) in cases {
             let err = Settings::from_env(env(&pairs)).unwrap_err().to_string();

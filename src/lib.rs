@@ -4,6 +4,8 @@
 //! * `domain` — the studio's types and their invariants; no IO.
 //! * `store` — MongoDB: typed collections, indexes, queries, demo data and the managed
 //!   local database.
+//! * `protect` — keys for personal data at rest (AES-256-GCM, blind indexes) and
+//!   masking of emails and phones in logs.
 //! * `config` — the one typed `Settings`, layered from files and the environment.
 //! * `telemetry` — tracing setup.
 //! * `charts` — PNG line and bar charts for the Dashboard's trends and breakdowns.
@@ -17,6 +19,7 @@ pub mod config;
 pub mod domain;
 pub mod gateway;
 pub mod integrations;
+pub mod protect;
 pub mod store;
 pub mod telemetry;
 pub mod tools;

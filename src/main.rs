@@ -103,6 +103,13 @@ enum Command {
         #[arg(long, default_value = "1h")]
         ttl: String,
     },
+    /// Re-seal clients' personal data under FRONTDESK_ENCRYPTION_KEY (older keys from
+    /// FRONTDESK_ENCRYPTION_OLD_KEYS), in batches; run it again to resume.
+    RotateKey {
+        /// Clients per batch.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
     /// Run an eval file and print each case and `N passed, N failed`.
     Eval {
         file: std::path::PathBuf,
@@ -252,6 +259,7 @@ async fn run(cli: Cli) -> Result<()> {
             chat(&settings, &db, agent, who).await
         }
         Command::Eval { file, json } => run_eval(&settings, &file, json).await,
+        Command::RotateKey { batch } => run_rotate_key(&settings, batch).await,
         Command::Bench { which } => run_bench(&settings, which).await,
         Command::Serve { bind, local_db } => run_serve(&settings, bind, local_db).await,
         Command::Token { role, sub, ttl } => {
@@ -347,6 +355,40 @@ fn run_localdb(settings: &Settings, action: LocaldbAction) -> Result<()> {
     }
 }
 
+async fn run_rotate_key(settings: &Settings, batch: usize) -> Result<()> {
+    let db = app::open_database(settings).await?;
+    let keys = db.store.keys();
+    println!(
+        "current key {}; older keys {:?}",
+        keys.current_id(),
+        keys.old_ids()
+    );
+    let report = db
+        .store
+        .rotate_keys(batch, None, |r| {
+            println!(
+                "  {} of {} rotated ({} failed, {} changed meanwhile)",
+                r.rotated, r.to_do, r.failed, r.skipped
+            );
+        })
+        .await?;
+    println!(
+        "rotated {} client(s) to key {} ({} already current were not touched)",
+        report.rotated,
+        keys.current_id(),
+        db.store
+            .clients()
+            .count_documents(bson::doc! {})
+            .await?
+            .saturating_sub(report.to_do)
+    );
+    let left = db.store.clients_to_rotate().await?;
+    if left > 0 {
+        bail!("{left} client(s) are not under the current key yet ({} could not be opened: is their key in FRONTDESK_ENCRYPTION_OLD_KEYS?); run `frontdesk rotate-key` again", report.failed);
+    }
+    Ok(())
+}
+
 async fn run_outbox(settings: &Settings, action: OutboxAction) -> Result<()> {
     let db = app::open_database(settings).await?;
     match action {
@@ -419,10 +461,41 @@ async fn run_doctor(settings: &Settings) -> Result<()> {
             None
         }
     };
-    if let Some(url) = url {
-        match frontdesk::store::Store::connect(&url, &settings.database.name).await {
+    let keys = match &url {
+        Some(url) => app::keyring(settings, app::is_loopback_url(url)),
+        None => app::keyring(settings, true),
+    };
+    let keys = match keys {
+        Ok((keys, _, source)) => {
+            match source {
+                app::KeySource::Environment => println!(
+                    "encryption  FRONTDESK_ENCRYPTION_KEY set (key {}, older keys {:?})",
+                    keys.current_id(),
+                    keys.old_ids()
+                ),
+                app::KeySource::LocalFile(path) => println!(
+                    "encryption  FRONTDESK_ENCRYPTION_KEY unset: the local development key {} ({}) is used for a database on this machine; `serve` needs the variable",
+                    keys.current_id(),
+                    path.display()
+                ),
+            }
+            Some(keys)
+        }
+        Err(e) => {
+            problems += 1;
+            println!("encryption  FAILED: {e}");
+            None
+        }
+    };
+    if let (Some(url), Some(keys)) = (url, keys.clone()) {
+        match frontdesk::store::Store::connect(&url, &settings.database.name, keys).await {
             Ok(store) => {
                 println!("database    ok ({})", frontdesk::store::redact_url(&url));
+                match store.clients_to_rotate().await {
+                    Ok(0) => {}
+                    Ok(n) => println!("            {n} client(s) not under the current key: run `frontdesk rotate-key`"),
+                    Err(e) => println!("            clients unreadable: {e}"),
+                }
                 match store.outbox_stats().await {
                     Ok(o) => {
                         println!(
@@ -442,6 +515,23 @@ async fn run_doctor(settings: &Settings) -> Result<()> {
                 println!("database    FAILED: {e}");
             }
         }
+    }
+    match (&settings.database.readonly_url, keys) {
+        (None, _) => println!(
+            "read-only   MONGODB_READONLY_URL unset: the Dashboard reads with the main connection"
+        ),
+        (Some(ro), Some(keys)) => {
+            let redacted = frontdesk::store::redact_url(ro.expose());
+            match frontdesk::store::Store::connect(ro.expose(), &settings.database.name, keys).await
+            {
+                Ok(_) => println!("read-only   ok ({redacted}): the Dashboard reads through it"),
+                Err(e) => {
+                    problems += 1;
+                    println!("read-only   FAILED: {e}");
+                }
+            }
+        }
+        (Some(_), None) => println!("read-only   MONGODB_READONLY_URL set, not checked (no key)"),
     }
     match Providers::from_settings(settings, ChatRoutes::default()) {
         Ok(providers) => {
@@ -603,6 +693,7 @@ async fn run_bench(settings: &Settings, which: BenchCommand) -> Result<()> {
                 exe: &exe,
                 url: &db.url,
                 database: &settings.database.name,
+                encryption_key: db.key_text.expose(),
             };
             let r = bench::memory::run(settings, &db.store, server, load.options(), Some(serve))
                 .await?;
@@ -626,7 +717,8 @@ async fn run_bench(settings: &Settings, which: BenchCommand) -> Result<()> {
                 runs,
                 database_prefix: settings.database.name.clone(),
             };
-            let r = bench::analytics::run(settings, &db.url, server, &opts).await?;
+            let r =
+                bench::analytics::run(settings, &db.url, db.store.keys(), server, &opts).await?;
             (
                 "bench analytics",
                 r.rows.clone(),
@@ -708,6 +800,12 @@ async fn run_serve(settings: &Settings, bind: Option<String>, local_db: bool) ->
     }
     if settings.database.url.is_none() && !local_db && running_localdb().is_none() {
         bail!("MONGODB_URL is not set (or pass --local-db to start a local database)");
+    }
+    if settings.encryption.keys.is_none() {
+        bail!(
+            "FRONTDESK_ENCRYPTION_KEY is not set: `serve` needs it to seal clients' personal data; {}",
+            app::MAKE_A_KEY
+        );
     }
     let db = app::open_database(settings).await?;
     let bind = bind.unwrap_or_else(|| settings.bind.clone());

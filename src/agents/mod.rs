@@ -42,6 +42,35 @@ pub struct AgentRequest {
     pub event_id: Option<String>,
 }
 
+/// Who is asking, for the audit trail: a client by their id, anyone else by their
+/// platform account (`slack:U0ASHA`) when the message came from a chat, else by role.
+fn actor_for(
+    req: &AgentRequest,
+    agent: AgentKind,
+    at: chrono::DateTime<chrono::Utc>,
+) -> crate::store::Actor {
+    // The conversation key is `platform:channel:thread:user`.
+    let parts: Vec<&str> = req
+        .conversation
+        .as_deref()
+        .unwrap_or("")
+        .split(':')
+        .collect();
+    let platform = (parts.len() >= 4).then(|| parts[0].to_owned());
+    let subject = match (&req.caller.client_id, &platform, parts.last()) {
+        (Some(id), _, _) => id.to_hex(),
+        (None, Some(p), Some(user)) => format!("{p}:{user}"),
+        _ => req.caller.role.as_str().to_owned(),
+    };
+    crate::store::Actor::new(
+        subject,
+        req.caller.role.as_str(),
+        platform,
+        crate::store::Via::new("agent", agent.as_str()),
+        at,
+    )
+}
+
 /// One tool call made while answering.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ToolCallRecord {
@@ -233,8 +262,14 @@ impl Agents {
         if agent == AgentKind::Dashboard && req.caller.role < Role::Manager {
             return Self::reply(agent, "refused", "The dashboard's figures are for studio managers. I can help with classes, courses, your orders and payments instead.".into());
         }
+        // The Dashboard only reads: through the read-only connection when there is one.
+        // Support writes are audited in the caller's name.
+        let store = match agent {
+            AgentKind::Dashboard => self.store.reader(),
+            AgentKind::Support => self.store.acting(actor_for(req, agent, self.clock.now())),
+        };
         let ctx = ToolCtx {
-            store: self.store.clone(),
+            store,
             clock: self.clock.clone(),
             studio: self.studio.clone(),
             caller: req.caller.clone(),

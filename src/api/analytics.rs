@@ -266,11 +266,15 @@ async fn revenue(
         let prev = period.previous();
         let (now, before) = state
             .store
+            .reader()
             .revenue_compared(&period, &prev, by, currency)
             .await?;
         (now, Some((prev, before)))
     } else {
-        (state.store.revenue(&period, by, currency).await?, None)
+        (
+            state.store.reader().revenue(&period, by, currency).await?,
+            None,
+        )
     };
     let view = PeriodView::from(&period);
     Ok(Json(RevenueFigures {
@@ -389,10 +393,11 @@ async fn clients(
     let period = figures_period(&state, q.period.as_deref(), Period::ThisMonth)?;
     let days = query_number("inactive_days", q.inactive_days.as_deref(), 1..=3660)?.unwrap_or(30);
     let previous = period.previous();
+    let reader = state.store.reader();
     let (joined, joined_before, inactive) = futures::try_join!(
-        state.store.new_clients(&period),
-        state.store.new_clients(&previous),
-        state.store.inactive_clients(state.clock.now(), days),
+        reader.new_clients(&period),
+        reader.new_clients(&previous),
+        reader.inactive_clients(state.clock.now(), days),
     )?;
     let view = PeriodView::from(&period);
     Ok(Json(ClientFigures {
@@ -512,9 +517,10 @@ async fn courses(
     // The role is checked before the query: a caller who may not ask learns nothing.
     let q = query?.0;
     let period = figures_period(&state, q.period.as_deref(), Period::ThisMonth)?;
+    let reader = state.store.reader();
     let (ranking, fill) = futures::try_join!(
-        state.store.course_enrollment(Some(&period)),
-        state.store.class_fill_rate(&period, None),
+        reader.course_enrollment(Some(&period)),
+        reader.class_fill_rate(&period, None),
     )?;
     let view = PeriodView::from(&period);
     Ok(Json(CourseFigures {
@@ -611,6 +617,7 @@ async fn attendance(
         Some(id) => Some(
             state
                 .store
+                .reader()
                 .course_by_id(id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound(format!("no course has the id {id}")))?,
@@ -619,6 +626,7 @@ async fn attendance(
     };
     let report = state
         .store
+        .reader()
         .attendance_rate(&period, course.as_ref().map(|c| c.id))
         .await?;
     let view = PeriodView::from(&period);

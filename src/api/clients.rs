@@ -216,7 +216,7 @@ pub struct ClientListQuery {
     pub per_page: Option<String>,
     /// lead, active or inactive.
     pub status: Option<String>,
-    /// Words of the name (any order), or the start of an email address (contains "@").
+    /// Words of the name (any order), or a whole email address (contains "@"; exact match).
     pub search: Option<String>,
 }
 
@@ -343,8 +343,8 @@ fn phone(raw: &str) -> Result<Option<Phone>, ApiError> {
 
 // --- handlers ---------------------------------------------------------------------------
 
-/// List clients (staff and above): filter by status, search by name words or email
-/// prefix, sorted by name, paged.
+/// List clients (staff and above): filter by status, search by name words or a whole
+/// email address (emails are stored encrypted: no prefix search), sorted by name, paged.
 #[utoipa::path(get, path = "/api/clients", tag = "clients", params(ClientListQuery),
     responses(
         (status = 200, body = ClientPage),
@@ -428,7 +428,10 @@ async fn create_client(
         .transpose()?
         .unwrap_or_default();
     client.notes = b.notes.map(notes).transpose()?.flatten();
-    state.store.insert_client(&client).await?;
+    state
+        .store_for(&user, "POST /api/clients")
+        .insert_client(&client)
+        .await?;
     let location = format!("/api/clients/{}", client.id.to_hex());
     Ok((
         StatusCode::CREATED,
@@ -534,7 +537,10 @@ async fn update_client(
             )));
         }
     }
-    let client = state.store.patch_client(id, &changes).await?;
+    let client = state
+        .store_for(&user, "PUT /api/clients/{client_id}")
+        .patch_client(id, &changes)
+        .await?;
     Ok(Json(ClientView::new(client, staff)))
 }
 
@@ -569,6 +575,9 @@ async fn delete_client(
             numbers.join(", ")
         )));
     }
-    state.store.delete_client(id, state.clock.now()).await?;
+    state
+        .store_for(&user, "DELETE /api/clients/{client_id}")
+        .delete_client(id, state.clock.now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -52,6 +52,19 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
 }
 
+impl ApiState {
+    /// The store, auditing writes as `endpoint`'s in the name of the token's subject.
+    pub(crate) fn store_for(&self, user: &auth::AuthUser, endpoint: &str) -> Store {
+        self.store.acting(crate::store::Actor::new(
+            user.subject.clone(),
+            user.caller.role.as_str(),
+            Some("rest".to_owned()),
+            crate::store::Via::new("rest", endpoint),
+            self.clock.now(),
+        ))
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "frontdesk", description = "The studio's REST API: clients, orders, payments, analytics and the agents."),

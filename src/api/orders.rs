@@ -396,7 +396,7 @@ async fn create_order(
     let key = idempotency_key(&headers, b.idempotency_key.as_deref())?;
     let now = state.clock.now();
     let created = state
-        .store
+        .store_for(&user, "POST /api/orders")
         .create_order(NewOrder {
             client_id,
             course_id,
@@ -485,7 +485,7 @@ async fn update_order(
     let IdPath(id) = id?;
     let to = body?.0.status.parse::<OrderStatus>()?;
     let order = state
-        .store
+        .store_for(&user, "PUT /api/orders/{order_id}")
         .set_order_status(id, to, state.clock.now())
         .await
         .map_err(|e| match e {

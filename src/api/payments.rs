@@ -274,7 +274,7 @@ async fn record_payment(
     }
     let now = state.clock.now();
     let (paid, changed) = state
-        .store
+        .store_for(&user, "POST /api/payments")
         .record_payment(payment.id, method, provider_ref, now)
         .await?;
     let order = state

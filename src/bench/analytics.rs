@@ -78,13 +78,15 @@ struct Args {
     last_month: ResolvedPeriod,
 }
 
-/// Runs the benchmark; `url` is the unredacted server URL.
+/// Runs the benchmark; `url` is the unredacted server URL, `keys` seal the clients it
+/// seeds.
 ///
 /// # Errors
 /// The server failed, or seeding failed.
 pub async fn run(
     settings: &Settings,
     url: &str,
+    keys: &crate::protect::Keyring,
     server: Server,
     opts: &AnalyticsOptions,
 ) -> Result<AnalyticsReport> {
@@ -99,7 +101,7 @@ pub async fn run(
     let mut sizes = Vec::new();
     for &target in &opts.sizes {
         let name = format!("{}_bench_{target}", opts.database_prefix);
-        let store = Store::open(url, &name).await?;
+        let store = Store::open(url, &name, keys.clone()).await?;
         let clients = ((target as f64 / ATTENDANCE_PER_CLIENT).round() as usize).max(20);
         let seeded_now = if store.is_empty().await? {
             eprintln!("seeding {name}: {clients} clients for about {target} attendance records…");

@@ -37,6 +37,8 @@ pub struct ServeTarget<'a> {
     /// The unredacted database URL.
     pub url: &'a str,
     pub database: &'a str,
+    /// `FRONTDESK_ENCRYPTION_KEY` for `serve` (it refuses to start without one).
+    pub encryption_key: &'a str,
 }
 
 /// Runs the pipeline load, reads the peak RSS, then times `serve` start-up when `serve`
@@ -107,6 +109,7 @@ pub async fn startup(target: &ServeTarget<'_>) -> Result<f64> {
         .env("JWT_SECRET_KEY", &secret)
         .env("MONGODB_URL", target.url)
         .env("DATABASE_NAME", target.database)
+        .env("FRONTDESK_ENCRYPTION_KEY", target.encryption_key)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -72,7 +72,9 @@ pub async fn handle(
             Ok(reply(request_code(ctx, inbound, rest).await?))
         }
         Some("/unlink") => {
-            let removed = ctx.store.unlink_identity(&account_key(inbound)).await?;
+            let removed = audited(ctx, inbound, "client", "/unlink")
+                .unlink_identity(&account_key(inbound))
+                .await?;
             Ok(reply(if removed {
                 "Done: this chat is no longer linked to your client record. Share your phone number or send /link EMAIL to link it again.".to_owned()
             } else {
@@ -186,6 +188,17 @@ fn with_contact_button(inbound: &Inbound, text: String) -> Outbound {
     }
 }
 
+/// The store, auditing link changes in the name of the chat account.
+fn audited(ctx: &LinkingCtx<'_>, inbound: &Inbound, role: &str, step: &str) -> Store {
+    ctx.store.acting(crate::store::Actor::new(
+        account_key(inbound),
+        role,
+        Some(inbound.platform.to_string()),
+        crate::store::Via::new("gateway", format!("linking: {step}")),
+        ctx.now,
+    ))
+}
+
 async fn link_by_phone(
     ctx: &LinkingCtx<'_>,
     inbound: &Inbound,
@@ -212,7 +225,7 @@ async fn link_by_phone(
     let Some(client) = found.pop() else {
         return Ok(not_found(&mask_phone(phone.as_str())));
     };
-    ctx.store
+    audited(ctx, inbound, "guest", "shared contact")
         .link_identity(&LinkedIdentity {
             account: account_key(inbound),
             client_id: client.id,
@@ -286,7 +299,8 @@ async fn request_code(
         // client's.
         tokio::spawn(async move {
             if let Err(e) = mailer.send(&to, &subject, &body).await {
-                tracing::warn!(error = %e, "could not send a link code");
+                let error = crate::protect::mask::text(&e.to_string());
+                tracing::warn!(%error, "could not send a link code");
             }
         });
     }
@@ -321,7 +335,7 @@ async fn check_code(
     if let (true, Some(client_id)) = (matches, pending.client_id) {
         ctx.store.drop_link_code(&account).await?;
         if let Some(client) = ctx.store.client_by_id(client_id).await? {
-            ctx.store
+            audited(ctx, inbound, "guest", "email code")
                 .link_identity(&LinkedIdentity {
                     account,
                     client_id,
@@ -357,13 +371,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// "p***@example.com".
 #[must_use]
 pub fn mask_email(email: &str) -> String {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            let first: String = local.chars().take(1).collect();
-            format!("{first}***@{domain}")
-        }
-        None => "***".into(),
-    }
+    crate::protect::mask::email(email)
 }
 
 /// "•••• 3210": only the last four digits.

@@ -344,7 +344,8 @@ impl Gateway {
         error: &(dyn std::fmt::Display + Sync),
     ) -> Outcome {
         let error = error.to_string();
-        tracing::error!(error = %error, "message not handled");
+        // An error may quote what was typed (an email, a number): masked in the log.
+        tracing::error!(error = %crate::protect::mask::text(&error), "message not handled");
         self.send(adapter, &Outbound::reply(inbound, apology)).await;
         Outcome::Failed(error)
     }

@@ -87,7 +87,7 @@ impl Scheduler {
         let mut note = |task: &str, result: Result<usize, DeliveryError>| match result {
             Ok(n) => n,
             Err(e) => {
-                tracing::warn!(task, error = %e, "scheduled task failed");
+                tracing::warn!(task, error = %crate::protect::mask::text(&e.to_string()), "scheduled task failed");
                 first_error.get_or_insert(e);
                 0
             }
@@ -147,13 +147,8 @@ impl Scheduler {
         for class in classes {
             let clients: Vec<Client> = self
                 .store
-                .clients()
-                .find(doc! { "enrollments.course_id": class.course_id, "deleted_at": null, "status": { "$ne": "inactive" } })
-                .await
-                .map_err(StoreError::from)?
-                .try_collect()
-                .await
-                .map_err(StoreError::from)?;
+                .find_clients(doc! { "enrollments.course_id": class.course_id, "deleted_at": null, "status": { "$ne": "inactive" } })
+                .await?;
             for client in &clients {
                 let message = messages::class_reminder(
                     &self.providers.studio,

@@ -226,8 +226,18 @@ async fn record(
     provider_ref: Option<String>,
 ) -> Response {
     let now = state.clock.now();
-    match state
-        .store
+    // Audited as the provider's: the signature proved who sent it.
+    let store = state.store.acting(crate::store::Actor::new(
+        provider.to_lowercase(),
+        "provider",
+        Some(provider.to_lowercase()),
+        crate::store::Via::new(
+            "webhook",
+            format!("POST /webhooks/{}", provider.to_lowercase()),
+        ),
+        now,
+    ));
+    match store
         .record_payment(payment_id, PaymentMethod::Online, provider_ref, now)
         .await
     {
@@ -255,7 +265,7 @@ async fn record(
             answer(StatusCode::OK, "conflict", "payment cannot be marked paid")
         }
         Err(e) => {
-            tracing::error!(provider, payment = %payment_id, error = %e, "payment webhook not recorded");
+            tracing::error!(provider, payment = %payment_id, error = %crate::protect::mask::text(&e.to_string()), "payment webhook not recorded");
             answer(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "error",

@@ -161,7 +161,7 @@ impl OutboxWorker {
                     self.store
                         .fail_outbox_item(item.id, &self.owner, &e.message, None)
                         .await?;
-                    tracing::error!(key = %item.key, kind = item.job.kind(), attempts = item.attempts, error = %e.message, "outbox item parked as dead");
+                    tracing::error!(key = %item.key, kind = item.job.kind(), attempts = item.attempts, error = %crate::protect::mask::text(&e.message), "outbox item parked as dead");
                     Delivered::Dead { error: e.message }
                 }
             }

@@ -1,17 +1,22 @@
 //! Clients: create, read, update, soft delete and the lookups the Support Agent uses.
+//! Email and phone are found by their blind indexes under every known key, so an
+//! exact lookup uses an index and still finds records not yet rotated.
 
 use bson::{doc, Document};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 
-use super::{Store, StoreError};
+use super::sealed::{ClientDoc, EMAIL_BI, PHONE_BI};
+use super::{names, Store, StoreError};
 use crate::domain::{name_tokens, Client, ClientStatus, Email, ObjectId, Phone};
+use crate::protect::BlindKind;
 
 /// Filters for listing clients.
 #[derive(Debug, Clone, Default)]
 pub struct ClientQuery {
     pub status: Option<ClientStatus>,
-    /// Words of the name, or an email (prefix match on the whole address).
+    /// Words of the name, or an email (exact match on the whole address: emails are
+    /// sealed, so there is no prefix search).
     pub search: Option<String>,
     pub skip: u64,
     pub limit: i64,
@@ -21,15 +26,76 @@ fn not_deleted() -> Document {
     doc! { "deleted_at": null }
 }
 
+/// The filter of clients with this email, under any known key (deleted ones included).
+pub(crate) fn email_filter(store: &Store, email: &Email) -> Document {
+    doc! { EMAIL_BI: { "$in": store.keys().blind_indexes(BlindKind::Email, email.as_str()) } }
+}
+
+fn phone_filter(store: &Store, phone: &Phone) -> Document {
+    doc! { PHONE_BI: { "$in": store.keys().blind_indexes(BlindKind::Phone, phone.as_str()) } }
+}
+
 impl Store {
     /// # Errors
     /// [`StoreError::Duplicate`] when the email is taken.
     pub async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
-        self.clients()
-            .insert_one(client)
+        self.refuse_taken_email(&client.email, None).await?;
+        self.client_docs()
+            .insert_one(ClientDoc::seal(self.keys(), client))
             .await
             .map_err(|e| StoreError::from_write(e, "a client with email", client.email.as_str()))?;
+        self.audit("client.create", names::CLIENTS, &client.id.to_hex())
+            .await
+    }
+
+    /// While older keys are configured, the unique index (on the blind index under the
+    /// current key) cannot see a record not yet rotated: look under every key first.
+    pub(crate) async fn refuse_taken_email(
+        &self,
+        email: &Email,
+        except: Option<ObjectId>,
+    ) -> Result<(), StoreError> {
+        if self.keys().old_ids().is_empty() {
+            return Ok(());
+        }
+        let mut filter = email_filter(self, email);
+        if let Some(id) = except {
+            filter.insert("_id", doc! { "$ne": id });
+        }
+        if self.clients().find_one(filter).await?.is_some() {
+            return Err(StoreError::Duplicate {
+                what: "a client with email",
+                value: email.as_str().to_owned(),
+            });
+        }
         Ok(())
+    }
+
+    /// Clients matching a raw filter, opened (the scheduler, tests).
+    ///
+    /// # Errors
+    /// The server failed, or a stored client could not be opened.
+    pub async fn find_clients(&self, filter: Document) -> Result<Vec<Client>, StoreError> {
+        let docs: Vec<ClientDoc> = self
+            .client_docs()
+            .find(filter)
+            .sort(doc! { "_id": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        self.open_clients(docs)
+    }
+
+    pub(crate) fn open_clients(&self, docs: Vec<ClientDoc>) -> Result<Vec<Client>, StoreError> {
+        docs.into_iter().map(|d| d.open(self.keys())).collect()
+    }
+
+    async fn find_one_client(&self, filter: Document) -> Result<Option<Client>, StoreError> {
+        self.client_docs()
+            .find_one(filter)
+            .await?
+            .map(|d| d.open(self.keys()))
+            .transpose()
     }
 
     /// A client who has not been deleted.
@@ -39,23 +105,23 @@ impl Store {
     pub async fn client_by_id(&self, id: ObjectId) -> Result<Option<Client>, StoreError> {
         let mut filter = not_deleted();
         filter.insert("_id", id);
-        Ok(self.clients().find_one(filter).await?)
+        self.find_one_client(filter).await
     }
 
     /// # Errors
     /// The server failed.
     pub async fn client_by_email(&self, email: &Email) -> Result<Option<Client>, StoreError> {
         let mut filter = not_deleted();
-        filter.insert("email", email.as_str());
-        Ok(self.clients().find_one(filter).await?)
+        filter.extend(email_filter(self, email));
+        self.find_one_client(filter).await
     }
 
     /// # Errors
     /// The server failed.
     pub async fn client_by_phone(&self, phone: &Phone) -> Result<Option<Client>, StoreError> {
         let mut filter = not_deleted();
-        filter.insert("phone", phone.as_str());
-        Ok(self.clients().find_one(filter).await?)
+        filter.extend(phone_filter(self, phone));
+        self.find_one_client(filter).await
     }
 
     /// Up to `limit` clients with this phone number (family members may share one).
@@ -68,9 +134,9 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Client>, StoreError> {
         let mut filter = not_deleted();
-        filter.insert("phone", phone.as_str());
-        let found = self.clients().find(filter).limit(limit).await?;
-        Ok(futures::TryStreamExt::try_collect(found).await?)
+        filter.extend(phone_filter(self, phone));
+        let found = self.client_docs().find(filter).limit(limit).await?;
+        self.open_clients(found.try_collect().await?)
     }
 
     /// Clients whose name has every word of `name` (in any order), at most `limit`.
@@ -84,14 +150,15 @@ impl Store {
         }
         let mut filter = not_deleted();
         filter.insert("name_tokens", doc! { "$all": tokens });
-        Ok(self
-            .clients()
+        let found = self
+            .client_docs()
             .find(filter)
             .sort(doc! { "name": 1 })
             .limit(limit)
             .await?
             .try_collect()
-            .await?)
+            .await?;
+        self.open_clients(found)
     }
 
     /// A page of clients, sorted by name, and the total matching.
@@ -105,15 +172,18 @@ impl Store {
         }
         if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             if search.contains('@') {
-                let prefix = regex::escape(&search.to_lowercase());
-                filter.insert("email", doc! { "$regex": format!("^{prefix}") });
+                match Email::parse(search) {
+                    Ok(email) => filter.extend(email_filter(self, &email)),
+                    // Not a whole address: nothing can match it exactly.
+                    Err(_) => return Ok((Vec::new(), 0)),
+                }
             } else {
                 filter.insert("name_tokens", doc! { "$all": name_tokens(search) });
             }
         }
         let total = self.clients().count_documents(filter.clone()).await?;
         let page = self
-            .clients()
+            .client_docs()
             .find(filter)
             .sort(doc! { "name": 1, "_id": 1 })
             .skip(q.skip)
@@ -121,7 +191,7 @@ impl Store {
             .await?
             .try_collect()
             .await?;
-        Ok((page, total))
+        Ok((self.open_clients(page)?, total))
     }
 
     /// Replaces a client's stored document with `client`.
@@ -130,11 +200,13 @@ impl Store {
     /// [`StoreError::NotFound`] for an unknown or deleted client;
     /// [`StoreError::Duplicate`] when the new email is taken.
     pub async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
+        self.refuse_taken_email(&client.email, Some(client.id))
+            .await?;
         let mut filter = not_deleted();
         filter.insert("_id", client.id);
         let result = self
-            .clients()
-            .replace_one(filter, client)
+            .client_docs()
+            .replace_one(filter, ClientDoc::seal(self.keys(), client))
             .await
             .map_err(|e| StoreError::from_write(e, "a client with email", client.email.as_str()))?;
         if result.matched_count == 0 {
@@ -143,7 +215,8 @@ impl Store {
                 key: client.id.to_hex(),
             });
         }
-        Ok(())
+        self.audit("client.update", names::CLIENTS, &client.id.to_hex())
+            .await
     }
 
     /// Soft-deletes a client: they disappear from lookups, their orders and payments stay.
@@ -166,6 +239,7 @@ impl Store {
                 key: id.to_hex(),
             });
         }
-        Ok(())
+        self.audit("client.delete", names::CLIENTS, &id.to_hex())
+            .await
     }
 }

@@ -87,7 +87,12 @@ impl Store {
             .replace_one(doc! { "_id": &link.account }, link)
             .upsert(true)
             .await?;
-        Ok(())
+        self.audit(
+            &format!("identity.link.{}", link.via),
+            names::IDENTITIES,
+            &link.account,
+        )
+        .await
     }
 
     /// Removes a chat account's link; `true` when there was one.
@@ -100,6 +105,10 @@ impl Store {
             .collection::<LinkedIdentity>(names::IDENTITIES)
             .delete_one(doc! { "_id": account })
             .await?;
+        if done.deleted_count > 0 {
+            self.audit("identity.unlink", names::IDENTITIES, account)
+                .await?;
+        }
         Ok(done.deleted_count > 0)
     }
 

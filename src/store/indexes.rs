@@ -44,8 +44,13 @@ fn ttl(mut s: Spec, secs: u64) -> Spec {
 fn specs() -> Vec<Spec> {
     use names::*;
     vec![
-        unique(spec(CLIENTS, "email_unique", doc! { "email": 1 })),
-        spec(CLIENTS, "phone", doc! { "phone": 1 }),
+        // Blind indexes (keyed hashes) of the sealed email and phone; partial so that
+        // documents from before encryption (no blind index until `rotate-key`) fit.
+        unique(when_present(
+            spec(CLIENTS, "email_bi_unique", doc! { "email_bi": 1 }),
+            "email_bi",
+        )),
+        spec(CLIENTS, "phone_bi", doc! { "phone_bi": 1 }),
         spec(CLIENTS, "name_tokens", doc! { "name_tokens": 1 }),
         spec(CLIENTS, "joined_at", doc! { "joined_at": 1 }),
         spec(CLIENTS, "last_visit_at", doc! { "last_visit_at": 1 }),
@@ -159,6 +164,12 @@ fn specs() -> Vec<Spec> {
             doc! { "client_id": 1, "at": 1 },
         ),
         unique(spec(OUTBOX, "key_unique", doc! { "key": 1 })),
+        spec(AUDIT, "at", doc! { "at": 1 }),
+        spec(
+            AUDIT,
+            "collection_target",
+            doc! { "collection": 1, "target": 1 },
+        ),
         ttl(spec(OUTBOX, "purge_at_ttl", doc! { "purge_at": 1 }), 0),
         spec(
             OUTBOX,
@@ -179,6 +190,15 @@ impl Store {
     /// # Errors
     /// The server refused an index (for example, existing duplicates under a unique key).
     pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
+        // Indexes of the plain email and phone, from before they were sealed: nothing
+        // uses them now, and the unique one would refuse sealed documents.
+        for old in ["email_unique", "phone"] {
+            let _ = self
+                .db
+                .collection::<Document>(names::CLIENTS)
+                .drop_index(old)
+                .await;
+        }
         let mut by_collection: std::collections::BTreeMap<&str, Vec<IndexModel>> =
             Default::default();
         for s in specs() {

@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
-use super::{Store, StoreError};
+use super::{sealed, Store, StoreError};
 use crate::domain::{
     name_tokens, Client, ClientStatus, Email, ObjectId, Order, OrderNumber, OrderStatus, Payment,
     PaymentStatus, PersonName, Phone,
 };
+use crate::protect::{BlindKind, Keyring};
 
 /// The largest page any list returns, whatever the caller asks for.
 const MAX_PAGE: i64 = 500;
@@ -111,19 +112,35 @@ pub struct ClientChanges {
 }
 
 impl ClientChanges {
-    fn to_set(&self) -> Result<Document, StoreError> {
+    /// The `$set` of these changes to client `id`, personal data sealed.
+    fn to_set(&self, keys: &Keyring, id: ObjectId) -> Result<Document, StoreError> {
         let mut set = Document::new();
         if let Some(name) = &self.name {
             set.insert("name", name.as_str());
             set.insert("name_tokens", name_tokens(name.as_str()));
         }
         if let Some(email) = &self.email {
-            set.insert("email", email.as_str());
+            set.insert(
+                sealed::EMAIL,
+                sealed::seal(keys, id, sealed::EMAIL, email.as_str()),
+            );
+            set.insert(
+                sealed::EMAIL_BI,
+                keys.blind_index(BlindKind::Email, email.as_str()),
+            );
         }
         if let Some(phone) = &self.phone {
             set.insert(
-                "phone",
-                phone.as_ref().map_or(Bson::Null, |p| p.as_str().into()),
+                sealed::PHONE,
+                phone.as_ref().map_or(Bson::Null, |p| {
+                    sealed::seal(keys, id, sealed::PHONE, p.as_str())
+                }),
+            );
+            set.insert(
+                sealed::PHONE_BI,
+                phone.as_ref().map_or(Bson::Null, |p| {
+                    keys.blind_index(BlindKind::Phone, p.as_str()).into()
+                }),
             );
         }
         if let Some(status) = self.status {
@@ -133,7 +150,12 @@ impl ClientChanges {
             set.insert("preferences", bson::to_bson(preferences)?);
         }
         if let Some(notes) = &self.notes {
-            set.insert("notes", notes.as_deref().map_or(Bson::Null, Bson::from));
+            set.insert(
+                sealed::NOTES,
+                notes
+                    .as_deref()
+                    .map_or(Bson::Null, |n| sealed::seal(keys, id, sealed::NOTES, n)),
+            );
         }
         Ok(set)
     }
@@ -255,20 +277,28 @@ impl Store {
             what: "client",
             key: id.to_hex(),
         };
-        let set = changes.to_set()?;
+        let set = changes.to_set(self.keys(), id)?;
         if set.is_empty() {
             return self.client_by_id(id).await?.ok_or_else(not_found);
+        }
+        if let Some(email) = &changes.email {
+            self.refuse_taken_email(email, Some(id)).await?;
         }
         let email = changes
             .email
             .as_ref()
             .map(|e| e.as_str().to_owned())
             .unwrap_or_default();
-        self.clients()
+        let client = self
+            .client_docs()
             .find_one_and_update(doc! { "_id": id, "deleted_at": null }, doc! { "$set": set })
             .return_document(ReturnDocument::After)
             .await
             .map_err(|e| StoreError::from_write(e, "a client with email", email))?
-            .ok_or_else(not_found)
+            .ok_or_else(not_found)?
+            .open(self.keys())?;
+        self.audit("client.update", super::names::CLIENTS, &id.to_hex())
+            .await?;
+        Ok(client)
     }
 }

@@ -5,6 +5,7 @@
 //! Writes that touch two collections (an order and its payment) run in one transaction.
 
 mod analytics;
+mod audit;
 mod classes;
 mod clients;
 mod courses;
@@ -16,6 +17,8 @@ pub mod localdb;
 mod orders;
 mod outbox;
 mod payments;
+mod rotate;
+mod sealed;
 pub mod seed;
 mod tickets;
 
@@ -25,13 +28,16 @@ use bson::doc;
 use mongodb::options::ClientOptions;
 use mongodb::{Collection, Database};
 
-use crate::domain::{Attendance, ClassSession, Client, Course, Order, Payment};
+use crate::domain::{Attendance, ClassSession, Course, Order, Payment};
+use crate::protect::Keyring;
+use sealed::ClientDoc;
 
 pub use analytics::{
     AttendanceLine, AttendanceReport, ClientBrief, EnrollmentLine, FillLine, FillReport,
     InactiveBrief, InactiveReport, InstructorFillLine, NewClientsReport, OutstandingReport,
     RetentionReport, RevenueBreakdown, RevenueLine, RevenueReport, WeekCount,
 };
+pub use audit::{Actor, AuditRecord, Via};
 pub use clients::ClientQuery;
 pub use error::StoreError;
 pub use identities::{LinkCode, LinkedIdentity};
@@ -39,6 +45,7 @@ pub use listing::{ClientChanges, OrderFilter, PaymentFilter};
 pub use orders::{NewOrder, OrderCreated};
 pub use outbox::{Job, OutboxItem, OutboxStats, OutboxStatus};
 pub use payments::PaymentQuery;
+pub use rotate::RotationReport;
 pub use tickets::Ticket;
 
 /// Names of the collections, in one place.
@@ -58,21 +65,43 @@ pub mod names {
     pub const LINK_CODE_REQUESTS: &str = "link_code_requests";
     pub const OUTBOX: &str = "outbox";
     pub const TASK_LEASES: &str = "task_leases";
+    pub const AUDIT: &str = "audit";
 }
 
-/// A connection to frontdesk's database, with a typed handle per collection.
+/// A connection to frontdesk's database, with a typed handle per collection, the keys
+/// that seal clients' personal data, and (optionally) a second, read-only connection
+/// for the Dashboard path.
 #[derive(Clone, Debug)]
 pub struct Store {
     client: mongodb::Client,
     db: Database,
+    keys: Keyring,
+    reader: Option<Box<Store>>,
+    /// Whom writes are audited for (see [`Store::acting`]).
+    actor: Option<std::sync::Arc<Actor>>,
 }
 
 impl Store {
-    /// Connects and checks the server answers within five seconds.
+    /// Connects and checks the server answers within five seconds. TLS options and
+    /// credentials come from the URL as it is; the URL is printed only redacted.
     ///
     /// # Errors
     /// A malformed URL, or a server that cannot be reached.
-    pub async fn connect(url: &str, database: &str) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, database: &str, keys: Keyring) -> Result<Self, StoreError> {
+        let (client, db) = Self::connect_db(url, Some(database)).await?;
+        Ok(Self {
+            client,
+            db,
+            keys,
+            reader: None,
+            actor: None,
+        })
+    }
+
+    async fn connect_db(
+        url: &str,
+        database: Option<&str>,
+    ) -> Result<(mongodb::Client, Database), StoreError> {
         let mut options = ClientOptions::parse(url)
             .await
             .map_err(|e| StoreError::BadUrl {
@@ -86,24 +115,73 @@ impl Store {
             url: redact_url(url),
             reason: first_line(&e.to_string()),
         })?;
-        let db = client.database(database);
+        let name = database
+            .map(str::to_owned)
+            .or_else(|| client.default_database().map(|d| d.name().to_owned()))
+            .unwrap_or_else(|| "frontdesk".to_owned());
+        let db = client.database(&name);
         db.run_command(doc! { "ping": 1 })
             .await
             .map_err(|e| StoreError::Unreachable {
                 url: redact_url(url),
                 reason: first_line(&e.to_string()),
             })?;
-        Ok(Self { client, db })
+        Ok((client, db))
     }
 
     /// Connects and creates every index (idempotent).
     ///
     /// # Errors
     /// As [`Store::connect`], or an index that cannot be built.
-    pub async fn open(url: &str, database: &str) -> Result<Self, StoreError> {
-        let store = Self::connect(url, database).await?;
+    pub async fn open(url: &str, database: &str, keys: Keyring) -> Result<Self, StoreError> {
+        let store = Self::connect(url, database, keys).await?;
         store.ensure_indexes().await?;
         Ok(store)
+    }
+
+    /// This store with a second connection, from `url` (a read-only database user), that
+    /// the Dashboard path reads through ([`Store::reader`]). The database is the one the
+    /// URL names in its path, else the same name as this store's.
+    ///
+    /// # Errors
+    /// As [`Store::connect`].
+    pub async fn with_reader(mut self, url: &str) -> Result<Self, StoreError> {
+        let named = mongodb::options::ClientOptions::parse(url)
+            .await
+            .ok()
+            .and_then(|o| o.default_database);
+        let name = named.unwrap_or_else(|| self.db.name().to_owned());
+        let (client, db) = Self::connect_db(url, Some(&name)).await?;
+        self.reader = Some(Box::new(Self {
+            client,
+            db,
+            keys: self.keys.clone(),
+            reader: None,
+            actor: None,
+        }));
+        Ok(self)
+    }
+
+    /// The store the Dashboard path reads through: the read-only connection when
+    /// `MONGODB_READONLY_URL` is set, else this one.
+    #[must_use]
+    pub fn reader(&self) -> Self {
+        match &self.reader {
+            Some(r) => (**r).clone(),
+            None => self.clone(),
+        }
+    }
+
+    /// Whether a separate read-only connection is attached.
+    #[must_use]
+    pub fn has_reader(&self) -> bool {
+        self.reader.is_some()
+    }
+
+    /// The keys personal data is sealed with.
+    #[must_use]
+    pub fn keys(&self) -> &Keyring {
+        &self.keys
     }
 
     #[must_use]
@@ -116,8 +194,15 @@ impl Store {
         &self.client
     }
 
+    /// The clients collection as raw documents (counts, tests): email, phone and notes
+    /// are sealed there; read clients through the `client_*` methods.
     #[must_use]
-    pub fn clients(&self) -> Collection<Client> {
+    pub fn clients(&self) -> Collection<bson::Document> {
+        self.db.collection(names::CLIENTS)
+    }
+
+    /// The clients collection as stored documents.
+    pub(crate) fn client_docs(&self) -> Collection<ClientDoc> {
         self.db.collection(names::CLIENTS)
     }
 

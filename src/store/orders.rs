@@ -247,6 +247,13 @@ impl Store {
                 .update_one(doc! { "_id": order.client_id }, set)
                 .session(&mut session)
                 .await?;
+            self.audit_in(
+                &mut session,
+                "order.create",
+                super::names::ORDERS,
+                &order.id.to_hex(),
+            )
+            .await?;
             Ok::<_, StoreError>(())
         }
         .await;
@@ -349,6 +356,12 @@ impl Store {
                 order.number
             ))
         })?;
+        self.audit(
+            &format!("order.{}", to.as_str()),
+            super::names::ORDERS,
+            &id.to_hex(),
+        )
+        .await?;
         if to == OrderStatus::Cancelled {
             // Nothing is owed on a cancelled order: its open payment fails.
             self.payments()

@@ -172,6 +172,8 @@ impl Store {
                 )
                 .session(&mut session)
                 .await?;
+            self.audit_in(&mut session, "payment.record", super::names::PAYMENTS, &paid.id.to_hex())
+                .await?;
             Ok::<_, StoreError>(Some(paid))
         }
         .await;

@@ -662,7 +662,11 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
         };
     }
     bar.set_message("clients");
-    report.clients = insert_all(store.clients(), &clients, &bar).await?;
+    let sealed: Vec<super::sealed::ClientDoc> = clients
+        .iter()
+        .map(|c| super::sealed::ClientDoc::seal(store.keys(), c))
+        .collect();
+    report.clients = insert_all(store.client_docs(), &sealed, &bar).await?;
     bar.set_message("orders");
     report.orders = insert_all(store.orders(), &orders, &bar).await?;
     bar.set_message("payments");

@@ -40,6 +40,8 @@ impl Store {
             }
         }
         tickets.insert_one(ticket).await?;
+        self.audit("ticket.create", names::TICKETS, &ticket.id.to_hex())
+            .await?;
         Ok(ticket.clone())
     }
 

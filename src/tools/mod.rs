@@ -397,7 +397,26 @@ impl Registry {
                 ctx.caller.role,
             )));
         }
-        tool.call_json(ctx, args).await
+        // Writes are audited as this tool's, in the name of whoever the agent named (or
+        // the caller's role when the registry is called directly).
+        let via = crate::store::Via::new("tool", tool.name());
+        let actor = match ctx.store.actor() {
+            Some(a) => a.clone().via(via),
+            None => crate::store::Actor::new(
+                ctx.caller
+                    .client_id
+                    .map_or_else(|| ctx.caller.role.as_str().to_owned(), |id| id.to_hex()),
+                ctx.caller.role.as_str(),
+                None,
+                via,
+                ctx.clock.now(),
+            ),
+        };
+        let ctx = ToolCtx {
+            store: ctx.store.acting(actor),
+            ..ctx.clone()
+        };
+        tool.call_json(&ctx, args).await
     }
 }
 

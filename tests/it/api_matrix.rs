@@ -246,10 +246,11 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
         .unwrap()
         .expect("the demo data has Priya");
     let other = store
-        .clients()
-        .find_one(bson::doc! { "_id": { "$ne": priya.id }, "deleted_at": null })
+        .find_clients(bson::doc! { "_id": { "$ne": priya.id }, "deleted_at": null })
         .await
         .unwrap()
+        .into_iter()
+        .next()
         .expect("the demo data has other clients");
     let order = store
         .order_by_number(OrderNumber::new(DEMO_ORDER_NUMBER).unwrap())

@@ -69,6 +69,7 @@ async fn memory_reads_the_peak_rss_and_times_serve_to_readyz() {
         exe: &exe,
         url: &url,
         database: db.name(),
+        encryption_key: crate::harness::TEST_ENCRYPTION_KEY,
     };
     let r = memory::run(&settings, &db.store, server(), tiny(), Some(target))
         .await
@@ -118,11 +119,22 @@ async fn analytics_matches_the_reference_scan_at_two_small_sizes() {
         database_prefix: prefix.clone(),
     };
     let url = server_url();
-    let r = analytics::run(&env(&[]), &url, server(), &opts).await;
+    let r = analytics::run(
+        &env(&[]),
+        &url,
+        &crate::harness::test_keys(),
+        server(),
+        &opts,
+    )
+    .await;
     for size in &opts.sizes {
-        let store = frontdesk::store::Store::open(&url, &format!("{prefix}_bench_{size}"))
-            .await
-            .unwrap();
+        let store = frontdesk::store::Store::open(
+            &url,
+            &format!("{prefix}_bench_{size}"),
+            crate::harness::test_keys(),
+        )
+        .await
+        .unwrap();
         store.drop_database().await.unwrap();
     }
     let r = r.unwrap();

@@ -44,7 +44,7 @@ impl ChatAdapter for Recorder {
 }
 
 impl Recorder {
-    fn texts(&self) -> Vec<String> {
+    pub fn texts(&self) -> Vec<String> {
         self.sent
             .lock()
             .unwrap()
@@ -138,7 +138,7 @@ pub fn slack(channel: &str, user: &str, groups: &[&str], text: &str, event: &str
         .with_roles(groups.iter().copied())
 }
 
-async fn run(gw: &Gateway, rec: &Arc<Recorder>, inbound: Inbound) -> Outcome {
+pub async fn run(gw: &Gateway, rec: &Arc<Recorder>, inbound: Inbound) -> Outcome {
     let adapter: Arc<dyn DynChatAdapter> = rec.clone();
     gw.handle(inbound, adapter).await
 }
@@ -798,11 +798,21 @@ async fn link_codes_are_capped_per_account_and_per_client_each_day() {
 async fn a_phone_number_shared_by_two_clients_links_nobody() {
     let (db, _) = TestDb::with_demo_data(20).await;
     // Priya Patel's record gets Priya Sharma's number (a family sharing a phone).
+    let patel = db
+        .store
+        .client_by_email(&frontdesk::domain::Email::parse("priya.patel@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     db.store
-        .clients()
-        .update_one(
-            doc! { "email": "priya.patel@example.com" },
-            doc! { "$set": { "phone": "+919876543210" } },
+        .patch_client(
+            patel.id,
+            &frontdesk::store::ClientChanges {
+                phone: Some(Some(
+                    frontdesk::domain::Phone::parse("+919876543210").unwrap(),
+                )),
+                ..Default::default()
+            },
         )
         .await
         .unwrap();

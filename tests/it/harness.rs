@@ -19,6 +19,14 @@ pub fn ist() -> FixedOffset {
     FixedOffset::east_opt(5 * 3600 + 1800).unwrap()
 }
 
+/// The key every test database is sealed with (base64 of 32 bytes of 7).
+pub const TEST_ENCRYPTION_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+
+/// The keyring of [`TEST_ENCRYPTION_KEY`].
+pub fn test_keys() -> frontdesk::protect::Keyring {
+    frontdesk::protect::Keyring::parse(TEST_ENCRYPTION_KEY, None).unwrap()
+}
+
 /// The URL of the server every test of this binary shares.
 pub fn server_url() -> String {
     static URL: OnceLock<String> = OnceLock::new();
@@ -42,7 +50,9 @@ impl TestDb {
     pub async fn new() -> Self {
         let url = server_url();
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-        let store = Store::open(&url, &name).await.expect("open test database");
+        let store = Store::open(&url, &name, test_keys())
+            .await
+            .expect("open test database");
         Self { store, url, name }
     }
 

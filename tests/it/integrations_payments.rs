@@ -749,6 +749,29 @@ async fn razorpay_webhook_records_the_payment_once() {
     assert_eq!(status, 200);
     assert_eq!(hooks.payment_now(id).await.unwrap(), paid);
     assert_eq!(hooks.paid_count().await, paid_before + 1);
+
+    // One audit entry, the provider's, through its webhook: redeliveries wrote nothing.
+    let audit = hooks
+        .db
+        .store
+        .audit_entries(doc! { "collection": "payments", "target": id.to_hex() })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(
+        (
+            audit[0].action.as_str(),
+            audit[0].subject.as_str(),
+            audit[0].via_kind.as_str(),
+            audit[0].via.as_str()
+        ),
+        (
+            "payment.record",
+            "razorpay",
+            "webhook",
+            "POST /webhooks/razorpay"
+        )
+    );
 }
 
 #[tokio::test]

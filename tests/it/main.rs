@@ -21,5 +21,6 @@ mod integrations_payments;
 mod llm;
 mod metrics;
 mod outbox;
+mod protect;
 mod seed;
 mod store;

@@ -398,7 +398,8 @@ async fn reminders_go_out_once_however_many_schedulers_run() {
     let lead = chrono::Duration::minutes(i64::from(s.integrations.class_lead_minutes));
     let classes: Vec<frontdesk::domain::ClassSession> =
         crate::agents::all(db.store.classes()).await;
-    let clients: Vec<frontdesk::domain::Client> = crate::agents::all(db.store.clients()).await;
+    let clients: Vec<frontdesk::domain::Client> =
+        db.store.find_clients(bson::doc! {}).await.unwrap();
     let now = clock.now();
     let mut expected_class = 0;
     for class in classes

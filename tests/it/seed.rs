@@ -117,15 +117,8 @@ async fn the_same_seed_gives_the_same_studio() {
     let emails = |db: &TestDb| {
         let s = db.store.clone();
         async move {
-            let docs: Vec<_> = s
-                .clients()
-                .find(doc! {})
-                .sort(doc! { "email": 1 })
-                .await
-                .unwrap()
-                .try_collect()
-                .await
-                .unwrap();
+            let mut docs = s.find_clients(doc! {}).await.unwrap();
+            docs.sort_by(|x, y| x.email.as_str().cmp(y.email.as_str()));
             docs.into_iter()
                 .map(|c| (c.id, c.email.to_string(), c.last_visit_at))
                 .collect::<Vec<_>>()

@@ -161,7 +161,8 @@ async fn listing_filters_searches_and_pages() {
     assert!(!page.iter().any(|c| c.id == second[0].id));
     let (by_email, n) = s
         .list_clients(&ClientQuery {
-            search: Some("M3@".into()),
+            // Emails are sealed: a search by email matches the whole address only.
+            search: Some("M3@Example.com".into()),
             limit: 10,
             ..Default::default()
         })
@@ -206,14 +207,24 @@ async fn documents_that_break_an_invariant_are_errors_on_read_not_panics() {
     let db = TestDb::new().await;
     let raw = db.store.database().collection::<bson::Document>("clients");
     let id = bson::oid::ObjectId::new();
+    // A sealed value that opens, but to something that is not an email address.
+    let sealed = db
+        .store
+        .keys()
+        .seal("not-an-email", &format!("client:{}:email", id.to_hex()));
     raw.insert_one(doc! {
-        "_id": id, "name": "Broken", "name_tokens": ["broken"], "email": "not-an-email",
+        "_id": id, "name": "Broken", "name_tokens": ["broken"],
+        "email": { "k": sealed.k, "n": sealed.n, "c": sealed.c },
         "status": "active", "joined_at": bson::DateTime::now(),
     })
     .await
     .unwrap();
     let err = db.store.client_by_id(id).await.unwrap_err();
-    assert!(err.to_string().contains("not-an-email"), "{err}");
+    assert!(err.to_string().contains("email is not valid"), "{err}");
+    assert!(
+        !err.to_string().contains("not-an-email"),
+        "the value itself stays out of errors (and logs): {err}"
+    );
 }
 
 #[tokio::test]
@@ -597,21 +608,26 @@ async fn indexes_are_created_idempotently() {
 
 #[tokio::test]
 async fn unreachable_and_malformed_urls_are_clear_errors() {
-    let err = Store::connect("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500", "x")
-        .await
-        .unwrap_err();
+    let keys = crate::harness::test_keys;
+    let err = Store::connect(
+        "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500",
+        "x",
+        keys(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, StoreError::Unreachable { .. }), "{err}");
     assert!(
         err.to_string()
             .contains("cannot reach MongoDB at mongodb://127.0.0.1:1"),
         "{err}"
     );
-    let err = Store::connect("mongodb://user:hunter2@/", "x")
+    let err = Store::connect("mongodb://user:hunter2@/", "x", keys())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::BadUrl { .. }), "{err}");
     assert!(!err.to_string().contains("hunter2"), "{err}");
-    let _ = Store::connect(&crate::harness::server_url(), "x")
+    let _ = Store::connect(&crate::harness::server_url(), "x", keys())
         .await
         .unwrap();
 }

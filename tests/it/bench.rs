@@ -94,15 +94,27 @@ async fn llm_counts_calls_and_tokens_per_question_for_both_planners() {
             .all(|c| c.answered_by == "llm" || c.intent == "refused"),
         "{llm_cases:?}"
     );
-    // Every question the fake knows gets its tool, then an answer.
+    // Every question the fake knows gets its tool, then an answer — except a long list
+    // (every pending payment, the week's classes), which is the answer as it stands.
+    let lists = ["pending_payments", "list_classes"];
     assert!(
-        llm_cases
-            .iter()
-            .filter(|c| c.single_tool)
-            .all(|c| c.llm_calls == 2 && c.first_prompt_tokens <= c.max_prompt_tokens),
+        llm_cases.iter().filter(|c| c.single_tool).all(|c| {
+            let calls_ok =
+                c.llm_calls == 2 || (c.llm_calls == 1 && lists.contains(&c.intent.as_str()));
+            calls_ok && c.first_prompt_tokens <= c.max_prompt_tokens
+        }),
         "{llm_cases:?}"
     );
     assert!(llm_cases.iter().any(|c| c.llm_calls == 2 && c.single_tool));
+    assert!(
+        llm_cases.iter().any(|c| c.llm_calls == 1 && c.single_tool),
+        "the staff's list of every pending payment is shown without a second call"
+    );
+    assert!(
+        r.llm_max_prompt_tokens < frontdesk::bench::llm::TARGET_PROMPT_TOKENS,
+        "{}",
+        r.llm_max_prompt_tokens
+    );
     assert!(llm_cases
         .iter()
         .all(|c| c.llm_calls == 0 || c.prompt_tokens >= c.max_prompt_tokens));

@@ -201,6 +201,9 @@ fn encode(rgb: &[u8]) -> Result<Vec<u8>, ChartError> {
         let mut encoder = png::Encoder::new(&mut out, WIDTH, HEIGHT);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
+        // A chart is mostly flat colour: the fast deflate keeps it small at a fraction of
+        // the default level's CPU (charts are drawn for every trend or breakdown answer).
+        encoder.set_compression(png::Compression::Fast);
         let mut writer = encoder.write_header().map_err(encode_error)?;
         writer.write_image_data(rgb).map_err(encode_error)?;
         writer.finish().map_err(encode_error)?;

@@ -48,7 +48,7 @@ impl Store {
         // Concurrent first calls can race to create the counter (an upsert conflict or an
         // empty answer); the retry then finds it. Concurrent increments can meet a write
         // conflict; they are retried too.
-        let mut attempts = 0;
+        let mut attempts = 0u64;
         let updated = loop {
             attempts += 1;
             let result = counters
@@ -64,10 +64,11 @@ impl Store {
                 Ok(None) if attempts < 5 => continue,
                 Err(e) if StoreError::is_duplicate_key(&e) && attempts < 5 => continue,
                 // Many enrolments at once contend for the one counter document.
-                Err(e) if StoreError::is_write_conflict(&e) && attempts < 10 => {
-                    let jitter = u64::from(rand::random::<u8>() % 10);
-                    tokio::time::sleep(std::time::Duration::from_millis(5 * attempts + jitter))
-                        .await;
+                Err(e)
+                    if StoreError::is_write_conflict(&e)
+                        && attempts < StoreError::CONFLICT_ATTEMPTS =>
+                {
+                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
                     continue;
                 }
                 Ok(None) => {
@@ -173,7 +174,7 @@ impl Store {
         };
         // A transient conflict (two deliveries of one message racing) is retried; the
         // retry then finds the order the other delivery made.
-        let mut attempts = 0;
+        let mut attempts = 0u64;
         loop {
             attempts += 1;
             match self
@@ -201,14 +202,11 @@ impl Store {
                             return Ok(existing);
                         }
                     }
-                    if !transient || attempts >= 15 {
+                    if !transient || attempts >= StoreError::CONFLICT_ATTEMPTS {
                         return Err(err);
                     }
-                    // Back off exponentially (capped), with jitter, so racing writers part:
-                    // many enrolments of one client at once all touch that client's record.
-                    let base = (10u64 << attempts.min(5)).min(250);
-                    let jitter = u64::from(rand::random::<u8>()) % base.max(1);
-                    tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+                    // Many enrolments of one client at once all touch that client's record.
+                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
                 }
             }
         }

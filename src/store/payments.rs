@@ -104,10 +104,11 @@ impl Store {
                 .record_payment_once(payment_id, method, provider_ref.clone(), now)
                 .await
             {
-                Err(StoreError::Mongo(e)) if StoreError::is_write_conflict(&e) && attempts < 10 => {
-                    let jitter = u64::from(rand::random::<u8>() % 20);
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempts + jitter))
-                        .await;
+                Err(StoreError::Mongo(e))
+                    if StoreError::is_write_conflict(&e)
+                        && attempts < StoreError::CONFLICT_ATTEMPTS =>
+                {
+                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
                 }
                 other => return other,
             }

@@ -80,6 +80,12 @@ pub struct Point {
 }
 
 impl Point {
+    /// One point per (label, value) pair, in order.
+    #[must_use]
+    pub fn all<L: Into<String>>(pairs: impl IntoIterator<Item = (L, f64)>) -> Vec<Self> {
+        pairs.into_iter().map(|(l, v)| Self::new(l, v)).collect()
+    }
+
     #[must_use]
     pub fn new(label: impl Into<String>, value: f64) -> Self {
         Self {

@@ -196,7 +196,7 @@ impl Tool for Revenue {
                 capitalise(what),
                 "Revenue",
                 unit,
-                items.into_iter().map(|(l, v)| Point::new(l, v)).collect(),
+                Point::all(items),
             ));
         } else if compare {
             chart = Some(ChartSpec::bar(
@@ -599,7 +599,7 @@ impl Tool for AttendanceRate {
                 "Course",
                 "Attendance",
                 Unit::Percent,
-                items.into_iter().map(|(l, v)| Point::new(l, v)).collect(),
+                Point::all(items),
             ));
         }
         Ok(ToolOutput::new(
@@ -840,10 +840,7 @@ impl Tool for ClassFillRate {
                     "Instructor",
                     "Fill rate",
                     Unit::Percent,
-                    items
-                        .iter()
-                        .map(|(l, v)| Point::new(l.clone(), *v))
-                        .collect(),
+                    Point::all(items.iter().cloned()),
                 ));
             }
             with_bullets(
@@ -872,10 +869,7 @@ impl Tool for ClassFillRate {
                     "Course",
                     "Fill rate",
                     Unit::Percent,
-                    items
-                        .iter()
-                        .map(|(l, v)| Point::new(l.clone(), *v))
-                        .collect(),
+                    Point::all(items.iter().cloned()),
                 ));
                 with_bullets(
                     with_sentence(lead, best_and_worst(&items, Unit::Percent)),

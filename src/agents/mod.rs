@@ -275,14 +275,8 @@ impl Agents {
             caller: req.caller.clone(),
             idempotency_key: req.event_id.clone(),
         };
-        let conversation = match &req.conversation {
-            Some(key) => memory::load(&self.store, key).await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "conversation memory not loaded");
-                memory::Conversation::default()
-            }),
-            None => memory::Conversation::default(),
-        };
         if self.planner == PlannerKind::Llm {
+            let conversation = self.conversation(req).await;
             return self.ask_llm(agent, &ctx, &conversation, text, times).await;
         }
         let courses = match self.store.all_courses().await {
@@ -298,6 +292,12 @@ impl Agents {
             courses: &courses,
             now: self.clock.now(),
             offset: self.studio.utc_offset,
+        };
+        // A question complete in itself needs no earlier turn: no memory read for it.
+        let conversation = if rules::understood(text, &plan_ctx) {
+            memory::Conversation::default()
+        } else {
+            self.conversation(req).await
         };
         let follow_up = conversation
             .last_tool_turn()
@@ -322,6 +322,17 @@ impl Agents {
                 ),
             ),
         }
+    }
+
+    /// The conversation's earlier turns; none when it has no key or cannot be read.
+    async fn conversation(&self, req: &AgentRequest) -> memory::Conversation {
+        let Some(key) = &req.conversation else {
+            return memory::Conversation::default();
+        };
+        memory::load(&self.store, key).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "conversation memory not loaded");
+            memory::Conversation::default()
+        })
     }
 
     async fn call_tool(
@@ -413,7 +424,7 @@ impl Agents {
 /// Draws a tool's chart off the async threads. A chart that cannot be drawn is logged
 /// and left out: the answer's text stands on its own.
 async fn render_chart(spec: ChartSpec) -> Option<Chart> {
-    match tokio::task::spawn_blocking(move || spec.render()).await {
+    match tokio::task::spawn_blocking(move || spec.render_cached()).await {
         Ok(Ok(chart)) => Some(chart),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "chart not drawn");

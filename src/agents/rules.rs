@@ -469,10 +469,12 @@ fn correct(word: &str) -> &str {
         return word;
     }
     let max = if word.len() >= 8 { 2 } else { 1 };
+    // Words whose lengths differ by more than `max` are further apart than `max` edits:
+    // skipping them first keeps a message's planning to a few distance computations.
     vocab
         .iter()
-        .filter(|v| v.len() >= 4)
-        .map(|v| (strsim::damerau_levenshtein(v, word), *v))
+        .filter(|v| v.len() >= 4 && v.len().abs_diff(word.len()) <= max)
+        .map(|v| (strsim::osa_distance(v, word), *v))
         .filter(|(d, _)| *d <= max)
         .min_by_key(|(d, _)| *d)
         .map_or(word, |(_, v)| v)
@@ -615,7 +617,8 @@ pub fn course_in_text(text: &str, courses: &[Course]) -> Option<String> {
             w == name_word
                 || (name_word.len() >= 5
                     && w.len() >= 4
-                    && strsim::damerau_levenshtein(w, name_word) <= 1)
+                    && w.len().abs_diff(name_word.len()) <= 1
+                    && strsim::osa_distance(w, name_word) <= 1)
         })
     };
     let mut best: Option<(usize, &Course)> = None;
@@ -767,6 +770,14 @@ fn months_back(lowered: &str) -> Option<u32> {
         None => raw.parse().ok()?,
     };
     (1..=36).contains(&n).then_some(n)
+}
+
+/// Whether the message names a question on its own, so that planning it needs no
+/// earlier turn ("and last month?" does; "revenue this month" does not).
+#[must_use]
+pub fn understood(text: &str, ctx: &Context<'_>) -> bool {
+    let s = slots(text, ctx);
+    best_intent(ctx.agent, &clean(text), &s).is_some_and(|(_, score)| score >= MIN_SCORE)
 }
 
 /// Plans one message. `follow_up` is the previous intent and arguments in this

@@ -68,7 +68,17 @@ pub struct PipelineReport {
     pub db_cpu_ms_per_message: Option<f64>,
     /// Replies per intent.
     pub intents: BTreeMap<String, usize>,
+    /// Latency per intent: where the time goes.
+    pub intent_latency: BTreeMap<String, IntentLatency>,
     pub rows: Vec<Row>,
+}
+
+/// One intent's share of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntentLatency {
+    pub messages: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
 }
 
 /// A chat platform in memory for one message: records the first reply and when it came.
@@ -282,11 +292,27 @@ pub async fn run(
     latencies.sort_by(f64::total_cmp);
     let errors: Vec<&String> = samples.iter().filter_map(|s| s.error.as_ref()).collect();
     let mut intents = BTreeMap::new();
+    let mut by_intent: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for s in &samples {
         if let Some(i) = &s.intent {
             *intents.entry(i.clone()).or_insert(0) += 1;
+            if let Some(ms) = s.latency_ms {
+                by_intent.entry(i.clone()).or_default().push(ms);
+            }
         }
     }
+    let intent_latency = by_intent
+        .into_iter()
+        .map(|(intent, mut ms)| {
+            ms.sort_by(f64::total_cmp);
+            let latency = IntentLatency {
+                messages: ms.len(),
+                p50_ms: percentile(&ms, 50.0),
+                p95_ms: percentile(&ms, 95.0),
+            };
+            (intent, latency)
+        })
+        .collect();
     let p = |q| percentile(&latencies, q);
     let frontdesk_cpu = cpu_ms / n;
     let db_cpu = db_ms.map(|ms| ms / n);
@@ -307,6 +333,7 @@ pub async fn run(
         frontdesk_cpu_ms_per_message: frontdesk_cpu,
         db_cpu_ms_per_message: db_cpu,
         intents,
+        intent_latency,
         rows: Vec::new(),
     };
     report.rows = rows(&report);
@@ -314,7 +341,7 @@ pub async fn run(
 }
 
 fn rows(r: &PipelineReport) -> Vec<Row> {
-    vec![
+    let mut rows = vec![
         Row::info("database", r.server.describe()),
         Row::info(
             "load",
@@ -344,5 +371,12 @@ fn rows(r: &PipelineReport) -> Vec<Row> {
                 .map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.3} ms")),
         ),
         Row::target("errors", r.errors.to_string(), "0", Some(r.errors == 0)),
-    ]
+    ];
+    rows.extend(r.intent_latency.iter().map(|(intent, l)| {
+        Row::info(
+            format!("  {intent} ({} messages)", l.messages),
+            format!("p50 {:.2} ms, p95 {:.2} ms", l.p50_ms, l.p95_ms),
+        )
+    }));
+    rows
 }

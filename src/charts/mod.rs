@@ -6,6 +6,7 @@
 //! per answer; the gateway, the console and the REST API only carry the bytes. This
 //! module knows nothing of MongoDB, agents or chat platforms.
 
+mod cache;
 mod font;
 mod render;
 
@@ -184,6 +185,15 @@ impl ChartSpec {
             width: WIDTH,
             height: HEIGHT,
         })
+    }
+
+    /// Like [`ChartSpec::render`], reusing the chart of the same figures when it was
+    /// drawn recently.
+    ///
+    /// # Errors
+    /// As [`ChartSpec::render`].
+    pub fn render_cached(&self) -> Result<Chart, ChartError> {
+        cache::render(self)
     }
 }
 

@@ -14,21 +14,31 @@ impl Store {
             .insert_one(course)
             .await
             .map_err(|e| StoreError::from_write(e, "course", course.name.clone()))?;
+        self.shared.forget_catalogue();
         Ok(())
     }
 
-    /// The whole catalogue, by name.
+    /// The whole catalogue, by name. Every message plans against it, so it is kept in
+    /// memory for [`CATALOGUE_TTL`](super::cache::CATALOGUE_TTL); writes through this
+    /// store clear it at once.
     ///
     /// # Errors
     /// The server failed.
     pub async fn all_courses(&self) -> Result<Vec<Course>, StoreError> {
-        Ok(self
+        if let Some(cached) = self.shared.catalogue() {
+            return Ok(cached.as_ref().clone());
+        }
+        let generation = self.shared.catalogue_generation();
+        let courses: Vec<Course> = self
             .courses()
             .find(doc! {})
             .sort(doc! { "name": 1 })
             .await?
             .try_collect()
-            .await?)
+            .await?;
+        self.shared
+            .keep_catalogue(generation, std::sync::Arc::new(courses.clone()));
+        Ok(courses)
     }
 
     /// # Errors
@@ -60,6 +70,7 @@ impl Store {
             .replace_one(doc! { "_id": course.id }, course)
             .await
             .map_err(|e| StoreError::from_write(e, "course", course.name.clone()))?;
+        self.shared.forget_catalogue();
         if result.matched_count == 0 {
             return Err(StoreError::NotFound {
                 what: "course",

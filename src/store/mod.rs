@@ -6,6 +6,7 @@
 
 mod analytics;
 mod audit;
+mod cache;
 mod classes;
 mod clients;
 mod courses;
@@ -79,6 +80,8 @@ pub struct Store {
     reader: Option<Box<Store>>,
     /// Whom writes are audited for (see [`Store::acting`]).
     actor: Option<std::sync::Arc<Actor>>,
+    /// The catalogue cache and enrolment locks, shared by every clone.
+    shared: std::sync::Arc<cache::Shared>,
 }
 
 impl Store {
@@ -95,6 +98,7 @@ impl Store {
             keys,
             reader: None,
             actor: None,
+            shared: std::sync::Arc::default(),
         })
     }
 
@@ -158,6 +162,8 @@ impl Store {
             keys: self.keys.clone(),
             reader: None,
             actor: None,
+            // The same database seen through another user: one catalogue.
+            shared: std::sync::Arc::clone(&self.shared),
         }));
         Ok(self)
     }
@@ -246,6 +252,7 @@ impl Store {
     /// The server failed.
     pub async fn drop_database(&self) -> Result<(), StoreError> {
         self.db.drop().await?;
+        self.shared.forget_catalogue();
         Ok(())
     }
 }

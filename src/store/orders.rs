@@ -172,8 +172,10 @@ impl Store {
             order_number: number,
             enrolled_at: new.now,
         };
-        // A transient conflict (two deliveries of one message racing) is retried; the
-        // retry then finds the order the other delivery made.
+        // Enrolments of one client all write that client's record: in this process they
+        // take turns; across instances a transient conflict (two deliveries of one
+        // message racing) is retried, and the retry then finds the order the other made.
+        let _turn = self.shared.enrol_lock(client.id).lock().await;
         let mut attempts = 0u64;
         loop {
             attempts += 1;

@@ -588,6 +588,7 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
 
     bar.set_message("courses");
     report.courses = insert_all(store.courses(), &courses, &bar).await?;
+    store.shared.forget_catalogue();
     bar.set_message("classes");
     let class_docs: Vec<&ClassSession> = classes.iter().map(|(_, c)| c).collect();
     report.classes = insert_all(store.classes(), &class_docs, &bar).await?;

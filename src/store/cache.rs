@@ -1,0 +1,110 @@
+//! What one frontdesk process keeps between requests so that a chat message costs fewer
+//! database round trips: the course catalogue for a short while, and one lock per stripe
+//! of clients so that this process's enrolments of one client queue instead of meeting
+//! in a write conflict.
+//!
+//! Both are shared by every clone of a [`super::Store`] (and its read-only connection).
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::domain::{Course, ObjectId};
+
+/// How long the catalogue is reused. Writes through this process clear it at once; a
+/// course changed by another instance shows here within this time.
+pub const CATALOGUE_TTL: Duration = Duration::from_secs(30);
+
+/// How many locks the clients are spread over.
+const ENROL_STRIPES: usize = 64;
+
+/// The in-process state behind every clone of one store.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    catalogue: RwLock<Option<(Instant, Arc<Vec<Course>>)>>,
+    /// Bumped by every catalogue write: a read that began before a write does not put
+    /// what it read in the cache.
+    catalogue_generation: AtomicU64,
+    enrol_locks: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            catalogue: RwLock::new(None),
+            catalogue_generation: AtomicU64::new(0),
+            enrol_locks: (0..ENROL_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
+    }
+}
+
+impl Shared {
+    /// The cached catalogue when it is fresh.
+    pub(crate) fn catalogue(&self) -> Option<Arc<Vec<Course>>> {
+        let slot = self.catalogue.read().ok()?;
+        slot.as_ref()
+            .filter(|(at, _)| at.elapsed() < CATALOGUE_TTL)
+            .map(|(_, courses)| Arc::clone(courses))
+    }
+
+    /// Where a catalogue read starts: pass it back to [`Shared::keep_catalogue`].
+    pub(crate) fn catalogue_generation(&self) -> u64 {
+        self.catalogue_generation.load(Ordering::Acquire)
+    }
+
+    /// Keeps a catalogue read at `generation` unless a write came in between.
+    pub(crate) fn keep_catalogue(&self, generation: u64, courses: Arc<Vec<Course>>) {
+        if let Ok(mut slot) = self.catalogue.write() {
+            if self.catalogue_generation.load(Ordering::Acquire) == generation {
+                *slot = Some((Instant::now(), courses));
+            }
+        }
+    }
+
+    /// Forgets the catalogue (a course was written or the database replaced).
+    pub(crate) fn forget_catalogue(&self) {
+        if let Ok(mut slot) = self.catalogue.write() {
+            self.catalogue_generation.fetch_add(1, Ordering::AcqRel);
+            *slot = None;
+        }
+    }
+
+    /// The lock this process's enrolments of `client` take turns on.
+    pub(crate) fn enrol_lock(&self, client: ObjectId) -> &tokio::sync::Mutex<()> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        client.hash(&mut hasher);
+        // The remainder is below ENROL_STRIPES, so it fits in usize.
+        #[allow(clippy::cast_possible_truncation)]
+        let stripe = (hasher.finish() % ENROL_STRIPES as u64) as usize;
+        &self.enrol_locks[stripe]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_during_a_read_keeps_the_stale_read_out() {
+        let shared = Shared::default();
+        let before = shared.catalogue_generation();
+        shared.forget_catalogue();
+        shared.keep_catalogue(before, Arc::new(Vec::new()));
+        assert!(shared.catalogue().is_none());
+        let now = shared.catalogue_generation();
+        shared.keep_catalogue(now, Arc::new(Vec::new()));
+        assert!(shared.catalogue().is_some());
+        shared.forget_catalogue();
+        assert!(shared.catalogue().is_none());
+    }
+
+    #[test]
+    fn one_client_always_takes_the_same_lock() {
+        let shared = Shared::default();
+        let id = ObjectId::new();
+        assert!(std::ptr::eq(shared.enrol_lock(id), shared.enrol_lock(id)));
+    }
+}

@@ -21,11 +21,6 @@ use frontdesk::store::seed::{seed, SeedOptions};
 use frontdesk::tools::AgentKind;
 use tokio::io::AsyncBufReadExt;
 
-/// Many small, short-lived allocations per message (documents, strings): mimalloc spends
-/// less CPU on them than the system allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "frontdesk",

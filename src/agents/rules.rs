@@ -6,6 +6,7 @@
 //! against the catalogue, client names. When no intent scores high enough the planner
 //! says so ([`Plan::Unsure`]) instead of guessing.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
@@ -468,16 +469,33 @@ fn correct(word: &str) -> &str {
     {
         return word;
     }
+    // The same words come back in message after message (names, courses): each is
+    // compared with the vocabulary once per thread, within a bounded memo.
+    thread_local! {
+        static SEEN: std::cell::RefCell<HashMap<String, Option<&'static str>>> =
+            std::cell::RefCell::new(HashMap::new());
+    }
+    const SEEN_MAX: usize = 4096;
+    if let Some(known) = SEEN.with(|seen| seen.borrow().get(word).copied()) {
+        return known.unwrap_or(word);
+    }
     let max = if word.len() >= 8 { 2 } else { 1 };
-    // Words whose lengths differ by more than `max` are further apart than `max` edits:
-    // skipping them first keeps a message's planning to a few distance computations.
-    vocab
+    // Words whose lengths differ by more than `max` are further apart than `max` edits.
+    let corrected = vocab
         .iter()
         .filter(|v| v.len() >= 4 && v.len().abs_diff(word.len()) <= max)
         .map(|v| (strsim::osa_distance(v, word), *v))
         .filter(|(d, _)| *d <= max)
         .min_by_key(|(d, _)| *d)
-        .map_or(word, |(_, v)| v)
+        .map(|(_, v)| v);
+    SEEN.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if seen.len() >= SEEN_MAX {
+            seen.clear();
+        }
+        seen.insert(word.to_owned(), corrected);
+    });
+    corrected.unwrap_or(word)
 }
 
 fn has_term(cleaned: &str, words: &[&str], term: &str) -> bool {

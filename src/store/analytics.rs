@@ -325,6 +325,8 @@ impl Store {
                 "deleted_at": Bson::Null,
                 "joined_at": between(period.start, period.end),
             } },
+            // Only what the count and the sample need goes on (not enrolments, notes).
+            doc! { "$project": { "name": 1, "email": 1, "joined_at": 1 } },
             doc! { "$facet": {
                 "count": [ { "$group": { "_id": Bson::Null, "n": { "$sum": 1 } } } ],
                 "sample": [
@@ -422,34 +424,44 @@ impl Store {
         }
         let pipeline = vec![
             doc! { "$match": filter },
-            // The newest order carries the course's current name.
-            doc! { "$sort": { "created_at": -1, "_id": -1 } },
             // Distinct clients by grouping twice, not with `$addToSet`: a set per course
-            // that grows with every order made this query quadratic on large data.
+            // that grows with every order made this query quadratic on large data. No
+            // sort of the orders: the course's current name comes from the catalogue.
             doc! { "$group": {
                 "_id": { "course": "$course_id", "client": "$client_id" },
-                "course": { "$first": "$course_name" },
-                "latest": { "$first": "$created_at" },
+                "course": { "$max": "$course_name" },
                 "orders": { "$sum": 1 },
             } },
-            doc! { "$sort": { "latest": -1 } },
             doc! { "$group": {
                 "_id": "$_id.course",
-                "course": { "$first": "$course" },
+                "course": { "$max": "$course" },
                 "orders": { "$sum": "$orders" },
                 "active_clients": { "$sum": 1 },
             } },
-            doc! { "$sort": { "orders": -1, "course": 1 } },
         ];
-        Ok(aggregate(&self.orders(), pipeline)
-            .await?
+        let grouped = aggregate(&self.orders(), pipeline).await?;
+        let catalogue = self.all_courses().await?;
+        let mut lines: Vec<EnrollmentLine> = grouped
             .iter()
-            .map(|d| EnrollmentLine {
-                course: get_string(d, "course"),
-                orders: get_u64(d, "orders"),
-                active_clients: get_u64(d, "active_clients"),
+            .map(|d| {
+                let current = d
+                    .get_object_id("_id")
+                    .ok()
+                    .and_then(|id| catalogue.iter().find(|c| c.id == id));
+                EnrollmentLine {
+                    // A course no longer in the catalogue keeps the name its orders carry.
+                    course: current.map_or_else(|| get_string(d, "course"), |c| c.name.clone()),
+                    orders: get_u64(d, "orders"),
+                    active_clients: get_u64(d, "active_clients"),
+                }
             })
-            .collect())
+            .collect();
+        lines.sort_by(|a, b| {
+            b.orders
+                .cmp(&a.orders)
+                .then_with(|| a.course.cmp(&b.course))
+        });
+        Ok(lines)
     }
 
     /// Attendance at classes that started in the period (optionally of one course):
@@ -466,21 +478,24 @@ impl Store {
         if let Some(id) = course_id {
             filter.insert("course_id", id);
         }
-        let counts = doc! {
+        let by_course_group = doc! {
+            "_id": "$course_id",
+            "course": { "$first": "$course_name" },
             "total": { "$sum": 1 },
             "attended": { "$sum": { "$cond": [ { "$in": [ "$status", ATTENDED.to_vec() ] }, 1, 0 ] } },
         };
-        let mut by_course_group =
-            doc! { "_id": "$course_id", "course": { "$first": "$course_name" } };
-        by_course_group.extend(counts.clone());
-        let mut overall_group = doc! { "_id": Bson::Null };
-        overall_group.extend(counts);
+        // One pass over the records, grouped per course; the overall figure adds up
+        // those few groups.
         let pipeline = vec![
             doc! { "$match": filter },
+            doc! { "$group": by_course_group },
             doc! { "$facet": {
-                "overall": [ { "$group": overall_group } ],
+                "overall": [ { "$group": {
+                    "_id": Bson::Null,
+                    "total": { "$sum": "$total" },
+                    "attended": { "$sum": "$attended" },
+                } } ],
                 "by_course": [
-                    { "$group": by_course_group },
                     { "$addFields": { "rate": { "$divide": [ "$attended", "$total" ] } } },
                     { "$sort": { "rate": -1, "course": 1 } },
                 ],
@@ -534,6 +549,8 @@ impl Store {
                     { "last_visit_at": Bson::Null, "joined_at": { "$lt": cutoff } },
                 ],
             } },
+            // Only what the count and the sample need goes on (not enrolments, notes).
+            doc! { "$project": { "name": 1, "email": 1, "last_visit_at": 1, "joined_at": 1 } },
             doc! { "$facet": {
                 "count": [ { "$group": { "_id": Bson::Null, "n": { "$sum": 1 } } } ],
                 "sample": [
@@ -690,15 +707,19 @@ impl Store {
             } },
         ];
         let period_classes = aggregate(&self.classes(), class_pipeline).await?;
-        let ids: Vec<ObjectId> = period_classes
-            .iter()
-            .filter_map(|c| c.get_object_id("_id").ok())
-            .collect();
+        // The records of the period's classes by the start time each record carries (one
+        // index range), not by `class_id $in [every class]`: matching against a list
+        // of thousands of ids made this quadratic at a million records. Records of
+        // cancelled classes are counted here but joined to no class below.
+        let mut came_filter = doc! {
+            "class_starts_at": between(period.start, period.end),
+            "status": { "$in": ATTENDED.to_vec() },
+        };
+        if let Some(id) = course_id {
+            came_filter.insert("course_id", id);
+        }
         let came_pipeline = vec![
-            doc! { "$match": {
-                "class_id": { "$in": ids },
-                "status": { "$in": ATTENDED.to_vec() },
-            } },
+            doc! { "$match": came_filter },
             doc! { "$group": { "_id": "$class_id", "n": { "$sum": 1 } } },
         ];
         let came: HashMap<ObjectId, u64> = aggregate(&self.attendance(), came_pipeline)

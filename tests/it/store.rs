@@ -257,6 +257,37 @@ async fn courses_are_unique_by_name_whatever_the_case() {
 }
 
 #[tokio::test]
+async fn the_kept_catalogue_follows_every_course_write_at_once() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let pilates = course("Pilates", 4000);
+    s.insert_course(&pilates).await.unwrap();
+    // Read once, so the next reads come from the process's copy.
+    assert_eq!(s.all_courses().await.unwrap().len(), 1);
+    // A clone (as every agent turn uses) shares the copy and clears it on a write.
+    let clone = s.clone();
+    clone.insert_course(&course("Yoga", 3000)).await.unwrap();
+    let names: Vec<String> = s
+        .all_courses()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["Pilates", "Yoga"]);
+    let mut dearer = pilates.clone();
+    dearer.price = Money::new(450_000, Currency::INR).unwrap();
+    clone.update_course(&dearer).await.unwrap();
+    let kept = s.all_courses().await.unwrap();
+    assert_eq!(kept[0].price.minor(), 450_000);
+    // And the copy is what the database holds.
+    let stored = s.courses().count_documents(doc! {}).await.unwrap();
+    assert_eq!(stored, kept.len() as u64);
+    s.drop_database().await.unwrap();
+    assert!(s.all_courses().await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn classes_are_listed_in_order_and_attendance_moves_the_last_visit() {
     let db = TestDb::new().await;
     let s = &db.store;
@@ -401,6 +432,35 @@ async fn an_order_comes_with_its_payment_and_enrollment_and_a_retry_makes_no_sec
     let newest_first = s.orders_for_client(c.id, 10).await.unwrap();
     assert_eq!(newest_first.len(), 3);
     assert!(newest_first.iter().any(|o| o.number == third.order.number));
+}
+
+#[tokio::test]
+async fn many_enrolments_of_one_client_at_once_all_land_with_their_own_numbers() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let c = client("Ishaan Rao", "ishaan@example.com");
+    let pilates = course("Pilates", 4000);
+    s.insert_client(&c).await.unwrap();
+    s.insert_course(&pilates).await.unwrap();
+    const AT_ONCE: usize = 16;
+    let made = futures::future::join_all((0..AT_ONCE).map(|i| {
+        let key = format!("slack:burst-{i}");
+        async move { s.create_order(new_order(&c, &pilates, Some(&key))).await }
+    }))
+    .await;
+    let mut numbers: Vec<u32> = made
+        .into_iter()
+        .map(|r| r.expect("every enrolment lands").order.number.get())
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), AT_ONCE);
+    let stored = s.client_by_id(c.id).await.unwrap().unwrap();
+    assert_eq!(stored.enrollments.len(), AT_ONCE);
+    assert_eq!(
+        s.payments().count_documents(doc! {}).await.unwrap(),
+        AT_ONCE as u64
+    );
 }
 
 #[tokio::test]

@@ -792,6 +792,19 @@ impl FillBy {
     }
 }
 
+/// How classes without an instructor are named in answers and charts (the report groups
+/// them under an empty name).
+const NO_INSTRUCTOR: &str = "No instructor";
+
+/// An instructor's name as shown, [`NO_INSTRUCTOR`] for classes without one.
+fn instructor_label(instructor: &str) -> &str {
+    if instructor.is_empty() {
+        NO_INSTRUCTOR
+    } else {
+        instructor
+    }
+}
+
 /// A fill-rate breakdown (by course or by instructor): with two lines or more, the lead
 /// followed by the best and worst, one bullet per line, and a bar chart of the items;
 /// otherwise the lead alone.
@@ -858,7 +871,11 @@ impl Tool for ClassFillRate {
                 let lead = match r.by_instructor.first() {
                     Some(top) => format!(
                         "{} fill best in {}: {:.1}% ({} of {} seats over {} classes). Overall for {what}: {overall}.",
-                        format!("{}'s classes", top.instructor),
+                        if top.instructor.is_empty() {
+                            "Classes with no instructor".to_owned()
+                        } else {
+                            format!("{}'s classes", top.instructor)
+                        },
                         period.label(),
                         top.percent,
                         top.attended,
@@ -870,7 +887,7 @@ impl Tool for ClassFillRate {
                 let items: Vec<(String, f64)> = r
                     .by_instructor
                     .iter()
-                    .map(|l| (l.instructor.clone(), l.percent))
+                    .map(|l| (instructor_label(&l.instructor).to_owned(), l.percent))
                     .collect();
                 let lines: Vec<String> = r
                     .by_instructor
@@ -878,7 +895,7 @@ impl Tool for ClassFillRate {
                     .map(|l| {
                         format!(
                             "• {} — {:.1}% ({}/{}, {} class{})",
-                            l.instructor,
+                            instructor_label(&l.instructor),
                             l.percent,
                             l.attended,
                             l.seats,

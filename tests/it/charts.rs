@@ -589,6 +589,45 @@ async fn which_instructors_classes_fill_best_and_the_fill_rate_by_course() {
 }
 
 #[tokio::test]
+async fn classes_without_an_instructor_are_shown_as_no_instructor() {
+    let db = TestDb::new().await;
+    let yoga = (ObjectId::new(), "Yoga Beginner");
+    let plan = [
+        // No instructor: 8 of 10 seats; Ana: 4 of 10.
+        (
+            class(yoga, local(2026, 11, 3, 7), "", 10),
+            vec![AttendanceStatus::Present; 8],
+        ),
+        (
+            class(yoga, local(2026, 11, 4, 7), "Ana", 10),
+            vec![AttendanceStatus::Present; 4],
+        ),
+    ];
+    insert_classes(&db, &plan).await;
+
+    let reply = golden(
+        &agents(&db),
+        "which instructor's classes fill best",
+        "Classes with no instructor fill best in 1–25 Nov 2026: 80.0% (8 of 10 seats over 1 classes). \
+         Overall for all classes: 60.0% (12 attendees for 20 seats over 2 classes). \
+         Best: No instructor at 80.0%; worst: Ana at 40.0% — 40.0 pts apart (No instructor is 100.0% higher).\n\
+         • No instructor — 80.0% (8/10, 1 class)\n\
+         • Ana — 40.0% (4/10, 1 class)",
+        ChartKind::Bar,
+        "Fill rate by instructor, 1–25 Nov 2026",
+    )
+    .await;
+    assert_eq!(reply.intent, "class_fill_rate");
+    // The chart's bar is labelled too (its alt text lists each label and figure).
+    let alt = &reply.chart.as_ref().unwrap().alt;
+    assert!(alt.contains(": No instructor 80.0%, Ana 40.0%"), "{alt}");
+    // The figures themselves keep the report's empty name: only what is shown changes.
+    let lines = &reply.tool_calls[0].result["report"]["by_instructor"];
+    assert_eq!(lines[0]["instructor"], "", "{lines}");
+    assert_eq!(lines[1]["instructor"], "Ana", "{lines}");
+}
+
+#[tokio::test]
 async fn new_clients_per_week_since_september_is_a_line_chart() {
     let db = TestDb::new().await;
     let joined = [

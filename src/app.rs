@@ -87,25 +87,86 @@ pub fn keyring(
     settings: &Settings,
     database_is_local: bool,
 ) -> Result<(Keyring, Secret, KeySource), StartupError> {
+    let path = local_key_file();
+    keyring_at(settings, database_is_local, &path, KeyFile::MakeIfMissing)?.ok_or_else(|| {
+        StartupError::KeyFile {
+            path,
+            reason: "it was neither found nor made".to_owned(),
+        }
+    })
+}
+
+/// The keys [`keyring`] would use, for a diagnostic that must not write files: the local
+/// development key file is read when it exists and never made. `None` when no key is set
+/// and the file does not exist yet.
+///
+/// # Errors
+/// As [`keyring`].
+pub fn existing_keyring(
+    settings: &Settings,
+    database_is_local: bool,
+) -> Result<Option<(Keyring, Secret, KeySource)>, StartupError> {
+    keyring_at(
+        settings,
+        database_is_local,
+        &local_key_file(),
+        KeyFile::ReadOnly,
+    )
+}
+
+/// What to do about a local development key file that does not exist yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyFile {
+    /// Make it (every command that opens a database on this machine).
+    MakeIfMissing,
+    /// Leave it missing (`doctor`).
+    ReadOnly,
+}
+
+/// [`keyring`] with the key file at `path`; `None` only for [`KeyFile::ReadOnly`] and a
+/// file that does not exist.
+fn keyring_at(
+    settings: &Settings,
+    database_is_local: bool,
+    path: &std::path::Path,
+    missing: KeyFile,
+) -> Result<Option<(Keyring, Secret, KeySource)>, StartupError> {
     if let (Some(keys), Some(text)) = (&settings.encryption.keys, &settings.encryption.key_text) {
-        return Ok((keys.clone(), text.clone(), KeySource::Environment));
+        return Ok(Some((keys.clone(), text.clone(), KeySource::Environment)));
     }
     if !database_is_local {
         return Err(StartupError::NoKey {
             why: "the database is not on this machine, so the local development key is not used",
         });
     }
-    let path = local_key_file();
-    let text = read_or_make_key_file(&path)?;
+    let text = match missing {
+        KeyFile::MakeIfMissing => read_or_make_key_file(path)?,
+        KeyFile::ReadOnly => match read_key_file(path)? {
+            Some(text) => text,
+            None => return Ok(None),
+        },
+    };
     let key = Key::parse("FRONTDESK_ENCRYPTION_KEY", &text).map_err(|e| StartupError::KeyFile {
-        path: path.clone(),
+        path: path.to_owned(),
         reason: e.to_string(),
     })?;
-    Ok((
+    Ok(Some((
         Keyring::new(key, Vec::new()),
         Secret::new(text),
-        KeySource::LocalFile(path),
-    ))
+        KeySource::LocalFile(path.to_owned()),
+    )))
+}
+
+/// The key file's text, or `None` when it does not exist.
+fn read_key_file(path: &std::path::Path) -> Result<Option<String>, StartupError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text.trim().to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StartupError::KeyFile {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        }),
+    }
 }
 
 fn read_or_make_key_file(path: &std::path::Path) -> Result<String, StartupError> {
@@ -259,5 +320,41 @@ mod tests {
         let err = keyring(&settings, false).unwrap_err().to_string();
         assert!(err.contains("FRONTDESK_ENCRYPTION_KEY is not set"), "{err}");
         assert!(err.contains("openssl rand -base64 32"), "{err}");
+    }
+
+    #[test]
+    fn only_the_read_only_lookup_leaves_a_missing_key_file_missing() {
+        let settings = Settings::from_env(std::collections::HashMap::new()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state").join("encryption.key");
+
+        // What doctor does: nothing found, nothing written.
+        let found = keyring_at(&settings, true, &path, KeyFile::ReadOnly).unwrap();
+        assert!(found.is_none());
+        assert!(
+            !path.exists(),
+            "the read-only lookup made {}",
+            path.display()
+        );
+        assert!(!path.parent().unwrap().exists(), "nor its folder");
+
+        // What the other local commands do: make it.
+        let (made, _, source) = keyring_at(&settings, true, &path, KeyFile::MakeIfMissing)
+            .unwrap()
+            .unwrap();
+        assert!(path.exists());
+        assert_eq!(source, KeySource::LocalFile(path.clone()));
+
+        // Then the read-only lookup reads that same key.
+        let (read, _, source) = keyring_at(&settings, true, &path, KeyFile::ReadOnly)
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.current_id(), made.current_id());
+        assert_eq!(source, KeySource::LocalFile(path.clone()));
+        // A remote database is still refused, file or not.
+        assert!(matches!(
+            keyring_at(&settings, false, &path, KeyFile::ReadOnly),
+            Err(StartupError::NoKey { .. })
+        ));
     }
 }

@@ -16,6 +16,7 @@ use frontdesk::integrations::scheduler::Scheduler;
 use frontdesk::integrations::webhooks::{self, WebhookState};
 use frontdesk::integrations::worker::{worker_name, OutboxWorker};
 use frontdesk::integrations::{ChatRoutes, Providers};
+use frontdesk::protect::{Key, Keyring};
 use frontdesk::store::localdb::LocalDb;
 use frontdesk::store::seed::{seed, SeedOptions};
 use frontdesk::tools::AgentKind;
@@ -461,12 +462,15 @@ async fn run_doctor(settings: &Settings) -> Result<()> {
             None
         }
     };
+    // Read the key, never make one: doctor writes no files.
     let keys = match &url {
-        Some(url) => app::keyring(settings, app::is_loopback_url(url)),
-        None => app::keyring(settings, true),
+        Some(url) => app::existing_keyring(settings, app::is_loopback_url(url)),
+        None => app::existing_keyring(settings, true),
     };
+    // Whether the clients can be checked against the current key (there is one).
+    let mut key_known = true;
     let keys = match keys {
-        Ok((keys, _, source)) => {
+        Ok(Some((keys, _, source))) => {
             match source {
                 app::KeySource::Environment => println!(
                     "encryption  FRONTDESK_ENCRYPTION_KEY set (key {}, older keys {:?})",
@@ -481,6 +485,15 @@ async fn run_doctor(settings: &Settings) -> Result<()> {
             }
             Some(keys)
         }
+        Ok(None) => {
+            println!(
+                "encryption  FRONTDESK_ENCRYPTION_KEY unset and no local development key yet ({} is made by `frontdesk demo` or another local command); `serve` needs the variable",
+                app::local_key_file().display()
+            );
+            // The connection checks below need a keyring; a throwaway one, kept in memory.
+            key_known = false;
+            Some(Keyring::new(Key::generate().0, Vec::new()))
+        }
         Err(e) => {
             problems += 1;
             println!("encryption  FAILED: {e}");
@@ -491,10 +504,12 @@ async fn run_doctor(settings: &Settings) -> Result<()> {
         match frontdesk::store::Store::connect(&url, &settings.database.name, keys).await {
             Ok(store) => {
                 println!("database    ok ({})", frontdesk::store::redact_url(&url));
-                match store.clients_to_rotate().await {
-                    Ok(0) => {}
-                    Ok(n) => println!("            {n} client(s) not under the current key: run `frontdesk rotate-key`"),
-                    Err(e) => println!("            clients unreadable: {e}"),
+                if key_known {
+                    match store.clients_to_rotate().await {
+                        Ok(0) => {}
+                        Ok(n) => println!("            {n} client(s) not under the current key: run `frontdesk rotate-key`"),
+                        Err(e) => println!("            clients unreadable: {e}"),
+                    }
                 }
                 match store.outbox_stats().await {
                     Ok(o) => {

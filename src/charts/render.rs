@@ -1,6 +1,7 @@
 //! Drawing a [`ChartSpec`] with plotters into an RGB buffer and encoding it as PNG.
 
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::chart::MeshStyle;
+use plotters::coord::ranged1d::{AsRangedCoord, SegmentValue, ValueFormatter};
 use plotters::prelude::*;
 
 use super::font::{self, FAMILY};
@@ -69,43 +70,86 @@ fn as_i32(i: usize) -> i32 {
     i32::try_from(i).unwrap_or(i32::MAX)
 }
 
-fn line(
-    root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+/// The label of the point whose segment is centred at `v` (`point_at` turns a segment
+/// into the point's index); none between segments.
+fn point_label<'s>(
+    spec: &'s ChartSpec,
+    v: &SegmentValue<i32>,
+    point_at: impl Fn(i32) -> i32,
+) -> Option<&'s str> {
+    match v {
+        SegmentValue::CenterOf(segment) => usize::try_from(point_at(*segment))
+            .ok()
+            .and_then(|i| spec.points.get(i))
+            .map(|p| p.label.as_str()),
+        _ => None,
+    }
+}
+
+/// The canvas both kinds of chart draw on.
+type Canvas<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// A chart on the canvas, over the axes `X` (across) and `Y` (up).
+type Plot<'a, X, Y> = ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>;
+
+/// The frame both kinds share: the title on top, the margins, and room on the left for
+/// `left_labels` pixels of labels (figures for a line, names for bars), over the axes'
+/// ranges `x` and `y`.
+fn frame<'a, X: AsRangedCoord, Y: AsRangedCoord>(
+    root: &Canvas<'a>,
     spec: &ChartSpec,
-) -> Result<(), ChartError> {
-    let n = spec.points.len();
-    let mut chart = ChartBuilder::on(root)
+    left_labels: u32,
+    x: X,
+    y: Y,
+) -> Result<Plot<'a, X::CoordDescType, Y::CoordDescType>, ChartError> {
+    ChartBuilder::on(root)
         .caption(&spec.title, (FAMILY, 24).into_font().color(&INK))
         .margin(18)
         .x_label_area_size(52)
-        .y_label_area_size(96)
-        .build_cartesian_2d(segments(n).into_segmented(), 0.0..axis_max(spec))
-        .map_err(draw_error)?;
-    // Points sit in the middle of their segment, so the first and last labels fit.
-    let label_at = |v: &SegmentValue<i32>| match v {
-        SegmentValue::CenterOf(i) => usize::try_from(*i)
-            .ok()
-            .and_then(|i| spec.points.get(i))
-            .map(|p| p.label.clone())
-            .unwrap_or_default(),
-        _ => String::new(),
-    };
-    let unit = spec.unit;
-    chart
-        .configure_mesh()
-        .x_labels(n.min(14))
-        .y_labels(6)
-        .disable_x_mesh()
-        .x_label_formatter(&label_at)
-        .y_label_formatter(&|v: &f64| unit.format_tick(*v))
-        .x_desc(spec.x_label.as_str())
-        .y_desc(spec.y_label.as_str())
-        .label_style((FAMILY, 14).into_font().color(&INK))
+        .y_label_area_size(left_labels)
+        .build_cartesian_2d(x, y)
+        .map_err(draw_error)
+}
+
+/// Draws the grid, the tick labels and the axis names in the house fonts and colours,
+/// once `mesh` knows which axis carries the points' labels.
+fn draw_mesh<X, Y>(mesh: &mut MeshStyle<'_, '_, X, Y, BitMapBackend<'_>>) -> Result<(), ChartError>
+where
+    X: Ranged + ValueFormatter<<X as Ranged>::ValueType>,
+    Y: Ranged + ValueFormatter<<Y as Ranged>::ValueType>,
+{
+    mesh.label_style((FAMILY, 14).into_font().color(&INK))
         .axis_desc_style((FAMILY, 16).into_font().color(&INK))
         .light_line_style(WHITE)
         .bold_line_style(GRID)
         .draw()
-        .map_err(draw_error)?;
+        .map_err(draw_error)
+}
+
+fn line(root: &Canvas<'_>, spec: &ChartSpec) -> Result<(), ChartError> {
+    let n = spec.points.len();
+    let mut chart = frame(
+        root,
+        spec,
+        96,
+        segments(n).into_segmented(),
+        0.0..axis_max(spec),
+    )?;
+    // Points sit in the middle of their segment, so the first and last labels fit.
+    let label_at =
+        |v: &SegmentValue<i32>| point_label(spec, v, |i| i).map_or_else(String::new, str::to_owned);
+    let unit = spec.unit;
+    draw_mesh(
+        chart
+            .configure_mesh()
+            .x_labels(n.min(14))
+            .y_labels(6)
+            .disable_x_mesh()
+            .x_label_formatter(&label_at)
+            .y_label_formatter(&|v: &f64| unit.format_tick(*v))
+            .x_desc(spec.x_label.as_str())
+            .y_desc(spec.y_label.as_str()),
+    )?;
     let points: Vec<(SegmentValue<i32>, f64)> = spec
         .points
         .iter()
@@ -125,45 +169,33 @@ fn line(
     Ok(())
 }
 
-fn bar(
-    root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
-    spec: &ChartSpec,
-) -> Result<(), ChartError> {
+fn bar(root: &Canvas<'_>, spec: &ChartSpec) -> Result<(), ChartError> {
     let n = spec.points.len();
     let count = as_i32(n);
     // The first point is drawn on top: point i sits in segment n-1-i.
     let row_of = |i: usize| count - 1 - as_i32(i);
-    let mut chart = ChartBuilder::on(root)
-        .caption(&spec.title, (FAMILY, 24).into_font().color(&INK))
-        .margin(18)
-        .x_label_area_size(52)
-        .y_label_area_size(170)
-        .build_cartesian_2d(0.0..axis_max(spec) * 1.08, segments(n).into_segmented())
-        .map_err(draw_error)?;
-    let label_of = |v: &SegmentValue<i32>| match v {
-        SegmentValue::CenterOf(row) => usize::try_from(count - 1 - row)
-            .ok()
-            .and_then(|i| spec.points.get(i))
-            .map(|p| short(&p.label))
-            .unwrap_or_default(),
-        _ => String::new(),
+    let mut chart = frame(
+        root,
+        spec,
+        170,
+        0.0..axis_max(spec) * 1.08,
+        segments(n).into_segmented(),
+    )?;
+    let label_of = |v: &SegmentValue<i32>| {
+        point_label(spec, v, |row| count - 1 - row).map_or_else(String::new, short)
     };
     let unit = spec.unit;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_labels(n)
-        .x_labels(6)
-        .y_label_formatter(&label_of)
-        .x_label_formatter(&|v: &f64| unit.format_tick(*v))
-        .x_desc(spec.y_label.as_str())
-        .y_desc(spec.x_label.as_str())
-        .label_style((FAMILY, 14).into_font().color(&INK))
-        .axis_desc_style((FAMILY, 16).into_font().color(&INK))
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .draw()
-        .map_err(draw_error)?;
+    draw_mesh(
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .x_labels(6)
+            .y_label_formatter(&label_of)
+            .x_label_formatter(&|v: &f64| unit.format_tick(*v))
+            .x_desc(spec.y_label.as_str())
+            .y_desc(spec.x_label.as_str()),
+    )?;
     // About a fifth of each row is space, and no bar is thicker than 60 pixels.
     let row = PLOT_HEIGHT / u32::try_from(n.max(2)).unwrap_or(u32::MAX);
     let gap = (row / 5).max(row.saturating_sub(60) / 2).max(1);

@@ -38,6 +38,10 @@ pub struct Enrollment {
 }
 
 /// A client of the studio.
+///
+/// `store::sealed::ClientDoc` is how a client is stored and mirrors these fields one for
+/// one (email, phone and notes sealed, plus their blind indexes): when you add a field
+/// here, add it there too, and to `ClientDoc::seal` and `ClientDoc::open`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Client {
     #[serde(rename = "_id")]

@@ -23,6 +23,11 @@ pub(crate) const EMAIL_BI: &str = "email_bi";
 pub(crate) const PHONE_BI: &str = "phone_bi";
 
 /// A client document as stored.
+///
+/// It mirrors the fields of [`Client`] one for one by design (this is the stored shape
+/// of that type), with email, phone and notes sealed and the blind indexes added: when
+/// you add a field to [`Client`], add it here too, and to [`ClientDoc::seal`] and
+/// [`ClientDoc::open`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ClientDoc {
     #[serde(rename = "_id")]

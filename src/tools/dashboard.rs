@@ -758,6 +758,80 @@ pub struct FillArgs {
 
 pub struct ClassFillRate;
 
+/// How the fill rate is broken down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FillBy {
+    Course,
+    Instructor,
+}
+
+impl FillBy {
+    fn parse(by: Option<&str>) -> Result<Self, ToolError> {
+        match by.map(str::trim) {
+            Some("instructor") => Ok(Self::Instructor),
+            Some("course" | "") | None => Ok(Self::Course),
+            Some(other) => Err(ToolError::BadArgs(format!(
+                "the fill rate can be broken down by course or instructor, not {other:?}"
+            ))),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Course => "course",
+            Self::Instructor => "instructor",
+        }
+    }
+
+    /// The name of the chart's category axis.
+    fn axis(self) -> &'static str {
+        match self {
+            Self::Course => "Course",
+            Self::Instructor => "Instructor",
+        }
+    }
+}
+
+/// How classes without an instructor are named in answers and charts (the report groups
+/// them under an empty name).
+const NO_INSTRUCTOR: &str = "No instructor";
+
+/// An instructor's name as shown, [`NO_INSTRUCTOR`] for classes without one.
+fn instructor_label(instructor: &str) -> &str {
+    if instructor.is_empty() {
+        NO_INSTRUCTOR
+    } else {
+        instructor
+    }
+}
+
+/// A fill-rate breakdown (by course or by instructor): with two lines or more, the lead
+/// followed by the best and worst, one bullet per line, and a bar chart of the items;
+/// otherwise the lead alone.
+fn fill_breakdown(
+    by: FillBy,
+    period: &ResolvedPeriod,
+    lead: String,
+    items: Vec<(String, f64)>,
+    lines: &[String],
+) -> (String, Option<ChartSpec>) {
+    if items.len() < 2 {
+        return (lead, None);
+    }
+    let text = with_bullets(
+        with_sentence(lead, best_and_worst(&items, Unit::Percent)),
+        lines,
+    );
+    let chart = ChartSpec::bar(
+        format!("Fill rate by {}, {}", by.as_str(), period.label()),
+        by.axis(),
+        "Fill rate",
+        Unit::Percent,
+        Point::all(items),
+    );
+    (text, Some(chart))
+}
+
 impl Tool for ClassFillRate {
     const NAME: &'static str = "class_fill_rate";
     const DESCRIPTION: &'static str = "How full classes were (attendees out of capacity) in a period, by course with instructors or by instructor (bar chart, best and worst), or for one course.";
@@ -769,15 +843,7 @@ impl Tool for ClassFillRate {
     }
 
     async fn call(ctx: &ToolCtx, args: FillArgs) -> Result<ToolOutput, ToolError> {
-        let by_instructor = match args.by.as_deref().map(str::trim) {
-            Some("instructor") => true,
-            Some("course" | "") | None => false,
-            Some(other) => {
-                return Err(ToolError::BadArgs(format!(
-                    "the fill rate can be broken down by course or instructor, not {other:?}"
-                )))
-            }
-        };
+        let by = FillBy::parse(args.by.as_deref())?;
         let period = resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisMonth)?;
         let course = optional_course(ctx, args.course.as_deref()).await?;
         let r = ctx
@@ -800,87 +866,67 @@ impl Tool for ClassFillRate {
             "{:.1}% ({} attendees for {} seats over {} classes)",
             r.percent, r.attended, r.seats, r.classes
         );
-        let mut chart = None;
-        let text = if by_instructor {
-            let items: Vec<(String, f64)> = r
-                .by_instructor
-                .iter()
-                .map(|l| (l.instructor.clone(), l.percent))
-                .collect();
-            let lead = match r.by_instructor.first() {
-                Some(top) => format!(
-                    "{}'s classes fill best in {}: {:.1}% ({} of {} seats over {} classes). Overall for {what}: {overall}.",
-                    top.instructor,
-                    period.label(),
-                    top.percent,
-                    top.attended,
-                    top.seats,
-                    top.classes
-                ),
-                None => format!("Fill rate for {what} in {}: {overall}.", period.label()),
-            };
-            let lines: Vec<String> = r
-                .by_instructor
-                .iter()
-                .map(|l| {
-                    format!(
-                        "• {} — {:.1}% ({}/{}, {} class{})",
-                        l.instructor,
-                        l.percent,
-                        l.attended,
-                        l.seats,
-                        l.classes,
-                        if l.classes == 1 { "" } else { "es" }
-                    )
-                })
-                .collect();
-            if items.len() > 1 {
-                chart = Some(ChartSpec::bar(
-                    format!("Fill rate by instructor, {}", period.label()),
-                    "Instructor",
-                    "Fill rate",
-                    Unit::Percent,
-                    Point::all(items.iter().cloned()),
-                ));
+        let (text, chart) = match by {
+            FillBy::Instructor => {
+                let lead = match r.by_instructor.first() {
+                    Some(top) => format!(
+                        "{} fill best in {}: {:.1}% ({} of {} seats over {} classes). Overall for {what}: {overall}.",
+                        if top.instructor.is_empty() {
+                            "Classes with no instructor".to_owned()
+                        } else {
+                            format!("{}'s classes", top.instructor)
+                        },
+                        period.label(),
+                        top.percent,
+                        top.attended,
+                        top.seats,
+                        top.classes
+                    ),
+                    None => format!("Fill rate for {what} in {}: {overall}.", period.label()),
+                };
+                let items: Vec<(String, f64)> = r
+                    .by_instructor
+                    .iter()
+                    .map(|l| (instructor_label(&l.instructor).to_owned(), l.percent))
+                    .collect();
+                let lines: Vec<String> = r
+                    .by_instructor
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "• {} — {:.1}% ({}/{}, {} class{})",
+                            instructor_label(&l.instructor),
+                            l.percent,
+                            l.attended,
+                            l.seats,
+                            l.classes,
+                            if l.classes == 1 { "" } else { "es" }
+                        )
+                    })
+                    .collect();
+                fill_breakdown(by, &period, lead, items, &lines)
             }
-            with_bullets(
-                with_sentence(lead, best_and_worst(&items, Unit::Percent)),
-                if lines.len() > 1 {
-                    lines.as_slice()
+            FillBy::Course => {
+                let lead = format!("Fill rate for {what} in {}: {overall}.", period.label());
+                // One course asked for: its figure alone, no breakdown.
+                let shown = if course.is_none() {
+                    r.by_course.as_slice()
                 } else {
                     &[]
-                },
-            )
-        } else {
-            let lead = format!("Fill rate for {what} in {}: {overall}.", period.label());
-            if course.is_none() && r.by_course.len() > 1 {
-                let items: Vec<(String, f64)> = r
-                    .by_course
+                };
+                let items: Vec<(String, f64)> = shown
                     .iter()
                     .map(|l| (l.course.clone(), l.percent))
                     .collect();
-                let lines: Vec<String> = r
-                    .by_course
+                let lines: Vec<String> = shown
                     .iter()
                     .map(|l| format!("• {} ({}) — {:.1}%", l.course, l.instructor, l.percent))
                     .collect();
-                chart = Some(ChartSpec::bar(
-                    format!("Fill rate by course, {}", period.label()),
-                    "Course",
-                    "Fill rate",
-                    Unit::Percent,
-                    Point::all(items.iter().cloned()),
-                ));
-                with_bullets(
-                    with_sentence(lead, best_and_worst(&items, Unit::Percent)),
-                    &lines,
-                )
-            } else {
-                lead
+                fill_breakdown(by, &period, lead, items, &lines)
             }
         };
         Ok(ToolOutput::new(
-            &serde_json::json!({ "period": period.label(), "by": if by_instructor { "instructor" } else { "course" }, "report": r }),
+            &serde_json::json!({ "period": period.label(), "by": by.as_str(), "report": r }),
             text,
         )?
         .with_chart(chart))

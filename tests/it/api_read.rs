@@ -18,22 +18,11 @@ use crate::api_matrix::endpoints;
 use crate::harness::{demo_now, ist, TestApi, TestDb};
 
 async fn get(api: &TestApi, token: &str, path: &str) -> (StatusCode, HeaderMap, Value) {
-    let res = api
-        .http
-        .get(api.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let (status, headers) = (res.status(), res.headers().clone());
-    let body = res.json::<Value>().await.unwrap_or(Value::Null);
-    (status, headers, body)
+    api.get(path, token).await
 }
 
 async fn ok(api: &TestApi, token: &str, path: &str) -> Value {
-    let (status, _, body) = get(api, token, path).await;
-    assert_eq!(status, StatusCode::OK, "{path}: {body}");
-    body
+    api.get_ok(path, token).await
 }
 
 /// Asks the Dashboard Agent over HTTP; the first tool call's name and result.

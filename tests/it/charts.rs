@@ -26,7 +26,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::agents::local;
-use crate::gateway::{env, gateway_settings, gateway_with};
+use crate::gateway::start_adapters;
 use crate::harness::{demo_now, ist, TestApi, TestDb};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -114,6 +114,21 @@ fn chart_of(reply: &AgentReply, kind: ChartKind, title: &str) {
     assert_real_chart(&chart.png, title);
 }
 
+/// Asks the Dashboard Agent `question` and checks the whole answer and the chart that
+/// comes with it (see [`chart_of`]); the reply is returned for further checks.
+async fn golden(
+    agents: &Agents,
+    question: &str,
+    answer: &str,
+    kind: ChartKind,
+    title: &str,
+) -> AgentReply {
+    let reply = dashboard(agents, question).await;
+    assert_eq!(reply.answer, answer, "{question}");
+    chart_of(&reply, kind, title);
+    reply
+}
+
 fn inr(rupees: i64) -> Money {
     Money::new(rupees * 100, Currency::INR).unwrap()
 }
@@ -167,6 +182,22 @@ fn class(
         capacity,
     )
     .unwrap()
+}
+
+/// Writes the classes of `plan` and one attendance record per status of each; returns
+/// both as written.
+async fn insert_classes(
+    db: &TestDb,
+    plan: &[(ClassSession, Vec<AttendanceStatus>)],
+) -> (Vec<ClassSession>, Vec<Attendance>) {
+    let classes: Vec<ClassSession> = plan.iter().map(|(c, _)| c.clone()).collect();
+    let records: Vec<Attendance> = plan
+        .iter()
+        .flat_map(|(c, statuses)| statuses.iter().map(|s| record(c, *s)))
+        .collect();
+    db.store.classes().insert_many(&classes).await.unwrap();
+    db.store.attendance().insert_many(&records).await.unwrap();
+    (classes, records)
 }
 
 // --- rendering -------------------------------------------------------------------------
@@ -313,7 +344,22 @@ async fn revenue_trend_for_the_last_6_months_is_a_line_chart_with_monthly_totals
     let expected: Vec<i64> = by_month.values().copied().collect();
     assert_eq!(expected, [150_000, 0, 250_000, 300_000, 400_000, 100_000]);
 
-    let reply = dashboard(&agents(&db), "revenue trend for the last 6 months").await;
+    let reply = golden(
+        &agents(&db),
+        "revenue trend for the last 6 months",
+        "Revenue per month, 1 Jun – 25 Nov 2026: ₹12,000 in all. \
+         Nov 2026 against Oct 2026: ₹1,000 (-₹3,000, -75.0%). \
+         Best: Oct 2026 at ₹4,000; worst: Jul 2026 at ₹0 — ₹4,000 apart.\n\
+         • Jun 2026 — ₹1,500\n\
+         • Jul 2026 — ₹0\n\
+         • Aug 2026 — ₹2,500\n\
+         • Sep 2026 — ₹3,000\n\
+         • Oct 2026 — ₹4,000\n\
+         • Nov 2026 — ₹1,000",
+        ChartKind::Line,
+        "Revenue per month, 1 Jun – 25 Nov 2026",
+    )
+    .await;
     assert_eq!(reply.intent, "revenue");
     assert_eq!(
         reply.tool_calls[0].args,
@@ -326,23 +372,6 @@ async fn revenue_trend_for_the_last_6_months_is_a_line_chart_with_monthly_totals
         .map(|m| m["total_minor"].as_i64().unwrap())
         .collect();
     assert_eq!(months, expected);
-    assert_eq!(
-        reply.answer,
-        "Revenue per month, 1 Jun – 25 Nov 2026: ₹12,000 in all. \
-         Nov 2026 against Oct 2026: ₹1,000 (-₹3,000, -75.0%). \
-         Best: Oct 2026 at ₹4,000; worst: Jul 2026 at ₹0 — ₹4,000 apart.\n\
-         • Jun 2026 — ₹1,500\n\
-         • Jul 2026 — ₹0\n\
-         • Aug 2026 — ₹2,500\n\
-         • Sep 2026 — ₹3,000\n\
-         • Oct 2026 — ₹4,000\n\
-         • Nov 2026 — ₹1,000"
-    );
-    chart_of(
-        &reply,
-        ChartKind::Line,
-        "Revenue per month, 1 Jun – 25 Nov 2026",
-    );
 }
 
 #[tokio::test]
@@ -372,29 +401,29 @@ async fn this_month_vs_last_month_and_the_breakdown_by_course() {
     assert_eq!((now, before), (450_000, 600_000));
     let agents = agents(&db);
 
-    let reply = dashboard(&agents, "this month vs last month").await;
-    assert_eq!(reply.intent, "revenue");
-    assert_eq!(
-        reply.answer,
+    let reply = golden(
+        &agents,
+        "this month vs last month",
         "Revenue for 1–25 Nov 2026: ₹4,500 from 2 payments. \
-         Previous period (1–25 Oct 2026): ₹6,000 (-₹1,500, -25.0%)."
-    );
-    chart_of(
-        &reply,
+         Previous period (1–25 Oct 2026): ₹6,000 (-₹1,500, -25.0%).",
         ChartKind::Bar,
         "Revenue: 1–25 Nov 2026 vs 1–25 Oct 2026",
-    );
+    )
+    .await;
+    assert_eq!(reply.intent, "revenue");
 
-    let reply = dashboard(&agents, "revenue by course this month").await;
-    assert_eq!(
-        reply.answer,
+    golden(
+        &agents,
+        "revenue by course this month",
         "Revenue for 1–25 Nov 2026: ₹4,500 from 2 payments. \
          Previous period (1–25 Oct 2026): ₹6,000 (-₹1,500, -25.0%). \
          Best: Pilates at ₹3,000; worst: Yoga Beginner at ₹1,500 — ₹1,500 apart (Pilates is 100.0% higher).\n\
          • Pilates — ₹3,000 (1)\n\
-         • Yoga Beginner — ₹1,500 (1)"
-    );
-    chart_of(&reply, ChartKind::Bar, "Revenue by course, 1–25 Nov 2026");
+         • Yoga Beginner — ₹1,500 (1)",
+        ChartKind::Bar,
+        "Revenue by course, 1–25 Nov 2026",
+    )
+    .await;
 
     // A single figure is not a trend or a breakdown: no chart.
     let reply = dashboard(&agents, "revenue this month").await;
@@ -451,21 +480,19 @@ async fn attendance_by_course_this_month_is_a_bar_chart_with_best_and_worst() {
         ]
     );
 
-    let reply = dashboard(&agents(&db), "attendance by course this month").await;
-    assert_eq!(reply.intent, "attendance_rate");
-    assert_eq!(
-        reply.answer,
+    let reply = golden(
+        &agents(&db),
+        "attendance by course this month",
         "Attendance for all classes in 1–25 Nov 2026: 54.5% (6 of 11 bookings attended). \
          Best: Pilates at 75.0%; worst: Zumba at 40.0% — 35.0 pts apart (Pilates is 87.5% higher).\n\
          • Pilates — 75.0% (3/4)\n\
          • Yoga Beginner — 50.0% (1/2)\n\
-         • Zumba — 40.0% (2/5)"
-    );
-    chart_of(
-        &reply,
+         • Zumba — 40.0% (2/5)",
         ChartKind::Bar,
         "Attendance by course, 1–25 Nov 2026",
-    );
+    )
+    .await;
+    assert_eq!(reply.intent, "attendance_rate");
 }
 
 #[tokio::test]
@@ -505,13 +532,7 @@ async fn which_instructors_classes_fill_best_and_the_fill_rate_by_course() {
             came(10, 0, 0),
         ),
     ];
-    let classes: Vec<ClassSession> = plan.iter().map(|(c, _)| c.clone()).collect();
-    let records: Vec<Attendance> = plan
-        .iter()
-        .flat_map(|(c, statuses)| statuses.iter().map(|s| record(c, *s)))
-        .collect();
-    db.store.classes().insert_many(&classes).await.unwrap();
-    db.store.attendance().insert_many(&records).await.unwrap();
+    let (classes, records) = insert_classes(&db, &plan).await;
 
     // Seats and attendees per instructor, from the documents.
     let mut by: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
@@ -538,33 +559,72 @@ async fn which_instructors_classes_fill_best_and_the_fill_rate_by_course() {
     );
     let agents = agents(&db);
 
-    let reply = dashboard(&agents, "which instructor's classes fill best").await;
-    assert_eq!(reply.intent, "class_fill_rate");
-    assert_eq!(
-        reply.answer,
+    let reply = golden(
+        &agents,
+        "which instructor's classes fill best",
         "Ana's classes fill best in 1–25 Nov 2026: 85.0% (17 of 20 seats over 2 classes). \
          Overall for all classes: 73.7% (28 attendees for 38 seats over 4 classes). \
          Best: Ana at 85.0%; worst: Sofia at 50.0% — 35.0 pts apart (Ana is 70.0% higher).\n\
          • Ana — 85.0% (17/20, 2 classes)\n\
          • Rahul — 75.0% (6/8, 1 class)\n\
-         • Sofia — 50.0% (5/10, 1 class)"
-    );
-    chart_of(
-        &reply,
+         • Sofia — 50.0% (5/10, 1 class)",
         ChartKind::Bar,
         "Fill rate by instructor, 1–25 Nov 2026",
-    );
+    )
+    .await;
+    assert_eq!(reply.intent, "class_fill_rate");
 
-    let reply = dashboard(&agents, "fill rate by course this month").await;
-    assert_eq!(
-        reply.answer,
+    golden(
+        &agents,
+        "fill rate by course this month",
         "Fill rate for all classes in 1–25 Nov 2026: 73.7% (28 attendees for 38 seats over 4 classes). \
          Best: Pilates at 83.3%; worst: Zumba at 50.0% — 33.3 pts apart (Pilates is 66.6% higher).\n\
          • Pilates (Ana, Rahul) — 83.3%\n\
          • Yoga Beginner (Ana) — 80.0%\n\
-         • Zumba (Sofia) — 50.0%"
-    );
-    chart_of(&reply, ChartKind::Bar, "Fill rate by course, 1–25 Nov 2026");
+         • Zumba (Sofia) — 50.0%",
+        ChartKind::Bar,
+        "Fill rate by course, 1–25 Nov 2026",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn classes_without_an_instructor_are_shown_as_no_instructor() {
+    let db = TestDb::new().await;
+    let yoga = (ObjectId::new(), "Yoga Beginner");
+    let plan = [
+        // No instructor: 8 of 10 seats; Ana: 4 of 10.
+        (
+            class(yoga, local(2026, 11, 3, 7), "", 10),
+            vec![AttendanceStatus::Present; 8],
+        ),
+        (
+            class(yoga, local(2026, 11, 4, 7), "Ana", 10),
+            vec![AttendanceStatus::Present; 4],
+        ),
+    ];
+    insert_classes(&db, &plan).await;
+
+    let reply = golden(
+        &agents(&db),
+        "which instructor's classes fill best",
+        "Classes with no instructor fill best in 1–25 Nov 2026: 80.0% (8 of 10 seats over 1 classes). \
+         Overall for all classes: 60.0% (12 attendees for 20 seats over 2 classes). \
+         Best: No instructor at 80.0%; worst: Ana at 40.0% — 40.0 pts apart (No instructor is 100.0% higher).\n\
+         • No instructor — 80.0% (8/10, 1 class)\n\
+         • Ana — 40.0% (4/10, 1 class)",
+        ChartKind::Bar,
+        "Fill rate by instructor, 1–25 Nov 2026",
+    )
+    .await;
+    assert_eq!(reply.intent, "class_fill_rate");
+    // The chart's bar is labelled too (its alt text lists each label and figure).
+    let alt = &reply.chart.as_ref().unwrap().alt;
+    assert!(alt.contains(": No instructor 80.0%, Ana 40.0%"), "{alt}");
+    // The figures themselves keep the report's empty name: only what is shown changes.
+    let lines = &reply.tool_calls[0].result["report"]["by_instructor"];
+    assert_eq!(lines[0]["instructor"], "", "{lines}");
+    assert_eq!(lines[1]["instructor"], "Ana", "{lines}");
 }
 
 #[tokio::test]
@@ -629,21 +689,20 @@ async fn new_clients_per_week_since_september_is_a_line_chart() {
         .map(|(d, n)| format!("• {} — {n}", d.format("%-d %b")))
         .collect();
 
-    let reply = dashboard(&agents(&db), "new clients per week since September").await;
-    assert_eq!(reply.intent, "new_clients");
-    assert_eq!(
-        reply.answer,
-        format!(
-            "New clients per week, 1 Sep – 25 Nov 2026: 8 in all, 0.6 a week on average. \
-             Best: week of 12 Oct at 3; worst: week of 16 Nov at 0 — 3 apart.\n{}",
-            bullets.join("\n")
-        )
+    let answer = format!(
+        "New clients per week, 1 Sep – 25 Nov 2026: 8 in all, 0.6 a week on average. \
+         Best: week of 12 Oct at 3; worst: week of 16 Nov at 0 — 3 apart.\n{}",
+        bullets.join("\n")
     );
-    chart_of(
-        &reply,
+    let reply = golden(
+        &agents(&db),
+        "new clients per week since September",
+        &answer,
         ChartKind::Line,
         "New clients per week, 1 Sep – 25 Nov 2026",
-    );
+    )
+    .await;
+    assert_eq!(reply.intent, "new_clients");
 }
 
 #[tokio::test]
@@ -699,17 +758,19 @@ async fn best_and_worst_course_by_enrollment_with_the_gap() {
         [("Pilates", 3), ("Yoga Beginner", 2), ("Zumba", 1)]
     );
 
-    let reply = dashboard(&agents(&db), "best and worst course").await;
-    assert_eq!(reply.intent, "course_enrollment");
-    assert_eq!(
-        reply.answer,
+    let reply = golden(
+        &agents(&db),
+        "best and worst course",
         "Pilates has the highest enrollment (all time): 3 enrollments. \
          Best: Pilates at 3; worst: Zumba at 1 — 2 apart (Pilates is 200.0% higher).\n\
          1. Pilates — 3 enrollments (3 clients)\n\
          2. Yoga Beginner — 2 enrollments (1 clients)\n\
-         3. Zumba — 1 enrollments (1 clients)"
-    );
-    chart_of(&reply, ChartKind::Bar, "Enrollments by course, all time");
+         3. Zumba — 1 enrollments (1 clients)",
+        ChartKind::Bar,
+        "Enrollments by course, all time",
+    )
+    .await;
+    assert_eq!(reply.intent, "course_enrollment");
 }
 
 // --- where the chart goes --------------------------------------------------------------
@@ -776,16 +837,12 @@ async fn discord_gets_the_chart_as_an_attachment_in_an_embed() {
     let db = TestDb::new().await;
     two_courses_this_month(&db).await;
     let fake = FakeDiscord::start("discord-test-token").await;
-    let mut settings = env(&[
-        ("DISCORD_TOKEN", "discord-test-token"),
-        ("DISCORD_API_URL", &fake.api_url()),
-    ]);
-    settings.gateway = gateway_settings();
-    let gw = gateway_with(&db, settings.gateway.clone(), &settings);
-    let mut adapters = platforms::start(
-        &settings,
-        &gw,
-        &frontdesk::integrations::ChatRoutes::default(),
+    let mut adapters = start_adapters(
+        &db,
+        &[
+            ("DISCORD_TOKEN", "discord-test-token"),
+            ("DISCORD_API_URL", &fake.api_url()),
+        ],
     )
     .await;
     fake.wait_for_identify(1, WAIT).await;
@@ -826,17 +883,13 @@ async fn slack_uploads_the_chart_into_the_thread_with_the_external_upload_flow()
     let db = TestDb::new().await;
     two_courses_this_month(&db).await;
     let fake = FakeSlack::start().await;
-    let mut settings = env(&[
-        ("SLACK_BOT_TOKEN", slack::BOT_TOKEN),
-        ("SLACK_APP_TOKEN", slack::APP_TOKEN),
-        ("SLACK_API_URL", &fake.api_url()),
-    ]);
-    settings.gateway = gateway_settings();
-    let gw = gateway_with(&db, settings.gateway.clone(), &settings);
-    let mut adapters = platforms::start(
-        &settings,
-        &gw,
-        &frontdesk::integrations::ChatRoutes::default(),
+    let mut adapters = start_adapters(
+        &db,
+        &[
+            ("SLACK_BOT_TOKEN", slack::BOT_TOKEN),
+            ("SLACK_APP_TOKEN", slack::APP_TOKEN),
+            ("SLACK_API_URL", &fake.api_url()),
+        ],
     )
     .await;
     fake.wait_for_socket_connections(1, WAIT).await;
@@ -895,16 +948,12 @@ async fn telegram_sends_the_chart_as_a_photo_captioned_with_the_answer() {
     two_courses_this_month(&db).await;
     let token = "123456:telegram-test-token";
     let fake = FakeTelegram::start(token).await;
-    let mut settings = env(&[
-        ("TELEGRAM_BOT_TOKEN", token),
-        ("TELEGRAM_API_URL", fake.base_url()),
-    ]);
-    settings.gateway = gateway_settings();
-    let gw = gateway_with(&db, settings.gateway.clone(), &settings);
-    let mut adapters = platforms::start(
-        &settings,
-        &gw,
-        &frontdesk::integrations::ChatRoutes::default(),
+    let mut adapters = start_adapters(
+        &db,
+        &[
+            ("TELEGRAM_BOT_TOKEN", token),
+            ("TELEGRAM_API_URL", fake.base_url()),
+        ],
     )
     .await;
     let running = adapters

@@ -6,31 +6,27 @@ use std::time::{Duration, Instant};
 
 use bson::doc;
 use frontdesk::domain::{format_minor, Currency, Order, Payment, PaymentStatus};
-use frontdesk::gateway::platforms::{self, AdapterState, ChatAdapters};
+use frontdesk::gateway::platforms::{AdapterState, ChatAdapters};
 use frontdesk_fakes::slack::{
     signed_headers, EventBuilder, FakeSlack, APP_TOKEN, BOT_TOKEN, SIGNING_SECRET,
 };
 
 use crate::agents::{all, local, paid_between};
-use crate::gateway::{env, gateway_settings};
+use crate::gateway::start_adapters;
 use crate::harness::{demo_now, TestDb};
 
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn start(db: &TestDb, fake: &FakeSlack) -> ChatAdapters {
-    let mut settings = env(&[
-        ("SLACK_BOT_TOKEN", BOT_TOKEN),
-        ("SLACK_APP_TOKEN", APP_TOKEN),
-        ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
-        ("SLACK_API_URL", &fake.api_url()),
-    ]);
     // C_SUPPORT → support, C_MGMT → dashboard; user group S_STAFF is staff; U_ASHA a manager.
-    settings.gateway = gateway_settings();
-    let gw = crate::gateway::gateway_with(db, settings.gateway.clone(), &settings);
-    platforms::start(
-        &settings,
-        &gw,
-        &frontdesk::integrations::ChatRoutes::default(),
+    start_adapters(
+        db,
+        &[
+            ("SLACK_BOT_TOKEN", BOT_TOKEN),
+            ("SLACK_APP_TOKEN", APP_TOKEN),
+            ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
+            ("SLACK_API_URL", &fake.api_url()),
+        ],
     )
     .await
 }

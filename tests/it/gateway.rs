@@ -12,6 +12,7 @@ use chrono::Utc;
 use frontdesk::agents::Agents;
 use frontdesk::config::Settings;
 use frontdesk::domain::{Order, OrderStatus};
+use frontdesk::gateway::platforms::{self, ChatAdapters};
 use frontdesk::gateway::{Gateway, GatewaySettings, Outcome, Person, RoleQuotas, Route};
 use frontdesk::integrations::email::EmailSender;
 use frontdesk::store::names;
@@ -99,6 +100,20 @@ pub fn gateway_settings() -> GatewaySettings {
         platform_roles: HashMap::from([((Platform::Slack, "S_STAFF".into()), Role::Staff)]),
         ..GatewaySettings::default()
     }
+}
+
+/// The chat adapters whose tokens `vars` set, started over `db` with the routes and
+/// people of [`gateway_settings`].
+pub async fn start_adapters(db: &TestDb, vars: &[(&str, &str)]) -> ChatAdapters {
+    let mut settings = env(vars);
+    settings.gateway = gateway_settings();
+    let gw = gateway_with(db, settings.gateway.clone(), &settings);
+    platforms::start(
+        &settings,
+        &gw,
+        &frontdesk::integrations::ChatRoutes::default(),
+    )
+    .await
 }
 
 pub fn gateway_with(db: &TestDb, gw: GatewaySettings, settings: &Settings) -> Gateway {

@@ -153,4 +153,37 @@ impl TestApi {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// `GET path` with `token`: the status, the headers and the JSON body (null when the
+    /// body is not JSON).
+    pub async fn get(
+        &self,
+        path: &str,
+        token: &str,
+    ) -> (
+        reqwest::StatusCode,
+        reqwest::header::HeaderMap,
+        serde_json::Value,
+    ) {
+        let res = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        let body = res
+            .json::<serde_json::Value>()
+            .await
+            .unwrap_or(serde_json::Value::Null);
+        (status, headers, body)
+    }
+
+    /// `GET path` with `token`: the JSON body, once the answer is checked to be 200 OK.
+    pub async fn get_ok(&self, path: &str, token: &str) -> serde_json::Value {
+        let (status, _, body) = self.get(path, token).await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{path}: {body}");
+        body
+    }
 }

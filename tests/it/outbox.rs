@@ -720,16 +720,9 @@ async fn agent_status_shows_the_outbox_depth_and_dead_letters() {
         .await
         .unwrap();
     let api = crate::harness::TestApi::spawn(db).await;
-    let status: Value = api
-        .http
-        .get(api.url("/api/agents/status"))
-        .bearer_auth(api.token("manager", "m"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = api
+        .get_ok("/api/agents/status", &api.token("manager", "m"))
+        .await;
     assert_eq!(status["outbox"]["pending"], 2, "{status}");
     assert_eq!(status["outbox"]["dead"], 1, "{status}");
     assert_eq!(status["outbox"]["done"], 0, "{status}");

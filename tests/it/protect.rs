@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bson::{doc, Document};
-use frontdesk::agents::{AgentRequest, Agents};
+use frontdesk::agents::{AgentReply, AgentRequest, Agents};
 use frontdesk::domain::{Email, Phone};
 use frontdesk::gateway::Outcome;
 use frontdesk::protect::{Key, Keyring};
@@ -37,10 +37,47 @@ fn contains_plaintext(raw: &Document, needle: &str) -> bool {
     in_bytes || raw.to_string().contains(needle)
 }
 
+/// The REST API over a database with the demo data of `clients` clients.
+async fn demo_api(clients: usize) -> TestApi {
+    let (db, _) = TestDb::with_demo_data(clients).await;
+    TestApi::spawn(db).await
+}
+
+/// The agents over `store` as the service makes them (rules planner, the demo clock).
+fn agents_over(store: &Store) -> Agents {
+    let settings = env(&[]);
+    Agents::new(
+        store.clone(),
+        settings.clock(),
+        settings.studio.clone(),
+        &settings.llm,
+        24,
+    )
+}
+
+/// Asks `agent` as `caller`, outside any conversation.
+async fn ask(agents: &Agents, agent: AgentKind, caller: Caller, text: &str) -> AgentReply {
+    agents
+        .handle(AgentRequest {
+            agent,
+            caller,
+            text: text.to_owned(),
+            conversation: None,
+            event_id: None,
+        })
+        .await
+}
+
+/// `db` opened again with the keyring of [`keyring`]`(current, old)`.
+async fn reopen_with_keys(db: &TestDb, current: u8, old: &[u8]) -> Store {
+    Store::open(&server_url(), db.name(), keyring(current, old))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn protect_raw_client_documents_hold_no_plaintext_email_phone_or_notes() {
-    let (db, _) = TestDb::with_demo_data(40).await;
-    let api = TestApi::spawn(db).await;
+    let api = demo_api(40).await;
     let admin = api.token("admin", "admin-1");
     let made: Value = api
         .http
@@ -134,27 +171,12 @@ async fn protect_lookups_by_email_and_phone_still_work_through_the_blind_index()
     assert_eq!(total, 0);
 
     // The Support Agent's find_client by email and by phone.
-    let settings = env(&[]);
-    let agents = Agents::new(
-        store.clone(),
-        settings.clock(),
-        settings.studio.clone(),
-        &settings.llm,
-        24,
-    );
+    let agents = agents_over(&store);
     for text in [
         "Find client by email priya@example.com".to_owned(),
         format!("find client by phone {}", phone.as_str()),
     ] {
-        let reply = agents
-            .handle(AgentRequest {
-                agent: AgentKind::Support,
-                caller: Caller::staff(),
-                text: text.clone(),
-                conversation: None,
-                event_id: None,
-            })
-            .await;
+        let reply = ask(&agents, AgentKind::Support, Caller::staff(), &text).await;
         assert_eq!(reply.intent, "find_client", "{text}: {reply:#?}");
         assert!(
             reply.answer.contains("Priya Sharma"),
@@ -166,20 +188,13 @@ async fn protect_lookups_by_email_and_phone_still_work_through_the_blind_index()
     // REST: the list's search by email.
     let api = TestApi::spawn(db).await;
     let staff = api.token("staff", "staff-1");
-    let found: Value = api
-        .http
-        .get(api.url("/api/clients?search=priya%40example.com"))
-        .bearer_auth(&staff)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found = api
+        .get_ok("/api/clients?search=priya%40example.com", &staff)
+        .await;
     assert_eq!(found["total"], 1, "{found}");
 
     // Telegram: Priya shares her own contact and is linked by the phone's blind index.
-    let gw = gateway_with(&api.db, gateway_settings(), &settings);
+    let gw = gateway_with(&api.db, gateway_settings(), &env(&[]));
     let rec = Arc::new(Recorder::default());
     let contact = telegram_dm("4242", "", 1).with_contact_phone(phone.as_str());
     assert_eq!(run(&gw, &rec, contact).await, Outcome::Linking);
@@ -209,9 +224,7 @@ async fn protect_a_taken_email_is_refused_whatever_key_it_is_under() {
     ));
     // A new key, the old one kept: Priya is still under the old key, and the unique
     // index alone could not see her.
-    let rotated = Store::open(&server_url(), db.name(), keyring(9, &[7]))
-        .await
-        .unwrap();
+    let rotated = reopen_with_keys(&db, 9, &[7]).await;
     twin.id = bson::oid::ObjectId::new();
     assert!(matches!(
         rotated.insert_client(&twin).await,
@@ -253,9 +266,7 @@ async fn protect_rotate_key_moves_every_record_and_resumes_after_an_interruption
     let (db, _) = TestDb::with_demo_data(60).await;
     let total = db.store.clients().count_documents(doc! {}).await.unwrap();
     let a_id = db.store.keys().current_id().to_owned();
-    let b = Store::open(&server_url(), db.name(), keyring(9, &[7]))
-        .await
-        .unwrap();
+    let b = reopen_with_keys(&db, 9, &[7]).await;
     let b_id = b.keys().current_id().to_owned();
     assert_ne!(a_id, b_id);
     assert_eq!(b.clients_to_rotate().await.unwrap(), total);
@@ -302,9 +313,7 @@ async fn protect_rotate_key_moves_every_record_and_resumes_after_an_interruption
         }
     }
     // B alone (A forgotten) reads every record and finds Priya by email and phone.
-    let b_only = Store::open(&server_url(), db.name(), keyring(9, &[]))
-        .await
-        .unwrap();
+    let b_only = reopen_with_keys(&db, 9, &[]).await;
     let all = b_only.find_clients(doc! {}).await.unwrap();
     assert_eq!(all.len() as u64, total);
     let found = b_only.client_by_email(&priya_email).await.unwrap().unwrap();
@@ -360,14 +369,11 @@ async fn protect_documents_from_before_encryption_read_and_are_sealed_by_rotate_
         .is_some());
 }
 
-async fn audit_of(store: &Store, collection: &str, target: &str) -> Vec<AuditRecord> {
-    store
-        .audit_entries(doc! { "collection": collection, "target": target })
-        .await
-        .unwrap()
-}
+/// An audit entry as the tests compare it: who (subject, role, platform), what (action)
+/// and through what (via kind, via).
+type Trail = (String, String, Option<String>, String, String, String);
 
-fn who_what_through(e: &AuditRecord) -> (String, String, Option<String>, String, String, String) {
+fn who_what_through(e: &AuditRecord) -> Trail {
     (
         e.subject.clone(),
         e.role.clone(),
@@ -378,14 +384,52 @@ fn who_what_through(e: &AuditRecord) -> (String, String, Option<String>, String,
     )
 }
 
-fn s(x: &str) -> String {
-    x.to_owned()
+/// The expected [`Trail`] of one entry.
+fn entry(
+    subject: &str,
+    role: &str,
+    platform: Option<&str>,
+    action: &str,
+    via_kind: &str,
+    via: &str,
+) -> Trail {
+    (
+        subject.to_owned(),
+        role.to_owned(),
+        platform.map(str::to_owned),
+        action.to_owned(),
+        via_kind.to_owned(),
+        via.to_owned(),
+    )
+}
+
+/// The trail of one record, oldest first.
+async fn trail_of(store: &Store, collection: &str, target: &str) -> Vec<Trail> {
+    store
+        .audit_entries(doc! { "collection": collection, "target": target })
+        .await
+        .unwrap()
+        .iter()
+        .map(who_what_through)
+        .collect()
+}
+
+/// Every audit entry as stored, to look for personal data in.
+async fn raw_audit(store: &Store) -> Vec<Document> {
+    store
+        .database()
+        .collection::<Document>(names::AUDIT)
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn protect_rest_writes_are_audited_with_who_what_and_endpoint() {
-    let (db, _) = TestDb::with_demo_data(30).await;
-    let api = TestApi::spawn(db).await;
+    let api = demo_api(30).await;
     let admin = api.token("admin", "admin-7");
     let staff = api.token("staff", "staff-3");
     let send = |method: Method, path: &str, token: &str, body: Value| {
@@ -450,91 +494,70 @@ async fn protect_rest_writes_are_audited_with_who_what_and_endpoint() {
     assert_eq!(status, 204);
 
     let store = &api.db.store;
-    let rest = Some(s("rest"));
+    let rest = Some("rest");
     assert_eq!(
-        audit_of(store, names::CLIENTS, &client_id)
-            .await
-            .iter()
-            .map(who_what_through)
-            .collect::<Vec<_>>(),
+        trail_of(store, names::CLIENTS, &client_id).await,
         vec![
-            (
-                s("admin-7"),
-                s("admin"),
-                rest.clone(),
-                s("client.create"),
-                s("rest"),
-                s("POST /api/clients")
+            entry(
+                "admin-7",
+                "admin",
+                rest,
+                "client.create",
+                "rest",
+                "POST /api/clients"
             ),
-            (
-                s("staff-3"),
-                s("staff"),
-                rest.clone(),
-                s("client.update"),
-                s("rest"),
-                s("PUT /api/clients/{client_id}")
+            entry(
+                "staff-3",
+                "staff",
+                rest,
+                "client.update",
+                "rest",
+                "PUT /api/clients/{client_id}"
             ),
-            (
-                s("admin-7"),
-                s("admin"),
-                rest.clone(),
-                s("client.delete"),
-                s("rest"),
-                s("DELETE /api/clients/{client_id}")
+            entry(
+                "admin-7",
+                "admin",
+                rest,
+                "client.delete",
+                "rest",
+                "DELETE /api/clients/{client_id}"
             ),
         ]
     );
     assert_eq!(
-        audit_of(store, names::ORDERS, &order_id)
-            .await
-            .iter()
-            .map(who_what_through)
-            .collect::<Vec<_>>(),
+        trail_of(store, names::ORDERS, &order_id).await,
         vec![
-            (
-                s("staff-3"),
-                s("staff"),
-                rest.clone(),
-                s("order.create"),
-                s("rest"),
-                s("POST /api/orders")
+            entry(
+                "staff-3",
+                "staff",
+                rest,
+                "order.create",
+                "rest",
+                "POST /api/orders"
             ),
-            (
-                s("staff-3"),
-                s("staff"),
-                rest.clone(),
-                s("order.completed"),
-                s("rest"),
-                s("PUT /api/orders/{order_id}")
+            entry(
+                "staff-3",
+                "staff",
+                rest,
+                "order.completed",
+                "rest",
+                "PUT /api/orders/{order_id}"
             ),
         ]
     );
     assert_eq!(
-        audit_of(store, names::PAYMENTS, &payment_id)
-            .await
-            .iter()
-            .map(who_what_through)
-            .collect::<Vec<_>>(),
-        vec![(
-            s("staff-3"),
-            s("staff"),
+        trail_of(store, names::PAYMENTS, &payment_id).await,
+        vec![entry(
+            "staff-3",
+            "staff",
             rest,
-            s("payment.record"),
-            s("rest"),
-            s("POST /api/payments")
+            "payment.record",
+            "rest",
+            "POST /api/payments"
         )]
     );
     // Nothing personal in the trail: no email, phone or name anywhere in it.
-    let raw: Vec<Document> = store
-        .database()
-        .collection::<Document>(names::AUDIT)
-        .find(doc! {})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    for entry in &raw {
+    for entry in &raw_audit(store).await {
         for plain in ["audit.me", "+919800011122", "Audit Me", "new notes"] {
             assert!(!contains_plaintext(entry, plain), "{entry}");
         }
@@ -595,16 +618,15 @@ async fn protect_agent_tools_and_chat_linking_are_audited_with_the_chat_account(
         "{outcome:?} {:?}",
         rec.texts()
     );
-    let slack_staff = (s("slack:U_STAFF"), s("staff"), Some(s("slack")));
     let got = entries().await;
     let tool = |action: &str, name: &str| {
-        (
-            slack_staff.0.clone(),
-            slack_staff.1.clone(),
-            slack_staff.2.clone(),
-            s(action),
-            s("tool"),
-            s(name),
+        entry(
+            "slack:U_STAFF",
+            "staff",
+            Some("slack"),
+            action,
+            "tool",
+            name,
         )
     };
     assert!(
@@ -625,13 +647,13 @@ async fn protect_agent_tools_and_chat_linking_are_audited_with_the_chat_account(
     run(&gw, &rec, enquiry).await;
     let got = entries().await;
     let guest = |action: &str| {
-        (
-            s("telegram:5150"),
-            s("guest"),
-            Some(s("telegram")),
-            s(action),
-            s("tool"),
-            s("create_enquiry"),
+        entry(
+            "telegram:5150",
+            "guest",
+            Some("telegram"),
+            action,
+            "tool",
+            "create_enquiry",
         )
     };
     assert!(got.contains(&guest("client.create")), "{got:#?}");
@@ -660,39 +682,29 @@ async fn protect_agent_tools_and_chat_linking_are_audited_with_the_chat_account(
     assert_eq!(run(&gw, &rec, contact).await, Outcome::Linking);
     let unlink = telegram_dm("6160", "/unlink", 2);
     assert_eq!(run(&gw, &rec, unlink).await, Outcome::Linking);
-    let links = audit_of(&store, names::IDENTITIES, "telegram:6160").await;
     assert_eq!(
-        links.iter().map(who_what_through).collect::<Vec<_>>(),
+        trail_of(&store, names::IDENTITIES, "telegram:6160").await,
         vec![
-            (
-                s("telegram:6160"),
-                s("guest"),
-                Some(s("telegram")),
-                s("identity.link.phone"),
-                s("gateway"),
-                s("linking: shared contact")
+            entry(
+                "telegram:6160",
+                "guest",
+                Some("telegram"),
+                "identity.link.phone",
+                "gateway",
+                "linking: shared contact"
             ),
-            (
-                s("telegram:6160"),
-                s("client"),
-                Some(s("telegram")),
-                s("identity.unlink"),
-                s("gateway"),
-                s("linking: /unlink")
+            entry(
+                "telegram:6160",
+                "client",
+                Some("telegram"),
+                "identity.unlink",
+                "gateway",
+                "linking: /unlink"
             ),
         ]
     );
     // No entry names an email, phone or person.
-    let raw: Vec<Document> = store
-        .database()
-        .collection::<Document>(names::AUDIT)
-        .find(doc! {})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    for entry in &raw {
+    for entry in &raw_audit(&store).await {
         for plain in [
             "meera",
             "Meera",
@@ -734,24 +746,9 @@ async fn protect_the_dashboard_reads_through_the_read_only_connection() {
     let readonly = url_with_database(&server_url(), other.name());
     let store = main.store.clone().with_reader(&readonly).await.unwrap();
     assert!(store.has_reader());
-    let settings = env(&[]);
-    let agents = Agents::new(
-        store.clone(),
-        settings.clock(),
-        settings.studio.clone(),
-        &settings.llm,
-        24,
-    );
-    let ask = |agent: AgentKind, caller: Caller, text: &str| {
-        agents.handle(AgentRequest {
-            agent,
-            caller,
-            text: text.to_owned(),
-            conversation: None,
-            event_id: None,
-        })
-    };
+    let agents = agents_over(&store);
     let reply = ask(
+        &agents,
         AgentKind::Dashboard,
         Caller::manager(),
         "how many new clients this month",
@@ -762,6 +759,7 @@ async fn protect_the_dashboard_reads_through_the_read_only_connection() {
     assert_eq!(result["count"], other_new, "{result}");
     // The Support Agent still reads (and writes) through the main connection.
     let reply = ask(
+        &agents,
         AgentKind::Support,
         Caller::staff(),
         "Find client by email priya@example.com",
@@ -774,16 +772,12 @@ async fn protect_the_dashboard_reads_through_the_read_only_connection() {
     let mut api_db = main;
     api_db.store = store;
     let api = TestApi::spawn(api_db).await;
-    let figures: Value = api
-        .http
-        .get(api.url("/api/analytics/clients?period=this_month"))
-        .bearer_auth(api.token("manager", "m"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let figures = api
+        .get_ok(
+            "/api/analytics/clients?period=this_month",
+            &api.token("manager", "m"),
+        )
+        .await;
     assert_eq!(figures["new_clients"], other_new, "{figures}");
 }
 

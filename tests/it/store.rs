@@ -443,9 +443,10 @@ async fn many_enrolments_of_one_client_at_once_all_land_with_their_own_numbers()
     s.insert_client(&c).await.unwrap();
     s.insert_course(&pilates).await.unwrap();
     const AT_ONCE: usize = 16;
+    let (c, pilates) = (&c, &pilates);
     let made = futures::future::join_all((0..AT_ONCE).map(|i| {
         let key = format!("slack:burst-{i}");
-        async move { s.create_order(new_order(&c, &pilates, Some(&key))).await }
+        async move { s.create_order(new_order(c, pilates, Some(&key))).await }
     }))
     .await;
     let mut numbers: Vec<u32> = made

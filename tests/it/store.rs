@@ -48,6 +48,15 @@ fn new_order(client: &Client, course: &Course, key: Option<&str>) -> NewOrder {
     }
 }
 
+/// A client and a Pilates course at 4,000, both stored.
+async fn client_and_pilates(s: &Store, name: &str, email: &str) -> (Client, Course) {
+    let c = client(name, email);
+    let pilates = course("Pilates", 4000);
+    s.insert_client(&c).await.unwrap();
+    s.insert_course(&pilates).await.unwrap();
+    (c, pilates)
+}
+
 #[tokio::test]
 async fn clients_round_trip_and_emails_are_unique() {
     let db = TestDb::new().await;
@@ -184,10 +193,7 @@ async fn listing_filters_searches_and_pages() {
 async fn deleted_clients_disappear_but_keep_their_orders() {
     let db = TestDb::new().await;
     let s = &db.store;
-    let c = client("Kabir Das", "kabir@example.com");
-    let pilates = course("Pilates", 4000);
-    s.insert_client(&c).await.unwrap();
-    s.insert_course(&pilates).await.unwrap();
+    let (c, pilates) = client_and_pilates(s, "Kabir Das", "kabir@example.com").await;
     let created = s.create_order(new_order(&c, &pilates, None)).await.unwrap();
     s.delete_client(c.id, demo_now()).await.unwrap();
     assert!(s.client_by_id(c.id).await.unwrap().is_none());
@@ -384,10 +390,7 @@ async fn classes_are_listed_in_order_and_attendance_moves_the_last_visit() {
 async fn an_order_comes_with_its_payment_and_enrollment_and_a_retry_makes_no_second() {
     let db = TestDb::new().await;
     let s = &db.store;
-    let c = client("Ishaan Rao", "ishaan@example.com");
-    let pilates = course("Pilates", 4000);
-    s.insert_client(&c).await.unwrap();
-    s.insert_course(&pilates).await.unwrap();
+    let (c, pilates) = client_and_pilates(s, "Ishaan Rao", "ishaan@example.com").await;
 
     let first = s
         .create_order(new_order(&c, &pilates, Some("telegram:update:77")))
@@ -438,10 +441,7 @@ async fn an_order_comes_with_its_payment_and_enrollment_and_a_retry_makes_no_sec
 async fn many_enrolments_of_one_client_at_once_all_land_with_their_own_numbers() {
     let db = TestDb::new().await;
     let s = &db.store;
-    let c = client("Ishaan Rao", "ishaan@example.com");
-    let pilates = course("Pilates", 4000);
-    s.insert_client(&c).await.unwrap();
-    s.insert_course(&pilates).await.unwrap();
+    let (c, pilates) = client_and_pilates(s, "Ishaan Rao", "ishaan@example.com").await;
     const AT_ONCE: usize = 16;
     let (c, pilates) = (&c, &pilates);
     let made = futures::future::join_all((0..AT_ONCE).map(|i| {
@@ -494,10 +494,7 @@ async fn a_failed_order_writes_nothing() {
 async fn order_status_moves_are_checked_by_the_store() {
     let db = TestDb::new().await;
     let s = &db.store;
-    let c = client("Liam Brown", "liam@example.com");
-    let pilates = course("Pilates", 4000);
-    s.insert_client(&c).await.unwrap();
-    s.insert_course(&pilates).await.unwrap();
+    let (c, pilates) = client_and_pilates(s, "Liam Brown", "liam@example.com").await;
     let o = s
         .create_order(new_order(&c, &pilates, None))
         .await

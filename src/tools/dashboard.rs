@@ -863,14 +863,17 @@ impl Tool for ClassFillRate {
             );
         }
         let overall = format!(
-            "{:.1}% ({} attendees for {} seats over {} classes)",
-            r.percent, r.attended, r.seats, r.classes
+            "{:.1}% ({} attendees for {} seats over {})",
+            r.percent,
+            r.attended,
+            r.seats,
+            classes_count(r.classes)
         );
         let (text, chart) = match by {
             FillBy::Instructor => {
                 let lead = match r.by_instructor.first() {
                     Some(top) => format!(
-                        "{} fill best in {}: {:.1}% ({} of {} seats over {} classes). Overall for {what}: {overall}.",
+                        "{} fill best in {}: {:.1}% ({} of {} seats over {}). Overall for {what}: {overall}.",
                         if top.instructor.is_empty() {
                             "Classes with no instructor".to_owned()
                         } else {
@@ -880,7 +883,7 @@ impl Tool for ClassFillRate {
                         top.percent,
                         top.attended,
                         top.seats,
-                        top.classes
+                        classes_count(top.classes)
                     ),
                     None => format!("Fill rate for {what} in {}: {overall}.", period.label()),
                 };
@@ -894,13 +897,12 @@ impl Tool for ClassFillRate {
                     .iter()
                     .map(|l| {
                         format!(
-                            "• {} — {:.1}% ({}/{}, {} class{})",
+                            "• {} — {:.1}% ({}/{}, {})",
                             instructor_label(&l.instructor),
                             l.percent,
                             l.attended,
                             l.seats,
-                            l.classes,
-                            if l.classes == 1 { "" } else { "es" }
+                            classes_count(l.classes)
                         )
                     })
                     .collect();
@@ -920,7 +922,13 @@ impl Tool for ClassFillRate {
                     .collect();
                 let lines: Vec<String> = shown
                     .iter()
-                    .map(|l| format!("• {} ({}) — {:.1}%", l.course, l.instructor, l.percent))
+                    .map(|l| {
+                        if l.instructor.is_empty() {
+                            format!("• {} — {:.1}%", l.course, l.percent)
+                        } else {
+                            format!("• {} ({}) — {:.1}%", l.course, l.instructor, l.percent)
+                        }
+                    })
                     .collect();
                 fill_breakdown(by, &period, lead, items, &lines)
             }
@@ -930,5 +938,14 @@ impl Tool for ClassFillRate {
             text,
         )?
         .with_chart(chart))
+    }
+}
+
+/// "1 class", "12 classes".
+fn classes_count(n: u64) -> String {
+    if n == 1 {
+        "1 class".to_owned()
+    } else {
+        format!("{n} classes")
     }
 }

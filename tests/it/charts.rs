@@ -608,7 +608,7 @@ async fn classes_without_an_instructor_are_shown_as_no_instructor() {
     let reply = golden(
         &agents(&db),
         "which instructor's classes fill best",
-        "Classes with no instructor fill best in 1–25 Nov 2026: 80.0% (8 of 10 seats over 1 classes). \
+        "Classes with no instructor fill best in 1–25 Nov 2026: 80.0% (8 of 10 seats over 1 class). \
          Overall for all classes: 60.0% (12 attendees for 20 seats over 2 classes). \
          Best: No instructor at 80.0%; worst: Ana at 40.0% — 40.0 pts apart (No instructor is 100.0% higher).\n\
          • No instructor — 80.0% (8/10, 1 class)\n\
@@ -625,6 +625,25 @@ async fn classes_without_an_instructor_are_shown_as_no_instructor() {
     let lines = &reply.tool_calls[0].result["report"]["by_instructor"];
     assert_eq!(lines[0]["instructor"], "", "{lines}");
     assert_eq!(lines[1]["instructor"], "Ana", "{lines}");
+
+    // By course, a course taught by nobody gets no empty brackets: 5 of 10 seats.
+    let zumba = (ObjectId::new(), "Zumba");
+    let more = [(
+        class(zumba, local(2026, 11, 5, 18), "", 10),
+        vec![AttendanceStatus::Present; 5],
+    )];
+    insert_classes(&db, &more).await;
+    golden(
+        &agents(&db),
+        "fill rate by course this month",
+        "Fill rate for all classes in 1–25 Nov 2026: 56.7% (17 attendees for 30 seats over 3 classes). \
+         Best: Yoga Beginner at 60.0%; worst: Zumba at 50.0% — 10.0 pts apart (Yoga Beginner is 20.0% higher).\n\
+         • Yoga Beginner (Ana) — 60.0%\n\
+         • Zumba — 50.0%",
+        ChartKind::Bar,
+        "Fill rate by course, 1–25 Nov 2026",
+    )
+    .await;
 }
 
 #[tokio::test]

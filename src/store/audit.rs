@@ -137,6 +137,11 @@ impl Store {
         }
     }
 
+    /// The append-only collection the entries go to.
+    fn audit_log(&self) -> mongodb::Collection<Document> {
+        self.database().collection::<Document>(names::AUDIT)
+    }
+
     /// Appends an entry for a write made outside a transaction.
     pub(crate) async fn audit(
         &self,
@@ -144,8 +149,7 @@ impl Store {
         collection: &str,
         target: &str,
     ) -> Result<(), StoreError> {
-        self.database()
-            .collection::<Document>(names::AUDIT)
+        self.audit_log()
             .insert_one(self.audit_doc(action, collection, target))
             .await?;
         Ok(())
@@ -159,8 +163,7 @@ impl Store {
         collection: &str,
         target: &str,
     ) -> Result<(), StoreError> {
-        self.database()
-            .collection::<Document>(names::AUDIT)
+        self.audit_log()
             .insert_one(self.audit_doc(action, collection, target))
             .session(session)
             .await?;
@@ -173,8 +176,7 @@ impl Store {
     /// The server failed, or an entry could not be read.
     pub async fn audit_entries(&self, filter: Document) -> Result<Vec<AuditRecord>, StoreError> {
         let docs: Vec<Document> = self
-            .database()
-            .collection::<Document>(names::AUDIT)
+            .audit_log()
             .find(filter)
             .sort(doc! { "at": 1, "_id": 1 })
             .await?

@@ -16,6 +16,7 @@ use futures::TryStreamExt;
 use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 
+use super::classes::{COUNT_ATTENDED, COUNT_MARKED};
 use super::{Store, StoreError};
 use crate::domain::{Currency, ObjectId, ResolvedPeriod};
 
@@ -465,7 +466,8 @@ impl Store {
     }
 
     /// Attendance at classes that started in the period (optionally of one course):
-    /// attended (present or late) over all records, overall and per course.
+    /// attended (present or late) over all records, overall and per course. Read from
+    /// the counts each class carries (one document per class, not per record).
     ///
     /// # Errors
     /// The server failed.
@@ -474,42 +476,24 @@ impl Store {
         period: &ResolvedPeriod,
         course_id: Option<ObjectId>,
     ) -> Result<AttendanceReport, StoreError> {
-        let mut filter = doc! { "class_starts_at": between(period.start, period.end) };
+        let mut filter = doc! {
+            "starts_at": between(period.start, period.end),
+            COUNT_MARKED: { "$gt": 0 },
+        };
         if let Some(id) = course_id {
             filter.insert("course_id", id);
         }
-        let by_course_group = doc! {
-            "_id": "$course_id",
-            "course": { "$first": "$course_name" },
-            "total": { "$sum": 1 },
-            "attended": { "$sum": { "$cond": [ { "$in": [ "$status", ATTENDED.to_vec() ] }, 1, 0 ] } },
-        };
-        // One pass over the records, grouped per course; the overall figure adds up
-        // those few groups.
         let pipeline = vec![
             doc! { "$match": filter },
-            doc! { "$group": by_course_group },
-            doc! { "$facet": {
-                "overall": [ { "$group": {
-                    "_id": Bson::Null,
-                    "total": { "$sum": "$total" },
-                    "attended": { "$sum": "$attended" },
-                } } ],
-                "by_course": [
-                    { "$addFields": { "rate": { "$divide": [ "$attended", "$total" ] } } },
-                    { "$sort": { "rate": -1, "course": 1 } },
-                ],
+            doc! { "$group": {
+                "_id": "$course_id",
+                "course": { "$first": "$course_name" },
+                "total": { "$sum": format!("${COUNT_MARKED}") },
+                "attended": { "$sum": format!("${COUNT_ATTENDED}") },
             } },
         ];
-        let out = first(aggregate(&self.attendance(), pipeline).await?);
-        let overall = out.as_ref().and_then(|d| first_in(d, "overall"));
-        let (attended, total) = overall
-            .as_ref()
-            .map_or((0, 0), |o| (get_u64(o, "attended"), get_u64(o, "total")));
-        let by_course = out
-            .as_ref()
-            .map(|d| docs_in(d, "by_course"))
-            .unwrap_or_default()
+        let mut by_course: Vec<AttendanceLine> = aggregate(&self.classes(), pipeline)
+            .await?
             .iter()
             .map(|d| {
                 let (attended, total) = (get_u64(d, "attended"), get_u64(d, "total"));
@@ -521,6 +505,13 @@ impl Store {
                 }
             })
             .collect();
+        by_course.sort_by(|a, b| {
+            rate(b.attended, b.total)
+                .total_cmp(&rate(a.attended, a.total))
+                .then_with(|| a.course.cmp(&b.course))
+        });
+        let attended = by_course.iter().map(|l| l.attended).sum();
+        let total = by_course.iter().map(|l| l.total).sum();
         Ok(AttendanceReport {
             attended,
             total,
@@ -688,73 +679,61 @@ impl Store {
         period: &ResolvedPeriod,
         course_id: Option<ObjectId>,
     ) -> Result<FillReport, StoreError> {
-        // Two indexed reads joined here rather than a `$lookup` per class: the classes of
-        // the period (a few hundred) with their capacity, then their attended records
-        // counted per class by the server. Cost grows with the period's records only.
-        let mut class_filter = doc! {
+        // One indexed read of the period's classes, each carrying its attendance counts,
+        // summed per course and instructor by the server (a few dozen groups).
+        let mut filter = doc! {
             "cancelled": false,
             "starts_at": between(period.start, period.end),
         };
         if let Some(id) = course_id {
-            class_filter.insert("course_id", id);
+            filter.insert("course_id", id);
         }
-        let class_pipeline = vec![
-            doc! { "$match": class_filter },
-            // The newest class carries the course's current name.
-            doc! { "$sort": { "starts_at": -1, "_id": -1 } },
-            doc! { "$project": {
-                "course_id": 1, "course_name": 1, "instructor": 1, "capacity": 1,
+        let pipeline = vec![
+            doc! { "$match": filter },
+            doc! { "$group": {
+                "_id": { "course": "$course_id", "instructor": "$instructor" },
+                "course": { "$max": "$course_name" },
+                "classes": { "$sum": 1 },
+                "seats": { "$sum": "$capacity" },
+                "attended": { "$sum": format!("${COUNT_ATTENDED}") },
             } },
         ];
-        let period_classes = aggregate(&self.classes(), class_pipeline).await?;
-        // The records of the period's classes by the start time each record carries (one
-        // index range), not by `class_id $in [every class]`: matching against a list
-        // of thousands of ids made this quadratic at a million records. Records of
-        // cancelled classes are counted here but joined to no class below.
-        let mut came_filter = doc! {
-            "class_starts_at": between(period.start, period.end),
-            "status": { "$in": ATTENDED.to_vec() },
-        };
-        if let Some(id) = course_id {
-            came_filter.insert("course_id", id);
-        }
-        let came_pipeline = vec![
-            doc! { "$match": came_filter },
-            doc! { "$group": { "_id": "$class_id", "n": { "$sum": 1 } } },
-        ];
-        let came: HashMap<ObjectId, u64> = aggregate(&self.attendance(), came_pipeline)
-            .await?
-            .iter()
-            .filter_map(|d| Some((d.get_object_id("_id").ok()?, get_u64(d, "n"))))
-            .collect();
+        let groups = aggregate(&self.classes(), pipeline).await?;
+        let catalogue = self.all_courses().await?;
         let mut courses: HashMap<ObjectId, CourseFill> = HashMap::new();
         // Per instructor: (classes, seats, attended).
         let mut instructors: HashMap<String, (u64, u64, u64)> = HashMap::new();
         let (mut classes, mut seats, mut attended) = (0, 0, 0);
-        for class in &period_classes {
-            let (Ok(id), Ok(course_id)) =
-                (class.get_object_id("_id"), class.get_object_id("course_id"))
-            else {
+        for group in &groups {
+            let Some(key) = first_of(group) else { continue };
+            let Ok(course_id) = key.get_object_id("course") else {
                 continue;
             };
-            let capacity = get_u64(class, "capacity");
-            let came = came.get(&id).copied().unwrap_or(0);
-            classes += 1;
+            let instructor = key.get_str("instructor").unwrap_or_default();
+            let (n, capacity, came) = (
+                get_u64(group, "classes"),
+                get_u64(group, "seats"),
+                get_u64(group, "attended"),
+            );
+            classes += n;
             seats += capacity;
             attended += came;
             let line = courses.entry(course_id).or_insert_with(|| CourseFill {
-                course: get_string(class, "course_name"),
+                // The course's current name; one gone from the catalogue keeps its classes'.
+                course: catalogue
+                    .iter()
+                    .find(|c| c.id == course_id)
+                    .map_or_else(|| get_string(group, "course"), |c| c.name.clone()),
                 ..CourseFill::default()
             });
-            line.classes += 1;
+            line.classes += n;
             line.seats += capacity;
             line.attended += came;
-            let instructor = class.get_str("instructor").unwrap_or_default();
             if !instructor.is_empty() {
                 line.instructors.insert(instructor.to_owned());
             }
             let by = instructors.entry(instructor.to_owned()).or_default();
-            by.0 += 1;
+            by.0 += n;
             by.1 += capacity;
             by.2 += came;
         }
@@ -834,6 +813,11 @@ async fn aggregate<T: Send + Sync>(
     pipeline: Vec<Document>,
 ) -> Result<Vec<Document>, StoreError> {
     Ok(collection.aggregate(pipeline).await?.try_collect().await?)
+}
+
+/// A group's `_id` when it is a document (a compound key).
+fn first_of(group: &Document) -> Option<&Document> {
+    group.get_document("_id").ok()
 }
 
 fn first(docs: Vec<Document>) -> Option<Document> {

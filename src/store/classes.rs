@@ -1,10 +1,17 @@
-//! Classes (sessions) and attendance marking.
+//! Classes (sessions) and attendance marking. Each class document carries the counts of
+//! its attendance records (`marked`, and of them `attended`), moved in the same
+//! transaction as every record written, so the dashboard's attendance and fill-rate
+//! figures read one document per class instead of every record.
 
-use bson::doc;
+use std::collections::BTreeMap;
+
+use bson::{doc, Bson, Document};
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
+use mongodb::options::ReturnDocument;
+use mongodb::ClientSession;
 
-use super::{Store, StoreError};
+use super::{names, Store, StoreError};
 use crate::domain::{Attendance, AttendanceStatus, ClassSession, ObjectId};
 
 impl Store {
@@ -49,14 +56,21 @@ impl Store {
             .await?)
     }
 
-    /// Replaces a class (after a reschedule or a note).
+    /// Replaces a class's details (after a reschedule or a note), keeping what the
+    /// domain type does not carry: the attendance counts and the revision, which moves
+    /// on with every change so the calendar sync sees A → B → A as two changes.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown class.
     pub async fn update_class(&self, class: &ClassSession) -> Result<(), StoreError> {
+        let mut set = bson::to_document(class)?;
+        set.remove("_id");
         let result = self
             .classes()
-            .replace_one(doc! { "_id": class.id }, class)
+            .update_one(
+                doc! { "_id": class.id },
+                doc! { "$set": set, "$inc": { "revision": 1 } },
+            )
             .await?;
         if result.matched_count == 0 {
             return Err(StoreError::NotFound {
@@ -64,16 +78,11 @@ impl Store {
                 key: class.id.to_hex(),
             });
         }
-        // Every change gets a new revision, so the calendar sync sees A → B → A as two
-        // changes (the revision is not part of the domain type).
-        self.database()
-            .collection::<bson::Document>(super::names::CLASSES)
-            .update_one(doc! { "_id": class.id }, doc! { "$inc": { "revision": 1 } })
-            .await?;
         Ok(())
     }
 
-    /// Marks (or re-marks) a client's attendance at a class and moves their last visit.
+    /// Marks (or re-marks) a client's attendance at a class, moves the class's counts
+    /// and the client's last visit, all in one transaction.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown class or client.
@@ -107,28 +116,325 @@ impl Store {
             status,
             marked_at: now,
         };
-        let mut set = bson::to_document(&record)?;
-        set.remove("_id");
-        self.attendance()
+        // Marks at one class all move that class's counts: a conflict is retried.
+        let mut attempts = 0u64;
+        loop {
+            attempts += 1;
+            match self.write_mark(&record).await {
+                Err(e) if e.is_transient() && attempts < StoreError::CONFLICT_ATTEMPTS => {
+                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn write_mark(&self, record: &Attendance) -> Result<Attendance, StoreError> {
+        let mut session = self.client.start_session().await?;
+        session.start_transaction().await?;
+        let written = async {
+            let key = doc! { "class_id": record.class_id, "client_id": record.client_id };
+            let mut set = bson::to_document(record)?;
+            set.remove("_id");
+            let before = self
+                .attendance()
+                .find_one_and_update(key.clone(), doc! { "$set": set })
+                .upsert(true)
+                .return_document(ReturnDocument::Before)
+                .session(&mut session)
+                .await?;
+            let change = AttendanceCounts::of(std::slice::from_ref(record))
+                .less(before.as_slice());
+            self.add_counts(&mut session, record.class_id, change)
+                .await?;
+            if record.status.attended() {
+                let visit = bson::DateTime::from_chrono(record.class_starts_at);
+                self.clients()
+                    .update_one(
+                        doc! { "_id": record.client_id, "$or": [ { "last_visit_at": null }, { "last_visit_at": { "$lt": visit } } ] },
+                        doc! { "$set": { "last_visit_at": visit } },
+                    )
+                    .session(&mut session)
+                    .await?;
+            }
+            Ok::<_, StoreError>(
+                self.attendance()
+                    .find_one(key)
+                    .session(&mut session)
+                    .await?,
+            )
+        }
+        .await;
+        match written {
+            Ok(saved) => {
+                session.commit_transaction().await?;
+                Ok(saved.unwrap_or_else(|| record.clone()))
+            }
+            Err(e) => {
+                let _ = session.abort_transaction().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes new attendance records (an import, a batch of marks) and adds them to
+    /// their classes' counts, in one transaction. Client last visits are not moved.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when a record's class does not exist; a record for a
+    /// client already marked at that class; the server failed. Nothing is written then.
+    pub async fn record_attendance(&self, records: &[Attendance]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut per_class: BTreeMap<ObjectId, Vec<Attendance>> = BTreeMap::new();
+        for r in records {
+            per_class.entry(r.class_id).or_default().push(r.clone());
+        }
+        let mut attempts = 0u64;
+        loop {
+            attempts += 1;
+            match self.write_records(records, &per_class).await {
+                Err(e) if e.is_transient() && attempts < StoreError::CONFLICT_ATTEMPTS => {
+                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn write_records(
+        &self,
+        records: &[Attendance],
+        per_class: &BTreeMap<ObjectId, Vec<Attendance>>,
+    ) -> Result<(), StoreError> {
+        let mut session = self.client.start_session().await?;
+        session.start_transaction().await?;
+        let written = async {
+            self.attendance()
+                .insert_many(records)
+                .session(&mut session)
+                .await?;
+            for (class_id, of_class) in per_class {
+                self.add_counts(&mut session, *class_id, AttendanceCounts::of(of_class))
+                    .await?;
+            }
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        match written {
+            Ok(()) => Ok(session.commit_transaction().await?),
+            Err(e) => {
+                let _ = session.abort_transaction().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Adds `change` to a class's counts inside a transaction.
+    async fn add_counts(
+        &self,
+        session: &mut ClientSession,
+        class_id: ObjectId,
+        change: AttendanceCounts,
+    ) -> Result<(), StoreError> {
+        if change == AttendanceCounts::default() {
+            return Ok(());
+        }
+        let moved = self
+            .classes()
+            .update_one(doc! { "_id": class_id }, change.increment())
+            .session(session)
+            .await?;
+        if moved.matched_count == 0 {
+            return Err(StoreError::NotFound {
+                what: "class",
+                key: class_id.to_hex(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Makes sure every class carries the counts of its attendance records: a database
+    /// written before the counts existed (or by hand) is counted once, from the records,
+    /// and marked done so later starts skip it. Run at start-up, before serving.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn ensure_attendance_counts(&self) -> Result<bool, StoreError> {
+        if self
+            .db
+            .collection::<Document>(names::COUNTERS)
+            .find_one(doc! { "_id": COUNTS_MARKER })
+            .await?
+            .is_some_and(|m| m.get_i32("version").is_ok_and(|v| v >= COUNTS_VERSION))
+        {
+            return Ok(false);
+        }
+        let recounted = self.recount_attendance().await?;
+        self.attendance_counted().await?;
+        Ok(recounted)
+    }
+
+    /// Records that every class carries its attendance counts (after a recount, or a
+    /// seed that wrote them).
+    pub(crate) async fn attendance_counted(&self) -> Result<(), StoreError> {
+        self.db
+            .collection::<Document>(names::COUNTERS)
             .update_one(
-                doc! { "class_id": class_id, "client_id": client_id },
-                doc! { "$set": set },
+                doc! { "_id": COUNTS_MARKER },
+                doc! { "$set": { "version": COUNTS_VERSION } },
             )
             .upsert(true)
             .await?;
-        if status.attended() {
-            let visit = bson::DateTime::from_chrono(class.starts_at());
-            self.clients()
-                .update_one(
-                    doc! { "_id": client_id, "$or": [ { "last_visit_at": null }, { "last_visit_at": { "$lt": visit } } ] },
-                    doc! { "$set": { "last_visit_at": visit } },
-                )
-                .await?;
-        }
-        Ok(self
+        Ok(())
+    }
+
+    /// Sets every class's counts from its attendance records (one pass over them).
+    /// Returns whether there were records to count.
+    async fn recount_attendance(&self) -> Result<bool, StoreError> {
+        let pipeline = vec![doc! { "$group": {
+            "_id": "$class_id",
+            COUNT_MARKED: { "$sum": 1 },
+            COUNT_ATTENDED: { "$sum": { "$cond": [ { "$in": [ "$status", ["present", "late"] ] }, 1, 0 ] } },
+        } }];
+        let groups: Vec<Document> = self
             .attendance()
-            .find_one(doc! { "class_id": class_id, "client_id": client_id })
+            .aggregate(pipeline)
             .await?
-            .unwrap_or(record))
+            .try_collect()
+            .await?;
+        let counted: Vec<ObjectId> = groups
+            .iter()
+            .filter_map(|g| g.get_object_id("_id").ok())
+            .collect();
+        // Classes nobody was marked at count zero.
+        self.classes()
+            .update_many(
+                doc! { "_id": { "$nin": counted } },
+                doc! { "$set": { COUNT_MARKED: 0, COUNT_ATTENDED: 0 } },
+            )
+            .await?;
+        futures::stream::iter(groups.iter().filter_map(|g| {
+            let id = g.get_object_id("_id").ok()?;
+            let counts = AttendanceCounts {
+                marked: count_in(g, COUNT_MARKED),
+                attended: count_in(g, COUNT_ATTENDED),
+            };
+            Some(async move {
+                self.classes()
+                    .update_one(doc! { "_id": id }, counts.assignment())
+                    .await
+            })
+        }))
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await?;
+        Ok(!groups.is_empty())
+    }
+}
+
+/// The marker (in `counters`) saying classes carry their attendance counts.
+const COUNTS_MARKER: &str = "attendance_counts";
+const COUNTS_VERSION: i32 = 1;
+/// The count fields on a class document: records marked, and of them present or late.
+pub(crate) const COUNT_MARKED: &str = "marked";
+pub(crate) const COUNT_ATTENDED: &str = "attended";
+
+/// How many records a class has and how many of them attended (present or late).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct AttendanceCounts {
+    pub marked: i64,
+    pub attended: i64,
+}
+
+impl AttendanceCounts {
+    pub(crate) fn of(records: &[Attendance]) -> Self {
+        Self {
+            marked: records.len() as i64,
+            attended: records.iter().filter(|r| r.status.attended()).count() as i64,
+        }
+    }
+
+    /// `self` without what `records` counted (a re-mark replaces its earlier record).
+    fn less(self, records: &[Attendance]) -> Self {
+        let gone = Self::of(records);
+        Self {
+            marked: self.marked - gone.marked,
+            attended: self.attended - gone.attended,
+        }
+    }
+
+    fn increment(self) -> Document {
+        doc! { "$inc": { COUNT_MARKED: self.marked, COUNT_ATTENDED: self.attended } }
+    }
+
+    fn assignment(self) -> Document {
+        doc! { "$set": { COUNT_MARKED: self.marked, COUNT_ATTENDED: self.attended } }
+    }
+
+    /// The counts as fields of a class document (seeding).
+    pub(crate) fn fields(self) -> Document {
+        doc! { COUNT_MARKED: self.marked, COUNT_ATTENDED: self.attended }
+    }
+}
+
+fn count_in(doc: &Document, key: &str) -> i64 {
+    match doc.get(key) {
+        Some(Bson::Int32(n)) => i64::from(*n),
+        Some(Bson::Int64(n)) => *n,
+        Some(Bson::Double(n)) => *n as i64,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::AttendanceStatus::{Absent, Late, Present};
+
+    fn record(status: AttendanceStatus) -> Attendance {
+        Attendance {
+            id: ObjectId::new(),
+            class_id: ObjectId::new(),
+            client_id: ObjectId::new(),
+            course_id: ObjectId::new(),
+            course_name: "Pilates".into(),
+            class_starts_at: Utc::now(),
+            status,
+            marked_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_re_mark_moves_only_the_attended_count() {
+        let counts = |s: &[AttendanceStatus]| {
+            AttendanceCounts::of(&s.iter().map(|s| record(*s)).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            counts(&[Present, Late, Absent]),
+            AttendanceCounts {
+                marked: 3,
+                attended: 2
+            }
+        );
+        // Absent → present: one more attended, no new record.
+        let change = counts(&[Present]).less(&[record(Absent)]);
+        assert_eq!(
+            change,
+            AttendanceCounts {
+                marked: 0,
+                attended: 1
+            }
+        );
+        // Late → absent: one fewer attended.
+        assert_eq!(counts(&[Absent]).less(&[record(Late)]).attended, -1);
+        // A first mark: one record.
+        assert_eq!(counts(&[Absent]).less(&[]).marked, 1);
+        // The same again changes nothing (and writes nothing).
+        assert_eq!(
+            counts(&[Late]).less(&[record(Present)]),
+            AttendanceCounts::default()
+        );
     }
 }

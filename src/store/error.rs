@@ -54,6 +54,15 @@ impl StoreError {
         by_code || err.to_string().contains("WriteConflict")
     }
 
+    /// Whether a transaction failed only because another one touched the same documents
+    /// at the same time: trying again is worth it.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Mongo(e)
+            if e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+                || Self::is_write_conflict(e))
+    }
+
     /// How many times a write that met a write conflict is tried in all.
     pub(crate) const CONFLICT_ATTEMPTS: u64 = 15;
 

@@ -133,13 +133,17 @@ impl Store {
         Ok((client, db))
     }
 
-    /// Connects and creates every index (idempotent).
+    /// Connects, creates every index (idempotent) and, once per database, counts the
+    /// attendance records of each class (see [`Store::ensure_attendance_counts`]).
     ///
     /// # Errors
     /// As [`Store::connect`], or an index that cannot be built.
     pub async fn open(url: &str, database: &str, keys: Keyring) -> Result<Self, StoreError> {
         let store = Self::connect(url, database, keys).await?;
         store.ensure_indexes().await?;
+        if store.ensure_attendance_counts().await? {
+            tracing::info!("counted the attendance records of every class (once)");
+        }
         Ok(store)
     }
 

@@ -191,14 +191,9 @@ impl Store {
                     })
                 }
                 Err(err) => {
-                    let (duplicate, transient) = match &err {
-                        StoreError::Mongo(e) => (
-                            StoreError::is_duplicate_key(e),
-                            e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
-                                || StoreError::is_write_conflict(e),
-                        ),
-                        _ => (false, false),
-                    };
+                    let duplicate =
+                        matches!(&err, StoreError::Mongo(e) if StoreError::is_duplicate_key(e));
+                    let transient = err.is_transient();
                     if duplicate || transient {
                         if let Some(existing) = self.replay(new.idempotency_key.as_deref()).await? {
                             return Ok(existing);

@@ -17,6 +17,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use bson::Document;
+
+use super::classes::AttendanceCounts;
 use super::{Store, StoreError};
 use crate::domain::{
     Attendance, AttendanceStatus, ClassSession, Client, ClientStatus, Course, CourseCategory,
@@ -589,14 +592,12 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
     bar.set_message("courses");
     report.courses = insert_all(store.courses(), &courses, &bar).await?;
     store.shared.forget_catalogue();
-    bar.set_message("classes");
-    let class_docs: Vec<&ClassSession> = classes.iter().map(|(_, c)| c).collect();
-    report.classes = insert_all(store.classes(), &class_docs, &bar).await?;
-
     bar.set_message("attendance");
     let mut last_visit: Vec<Option<DateTime<Utc>>> = vec![None; clients.len()];
     let mut batch: Vec<Attendance> = Vec::with_capacity(BATCH);
-    for (section, class) in &classes {
+    // Each class's counts, written with the class below (as `record_attendance` would).
+    let mut counts = vec![AttendanceCounts::default(); classes.len()];
+    for (i, (section, class)) in classes.iter().enumerate() {
         let starts = class.starts_at();
         if starts >= now {
             continue;
@@ -629,6 +630,8 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
             if status.attended() && last_visit[client].is_none_or(|t| t < starts) {
                 last_visit[client] = Some(starts);
             }
+            counts[i].marked += 1;
+            counts[i].attended += i64::from(status.attended());
             batch.push(Attendance {
                 id: oid(&mut rng, starts),
                 class_id: class.id,
@@ -648,6 +651,25 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
         }
     }
     report.attendance += insert_all(store.attendance(), &batch, &ProgressBar::hidden()).await?;
+    bar.set_message("classes");
+    let class_docs = classes
+        .iter()
+        .zip(&counts)
+        .map(|((_, class), counts)| {
+            let mut doc = bson::to_document(class)?;
+            doc.extend(counts.fields());
+            Ok(doc)
+        })
+        .collect::<Result<Vec<Document>, StoreError>>()?;
+    report.classes = insert_all(
+        store
+            .database()
+            .collection::<Document>(super::names::CLASSES),
+        &class_docs,
+        &bar,
+    )
+    .await?;
+    store.attendance_counted().await?;
 
     // Status follows behaviour: a recent visit or a running course is active.
     for (i, client) in clients.iter_mut().enumerate() {

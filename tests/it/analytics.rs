@@ -518,16 +518,28 @@ async fn attendance_rate_counts_present_and_late_over_all_records() {
         AttendanceStatus::Absent,
     ];
     let mut docs = Vec::new();
+    let mut classes = Vec::new();
     for (i, at) in edges(&p).into_iter().enumerate() {
         for (c, course) in [pilates, yoga].into_iter().enumerate() {
-            let class = ObjectId::new();
+            let class = ClassSession::new(
+                course.0,
+                course.1,
+                at,
+                at + Duration::hours(1),
+                "Ana",
+                "Studio A",
+                20,
+            )
+            .unwrap();
             for k in 0..(3 + c * 2 + i) {
                 let status = statuses[(i * 7 + k * (c + 1)) % statuses.len()];
-                docs.push(record(class, ObjectId::new(), course, at, status));
+                docs.push(record(class.id, ObjectId::new(), course, at, status));
             }
+            classes.push(class);
         }
     }
-    s.attendance().insert_many(&docs).await.unwrap();
+    s.classes().insert_many(&classes).await.unwrap();
+    s.record_attendance(&docs).await.unwrap();
 
     let count = |course: Option<ObjectId>| {
         let mut overall = (0_u64, 0_u64);
@@ -818,7 +830,7 @@ async fn fill_rate_is_attended_seats_over_capacity() {
         }
     }
     s.classes().insert_many(&classes).await.unwrap();
-    s.attendance().insert_many(&docs).await.unwrap();
+    s.record_attendance(&docs).await.unwrap();
 
     struct Line {
         classes: u64,

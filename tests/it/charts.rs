@@ -196,7 +196,7 @@ async fn insert_classes(
         .flat_map(|(c, statuses)| statuses.iter().map(|s| record(c, *s)))
         .collect();
     db.store.classes().insert_many(&classes).await.unwrap();
-    db.store.attendance().insert_many(&records).await.unwrap();
+    db.store.record_attendance(&records).await.unwrap();
     (classes, records)
 }
 
@@ -456,11 +456,7 @@ async fn attendance_by_course_this_month_is_a_bar_chart_with_best_and_worst() {
         ),
         (class(yoga, local(2026, 11, 25, 18), "Ana", 10), vec![P, P]),
     ];
-    let records: Vec<Attendance> = plan
-        .iter()
-        .flat_map(|(c, statuses)| statuses.iter().map(|s| record(c, *s)))
-        .collect();
-    db.store.attendance().insert_many(&records).await.unwrap();
+    let (_, records) = insert_classes(&db, &plan).await;
 
     // Per course: attended (present or late) of booked, this month to date.
     let mut by: BTreeMap<&str, (u64, u64)> = BTreeMap::new();

@@ -8,6 +8,7 @@ mod analytics;
 mod api_matrix;
 mod api_read;
 mod api_records;
+mod attendance;
 mod bench;
 mod charts;
 mod chat_discord;

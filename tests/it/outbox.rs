@@ -535,20 +535,23 @@ async fn the_calendar_follows_the_classes_once_per_change() {
         last["id"].as_str(),
         Some(frontdesk::integrations::calendar::CalendarClient::event_id_for(&moved.id).as_str())
     );
-    // Moved back to where it was: that is a change too, and is sent.
-    let (start, end) = (upcoming[0].starts_at(), upcoming[0].ends_at());
-    moved.reschedule(start, end).unwrap();
-    db.store.update_class(&moved).await.unwrap();
-    assert_eq!(scheduler.run_once().await.unwrap().calendar_events, 1);
-    while w.run_once().await.unwrap().is_some() {}
-    let requests = google.received_requests().await.unwrap();
-    let last: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
-    let expected_start = start.with_timezone(&s.studio.utc_offset).to_rfc3339();
-    assert_eq!(
-        last["start"]["dateTime"].as_str(),
-        Some(expected_start.as_str()),
-        "{last}"
-    );
+    // Moved back to where it was, then forward again as the first time: each is a
+    // change of its own and is sent (every update moves the revision on).
+    let back = (upcoming[0].starts_at(), upcoming[0].ends_at());
+    for (start, end) in [back, (start, end)] {
+        moved.reschedule(start, end).unwrap();
+        db.store.update_class(&moved).await.unwrap();
+        assert_eq!(scheduler.run_once().await.unwrap().calendar_events, 1);
+        while w.run_once().await.unwrap().is_some() {}
+        let requests = google.received_requests().await.unwrap();
+        let last: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
+        let expected_start = start.with_timezone(&s.studio.utc_offset).to_rfc3339();
+        assert_eq!(
+            last["start"]["dateTime"].as_str(),
+            Some(expected_start.as_str()),
+            "{last}"
+        );
+    }
 }
 
 #[tokio::test]

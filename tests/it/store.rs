@@ -12,7 +12,7 @@ use frontdesk::store::{ClientQuery, NewOrder, PaymentQuery, Store, StoreError};
 
 use crate::harness::{demo_now, TestDb};
 
-fn client(name: &str, email: &str) -> Client {
+pub(crate) fn client(name: &str, email: &str) -> Client {
     Client::new(
         PersonName::parse(name).unwrap(),
         Email::parse(email).unwrap(),
@@ -21,7 +21,7 @@ fn client(name: &str, email: &str) -> Client {
     )
 }
 
-fn course(name: &str, price_major: i64) -> Course {
+pub(crate) fn course(name: &str, price_major: i64) -> Course {
     let slot =
         WeeklySlot::new(Weekday::Mon, NaiveTime::from_hms_opt(7, 0, 0).unwrap(), 60).unwrap();
     Course::new(

@@ -1,0 +1,243 @@
+//! Attendance counts on classes: every way attendance is written (a mark, a re-mark,
+//! many marks at once, an import, a database from before the counts) leaves each class's
+//! `marked` and `attended` equal to its records, and the dashboard figures read from
+//! them equal the records counted here.
+
+use bson::{doc, Bson, Document};
+use chrono::Duration;
+use frontdesk::domain::{
+    Attendance, AttendanceStatus, ClassSession, Course, ObjectId, Period, ResolvedPeriod,
+};
+use frontdesk::store::{Store, StoreError};
+use futures::TryStreamExt;
+
+use crate::harness::{demo_now, ist, server_url, test_keys, TestDb};
+use crate::store::{client, course};
+
+/// A class of `course` two days before the demo clock, with twelve seats.
+fn class_of(course: &Course) -> ClassSession {
+    let start = demo_now() - Duration::days(2);
+    ClassSession::new(
+        course.id,
+        &course.name,
+        start,
+        start + Duration::hours(1),
+        "Sofia",
+        "Studio A",
+        12,
+    )
+    .unwrap()
+}
+
+fn this_month() -> ResolvedPeriod {
+    Period::ThisMonth.resolve(demo_now(), ist()).unwrap()
+}
+
+fn number(d: &Document, key: &str) -> i64 {
+    match d.get(key) {
+        Some(Bson::Int32(n)) => i64::from(*n),
+        Some(Bson::Int64(n)) => *n,
+        _ => 0,
+    }
+}
+
+fn raw_classes(s: &Store) -> mongodb::Collection<Document> {
+    s.database().collection("classes")
+}
+
+/// (marked, attended) as the class document carries them.
+async fn carried(s: &Store, class: ObjectId) -> (i64, i64) {
+    let d = raw_classes(s)
+        .find_one(doc! { "_id": class })
+        .await
+        .unwrap()
+        .unwrap();
+    (number(&d, "marked"), number(&d, "attended"))
+}
+
+/// (marked, attended) counted from the class's records.
+async fn counted(s: &Store, class: ObjectId) -> (i64, i64) {
+    let records: Vec<Attendance> = s
+        .attendance()
+        .find(doc! { "class_id": class })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let attended = records.iter().filter(|r| r.status.attended()).count();
+    (records.len() as i64, attended as i64)
+}
+
+/// A course, one class of it and `n` clients, all stored.
+async fn class_and_clients(s: &Store, n: usize) -> (ClassSession, Vec<ObjectId>) {
+    let pilates = course("Pilates", 4000);
+    s.insert_course(&pilates).await.unwrap();
+    let class = class_of(&pilates);
+    s.insert_class(&class).await.unwrap();
+    let mut clients = Vec::new();
+    for i in 0..n {
+        let c = client(&format!("Client {i}"), &format!("c{i}@example.com"));
+        s.insert_client(&c).await.unwrap();
+        clients.push(c.id);
+    }
+    (class, clients)
+}
+
+#[tokio::test]
+async fn marks_and_re_marks_keep_the_class_counts_equal_to_its_records() {
+    use AttendanceStatus::{Absent, Late, Present};
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let (class, who) = class_and_clients(s, 3).await;
+    let steps = [
+        (0, Present),
+        (1, Absent),
+        (2, Late),
+        (1, Present), // absent → present
+        (2, Absent),  // late → absent
+        (0, Present), // the same again
+    ];
+    for (i, status) in steps {
+        s.mark_attendance(class.id, who[i], status, demo_now())
+            .await
+            .unwrap();
+        assert_eq!(
+            carried(s, class.id).await,
+            counted(s, class.id).await,
+            "after marking client {i} {status:?}"
+        );
+    }
+    assert_eq!(counted(s, class.id).await, (3, 2));
+
+    let rate = s.attendance_rate(&this_month(), None).await.unwrap();
+    assert_eq!((rate.attended, rate.total), (2, 3));
+    let fill = s.class_fill_rate(&this_month(), None).await.unwrap();
+    assert_eq!((fill.classes, fill.attended, fill.seats), (1, 2, 12));
+
+    // A reschedule keeps the counts, and every change moves the revision on.
+    let mut moved = class.clone();
+    for (k, hours) in [1, 0, 1].into_iter().enumerate() {
+        let start = class.starts_at() + Duration::hours(hours);
+        moved.reschedule(start, start + Duration::hours(1)).unwrap();
+        s.update_class(&moved).await.unwrap();
+        let d = raw_classes(s)
+            .find_one(doc! { "_id": class.id })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(number(&d, "revision"), k as i64 + 1);
+        assert_eq!(carried(s, class.id).await, (3, 2));
+    }
+}
+
+#[tokio::test]
+async fn many_marks_at_one_class_at_once_all_count() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let (class, who) = class_and_clients(s, 10).await;
+    let statuses = [
+        AttendanceStatus::Present,
+        AttendanceStatus::Late,
+        AttendanceStatus::Absent,
+    ];
+    let marks = who
+        .iter()
+        .enumerate()
+        .map(|(i, id)| s.mark_attendance(class.id, *id, statuses[i % 3], demo_now()));
+    for marked in futures::future::join_all(marks).await {
+        marked.unwrap();
+    }
+    let expected_attended = (0..who.len()).filter(|i| i % 3 != 2).count() as i64;
+    assert_eq!(counted(s, class.id).await, (10, expected_attended));
+    assert_eq!(carried(s, class.id).await, (10, expected_attended));
+}
+
+#[tokio::test]
+async fn records_for_an_unknown_class_write_nothing() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let (class, who) = class_and_clients(s, 2).await;
+    let record = |class_id: ObjectId, client_id: ObjectId| Attendance {
+        id: ObjectId::new(),
+        class_id,
+        client_id,
+        course_id: class.course_id,
+        course_name: class.course_name.clone(),
+        class_starts_at: class.starts_at(),
+        status: AttendanceStatus::Present,
+        marked_at: demo_now(),
+    };
+    let records = [record(class.id, who[0]), record(ObjectId::new(), who[1])];
+    assert!(matches!(
+        s.record_attendance(&records).await,
+        Err(StoreError::NotFound { what: "class", .. })
+    ));
+    assert_eq!(s.attendance().count_documents(doc! {}).await.unwrap(), 0);
+    assert_eq!(carried(s, class.id).await, (0, 0));
+
+    // The known class alone goes in, counted.
+    s.record_attendance(&records[..1]).await.unwrap();
+    assert_eq!(carried(s, class.id).await, (1, 1));
+}
+
+#[tokio::test]
+async fn a_database_from_before_the_counts_is_counted_once_when_opened() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let (class, who) = class_and_clients(s, 5).await;
+    let empty = class_of(&course("Yoga", 3000));
+    s.insert_class(&empty).await.unwrap();
+    // Records written straight into the collection, as an older version did.
+    let records: Vec<Attendance> = who
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Attendance {
+            id: ObjectId::new(),
+            class_id: class.id,
+            client_id: *id,
+            course_id: class.course_id,
+            course_name: class.course_name.clone(),
+            class_starts_at: class.starts_at(),
+            status: if i < 3 {
+                AttendanceStatus::Present
+            } else {
+                AttendanceStatus::Absent
+            },
+            marked_at: demo_now(),
+        })
+        .collect();
+    s.attendance().insert_many(&records).await.unwrap();
+    let counters = s.database().collection::<Document>("counters");
+    counters
+        .delete_one(doc! { "_id": "attendance_counts" })
+        .await
+        .unwrap();
+    assert_eq!(carried(s, class.id).await, (0, 0));
+
+    let reopened = Store::open(&server_url(), db.name(), test_keys())
+        .await
+        .unwrap();
+    assert_eq!(carried(&reopened, class.id).await, (5, 3));
+    let d = raw_classes(s)
+        .find_one(doc! { "_id": empty.id })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (number(&d, "marked"), d.contains_key("attended")),
+        (0, true)
+    );
+    let rate = reopened.attendance_rate(&this_month(), None).await.unwrap();
+    assert_eq!((rate.attended, rate.total), (3, 5));
+
+    // Counted once: a later start leaves the counts as they are.
+    raw_classes(s)
+        .update_one(doc! { "_id": class.id }, doc! { "$set": { "marked": 99 } })
+        .await
+        .unwrap();
+    let again = Store::open(&server_url(), db.name(), test_keys())
+        .await
+        .unwrap();
+    assert_eq!(carried(&again, class.id).await, (99, 3));
+}

@@ -8,7 +8,7 @@
 //! a `$sum` may come back as Int32, Int64 or Double) and turns counts into percentages.
 //! Money stays in integer minor units with its currency.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bson::{doc, Bson, Document};
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
@@ -208,59 +208,41 @@ impl Store {
         by: RevenueBreakdown,
         currency: Currency,
     ) -> Result<RevenueReport, StoreError> {
-        let mut facets = doc! {
-            "total": [
-                { "$group": {
-                    "_id": Bson::Null,
-                    "total": { "$sum": "$amount.minor" },
-                    "payments": { "$sum": 1 },
-                    "currencies": { "$addToSet": "$amount.currency" },
-                } },
-            ],
-        };
-        let key = match by {
-            RevenueBreakdown::None => None,
-            RevenueBreakdown::Course => Some("$course_name"),
-            RevenueBreakdown::Method => Some("$method"),
-        };
-        if let Some(key) = key {
-            facets.insert(
-                "breakdown",
-                vec![
-                    doc! { "$group": {
-                        "_id": key,
-                        "total": { "$sum": "$amount.minor" },
-                        "payments": { "$sum": 1 },
-                    } },
-                    doc! { "$sort": { "total": -1, "_id": 1 } },
-                ],
-            );
+        // Whole days from the kept day totals, the edges from the payments.
+        let split = self.revenue_split(period.start, period.end).await?;
+        let mut breakdown: BTreeMap<String, RevenueLine> = BTreeMap::new();
+        let (mut total_minor, mut payments) = (0, 0);
+        let mut currencies = BTreeSet::new();
+        for (key, sum) in &split {
+            total_minor += sum.total;
+            payments += sum.payments;
+            currencies.insert(key.currency.clone());
+            let line_key = match by {
+                RevenueBreakdown::None => continue,
+                RevenueBreakdown::Course => &key.course,
+                RevenueBreakdown::Method => &key.method,
+            };
+            let line = breakdown
+                .entry(line_key.clone())
+                .or_insert_with(|| RevenueLine {
+                    key: line_key.clone(),
+                    total_minor: 0,
+                    payments: 0,
+                });
+            line.total_minor += sum.total;
+            line.payments += sum.payments;
         }
-        let pipeline = vec![
-            doc! { "$match": {
-                "status": "paid",
-                "paid_at": between(period.start, period.end),
-            } },
-            doc! { "$facet": facets },
-        ];
-        let out = first(aggregate(&self.payments(), pipeline).await?);
-        let total = out.as_ref().and_then(|d| first_in(d, "total"));
-        let breakdown = out
-            .as_ref()
-            .map(|d| docs_in(d, "breakdown"))
-            .unwrap_or_default()
-            .iter()
-            .map(|line| RevenueLine {
-                key: get_string(line, "_id"),
-                total_minor: get_i64(line, "total"),
-                payments: get_u64(line, "payments"),
-            })
-            .collect();
+        let mut breakdown: Vec<RevenueLine> = breakdown.into_values().collect();
+        breakdown.sort_by(|a, b| {
+            b.total_minor
+                .cmp(&a.total_minor)
+                .then_with(|| a.key.cmp(&b.key))
+        });
         Ok(RevenueReport {
-            total_minor: total.as_ref().map_or(0, |t| get_i64(t, "total")),
-            payments: total.as_ref().map_or(0, |t| get_u64(t, "payments")),
+            total_minor,
+            payments,
             breakdown,
-            currency: one_currency(total.as_ref(), currency)?,
+            currency: only_currency(currencies, currency)?,
         })
     }
 
@@ -836,7 +818,7 @@ fn first_in(doc: &Document, key: &str) -> Option<Document> {
 }
 
 /// A number however the server typed it (`$sum` gives Int32, Int64 or Double).
-fn get_i64(doc: &Document, key: &str) -> i64 {
+pub(super) fn get_i64(doc: &Document, key: &str) -> i64 {
     match doc.get(key) {
         Some(Bson::Int32(n)) => i64::from(*n),
         Some(Bson::Int64(n)) => *n,
@@ -848,7 +830,7 @@ fn get_i64(doc: &Document, key: &str) -> i64 {
 }
 
 /// A count however the server typed it; negative counts read as 0.
-fn get_u64(doc: &Document, key: &str) -> u64 {
+pub(super) fn get_u64(doc: &Document, key: &str) -> u64 {
     u64::try_from(get_i64(doc, key)).unwrap_or(0)
 }
 
@@ -878,6 +860,11 @@ fn one_currency(group: Option<&Document>, fallback: Currency) -> Result<Currency
                 .collect()
         })
         .unwrap_or_default();
+    only_currency(codes, fallback)
+}
+
+/// The one currency of `codes`, `fallback` when there are none; an error for several.
+fn only_currency(codes: BTreeSet<String>, fallback: Currency) -> Result<Currency, StoreError> {
     let mut codes = codes.into_iter();
     match (codes.next(), codes.next()) {
         (None, _) => Ok(fallback),

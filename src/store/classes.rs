@@ -5,13 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use bson::{doc, Bson, Document};
+use bson::{doc, Document};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 
-use super::{names, Store, StoreError};
+use super::analytics::get_i64;
+use super::{Store, StoreError};
 use crate::domain::{Attendance, AttendanceStatus, ClassSession, ObjectId};
 
 impl Store {
@@ -255,44 +256,9 @@ impl Store {
         Ok(())
     }
 
-    /// Makes sure every class carries the counts of its attendance records: a database
-    /// written before the counts existed (or by hand) is counted once, from the records,
-    /// and marked done so later starts skip it. Run at start-up, before serving.
-    ///
-    /// # Errors
-    /// The server failed.
-    pub async fn ensure_attendance_counts(&self) -> Result<bool, StoreError> {
-        if self
-            .db
-            .collection::<Document>(names::COUNTERS)
-            .find_one(doc! { "_id": COUNTS_MARKER })
-            .await?
-            .is_some_and(|m| m.get_i32("version").is_ok_and(|v| v >= COUNTS_VERSION))
-        {
-            return Ok(false);
-        }
-        let recounted = self.recount_attendance().await?;
-        self.attendance_counted().await?;
-        Ok(recounted)
-    }
-
-    /// Records that every class carries its attendance counts (after a recount, or a
-    /// seed that wrote them).
-    pub(crate) async fn attendance_counted(&self) -> Result<(), StoreError> {
-        self.db
-            .collection::<Document>(names::COUNTERS)
-            .update_one(
-                doc! { "_id": COUNTS_MARKER },
-                doc! { "$set": { "version": COUNTS_VERSION } },
-            )
-            .upsert(true)
-            .await?;
-        Ok(())
-    }
-
     /// Sets every class's counts from its attendance records (one pass over them).
     /// Returns whether there were records to count.
-    async fn recount_attendance(&self) -> Result<bool, StoreError> {
+    pub(crate) async fn recount_attendance(&self) -> Result<bool, StoreError> {
         let pipeline = vec![doc! { "$group": {
             "_id": "$class_id",
             COUNT_MARKED: { "$sum": 1 },
@@ -318,8 +284,8 @@ impl Store {
         futures::stream::iter(groups.iter().filter_map(|g| {
             let id = g.get_object_id("_id").ok()?;
             let counts = AttendanceCounts {
-                marked: count_in(g, COUNT_MARKED),
-                attended: count_in(g, COUNT_ATTENDED),
+                marked: get_i64(g, COUNT_MARKED),
+                attended: get_i64(g, COUNT_ATTENDED),
             };
             Some(async move {
                 self.classes()
@@ -334,9 +300,6 @@ impl Store {
     }
 }
 
-/// The marker (in `counters`) saying classes carry their attendance counts.
-const COUNTS_MARKER: &str = "attendance_counts";
-const COUNTS_VERSION: i32 = 1;
 /// The count fields on a class document: records marked, and of them present or late.
 pub(crate) const COUNT_MARKED: &str = "marked";
 pub(crate) const COUNT_ATTENDED: &str = "attended";
@@ -376,15 +339,6 @@ impl AttendanceCounts {
     /// The counts as fields of a class document (seeding).
     pub(crate) fn fields(self) -> Document {
         doc! { COUNT_MARKED: self.marked, COUNT_ATTENDED: self.attended }
-    }
-}
-
-fn count_in(doc: &Document, key: &str) -> i64 {
-    match doc.get(key) {
-        Some(Bson::Int32(n)) => i64::from(*n),
-        Some(Bson::Int64(n)) => *n,
-        Some(Bson::Double(n)) => *n as i64,
-        _ => 0,
     }
 }
 

@@ -99,6 +99,7 @@ fn specs() -> Vec<Spec> {
             doc! { "client_id": 1, "status": 1 },
         ),
         spec(PAYMENTS, "order_id", doc! { "order_id": 1 }),
+        spec(REVENUE_DAYS, "day", doc! { "day": 1 }),
         unique(when_present(
             spec(
                 PAYMENTS,

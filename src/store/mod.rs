@@ -18,6 +18,8 @@ pub mod localdb;
 mod orders;
 mod outbox;
 mod payments;
+mod revenue_days;
+mod rollups;
 mod rotate;
 mod sealed;
 pub mod seed;
@@ -67,6 +69,7 @@ pub mod names {
     pub const OUTBOX: &str = "outbox";
     pub const TASK_LEASES: &str = "task_leases";
     pub const AUDIT: &str = "audit";
+    pub const REVENUE_DAYS: &str = "revenue_days";
 }
 
 /// A connection to frontdesk's database, with a typed handle per collection, the keys
@@ -134,15 +137,15 @@ impl Store {
     }
 
     /// Connects, creates every index (idempotent) and, once per database, counts the
-    /// attendance records of each class (see [`Store::ensure_attendance_counts`]).
+    /// figures kept as records are written (see [`Store::ensure_rollups`]).
     ///
     /// # Errors
     /// As [`Store::connect`], or an index that cannot be built.
     pub async fn open(url: &str, database: &str, keys: Keyring) -> Result<Self, StoreError> {
         let store = Self::connect(url, database, keys).await?;
         store.ensure_indexes().await?;
-        if store.ensure_attendance_counts().await? {
-            tracing::info!("counted the attendance records of every class (once)");
+        for counted in store.ensure_rollups().await? {
+            tracing::info!(figure = counted, "counted once from the existing records");
         }
         Ok(store)
     }

@@ -20,6 +20,7 @@ use serde::Serialize;
 use bson::Document;
 
 use super::classes::AttendanceCounts;
+use super::rollups::Rollup;
 use super::{Store, StoreError};
 use crate::domain::{
     Attendance, AttendanceStatus, ClassSession, Client, ClientStatus, Course, CourseCategory,
@@ -669,7 +670,7 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
         &bar,
     )
     .await?;
-    store.attendance_counted().await?;
+    store.rollup_done(Rollup::AttendanceCounts).await?;
 
     // Status follows behaviour: a recent visit or a running course is active.
     for (i, client) in clients.iter_mut().enumerate() {
@@ -694,6 +695,16 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
     report.orders = insert_all(store.orders(), &orders, &bar).await?;
     bar.set_message("payments");
     report.payments = insert_all(store.payments(), &payments, &bar).await?;
+    let days = super::revenue_days::day_documents(&payments);
+    insert_all(
+        store
+            .database()
+            .collection::<Document>(super::names::REVENUE_DAYS),
+        &days,
+        &ProgressBar::hidden(),
+    )
+    .await?;
+    store.rollup_done(Rollup::RevenueDays).await?;
     store.sync_order_counter().await?;
     bar.finish_and_clear();
     Ok(report)

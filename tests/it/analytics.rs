@@ -197,7 +197,7 @@ async fn revenue_adds_up_paid_payments_inside_the_period() {
         None,
         p.start + Duration::days(2),
     ));
-    s.payments().insert_many(&docs).await.unwrap();
+    s.import_payments(&docs).await.unwrap();
 
     let paid: Vec<&Payment> = docs
         .iter()
@@ -299,7 +299,9 @@ async fn revenue_adds_up_paid_payments_inside_the_period() {
         Some(at),
         at,
     );
-    s.payments().insert_many([&usd, &inr]).await.unwrap();
+    s.import_payments(&[usd.clone(), inr.clone()])
+        .await
+        .unwrap();
     let err = s
         .revenue(&mixed, RevenueBreakdown::None, Currency::INR)
         .await
@@ -348,7 +350,7 @@ async fn revenue_trend_buckets_by_local_month_and_fills_gaps() {
             at,
         ));
     }
-    s.payments().insert_many(&docs).await.unwrap();
+    s.import_payments(&docs).await.unwrap();
 
     let trend = s.revenue_trend(start, end, ist()).await.unwrap();
     let mut expected: BTreeMap<String, i64> = ["2026-08", "2026-09", "2026-10", "2026-11"]
@@ -701,7 +703,7 @@ async fn outstanding_balance_splits_pending_from_overdue() {
             ));
         }
     }
-    s.payments().insert_many(&docs).await.unwrap();
+    s.import_payments(&docs).await.unwrap();
 
     let report = s.outstanding_balance(now, Currency::USD).await.unwrap();
     let pending: Vec<&Payment> = docs

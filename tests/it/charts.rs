@@ -328,7 +328,7 @@ async fn revenue_trend_for_the_last_6_months_is_a_line_chart_with_monthly_totals
         // After now: not yet.
         payment(9, "Pilates", 700, paid, local(2026, 11, 26, 10)),
     ];
-    db.store.payments().insert_many(&payments).await.unwrap();
+    db.store.import_payments(&payments).await.unwrap();
 
     // The monthly totals, computed here from the documents.
     let start = local(2026, 6, 1, 0);
@@ -388,7 +388,7 @@ async fn this_month_vs_last_month_and_the_breakdown_by_course() {
         // After the same stretch of last month (1–25 Oct).
         payment(6, "Zumba", 10_000, paid, local(2026, 10, 28, 10)),
     ];
-    db.store.payments().insert_many(&payments).await.unwrap();
+    db.store.import_payments(&payments).await.unwrap();
     let sum = |from: DateTime<Utc>, to: DateTime<Utc>| -> i64 {
         payments
             .iter()
@@ -794,8 +794,7 @@ async fn best_and_worst_course_by_enrollment_with_the_gap() {
 async fn two_courses_this_month(db: &TestDb) {
     let paid = PaymentStatus::Paid;
     db.store
-        .payments()
-        .insert_many([
+        .import_payments(&[
             payment(1, "Pilates", 3_000, paid, local(2026, 11, 2, 10)),
             payment(2, "Yoga Beginner", 1_500, paid, local(2026, 11, 20, 10)),
         ])

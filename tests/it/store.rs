@@ -36,7 +36,7 @@ pub(crate) fn course(name: &str, price_major: i64) -> Course {
     .unwrap()
 }
 
-fn new_order(client: &Client, course: &Course, key: Option<&str>) -> NewOrder {
+pub(crate) fn new_order(client: &Client, course: &Course, key: Option<&str>) -> NewOrder {
     NewOrder {
         client_id: client.id,
         course_id: course.id,

@@ -1,18 +1,20 @@
-//! Attendance counts on classes: every way attendance is written (a mark, a re-mark,
-//! many marks at once, an import, a database from before the counts) leaves each class's
-//! `marked` and `attended` equal to its records, and the dashboard figures read from
-//! them equal the records counted here.
+//! The figures kept as records are written. Attendance counts on classes: every way
+//! attendance is written (a mark, a re-mark, many marks at once, an import, a database
+//! from before the counts) leaves each class's `marked` and `attended` equal to its
+//! records. Revenue per day: payments recorded live, at once, across UTC midnights, and
+//! a database from before the days, give the revenue the payments add up to here.
 
 use bson::{doc, Bson, Document};
 use chrono::Duration;
 use frontdesk::domain::{
-    Attendance, AttendanceStatus, ClassSession, Course, ObjectId, Period, ResolvedPeriod,
+    Attendance, AttendanceStatus, ClassSession, Course, ObjectId, Payment, PaymentMethod, Period,
+    ResolvedPeriod,
 };
-use frontdesk::store::{Store, StoreError};
+use frontdesk::store::{RevenueBreakdown, Store, StoreError};
 use futures::TryStreamExt;
 
 use crate::harness::{demo_now, ist, server_url, test_keys, TestDb};
-use crate::store::{client, course};
+use crate::store::{client, course, new_order};
 
 /// A class of `course` two days before the demo clock, with twelve seats.
 fn class_of(course: &Course) -> ClassSession {
@@ -240,4 +242,147 @@ async fn a_database_from_before_the_counts_is_counted_once_when_opened() {
         .await
         .unwrap();
     assert_eq!(carried(&again, class.id).await, (99, 3));
+}
+
+/// Revenue of `period` added up here from every payment in the database.
+async fn paid_in(s: &Store, period: &ResolvedPeriod) -> (i64, u64, Vec<(String, i64)>) {
+    let all: Vec<Payment> = s
+        .payments()
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let mut by_method: std::collections::BTreeMap<String, i64> = Default::default();
+    let (mut total, mut n) = (0, 0);
+    for p in &all {
+        let Some(at) = p.paid_at else { continue };
+        if p.status.as_str() != "paid" || at < period.start || at >= period.end {
+            continue;
+        }
+        total += p.amount.minor();
+        n += 1;
+        *by_method.entry(p.method.as_str().to_owned()).or_default() += p.amount.minor();
+    }
+    (total, n, by_method.into_iter().collect())
+}
+
+async fn reported(s: &Store, period: &ResolvedPeriod) -> (i64, u64, Vec<(String, i64)>) {
+    let r = s
+        .revenue(
+            period,
+            RevenueBreakdown::Method,
+            frontdesk::domain::Currency::INR,
+        )
+        .await
+        .unwrap();
+    let mut lines: Vec<(String, i64)> = r
+        .breakdown
+        .iter()
+        .map(|l| (l.key.clone(), l.total_minor))
+        .collect();
+    lines.sort();
+    (r.total_minor, r.payments, lines)
+}
+
+#[tokio::test]
+async fn payments_recorded_at_once_across_midnights_add_up_in_every_period() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let pilates = course("Pilates", 4000);
+    s.insert_course(&pilates).await.unwrap();
+    let who = client("Meera Nair", "meera@example.com");
+    s.insert_client(&who).await.unwrap();
+    let mut pending = Vec::new();
+    for _ in 0..12 {
+        pending.push(
+            s.create_order(new_order(&who, &pilates, None))
+                .await
+                .unwrap(),
+        );
+    }
+    // Paid every five hours back from the demo clock: several UTC days, some in the
+    // hours where India's day and UTC's differ.
+    let methods = [PaymentMethod::Upi, PaymentMethod::Card, PaymentMethod::Cash];
+    let records = pending.iter().enumerate().map(|(i, made)| {
+        s.record_payment(
+            made.payment.id,
+            methods[i % 3],
+            None,
+            demo_now() - Duration::hours(5 * i as i64),
+        )
+    });
+    for paid in futures::future::join_all(records).await {
+        assert!(paid.unwrap().1, "newly paid");
+    }
+    let month = this_month();
+    // Edges anywhere in a day, and a period inside one day.
+    let between = |from: Duration, to: Duration| {
+        let mut p = month.clone();
+        p.start = demo_now() - from;
+        p.end = demo_now() - to;
+        p
+    };
+    let odd = between(
+        Duration::hours(41) + Duration::minutes(17),
+        Duration::hours(3),
+    );
+    let short = between(Duration::hours(11), Duration::hours(9));
+    for period in [&month, &odd, &short] {
+        let expected = paid_in(s, period).await;
+        assert!(expected.1 > 0, "{period:?} holds payments");
+        assert_eq!(reported(s, period).await, expected, "{period:?}");
+    }
+    // Recording one again adds nothing.
+    let (_, again) = s
+        .record_payment(pending[0].payment.id, PaymentMethod::Upi, None, demo_now())
+        .await
+        .unwrap();
+    assert!(!again);
+    assert_eq!(reported(s, &month).await, paid_in(s, &month).await);
+}
+
+#[tokio::test]
+async fn revenue_days_are_counted_once_for_a_database_from_before_them() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let pilates = course("Pilates", 4000);
+    s.insert_course(&pilates).await.unwrap();
+    let who = client("Meera Nair", "meera@example.com");
+    s.insert_client(&who).await.unwrap();
+    for i in 0..6 {
+        let made = s
+            .create_order(new_order(&who, &pilates, None))
+            .await
+            .unwrap();
+        s.record_payment(
+            made.payment.id,
+            PaymentMethod::Card,
+            None,
+            demo_now() - Duration::hours(7 * i),
+        )
+        .await
+        .unwrap();
+    }
+    // As an older version left it: no day documents, no marker.
+    s.database()
+        .collection::<Document>("revenue_days")
+        .drop()
+        .await
+        .unwrap();
+    s.database()
+        .collection::<Document>("counters")
+        .delete_one(doc! { "_id": "revenue_days" })
+        .await
+        .unwrap();
+    let month = this_month();
+    let expected = paid_in(s, &month).await;
+    assert_eq!(expected.1, 6);
+    assert_ne!(reported(s, &month).await, expected, "nothing kept yet");
+
+    let reopened = Store::open(&server_url(), db.name(), test_keys())
+        .await
+        .unwrap();
+    assert_eq!(reported(&reopened, &month).await, expected);
 }

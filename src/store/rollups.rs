@@ -1,0 +1,80 @@
+//! The figures kept up to date as records are written, so dashboard queries read a few
+//! documents instead of every record: each class's attendance counts (`classes.rs`) and
+//! paid revenue per day (`revenue_days.rs`). Here: which of them a database carries, and
+//! counting them once, from the records, for a database written before they existed.
+
+use bson::{doc, Document};
+
+use super::{names, Store, StoreError};
+
+/// One kept figure, with the marker (in `counters`) saying a database carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rollup {
+    AttendanceCounts,
+    RevenueDays,
+}
+
+impl Rollup {
+    const ALL: [Self; 2] = [Self::AttendanceCounts, Self::RevenueDays];
+    /// Raised when a rollup's shape changes, so it is counted again.
+    const VERSION: i32 = 1;
+
+    fn marker(self) -> &'static str {
+        match self {
+            Self::AttendanceCounts => "attendance_counts",
+            Self::RevenueDays => "revenue_days",
+        }
+    }
+}
+
+impl Store {
+    /// Counts, from the records, every kept figure this database does not carry yet,
+    /// and marks each done so later starts skip it. Run at start-up, before serving
+    /// (a write made by another instance during the count could be missed). Returns
+    /// the figures counted from existing records.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn ensure_rollups(&self) -> Result<Vec<&'static str>, StoreError> {
+        let mut counted = Vec::new();
+        for rollup in Rollup::ALL {
+            if self.carries(rollup).await? {
+                continue;
+            }
+            let had_records = match rollup {
+                Rollup::AttendanceCounts => self.recount_attendance().await?,
+                Rollup::RevenueDays => self.recount_revenue_days().await?,
+            };
+            self.rollup_done(rollup).await?;
+            if had_records {
+                counted.push(rollup.marker());
+            }
+        }
+        Ok(counted)
+    }
+
+    async fn carries(&self, rollup: Rollup) -> Result<bool, StoreError> {
+        Ok(self
+            .markers()
+            .find_one(doc! { "_id": rollup.marker() })
+            .await?
+            .is_some_and(|m| m.get_i32("version").is_ok_and(|v| v >= Rollup::VERSION)))
+    }
+
+    /// Records that this database carries `rollup` (after a count, or a seed that
+    /// wrote it).
+    pub(crate) async fn rollup_done(&self, rollup: Rollup) -> Result<(), StoreError> {
+        self.markers()
+            .update_one(
+                doc! { "_id": rollup.marker() },
+                doc! { "$set": { "version": Rollup::VERSION } },
+            )
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    fn markers(&self) -> mongodb::Collection<Document> {
+        self.db.collection(names::COUNTERS)
+    }
+}

@@ -294,7 +294,8 @@ impl Agents {
             offset: self.studio.utc_offset,
         };
         // A question complete in itself needs no earlier turn: no memory read for it.
-        let conversation = if rules::understood(text, &plan_ctx) {
+        let reading = rules::Reading::of(text, &plan_ctx);
+        let conversation = if reading.understood() {
             memory::Conversation::default()
         } else {
             self.conversation(req).await
@@ -302,7 +303,7 @@ impl Agents {
         let follow_up = conversation
             .last_tool_turn()
             .map(|t| (t.intent.as_str(), &t.args));
-        match rules::plan(text, &plan_ctx, follow_up) {
+        match reading.plan(&plan_ctx, follow_up) {
             rules::Plan::Call { tool, args } => {
                 let started = Instant::now();
                 let reply = self.call_tool(agent, &ctx, tool, args).await;

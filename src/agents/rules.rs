@@ -790,23 +790,61 @@ fn months_back(lowered: &str) -> Option<u32> {
     (1..=36).contains(&n).then_some(n)
 }
 
-/// Whether the message names a question on its own, so that planning it needs no
-/// earlier turn ("and last month?" does; "revenue this month" does not).
-#[must_use]
-pub fn understood(text: &str, ctx: &Context<'_>) -> bool {
-    let s = slots(text, ctx);
-    best_intent(ctx.agent, &clean(text), &s).is_some_and(|(_, score)| score >= MIN_SCORE)
+/// One message read once: its cleaned words, its slots and the best-scoring intent,
+/// shared by [`Reading::understood`] and [`Reading::plan`].
+#[derive(Debug, Clone)]
+pub struct Reading<'t> {
+    text: &'t str,
+    cleaned: String,
+    slots: Slots,
+    best: Option<(&'static str, u32)>,
 }
 
-/// Plans one message. `follow_up` is the previous intent and arguments in this
-/// conversation, so "and last month?" repeats the last question for another period.
+impl<'t> Reading<'t> {
+    #[must_use]
+    pub fn of(text: &'t str, ctx: &Context<'_>) -> Self {
+        let cleaned = clean(text);
+        let slots = slots(text, ctx);
+        let best = best_intent(ctx.agent, &cleaned, &slots);
+        Self {
+            text,
+            cleaned,
+            slots,
+            best,
+        }
+    }
+
+    /// Whether the message names a question on its own, so that planning it needs no
+    /// earlier turn ("and last month?" does; "revenue this month" does not).
+    #[must_use]
+    pub fn understood(&self) -> bool {
+        self.best.is_some_and(|(_, score)| score >= MIN_SCORE)
+    }
+
+    /// Plans the message. `follow_up` is the previous intent and arguments in this
+    /// conversation, so "and last month?" repeats the last question for another period.
+    #[must_use]
+    pub fn plan(&self, ctx: &Context<'_>, follow_up: Option<(&str, &Value)>) -> Plan {
+        plan_reading(self, ctx, follow_up)
+    }
+}
+
+/// Whether the message names a question on its own (see [`Reading::understood`]).
+#[must_use]
+pub fn understood(text: &str, ctx: &Context<'_>) -> bool {
+    Reading::of(text, ctx).understood()
+}
+
+/// Plans one message (see [`Reading::plan`]).
 #[must_use]
 pub fn plan(text: &str, ctx: &Context<'_>, follow_up: Option<(&str, &Value)>) -> Plan {
-    let cleaned = clean(text);
-    let s = slots(text, ctx);
+    Reading::of(text, ctx).plan(ctx, follow_up)
+}
+
+fn plan_reading(read: &Reading<'_>, ctx: &Context<'_>, follow_up: Option<(&str, &Value)>) -> Plan {
+    let (text, cleaned, s) = (read.text, &read.cleaned, &read.slots);
     let words: Vec<&str> = cleaned.split(' ').collect();
-    let best = best_intent(ctx.agent, &cleaned, &s);
-    let intent = match best {
+    let intent = match read.best {
         Some((intent, score)) if score >= MIN_SCORE => intent,
         _ => {
             // A bare slot after an answered question is a follow-up: "and last month?".

@@ -857,7 +857,7 @@ fn plan_reading(read: &Reading<'_>, ctx: &Context<'_>, follow_up: Option<(&str, 
                     if let Some(tool) = CUES.iter().find(|c| c.intent == last).map(|c| c.intent) {
                         return Plan::Call {
                             tool,
-                            args: merge(last_args, args_for(tool, &s, ctx, text, &cleaned)),
+                            args: merge(last_args, args_for(tool, s, ctx, text, cleaned)),
                         };
                     }
                 }
@@ -870,19 +870,19 @@ fn plan_reading(read: &Reading<'_>, ctx: &Context<'_>, follow_up: Option<(&str, 
                 if s.order.is_some() {
                     return Plan::Call {
                         tool: "order_status",
-                        args: args_for("order_status", &s, ctx, text, &cleaned),
+                        args: args_for("order_status", s, ctx, text, cleaned),
                     };
                 }
                 if (s.email.is_some() || s.phone.is_some()) && ctx.role.is_staff() {
                     return Plan::Call {
                         tool: "find_client",
-                        args: args_for("find_client", &s, ctx, text, &cleaned),
+                        args: args_for("find_client", s, ctx, text, cleaned),
                     };
                 }
                 if s.course.is_some() {
                     return Plan::Call {
                         tool: "course_info",
-                        args: args_for("course_info", &s, ctx, text, &cleaned),
+                        args: args_for("course_info", s, ctx, text, cleaned),
                     };
                 }
             }
@@ -922,7 +922,7 @@ fn plan_reading(read: &Reading<'_>, ctx: &Context<'_>, follow_up: Option<(&str, 
     }
     Plan::Call {
         tool: intent,
-        args: args_for(intent, &s, ctx, text, &cleaned),
+        args: args_for(intent, s, ctx, text, cleaned),
     }
 }
 

@@ -386,7 +386,7 @@ async fn reference(store: &Store, a: &Args, query: &str) -> Result<String> {
     })
 }
 
-/// The collection and `$match` stage of each query (as in `store::analytics`).
+/// The collection and `$match` stage of each query's main read (as in `store::analytics`).
 fn match_stage(a: &Args, query: &str) -> (&'static str, Document) {
     let between = |p: &ResolvedPeriod| {
         doc! {
@@ -396,18 +396,18 @@ fn match_stage(a: &Args, query: &str) -> (&'static str, Document) {
     };
     let cutoff = bson::DateTime::from_chrono(a.now - Duration::days(30));
     match query {
-        "revenue" => (
-            names::PAYMENTS,
-            doc! { "status": "paid", "paid_at": between(&a.this_month) },
-        ),
+        // Whole days from the kept day totals (the edges read `status_paid_at`).
+        "revenue" => (names::REVENUE_DAYS, doc! { "day": between(&a.this_month) }),
         "new_clients" => (
             names::CLIENTS,
             doc! { "deleted_at": Bson::Null, "joined_at": between(&a.this_month) },
         ),
-        "course_enrollment" => (names::ORDERS, doc! { "status": { "$ne": "cancelled" } }),
+        // All time: the counts kept per course.
+        "course_enrollment" => (names::COURSE_ENROLMENTS, doc! { "orders": { "$gt": 0 } }),
+        // The counts each class carries.
         "attendance_rate" => (
-            names::ATTENDANCE,
-            doc! { "class_starts_at": between(&a.this_month) },
+            names::CLASSES,
+            doc! { "starts_at": between(&a.this_month), "marked": { "$gt": 0 } },
         ),
         "inactive_clients" => (
             names::CLIENTS,

@@ -393,7 +393,8 @@ impl Store {
     }
 
     /// Orders per course (not cancelled; created in the period if one is given, all
-    /// time otherwise) and the distinct clients who placed them; most orders first.
+    /// time otherwise) and the distinct clients who placed them; most orders first. All
+    /// time reads the counts kept per course as orders are written; a period, its orders.
     ///
     /// # Errors
     /// The server failed.
@@ -401,10 +402,29 @@ impl Store {
         &self,
         period: Option<&ResolvedPeriod>,
     ) -> Result<Vec<EnrollmentLine>, StoreError> {
-        let mut filter = doc! { "status": { "$ne": "cancelled" } };
-        if let Some(p) = period {
-            filter.insert("created_at", between(p.start, p.end));
-        }
+        let Some(p) = period else {
+            // All time: the counts kept per course as orders are written.
+            let catalogue = self.all_courses().await?;
+            let mut lines: Vec<EnrollmentLine> = self
+                .kept_enrolments()
+                .await?
+                .into_iter()
+                .map(|kept| EnrollmentLine {
+                    course: catalogue
+                        .iter()
+                        .find(|c| c.id == kept.course_id)
+                        .map_or(kept.course, |c| c.name.clone()),
+                    orders: kept.orders,
+                    active_clients: kept.clients,
+                })
+                .collect();
+            sort_enrollment(&mut lines);
+            return Ok(lines);
+        };
+        let filter = doc! {
+            "status": { "$ne": "cancelled" },
+            "created_at": between(p.start, p.end),
+        };
         let pipeline = vec![
             doc! { "$match": filter },
             // Distinct clients by grouping twice, not with `$addToSet`: a set per course
@@ -439,11 +459,7 @@ impl Store {
                 }
             })
             .collect();
-        lines.sort_by(|a, b| {
-            b.orders
-                .cmp(&a.orders)
-                .then_with(|| a.course.cmp(&b.course))
-        });
+        sort_enrollment(&mut lines);
         Ok(lines)
     }
 
@@ -761,6 +777,15 @@ impl Store {
             by_instructor,
         })
     }
+}
+
+/// Most orders first, then by course name.
+fn sort_enrollment(lines: &mut [EnrollmentLine]) {
+    lines.sort_by(|a, b| {
+        b.orders
+            .cmp(&a.orders)
+            .then_with(|| a.course.cmp(&b.course))
+    });
 }
 
 /// One course's classes while [`Store::class_fill_rate`] adds them up.

@@ -10,6 +10,7 @@ mod cache;
 mod classes;
 mod clients;
 mod courses;
+mod enrolment_counts;
 mod error;
 mod identities;
 mod indexes;
@@ -70,6 +71,8 @@ pub mod names {
     pub const TASK_LEASES: &str = "task_leases";
     pub const AUDIT: &str = "audit";
     pub const REVENUE_DAYS: &str = "revenue_days";
+    pub const COURSE_CLIENTS: &str = "course_clients";
+    pub const COURSE_ENROLMENTS: &str = "course_enrolments";
 }
 
 /// A connection to frontdesk's database, with a typed handle per collection, the keys

@@ -227,6 +227,7 @@ impl Store {
                 .insert_one(payment)
                 .session(&mut session)
                 .await?;
+            self.count_order_in(&mut session, order, 1).await?;
             // The confirmation (payment link, email, chat) commits with the order or not at all.
             let confirm = OutboxItem::new(
                 format!("order:{}:confirm", order.number.get()),
@@ -318,7 +319,9 @@ impl Store {
     }
 
     /// Moves an order to a new status if the move makes sense and nobody changed the
-    /// order in between.
+    /// order in between. A cancellation also fails the order's open payment, ends the
+    /// client's enrollment and counts the order out of its course, all in the same
+    /// transaction.
     ///
     /// # Errors
     /// [`StoreError::NotFound`]; [`StoreError::Invalid`] for a move that makes no sense;
@@ -337,42 +340,122 @@ impl Store {
                 key: id.to_hex(),
             })?;
         order.status.check_transition(to)?;
-        let updated = self
-            .orders()
-            .find_one_and_update(
-                doc! { "_id": id, "status": order.status.as_str() },
-                doc! { "$set": { "status": to.as_str(), "updated_at": bson::DateTime::from_chrono(now) } },
-            )
-            .return_document(ReturnDocument::After)
-            .await?;
-        let updated = updated.ok_or_else(|| {
-            StoreError::Conflict(format!(
-                "order {} changed while it was being updated",
-                order.number
-            ))
-        })?;
-        self.audit(
-            &format!("order.{}", to.as_str()),
-            super::names::ORDERS,
-            &id.to_hex(),
-        )
-        .await?;
-        if to == OrderStatus::Cancelled {
-            // Nothing is owed on a cancelled order: its open payment fails.
-            self.payments()
-                .update_many(
-                    doc! { "order_id": id, "status": "pending" },
-                    doc! { "$set": { "status": "failed" } },
-                )
-                .await?;
-            // Nor is the client enrolled any more (no class reminders for it).
-            self.clients()
-                .update_one(
-                    doc! { "_id": updated.client_id },
-                    doc! { "$pull": { "enrollments": { "order_number": i64::from(updated.number.get()) } } },
-                )
-                .await?;
+        let mut attempts = 0u64;
+        loop {
+            attempts += 1;
+            match self.write_status(&order, to, now).await {
+                Err(e) if e.is_transient() && attempts < StoreError::CONFLICT_ATTEMPTS => {
+                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
+                }
+                done => return done,
+            }
         }
-        Ok(updated)
+    }
+
+    async fn write_status(
+        &self,
+        order: &Order,
+        to: OrderStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Order, StoreError> {
+        let mut session = self.client.start_session().await?;
+        session.start_transaction().await?;
+        let written = async {
+            let updated = self
+                .orders()
+                .find_one_and_update(
+                    doc! { "_id": order.id, "status": order.status.as_str() },
+                    doc! { "$set": { "status": to.as_str(), "updated_at": bson::DateTime::from_chrono(now) } },
+                )
+                .return_document(ReturnDocument::After)
+                .session(&mut session)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Conflict(format!(
+                        "order {} changed while it was being updated",
+                        order.number
+                    ))
+                })?;
+            self.audit_in(
+                &mut session,
+                &format!("order.{}", to.as_str()),
+                super::names::ORDERS,
+                &order.id.to_hex(),
+            )
+            .await?;
+            if to == OrderStatus::Cancelled {
+                // Nothing is owed on a cancelled order: its open payment fails.
+                self.payments()
+                    .update_many(
+                        doc! { "order_id": order.id, "status": "pending" },
+                        doc! { "$set": { "status": "failed" } },
+                    )
+                    .session(&mut session)
+                    .await?;
+                // Nor is the client enrolled any more (no class reminders for it).
+                self.clients()
+                    .update_one(
+                        doc! { "_id": updated.client_id },
+                        doc! { "$pull": { "enrollments": { "order_number": i64::from(updated.number.get()) } } },
+                    )
+                    .session(&mut session)
+                    .await?;
+                self.count_order_in(&mut session, &updated, -1).await?;
+            }
+            Ok::<_, StoreError>(updated)
+        }
+        .await;
+        match written {
+            Ok(updated) => {
+                session.commit_transaction().await?;
+                Ok(updated)
+            }
+            Err(e) => {
+                let _ = session.abort_transaction().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes orders as they are (an import from an earlier system, test data) and
+    /// counts the live ones into their courses, in one transaction. Their payments and
+    /// the clients' enrollments are not written.
+    ///
+    /// # Errors
+    /// An order number already used; the server failed. Nothing is written then.
+    pub async fn import_orders(&self, orders: &[Order]) -> Result<(), StoreError> {
+        if orders.is_empty() {
+            return Ok(());
+        }
+        let mut attempts = 0u64;
+        loop {
+            attempts += 1;
+            let mut session = self.client.start_session().await?;
+            session.start_transaction().await?;
+            let written = async {
+                self.orders()
+                    .insert_many(orders)
+                    .session(&mut session)
+                    .await?;
+                for order in orders.iter().filter(|o| o.status != OrderStatus::Cancelled) {
+                    self.count_order_in(&mut session, order, 1).await?;
+                }
+                Ok::<_, StoreError>(())
+            }
+            .await;
+            let done = match written {
+                Ok(()) => session.commit_transaction().await.map_err(StoreError::from),
+                Err(e) => {
+                    let _ = session.abort_transaction().await;
+                    Err(e)
+                }
+            };
+            match done {
+                Err(e) if e.is_transient() && attempts < StoreError::CONFLICT_ATTEMPTS => {
+                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
+                }
+                other => return other,
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The figures kept up to date as records are written, so dashboard queries read a few
-//! documents instead of every record: each class's attendance counts (`classes.rs`) and
-//! paid revenue per day (`revenue_days.rs`). Here: which of them a database carries, and
+//! documents instead of every record: each class's attendance counts (`classes.rs`),
+//! paid revenue per day (`revenue_days.rs`) and live orders and clients per course
+//! (`enrolment_counts.rs`). Here: which of them a database carries, and
 //! counting them once, from the records, for a database written before they existed.
 
 use bson::{doc, Document};
@@ -12,10 +13,11 @@ use super::{names, Store, StoreError};
 pub(crate) enum Rollup {
     AttendanceCounts,
     RevenueDays,
+    Enrolments,
 }
 
 impl Rollup {
-    const ALL: [Self; 2] = [Self::AttendanceCounts, Self::RevenueDays];
+    const ALL: [Self; 3] = [Self::AttendanceCounts, Self::RevenueDays, Self::Enrolments];
     /// Raised when a rollup's shape changes, so it is counted again.
     const VERSION: i32 = 1;
 
@@ -23,6 +25,7 @@ impl Rollup {
         match self {
             Self::AttendanceCounts => "attendance_counts",
             Self::RevenueDays => "revenue_days",
+            Self::Enrolments => "enrolments",
         }
     }
 }
@@ -44,6 +47,7 @@ impl Store {
             let had_records = match rollup {
                 Rollup::AttendanceCounts => self.recount_attendance().await?,
                 Rollup::RevenueDays => self.recount_revenue_days().await?,
+                Rollup::Enrolments => self.recount_enrolments().await?,
             };
             self.rollup_done(rollup).await?;
             if had_records {

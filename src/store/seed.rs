@@ -705,6 +705,15 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
     )
     .await?;
     store.rollup_done(Rollup::RevenueDays).await?;
+    let (pairs, courses) = super::enrolment_counts::enrolment_documents(&orders);
+    for (name, docs) in [
+        (super::names::COURSE_CLIENTS, pairs),
+        (super::names::COURSE_ENROLMENTS, courses),
+    ] {
+        let collection = store.database().collection::<Document>(name);
+        insert_all(collection, &docs, &ProgressBar::hidden()).await?;
+    }
+    store.rollup_done(Rollup::Enrolments).await?;
     store.sync_order_counter().await?;
     bar.finish_and_clear();
     Ok(report)

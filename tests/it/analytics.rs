@@ -466,7 +466,7 @@ async fn enrollment_counts_orders_and_distinct_clients_per_course() {
             }
         }
     }
-    s.orders().insert_many(&orders).await.unwrap();
+    s.import_orders(&orders).await.unwrap();
 
     let expected = |period: Option<&ResolvedPeriod>| {
         let mut by: BTreeMap<String, (u64, BTreeSet<ObjectId>)> = BTreeMap::new();

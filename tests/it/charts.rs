@@ -763,7 +763,7 @@ async fn best_and_worst_course_by_enrollment_with_the_gap() {
             });
         }
     }
-    db.store.orders().insert_many(&orders).await.unwrap();
+    db.store.import_orders(&orders).await.unwrap();
     let mut by: BTreeMap<&str, u64> = BTreeMap::new();
     for o in orders.iter().filter(|o| o.status != OrderStatus::Cancelled) {
         *by.entry(o.course_name.as_str()).or_default() += 1;

@@ -386,3 +386,140 @@ async fn revenue_days_are_counted_once_for_a_database_from_before_them() {
         .unwrap();
     assert_eq!(reported(&reopened, &month).await, expected);
 }
+
+/// (course, live orders, distinct clients) per course, counted here from every order.
+async fn enrolment_in_orders(s: &Store) -> Vec<(String, u64, u64)> {
+    let all: Vec<frontdesk::domain::Order> = s
+        .orders()
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let mut by: std::collections::BTreeMap<String, (u64, std::collections::BTreeSet<ObjectId>)> =
+        Default::default();
+    for o in all
+        .iter()
+        .filter(|o| o.status != frontdesk::domain::OrderStatus::Cancelled)
+    {
+        let line = by.entry(o.course_name.clone()).or_default();
+        line.0 += 1;
+        line.1.insert(o.client_id);
+    }
+    by.into_iter()
+        .map(|(course, (orders, clients))| (course, orders, clients.len() as u64))
+        .collect()
+}
+
+async fn enrolment_reported(s: &Store) -> Vec<(String, u64, u64)> {
+    let mut lines: Vec<(String, u64, u64)> = s
+        .course_enrollment(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.course, l.orders, l.active_clients))
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[tokio::test]
+async fn orders_made_at_once_and_cancelled_keep_each_course_s_orders_and_clients() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let (pilates, yoga) = (course("Pilates", 4000), course("Yoga", 3000));
+    s.insert_course(&pilates).await.unwrap();
+    s.insert_course(&yoga).await.unwrap();
+    let mut who = Vec::new();
+    for i in 0..4 {
+        let c = client(&format!("Client {i}"), &format!("c{i}@example.com"));
+        s.insert_client(&c).await.unwrap();
+        who.push(c);
+    }
+    // Client 0 twice in Pilates, everyone once more: made at once.
+    let plan = [
+        (0, &pilates),
+        (0, &pilates),
+        (1, &pilates),
+        (2, &pilates),
+        (3, &yoga),
+        (1, &yoga),
+    ];
+    let made: Vec<_> = futures::future::join_all(
+        plan.iter()
+            .map(|(i, c)| s.create_order(new_order(&who[*i], c, None))),
+    )
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect();
+    assert_eq!(
+        enrolment_reported(s).await,
+        vec![("Pilates".into(), 4, 3), ("Yoga".into(), 2, 2)]
+    );
+    assert_eq!(enrolment_reported(s).await, enrolment_in_orders(s).await);
+
+    // Client 0 still has one Pilates order after cancelling the other; client 1's
+    // only Pilates order gone takes them out; a confirmed order still counts.
+    let cancel = frontdesk::domain::OrderStatus::Cancelled;
+    for k in [0, 2] {
+        s.set_order_status(made[k].order.id, cancel, demo_now())
+            .await
+            .unwrap();
+        assert_eq!(enrolment_reported(s).await, enrolment_in_orders(s).await);
+    }
+    s.record_payment(made[4].payment.id, PaymentMethod::Card, None, demo_now())
+        .await
+        .unwrap();
+    assert_eq!(
+        enrolment_reported(s).await,
+        vec![("Pilates".into(), 2, 2), ("Yoga".into(), 2, 2)]
+    );
+    // A cancelled order cannot be cancelled again, and counts nothing twice.
+    assert!(s
+        .set_order_status(made[0].order.id, cancel, demo_now())
+        .await
+        .is_err());
+    assert_eq!(enrolment_reported(s).await, enrolment_in_orders(s).await);
+}
+
+#[tokio::test]
+async fn enrolments_are_counted_once_for_a_database_from_before_them() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let pilates = course("Pilates", 4000);
+    s.insert_course(&pilates).await.unwrap();
+    for i in 0..3 {
+        let c = client(&format!("Client {i}"), &format!("c{i}@example.com"));
+        s.insert_client(&c).await.unwrap();
+        for _ in 0..=i {
+            s.create_order(new_order(&c, &pilates, None)).await.unwrap();
+        }
+    }
+    for name in ["course_clients", "course_enrolments"] {
+        s.database()
+            .collection::<Document>(name)
+            .drop()
+            .await
+            .unwrap();
+    }
+    s.database()
+        .collection::<Document>("counters")
+        .delete_one(doc! { "_id": "enrolments" })
+        .await
+        .unwrap();
+    assert!(enrolment_reported(s).await.is_empty(), "nothing kept yet");
+
+    let reopened = Store::open(&server_url(), db.name(), test_keys())
+        .await
+        .unwrap();
+    assert_eq!(
+        enrolment_reported(&reopened).await,
+        vec![("Pilates".into(), 6, 3)]
+    );
+    assert_eq!(
+        enrolment_reported(&reopened).await,
+        enrolment_in_orders(s).await
+    );
+}

@@ -308,26 +308,17 @@ impl Store {
                 "deleted_at": Bson::Null,
                 "joined_at": between(period.start, period.end),
             } },
-            // Only what the count and the sample need goes on (not enrolments, notes).
+            doc! { "$sort": { "joined_at": -1, "_id": -1 } },
+            doc! { "$limit": SAMPLE },
             doc! { "$project": { "name": 1, "email": 1, "joined_at": 1 } },
-            doc! { "$facet": {
-                "count": [ { "$group": { "_id": Bson::Null, "n": { "$sum": 1 } } } ],
-                "sample": [
-                    { "$sort": { "joined_at": -1, "_id": -1 } },
-                    { "$limit": SAMPLE },
-                    { "$project": { "name": 1, "email": 1, "joined_at": 1 } },
-                ],
-            } },
         ];
-        let out = first(aggregate(&self.clients(), pipeline).await?);
-        let count = out
-            .as_ref()
-            .and_then(|d| first_in(d, "count"))
-            .map_or(0, |c| get_u64(&c, "n"));
-        let sample = out
-            .as_ref()
-            .map(|d| docs_in(d, "sample"))
-            .unwrap_or_default()
+        // The count from the days kept as clients are added and deleted.
+        let clients = self.clients();
+        let (count, newest) = futures::try_join!(
+            self.joined_between(period.start, period.end),
+            aggregate(&clients, pipeline),
+        )?;
+        let sample = newest
             .iter()
             .map(|c| {
                 Ok(ClientBrief {

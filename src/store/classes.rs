@@ -12,6 +12,7 @@ use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 
 use super::analytics::get_i64;
+use super::txn::{finish, retrying};
 use super::{Store, StoreError};
 use crate::domain::{Attendance, AttendanceStatus, ClassSession, ObjectId};
 
@@ -118,16 +119,7 @@ impl Store {
             marked_at: now,
         };
         // Marks at one class all move that class's counts: a conflict is retried.
-        let mut attempts = 0u64;
-        loop {
-            attempts += 1;
-            match self.write_mark(&record).await {
-                Err(e) if e.is_transient() && attempts < StoreError::CONFLICT_ATTEMPTS => {
-                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
-                }
-                done => return done,
-            }
-        }
+        retrying(|| self.write_mark(&record)).await
     }
 
     async fn write_mark(&self, record: &Attendance) -> Result<Attendance, StoreError> {
@@ -166,16 +158,9 @@ impl Store {
             )
         }
         .await;
-        match written {
-            Ok(saved) => {
-                session.commit_transaction().await?;
-                Ok(saved.unwrap_or_else(|| record.clone()))
-            }
-            Err(e) => {
-                let _ = session.abort_transaction().await;
-                Err(e)
-            }
-        }
+        Ok(finish(session, written)
+            .await?
+            .unwrap_or_else(|| record.clone()))
     }
 
     /// Writes new attendance records (an import, a batch of marks) and adds them to
@@ -192,16 +177,7 @@ impl Store {
         for r in records {
             per_class.entry(r.class_id).or_default().push(r.clone());
         }
-        let mut attempts = 0u64;
-        loop {
-            attempts += 1;
-            match self.write_records(records, &per_class).await {
-                Err(e) if e.is_transient() && attempts < StoreError::CONFLICT_ATTEMPTS => {
-                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
-                }
-                done => return done,
-            }
-        }
+        retrying(|| self.write_records(records, &per_class)).await
     }
 
     async fn write_records(
@@ -223,13 +199,7 @@ impl Store {
             Ok::<_, StoreError>(())
         }
         .await;
-        match written {
-            Ok(()) => Ok(session.commit_transaction().await?),
-            Err(e) => {
-                let _ = session.abort_transaction().await;
-                Err(e)
-            }
-        }
+        finish(session, written).await
     }
 
     /// Adds `change` to a class's counts inside a transaction.

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 
 use super::sealed::{ClientDoc, EMAIL_BI, PHONE_BI};
+use super::txn::{finish, retrying};
 use super::{names, Store, StoreError};
 use crate::domain::{name_tokens, Client, ClientStatus, Email, ObjectId, Phone};
 use crate::protect::BlindKind;
@@ -36,16 +37,41 @@ fn phone_filter(store: &Store, phone: &Phone) -> Document {
 }
 
 impl Store {
+    /// Adds a client, counted into their join day (unless already deleted), in one
+    /// transaction.
+    ///
     /// # Errors
     /// [`StoreError::Duplicate`] when the email is taken.
     pub async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
         self.refuse_taken_email(&client.email, None).await?;
-        self.client_docs()
-            .insert_one(ClientDoc::seal(self.keys(), client))
-            .await
-            .map_err(|e| StoreError::from_write(e, "a client with email", client.email.as_str()))?;
-        self.audit("client.create", names::CLIENTS, &client.id.to_hex())
-            .await
+        let sealed = ClientDoc::seal(self.keys(), client);
+        retrying(|| async {
+            let mut session = self.client.start_session().await?;
+            session.start_transaction().await?;
+            let written = async {
+                self.client_docs()
+                    .insert_one(&sealed)
+                    .session(&mut session)
+                    .await
+                    .map_err(|e| {
+                        StoreError::from_write(e, "a client with email", client.email.as_str())
+                    })?;
+                if client.deleted_at.is_none() {
+                    self.count_join_in(&mut session, client.joined_at, 1)
+                        .await?;
+                }
+                self.audit_in(
+                    &mut session,
+                    "client.create",
+                    names::CLIENTS,
+                    &client.id.to_hex(),
+                )
+                .await
+            }
+            .await;
+            finish(session, written).await
+        })
+        .await
     }
 
     /// While older keys are configured, the unique index (on the blind index under the
@@ -224,22 +250,35 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown or already deleted client.
     pub async fn delete_client(&self, id: ObjectId, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut filter = not_deleted();
-        filter.insert("_id", id);
-        let result = self
-            .clients()
-            .update_one(
-                filter,
-                doc! { "$set": { "deleted_at": bson::DateTime::from_chrono(now) } },
-            )
-            .await?;
-        if result.matched_count == 0 {
-            return Err(StoreError::NotFound {
-                what: "client",
-                key: id.to_hex(),
-            });
-        }
-        self.audit("client.delete", names::CLIENTS, &id.to_hex())
-            .await
+        retrying(|| async {
+            let mut session = self.client.start_session().await?;
+            session.start_transaction().await?;
+            let written = async {
+                let mut filter = not_deleted();
+                filter.insert("_id", id);
+                let deleted = self
+                    .clients()
+                    .find_one_and_update(
+                        filter,
+                        doc! { "$set": { "deleted_at": bson::DateTime::from_chrono(now) } },
+                    )
+                    .projection(doc! { "joined_at": 1 })
+                    .session(&mut session)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound {
+                        what: "client",
+                        key: id.to_hex(),
+                    })?;
+                if let Ok(joined_at) = deleted.get_datetime("joined_at") {
+                    self.count_join_in(&mut session, joined_at.to_chrono(), -1)
+                        .await?;
+                }
+                self.audit_in(&mut session, "client.delete", names::CLIENTS, &id.to_hex())
+                    .await
+            }
+            .await;
+            finish(session, written).await
+        })
+        .await
     }
 }

@@ -14,6 +14,7 @@ mod enrolment_counts;
 mod error;
 mod identities;
 mod indexes;
+mod join_days;
 mod listing;
 pub mod localdb;
 mod orders;
@@ -25,6 +26,7 @@ mod rotate;
 mod sealed;
 pub mod seed;
 mod tickets;
+mod txn;
 
 use std::time::Duration;
 
@@ -73,6 +75,7 @@ pub mod names {
     pub const REVENUE_DAYS: &str = "revenue_days";
     pub const COURSE_CLIENTS: &str = "course_clients";
     pub const COURSE_ENROLMENTS: &str = "course_enrolments";
+    pub const JOIN_DAYS: &str = "join_days";
 }
 
 /// A connection to frontdesk's database, with a typed handle per collection, the keys

@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
+use super::txn::{finish, retrying};
 use super::{names, Job, OutboxItem, Store, StoreError};
 use crate::domain::{
     Enrollment, Money, ObjectId, Order, OrderNumber, OrderStatus, Payment, PaymentMethod,
@@ -253,13 +254,7 @@ impl Store {
             Ok::<_, StoreError>(())
         }
         .await;
-        match written {
-            Ok(()) => Ok(session.commit_transaction().await?),
-            Err(err) => {
-                let _ = session.abort_transaction().await;
-                Err(err)
-            }
-        }
+        finish(session, written).await
     }
 
     async fn replay(&self, key: Option<&str>) -> Result<Option<OrderCreated>, StoreError> {
@@ -340,16 +335,7 @@ impl Store {
                 key: id.to_hex(),
             })?;
         order.status.check_transition(to)?;
-        let mut attempts = 0u64;
-        loop {
-            attempts += 1;
-            match self.write_status(&order, to, now).await {
-                Err(e) if e.is_transient() && attempts < StoreError::CONFLICT_ATTEMPTS => {
-                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
-                }
-                done => return done,
-            }
-        }
+        retrying(|| self.write_status(&order, to, now)).await
     }
 
     async fn write_status(
@@ -405,16 +391,7 @@ impl Store {
             Ok::<_, StoreError>(updated)
         }
         .await;
-        match written {
-            Ok(updated) => {
-                session.commit_transaction().await?;
-                Ok(updated)
-            }
-            Err(e) => {
-                let _ = session.abort_transaction().await;
-                Err(e)
-            }
-        }
+        finish(session, written).await
     }
 
     /// Writes orders as they are (an import from an earlier system, test data) and
@@ -427,9 +404,7 @@ impl Store {
         if orders.is_empty() {
             return Ok(());
         }
-        let mut attempts = 0u64;
-        loop {
-            attempts += 1;
+        retrying(|| async {
             let mut session = self.client.start_session().await?;
             session.start_transaction().await?;
             let written = async {
@@ -443,19 +418,8 @@ impl Store {
                 Ok::<_, StoreError>(())
             }
             .await;
-            let done = match written {
-                Ok(()) => session.commit_transaction().await.map_err(StoreError::from),
-                Err(e) => {
-                    let _ = session.abort_transaction().await;
-                    Err(e)
-                }
-            };
-            match done {
-                Err(e) if e.is_transient() && attempts < StoreError::CONFLICT_ATTEMPTS => {
-                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
-                }
-                other => return other,
-            }
-        }
+            finish(session, written).await
+        })
+        .await
     }
 }

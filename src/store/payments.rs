@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
+use super::txn::{finish, retrying};
 use super::{Job, OutboxItem, Store, StoreError};
 use crate::domain::{ObjectId, OrderStatus, Payment, PaymentMethod, PaymentStatus};
 
@@ -92,9 +93,7 @@ impl Store {
         if payments.is_empty() {
             return Ok(());
         }
-        let mut attempts = 0u64;
-        loop {
-            attempts += 1;
+        retrying(|| async {
             let mut session = self.client.start_session().await?;
             session.start_transaction().await?;
             let written = async {
@@ -105,20 +104,9 @@ impl Store {
                 self.add_paid_in(&mut session, payments).await
             }
             .await;
-            let done = match written {
-                Ok(()) => session.commit_transaction().await.map_err(StoreError::from),
-                Err(e) => {
-                    let _ = session.abort_transaction().await;
-                    Err(e)
-                }
-            };
-            match done {
-                Err(e) if e.is_transient() && attempts < StoreError::CONFLICT_ATTEMPTS => {
-                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
-                }
-                other => return other,
-            }
-        }
+            finish(session, written).await
+        })
+        .await
     }
 
     /// Marks a pending payment paid, adds it to its day's revenue and confirms its order,

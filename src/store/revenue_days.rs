@@ -7,11 +7,12 @@
 use std::collections::BTreeMap;
 
 use bson::{doc, Document};
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::{ClientSession, Collection};
 
 use super::analytics::{get_i64, get_u64};
+use super::rollups::{day_at_or_after, day_of};
 use super::{names, Store, StoreError};
 use crate::domain::{Payment, PaymentStatus};
 
@@ -33,21 +34,6 @@ pub(crate) struct RevenueSum {
 
 /// Revenue split by [`RevenueKey`]: what a period's days and edges add up to.
 pub(crate) type RevenueSplit = BTreeMap<RevenueKey, RevenueSum>;
-
-/// The UTC midnight at or before `t`.
-fn day_of(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.date_naive().and_time(NaiveTime::MIN).and_utc()
-}
-
-/// The UTC midnight at or after `t`.
-fn day_at_or_after(t: DateTime<Utc>) -> DateTime<Utc> {
-    let day = day_of(t);
-    if day == t {
-        day
-    } else {
-        day + Duration::days(1)
-    }
-}
 
 fn key_of(p: &Payment) -> RevenueKey {
     RevenueKey {
@@ -247,23 +233,5 @@ fn key_in(d: &Document) -> RevenueKey {
         course: text("course"),
         method: text("method"),
         currency: text("currency"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn a_period_is_cut_at_utc_midnights_inside_it() {
-        let t = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
-        // 1 November 00:00 in India is 31 October 18:30 UTC.
-        let start = Utc.with_ymd_and_hms(2026, 10, 31, 18, 30, 0).unwrap();
-        assert_eq!(day_at_or_after(start), t(1, 0, 0));
-        assert_eq!(day_of(t(25, 18, 30)), t(25, 0, 0));
-        // A midnight is its own day either way.
-        assert_eq!(day_at_or_after(t(3, 0, 0)), t(3, 0, 0));
-        assert_eq!(day_of(t(3, 0, 0)), t(3, 0, 0));
     }
 }

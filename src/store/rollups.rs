@@ -1,10 +1,11 @@
 //! The figures kept up to date as records are written, so dashboard queries read a few
 //! documents instead of every record: each class's attendance counts (`classes.rs`),
-//! paid revenue per day (`revenue_days.rs`) and live orders and clients per course
-//! (`enrolment_counts.rs`). Here: which of them a database carries, and
+//! paid revenue per day (`revenue_days.rs`), live orders and clients per course
+//! (`enrolment_counts.rs`) and clients per day joined (`join_days.rs`). Here: which of them a database carries, and
 //! counting them once, from the records, for a database written before they existed.
 
 use bson::{doc, Document};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
 
 use super::{names, Store, StoreError};
 
@@ -14,10 +15,16 @@ pub(crate) enum Rollup {
     AttendanceCounts,
     RevenueDays,
     Enrolments,
+    JoinDays,
 }
 
 impl Rollup {
-    const ALL: [Self; 3] = [Self::AttendanceCounts, Self::RevenueDays, Self::Enrolments];
+    const ALL: [Self; 4] = [
+        Self::AttendanceCounts,
+        Self::RevenueDays,
+        Self::Enrolments,
+        Self::JoinDays,
+    ];
     /// Raised when a rollup's shape changes, so it is counted again.
     const VERSION: i32 = 1;
 
@@ -26,7 +33,23 @@ impl Rollup {
             Self::AttendanceCounts => "attendance_counts",
             Self::RevenueDays => "revenue_days",
             Self::Enrolments => "enrolments",
+            Self::JoinDays => "join_days",
         }
+    }
+}
+
+/// The UTC midnight at or before `t`: day totals are kept per UTC day.
+pub(crate) fn day_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.date_naive().and_time(NaiveTime::MIN).and_utc()
+}
+
+/// The UTC midnight at or after `t`.
+pub(crate) fn day_at_or_after(t: DateTime<Utc>) -> DateTime<Utc> {
+    let day = day_of(t);
+    if day == t {
+        day
+    } else {
+        day + Duration::days(1)
     }
 }
 
@@ -48,6 +71,7 @@ impl Store {
                 Rollup::AttendanceCounts => self.recount_attendance().await?,
                 Rollup::RevenueDays => self.recount_revenue_days().await?,
                 Rollup::Enrolments => self.recount_enrolments().await?,
+                Rollup::JoinDays => self.recount_join_days().await?,
             };
             self.rollup_done(rollup).await?;
             if had_records {
@@ -80,5 +104,23 @@ impl Store {
 
     fn markers(&self) -> mongodb::Collection<Document> {
         self.db.collection(names::COUNTERS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_period_is_cut_at_utc_midnights_inside_it() {
+        let t = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
+        // 1 November 00:00 in India is 31 October 18:30 UTC.
+        let start = Utc.with_ymd_and_hms(2026, 10, 31, 18, 30, 0).unwrap();
+        assert_eq!(day_at_or_after(start), t(1, 0, 0));
+        assert_eq!(day_of(t(25, 18, 30)), t(25, 0, 0));
+        // A midnight is its own day either way.
+        assert_eq!(day_at_or_after(t(3, 0, 0)), t(3, 0, 0));
+        assert_eq!(day_of(t(3, 0, 0)), t(3, 0, 0));
     }
 }

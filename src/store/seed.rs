@@ -691,6 +691,16 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
         .map(|c| super::sealed::ClientDoc::seal(store.keys(), c))
         .collect();
     report.clients = insert_all(store.client_docs(), &sealed, &bar).await?;
+    let days = super::join_days::join_day_documents(&clients);
+    insert_all(
+        store
+            .database()
+            .collection::<Document>(super::names::JOIN_DAYS),
+        &days,
+        &ProgressBar::hidden(),
+    )
+    .await?;
+    store.rollup_done(Rollup::JoinDays).await?;
     bar.set_message("orders");
     report.orders = insert_all(store.orders(), &orders, &bar).await?;
     bar.set_message("payments");

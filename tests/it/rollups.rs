@@ -523,3 +523,97 @@ async fn enrolments_are_counted_once_for_a_database_from_before_them() {
         enrolment_in_orders(s).await
     );
 }
+
+/// Clients and leads not deleted who joined in `period`, counted here from every client.
+async fn joined_in(s: &Store, period: &ResolvedPeriod) -> u64 {
+    let all: Vec<Document> = s
+        .clients()
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    all.iter()
+        .filter(|c| matches!(c.get("deleted_at"), None | Some(Bson::Null)))
+        .filter_map(|c| c.get_datetime("joined_at").ok())
+        .map(|t| t.to_chrono())
+        .filter(|t| *t >= period.start && *t < period.end)
+        .count() as u64
+}
+
+/// Clients joined every seven hours back from the demo clock (a few already deleted),
+/// then some deleted.
+async fn clients_joined_over_days(s: &Store) -> Vec<ObjectId> {
+    let mut ids = Vec::new();
+    for i in 0..14 {
+        let mut c = client(&format!("Client {i}"), &format!("c{i}@example.com"));
+        c.joined_at = demo_now() - Duration::hours(7 * i);
+        if i % 5 == 4 {
+            c.deleted_at = Some(demo_now());
+        }
+        s.insert_client(&c).await.unwrap();
+        ids.push(c.id);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn clients_added_and_deleted_keep_the_join_days() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let ids = clients_joined_over_days(s).await;
+    let month = this_month();
+    let mut odd = month.clone();
+    odd.start = demo_now() - Duration::hours(50) - Duration::minutes(10);
+    odd.end = demo_now() - Duration::hours(6);
+    for step in 0..3 {
+        for period in [&month, &odd] {
+            let expected = joined_in(s, period).await;
+            assert!(expected > 0);
+            let got = s.new_clients(period).await.unwrap().count;
+            assert_eq!(got, expected, "step {step}, {period:?}");
+        }
+        // Delete two more (not those deleted from the start); deleting one again is
+        // refused and counts nothing.
+        let (a, b) = (ids[[0, 2, 5][step]], ids[[1, 3, 6][step]]);
+        s.delete_client(a, demo_now()).await.unwrap();
+        s.delete_client(b, demo_now()).await.unwrap();
+        assert!(matches!(
+            s.delete_client(a, demo_now()).await,
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+    let after = s.new_clients(&month).await.unwrap().count;
+    assert_eq!(after, joined_in(s, &month).await);
+    assert_eq!(
+        after,
+        14 - 2 - 6,
+        "14 joined, 2 deleted from the start, 6 since"
+    );
+}
+
+#[tokio::test]
+async fn join_days_are_counted_once_for_a_database_from_before_them() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    clients_joined_over_days(s).await;
+    s.database()
+        .collection::<Document>("join_days")
+        .drop()
+        .await
+        .unwrap();
+    s.database()
+        .collection::<Document>("counters")
+        .delete_one(doc! { "_id": "join_days" })
+        .await
+        .unwrap();
+    let month = this_month();
+    let expected = joined_in(s, &month).await;
+    assert!(s.new_clients(&month).await.unwrap().count < expected);
+
+    let reopened = Store::open(&server_url(), db.name(), test_keys())
+        .await
+        .unwrap();
+    assert_eq!(reopened.new_clients(&month).await.unwrap().count, expected);
+}

@@ -519,44 +519,32 @@ impl Store {
         now: DateTime<Utc>,
         days: u32,
     ) -> Result<InactiveReport, StoreError> {
-        let cutoff = bson::DateTime::from_chrono(now - Duration::days(i64::from(days)));
-        let pipeline = vec![
-            doc! { "$match": {
-                "deleted_at": Bson::Null,
-                "status": { "$ne": "lead" },
-                "$or": [
-                    { "last_visit_at": { "$lt": cutoff } },
-                    { "last_visit_at": Bson::Null, "joined_at": { "$lt": cutoff } },
-                ],
-            } },
-            // Only what the count and the sample need goes on (not enrolments, notes).
-            doc! { "$project": { "name": 1, "email": 1, "last_visit_at": 1, "joined_at": 1 } },
-            doc! { "$facet": {
-                "count": [ { "$group": { "_id": Bson::Null, "n": { "$sum": 1 } } } ],
-                "sample": [
-                    { "$addFields": { "absent_since": { "$ifNull": [ "$last_visit_at", "$joined_at" ] } } },
-                    { "$sort": { "absent_since": 1, "_id": 1 } },
-                    { "$limit": SAMPLE },
-                    { "$project": { "name": 1, "email": 1, "last_visit_at": 1 } },
-                ],
-            } },
-        ];
-        let out = first(aggregate(&self.clients(), pipeline).await?);
-        let count = out
-            .as_ref()
-            .and_then(|d| first_in(d, "count"))
-            .map_or(0, |c| get_u64(&c, "n"));
-        let sample = out
-            .as_ref()
-            .map(|d| docs_in(d, "sample"))
-            .unwrap_or_default()
+        // From the days kept as clients change: how many, and the longest absent.
+        let absent = self
+            .absent_before(now - Duration::days(i64::from(days)), SAMPLE as usize)
+            .await?;
+        let ids: Vec<ObjectId> = absent.longest.iter().map(|(id, _)| *id).collect();
+        let found: HashMap<ObjectId, Document> = self
+            .clients()
+            .find(doc! { "_id": { "$in": ids } })
+            .projection(doc! { "name": 1, "email": 1, "last_visit_at": 1 })
+            .await?
+            .try_collect::<Vec<Document>>()
+            .await?
+            .into_iter()
+            .filter_map(|c| Some((c.get_object_id("_id").ok()?, c)))
+            .collect();
+        let sample = absent
+            .longest
             .iter()
+            .filter_map(|(id, _)| found.get(id))
             .map(|c| InactiveBrief {
                 name: get_string(c, "name"),
                 email: self.sample_email(c),
                 last_visit_at: get_date(c, "last_visit_at"),
             })
             .collect();
+        let count = absent.count;
         Ok(InactiveReport {
             count,
             days,
@@ -820,17 +808,6 @@ fn first_of(group: &Document) -> Option<&Document> {
 
 fn first(docs: Vec<Document>) -> Option<Document> {
     docs.into_iter().next()
-}
-
-/// The documents of an array field (a `$facet` output).
-fn docs_in(doc: &Document, key: &str) -> Vec<Document> {
-    doc.get_array(key)
-        .map(|a| a.iter().filter_map(|b| b.as_document().cloned()).collect())
-        .unwrap_or_default()
-}
-
-fn first_in(doc: &Document, key: &str) -> Option<Document> {
-    first(docs_in(doc, key))
 }
 
 /// A number however the server typed it (`$sum` gives Int32, Int64 or Double).

@@ -12,6 +12,7 @@ use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 
 use super::analytics::get_i64;
+use super::client_days::{fact_fields, ClientFacts};
 use super::txn::{finish, retrying};
 use super::{Store, StoreError};
 use crate::domain::{Attendance, AttendanceStatus, ClassSession, ObjectId};
@@ -142,13 +143,25 @@ impl Store {
                 .await?;
             if record.status.attended() {
                 let visit = bson::DateTime::from_chrono(record.class_starts_at);
-                self.clients()
-                    .update_one(
+                let moved = self
+                    .clients()
+                    .find_one_and_update(
                         doc! { "_id": record.client_id, "$or": [ { "last_visit_at": null }, { "last_visit_at": { "$lt": visit } } ] },
                         doc! { "$set": { "last_visit_at": visit } },
                     )
+                    .projection(fact_fields())
                     .session(&mut session)
                     .await?;
+                if let Some(before) = moved {
+                    let mut after = before.clone();
+                    after.insert("last_visit_at", visit);
+                    let facts = (
+                        ClientFacts::of_doc(Some(&before)),
+                        ClientFacts::of_doc(Some(&after)),
+                    );
+                    self.follow_client(&mut session, record.client_id, facts.0, facts.1)
+                        .await?;
+                }
             }
             Ok::<_, StoreError>(
                 self.attendance()

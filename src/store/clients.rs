@@ -6,6 +6,7 @@ use bson::{doc, Document};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 
+use super::client_days::{fact_fields, ClientFacts};
 use super::sealed::{ClientDoc, EMAIL_BI, PHONE_BI};
 use super::txn::{finish, retrying};
 use super::{names, Store, StoreError};
@@ -56,10 +57,9 @@ impl Store {
                     .map_err(|e| {
                         StoreError::from_write(e, "a client with email", client.email.as_str())
                     })?;
-                if client.deleted_at.is_none() {
-                    self.count_join_in(&mut session, client.joined_at, 1)
-                        .await?;
-                }
+                let facts = ClientFacts::of(client);
+                self.follow_client(&mut session, client.id, ClientFacts::default(), facts)
+                    .await?;
                 self.audit_in(
                     &mut session,
                     "client.create",
@@ -228,21 +228,41 @@ impl Store {
     pub async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
         self.refuse_taken_email(&client.email, Some(client.id))
             .await?;
-        let mut filter = not_deleted();
-        filter.insert("_id", client.id);
-        let result = self
-            .client_docs()
-            .replace_one(filter, ClientDoc::seal(self.keys(), client))
-            .await
-            .map_err(|e| StoreError::from_write(e, "a client with email", client.email.as_str()))?;
-        if result.matched_count == 0 {
-            return Err(StoreError::NotFound {
-                what: "client",
-                key: client.id.to_hex(),
-            });
-        }
-        self.audit("client.update", names::CLIENTS, &client.id.to_hex())
-            .await
+        let sealed = bson::to_document(&ClientDoc::seal(self.keys(), client))?;
+        retrying(|| async {
+            let mut session = self.client.start_session().await?;
+            session.start_transaction().await?;
+            let written = async {
+                let mut filter = not_deleted();
+                filter.insert("_id", client.id);
+                let before = self
+                    .clients()
+                    .find_one_and_replace(filter, sealed.clone())
+                    .projection(fact_fields())
+                    .session(&mut session)
+                    .await
+                    .map_err(|e| {
+                        StoreError::from_write(e, "a client with email", client.email.as_str())
+                    })?
+                    .ok_or_else(|| StoreError::NotFound {
+                        what: "client",
+                        key: client.id.to_hex(),
+                    })?;
+                let facts = (ClientFacts::of_doc(Some(&before)), ClientFacts::of(client));
+                self.follow_client(&mut session, client.id, facts.0, facts.1)
+                    .await?;
+                self.audit_in(
+                    &mut session,
+                    "client.update",
+                    names::CLIENTS,
+                    &client.id.to_hex(),
+                )
+                .await
+            }
+            .await;
+            finish(session, written).await
+        })
+        .await
     }
 
     /// Soft-deletes a client: they disappear from lookups, their orders and payments stay.
@@ -262,17 +282,16 @@ impl Store {
                         filter,
                         doc! { "$set": { "deleted_at": bson::DateTime::from_chrono(now) } },
                     )
-                    .projection(doc! { "joined_at": 1 })
+                    .projection(fact_fields())
                     .session(&mut session)
                     .await?
                     .ok_or_else(|| StoreError::NotFound {
                         what: "client",
                         key: id.to_hex(),
                     })?;
-                if let Ok(joined_at) = deleted.get_datetime("joined_at") {
-                    self.count_join_in(&mut session, joined_at.to_chrono(), -1)
-                        .await?;
-                }
+                let before = ClientFacts::of_doc(Some(&deleted));
+                self.follow_client(&mut session, id, before, ClientFacts::default())
+                    .await?;
                 self.audit_in(&mut session, "client.delete", names::CLIENTS, &id.to_hex())
                     .await
             }

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
+use super::client_days::{fact_fields, ClientFacts};
+use super::txn::{finish, retrying};
 use super::{sealed, Store, StoreError};
 use crate::domain::{
     name_tokens, Client, ClientStatus, Email, ObjectId, Order, OrderNumber, OrderStatus, Payment,
@@ -289,16 +291,41 @@ impl Store {
             .as_ref()
             .map(|e| e.as_str().to_owned())
             .unwrap_or_default();
-        let client = self
-            .client_docs()
-            .find_one_and_update(doc! { "_id": id, "deleted_at": null }, doc! { "$set": set })
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(|e| StoreError::from_write(e, "a client with email", email))?
-            .ok_or_else(not_found)?
-            .open(self.keys())?;
-        self.audit("client.update", super::names::CLIENTS, &id.to_hex())
-            .await?;
-        Ok(client)
+        retrying(|| async {
+            let mut session = self.client.start_session().await?;
+            session.start_transaction().await?;
+            let written = async {
+                let filter = doc! { "_id": id, "deleted_at": null };
+                let before = self
+                    .clients()
+                    .find_one(filter.clone())
+                    .projection(fact_fields())
+                    .session(&mut session)
+                    .await?;
+                let client = self
+                    .client_docs()
+                    .find_one_and_update(filter, doc! { "$set": set.clone() })
+                    .return_document(ReturnDocument::After)
+                    .session(&mut session)
+                    .await
+                    .map_err(|e| StoreError::from_write(e, "a client with email", email.clone()))?
+                    .ok_or_else(not_found)?
+                    .open(self.keys())?;
+                let before = ClientFacts::of_doc(before.as_ref());
+                self.follow_client(&mut session, id, before, ClientFacts::of(&client))
+                    .await?;
+                self.audit_in(
+                    &mut session,
+                    "client.update",
+                    super::names::CLIENTS,
+                    &id.to_hex(),
+                )
+                .await?;
+                Ok(client)
+            }
+            .await;
+            finish(session, written).await
+        })
+        .await
     }
 }

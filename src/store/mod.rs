@@ -8,6 +8,7 @@ mod analytics;
 mod audit;
 mod cache;
 mod classes;
+mod client_days;
 mod clients;
 mod courses;
 mod enrolment_counts;
@@ -76,6 +77,7 @@ pub mod names {
     pub const COURSE_CLIENTS: &str = "course_clients";
     pub const COURSE_ENROLMENTS: &str = "course_enrolments";
     pub const JOIN_DAYS: &str = "join_days";
+    pub const ABSENCE_DAYS: &str = "absence_days";
 }
 
 /// A connection to frontdesk's database, with a typed handle per collection, the keys

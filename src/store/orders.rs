@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
+use super::client_days::{fact_fields, ClientFacts};
 use super::txn::{finish, retrying};
 use super::{names, Job, OutboxItem, Store, StoreError};
 use crate::domain::{
@@ -240,10 +241,22 @@ impl Store {
             if client_status != crate::domain::ClientStatus::Active {
                 set.insert("$set", doc! { "status": "active" });
             }
-            self.clients()
-                .update_one(doc! { "_id": order.client_id }, set)
+            let before = self
+                .clients()
+                .find_one_and_update(doc! { "_id": order.client_id }, set)
+                .projection(fact_fields())
                 .session(&mut session)
                 .await?;
+            if let Some(before) = before {
+                let mut after = before.clone();
+                after.insert("status", "active");
+                let facts = (
+                    ClientFacts::of_doc(Some(&before)),
+                    ClientFacts::of_doc(Some(&after)),
+                );
+                self.follow_client(&mut session, order.client_id, facts.0, facts.1)
+                    .await?;
+            }
             self.audit_in(
                 &mut session,
                 "order.create",

@@ -701,6 +701,20 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
     )
     .await?;
     store.rollup_done(Rollup::JoinDays).await?;
+    let days = super::client_days::absence_day_documents(
+        clients
+            .iter()
+            .map(|c| (c.id, super::client_days::ClientFacts::of(c))),
+    );
+    insert_all(
+        store
+            .database()
+            .collection::<Document>(super::names::ABSENCE_DAYS),
+        &days,
+        &ProgressBar::hidden(),
+    )
+    .await?;
+    store.rollup_done(Rollup::AbsenceDays).await?;
     bar.set_message("orders");
     report.orders = insert_all(store.orders(), &orders, &bar).await?;
     bar.set_message("payments");

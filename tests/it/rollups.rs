@@ -2,7 +2,9 @@
 //! attendance is written (a mark, a re-mark, many marks at once, an import, a database
 //! from before the counts) leaves each class's `marked` and `attended` equal to its
 //! records. Revenue per day: payments recorded live, at once, across UTC midnights, and
-//! a database from before the days, give the revenue the payments add up to here.
+//! a database from before the days, give the revenue the payments add up to here. Live
+//! orders per course, clients per join day and per day last seen: every write that
+//! changes them leaves the figures equal to the documents counted here.
 
 use bson::{doc, Bson, Document};
 use chrono::Duration;
@@ -616,4 +618,133 @@ async fn join_days_are_counted_once_for_a_database_from_before_them() {
         .await
         .unwrap();
     assert_eq!(reopened.new_clients(&month).await.unwrap().count, expected);
+}
+
+/// Inactive for `days` as counted here from every client: (count, the ten longest
+/// absent by name, longest first).
+async fn inactive_in(s: &Store, days: i64) -> (u64, Vec<String>) {
+    let cutoff = demo_now() - Duration::days(days);
+    let all: Vec<Document> = s
+        .clients()
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let date = |c: &Document, k: &str| c.get_datetime(k).ok().map(|t| t.to_chrono());
+    let mut absent: Vec<(chrono::DateTime<chrono::Utc>, ObjectId, String)> = all
+        .iter()
+        .filter(|c| matches!(c.get("deleted_at"), None | Some(Bson::Null)))
+        .filter(|c| c.get_str("status").unwrap() != "lead")
+        .filter_map(|c| {
+            let since = date(c, "last_visit_at").or_else(|| date(c, "joined_at"))?;
+            let name = c.get_str("name").unwrap().to_owned();
+            (since < cutoff).then(|| (since, c.get_object_id("_id").unwrap(), name))
+        })
+        .collect();
+    absent.sort();
+    let count = absent.len() as u64;
+    (
+        count,
+        absent.into_iter().take(10).map(|(_, _, n)| n).collect(),
+    )
+}
+
+async fn inactive_reported(s: &Store, days: u32) -> (u64, Vec<String>) {
+    let r = s.inactive_clients(demo_now(), days).await.unwrap();
+    (r.count, r.sample.into_iter().map(|b| b.name).collect())
+}
+
+/// Fourteen clients: leads, some who never came, visits spread over ten weeks.
+async fn clients_with_visits(s: &Store) -> Vec<frontdesk::domain::Client> {
+    let mut all = Vec::new();
+    for i in 0..14_i64 {
+        let mut c = client(&format!("Client {i}"), &format!("c{i}@example.com"));
+        c.status = match i % 4 {
+            0 => frontdesk::domain::ClientStatus::Lead,
+            1 => frontdesk::domain::ClientStatus::Inactive,
+            _ => frontdesk::domain::ClientStatus::Active,
+        };
+        c.joined_at = demo_now() - Duration::days(20 + 5 * i);
+        c.last_visit_at =
+            (i % 3 != 0).then(|| demo_now() - Duration::days(3 * i) - Duration::hours(i));
+        s.insert_client(&c).await.unwrap();
+        all.push(c);
+    }
+    all
+}
+
+#[tokio::test]
+async fn every_client_write_keeps_the_inactive_figures_equal_to_the_clients() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let who = clients_with_visits(s).await;
+    let check = |step: &'static str| async move {
+        for days in [14, 30, 45] {
+            let expected = inactive_in(s, days).await;
+            assert_eq!(
+                inactive_reported(s, days as u32).await,
+                expected,
+                "{step}, {days} days"
+            );
+        }
+    };
+    check("as inserted").await;
+    assert!(inactive_in(s, 30).await.0 >= 4, "enough to move");
+
+    // A visit today brings a long-absent client back; an earlier visit moves nothing.
+    let pilates = course("Pilates", 4000);
+    s.insert_course(&pilates).await.unwrap();
+    let today = class_of(&pilates);
+    s.insert_class(&today).await.unwrap();
+    s.mark_attendance(today.id, who[13].id, AttendanceStatus::Present, demo_now())
+        .await
+        .unwrap();
+    check("after a visit").await;
+
+    // A lead who enrols becomes a client (absent since they joined, never came).
+    s.create_order(new_order(&who[12], &pilates, None))
+        .await
+        .unwrap();
+    check("after a lead enrolled").await;
+
+    // A client made a lead, another changed through a whole update, one deleted.
+    let to_lead = frontdesk::store::ClientChanges {
+        status: Some(frontdesk::domain::ClientStatus::Lead),
+        ..Default::default()
+    };
+    s.patch_client(who[9].id, &to_lead).await.unwrap();
+    check("after a patch").await;
+    let mut changed = s.client_by_id(who[10].id).await.unwrap().unwrap();
+    changed.last_visit_at = Some(demo_now() - Duration::days(100));
+    s.update_client(&changed).await.unwrap();
+    check("after an update").await;
+    s.delete_client(who[11].id, demo_now()).await.unwrap();
+    check("after a delete").await;
+}
+
+#[tokio::test]
+async fn absence_days_are_counted_once_for_a_database_from_before_them() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    clients_with_visits(s).await;
+    s.database()
+        .collection::<Document>("absence_days")
+        .drop()
+        .await
+        .unwrap();
+    s.database()
+        .collection::<Document>("counters")
+        .delete_one(doc! { "_id": "absence_days" })
+        .await
+        .unwrap();
+    let expected = inactive_in(s, 30).await;
+    assert!(expected.0 > 0);
+    assert_eq!(inactive_reported(s, 30).await.0, 0, "nothing kept yet");
+
+    let reopened = Store::open(&server_url(), db.name(), test_keys())
+        .await
+        .unwrap();
+    assert_eq!(inactive_reported(&reopened, 30).await, expected);
 }

@@ -398,10 +398,8 @@ fn match_stage(a: &Args, query: &str) -> (&'static str, Document) {
     match query {
         // Whole days from the kept day totals (the edges read `status_paid_at`).
         "revenue" => (names::REVENUE_DAYS, doc! { "day": between(&a.this_month) }),
-        "new_clients" => (
-            names::CLIENTS,
-            doc! { "deleted_at": Bson::Null, "joined_at": between(&a.this_month) },
-        ),
+        // Whole days' counts kept as clients change (edge days from their entries).
+        "new_clients" => (names::JOIN_DAYS, doc! { "_id": between(&a.this_month) }),
         // All time: the counts kept per course.
         "course_enrollment" => (names::COURSE_ENROLMENTS, doc! { "orders": { "$gt": 0 } }),
         // The counts each class carries.
@@ -409,17 +407,7 @@ fn match_stage(a: &Args, query: &str) -> (&'static str, Document) {
             names::CLASSES,
             doc! { "starts_at": between(&a.this_month), "marked": { "$gt": 0 } },
         ),
-        "inactive_clients" => (
-            names::CLIENTS,
-            doc! {
-                "deleted_at": Bson::Null,
-                "status": { "$ne": "lead" },
-                "$or": [
-                    { "last_visit_at": { "$lt": cutoff } },
-                    { "last_visit_at": Bson::Null, "joined_at": { "$lt": cutoff } },
-                ],
-            },
-        ),
+        "inactive_clients" => (names::ABSENCE_DAYS, doc! { "_id": { "$lt": cutoff } }),
         "outstanding_balance" => (names::PAYMENTS, doc! { "status": "pending" }),
         "retention" => (
             names::ATTENDANCE,

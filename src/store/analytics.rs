@@ -17,6 +17,7 @@ use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 
 use super::classes::{COUNT_ATTENDED, COUNT_MARKED};
+use super::client_days::{ClientDays, End};
 use super::{Store, StoreError};
 use crate::domain::{Currency, ObjectId, ResolvedPeriod};
 
@@ -180,7 +181,7 @@ pub struct WeekCount {
 }
 
 const ATTENDED: [&str; 2] = ["present", "late"];
-const SAMPLE: i64 = 10;
+const SAMPLE: usize = 10;
 
 impl Store {
     /// The opened email of a client in a sample; empty when it cannot be opened (the
@@ -193,6 +194,25 @@ impl Store {
             tracing::warn!(error = %e, "a client's email could not be opened");
             String::new()
         })
+    }
+
+    /// The clients of a sample, by id, with the fields of `projection`.
+    async fn clients_in(
+        &self,
+        sample: &[(ObjectId, DateTime<Utc>)],
+        projection: Document,
+    ) -> Result<HashMap<ObjectId, Document>, StoreError> {
+        let ids: Vec<ObjectId> = sample.iter().map(|(id, _)| *id).collect();
+        Ok(self
+            .clients()
+            .find(doc! { "_id": { "$in": ids } })
+            .projection(projection)
+            .await?
+            .try_collect::<Vec<Document>>()
+            .await?
+            .into_iter()
+            .filter_map(|c| Some((c.get_object_id("_id").ok()?, c)))
+            .collect())
     }
 
     /// Revenue in the period: payments with status paid whose `paid_at` is in
@@ -303,36 +323,34 @@ impl Store {
         &self,
         period: &ResolvedPeriod,
     ) -> Result<NewClientsReport, StoreError> {
-        let pipeline = vec![
-            doc! { "$match": {
-                "deleted_at": Bson::Null,
-                "joined_at": between(period.start, period.end),
-            } },
-            doc! { "$sort": { "joined_at": -1, "_id": -1 } },
-            doc! { "$limit": SAMPLE },
-            doc! { "$project": { "name": 1, "email": 1, "joined_at": 1 } },
-        ];
-        // The count from the days kept as clients are added and deleted.
-        let clients = self.clients();
-        let (count, newest) = futures::try_join!(
-            self.joined_between(period.start, period.end),
-            aggregate(&clients, pipeline),
-        )?;
-        let sample = newest
+        // From the days kept as clients are added and deleted.
+        let joined = self
+            .counted_between(
+                ClientDays::Joined,
+                period.start,
+                period.end,
+                SAMPLE,
+                End::Latest,
+            )
+            .await?;
+        let found = self
+            .clients_in(&joined.sample, doc! { "name": 1, "email": 1 })
+            .await?;
+        let sample = joined
+            .sample
             .iter()
-            .map(|c| {
-                Ok(ClientBrief {
-                    id: c
-                        .get_object_id("_id")
-                        .map(|id| id.to_hex())
-                        .unwrap_or_default(),
-                    name: get_string(c, "name"),
-                    email: self.sample_email(c),
-                    joined_at: get_date(c, "joined_at")
-                        .ok_or_else(|| StoreError::Decode("a client without a join date".into()))?,
-                })
+            .filter_map(|(id, at)| Some((found.get(id)?, at)))
+            .map(|(c, at)| ClientBrief {
+                id: c
+                    .get_object_id("_id")
+                    .map(|id| id.to_hex())
+                    .unwrap_or_default(),
+                name: get_string(c, "name"),
+                email: self.sample_email(c),
+                joined_at: *at,
             })
-            .collect::<Result<_, StoreError>>()?;
+            .collect();
+        let count = joined.count;
         Ok(NewClientsReport { count, sample })
     }
 
@@ -520,22 +538,24 @@ impl Store {
         days: u32,
     ) -> Result<InactiveReport, StoreError> {
         // From the days kept as clients change: how many, and the longest absent.
+        let cutoff = now - Duration::days(i64::from(days));
         let absent = self
-            .absent_before(now - Duration::days(i64::from(days)), SAMPLE as usize)
+            .counted_between(
+                ClientDays::Absent,
+                DateTime::UNIX_EPOCH,
+                cutoff,
+                SAMPLE,
+                End::Earliest,
+            )
             .await?;
-        let ids: Vec<ObjectId> = absent.longest.iter().map(|(id, _)| *id).collect();
-        let found: HashMap<ObjectId, Document> = self
-            .clients()
-            .find(doc! { "_id": { "$in": ids } })
-            .projection(doc! { "name": 1, "email": 1, "last_visit_at": 1 })
-            .await?
-            .try_collect::<Vec<Document>>()
-            .await?
-            .into_iter()
-            .filter_map(|c| Some((c.get_object_id("_id").ok()?, c)))
-            .collect();
+        let found = self
+            .clients_in(
+                &absent.sample,
+                doc! { "name": 1, "email": 1, "last_visit_at": 1 },
+            )
+            .await?;
         let sample = absent
-            .longest
+            .sample
             .iter()
             .filter_map(|(id, _)| found.get(id))
             .map(|c| InactiveBrief {

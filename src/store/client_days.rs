@@ -1,12 +1,15 @@
 //! What the dashboard counts of clients, kept up to date in the transaction of every
 //! write that changes a client: each write hands [`Store::follow_client`] the client's
-//! [`ClientFacts`] before and after, and it moves them between days.
-//! - `join_days` (`join_days.rs`): clients and leads not deleted, per UTC day joined.
-//! - `absence_days` (here): clients (not leads, not deleted) per UTC day they were last
-//!   seen (their last visit, or the day they joined if they never came), each day with
-//!   its count and its `(client, since)` entries. "Inactive for 30 days" adds up the days
-//!   before the cutoff's day, takes that day from its entries, and lists the longest
-//!   absent from the first days, never reading the clients collection as a whole.
+//! [`ClientFacts`] before and after, and it moves the client between days. Two day
+//! collections, each day one document with its count and its `(client, at)` entries:
+//! - `join_days`: clients and leads not deleted, by the UTC day they joined;
+//! - `absence_days`: clients (not leads, not deleted) by the UTC day they were last seen
+//!   (their last visit, or the day they joined if they never came).
+//!
+//! "New clients this month" and "inactive for 30 days" add up the counts of the whole
+//! days inside the period, take the partial days at its edges from their entries, and
+//! list the newest or longest absent from the days at the end, never reading the
+//! clients collection as a whole.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +19,7 @@ use futures::TryStreamExt;
 use mongodb::{ClientSession, Collection};
 
 use super::analytics::get_u64;
-use super::rollups::day_of;
+use super::rollups::{day_at_or_after, day_of};
 use super::{names, Store, StoreError};
 use crate::domain::{Client, ClientStatus, ObjectId};
 
@@ -68,40 +71,93 @@ impl ClientFacts {
     }
 }
 
-/// The `absence_days` documents for `clients`, as the seed and a recount write them.
-pub(crate) fn absence_day_documents(
-    facts: impl IntoIterator<Item = (ObjectId, ClientFacts)>,
-) -> Vec<Document> {
-    let mut days: BTreeMap<DateTime<Utc>, Vec<(ObjectId, DateTime<Utc>)>> = BTreeMap::new();
-    for (id, f) in facts {
-        if let Some(since) = f.absent_since {
-            days.entry(day_of(since)).or_default().push((id, since));
+/// One of the two day collections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientDays {
+    Joined,
+    Absent,
+}
+
+impl ClientDays {
+    pub(crate) fn collection(self) -> &'static str {
+        match self {
+            Self::Joined => names::JOIN_DAYS,
+            Self::Absent => names::ABSENCE_DAYS,
         }
     }
-    days.into_iter()
-        .map(|(day, entries)| {
-            let n = entries.len() as i64;
-            let clients: Vec<Document> = entries.iter().map(|(id, at)| entry(*id, *at)).collect();
-            doc! { "_id": bson::DateTime::from_chrono(day), "n": n, "clients": clients }
-        })
-        .collect()
+
+    fn at(self, facts: &ClientFacts) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Joined => facts.joined,
+            Self::Absent => facts.absent_since,
+        }
+    }
+
+    /// The day documents for these clients, as the seed and a recount write them.
+    pub(crate) fn documents(
+        self,
+        clients: impl IntoIterator<Item = (ObjectId, ClientFacts)>,
+    ) -> Vec<Document> {
+        let mut days: BTreeMap<DateTime<Utc>, Vec<Document>> = BTreeMap::new();
+        for (id, facts) in clients {
+            if let Some(at) = self.at(&facts) {
+                days.entry(day_of(at)).or_default().push(entry(id, at));
+            }
+        }
+        days.into_iter()
+            .map(|(day, entries)| {
+                let n = entries.len() as i64;
+                doc! { "_id": bson::DateTime::from_chrono(day), "n": n, "clients": entries }
+            })
+            .collect()
+    }
 }
 
 fn entry(id: ObjectId, at: DateTime<Utc>) -> Document {
     doc! { "id": id, "at": bson::DateTime::from_chrono(at) }
 }
 
-/// Clients absent since before a cutoff: how many, and the longest absent.
+/// A day document's entries with their time in `[start, end)`.
+fn entries_between(
+    day: &Document,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, ObjectId)> {
+    day.get_array("clients")
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| {
+                    let e = e.as_document()?;
+                    let at = e.get_datetime("at").ok()?.to_chrono();
+                    (start <= at && at < end).then_some((at, e.get_object_id("id").ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn day_id(t: DateTime<Utc>) -> Bson {
+    Bson::DateTime(bson::DateTime::from_chrono(day_of(t)))
+}
+
+/// Clients counted in a stretch of days: how many, and some at one end.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Absent {
+pub(crate) struct Counted {
     pub count: u64,
-    /// `(client, absent since)`, longest absent first, at most the sample size.
-    pub longest: Vec<(ObjectId, DateTime<Utc>)>,
+    /// `(client, at)`: the earliest first or the latest first, as asked.
+    pub sample: Vec<(ObjectId, DateTime<Utc>)>,
+}
+
+/// Which end of the stretch the sample comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    Earliest,
+    Latest,
 }
 
 impl Store {
-    fn absence_days(&self) -> Collection<Document> {
-        self.db.collection(names::ABSENCE_DAYS)
+    fn client_days(&self, days: ClientDays) -> Collection<Document> {
+        self.db.collection(days.collection())
     }
 
     /// Moves client `id` from the days of `before` to those of `after`, inside the
@@ -113,28 +169,25 @@ impl Store {
         before: ClientFacts,
         after: ClientFacts,
     ) -> Result<(), StoreError> {
-        if before.joined != after.joined {
-            if let Some(t) = before.joined {
-                self.count_join_in(session, t, -1).await?;
+        for days in [ClientDays::Joined, ClientDays::Absent] {
+            let (from, to) = (days.at(&before), days.at(&after));
+            if from == to {
+                continue;
             }
-            if let Some(t) = after.joined {
-                self.count_join_in(session, t, 1).await?;
-            }
-        }
-        if before.absent_since != after.absent_since {
-            if let Some(t) = before.absent_since {
-                self.absence_days()
+            let collection = self.client_days(days);
+            if let Some(t) = from {
+                collection
                     .update_one(
-                        doc! { "_id": bson::DateTime::from_chrono(day_of(t)) },
+                        doc! { "_id": day_id(t) },
                         doc! { "$pull": { "clients": { "id": id } }, "$inc": { "n": -1 } },
                     )
                     .session(&mut *session)
                     .await?;
             }
-            if let Some(t) = after.absent_since {
-                self.absence_days()
+            if let Some(t) = to {
+                collection
                     .update_one(
-                        doc! { "_id": bson::DateTime::from_chrono(day_of(t)) },
+                        doc! { "_id": day_id(t) },
                         doc! { "$push": { "clients": entry(id, t) }, "$inc": { "n": 1 } },
                     )
                     .upsert(true)
@@ -145,75 +198,97 @@ impl Store {
         Ok(())
     }
 
-    /// Clients (not leads, not deleted) absent since before `cutoff`, with the
-    /// `sample` longest absent.
-    pub(crate) async fn absent_before(
+    /// The clients of `days` with their time in `[start, end)`, with `sample` of them
+    /// from the given end.
+    pub(crate) async fn counted_between(
         &self,
-        cutoff: DateTime<Utc>,
+        days: ClientDays,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
         sample: usize,
-    ) -> Result<Absent, StoreError> {
-        let cut_day = bson::DateTime::from_chrono(day_of(cutoff));
-        let (whole, cut, first) = futures::try_join!(
-            async {
-                let counts: Vec<Document> = self
-                    .absence_days()
-                    .find(doc! { "_id": { "$lt": cut_day } })
-                    .projection(doc! { "n": 1 })
-                    .await?
-                    .try_collect()
-                    .await?;
-                Ok::<_, StoreError>(counts.iter().map(|d| get_u64(d, "n")).sum::<u64>())
-            },
-            async {
-                Ok::<_, StoreError>(
-                    self.absence_days()
-                        .find_one(doc! { "_id": cut_day })
-                        .await?,
-                )
-            },
-            async {
-                // Every day kept has at least one entry: `sample` days hold enough.
-                let days: Vec<Document> = self
-                    .absence_days()
-                    .find(doc! { "_id": { "$lte": cut_day }, "n": { "$gt": 0 } })
-                    .sort(doc! { "_id": 1 })
-                    .limit(i64::try_from(sample).unwrap_or(i64::MAX))
-                    .await?
-                    .try_collect()
-                    .await?;
-                Ok::<_, StoreError>(days)
-            },
-        )?;
-        let before_cutoff = |d: &Document| -> Vec<(ObjectId, DateTime<Utc>)> {
-            d.get_array("clients")
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|e| {
-                            let e = e.as_document()?;
-                            let at = e.get_datetime("at").ok()?.to_chrono();
-                            (at < cutoff).then_some((e.get_object_id("id").ok()?, at))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
+        from: End,
+    ) -> Result<Counted, StoreError> {
+        if start >= end {
+            return Ok(Counted::default());
+        }
+        let collection = self.client_days(days);
+        let (first_whole, after_whole) = (day_at_or_after(start), day_of(end));
+        let range = |from: DateTime<Utc>, to: DateTime<Utc>| {
+            doc! { "_id": {
+                "$gte": bson::DateTime::from_chrono(from),
+                "$lt": bson::DateTime::from_chrono(to),
+            } }
         };
-        let on_cut_day = cut.as_ref().map_or(0, |d| before_cutoff(d).len() as u64);
-        let mut longest: Vec<(ObjectId, DateTime<Utc>)> =
-            first.iter().flat_map(before_cutoff).collect();
-        longest.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-        longest.truncate(sample);
-        Ok(Absent {
-            count: whole + on_cut_day,
-            longest,
+        // Whole days: their counts only. Edge days (at most two): their entries.
+        let whole = async {
+            if first_whole >= after_whole {
+                return Ok(0);
+            }
+            let counts: Vec<Document> = collection
+                .find(range(first_whole, after_whole))
+                .projection(doc! { "n": 1 })
+                .await?
+                .try_collect()
+                .await?;
+            Ok::<_, StoreError>(counts.iter().map(|d| get_u64(d, "n")).sum::<u64>())
+        };
+        let edges = async {
+            let mut ids: Vec<Bson> = vec![day_id(start)];
+            if day_of(end) != day_of(start) && end != day_of(end) {
+                ids.push(day_id(end));
+            }
+            let docs: Vec<Document> = collection
+                .find(doc! { "_id": { "$in": ids } })
+                .await?
+                .try_collect()
+                .await?;
+            Ok::<_, StoreError>(docs)
+        };
+        // Every day kept with a count holds at least one entry: `sample` days from the
+        // asked end hold enough (the edge days may hold fewer inside the stretch).
+        let ends = async {
+            let mut filter = range(day_of(start), day_at_or_after(end));
+            filter.insert("n", doc! { "$gt": 0 });
+            let docs: Vec<Document> = collection
+                .find(filter)
+                .sort(doc! { "_id": if from == End::Earliest { 1 } else { -1 } })
+                .limit(i64::try_from(sample + 2).unwrap_or(i64::MAX))
+                .await?
+                .try_collect()
+                .await?;
+            Ok::<_, StoreError>(docs)
+        };
+        let (whole, edges, ends) = futures::try_join!(whole, edges, ends)?;
+        let whole_days = first_whole..after_whole;
+        let edge_count: usize = edges
+            .iter()
+            .filter(|d| {
+                d.get_datetime("_id")
+                    .is_ok_and(|t| !whole_days.contains(&t.to_chrono()))
+            })
+            .map(|d| entries_between(d, start, end).len())
+            .sum();
+        let mut picked: Vec<(DateTime<Utc>, ObjectId)> = ends
+            .iter()
+            .flat_map(|d| entries_between(d, start, end))
+            .collect();
+        picked.sort();
+        if from == End::Latest {
+            picked.reverse();
+        }
+        picked.truncate(sample);
+        Ok(Counted {
+            count: whole + edge_count as u64,
+            sample: picked.into_iter().map(|(at, id)| (id, at)).collect(),
         })
     }
 
-    /// Rebuilds every day from the clients (a database from before the days were kept).
-    /// Returns whether there were any.
-    pub(crate) async fn recount_absence_days(&self) -> Result<bool, StoreError> {
+    /// Rebuilds both day collections from the clients (a database from before they
+    /// were kept). Returns whether there were any clients.
+    pub(crate) async fn recount_client_days(&self) -> Result<bool, StoreError> {
         let facts: Vec<(ObjectId, ClientFacts)> = self
             .clients()
-            .find(doc! { "deleted_at": null, "status": { "$ne": "lead" } })
+            .find(doc! { "deleted_at": null })
             .projection(fact_fields())
             .await?
             .try_collect::<Vec<Document>>()
@@ -221,12 +296,15 @@ impl Store {
             .iter()
             .filter_map(|d| Some((d.get_object_id("_id").ok()?, ClientFacts::of_doc(Some(d)))))
             .collect();
-        let days = absence_day_documents(facts);
-        self.absence_days().delete_many(doc! {}).await?;
-        for chunk in days.chunks(200) {
-            self.absence_days().insert_many(chunk).await?;
+        for days in [ClientDays::Joined, ClientDays::Absent] {
+            let docs = days.documents(facts.iter().copied());
+            let collection = self.client_days(days);
+            collection.delete_many(doc! {}).await?;
+            for chunk in docs.chunks(200) {
+                collection.insert_many(chunk).await?;
+            }
         }
-        Ok(!days.is_empty())
+        Ok(!facts.is_empty())
     }
 }
 
@@ -261,5 +339,21 @@ mod tests {
         assert_eq!((lead.joined, lead.absent_since), (Some(joined), None));
         assert_eq!(stored("active", Some(visit), true), ClientFacts::default());
         assert_eq!(ClientFacts::of_doc(None), ClientFacts::default());
+    }
+
+    #[test]
+    fn entries_are_taken_inside_the_stretch_only() {
+        let day = Utc::now()
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc();
+        let (a, b) = (ObjectId::new(), ObjectId::new());
+        let doc = doc! { "clients": [
+            entry(a, day + Duration::hours(2)),
+            entry(b, day + Duration::hours(20)),
+        ] };
+        let inside = entries_between(&doc, day + Duration::hours(2), day + Duration::hours(20));
+        assert_eq!(inside, vec![(day + Duration::hours(2), a)]);
     }
 }

@@ -15,7 +15,6 @@ mod enrolment_counts;
 mod error;
 mod identities;
 mod indexes;
-mod join_days;
 mod listing;
 pub mod localdb;
 mod orders;

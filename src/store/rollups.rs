@@ -1,8 +1,8 @@
 //! The figures kept up to date as records are written, so dashboard queries read a few
 //! documents instead of every record: each class's attendance counts (`classes.rs`),
 //! paid revenue per day (`revenue_days.rs`), live orders and clients per course
-//! (`enrolment_counts.rs`), clients per day joined (`join_days.rs`) and per day last
-//! seen (`client_days.rs`). Here: which of them a database carries, and
+//! (`enrolment_counts.rs`), clients per day joined and per day last seen
+//! (`client_days.rs`). Here: which of them a database carries, and
 //! counting them once, from the records, for a database written before they existed.
 
 use bson::{doc, Document};
@@ -16,17 +16,15 @@ pub(crate) enum Rollup {
     AttendanceCounts,
     RevenueDays,
     Enrolments,
-    JoinDays,
-    AbsenceDays,
+    ClientDays,
 }
 
 impl Rollup {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 4] = [
         Self::AttendanceCounts,
         Self::RevenueDays,
         Self::Enrolments,
-        Self::JoinDays,
-        Self::AbsenceDays,
+        Self::ClientDays,
     ];
     /// Raised when a rollup's shape changes, so it is counted again.
     const VERSION: i32 = 1;
@@ -36,8 +34,7 @@ impl Rollup {
             Self::AttendanceCounts => "attendance_counts",
             Self::RevenueDays => "revenue_days",
             Self::Enrolments => "enrolments",
-            Self::JoinDays => "join_days",
-            Self::AbsenceDays => "absence_days",
+            Self::ClientDays => "client_days",
         }
     }
 }
@@ -75,8 +72,7 @@ impl Store {
                 Rollup::AttendanceCounts => self.recount_attendance().await?,
                 Rollup::RevenueDays => self.recount_revenue_days().await?,
                 Rollup::Enrolments => self.recount_enrolments().await?,
-                Rollup::JoinDays => self.recount_join_days().await?,
-                Rollup::AbsenceDays => self.recount_absence_days().await?,
+                Rollup::ClientDays => self.recount_client_days().await?,
             };
             self.rollup_done(rollup).await?;
             if had_records {

@@ -20,6 +20,7 @@ use serde::Serialize;
 use bson::Document;
 
 use super::classes::AttendanceCounts;
+use super::client_days::ClientDays;
 use super::rollups::Rollup;
 use super::{Store, StoreError};
 use crate::domain::{
@@ -691,30 +692,16 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
         .map(|c| super::sealed::ClientDoc::seal(store.keys(), c))
         .collect();
     report.clients = insert_all(store.client_docs(), &sealed, &bar).await?;
-    let days = super::join_days::join_day_documents(&clients);
-    insert_all(
-        store
-            .database()
-            .collection::<Document>(super::names::JOIN_DAYS),
-        &days,
-        &ProgressBar::hidden(),
-    )
-    .await?;
-    store.rollup_done(Rollup::JoinDays).await?;
-    let days = super::client_days::absence_day_documents(
-        clients
-            .iter()
-            .map(|c| (c.id, super::client_days::ClientFacts::of(c))),
-    );
-    insert_all(
-        store
-            .database()
-            .collection::<Document>(super::names::ABSENCE_DAYS),
-        &days,
-        &ProgressBar::hidden(),
-    )
-    .await?;
-    store.rollup_done(Rollup::AbsenceDays).await?;
+    let facts: Vec<_> = clients
+        .iter()
+        .map(|c| (c.id, super::client_days::ClientFacts::of(c)))
+        .collect();
+    for days in [ClientDays::Joined, ClientDays::Absent] {
+        let collection = store.database().collection::<Document>(days.collection());
+        let docs = days.documents(facts.iter().copied());
+        insert_all(collection, &docs, &ProgressBar::hidden()).await?;
+    }
+    store.rollup_done(Rollup::ClientDays).await?;
     bar.set_message("orders");
     report.orders = insert_all(store.orders(), &orders, &bar).await?;
     bar.set_message("payments");

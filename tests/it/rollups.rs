@@ -607,7 +607,7 @@ async fn join_days_are_counted_once_for_a_database_from_before_them() {
         .unwrap();
     s.database()
         .collection::<Document>("counters")
-        .delete_one(doc! { "_id": "join_days" })
+        .delete_one(doc! { "_id": "client_days" })
         .await
         .unwrap();
     let month = this_month();
@@ -736,7 +736,7 @@ async fn absence_days_are_counted_once_for_a_database_from_before_them() {
         .unwrap();
     s.database()
         .collection::<Document>("counters")
-        .delete_one(doc! { "_id": "absence_days" })
+        .delete_one(doc! { "_id": "client_days" })
         .await
         .unwrap();
     let expected = inactive_in(s, 30).await;

@@ -408,7 +408,8 @@ fn match_stage(a: &Args, query: &str) -> (&'static str, Document) {
             doc! { "starts_at": between(&a.this_month), "marked": { "$gt": 0 } },
         ),
         "inactive_clients" => (names::ABSENCE_DAYS, doc! { "_id": { "$lt": cutoff } }),
-        "outstanding_balance" => (names::PAYMENTS, doc! { "status": "pending" }),
+        // The due days kept (today before now reads `status_due_at`).
+        "outstanding_balance" => (names::PENDING_DAYS, doc! { "n": { "$gt": 0 } }),
         "retention" => (
             names::ATTENDANCE,
             doc! {

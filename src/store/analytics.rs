@@ -583,27 +583,21 @@ impl Store {
         now: DateTime<Utc>,
         currency: Currency,
     ) -> Result<OutstandingReport, StoreError> {
-        let overdue = doc! { "$lt": [ "$due_at", bson::DateTime::from_chrono(now) ] };
-        let pipeline = vec![
-            doc! { "$match": { "status": "pending" } },
-            doc! { "$group": {
-                "_id": Bson::Null,
-                "pending_minor": { "$sum": "$amount.minor" },
-                "pending_count": { "$sum": 1 },
-                "overdue_minor": { "$sum": { "$cond": [ overdue.clone(), "$amount.minor", 0 ] } },
-                "overdue_count": { "$sum": { "$cond": [ overdue, 1, 0 ] } },
-                "currencies": { "$addToSet": "$amount.currency" },
-            } },
-        ];
-        let out = first(aggregate(&self.payments(), pipeline).await?);
-        let read_i64 = |k: &str| out.as_ref().map_or(0, |d| get_i64(d, k));
-        let read_u64 = |k: &str| out.as_ref().map_or(0, |d| get_u64(d, k));
+        // From the due days kept as payments start and stop being pending.
+        let owed = self.outstanding_at(now).await?;
+        let currencies: BTreeSet<String> = owed.pending.keys().cloned().collect();
+        let sum = |by: &BTreeMap<String, super::pending_days::Owed>| {
+            by.values()
+                .fold((0, 0), |(m, n), o| (m + o.minor, n + o.payments))
+        };
+        let ((pending_minor, pending_count), (overdue_minor, overdue_count)) =
+            (sum(&owed.pending), sum(&owed.overdue));
         Ok(OutstandingReport {
-            pending_minor: read_i64("pending_minor"),
-            pending_count: read_u64("pending_count"),
-            overdue_minor: read_i64("overdue_minor"),
-            overdue_count: read_u64("overdue_count"),
-            currency: one_currency(out.as_ref(), currency)?,
+            pending_minor,
+            pending_count,
+            overdue_minor,
+            overdue_count,
+            currency: only_currency(currencies, currency)?,
         })
     }
 
@@ -860,20 +854,6 @@ fn get_date(doc: &Document, key: &str) -> Option<DateTime<Utc>> {
         Some(Bson::DateTime(d)) => Some(d.to_chrono()),
         _ => None,
     }
-}
-
-/// The one currency of `currencies` (an `$addToSet` of `amount.currency`), `fallback`
-/// when there is none.
-fn one_currency(group: Option<&Document>, fallback: Currency) -> Result<Currency, StoreError> {
-    let codes: BTreeSet<String> = group
-        .and_then(|g| g.get_array("currencies").ok())
-        .map(|a| {
-            a.iter()
-                .filter_map(|b| b.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    only_currency(codes, fallback)
 }
 
 /// The one currency of `codes`, `fallback` when there are none; an error for several.

@@ -20,6 +20,7 @@ pub mod localdb;
 mod orders;
 mod outbox;
 mod payments;
+mod pending_days;
 mod revenue_days;
 mod rollups;
 mod rotate;
@@ -77,6 +78,7 @@ pub mod names {
     pub const COURSE_ENROLMENTS: &str = "course_enrolments";
     pub const JOIN_DAYS: &str = "join_days";
     pub const ABSENCE_DAYS: &str = "absence_days";
+    pub const PENDING_DAYS: &str = "pending_days";
 }
 
 /// A connection to frontdesk's database, with a typed handle per collection, the keys

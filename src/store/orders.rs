@@ -230,6 +230,8 @@ impl Store {
                 .session(&mut session)
                 .await?;
             self.count_order_in(&mut session, order, 1).await?;
+            self.count_pending_in(&mut session, std::slice::from_ref(payment), 1)
+                .await?;
             // The confirmation (payment link, email, chat) commits with the order or not at all.
             let confirm = OutboxItem::new(
                 format!("order:{}:confirm", order.number.get()),
@@ -384,6 +386,15 @@ impl Store {
             .await?;
             if to == OrderStatus::Cancelled {
                 // Nothing is owed on a cancelled order: its open payment fails.
+                let open: Vec<Payment> = self
+                    .payments()
+                    .find(doc! { "order_id": order.id, "status": "pending" })
+                    .session(&mut session)
+                    .await?
+                    .stream(&mut session)
+                    .try_collect()
+                    .await?;
+                self.count_pending_in(&mut session, &open, -1).await?;
                 self.payments()
                     .update_many(
                         doc! { "order_id": order.id, "status": "pending" },

@@ -101,7 +101,13 @@ impl Store {
                     .insert_many(payments)
                     .session(&mut session)
                     .await?;
-                self.add_paid_in(&mut session, payments).await
+                self.add_paid_in(&mut session, payments).await?;
+                let pending: Vec<Payment> = payments
+                    .iter()
+                    .filter(|p| p.status == PaymentStatus::Pending)
+                    .cloned()
+                    .collect();
+                self.count_pending_in(&mut session, &pending, 1).await
             }
             .await;
             finish(session, written).await
@@ -190,6 +196,9 @@ impl Store {
                 .await?;
             let Some(paid) = paid else { return Ok(None) };
             self.add_paid_in(&mut session, std::slice::from_ref(&paid)).await?;
+            // Its amount and due date are those it had while pending.
+            self.count_pending_in(&mut session, std::slice::from_ref(&paid), -1)
+                .await?;
             // The receipt commits with the payment or not at all.
             let receipt = OutboxItem::new(
                 format!("payment:{}:receipt", paid.id.to_hex()),

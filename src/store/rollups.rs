@@ -2,7 +2,7 @@
 //! documents instead of every record: each class's attendance counts (`classes.rs`),
 //! paid revenue per day (`revenue_days.rs`), live orders and clients per course
 //! (`enrolment_counts.rs`), clients per day joined and per day last seen
-//! (`client_days.rs`). Here: which of them a database carries, and
+//! (`client_days.rs`) and pending payments per due day (`pending_days.rs`). Here: which of them a database carries, and
 //! counting them once, from the records, for a database written before they existed.
 
 use bson::{doc, Document};
@@ -17,14 +17,16 @@ pub(crate) enum Rollup {
     RevenueDays,
     Enrolments,
     ClientDays,
+    PendingDays,
 }
 
 impl Rollup {
-    const ALL: [Self; 4] = [
+    const ALL: [Self; 5] = [
         Self::AttendanceCounts,
         Self::RevenueDays,
         Self::Enrolments,
         Self::ClientDays,
+        Self::PendingDays,
     ];
     /// Raised when a rollup's shape changes, so it is counted again.
     const VERSION: i32 = 1;
@@ -35,6 +37,7 @@ impl Rollup {
             Self::RevenueDays => "revenue_days",
             Self::Enrolments => "enrolments",
             Self::ClientDays => "client_days",
+            Self::PendingDays => "pending_days",
         }
     }
 }
@@ -73,6 +76,7 @@ impl Store {
                 Rollup::RevenueDays => self.recount_revenue_days().await?,
                 Rollup::Enrolments => self.recount_enrolments().await?,
                 Rollup::ClientDays => self.recount_client_days().await?,
+                Rollup::PendingDays => self.recount_pending_days().await?,
             };
             self.rollup_done(rollup).await?;
             if had_records {

@@ -716,6 +716,16 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
     )
     .await?;
     store.rollup_done(Rollup::RevenueDays).await?;
+    let days = super::pending_days::pending_day_documents(&payments);
+    insert_all(
+        store
+            .database()
+            .collection::<Document>(super::names::PENDING_DAYS),
+        &days,
+        &ProgressBar::hidden(),
+    )
+    .await?;
+    store.rollup_done(Rollup::PendingDays).await?;
     let (pairs, courses) = super::enrolment_counts::enrolment_documents(&orders);
     for (name, docs) in [
         (super::names::COURSE_CLIENTS, pairs),

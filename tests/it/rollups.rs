@@ -748,3 +748,114 @@ async fn absence_days_are_counted_once_for_a_database_from_before_them() {
         .unwrap();
     assert_eq!(inactive_reported(&reopened, 30).await, expected);
 }
+
+/// (pending minor, pending count, overdue minor, overdue count) at the demo clock,
+/// counted here from every payment.
+async fn owed_in(s: &Store) -> (i64, u64, i64, u64) {
+    let all: Vec<Payment> = s
+        .payments()
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let pending: Vec<&Payment> = all
+        .iter()
+        .filter(|p| p.status == frontdesk::domain::PaymentStatus::Pending)
+        .collect();
+    let overdue: Vec<&&Payment> = pending.iter().filter(|p| p.due_at < demo_now()).collect();
+    (
+        pending.iter().map(|p| p.amount.minor()).sum(),
+        pending.len() as u64,
+        overdue.iter().map(|p| p.amount.minor()).sum(),
+        overdue.len() as u64,
+    )
+}
+
+async fn owed_reported(s: &Store) -> (i64, u64, i64, u64) {
+    let r = s
+        .outstanding_balance(demo_now(), frontdesk::domain::Currency::INR)
+        .await
+        .unwrap();
+    (
+        r.pending_minor,
+        r.pending_count,
+        r.overdue_minor,
+        r.overdue_count,
+    )
+}
+
+#[tokio::test]
+async fn payments_owed_paid_and_cancelled_keep_the_outstanding_balance() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let pilates = course("Pilates", 4000);
+    s.insert_course(&pilates).await.unwrap();
+    let who = client("Meera Nair", "meera@example.com");
+    s.insert_client(&who).await.unwrap();
+    // Ordered days ago with a week to pay: due long ago, earlier today, later today,
+    // and in days to come.
+    let mut made = Vec::new();
+    for back in [
+        Duration::days(30),
+        Duration::days(7) + Duration::hours(2),
+        Duration::days(7) - Duration::hours(2),
+        Duration::days(2),
+        Duration::days(9),
+    ] {
+        let mut order = new_order(&who, &pilates, None);
+        order.now = demo_now() - back;
+        made.push(s.create_order(order).await.unwrap());
+    }
+    assert_eq!(owed_reported(s).await, owed_in(s).await);
+    let (_, _, _, overdue) = owed_in(s).await;
+    assert_eq!(overdue, 3, "30, 9 and 7 days + 2 hours ago");
+
+    s.record_payment(made[0].payment.id, PaymentMethod::Card, None, demo_now())
+        .await
+        .unwrap();
+    assert_eq!(owed_reported(s).await, owed_in(s).await);
+    s.set_order_status(
+        made[1].order.id,
+        frontdesk::domain::OrderStatus::Cancelled,
+        demo_now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(owed_reported(s).await, owed_in(s).await);
+    assert_eq!(owed_in(s).await.1, 3);
+}
+
+#[tokio::test]
+async fn pending_days_are_counted_once_for_a_database_from_before_them() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let pilates = course("Pilates", 4000);
+    s.insert_course(&pilates).await.unwrap();
+    let who = client("Meera Nair", "meera@example.com");
+    s.insert_client(&who).await.unwrap();
+    for days in [3, 10, 20] {
+        let mut order = new_order(&who, &pilates, None);
+        order.now = demo_now() - Duration::days(days);
+        s.create_order(order).await.unwrap();
+    }
+    s.database()
+        .collection::<Document>("pending_days")
+        .drop()
+        .await
+        .unwrap();
+    s.database()
+        .collection::<Document>("counters")
+        .delete_one(doc! { "_id": "pending_days" })
+        .await
+        .unwrap();
+    assert_eq!(owed_reported(s).await.1, 0, "nothing kept yet");
+
+    let reopened = Store::open(&server_url(), db.name(), test_keys())
+        .await
+        .unwrap();
+    let expected = owed_in(s).await;
+    assert_eq!(expected.1, 3);
+    assert_eq!(owed_reported(&reopened).await, expected);
+}

@@ -111,6 +111,9 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         batch: usize,
     },
+    /// Count the dashboard's kept figures again from the records, after the database
+    /// was written other than through frontdesk (run it while nothing is serving).
+    Recount,
     /// Run an eval file and print each case and `N passed, N failed`.
     Eval {
         file: std::path::PathBuf,
@@ -261,6 +264,17 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval { file, json } => run_eval(&settings, &file, json).await,
         Command::RotateKey { batch } => run_rotate_key(&settings, batch).await,
+        Command::Recount => {
+            let db = app::open_database(&settings).await?;
+            let started = std::time::Instant::now();
+            let counted = db.store.recount_rollups().await?;
+            println!(
+                "counted again from the records in {:.1} s: {}",
+                started.elapsed().as_secs_f64(),
+                counted.join(", ")
+            );
+            Ok(())
+        }
         Command::Bench { which } => run_bench(&settings, which).await,
         Command::Serve { bind, local_db } => run_serve(&settings, bind, local_db).await,
         Command::Token { role, sub, ttl } => {

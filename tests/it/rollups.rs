@@ -859,3 +859,72 @@ async fn pending_days_are_counted_once_for_a_database_from_before_them() {
     assert_eq!(expected.1, 3);
     assert_eq!(owed_reported(&reopened).await, expected);
 }
+
+#[tokio::test]
+async fn recount_sets_every_kept_figure_right_after_writes_behind_its_back() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let (class, who) = class_and_clients(s, 3).await;
+    for (i, id) in who.iter().enumerate() {
+        let status = if i == 0 {
+            AttendanceStatus::Absent
+        } else {
+            AttendanceStatus::Present
+        };
+        s.mark_attendance(class.id, *id, status, demo_now())
+            .await
+            .unwrap();
+    }
+    let pilates = s.course_by_id(class.course_id).await.unwrap().unwrap();
+    let c = s.client_by_id(who[0]).await.unwrap().unwrap();
+    let made = s.create_order(new_order(&c, &pilates, None)).await.unwrap();
+    s.record_payment(made.payment.id, PaymentMethod::Upi, None, demo_now())
+        .await
+        .unwrap();
+    s.create_order(new_order(&c, &pilates, None)).await.unwrap();
+    let month = this_month();
+    let figures = |s: &Store| {
+        let (s, month) = (s.clone(), month.clone());
+        async move {
+            (
+                carried(&s, class.id).await,
+                reported(&s, &month).await,
+                enrolment_reported(&s).await,
+                s.new_clients(&month).await.unwrap().count,
+                inactive_reported(&s, 30).await,
+                owed_reported(&s).await,
+            )
+        }
+    };
+    let right = figures(s).await;
+    assert_eq!(right.0, (3, 2));
+
+    // Written behind frontdesk's back: every kept figure goes wrong.
+    raw_classes(s)
+        .update_one(doc! { "_id": class.id }, doc! { "$set": { "marked": 40 } })
+        .await
+        .unwrap();
+    for name in [
+        "revenue_days",
+        "course_enrolments",
+        "join_days",
+        "absence_days",
+        "pending_days",
+    ] {
+        s.database()
+            .collection::<Document>(name)
+            .delete_many(doc! {})
+            .await
+            .unwrap();
+    }
+    let wrong = figures(s).await;
+    assert_ne!(wrong.0, right.0);
+    assert_ne!(wrong.1, right.1);
+    assert_ne!(wrong.2, right.2);
+    assert_ne!(wrong.3, right.3);
+    assert_ne!(wrong.5, right.5);
+
+    let counted = s.recount_rollups().await.unwrap();
+    assert_eq!(counted.len(), 5);
+    assert_eq!(figures(s).await, right);
+}

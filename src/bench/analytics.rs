@@ -410,16 +410,8 @@ fn match_stage(a: &Args, query: &str) -> (&'static str, Document) {
         "inactive_clients" => (names::ABSENCE_DAYS, doc! { "_id": { "$lt": cutoff } }),
         // The due days kept (today before now reads `status_due_at`).
         "outstanding_balance" => (names::PENDING_DAYS, doc! { "n": { "$gt": 0 } }),
-        "retention" => (
-            names::ATTENDANCE,
-            doc! {
-                "status": { "$in": ATTENDED.to_vec() },
-                "$or": [
-                    { "class_starts_at": between(&a.last_month) },
-                    { "class_starts_at": between(&a.this_month) },
-                ],
-            },
-        ),
+        // The visit days of both months.
+        "retention" => (names::VISIT_DAYS, doc! { "_id": between(&a.last_month) }),
         _ => (
             names::CLASSES,
             doc! { "cancelled": false, "starts_at": between(&a.this_month) },

@@ -180,7 +180,6 @@ pub struct WeekCount {
     pub count: u64,
 }
 
-const ATTENDED: [&str; 2] = ["present", "late"];
 const SAMPLE: usize = 10;
 
 impl Store {
@@ -611,48 +610,13 @@ impl Store {
         period: &ResolvedPeriod,
         previous: &ResolvedPeriod,
     ) -> Result<RetentionReport, StoreError> {
-        let inside = |p: &ResolvedPeriod| {
-            doc! { "$cond": [
-                { "$and": [
-                    { "$gte": [ "$class_starts_at", bson::DateTime::from_chrono(p.start) ] },
-                    { "$lt": [ "$class_starts_at", bson::DateTime::from_chrono(p.end) ] },
-                ] },
-                1,
-                0,
-            ] }
-        };
-        // Adjacent or overlapping periods (this month and last) are one index range;
-        // others (this month and the same month last year) two.
-        let when = if previous.start <= period.end && period.start <= previous.end {
-            doc! { "class_starts_at": between(
-                previous.start.min(period.start),
-                previous.end.max(period.end),
-            ) }
-        } else {
-            doc! { "$or": [
-                { "class_starts_at": between(previous.start, previous.end) },
-                { "class_starts_at": between(period.start, period.end) },
-            ] }
-        };
-        let mut filter = doc! { "status": { "$in": ATTENDED.to_vec() } };
-        filter.extend(when);
-        let pipeline = vec![
-            doc! { "$match": filter },
-            doc! { "$group": {
-                "_id": "$client_id",
-                "before": { "$max": inside(previous) },
-                "now": { "$max": inside(period) },
-            } },
-            doc! { "$match": { "before": 1 } },
-            doc! { "$group": {
-                "_id": Bson::Null,
-                "previous_active": { "$sum": 1 },
-                "retained": { "$sum": "$now" },
-            } },
-        ];
-        let out = first(aggregate(&self.attendance(), pipeline).await?);
-        let previous_active = out.as_ref().map_or(0, |d| get_u64(d, "previous_active"));
-        let retained = out.as_ref().map_or(0, |d| get_u64(d, "retained"));
+        // Who came in each period, from the days kept as attendance is written.
+        let (before, now) = futures::try_join!(
+            self.visitors_between(previous.start, previous.end),
+            self.visitors_between(period.start, period.end),
+        )?;
+        let previous_active = before.len() as u64;
+        let retained = before.intersection(&now).count() as u64;
         Ok(RetentionReport {
             previous_active,
             retained,
@@ -818,10 +782,6 @@ async fn aggregate<T: Send + Sync>(
 /// A group's `_id` when it is a document (a compound key).
 fn first_of(group: &Document) -> Option<&Document> {
     group.get_document("_id").ok()
-}
-
-fn first(docs: Vec<Document>) -> Option<Document> {
-    docs.into_iter().next()
 }
 
 /// A number however the server typed it (`$sum` gives Int32, Int64 or Double).

@@ -14,6 +14,7 @@ use mongodb::ClientSession;
 use super::analytics::get_i64;
 use super::client_days::{fact_fields, ClientFacts};
 use super::txn::{finish, retrying};
+use super::visit_days::visits_of;
 use super::{Store, StoreError};
 use crate::domain::{Attendance, AttendanceStatus, ClassSession, ObjectId};
 
@@ -139,6 +140,11 @@ impl Store {
                 .await?;
             let change = AttendanceCounts::of(std::slice::from_ref(record))
                 .less(before.as_slice());
+            let (was, is) = (visits_of(before.as_slice()), visits_of([record]));
+            if was != is {
+                self.count_visits_in(&mut session, &was, false).await?;
+                self.count_visits_in(&mut session, &is, true).await?;
+            }
             self.add_counts(&mut session, record.class_id, change)
                 .await?;
             if record.status.attended() {
@@ -204,6 +210,8 @@ impl Store {
             self.attendance()
                 .insert_many(records)
                 .session(&mut session)
+                .await?;
+            self.count_visits_in(&mut session, &visits_of(records), true)
                 .await?;
             for (class_id, of_class) in per_class {
                 self.add_counts(&mut session, *class_id, AttendanceCounts::of(of_class))

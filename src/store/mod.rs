@@ -28,6 +28,7 @@ mod sealed;
 pub mod seed;
 mod tickets;
 mod txn;
+mod visit_days;
 
 use std::time::Duration;
 
@@ -79,6 +80,7 @@ pub mod names {
     pub const JOIN_DAYS: &str = "join_days";
     pub const ABSENCE_DAYS: &str = "absence_days";
     pub const PENDING_DAYS: &str = "pending_days";
+    pub const VISIT_DAYS: &str = "visit_days";
 }
 
 /// A connection to frontdesk's database, with a typed handle per collection, the keys

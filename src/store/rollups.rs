@@ -2,7 +2,8 @@
 //! documents instead of every record: each class's attendance counts (`classes.rs`),
 //! paid revenue per day (`revenue_days.rs`), live orders and clients per course
 //! (`enrolment_counts.rs`), clients per day joined and per day last seen
-//! (`client_days.rs`) and pending payments per due day (`pending_days.rs`). Here: which of them a database carries, and
+//! (`client_days.rs`), pending payments per due day (`pending_days.rs`) and who came
+//! per day (`visit_days.rs`). Here: which of them a database carries, and
 //! counting them once, from the records, for a database written before they existed.
 
 use bson::{doc, Document};
@@ -18,15 +19,17 @@ pub(crate) enum Rollup {
     Enrolments,
     ClientDays,
     PendingDays,
+    VisitDays,
 }
 
 impl Rollup {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::AttendanceCounts,
         Self::RevenueDays,
         Self::Enrolments,
         Self::ClientDays,
         Self::PendingDays,
+        Self::VisitDays,
     ];
     /// Raised when a rollup's shape changes, so it is counted again.
     const VERSION: i32 = 1;
@@ -38,6 +41,7 @@ impl Rollup {
             Self::Enrolments => "enrolments",
             Self::ClientDays => "client_days",
             Self::PendingDays => "pending_days",
+            Self::VisitDays => "visit_days",
         }
     }
 }
@@ -99,6 +103,7 @@ impl Store {
             Rollup::Enrolments => self.recount_enrolments().await?,
             Rollup::ClientDays => self.recount_client_days().await?,
             Rollup::PendingDays => self.recount_pending_days().await?,
+            Rollup::VisitDays => self.recount_visit_days().await?,
         };
         self.rollup_done(rollup).await?;
         Ok(had_records)

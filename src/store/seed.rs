@@ -599,6 +599,7 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
     let mut batch: Vec<Attendance> = Vec::with_capacity(BATCH);
     // Each class's counts, written with the class below (as `record_attendance` would).
     let mut counts = vec![AttendanceCounts::default(); classes.len()];
+    let mut visits: Vec<super::visit_days::Visit> = Vec::new();
     for (i, (section, class)) in classes.iter().enumerate() {
         let starts = class.starts_at();
         if starts >= now {
@@ -634,6 +635,9 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
             }
             counts[i].marked += 1;
             counts[i].attended += i64::from(status.attended());
+            if status.attended() {
+                visits.push((class.id, clients[client].id, starts));
+            }
             batch.push(Attendance {
                 id: oid(&mut rng, starts),
                 class_id: class.id,
@@ -672,6 +676,15 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
     )
     .await?;
     store.rollup_done(Rollup::AttendanceCounts).await?;
+    insert_all(
+        store
+            .database()
+            .collection::<Document>(super::names::VISIT_DAYS),
+        &super::visit_days::visit_day_documents(&visits),
+        &ProgressBar::hidden(),
+    )
+    .await?;
+    store.rollup_done(Rollup::VisitDays).await?;
 
     // Status follows behaviour: a recent visit or a running course is active.
     for (i, client) in clients.iter_mut().enumerate() {

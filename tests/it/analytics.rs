@@ -754,14 +754,27 @@ async fn retention_follows_the_clients_who_came_before() {
     ];
     let mut docs = Vec::new();
     let mut clients = Vec::new();
+    let mut classes = Vec::new();
     for plan in &plans {
         let who = ObjectId::new();
         clients.push(who);
         for (at, status) in plan {
-            docs.push(record(ObjectId::new(), who, course, *at, *status));
+            let class = ClassSession::new(
+                course.0,
+                course.1,
+                *at,
+                *at + Duration::hours(1),
+                "Ana",
+                "Studio A",
+                20,
+            )
+            .unwrap();
+            docs.push(record(class.id, who, course, *at, *status));
+            classes.push(class);
         }
     }
-    s.attendance().insert_many(&docs).await.unwrap();
+    s.classes().insert_many(&classes).await.unwrap();
+    s.record_attendance(&docs).await.unwrap();
 
     let came = |r: &ResolvedPeriod| -> BTreeSet<ObjectId> {
         docs.iter()

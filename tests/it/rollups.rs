@@ -910,6 +910,7 @@ async fn recount_sets_every_kept_figure_right_after_writes_behind_its_back() {
         "join_days",
         "absence_days",
         "pending_days",
+        "visit_days",
     ] {
         s.database()
             .collection::<Document>(name)
@@ -925,6 +926,141 @@ async fn recount_sets_every_kept_figure_right_after_writes_behind_its_back() {
     assert_ne!(wrong.5, right.5);
 
     let counted = s.recount_rollups().await.unwrap();
-    assert_eq!(counted.len(), 5);
+    assert_eq!(counted.len(), 6);
     assert_eq!(figures(s).await, right);
+}
+
+/// (retained, came before) for this month against last, counted here from the records.
+async fn retention_in(s: &Store) -> (u64, u64) {
+    let (p, prev) = (this_month(), this_month().previous());
+    let records: Vec<Attendance> = s
+        .attendance()
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let came = |r: &ResolvedPeriod| -> std::collections::BTreeSet<ObjectId> {
+        records
+            .iter()
+            .filter(|a| a.status.attended())
+            .filter(|a| a.class_starts_at >= r.start && a.class_starts_at < r.end)
+            .map(|a| a.client_id)
+            .collect()
+    };
+    let before = came(&prev);
+    (
+        before.intersection(&came(&p)).count() as u64,
+        before.len() as u64,
+    )
+}
+
+async fn retention_reported(s: &Store) -> (u64, u64) {
+    let r = s
+        .retention(&this_month(), &this_month().previous())
+        .await
+        .unwrap();
+    (r.retained, r.previous_active)
+}
+
+#[tokio::test]
+async fn marks_and_re_marks_keep_retention_equal_to_the_records() {
+    use AttendanceStatus::{Absent, Late, Present};
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let (this_class, who) = class_and_clients(s, 4).await;
+    let prev = this_month().previous();
+    // Last month: one class in the middle, one in its last minute (local time).
+    let mut last = Vec::new();
+    for start in [
+        prev.start + (prev.end - prev.start) / 2,
+        prev.end - Duration::minutes(1),
+    ] {
+        let class = ClassSession::new(
+            this_class.course_id,
+            &this_class.course_name,
+            start,
+            start + Duration::hours(1),
+            "Sofia",
+            "Studio A",
+            12,
+        )
+        .unwrap();
+        s.insert_class(&class).await.unwrap();
+        last.push(class.id);
+    }
+    let steps = [
+        (last[0], 0, Present),
+        (last[1], 1, Late),
+        (last[0], 2, Present),
+        (this_class.id, 0, Present),
+        (this_class.id, 1, Late),
+        (this_class.id, 3, Present), // new this month
+        (this_class.id, 0, Absent),  // re-marked: no longer came
+        (last[0], 2, Absent),        // re-marked: never came before
+        (this_class.id, 2, Present),
+    ];
+    for (class, i, status) in steps {
+        s.mark_attendance(class, who[i], status, demo_now())
+            .await
+            .unwrap();
+        assert_eq!(
+            retention_reported(s).await,
+            retention_in(s).await,
+            "after client {i} {status:?}"
+        );
+    }
+    assert_eq!(
+        retention_in(s).await,
+        (1, 2),
+        "client 1 retained, client 0 not"
+    );
+}
+
+#[tokio::test]
+async fn visit_days_are_counted_once_for_a_database_from_before_them() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let (class, who) = class_and_clients(s, 3).await;
+    let prev = this_month().previous();
+    let start = prev.start + Duration::days(3);
+    let before = ClassSession::new(
+        class.course_id,
+        &class.course_name,
+        start,
+        start + Duration::hours(1),
+        "Sofia",
+        "Studio A",
+        12,
+    )
+    .unwrap();
+    s.insert_class(&before).await.unwrap();
+    for (i, id) in who.iter().enumerate() {
+        s.mark_attendance(before.id, *id, AttendanceStatus::Present, demo_now())
+            .await
+            .unwrap();
+        if i > 0 {
+            s.mark_attendance(class.id, *id, AttendanceStatus::Late, demo_now())
+                .await
+                .unwrap();
+        }
+    }
+    s.database()
+        .collection::<Document>("visit_days")
+        .drop()
+        .await
+        .unwrap();
+    s.database()
+        .collection::<Document>("counters")
+        .delete_one(doc! { "_id": "visit_days" })
+        .await
+        .unwrap();
+    assert_eq!(retention_reported(s).await, (0, 0), "nothing kept yet");
+
+    let reopened = Store::open(&server_url(), db.name(), test_keys())
+        .await
+        .unwrap();
+    assert_eq!(retention_in(s).await, (2, 3));
+    assert_eq!(retention_reported(&reopened).await, (2, 3));
 }

@@ -402,19 +402,16 @@ fn match_stage(a: &Args, query: &str) -> (&'static str, Document) {
         "new_clients" => (names::JOIN_DAYS, doc! { "_id": between(&a.this_month) }),
         // All time: the counts kept per course.
         "course_enrollment" => (names::COURSE_ENROLMENTS, doc! { "orders": { "$gt": 0 } }),
-        // The counts each class carries.
-        "attendance_rate" => (
-            names::CLASSES,
-            doc! { "starts_at": between(&a.this_month), "marked": { "$gt": 0 } },
-        ),
+        // The classes summed per day (the edge hours read `starts_at`).
+        "attendance_rate" => (names::CLASS_DAYS, doc! { "day": between(&a.this_month) }),
         "inactive_clients" => (names::ABSENCE_DAYS, doc! { "_id": { "$lt": cutoff } }),
         // The due days kept (today before now reads `status_due_at`).
         "outstanding_balance" => (names::PENDING_DAYS, doc! { "n": { "$gt": 0 } }),
         // The visit days of both months.
         "retention" => (names::VISIT_DAYS, doc! { "_id": between(&a.last_month) }),
         _ => (
-            names::CLASSES,
-            doc! { "cancelled": false, "starts_at": between(&a.this_month) },
+            names::CLASS_DAYS,
+            doc! { "day": between(&a.this_month), "cancelled": false },
         ),
     }
 }

@@ -16,7 +16,6 @@ use futures::TryStreamExt;
 use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 
-use super::classes::{COUNT_ATTENDED, COUNT_MARKED};
 use super::client_days::{ClientDays, End};
 use super::{Store, StoreError};
 use crate::domain::{Currency, ObjectId, ResolvedPeriod};
@@ -482,33 +481,29 @@ impl Store {
         period: &ResolvedPeriod,
         course_id: Option<ObjectId>,
     ) -> Result<AttendanceReport, StoreError> {
-        let mut filter = doc! {
-            "starts_at": between(period.start, period.end),
-            COUNT_MARKED: { "$gt": 0 },
-        };
-        if let Some(id) = course_id {
-            filter.insert("course_id", id);
+        // The classes summed per day, course and instructor, kept as classes and
+        // attendance are written (cancelled classes' records count too).
+        let groups = self
+            .class_groups(period.start, period.end, course_id)
+            .await?;
+        let mut courses: HashMap<ObjectId, AttendanceLine> = HashMap::new();
+        for g in groups.iter().filter(|g| g.marked > 0) {
+            let line = courses
+                .entry(g.course_id)
+                .or_insert_with(|| AttendanceLine {
+                    course: g.course_name.clone(),
+                    attended: 0,
+                    total: 0,
+                    percent: 0.0,
+                });
+            line.attended += g.attended;
+            line.total += g.marked;
         }
-        let pipeline = vec![
-            doc! { "$match": filter },
-            doc! { "$group": {
-                "_id": "$course_id",
-                "course": { "$first": "$course_name" },
-                "total": { "$sum": format!("${COUNT_MARKED}") },
-                "attended": { "$sum": format!("${COUNT_ATTENDED}") },
-            } },
-        ];
-        let mut by_course: Vec<AttendanceLine> = aggregate(&self.classes(), pipeline)
-            .await?
-            .iter()
-            .map(|d| {
-                let (attended, total) = (get_u64(d, "attended"), get_u64(d, "total"));
-                AttendanceLine {
-                    course: get_string(d, "course"),
-                    attended,
-                    total,
-                    percent: percent(attended, total),
-                }
+        let mut by_course: Vec<AttendanceLine> = courses
+            .into_values()
+            .map(|l| AttendanceLine {
+                percent: percent(l.attended, l.total),
+                ..l
             })
             .collect();
         by_course.sort_by(|a, b| {
@@ -634,42 +629,22 @@ impl Store {
         period: &ResolvedPeriod,
         course_id: Option<ObjectId>,
     ) -> Result<FillReport, StoreError> {
-        // One indexed read of the period's classes, each carrying its attendance counts,
-        // summed per course and instructor by the server (a few dozen groups).
-        let mut filter = doc! {
-            "cancelled": false,
-            "starts_at": between(period.start, period.end),
-        };
-        if let Some(id) = course_id {
-            filter.insert("course_id", id);
-        }
-        let pipeline = vec![
-            doc! { "$match": filter },
-            doc! { "$group": {
-                "_id": { "course": "$course_id", "instructor": "$instructor" },
-                "course": { "$max": "$course_name" },
-                "classes": { "$sum": 1 },
-                "seats": { "$sum": "$capacity" },
-                "attended": { "$sum": format!("${COUNT_ATTENDED}") },
-            } },
-        ];
-        let groups = aggregate(&self.classes(), pipeline).await?;
+        // The classes summed per day, course and instructor, kept as classes and
+        // attendance are written; cancelled classes left out.
+        let groups: Vec<_> = self
+            .class_groups(period.start, period.end, course_id)
+            .await?
+            .into_iter()
+            .filter(|g| !g.cancelled)
+            .collect();
         let catalogue = self.all_courses().await?;
         let mut courses: HashMap<ObjectId, CourseFill> = HashMap::new();
         // Per instructor: (classes, seats, attended).
         let mut instructors: HashMap<String, (u64, u64, u64)> = HashMap::new();
         let (mut classes, mut seats, mut attended) = (0, 0, 0);
         for group in &groups {
-            let Some(key) = first_of(group) else { continue };
-            let Ok(course_id) = key.get_object_id("course") else {
-                continue;
-            };
-            let instructor = key.get_str("instructor").unwrap_or_default();
-            let (n, capacity, came) = (
-                get_u64(group, "classes"),
-                get_u64(group, "seats"),
-                get_u64(group, "attended"),
-            );
+            let (course_id, instructor) = (group.course_id, group.instructor.as_str());
+            let (n, capacity, came) = (group.classes, group.seats, group.attended);
             classes += n;
             seats += capacity;
             attended += came;
@@ -678,7 +653,7 @@ impl Store {
                 course: catalogue
                     .iter()
                     .find(|c| c.id == course_id)
-                    .map_or_else(|| get_string(group, "course"), |c| c.name.clone()),
+                    .map_or_else(|| group.course_name.clone(), |c| c.name.clone()),
                 ..CourseFill::default()
             });
             line.classes += n;
@@ -777,11 +752,6 @@ async fn aggregate<T: Send + Sync>(
     pipeline: Vec<Document>,
 ) -> Result<Vec<Document>, StoreError> {
     Ok(collection.aggregate(pipeline).await?.try_collect().await?)
-}
-
-/// A group's `_id` when it is a document (a compound key).
-fn first_of(group: &Document) -> Option<&Document> {
-    group.get_document("_id").ok()
 }
 
 /// A number however the server typed it (`$sum` gives Int32, Int64 or Double).

@@ -12,6 +12,7 @@ use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 
 use super::analytics::get_i64;
+use super::class_days::{slot_after, slot_fields, ClassSlot};
 use super::client_days::{fact_fields, ClientFacts};
 use super::txn::{finish, retrying};
 use super::visit_days::visits_of;
@@ -22,8 +23,21 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn insert_class(&self, class: &ClassSession) -> Result<(), StoreError> {
-        self.classes().insert_one(class).await?;
-        Ok(())
+        let slot = ClassSlot::of_doc(&bson::to_document(class)?);
+        retrying(|| async {
+            let mut session = self.client.start_session().await?;
+            session.start_transaction().await?;
+            let written = async {
+                self.classes()
+                    .insert_one(class)
+                    .session(&mut session)
+                    .await?;
+                self.move_class(&mut session, None, slot.as_ref()).await
+            }
+            .await;
+            finish(session, written).await
+        })
+        .await
     }
 
     /// # Errors
@@ -69,20 +83,39 @@ impl Store {
     pub async fn update_class(&self, class: &ClassSession) -> Result<(), StoreError> {
         let mut set = bson::to_document(class)?;
         set.remove("_id");
-        let result = self
-            .classes()
-            .update_one(
-                doc! { "_id": class.id },
-                doc! { "$set": set, "$inc": { "revision": 1 } },
-            )
-            .await?;
-        if result.matched_count == 0 {
-            return Err(StoreError::NotFound {
-                what: "class",
-                key: class.id.to_hex(),
-            });
-        }
-        Ok(())
+        retrying(|| async {
+            let mut session = self.client.start_session().await?;
+            session.start_transaction().await?;
+            let written = async {
+                let before = self
+                    .db_classes()
+                    .find_one_and_update(
+                        doc! { "_id": class.id },
+                        doc! { "$set": set.clone(), "$inc": { "revision": 1 } },
+                    )
+                    .projection(slot_fields())
+                    .session(&mut session)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound {
+                        what: "class",
+                        key: class.id.to_hex(),
+                    })?;
+                let after = slot_after(&before, &set, &Document::new());
+                self.move_class(
+                    &mut session,
+                    ClassSlot::of_doc(&before).as_ref(),
+                    after.as_ref(),
+                )
+                .await
+            }
+            .await;
+            finish(session, written).await
+        })
+        .await
+    }
+
+    fn db_classes(&self) -> mongodb::Collection<Document> {
+        self.database().collection(super::names::CLASSES)
     }
 
     /// Marks (or re-marks) a client's attendance at a class, moves the class's counts
@@ -233,18 +266,24 @@ impl Store {
         if change == AttendanceCounts::default() {
             return Ok(());
         }
-        let moved = self
-            .classes()
-            .update_one(doc! { "_id": class_id }, change.increment())
-            .session(session)
-            .await?;
-        if moved.matched_count == 0 {
-            return Err(StoreError::NotFound {
+        let inc = change.increment();
+        let before = self
+            .db_classes()
+            .find_one_and_update(doc! { "_id": class_id }, inc.clone())
+            .projection(slot_fields())
+            .session(&mut *session)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
                 what: "class",
                 key: class_id.to_hex(),
-            });
-        }
-        Ok(())
+            })?;
+        let after = slot_after(
+            &before,
+            &Document::new(),
+            inc.get_document("$inc").unwrap_or(&Document::new()),
+        );
+        self.move_class(session, ClassSlot::of_doc(&before).as_ref(), after.as_ref())
+            .await
     }
 
     /// Sets every class's counts from its attendance records (one pass over them).

@@ -100,6 +100,7 @@ fn specs() -> Vec<Spec> {
         ),
         spec(PAYMENTS, "order_id", doc! { "order_id": 1 }),
         spec(REVENUE_DAYS, "day", doc! { "day": 1 }),
+        spec(CLASS_DAYS, "day_course", doc! { "day": 1, "course": 1 }),
         unique(when_present(
             spec(
                 PAYMENTS,

@@ -7,6 +7,7 @@
 mod analytics;
 mod audit;
 mod cache;
+mod class_days;
 mod classes;
 mod client_days;
 mod clients;
@@ -81,6 +82,7 @@ pub mod names {
     pub const ABSENCE_DAYS: &str = "absence_days";
     pub const PENDING_DAYS: &str = "pending_days";
     pub const VISIT_DAYS: &str = "visit_days";
+    pub const CLASS_DAYS: &str = "class_days";
 }
 
 /// A connection to frontdesk's database, with a typed handle per collection, the keys

@@ -1,5 +1,6 @@
 //! The figures kept up to date as records are written, so dashboard queries read a few
-//! documents instead of every record: each class's attendance counts (`classes.rs`),
+//! documents instead of every record: each class's attendance counts (`classes.rs`) and
+//! classes summed per day (`class_days.rs`),
 //! paid revenue per day (`revenue_days.rs`), live orders and clients per course
 //! (`enrolment_counts.rs`), clients per day joined and per day last seen
 //! (`client_days.rs`), pending payments per due day (`pending_days.rs`) and who came
@@ -15,6 +16,7 @@ use super::{names, Store, StoreError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Rollup {
     AttendanceCounts,
+    ClassDays,
     RevenueDays,
     Enrolments,
     ClientDays,
@@ -23,8 +25,10 @@ pub(crate) enum Rollup {
 }
 
 impl Rollup {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::AttendanceCounts,
+        // After the counts it sums.
+        Self::ClassDays,
         Self::RevenueDays,
         Self::Enrolments,
         Self::ClientDays,
@@ -37,6 +41,7 @@ impl Rollup {
     fn marker(self) -> &'static str {
         match self {
             Self::AttendanceCounts => "attendance_counts",
+            Self::ClassDays => "class_days",
             Self::RevenueDays => "revenue_days",
             Self::Enrolments => "enrolments",
             Self::ClientDays => "client_days",
@@ -72,7 +77,10 @@ impl Store {
     pub async fn ensure_rollups(&self) -> Result<Vec<&'static str>, StoreError> {
         let mut counted = Vec::new();
         for rollup in Rollup::ALL {
-            if self.carries(rollup).await? {
+            // Classes' day sums add up their attendance counts: counted again with them.
+            let counts_again =
+                rollup == Rollup::ClassDays && counted.contains(&Rollup::AttendanceCounts.marker());
+            if !counts_again && self.carries(rollup).await? {
                 continue;
             }
             if self.count(rollup).await? {
@@ -99,6 +107,7 @@ impl Store {
     async fn count(&self, rollup: Rollup) -> Result<bool, StoreError> {
         let had_records = match rollup {
             Rollup::AttendanceCounts => self.recount_attendance().await?,
+            Rollup::ClassDays => self.recount_class_days().await?,
             Rollup::RevenueDays => self.recount_revenue_days().await?,
             Rollup::Enrolments => self.recount_enrolments().await?,
             Rollup::ClientDays => self.recount_client_days().await?,

@@ -676,6 +676,20 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
     )
     .await?;
     store.rollup_done(Rollup::AttendanceCounts).await?;
+    let days = super::class_days::class_day_documents(
+        class_docs
+            .iter()
+            .filter_map(super::class_days::ClassSlot::of_doc),
+    );
+    insert_all(
+        store
+            .database()
+            .collection::<Document>(super::names::CLASS_DAYS),
+        &days,
+        &ProgressBar::hidden(),
+    )
+    .await?;
+    store.rollup_done(Rollup::ClassDays).await?;
     insert_all(
         store
             .database()

@@ -195,7 +195,9 @@ async fn insert_classes(
         .iter()
         .flat_map(|(c, statuses)| statuses.iter().map(|s| record(c, *s)))
         .collect();
-    db.store.classes().insert_many(&classes).await.unwrap();
+    for c in &classes {
+        db.store.insert_class(c).await.unwrap();
+    }
     db.store.record_attendance(&records).await.unwrap();
     (classes, records)
 }

@@ -893,6 +893,10 @@ async fn recount_sets_every_kept_figure_right_after_writes_behind_its_back() {
                 s.new_clients(&month).await.unwrap().count,
                 inactive_reported(&s, 30).await,
                 owed_reported(&s).await,
+                {
+                    let r = s.attendance_rate(&month, None).await.unwrap();
+                    (r.attended, r.total)
+                },
             )
         }
     };
@@ -911,6 +915,7 @@ async fn recount_sets_every_kept_figure_right_after_writes_behind_its_back() {
         "absence_days",
         "pending_days",
         "visit_days",
+        "class_days",
     ] {
         s.database()
             .collection::<Document>(name)
@@ -924,9 +929,10 @@ async fn recount_sets_every_kept_figure_right_after_writes_behind_its_back() {
     assert_ne!(wrong.2, right.2);
     assert_ne!(wrong.3, right.3);
     assert_ne!(wrong.5, right.5);
+    assert_ne!(wrong.6, right.6);
 
     let counted = s.recount_rollups().await.unwrap();
-    assert_eq!(counted.len(), 6);
+    assert_eq!(counted.len(), 7);
     assert_eq!(figures(s).await, right);
 }
 
@@ -1063,4 +1069,98 @@ async fn visit_days_are_counted_once_for_a_database_from_before_them() {
         .unwrap();
     assert_eq!(retention_in(s).await, (2, 3));
     assert_eq!(retention_reported(&reopened).await, (2, 3));
+}
+
+/// (classes, seats, attended) of this month's classes not cancelled, and (attended,
+/// marked) of all this month's records, counted here from the documents.
+async fn class_figures_in(s: &Store) -> ((u64, u64, u64), (u64, u64)) {
+    let month = this_month();
+    let classes: Vec<ClassSession> = s
+        .classes()
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let records: Vec<Attendance> = s
+        .attendance()
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let in_month = |c: &ClassSession| c.starts_at() >= month.start && c.starts_at() < month.end;
+    let came = |c: &ClassSession| {
+        records
+            .iter()
+            .filter(|r| r.class_id == c.id && r.status.attended())
+            .count() as u64
+    };
+    let open: Vec<&ClassSession> = classes
+        .iter()
+        .filter(|c| in_month(c) && !c.cancelled)
+        .collect();
+    let fill = (
+        open.len() as u64,
+        open.iter().map(|c| u64::from(c.capacity)).sum(),
+        open.iter().map(|c| came(c)).sum(),
+    );
+    let month_classes: Vec<&ClassSession> = classes.iter().filter(|c| in_month(c)).collect();
+    let marked = records
+        .iter()
+        .filter(|r| month_classes.iter().any(|c| c.id == r.class_id))
+        .count() as u64;
+    let attended = month_classes.iter().map(|c| came(c)).sum();
+    (fill, (attended, marked))
+}
+
+async fn class_figures_reported(s: &Store) -> ((u64, u64, u64), (u64, u64)) {
+    let month = this_month();
+    let fill = s.class_fill_rate(&month, None).await.unwrap();
+    let rate = s.attendance_rate(&month, None).await.unwrap();
+    (
+        (fill.classes, fill.seats, fill.attended),
+        (rate.attended, rate.total),
+    )
+}
+
+#[tokio::test]
+async fn classes_added_moved_cancelled_and_marked_keep_attendance_and_fill() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let (first, who) = class_and_clients(s, 3).await;
+    let mut second = class_of(&s.course_by_id(first.course_id).await.unwrap().unwrap());
+    second.capacity = 8;
+    s.insert_class(&second).await.unwrap();
+    for (i, id) in who.iter().enumerate() {
+        s.mark_attendance(first.id, *id, AttendanceStatus::Present, demo_now())
+            .await
+            .unwrap();
+        if i < 2 {
+            s.mark_attendance(second.id, *id, AttendanceStatus::Late, demo_now())
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(class_figures_reported(s).await, class_figures_in(s).await);
+    assert_eq!(class_figures_in(s).await, ((2, 20, 5), (5, 5)));
+
+    // Moved by eleven hours (to another UTC day), more seats, then cancelled; a
+    // re-mark after each.
+    let mut moved = s.class_by_id(second.id).await.unwrap().unwrap();
+    let start = moved.starts_at() + Duration::hours(11);
+    moved.reschedule(start, start + Duration::hours(1)).unwrap();
+    moved.capacity = 15;
+    s.update_class(&moved).await.unwrap();
+    assert_eq!(class_figures_reported(s).await, class_figures_in(s).await);
+    s.mark_attendance(second.id, who[0], AttendanceStatus::Absent, demo_now())
+        .await
+        .unwrap();
+    assert_eq!(class_figures_reported(s).await, class_figures_in(s).await);
+    moved.cancelled = true;
+    s.update_class(&moved).await.unwrap();
+    assert_eq!(class_figures_reported(s).await, class_figures_in(s).await);
+    assert_eq!(class_figures_in(s).await, ((1, 12, 3), (4, 5)));
 }

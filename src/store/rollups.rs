@@ -9,6 +9,7 @@
 
 use bson::{doc, Document};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
+use futures::TryStreamExt;
 
 use super::{names, Store, StoreError};
 
@@ -75,12 +76,13 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn ensure_rollups(&self) -> Result<Vec<&'static str>, StoreError> {
+        let carried = self.carried().await?;
         let mut counted = Vec::new();
         for rollup in Rollup::ALL {
             // Classes' day sums add up their attendance counts: counted again with them.
             let counts_again =
                 rollup == Rollup::ClassDays && counted.contains(&Rollup::AttendanceCounts.marker());
-            if !counts_again && self.carries(rollup).await? {
+            if !counts_again && carried.contains(&rollup.marker()) {
                 continue;
             }
             if self.count(rollup).await? {
@@ -118,12 +120,24 @@ impl Store {
         Ok(had_records)
     }
 
-    async fn carries(&self, rollup: Rollup) -> Result<bool, StoreError> {
-        Ok(self
+    /// The markers of the figures this database carries at the current version (one
+    /// read at start-up).
+    async fn carried(&self) -> Result<Vec<&'static str>, StoreError> {
+        let markers: Vec<&str> = Rollup::ALL.iter().map(|r| r.marker()).collect();
+        let found: Vec<Document> = self
             .markers()
-            .find_one(doc! { "_id": rollup.marker() })
+            .find(doc! { "_id": { "$in": &markers }, "version": { "$gte": Rollup::VERSION } })
             .await?
-            .is_some_and(|m| m.get_i32("version").is_ok_and(|v| v >= Rollup::VERSION)))
+            .try_collect()
+            .await?;
+        Ok(markers
+            .into_iter()
+            .filter(|m| {
+                found
+                    .iter()
+                    .any(|d| d.get_str("_id").is_ok_and(|id| id == *m))
+            })
+            .collect())
     }
 
     /// Records that this database carries `rollup` (after a count, or a seed that

@@ -315,8 +315,9 @@ mod tests {
 
     #[test]
     fn leads_and_deleted_clients_are_not_absent_and_a_visit_moves_the_day() {
-        let joined = Utc::now() - Duration::days(90);
-        let visit = Utc::now() - Duration::days(40);
+        // Whole milliseconds, as BSON dates keep them.
+        let now = bson::DateTime::now().to_chrono();
+        let (joined, visit) = (now - Duration::days(90), now - Duration::days(40));
         let stored = |status: &str, last: Option<DateTime<Utc>>, deleted: bool| {
             let mut d = doc! {
                 "status": status,

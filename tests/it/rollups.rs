@@ -73,6 +73,30 @@ async fn counted(s: &Store, class: ObjectId) -> (i64, i64) {
     (records.len() as i64, attended as i64)
 }
 
+/// The database as a version from before a kept figure left it: the figure's
+/// collections gone and its marker too.
+async fn as_before_it(s: &Store, collections: &[&str], marker: &str) {
+    for name in collections {
+        s.database()
+            .collection::<Document>(name)
+            .drop()
+            .await
+            .unwrap();
+    }
+    s.database()
+        .collection::<Document>("counters")
+        .delete_one(doc! { "_id": marker })
+        .await
+        .unwrap();
+}
+
+/// The same database opened again, as at the next start.
+async fn reopen(db: &TestDb) -> Store {
+    Store::open(&server_url(), db.name(), test_keys())
+        .await
+        .unwrap()
+}
+
 /// A course, one class of it and `n` clients, all stored.
 async fn class_and_clients(s: &Store, n: usize) -> (ClassSession, Vec<ObjectId>) {
     let pilates = course("Pilates", 4000);
@@ -212,16 +236,10 @@ async fn a_database_from_before_the_counts_is_counted_once_when_opened() {
         })
         .collect();
     s.attendance().insert_many(&records).await.unwrap();
-    let counters = s.database().collection::<Document>("counters");
-    counters
-        .delete_one(doc! { "_id": "attendance_counts" })
-        .await
-        .unwrap();
+    as_before_it(s, &[], "attendance_counts").await;
     assert_eq!(carried(s, class.id).await, (0, 0));
 
-    let reopened = Store::open(&server_url(), db.name(), test_keys())
-        .await
-        .unwrap();
+    let reopened = reopen(&db).await;
     assert_eq!(carried(&reopened, class.id).await, (5, 3));
     let d = raw_classes(s)
         .find_one(doc! { "_id": empty.id })
@@ -240,9 +258,7 @@ async fn a_database_from_before_the_counts_is_counted_once_when_opened() {
         .update_one(doc! { "_id": class.id }, doc! { "$set": { "marked": 99 } })
         .await
         .unwrap();
-    let again = Store::open(&server_url(), db.name(), test_keys())
-        .await
-        .unwrap();
+    let again = reopen(&db).await;
     assert_eq!(carried(&again, class.id).await, (99, 3));
 }
 
@@ -368,24 +384,13 @@ async fn revenue_days_are_counted_once_for_a_database_from_before_them() {
         .unwrap();
     }
     // As an older version left it: no day documents, no marker.
-    s.database()
-        .collection::<Document>("revenue_days")
-        .drop()
-        .await
-        .unwrap();
-    s.database()
-        .collection::<Document>("counters")
-        .delete_one(doc! { "_id": "revenue_days" })
-        .await
-        .unwrap();
+    as_before_it(s, &["revenue_days"], "revenue_days").await;
     let month = this_month();
     let expected = paid_in(s, &month).await;
     assert_eq!(expected.1, 6);
     assert_ne!(reported(s, &month).await, expected, "nothing kept yet");
 
-    let reopened = Store::open(&server_url(), db.name(), test_keys())
-        .await
-        .unwrap();
+    let reopened = reopen(&db).await;
     assert_eq!(reported(&reopened, &month).await, expected);
 }
 
@@ -499,23 +504,10 @@ async fn enrolments_are_counted_once_for_a_database_from_before_them() {
             s.create_order(new_order(&c, &pilates, None)).await.unwrap();
         }
     }
-    for name in ["course_clients", "course_enrolments"] {
-        s.database()
-            .collection::<Document>(name)
-            .drop()
-            .await
-            .unwrap();
-    }
-    s.database()
-        .collection::<Document>("counters")
-        .delete_one(doc! { "_id": "enrolments" })
-        .await
-        .unwrap();
+    as_before_it(s, &["course_clients", "course_enrolments"], "enrolments").await;
     assert!(enrolment_reported(s).await.is_empty(), "nothing kept yet");
 
-    let reopened = Store::open(&server_url(), db.name(), test_keys())
-        .await
-        .unwrap();
+    let reopened = reopen(&db).await;
     assert_eq!(
         enrolment_reported(&reopened).await,
         vec![("Pilates".into(), 6, 3)]
@@ -600,23 +592,12 @@ async fn join_days_are_counted_once_for_a_database_from_before_them() {
     let db = TestDb::new().await;
     let s = &db.store;
     clients_joined_over_days(s).await;
-    s.database()
-        .collection::<Document>("join_days")
-        .drop()
-        .await
-        .unwrap();
-    s.database()
-        .collection::<Document>("counters")
-        .delete_one(doc! { "_id": "client_days" })
-        .await
-        .unwrap();
+    as_before_it(s, &["join_days"], "client_days").await;
     let month = this_month();
     let expected = joined_in(s, &month).await;
     assert!(s.new_clients(&month).await.unwrap().count < expected);
 
-    let reopened = Store::open(&server_url(), db.name(), test_keys())
-        .await
-        .unwrap();
+    let reopened = reopen(&db).await;
     assert_eq!(reopened.new_clients(&month).await.unwrap().count, expected);
 }
 
@@ -729,23 +710,12 @@ async fn absence_days_are_counted_once_for_a_database_from_before_them() {
     let db = TestDb::new().await;
     let s = &db.store;
     clients_with_visits(s).await;
-    s.database()
-        .collection::<Document>("absence_days")
-        .drop()
-        .await
-        .unwrap();
-    s.database()
-        .collection::<Document>("counters")
-        .delete_one(doc! { "_id": "client_days" })
-        .await
-        .unwrap();
+    as_before_it(s, &["absence_days"], "client_days").await;
     let expected = inactive_in(s, 30).await;
     assert!(expected.0 > 0);
     assert_eq!(inactive_reported(s, 30).await.0, 0, "nothing kept yet");
 
-    let reopened = Store::open(&server_url(), db.name(), test_keys())
-        .await
-        .unwrap();
+    let reopened = reopen(&db).await;
     assert_eq!(inactive_reported(&reopened, 30).await, expected);
 }
 
@@ -840,21 +810,10 @@ async fn pending_days_are_counted_once_for_a_database_from_before_them() {
         order.now = demo_now() - Duration::days(days);
         s.create_order(order).await.unwrap();
     }
-    s.database()
-        .collection::<Document>("pending_days")
-        .drop()
-        .await
-        .unwrap();
-    s.database()
-        .collection::<Document>("counters")
-        .delete_one(doc! { "_id": "pending_days" })
-        .await
-        .unwrap();
+    as_before_it(s, &["pending_days"], "pending_days").await;
     assert_eq!(owed_reported(s).await.1, 0, "nothing kept yet");
 
-    let reopened = Store::open(&server_url(), db.name(), test_keys())
-        .await
-        .unwrap();
+    let reopened = reopen(&db).await;
     let expected = owed_in(s).await;
     assert_eq!(expected.1, 3);
     assert_eq!(owed_reported(&reopened).await, expected);
@@ -1052,21 +1011,10 @@ async fn visit_days_are_counted_once_for_a_database_from_before_them() {
                 .unwrap();
         }
     }
-    s.database()
-        .collection::<Document>("visit_days")
-        .drop()
-        .await
-        .unwrap();
-    s.database()
-        .collection::<Document>("counters")
-        .delete_one(doc! { "_id": "visit_days" })
-        .await
-        .unwrap();
+    as_before_it(s, &["visit_days"], "visit_days").await;
     assert_eq!(retention_reported(s).await, (0, 0), "nothing kept yet");
 
-    let reopened = Store::open(&server_url(), db.name(), test_keys())
-        .await
-        .unwrap();
+    let reopened = reopen(&db).await;
     assert_eq!(retention_in(s).await, (2, 3));
     assert_eq!(retention_reported(&reopened).await, (2, 3));
 }

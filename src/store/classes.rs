@@ -266,10 +266,9 @@ impl Store {
         if change == AttendanceCounts::default() {
             return Ok(());
         }
-        let inc = change.increment();
         let before = self
             .db_classes()
-            .find_one_and_update(doc! { "_id": class_id }, inc.clone())
+            .find_one_and_update(doc! { "_id": class_id }, doc! { "$inc": change.fields() })
             .projection(slot_fields())
             .session(&mut *session)
             .await?
@@ -277,11 +276,7 @@ impl Store {
                 what: "class",
                 key: class_id.to_hex(),
             })?;
-        let after = slot_after(
-            &before,
-            &Document::new(),
-            inc.get_document("$inc").unwrap_or(&Document::new()),
-        );
+        let after = slot_after(&before, &Document::new(), &change.fields());
         self.move_class(session, ClassSlot::of_doc(&before).as_ref(), after.as_ref())
             .await
     }
@@ -358,15 +353,11 @@ impl AttendanceCounts {
         }
     }
 
-    fn increment(self) -> Document {
-        doc! { "$inc": { COUNT_MARKED: self.marked, COUNT_ATTENDED: self.attended } }
-    }
-
     fn assignment(self) -> Document {
         doc! { "$set": { COUNT_MARKED: self.marked, COUNT_ATTENDED: self.attended } }
     }
 
-    /// The counts as fields of a class document (seeding).
+    /// The counts as fields of a class document (the seed) or of an `$inc`.
     pub(crate) fn fields(self) -> Document {
         doc! { COUNT_MARKED: self.marked, COUNT_ATTENDED: self.attended }
     }

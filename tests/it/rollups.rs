@@ -20,10 +20,14 @@ use crate::store::{client, course, new_order};
 
 /// A class of `course` two days before the demo clock, with twelve seats.
 fn class_of(course: &Course) -> ClassSession {
-    let start = demo_now() - Duration::days(2);
+    class_at(course.id, &course.name, demo_now() - Duration::days(2))
+}
+
+/// An hour-long class of a course at `start`, with twelve seats.
+fn class_at(course_id: ObjectId, name: &str, start: chrono::DateTime<chrono::Utc>) -> ClassSession {
     ClassSession::new(
-        course.id,
-        &course.name,
+        course_id,
+        name,
         start,
         start + Duration::hours(1),
         "Sofia",
@@ -942,16 +946,7 @@ async fn marks_and_re_marks_keep_retention_equal_to_the_records() {
         prev.start + (prev.end - prev.start) / 2,
         prev.end - Duration::minutes(1),
     ] {
-        let class = ClassSession::new(
-            this_class.course_id,
-            &this_class.course_name,
-            start,
-            start + Duration::hours(1),
-            "Sofia",
-            "Studio A",
-            12,
-        )
-        .unwrap();
+        let class = class_at(this_class.course_id, &this_class.course_name, start);
         s.insert_class(&class).await.unwrap();
         last.push(class.id);
     }
@@ -990,16 +985,7 @@ async fn visit_days_are_counted_once_for_a_database_from_before_them() {
     let (class, who) = class_and_clients(s, 3).await;
     let prev = this_month().previous();
     let start = prev.start + Duration::days(3);
-    let before = ClassSession::new(
-        class.course_id,
-        &class.course_name,
-        start,
-        start + Duration::hours(1),
-        "Sofia",
-        "Studio A",
-        12,
-    )
-    .unwrap();
+    let before = class_at(class.course_id, &class.course_name, start);
     s.insert_class(&before).await.unwrap();
     for (i, id) in who.iter().enumerate() {
         s.mark_attendance(before.id, *id, AttendanceStatus::Present, demo_now())

@@ -274,13 +274,41 @@ impl Store {
 
     async fn replay(&self, key: Option<&str>) -> Result<Option<OrderCreated>, StoreError> {
         let Some(key) = key else { return Ok(None) };
-        let Some(order) = self
+        let order = self
             .orders()
             .find_one(doc! { "idempotency_key": key })
-            .await?
-        else {
-            return Ok(None);
-        };
+            .await?;
+        self.with_first_payment(order).await
+    }
+
+    /// The client's newest unpaid (pending) order for a course, with its payment: asked
+    /// to enrol them again, the chat answers with it instead of making a second order.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn pending_order_for(
+        &self,
+        client_id: ObjectId,
+        course_id: ObjectId,
+    ) -> Result<Option<OrderCreated>, StoreError> {
+        let order = self
+            .orders()
+            .find_one(doc! {
+                "client_id": client_id,
+                "course_id": course_id,
+                "status": OrderStatus::Pending.as_str(),
+            })
+            .sort(doc! { "created_at": -1 })
+            .await?;
+        self.with_first_payment(order).await
+    }
+
+    /// An order found earlier, with the payment made with it (`replayed`: it existed).
+    async fn with_first_payment(
+        &self,
+        order: Option<Order>,
+    ) -> Result<Option<OrderCreated>, StoreError> {
+        let Some(order) = order else { return Ok(None) };
         let payment = self
             .payments()
             .find_one(doc! { "order_id": order.id })

@@ -569,6 +569,33 @@ impl Tool for CreateOrder {
                 .map_err(|e| ToolError::BadArgs(e.to_string()))?,
             None => PaymentMethod::Online,
         };
+        // One message may enrol in two courses: each gets its own key.
+        let idempotency_key = ctx.idempotency_key.as_ref().map(|k| {
+            format!(
+                "{k}:create_order:{}:{}",
+                client.id.to_hex(),
+                course.id.to_hex()
+            )
+        });
+        let who = if ctx.caller.role == Role::Client {
+            "You are".to_owned()
+        } else {
+            format!("{} is", client.name)
+        };
+        // Asked again in a new message (a second tap, a colleague asking too), an unpaid
+        // order for the same course is the answer: a second one would ask for the fee
+        // twice. The same message again is a replay, answered by `create_order` below.
+        if let Some(open) = ctx
+            .store
+            .pending_order_for(client.id, course.id)
+            .await?
+            .filter(|open| {
+                open.order.idempotency_key.is_none()
+                    || open.order.idempotency_key != idempotency_key
+            })
+        {
+            return already_enrolled(ctx, &who, &client, &open);
+        }
         let created = ctx
             .store
             .create_order(NewOrder {
@@ -577,23 +604,11 @@ impl Tool for CreateOrder {
                 amount: None,
                 method,
                 due_in_days: 7,
-                // One message may enrol in two courses: each gets its own key.
-                idempotency_key: ctx.idempotency_key.as_ref().map(|k| {
-                    format!(
-                        "{k}:create_order:{}:{}",
-                        client.id.to_hex(),
-                        course.id.to_hex()
-                    )
-                }),
+                idempotency_key,
                 now: ctx.clock.now(),
             })
             .await?;
         let (o, p) = (&created.order, &created.payment);
-        let who = if ctx.caller.role == Role::Client {
-            "You are".to_owned()
-        } else {
-            format!("{} is", client.name)
-        };
         let how_to_pay = match ctx.studio.online_payment {
             Some(provider) => format!(
                 "A {} payment link follows by email or chat.",
@@ -614,6 +629,35 @@ impl Tool for CreateOrder {
         });
         ToolOutput::new(&data, text)
     }
+}
+
+/// The answer to an enrolment the client already has an unpaid order for.
+fn already_enrolled(
+    ctx: &ToolCtx,
+    who: &str,
+    client: &Client,
+    open: &crate::store::OrderCreated,
+) -> Result<ToolOutput, ToolError> {
+    let (o, p) = (&open.order, &open.payment);
+    let how_to_pay = match ctx.studio.online_payment {
+        Some(provider) => format!(
+            "The {} payment link was sent with the order.",
+            provider.name()
+        ),
+        None => "Online payment is not set up; please pay at the desk.".to_owned(),
+    };
+    let text = format!(
+        "{who} already enrolled in {}: order {} for {} is waiting for payment, due by {}. No second order was made. {how_to_pay}",
+        o.course_name,
+        o.number,
+        o.amount,
+        local_date(ctx, p.due_at)
+    );
+    let data = serde_json::json!({
+        "order": order_view(ctx, o), "client": client.name.as_str(),
+        "payment_due": local_date(ctx, p.due_at), "replayed": true, "already_enrolled": true,
+    });
+    ToolOutput::new(&data, text)
 }
 
 // --- create_enquiry ---------------------------------------------------------------------

@@ -518,7 +518,8 @@ async fn support_tools_read_and_write_what_they_say() {
         .unwrap();
     assert_eq!(pay.status, PaymentStatus::Pending);
     assert_eq!(pay.amount, beginner.price);
-    // A different event is a different order.
+    // Asked again in another message while that order is unpaid: the same order is the
+    // answer, and nothing is written.
     let other = ask_full(
         &agents,
         AgentKind::Support,
@@ -528,7 +529,23 @@ async fn support_tools_read_and_write_what_they_say() {
         Some("tg:2"),
     )
     .await;
-    assert_ne!(result(&other)["order"]["number"], number.as_str());
+    assert_eq!(result(&other)["order"]["number"], number.as_str());
+    assert_eq!(result(&other)["already_enrolled"], true);
+    assert!(other.answer.contains("already enrolled"), "{}", other.answer);
+    assert!(other.answer.contains(&number), "{}", other.answer);
+    assert_eq!(count(store).await.1, orders_before + 1);
+    // Another course is another order.
+    let other = ask_full(
+        &agents,
+        AgentKind::Support,
+        &staff,
+        "Create an order for Zumba for Priya Sharma",
+        None,
+        Some("tg:3"),
+    )
+    .await;
+    assert_eq!(other.intent, "create_order", "{other:#?}");
+    assert_ne!(result(&other)["order"]["number"], number.as_str(), "{other:#?}");
     assert_eq!(count(store).await.1, orders_before + 2);
 
     // Record the new order's payment: paid, and the order confirmed.

@@ -1,7 +1,8 @@
 //! What one frontdesk process keeps between requests so that a chat message costs fewer
-//! database round trips: the course catalogue for a short while, and one lock per stripe
-//! of clients so that this process's enrolments of one client queue instead of meeting
-//! in a write conflict.
+//! database round trips: the course catalogue for a short while, the generation of the
+//! data (bumped by every write through this process, so answers kept by the tools know
+//! when they went stale), and one lock per stripe of clients so that this process's
+//! enrolments of one client queue instead of meeting in a write conflict.
 //!
 //! Both are shared by every clone of a [`super::Store`] (and its read-only connection).
 
@@ -26,6 +27,8 @@ pub(crate) struct Shared {
     /// Bumped by every catalogue write: a read that began before a write does not put
     /// what it read in the cache.
     catalogue_generation: AtomicU64,
+    /// Bumped after every write through this process that an answer could show.
+    data_generation: AtomicU64,
     enrol_locks: Vec<tokio::sync::Mutex<()>>,
 }
 
@@ -34,6 +37,7 @@ impl Default for Shared {
         Self {
             catalogue: RwLock::new(None),
             catalogue_generation: AtomicU64::new(0),
+            data_generation: AtomicU64::new(0),
             enrol_locks: (0..ENROL_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -70,6 +74,18 @@ impl Shared {
             self.catalogue_generation.fetch_add(1, Ordering::AcqRel);
             *slot = None;
         }
+        self.data_changed();
+    }
+
+    /// Where a read that may be kept starts: an answer computed from it is current while
+    /// this has not moved.
+    pub(crate) fn data_generation(&self) -> u64 {
+        self.data_generation.load(Ordering::Acquire)
+    }
+
+    /// Marks every kept answer stale: called once a write is done (committed).
+    pub(crate) fn data_changed(&self) {
+        self.data_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The lock this process's enrolments of `client` take turns on.

@@ -14,7 +14,7 @@ use mongodb::ClientSession;
 use super::analytics::get_i64;
 use super::class_days::{slot_after, slot_fields, ClassSlot};
 use super::client_days::{fact_fields, ClientFacts};
-use super::txn::{finish, retrying};
+use super::txn::retrying;
 use super::visit_days::visits_of;
 use super::{Store, StoreError};
 use crate::domain::{Attendance, AttendanceStatus, ClassSession, ObjectId};
@@ -35,7 +35,7 @@ impl Store {
                 self.move_class(&mut session, None, slot.as_ref()).await
             }
             .await;
-            finish(session, written).await
+            self.finish(session, written).await
         })
         .await
     }
@@ -109,7 +109,7 @@ impl Store {
                 .await
             }
             .await;
-            finish(session, written).await
+            self.finish(session, written).await
         })
         .await
     }
@@ -210,7 +210,8 @@ impl Store {
             )
         }
         .await;
-        Ok(finish(session, written)
+        Ok(self
+            .finish(session, written)
             .await?
             .unwrap_or_else(|| record.clone()))
     }
@@ -253,7 +254,7 @@ impl Store {
             Ok::<_, StoreError>(())
         }
         .await;
-        finish(session, written).await
+        self.finish(session, written).await
     }
 
     /// Adds `change` to a class's counts inside a transaction.

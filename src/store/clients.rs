@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 
 use super::client_days::{fact_fields, ClientFacts};
 use super::sealed::{ClientDoc, EMAIL_BI, PHONE_BI};
-use super::txn::{finish, retrying};
+use super::txn::retrying;
 use super::{names, Store, StoreError};
 use crate::domain::{name_tokens, Client, ClientStatus, Email, ObjectId, Phone};
 use crate::protect::BlindKind;
@@ -69,7 +69,7 @@ impl Store {
                 .await
             }
             .await;
-            finish(session, written).await
+            self.finish(session, written).await
         })
         .await
     }
@@ -260,7 +260,7 @@ impl Store {
                 .await
             }
             .await;
-            finish(session, written).await
+            self.finish(session, written).await
         })
         .await
     }
@@ -296,7 +296,7 @@ impl Store {
                     .await
             }
             .await;
-            finish(session, written).await
+            self.finish(session, written).await
         })
         .await
     }

@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
 use super::client_days::{fact_fields, ClientFacts};
-use super::txn::{finish, retrying};
+use super::txn::retrying;
 use super::{sealed, Store, StoreError};
 use crate::domain::{
     name_tokens, Client, ClientStatus, Email, ObjectId, Order, OrderNumber, OrderStatus, Payment,
@@ -324,7 +324,7 @@ impl Store {
                 Ok(client)
             }
             .await;
-            finish(session, written).await
+            self.finish(session, written).await
         })
         .await
     }

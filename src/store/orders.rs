@@ -6,7 +6,7 @@ use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
 use super::client_days::{fact_fields, ClientFacts};
-use super::txn::{finish, retrying};
+use super::txn::retrying;
 use super::{names, Job, OutboxItem, Store, StoreError};
 use crate::domain::{
     Enrollment, Money, ObjectId, Order, OrderNumber, OrderStatus, Payment, PaymentMethod,
@@ -269,7 +269,7 @@ impl Store {
             Ok::<_, StoreError>(())
         }
         .await;
-        finish(session, written).await
+        self.finish(session, written).await
     }
 
     async fn replay(&self, key: Option<&str>) -> Result<Option<OrderCreated>, StoreError> {
@@ -443,7 +443,7 @@ impl Store {
             Ok::<_, StoreError>(updated)
         }
         .await;
-        finish(session, written).await
+        self.finish(session, written).await
     }
 
     /// Writes orders as they are (an import from an earlier system, test data) and
@@ -470,7 +470,7 @@ impl Store {
                 Ok::<_, StoreError>(())
             }
             .await;
-            finish(session, written).await
+            self.finish(session, written).await
         })
         .await
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
-use super::txn::{finish, retrying};
+use super::txn::retrying;
 use super::{Job, OutboxItem, Store, StoreError};
 use crate::domain::{ObjectId, OrderStatus, Payment, PaymentMethod, PaymentStatus};
 
@@ -81,6 +81,7 @@ impl Store {
                 doc! { "$set": { "provider_ref": provider_ref, "link_url": url } },
             )
             .await?;
+        self.data_changed();
         Ok(())
     }
 
@@ -110,7 +111,7 @@ impl Store {
                 self.count_pending_in(&mut session, &pending, 1).await
             }
             .await;
-            finish(session, written).await
+            self.finish(session, written).await
         })
         .await
     }
@@ -220,7 +221,9 @@ impl Store {
         .await;
         match written {
             Ok(Some(paid)) => {
-                session.commit_transaction().await?;
+                let committed = session.commit_transaction().await;
+                self.data_changed();
+                committed?;
                 Ok((paid, true))
             }
             Ok(None) => {

@@ -107,6 +107,12 @@ impl Store {
 
     /// Counts `rollup` from the records and marks it done; whether there were records.
     async fn count(&self, rollup: Rollup) -> Result<bool, StoreError> {
+        let counted = self.count_from_records(rollup).await;
+        self.data_changed();
+        counted
+    }
+
+    async fn count_from_records(&self, rollup: Rollup) -> Result<bool, StoreError> {
         let had_records = match rollup {
             Rollup::AttendanceCounts => self.recount_attendance().await?,
             Rollup::ClassDays => self.recount_class_days().await?,

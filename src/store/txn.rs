@@ -1,26 +1,52 @@
-//! Transactions: ending one (commit what was written, abort on an error) and running
-//! one again when it failed only because another touched the same documents.
+//! Transactions: ending one (commit what was written, abort on an error, and mark the
+//! answers kept from earlier reads stale) and running one again when it failed only
+//! because another touched the same documents.
 
 use std::future::Future;
 
 use mongodb::ClientSession;
 
-use super::StoreError;
+use super::{Store, StoreError};
 
-/// Commits `session` when `written` succeeded, aborts it otherwise.
-pub(crate) async fn finish<T>(
-    mut session: ClientSession,
-    written: Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    match written {
-        Ok(value) => {
-            session.commit_transaction().await?;
-            Ok(value)
+impl Store {
+    /// Commits `session` when `written` succeeded, aborts it otherwise. After a commit
+    /// (even one whose outcome is unknown) every kept answer is stale.
+    pub(crate) async fn finish<T>(
+        &self,
+        mut session: ClientSession,
+        written: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match written {
+            Ok(value) => {
+                let committed = session.commit_transaction().await;
+                self.shared.data_changed();
+                committed?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = session.abort_transaction().await;
+                Err(e)
+            }
         }
-        Err(e) => {
-            let _ = session.abort_transaction().await;
-            Err(e)
-        }
+    }
+
+    /// Marks every answer kept from earlier reads stale, after a write outside a
+    /// transaction that an answer could show.
+    pub(crate) fn data_changed(&self) {
+        self.shared.data_changed();
+    }
+
+    /// Where a read whose answer may be kept starts (see [`Store::data_changed`]).
+    #[must_use]
+    pub fn data_generation(&self) -> u64 {
+        self.shared.data_generation()
+    }
+
+    /// Which in-process state this store shares with its clones: kept answers of one
+    /// store are never served for another.
+    #[must_use]
+    pub fn shared_id(&self) -> usize {
+        std::sync::Arc::as_ptr(&self.shared) as usize
     }
 }
 

@@ -99,6 +99,7 @@ impl Tool for Revenue {
     const NAME: &'static str = "revenue";
     const DESCRIPTION: &'static str = "Revenue from paid payments in a period, optionally by course or payment method (bar chart), compared with the previous period (absolute and percent), or as a monthly trend (by=month, line chart).";
     const AGENT: AgentKind = AgentKind::Dashboard;
+    const ONLY_READS: bool = true;
     type Args = RevenueArgs;
 
     fn allowed(role: Role) -> bool {
@@ -343,6 +344,7 @@ impl Tool for NewClients {
     const DESCRIPTION: &'static str =
         "How many new clients joined in a period, with the newest names; by=week gives a count per week (line chart).";
     const AGENT: AgentKind = AgentKind::Dashboard;
+    const ONLY_READS: bool = true;
     type Args = NewClientsArgs;
 
     fn allowed(role: Role) -> bool {
@@ -457,6 +459,7 @@ impl Tool for CourseEnrollment {
     const DESCRIPTION: &'static str =
         "Courses ranked by enrollments (orders not cancelled), all time or in a period.";
     const AGENT: AgentKind = AgentKind::Dashboard;
+    const ONLY_READS: bool = true;
     type Args = EnrollmentArgs;
 
     fn allowed(role: Role) -> bool {
@@ -545,6 +548,7 @@ impl Tool for AttendanceRate {
     const NAME: &'static str = "attendance_rate";
     const DESCRIPTION: &'static str = "Attendance percentage (present or late out of all booked) in a period, by course or for one course.";
     const AGENT: AgentKind = AgentKind::Dashboard;
+    const ONLY_READS: bool = true;
     type Args = CoursePeriodArgs;
 
     fn allowed(role: Role) -> bool {
@@ -628,6 +632,7 @@ impl Tool for InactiveClients {
     const DESCRIPTION: &'static str =
         "Clients who have not visited in N days (default 30), longest absent first.";
     const AGENT: AgentKind = AgentKind::Dashboard;
+    const ONLY_READS: bool = true;
     type Args = InactiveArgs;
 
     fn allowed(role: Role) -> bool {
@@ -680,6 +685,7 @@ impl Tool for OutstandingBalance {
     const NAME: &'static str = "outstanding_balance";
     const DESCRIPTION: &'static str = "Total of pending payments and how much of it is overdue.";
     const AGENT: AgentKind = AgentKind::Dashboard;
+    const ONLY_READS: bool = true;
     type Args = NoArgs;
 
     fn allowed(role: Role) -> bool {
@@ -714,6 +720,7 @@ impl Tool for Retention {
     const NAME: &'static str = "retention";
     const DESCRIPTION: &'static str = "Retention: of the clients who attended in the previous period, how many attended again in this one.";
     const AGENT: AgentKind = AgentKind::Dashboard;
+    const ONLY_READS: bool = true;
     type Args = PeriodArgs;
 
     fn allowed(role: Role) -> bool {
@@ -836,6 +843,7 @@ impl Tool for ClassFillRate {
     const NAME: &'static str = "class_fill_rate";
     const DESCRIPTION: &'static str = "How full classes were (attendees out of capacity) in a period, by course with instructors or by instructor (bar chart, best and worst), or for one course.";
     const AGENT: AgentKind = AgentKind::Dashboard;
+    const ONLY_READS: bool = true;
     type Args = FillArgs;
 
     fn allowed(role: Role) -> bool {

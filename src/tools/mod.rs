@@ -6,6 +6,7 @@
 //! with anything the message text or an LLM says. A client only ever sees their own
 //! orders, payments and profile; guests see the catalogue and can make an enquiry.
 
+pub mod answers;
 mod dashboard;
 pub mod figures;
 mod resolve;
@@ -250,6 +251,11 @@ pub trait Tool: Send + Sync + 'static {
     const AGENT: AgentKind;
     type Args: DeserializeOwned + JsonSchema + Send;
 
+    /// The tool only reads, and its answer depends only on its arguments, the caller's
+    /// role and client, the clock's minute and the data: such answers are kept for a few
+    /// seconds ([`answers`]).
+    const ONLY_READS: bool = false;
+
     /// Whether a caller with this role may call the tool at all.
     fn allowed(role: Role) -> bool;
 
@@ -267,6 +273,7 @@ pub trait ToolDyn: Send + Sync {
     fn description(&self) -> &'static str;
     fn agent(&self) -> AgentKind;
     fn allowed(&self, role: Role) -> bool;
+    fn only_reads(&self) -> bool;
     /// The JSON schema of the arguments, for an LLM.
     fn parameters(&self) -> serde_json::Value;
     fn call_json<'a>(
@@ -290,6 +297,9 @@ impl<T: Tool> ToolDyn for Erased<T> {
     }
     fn allowed(&self, role: Role) -> bool {
         T::allowed(role)
+    }
+    fn only_reads(&self) -> bool {
+        T::ONLY_READS
     }
     fn parameters(&self) -> serde_json::Value {
         let schema = schemars::gen::SchemaSettings::openapi3()
@@ -325,6 +335,8 @@ impl<T: Tool> ToolDyn for Erased<T> {
 /// Every tool, built once at start-up; immutable afterwards.
 pub struct Registry {
     tools: Vec<Box<dyn ToolDyn>>,
+    /// `None` when every answer is computed afresh.
+    answers: Option<answers::Answers>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -350,7 +362,25 @@ impl Registry {
     pub fn new() -> Self {
         let mut tools = support::all();
         tools.extend(dashboard::all());
-        Self { tools }
+        Self {
+            tools,
+            answers: Some(answers::Answers::default()),
+        }
+    }
+
+    /// A registry that computes every answer afresh (the benchmark's comparison).
+    #[must_use]
+    pub fn without_kept_answers() -> Self {
+        Self {
+            answers: None,
+            ..Self::new()
+        }
+    }
+
+    /// The answers kept now, if any are.
+    #[must_use]
+    pub fn kept_answers(&self) -> usize {
+        self.answers.as_ref().map_or(0, answers::Answers::len)
     }
 
     #[must_use]
@@ -416,7 +446,22 @@ impl Registry {
             store: ctx.store.acting(actor),
             ..ctx.clone()
         };
-        tool.call_json(&ctx, args).await
+        let kept = self
+            .answers
+            .as_ref()
+            .filter(|_| tool.only_reads())
+            .map(|answers| (answers, answers::AnswerKey::new(&ctx, tool.name(), &args)));
+        let Some((answers, key)) = kept else {
+            return tool.call_json(&ctx, args).await;
+        };
+        if let Some(output) = answers.get(&key, &ctx.store) {
+            tracing::debug!(tool = tool.name(), "answer kept from a moment ago");
+            return Ok(output);
+        }
+        let generation = ctx.store.data_generation();
+        let output = tool.call_json(&ctx, args).await?;
+        answers.keep(key, generation, &ctx.store, &output);
+        Ok(output)
     }
 }
 

@@ -104,6 +104,7 @@ impl Tool for FindClient {
     const NAME: &'static str = "find_client";
     const DESCRIPTION: &'static str = "Find a client by email, phone, name or order number and show their profile. Clients only ever see their own profile.";
     const AGENT: AgentKind = AgentKind::Support;
+    const ONLY_READS: bool = true;
     type Args = FindClientArgs;
 
     fn allowed(role: Role) -> bool {
@@ -194,6 +195,7 @@ impl Tool for ClientOrders {
     const DESCRIPTION: &'static str =
         "List a client's orders with status and amount. Clients get their own orders only.";
     const AGENT: AgentKind = AgentKind::Support;
+    const ONLY_READS: bool = true;
     type Args = ClientOrdersArgs;
 
     fn allowed(role: Role) -> bool {
@@ -251,6 +253,7 @@ impl Tool for OrderStatusTool {
     const NAME: &'static str = "order_status";
     const DESCRIPTION: &'static str = "Show the status of an order by its number (e.g. 12345), with its payment. Clients can only see their own orders.";
     const AGENT: AgentKind = AgentKind::Support;
+    const ONLY_READS: bool = true;
     type Args = OrderStatusArgs;
 
     fn allowed(role: Role) -> bool {
@@ -344,6 +347,7 @@ impl Tool for ListClasses {
     const NAME: &'static str = "list_classes";
     const DESCRIPTION: &'static str = "List scheduled classes in a period (default this week), optionally for one course, or only the next one.";
     const AGENT: AgentKind = AgentKind::Support;
+    const ONLY_READS: bool = true;
     type Args = ListClassesArgs;
 
     fn allowed(_: Role) -> bool {
@@ -468,6 +472,7 @@ impl Tool for CourseInfo {
     const NAME: &'static str = "course_info";
     const DESCRIPTION: &'static str = "Describe a course (price, level, instructor, weekly schedule), or list all courses when none is named.";
     const AGENT: AgentKind = AgentKind::Support;
+    const ONLY_READS: bool = true;
     type Args = CourseInfoArgs;
 
     fn allowed(_: Role) -> bool {
@@ -862,6 +867,7 @@ impl Tool for PendingPayments {
     const NAME: &'static str = "pending_payments";
     const DESCRIPTION: &'static str = "List pending payments (overdue first): all of them for staff, or one client's; a client sees only their own.";
     const AGENT: AgentKind = AgentKind::Support;
+    const ONLY_READS: bool = true;
     type Args = PendingPaymentsArgs;
 
     fn allowed(role: Role) -> bool {

@@ -531,7 +531,11 @@ async fn support_tools_read_and_write_what_they_say() {
     .await;
     assert_eq!(result(&other)["order"]["number"], number.as_str());
     assert_eq!(result(&other)["already_enrolled"], true);
-    assert!(other.answer.contains("already enrolled"), "{}", other.answer);
+    assert!(
+        other.answer.contains("already enrolled"),
+        "{}",
+        other.answer
+    );
     assert!(other.answer.contains(&number), "{}", other.answer);
     assert_eq!(count(store).await.1, orders_before + 1);
     // Another course is another order.
@@ -545,7 +549,11 @@ async fn support_tools_read_and_write_what_they_say() {
     )
     .await;
     assert_eq!(other.intent, "create_order", "{other:#?}");
-    assert_ne!(result(&other)["order"]["number"], number.as_str(), "{other:#?}");
+    assert_ne!(
+        result(&other)["order"]["number"],
+        number.as_str(),
+        "{other:#?}"
+    );
     assert_eq!(count(store).await.1, orders_before + 2);
 
     // Record the new order's payment: paid, and the order confirmed.
@@ -1057,4 +1065,133 @@ async fn bad_input_gets_a_clear_answer_and_writes_nothing() {
         "unclear answers to bad input:\n{}",
         unclear.join("\n")
     );
+}
+
+// --- kept answers ----------------------------------------------------------------------
+
+/// The order #12345 answer as the tool gives it to `caller`.
+async fn demo_order_status(agents: &Agents, caller: &Caller) -> AgentReply {
+    support(agents, caller, "What is the status of order #12345?").await
+}
+
+#[tokio::test]
+async fn a_kept_answer_is_given_again_until_frontdesk_writes_anything() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let store = &db.store;
+    let kept = agents(&db);
+    let staff = Caller::staff();
+    let first = demo_order_status(&kept, &staff).await;
+    let order: Order = store
+        .orders()
+        .find_one(doc! { "number": 12_345 })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result(&first)["order"]["status"], order.status.as_str());
+
+    // Written straight to the database, behind frontdesk's back: the kept answer still
+    // stands (that is what keeping it means), while a registry that keeps nothing yet
+    // reads the new status.
+    let other = if order.status == OrderStatus::Completed {
+        OrderStatus::Confirmed
+    } else {
+        OrderStatus::Completed
+    };
+    store
+        .orders()
+        .update_one(
+            doc! { "_id": order.id },
+            doc! { "$set": { "status": other.as_str() } },
+        )
+        .await
+        .unwrap();
+    let again = demo_order_status(&kept, &staff).await;
+    assert_eq!(again.answer, first.answer, "the kept answer");
+    assert_eq!(result(&again), result(&first));
+    let fresh = demo_order_status(&agents(&db), &staff).await;
+    assert_eq!(result(&fresh)["order"]["status"], other.as_str());
+
+    // Any write through frontdesk (here an enrolment of someone else in another course)
+    // makes every kept answer stale at once: the next one reads the database.
+    let r = ask_full(
+        &kept,
+        AgentKind::Support,
+        &staff,
+        "Create an order for Bollywood Dance for Priya Patel",
+        None,
+        Some("kept:2"),
+    )
+    .await;
+    assert_eq!(result(&r)["replayed"], false, "{r:#?}");
+    let after = demo_order_status(&kept, &staff).await;
+    assert_eq!(result(&after)["order"]["status"], other.as_str());
+}
+
+#[tokio::test]
+async fn a_kept_answer_is_only_ever_given_to_the_same_role_and_client() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let store = &db.store;
+    let agents = agents(&db);
+    let order: Order = store
+        .orders()
+        .find_one(doc! { "number": 12_345 })
+        .await
+        .unwrap()
+        .unwrap();
+    let owner = store.client_by_id(order.client_id).await.unwrap().unwrap();
+    let other_order: Order = store
+        .orders()
+        .find_one(doc! { "client_id": { "$ne": owner.id } })
+        .await
+        .unwrap()
+        .unwrap();
+    let someone_else: Client = store
+        .client_by_id(other_order.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let as_owner = Caller::client(owner.id, owner.name.first());
+    let as_other = Caller::client(someone_else.id, someone_else.name.first());
+
+    // The owner asks first, so the answer is kept; then another client asks the same.
+    let theirs = demo_order_status(&agents, &as_owner).await;
+    assert_eq!(result(&theirs)["order"]["number"], "#12345", "{theirs:#?}");
+    let not_theirs = demo_order_status(&agents, &as_other).await;
+    assert_eq!(result(&not_theirs)["error"], "not_found", "{not_theirs:#?}");
+    assert!(
+        !shown(&not_theirs).contains(&order.course_name),
+        "{not_theirs:#?}"
+    );
+    // And the other way round: a refusal kept for one client is not the owner's answer.
+    let again = demo_order_status(&agents, &as_owner).await;
+    assert_eq!(result(&again)["order"]["number"], "#12345");
+    // A guest may not ask at all, kept answers or not.
+    let guest = demo_order_status(&agents, &Caller::guest()).await;
+    assert_eq!(guest.intent, "refused", "{guest:#?}");
+}
+
+#[tokio::test]
+async fn an_enrolment_shows_in_the_pending_payments_asked_right_after() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let agents = agents(&db);
+    let staff = Caller::staff();
+    let pending = |agents: &Agents| {
+        let staff = staff.clone();
+        let agents = agents.clone();
+        async move { support(&agents, &staff, "Show me all pending payments").await }
+    };
+    let before = pending(&agents).await;
+    let enrol = ask_full(
+        &agents,
+        AgentKind::Support,
+        &staff,
+        "Create an order for Bollywood Dance for Priya Sharma",
+        None,
+        Some("kept:1"),
+    )
+    .await;
+    assert_eq!(enrol.intent, "create_order", "{enrol:#?}");
+    let total = |r: &AgentReply| result(r)["total"].as_u64().unwrap();
+    let after = pending(&agents).await;
+    assert_eq!(total(&after), total(&before) + 1, "{after:#?}");
 }

@@ -1,11 +1,16 @@
 //! Conversation memory per (platform, channel, thread, user), kept in MongoDB with a TTL
-//! so follow-ups ("and last month?") work across restarts and instances.
+//! so follow-ups ("and last month?") work across restarts and instances. Each turn is a
+//! document of its own: saving one is an insert (batched with other messages' inserts
+//! under load), and the last few are read back, newest first, only when a message needs
+//! them.
 
 use bson::doc;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{names, Store, StoreError};
+use futures::TryStreamExt;
+
+use crate::store::{names, BatchedInsert, Store, StoreError};
 
 /// One remembered turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,21 +50,40 @@ impl Conversation {
     }
 }
 
+/// A turn as stored: the conversation it belongs to and when it is forgotten.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredTurn {
+    conversation: String,
+    #[serde(flatten)]
+    turn: Turn,
+    #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
+    expires_at: DateTime<Utc>,
+}
+
+/// The conversation's last [`KEPT_TURNS`] turns, oldest first.
+///
 /// # Errors
 /// The server failed.
 pub async fn load(store: &Store, key: &str) -> Result<Conversation, StoreError> {
-    let found = store
+    let mut newest_first: Vec<StoredTurn> = store
         .database()
-        .collection::<Conversation>(names::CONVERSATIONS)
-        .find_one(doc! { "_id": key })
+        .collection::<StoredTurn>(names::CONVERSATION_TURNS)
+        .find(doc! { "conversation": key })
+        .sort(doc! { "_id": -1 })
+        .limit(KEPT_TURNS as i64)
+        .await?
+        .try_collect()
         .await?;
-    Ok(found.unwrap_or_else(|| Conversation {
+    let expires_at = newest_first.first().map(|t| t.expires_at);
+    newest_first.reverse();
+    Ok(Conversation {
         key: key.to_owned(),
-        ..Default::default()
-    }))
+        turns: newest_first.into_iter().map(|t| t.turn).collect(),
+        expires_at,
+    })
 }
 
-/// Appends a turn, keeping the last few, and pushes the expiry forward.
+/// Saves a turn; it is forgotten `ttl_hours` after `now`.
 ///
 /// # Errors
 /// The server failed.
@@ -70,18 +94,17 @@ pub async fn remember(
     now: DateTime<Utc>,
     ttl_hours: u32,
 ) -> Result<(), StoreError> {
-    let expires = bson::DateTime::from_chrono(now + Duration::hours(i64::from(ttl_hours)));
+    let stored = StoredTurn {
+        conversation: key.to_owned(),
+        turn,
+        expires_at: now + Duration::hours(i64::from(ttl_hours)),
+    };
+    let mut doc = bson::to_document(&stored)?;
+    // Newest first is `_id` order: set here, so turns of one conversation sort in the
+    // order they were said even when they reach the server in one batch.
+    doc.insert("_id", bson::oid::ObjectId::new());
     store
-        .database()
-        .collection::<Conversation>(names::CONVERSATIONS)
-        .update_one(
-            doc! { "_id": key },
-            doc! {
-                "$push": { "turns": { "$each": [bson::to_bson(&turn)?], "$slice": -(KEPT_TURNS as i32) } },
-                "$set": { "expires_at": expires },
-            },
-        )
-        .upsert(true)
+        .insert_batched(BatchedInsert::ConversationTurn, doc)
         .await?;
     Ok(())
 }

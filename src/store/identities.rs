@@ -234,15 +234,9 @@ impl Store {
             key,
             expires_at: now + keep,
         };
-        match self
-            .database()
-            .collection::<ProcessedEvent<'_>>(names::PROCESSED_EVENTS)
-            .insert_one(&mark)
+        // Every message makes one: they go to the server together under load.
+        let mark = bson::to_document(&mark)?;
+        self.insert_batched(super::BatchedInsert::ProcessedEvent, mark)
             .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if StoreError::is_duplicate_key(&e) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
     }
 }

@@ -134,8 +134,23 @@ fn specs() -> Vec<Spec> {
             "status_created_at",
             doc! { "status": 1, "created_at": -1 },
         ),
+        // Conversations as one document each (before turns were documents of their own):
+        // kept so that what is left there expires.
         ttl(
             spec(CONVERSATIONS, "expires_at_ttl", doc! { "expires_at": 1 }),
+            0,
+        ),
+        spec(
+            CONVERSATION_TURNS,
+            "conversation_newest",
+            doc! { "conversation": 1, "_id": -1 },
+        ),
+        ttl(
+            spec(
+                CONVERSATION_TURNS,
+                "expires_at_ttl",
+                doc! { "expires_at": 1 },
+            ),
             0,
         ),
         ttl(

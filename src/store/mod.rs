@@ -6,6 +6,7 @@
 
 mod analytics;
 mod audit;
+mod batch;
 mod cache;
 mod class_days;
 mod classes;
@@ -47,6 +48,7 @@ pub use analytics::{
     RetentionReport, RevenueBreakdown, RevenueLine, RevenueReport, WeekCount,
 };
 pub use audit::{Actor, AuditRecord, Via};
+pub use batch::BatchedInsert;
 pub use clients::ClientQuery;
 pub use error::StoreError;
 pub use identities::{LinkCode, LinkedIdentity};
@@ -68,6 +70,7 @@ pub mod names {
     pub const COUNTERS: &str = "counters";
     pub const TICKETS: &str = "tickets";
     pub const CONVERSATIONS: &str = "conversations";
+    pub const CONVERSATION_TURNS: &str = "conversation_turns";
     pub const PROCESSED_EVENTS: &str = "processed_events";
     pub const IDENTITIES: &str = "identities";
     pub const LINK_CODES: &str = "link_codes";
@@ -98,6 +101,15 @@ pub struct Store {
     actor: Option<std::sync::Arc<Actor>>,
     /// The catalogue cache and enrolment locks, shared by every clone.
     shared: std::sync::Arc<cache::Shared>,
+    /// The batched inserts through this connection, shared by every clone.
+    batches: std::sync::Arc<Batches>,
+}
+
+/// The collections whose inserts go in batches ([`batch`]), each started at first use.
+#[derive(Debug, Default)]
+pub(crate) struct Batches {
+    processed_events: std::sync::OnceLock<std::sync::Arc<batch::Batched>>,
+    conversation_turns: std::sync::OnceLock<std::sync::Arc<batch::Batched>>,
 }
 
 impl Store {
@@ -115,6 +127,7 @@ impl Store {
             reader: None,
             actor: None,
             shared: std::sync::Arc::default(),
+            batches: std::sync::Arc::default(),
         })
     }
 
@@ -184,6 +197,7 @@ impl Store {
             actor: None,
             // The same database seen through another user: one catalogue.
             shared: std::sync::Arc::clone(&self.shared),
+            batches: std::sync::Arc::default(),
         }));
         Ok(self)
     }

@@ -689,3 +689,94 @@ async fn unreachable_and_malformed_urls_are_clear_errors() {
         .await
         .unwrap();
 }
+
+// --- batched inserts -------------------------------------------------------------------
+
+#[tokio::test]
+async fn event_marks_made_at_once_claim_each_event_exactly_once() {
+    let db = TestDb::new().await;
+    let now = demo_now();
+    // 12 events, each delivered 5 times, all at once: they meet in shared batches.
+    let claims = (0..60).map(|i| {
+        let store = db.store.clone();
+        async move {
+            let key = format!("slack:Ev{:02}", i % 12);
+            let claimed = store
+                .claim_event(&key, now, Duration::hours(24))
+                .await
+                .unwrap();
+            (key, claimed)
+        }
+    });
+    let results = futures::future::join_all(claims).await;
+    let mut firsts: std::collections::BTreeMap<String, usize> = Default::default();
+    for (key, claimed) in &results {
+        *firsts.entry(key.clone()).or_default() += usize::from(*claimed);
+    }
+    assert_eq!(firsts.len(), 12);
+    assert!(firsts.values().all(|n| *n == 1), "{firsts:?}");
+    let marks = db
+        .store
+        .database()
+        .collection::<bson::Document>("processed_events")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    assert_eq!(marks, 12);
+    // Later deliveries are still repeats; a new event is not.
+    assert!(!db
+        .store
+        .claim_event("slack:Ev03", now, Duration::hours(24))
+        .await
+        .unwrap());
+    assert!(db
+        .store
+        .claim_event("slack:Ev12", now, Duration::hours(24))
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn a_conversation_keeps_its_last_turns_in_the_order_they_were_said() {
+    use frontdesk::agents::memory::{self, Turn, KEPT_TURNS};
+    let db = TestDb::new().await;
+    let now = demo_now();
+    let turn = |i: usize| Turn {
+        user: format!("question {i}"),
+        answer: format!("answer {i}"),
+        intent: "revenue".into(),
+        args: serde_json::json!({ "period": format!("p{i}") }),
+    };
+    for i in 0..KEPT_TURNS + 3 {
+        memory::remember(&db.store, "slack:C1:t1:U1", turn(i), now, 24)
+            .await
+            .unwrap();
+    }
+    // Another conversation's turns, written at the same time, stay apart.
+    let others = (0..20).map(|i| {
+        let store = db.store.clone();
+        async move {
+            memory::remember(&store, &format!("slack:C1:t{i}:U2"), turn(100 + i), now, 24)
+                .await
+                .unwrap();
+        }
+    });
+    futures::future::join_all(others).await;
+    let kept = memory::load(&db.store, "slack:C1:t1:U1").await.unwrap();
+    let said: Vec<&str> = kept.turns.iter().map(|t| t.user.as_str()).collect();
+    let expected: Vec<String> = (3..KEPT_TURNS + 3)
+        .map(|i| format!("question {i}"))
+        .collect();
+    assert_eq!(said, expected);
+    let last = format!("p{}", KEPT_TURNS + 2);
+    assert_eq!(kept.turns.last().unwrap().args["period"], last.as_str());
+    assert_eq!(kept.expires_at, Some(now + Duration::hours(24)));
+    let other = memory::load(&db.store, "slack:C1:t7:U2").await.unwrap();
+    assert_eq!(other.turns.len(), 1);
+    assert_eq!(other.turns[0].user, "question 107");
+    assert!(memory::load(&db.store, "slack:C9:t1:U1")
+        .await
+        .unwrap()
+        .turns
+        .is_empty());
+}

@@ -9,7 +9,7 @@ use super::client_days::{fact_fields, ClientFacts};
 use super::txn::retrying;
 use super::{names, Job, OutboxItem, Store, StoreError};
 use crate::domain::{
-    Enrollment, Money, ObjectId, Order, OrderNumber, OrderStatus, Payment, PaymentMethod,
+    Client, Enrollment, Money, ObjectId, Order, OrderNumber, OrderStatus, Payment, PaymentMethod,
     PaymentStatus,
 };
 
@@ -288,14 +288,25 @@ impl Store {
     /// The server failed.
     pub async fn pending_order_for(
         &self,
-        client_id: ObjectId,
+        client: &Client,
         course_id: ObjectId,
     ) -> Result<Option<OrderCreated>, StoreError> {
+        // The client's record lists their live enrolments: a client never enrolled in
+        // the course costs no read at all.
+        let numbers: Vec<i64> = client
+            .enrollments
+            .iter()
+            .filter(|e| e.course_id == course_id)
+            .map(|e| i64::from(e.order_number))
+            .collect();
+        if numbers.is_empty() {
+            return Ok(None);
+        }
         let order = self
             .orders()
             .find_one(doc! {
-                "client_id": client_id,
-                "course_id": course_id,
+                "number": { "$in": numbers },
+                "client_id": client.id,
                 "status": OrderStatus::Pending.as_str(),
             })
             .sort(doc! { "created_at": -1 })

@@ -592,7 +592,7 @@ impl Tool for CreateOrder {
         // twice. The same message again is a replay, answered by `create_order` below.
         if let Some(open) = ctx
             .store
-            .pending_order_for(client.id, course.id)
+            .pending_order_for(&client, course.id)
             .await?
             .filter(|open| {
                 open.order.idempotency_key.is_none()

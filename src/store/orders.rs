@@ -28,12 +28,14 @@ pub struct NewOrder {
     pub now: DateTime<Utc>,
 }
 
-/// The order and its pending payment; `replayed` when the idempotency key had been seen.
+/// The order and its pending payment; `replayed` when it was there before this call
+/// (its idempotency key had been seen, or `already_enrolled`: see [`Store::enrol`]).
 #[derive(Debug, Clone)]
 pub struct OrderCreated {
     pub order: Order,
     pub payment: Payment,
     pub replayed: bool,
+    pub already_enrolled: bool,
 }
 
 const ORDER_COUNTER: &str = "order_number";
@@ -120,16 +122,28 @@ impl Store {
     /// [`StoreError::NotFound`] for an unknown client or course; the server failed
     /// (nothing is written then).
     pub async fn create_order(&self, new: NewOrder) -> Result<OrderCreated, StoreError> {
+        self.make_order(new, false).await
+    }
+
+    /// [`Store::create_order`] for someone asking to enrol: when the client already has
+    /// an unpaid order for the course, that order comes back (`already_enrolled`) and
+    /// nothing is written. This process's enrolments of one client take turns, so two
+    /// requests at once make one order.
+    ///
+    /// # Errors
+    /// As [`Store::create_order`].
+    pub async fn enrol(&self, new: NewOrder) -> Result<OrderCreated, StoreError> {
+        self.make_order(new, true).await
+    }
+
+    async fn make_order(
+        &self,
+        new: NewOrder,
+        once_while_unpaid: bool,
+    ) -> Result<OrderCreated, StoreError> {
         if let Some(existing) = self.replay(new.idempotency_key.as_deref()).await? {
             return Ok(existing);
         }
-        let client =
-            self.client_by_id(new.client_id)
-                .await?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "client",
-                    key: new.client_id.to_hex(),
-                })?;
         let course =
             self.course_by_id(new.course_id)
                 .await?
@@ -137,6 +151,23 @@ impl Store {
                     what: "course",
                     key: new.course_id.to_hex(),
                 })?;
+        // Enrolments of one client all write that client's record: in this process they
+        // take turns; across instances a transient conflict (two deliveries of one
+        // message racing) is retried, and the retry then finds the order the other made.
+        let _turn = self.shared.enrol_lock(new.client_id).lock().await;
+        let client =
+            self.client_by_id(new.client_id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "client",
+                    key: new.client_id.to_hex(),
+                })?;
+        if once_while_unpaid {
+            if let Some(mut open) = self.pending_order_for(&client, course.id).await? {
+                open.already_enrolled = true;
+                return Ok(open);
+            }
+        }
         let number = self.next_order_number().await?;
         let amount = new.amount.unwrap_or(course.price);
         let order = Order {
@@ -174,10 +205,6 @@ impl Store {
             order_number: number,
             enrolled_at: new.now,
         };
-        // Enrolments of one client all write that client's record: in this process they
-        // take turns; across instances a transient conflict (two deliveries of one
-        // message racing) is retried, and the retry then finds the order the other made.
-        let _turn = self.shared.enrol_lock(client.id).lock().await;
         let mut attempts = 0u64;
         loop {
             attempts += 1;
@@ -190,6 +217,7 @@ impl Store {
                         order,
                         payment,
                         replayed: false,
+                        already_enrolled: false,
                     })
                 }
                 Err(err) => {
@@ -281,8 +309,7 @@ impl Store {
         self.with_first_payment(order).await
     }
 
-    /// The client's newest unpaid (pending) order for a course, with its payment: asked
-    /// to enrol them again, the chat answers with it instead of making a second order.
+    /// The client's newest unpaid (pending) order for a course, with its payment.
     ///
     /// # Errors
     /// The server failed.
@@ -291,27 +318,21 @@ impl Store {
         client: &Client,
         course_id: ObjectId,
     ) -> Result<Option<OrderCreated>, StoreError> {
-        // The client's record lists their live enrolments: a client never enrolled in
-        // the course costs no read at all.
-        let numbers: Vec<i64> = client
-            .enrollments
-            .iter()
-            .filter(|e| e.course_id == course_id)
-            .map(|e| i64::from(e.order_number))
-            .collect();
-        if numbers.is_empty() {
-            return Ok(None);
+        // The client's record lists their live enrolments, newest last: a client never
+        // enrolled in the course costs no read, and one usually costs one.
+        for enrolment in client.enrollments.iter().rev() {
+            if enrolment.course_id != course_id {
+                continue;
+            }
+            let order = self
+                .order_by_number(enrolment.order_number)
+                .await?
+                .filter(|o| o.client_id == client.id && o.status == OrderStatus::Pending);
+            if order.is_some() {
+                return self.with_first_payment(order).await;
+            }
         }
-        let order = self
-            .orders()
-            .find_one(doc! {
-                "number": { "$in": numbers },
-                "client_id": client.id,
-                "status": OrderStatus::Pending.as_str(),
-            })
-            .sort(doc! { "created_at": -1 })
-            .await?;
-        self.with_first_payment(order).await
+        Ok(None)
     }
 
     /// An order found earlier, with the payment made with it (`replayed`: it existed).
@@ -330,6 +351,7 @@ impl Store {
             order,
             payment,
             replayed: true,
+            already_enrolled: false,
         }))
     }
 

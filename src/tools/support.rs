@@ -587,23 +587,12 @@ impl Tool for CreateOrder {
         } else {
             format!("{} is", client.name)
         };
-        // Asked again in a new message (a second tap, a colleague asking too), an unpaid
-        // order for the same course is the answer: a second one would ask for the fee
-        // twice. The same message again is a replay, answered by `create_order` below.
-        if let Some(open) = ctx
-            .store
-            .pending_order_for(&client, course.id)
-            .await?
-            .filter(|open| {
-                open.order.idempotency_key.is_none()
-                    || open.order.idempotency_key != idempotency_key
-            })
-        {
-            return already_enrolled(ctx, &who, &client, &open);
-        }
+        // Asked again in a new message (a second tap, a colleague asking too) while the
+        // client's order for the course is unpaid, that order is the answer: a second one
+        // would ask for the fee twice. The same message again is a replay.
         let created = ctx
             .store
-            .create_order(NewOrder {
+            .enrol(NewOrder {
                 client_id: client.id,
                 course_id: course.id,
                 amount: None,
@@ -613,6 +602,9 @@ impl Tool for CreateOrder {
                 now: ctx.clock.now(),
             })
             .await?;
+        if created.already_enrolled {
+            return already_enrolled(ctx, &who, &client, &created);
+        }
         let (o, p) = (&created.order, &created.payment);
         let how_to_pay = match ctx.studio.online_payment {
             Some(provider) => format!(

@@ -780,3 +780,54 @@ async fn a_conversation_keeps_its_last_turns_in_the_order_they_were_said() {
         .turns
         .is_empty());
 }
+
+#[tokio::test]
+async fn asks_to_enrol_made_at_once_make_one_order_until_it_is_paid() {
+    let db = TestDb::new().await;
+    let s = &db.store;
+    let (c, pilates) = client_and_pilates(s, "Asha Iyer", "asha@example.com").await;
+    // Eight different messages asking at once: one order, seven answers with it.
+    let asks = (0..8).map(|i| {
+        let s = s.clone();
+        let new = new_order(&c, &pilates, Some(&format!("slack:Ev{i}")));
+        async move { s.enrol(new).await.unwrap() }
+    });
+    let made = futures::future::join_all(asks).await;
+    let first: Vec<_> = made.iter().filter(|m| !m.replayed).collect();
+    assert_eq!(first.len(), 1, "{made:#?}");
+    let number = first[0].order.number;
+    assert!(made.iter().all(|m| m.order.number == number));
+    assert_eq!(made.iter().filter(|m| m.already_enrolled).count(), 7);
+    let orders = s
+        .orders()
+        .count_documents(doc! { "client_id": c.id })
+        .await
+        .unwrap();
+    assert_eq!(orders, 1);
+    // The same message again is a replay, not "already enrolled".
+    let again = s
+        .enrol(new_order(&c, &pilates, Some("slack:Ev0")))
+        .await
+        .unwrap();
+    assert_eq!(again.order.number, number);
+    // `create_order` (the REST API's) does not ask: a second order.
+    let second = s
+        .create_order(new_order(&c, &pilates, Some("api:2")))
+        .await
+        .unwrap();
+    assert_ne!(second.order.number, number);
+    assert!(!second.replayed && !second.already_enrolled);
+    // Once both are paid, asking again is a new enrolment (the next term).
+    for n in [number, second.order.number] {
+        let order = s.order_by_number(n).await.unwrap().unwrap();
+        let pay = s.payments_for_order(order.id).await.unwrap();
+        s.record_payment(pay[0].id, PaymentMethod::Cash, None, demo_now())
+            .await
+            .unwrap();
+    }
+    let next = s
+        .enrol(new_order(&c, &pilates, Some("slack:Ev9")))
+        .await
+        .unwrap();
+    assert!(!next.replayed && !next.already_enrolled, "{next:#?}");
+}

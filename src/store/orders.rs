@@ -151,20 +151,36 @@ impl Store {
                     what: "course",
                     key: new.course_id.to_hex(),
                 })?;
-        // Enrolments of one client all write that client's record: in this process they
-        // take turns; across instances a transient conflict (two deliveries of one
-        // message racing) is retried, and the retry then finds the order the other made.
-        let _turn = self.shared.enrol_lock(new.client_id).lock().await;
-        let client =
+        let read_client = || async {
             self.client_by_id(new.client_id)
                 .await?
                 .ok_or_else(|| StoreError::NotFound {
                     what: "client",
                     key: new.client_id.to_hex(),
-                })?;
+                })
+        };
+        let unpaid = |client: Client| async move {
+            let open = self.pending_order_for(&client, course.id).await?;
+            Ok::<_, StoreError>(open.map(|open| OrderCreated {
+                already_enrolled: true,
+                ..open
+            }))
+        };
+        // Already enrolled: answered without waiting for a turn (nothing is written).
         if once_while_unpaid {
-            if let Some(mut open) = self.pending_order_for(&client, course.id).await? {
-                open.already_enrolled = true;
+            if let Some(open) = unpaid(read_client().await?).await? {
+                return Ok(open);
+            }
+        }
+        // Enrolments of one client all write that client's record: in this process they
+        // take turns; across instances a transient conflict (two deliveries of one
+        // message racing) is retried, and the retry then finds the order the other made.
+        // Whether the client is enrolled is asked again in turn: one order for asks made
+        // at once.
+        let _turn = self.shared.enrol_lock(new.client_id).lock().await;
+        let client = read_client().await?;
+        if once_while_unpaid {
+            if let Some(open) = unpaid(client.clone()).await? {
                 return Ok(open);
             }
         }

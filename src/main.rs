@@ -1,5 +1,8 @@
 //! The `frontdesk` command line: parse arguments, load settings, wire the parts, run.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::Instant;
 

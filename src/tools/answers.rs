@@ -10,7 +10,7 @@
 //! write made by another instance, or behind frontdesk's back, shows.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{Role, ToolCtx, ToolOutput};
@@ -59,6 +59,34 @@ struct Kept {
 #[derive(Debug, Default)]
 pub struct Answers {
     kept: Mutex<HashMap<AnswerKey, Kept>>,
+    /// One lock per answer being computed: the same question asked many times at once
+    /// (a cold start under load) is computed once, and the others wait for it.
+    computing: Mutex<HashMap<AnswerKey, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The right to compute one answer; see [`Answers::turn`].
+pub(crate) struct Turn<'a> {
+    answers: &'a Answers,
+    key: AnswerKey,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Turn<'_> {
+    /// Waits until no one else computes this answer.
+    pub(crate) async fn wait(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lock.lock().await
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut computing) = self.answers.computing.lock() {
+            // The map's and this turn's: nobody else waits, so the lock can go.
+            if Arc::strong_count(&self.lock) <= 2 {
+                computing.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl Answers {
@@ -96,6 +124,21 @@ impl Answers {
         );
     }
 
+    /// The turn to compute the answer for `key`: take it with [`Turn::wait`], then look
+    /// for the answer again (the one before may have kept it).
+    pub(crate) fn turn(&self, key: &AnswerKey) -> Turn<'_> {
+        let lock = self
+            .computing
+            .lock()
+            .map(|mut computing| Arc::clone(computing.entry(key.clone()).or_default()))
+            .unwrap_or_default();
+        Turn {
+            answers: self,
+            key: key.clone(),
+            lock,
+        }
+    }
+
     /// How many answers are kept now.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -105,5 +148,36 @@ impl Answers {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(tool: &'static str) -> AnswerKey {
+        AnswerKey {
+            store: 1,
+            tool,
+            args: "{}".into(),
+            role: Role::Manager,
+            client: None,
+            minute: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_answer_is_computed_by_one_caller_at_a_time_and_its_lock_then_goes() {
+        let answers = Answers::default();
+        let first = answers.turn(&key("revenue"));
+        let second = answers.turn(&key("revenue"));
+        let other = answers.turn(&key("new_clients"));
+        let held = first.wait().await;
+        assert!(second.lock.try_lock().is_err(), "the same answer waits");
+        assert!(other.lock.try_lock().is_ok(), "another answer does not");
+        drop(held);
+        assert!(second.lock.try_lock().is_ok());
+        drop((first, second, other));
+        assert!(answers.computing.lock().unwrap().is_empty());
     }
 }

@@ -458,6 +458,11 @@ impl Registry {
             tracing::debug!(tool = tool.name(), "answer kept from a moment ago");
             return Ok(output);
         }
+        let turn = answers.turn(&key);
+        let _computing = turn.wait().await;
+        if let Some(output) = answers.get(&key, &ctx.store) {
+            return Ok(output);
+        }
         let generation = ctx.store.data_generation();
         let output = tool.call_json(&ctx, args).await?;
         answers.keep(key, generation, &ctx.store, &output);

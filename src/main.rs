@@ -175,6 +175,9 @@ struct LoadArgs {
     /// Messages in all.
     #[arg(long, default_value_t = 2000)]
     messages: usize,
+    /// Compute every answer afresh: no answers kept for a few seconds.
+    #[arg(long)]
+    fresh: bool,
 }
 
 impl LoadArgs {
@@ -183,6 +186,7 @@ impl LoadArgs {
             users: self.users,
             concurrency: self.concurrency,
             messages: self.messages,
+            fresh: self.fresh,
         }
     }
 }

@@ -143,6 +143,13 @@ impl Agents {
         }
     }
 
+    /// Agents whose tools compute every answer afresh (see [`crate::tools::answers`]).
+    #[must_use]
+    pub fn without_kept_answers(mut self) -> Self {
+        self.registry = Arc::new(Registry::without_kept_answers());
+        self
+    }
+
     /// Counts into `metrics` instead of the process's registry.
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {

@@ -34,6 +34,9 @@ pub struct PipelineOptions {
     pub users: usize,
     pub concurrency: usize,
     pub messages: usize,
+    /// Compute every answer afresh instead of giving kept answers again (the cost of
+    /// the tools themselves, for comparison).
+    pub fresh: bool,
 }
 
 impl Default for PipelineOptions {
@@ -42,6 +45,7 @@ impl Default for PipelineOptions {
             users: 200,
             concurrency: 32,
             messages: 2000,
+            fresh: false,
         }
     }
 }
@@ -53,6 +57,8 @@ pub struct PipelineReport {
     pub users: usize,
     pub concurrency: usize,
     pub messages: usize,
+    /// Whether every answer was computed afresh (no kept answers).
+    pub fresh: bool,
     pub answered: usize,
     pub errors: usize,
     /// Up to five examples of what went wrong.
@@ -156,9 +162,10 @@ pub async fn ensure_demo_data(settings: &Settings, store: &Store) -> Result<bool
     Ok(true)
 }
 
-/// The real gateway over the rules planner, with the benchmark's routes and limits.
+/// The real gateway over the rules planner, with the benchmark's routes and limits;
+/// `fresh`: no kept answers.
 #[must_use]
-pub fn bench_gateway(settings: &Settings, store: &Store) -> Gateway {
+pub fn bench_gateway(settings: &Settings, store: &Store, fresh: bool) -> Gateway {
     let settings = with_demo_clock(settings);
     let mut llm = settings.llm.clone();
     llm.planner = PlannerKind::Rules;
@@ -169,6 +176,11 @@ pub fn bench_gateway(settings: &Settings, store: &Store) -> Gateway {
         &llm,
         settings.memory_ttl_hours,
     );
+    let agents = if fresh {
+        agents.without_kept_answers()
+    } else {
+        agents
+    };
     Gateway::new(
         agents,
         bench_gateway_settings(),
@@ -182,6 +194,27 @@ pub fn bench_gateway(settings: &Settings, store: &Store) -> Gateway {
 /// tool's database failure).
 fn is_apology(text: &str) -> bool {
     text.starts_with("Sorry") || text.contains("the database is not answering")
+}
+
+/// Message `i` of a run: `question` from one of `users` simulated Slack users, in a
+/// thread of its own.
+fn message(question: &(AgentKind, String), event_id: &str, i: usize, users: usize) -> Inbound {
+    let (agent, text) = question;
+    let (channel, group) = match agent {
+        AgentKind::Support => (SUPPORT_CHANNEL, STAFF_GROUP),
+        AgentKind::Dashboard => (DASHBOARD_CHANNEL, MANAGER_GROUP),
+    };
+    Inbound::new(
+        Platform::Slack,
+        channel,
+        format!("UBENCH{:05}", i % users),
+        text.clone(),
+        event_id,
+        Utc::now(),
+    )
+    .with_workspace("TBENCH")
+    .with_thread(format!("1700000000.{i:06}"))
+    .with_roles([group])
 }
 
 struct Sample {
@@ -214,8 +247,18 @@ pub async fn run(
         .collect();
     anyhow::ensure!(!questions.is_empty(), "no eval questions");
     let users = opts.users.max(1);
-    let gateway = bench_gateway(settings, store);
+    let gateway = bench_gateway(settings, store, opts.fresh);
     let run_id = uuid::Uuid::new_v4().simple().to_string();
+    // Untimed: each question once, one at a time, as after a few minutes of service (the
+    // connection pool, the catalogue, the first enrolment, the kept answers).
+    for (i, question) in questions.iter().enumerate() {
+        let inbound = message(question, &format!("warm-{run_id}-{i}"), i, users);
+        let probe: Arc<dyn DynChatAdapter> = Arc::new(Probe {
+            started: Instant::now(),
+            reply: Mutex::new(None),
+        });
+        gateway.handle(inbound, probe).await;
+    }
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
 
@@ -228,23 +271,8 @@ pub async fn run(
             .acquire_owned()
             .await
             .context("semaphore closed")?;
-        let (agent, text) = questions[i % questions.len()].clone();
-        let (channel, group) = match agent {
-            AgentKind::Support => (SUPPORT_CHANNEL, STAFF_GROUP),
-            AgentKind::Dashboard => (DASHBOARD_CHANNEL, MANAGER_GROUP),
-        };
-        let user = format!("UBENCH{:05}", i % users);
-        let inbound = Inbound::new(
-            Platform::Slack,
-            channel,
-            user,
-            text,
-            format!("bench-{run_id}-{i}"),
-            Utc::now(),
-        )
-        .with_workspace("TBENCH")
-        .with_thread(format!("1700000000.{i:06}"))
-        .with_roles([group]);
+        let question = &questions[i % questions.len()];
+        let inbound = message(question, &format!("bench-{run_id}-{i}"), i, users);
         let gateway = gateway.clone();
         tasks.spawn(async move {
             let probe = Arc::new(Probe {
@@ -321,6 +349,7 @@ pub async fn run(
         users,
         concurrency: opts.concurrency.max(1),
         messages: samples.len(),
+        fresh: opts.fresh,
         answered: samples.len() - errors.len(),
         errors: errors.len(),
         error_samples: errors.iter().take(5).map(|e| (*e).clone()).collect(),
@@ -346,8 +375,15 @@ fn rows(r: &PipelineReport) -> Vec<Row> {
         Row::info(
             "load",
             format!(
-                "{} messages, {} users, concurrency {}",
-                r.messages, r.users, r.concurrency
+                "{} messages, {} users, concurrency {}{}",
+                r.messages,
+                r.users,
+                r.concurrency,
+                if r.fresh {
+                    ", every answer computed afresh"
+                } else {
+                    ""
+                }
             ),
         ),
         Row::info("messages/s", format!("{:.0}", r.messages_per_s)),

@@ -22,6 +22,7 @@ fn tiny() -> PipelineOptions {
         users: 5,
         concurrency: 4,
         messages: 30,
+        fresh: false,
     }
 }
 
@@ -166,4 +167,28 @@ async fn analytics_matches_the_reference_scan_at_two_small_sizes() {
         }
     }
     assert_eq!(r.growth.len(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipeline_computing_every_answer_afresh_answers_the_same_questions() {
+    let (db, _) = TestDb::with_demo_data(200).await;
+    let settings = env(&[]);
+    let kept = pipeline::run(&settings, &db.store, server(), tiny())
+        .await
+        .unwrap();
+    let fresh = pipeline::run(
+        &settings,
+        &db.store,
+        server(),
+        PipelineOptions {
+            fresh: true,
+            ..tiny()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(fresh.fresh && !kept.fresh);
+    assert_eq!(fresh.errors, 0, "{:?}", fresh.error_samples);
+    assert_eq!(fresh.intents, kept.intents);
+    assert!(fresh.rows.iter().any(|row| row.figure.contains("afresh")));
 }

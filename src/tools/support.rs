@@ -602,57 +602,40 @@ impl Tool for CreateOrder {
                 now: ctx.clock.now(),
             })
             .await?;
-        if created.already_enrolled {
-            return already_enrolled(ctx, &who, &client, &created);
-        }
-        let (o, p) = (&created.order, &created.payment);
-        let how_to_pay = match ctx.studio.online_payment {
-            Some(provider) => format!(
-                "A {} payment link follows by email or chat.",
-                provider.name()
-            ),
-            None => "Online payment is not set up; please pay at the desk.".to_owned(),
-        };
-        let text = format!(
-            "{who} enrolled in {}: order {} for {}. Payment is pending, due by {}. {how_to_pay}",
-            o.course_name,
-            o.number,
-            o.amount,
-            local_date(ctx, p.due_at)
-        );
-        let data = serde_json::json!({
-            "order": order_view(ctx, o), "client": client.name.as_str(),
-            "payment_due": local_date(ctx, p.due_at), "replayed": created.replayed,
-        });
-        ToolOutput::new(&data, text)
+        enrolment_answer(ctx, &who, &client, &created)
     }
 }
 
-/// The answer to an enrolment the client already has an unpaid order for.
-fn already_enrolled(
+/// The answer to an enrolment: the order just made, or the unpaid one the client
+/// already had for the course.
+fn enrolment_answer(
     ctx: &ToolCtx,
     who: &str,
     client: &Client,
-    open: &crate::store::OrderCreated,
+    created: &crate::store::OrderCreated,
 ) -> Result<ToolOutput, ToolError> {
-    let (o, p) = (&open.order, &open.payment);
-    let how_to_pay = match ctx.studio.online_payment {
-        Some(provider) => format!(
-            "The {} payment link was sent with the order.",
-            provider.name()
-        ),
-        None => "Online payment is not set up; please pay at the desk.".to_owned(),
+    let (o, p) = (&created.order, &created.payment);
+    let provider = ctx.studio.online_payment.map(|p| p.name());
+    let how_to_pay = match (provider, created.already_enrolled) {
+        (Some(name), false) => format!("A {name} payment link follows by email or chat."),
+        (Some(name), true) => format!("The {name} payment link was sent with the order."),
+        (None, _) => "Online payment is not set up; please pay at the desk.".to_owned(),
     };
-    let text = format!(
-        "{who} already enrolled in {}: order {} for {} is waiting for payment, due by {}. No second order was made. {how_to_pay}",
-        o.course_name,
-        o.number,
-        o.amount,
-        local_date(ctx, p.due_at)
-    );
+    let due = local_date(ctx, p.due_at);
+    let text = if created.already_enrolled {
+        format!(
+            "{who} already enrolled in {}: order {} for {} is waiting for payment, due by {due}. No second order was made. {how_to_pay}",
+            o.course_name, o.number, o.amount
+        )
+    } else {
+        format!(
+            "{who} enrolled in {}: order {} for {}. Payment is pending, due by {due}. {how_to_pay}",
+            o.course_name, o.number, o.amount
+        )
+    };
     let data = serde_json::json!({
-        "order": order_view(ctx, o), "client": client.name.as_str(),
-        "payment_due": local_date(ctx, p.due_at), "replayed": true, "already_enrolled": true,
+        "order": order_view(ctx, o), "client": client.name.as_str(), "payment_due": due,
+        "replayed": created.replayed, "already_enrolled": created.already_enrolled,
     });
     ToolOutput::new(&data, text)
 }

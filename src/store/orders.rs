@@ -141,24 +141,24 @@ impl Store {
         new: NewOrder,
         once_while_unpaid: bool,
     ) -> Result<OrderCreated, StoreError> {
-        if let Some(existing) = self.replay(new.idempotency_key.as_deref()).await? {
+        let no_client = || StoreError::NotFound {
+            what: "client",
+            key: new.client_id.to_hex(),
+        };
+        // The three reads every enrolment starts with go to the server at once.
+        let (replayed, course, client) = tokio::try_join!(
+            self.replay(new.idempotency_key.as_deref()),
+            self.course_by_id(new.course_id),
+            self.client_by_id(new.client_id),
+        )?;
+        if let Some(existing) = replayed {
             return Ok(existing);
         }
-        let course =
-            self.course_by_id(new.course_id)
-                .await?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "course",
-                    key: new.course_id.to_hex(),
-                })?;
-        let read_client = || async {
-            self.client_by_id(new.client_id)
-                .await?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "client",
-                    key: new.client_id.to_hex(),
-                })
-        };
+        let course = course.ok_or_else(|| StoreError::NotFound {
+            what: "course",
+            key: new.course_id.to_hex(),
+        })?;
+        let client = client.ok_or_else(no_client)?;
         let unpaid = |client: Client| async move {
             let open = self.pending_order_for(&client, course.id).await?;
             Ok::<_, StoreError>(open.map(|open| OrderCreated {
@@ -168,7 +168,7 @@ impl Store {
         };
         // Already enrolled: answered without waiting for a turn (nothing is written).
         if once_while_unpaid {
-            if let Some(open) = unpaid(read_client().await?).await? {
+            if let Some(open) = unpaid(client).await? {
                 return Ok(open);
             }
         }
@@ -178,7 +178,10 @@ impl Store {
         // Whether the client is enrolled is asked again in turn: one order for asks made
         // at once.
         let _turn = self.shared.enrol_lock(new.client_id).lock().await;
-        let client = read_client().await?;
+        let client = self
+            .client_by_id(new.client_id)
+            .await?
+            .ok_or_else(no_client)?;
         if once_while_unpaid {
             if let Some(open) = unpaid(client.clone()).await? {
                 return Ok(open);

@@ -93,6 +93,16 @@ struct Probe {
     reply: Mutex<Option<(Duration, String)>>,
 }
 
+impl Probe {
+    /// A probe whose clock starts now.
+    fn start() -> Arc<Self> {
+        Arc::new(Self {
+            started: Instant::now(),
+            reply: Mutex::new(None),
+        })
+    }
+}
+
 impl ChatAdapter for Probe {
     fn platform(&self) -> Platform {
         Platform::Slack
@@ -253,11 +263,7 @@ pub async fn run(
     // connection pool, the catalogue, the first enrolment, the kept answers).
     for (i, question) in questions.iter().enumerate() {
         let inbound = message(question, &format!("warm-{run_id}-{i}"), i, users);
-        let probe: Arc<dyn DynChatAdapter> = Arc::new(Probe {
-            started: Instant::now(),
-            reply: Mutex::new(None),
-        });
-        gateway.handle(inbound, probe).await;
+        gateway.handle(inbound, Probe::start()).await;
     }
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
@@ -275,10 +281,7 @@ pub async fn run(
         let inbound = message(question, &format!("bench-{run_id}-{i}"), i, users);
         let gateway = gateway.clone();
         tasks.spawn(async move {
-            let probe = Arc::new(Probe {
-                started: Instant::now(),
-                reply: Mutex::new(None),
-            });
+            let probe = Probe::start();
             let adapter: Arc<dyn DynChatAdapter> = probe.clone();
             let outcome = gateway.handle(inbound, adapter).await;
             drop(permit);

@@ -99,6 +99,27 @@ impl Shared {
     }
 }
 
+impl super::Store {
+    /// Marks every answer kept from earlier reads stale, after a write outside a
+    /// transaction that an answer could show.
+    pub(crate) fn data_changed(&self) {
+        self.shared.data_changed();
+    }
+
+    /// Where a read whose answer may be kept starts (see [`Store::data_changed`]).
+    #[must_use]
+    pub fn data_generation(&self) -> u64 {
+        self.shared.data_generation()
+    }
+
+    /// Which in-process state this store shares with its clones: kept answers of one
+    /// store are never served for another.
+    #[must_use]
+    pub fn shared_id(&self) -> usize {
+        std::sync::Arc::as_ptr(&self.shared) as usize
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -329,10 +329,7 @@ impl Store {
     }
 
     /// The client's newest unpaid (pending) order for a course, with its payment.
-    ///
-    /// # Errors
-    /// The server failed.
-    pub async fn pending_order_for(
+    async fn pending_order_for(
         &self,
         client: &Client,
         course_id: ObjectId,

@@ -5,6 +5,7 @@
 //! [`Registry::call`], which runs with the caller's identity from [`ToolCtx`] and checks
 //! their role. Nothing the model says changes who the caller is.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_openai::config::{OpenAIConfig, OPENAI_API_BASE};
@@ -361,7 +362,7 @@ impl LlmPlanner {
             outcome.tool_calls.push(ToolCallRecord {
                 name: clip(&name, 64),
                 args: parse_args(&raw_args).unwrap_or_else(|_| Value::String(clip(&raw_args, 500))),
-                result: error.clone(),
+                result: Arc::new(error.clone()),
             });
             return (id, error.to_string());
         }
@@ -376,7 +377,7 @@ impl LlmPlanner {
                 outcome.tool_calls.push(ToolCallRecord {
                     name,
                     args: Value::String(clip(&raw_args, 500)),
-                    result: error.clone(),
+                    result: Arc::new(error.clone()),
                 });
                 return (id, error.to_string());
             }
@@ -408,7 +409,7 @@ impl LlmPlanner {
             Err(e) => {
                 let error = json!({ "error": e.kind(), "message": e.to_string() });
                 let content = error.to_string();
-                (error, content)
+                (Arc::new(error), content)
             }
         };
         progress

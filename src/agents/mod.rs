@@ -9,6 +9,7 @@
 pub mod eval;
 pub mod llm;
 pub mod memory;
+mod plans;
 pub mod rules;
 
 use std::sync::Arc;
@@ -40,6 +41,33 @@ pub struct AgentRequest {
     pub conversation: Option<String>,
     /// The platform event id: the idempotency key of any write this message makes.
     pub event_id: Option<String>,
+}
+
+/// A turn of conversation to save in memory; see [`Agents::respond`].
+#[must_use = "the turn is saved only by `save`"]
+pub struct TurnToRemember<'a> {
+    agents: &'a Agents,
+    key: String,
+    turn: memory::Turn,
+}
+
+impl TurnToRemember<'_> {
+    /// Saves the turn; a failure is logged (the answer was given, a follow-up will ask
+    /// again in full).
+    pub async fn save(self) {
+        let agents = self.agents;
+        if let Err(e) = memory::remember(
+            &agents.store,
+            &self.key,
+            self.turn,
+            agents.clock.now(),
+            agents.memory_ttl_hours,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "conversation memory not saved");
+        }
+    }
 }
 
 /// Who is asking, for the audit trail: a client by their id, anyone else by their
@@ -76,7 +104,8 @@ fn actor_for(
 pub struct ToolCallRecord {
     pub name: String,
     pub args: Value,
-    pub result: Value,
+    /// Shared with the kept answer it may come from.
+    pub result: Arc<Value>,
 }
 
 /// The answer, with how it was reached.
@@ -112,6 +141,8 @@ pub struct Agents {
     llm: Option<Arc<LlmPlanner>>,
     memory_ttl_hours: u32,
     metrics: Arc<Metrics>,
+    /// `None`: every question is read afresh.
+    plans: Option<Arc<plans::Plans>>,
 }
 
 fn millis(d: std::time::Duration) -> u64 {
@@ -140,13 +171,16 @@ impl Agents {
             llm,
             memory_ttl_hours,
             metrics: Metrics::global(),
+            plans: Some(Arc::default()),
         }
     }
 
-    /// Agents whose tools compute every answer afresh (see [`crate::tools::answers`]).
+    /// Agents that compute every answer afresh: no kept answers (see
+    /// [`crate::tools::answers`]) and no kept plans (see [`plans`]).
     #[must_use]
     pub fn without_kept_answers(mut self) -> Self {
         self.registry = Arc::new(Registry::without_kept_answers());
+        self.plans = None;
         self
     }
 
@@ -172,9 +206,20 @@ impl Agents {
         self.planner
     }
 
-    /// Answers one question. Never fails: every problem becomes a clear answer.
-    #[tracing::instrument(name = "agent_turn", skip_all, fields(agent = req.agent.as_str(), role = req.caller.role.as_str(), intent))]
+    /// Answers one question and saves the turn in conversation memory. Never fails:
+    /// every problem becomes a clear answer.
     pub async fn handle(&self, req: AgentRequest) -> AgentReply {
+        let (reply, turn) = self.respond(req).await;
+        if let Some(turn) = turn {
+            turn.save().await;
+        }
+        reply
+    }
+
+    /// [`Agents::handle`] but the turn is not saved yet: the caller saves it once the
+    /// reply is on its way, so the reply does not wait for that write.
+    #[tracing::instrument(name = "agent_turn", skip_all, fields(agent = req.agent.as_str(), role = req.caller.role.as_str(), intent))]
+    pub async fn respond(&self, req: AgentRequest) -> (AgentReply, Option<TurnToRemember<'_>>) {
         let started = Instant::now();
         let (mut reply, times) = self.answer(&req).await;
         reply.latency_ms = millis(started.elapsed());
@@ -199,8 +244,10 @@ impl Agents {
                     .error(&format!("tool_{}", tool_error_kind(kind)));
             }
         }
-        if let Some(key) = &req.conversation {
-            let turn = memory::Turn {
+        let turn = req.conversation.map(|key| TurnToRemember {
+            agents: self,
+            key,
+            turn: memory::Turn {
                 user: req.text.chars().take(500).collect(),
                 answer: reply.answer.chars().take(1000).collect(),
                 intent: reply.intent.clone(),
@@ -209,20 +256,9 @@ impl Agents {
                     .first()
                     .map(|c| c.args.clone())
                     .unwrap_or(Value::Null),
-            };
-            if let Err(e) = memory::remember(
-                &self.store,
-                key,
-                turn,
-                self.clock.now(),
-                self.memory_ttl_hours,
-            )
-            .await
-            {
-                tracing::warn!(error = %e, "conversation memory not saved");
-            }
-        }
-        reply
+            },
+        });
+        (reply, turn)
     }
 
     fn reply(agent: AgentKind, intent: &str, answer: String) -> AgentReply {
@@ -300,17 +336,35 @@ impl Agents {
             now: self.clock.now(),
             offset: self.studio.utc_offset,
         };
-        // A question complete in itself needs no earlier turn: no memory read for it.
-        let reading = rules::Reading::of(text, &plan_ctx);
-        let conversation = if reading.understood() {
-            memory::Conversation::default()
-        } else {
-            self.conversation(req).await
+        let plan_for = plans::PlanFor {
+            agent,
+            role: req.caller.role,
+            minute: plan_ctx.now.timestamp().div_euclid(60),
+            courses: &courses,
         };
-        let follow_up = conversation
-            .last_tool_turn()
-            .map(|t| (t.intent.as_str(), &t.args));
-        match reading.plan(&plan_ctx, follow_up) {
+        let kept = self.plans.as_ref().and_then(|p| p.get(text, &plan_for));
+        let (plan, conversation) = match kept {
+            Some(plan) => (plan, memory::Conversation::default()),
+            None => {
+                let reading = rules::Reading::of(text, &plan_ctx);
+                if reading.understood() {
+                    // A question complete in itself needs no earlier turn: no memory
+                    // read for it, and its plan holds for the same words.
+                    let plan = reading.plan(&plan_ctx, None);
+                    if let Some(plans) = &self.plans {
+                        plans.keep(text, &plan_for, &plan);
+                    }
+                    (plan, memory::Conversation::default())
+                } else {
+                    let conversation = self.conversation(req).await;
+                    let follow_up = conversation
+                        .last_tool_turn()
+                        .map(|t| (t.intent.as_str(), &t.args));
+                    (reading.plan(&plan_ctx, follow_up), conversation)
+                }
+            }
+        };
+        match plan {
             rules::Plan::Call { tool, args } => {
                 let started = Instant::now();
                 let reply = self.call_tool(agent, &ctx, tool, args).await;
@@ -366,13 +420,13 @@ impl Agents {
                 (
                     "refused".to_owned(),
                     msg.clone(),
-                    serde_json::json!({ "error": "forbidden", "message": msg }),
+                    Arc::new(serde_json::json!({ "error": "forbidden", "message": msg })),
                 )
             }
             Err(e) => (
                 tool.to_owned(),
                 e.to_string(),
-                serde_json::json!({ "error": e.kind(), "message": e.to_string() }),
+                Arc::new(serde_json::json!({ "error": e.kind(), "message": e.to_string() })),
             ),
         };
         let mut reply = Self::reply(agent, &intent, answer);

@@ -453,12 +453,17 @@ fn vocabulary() -> &'static [&'static str] {
 /// planner's own vocabulary ("attendence" → "attendance").
 fn clean(text: &str) -> String {
     let lowered = text.to_lowercase().replace(['\'', '’'], "");
-    let words: Vec<String> = lowered
+    let mut cleaned = String::with_capacity(lowered.len());
+    for word in lowered
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| correct(w).to_owned())
-        .collect();
-    words.join(" ")
+    {
+        if !cleaned.is_empty() {
+            cleaned.push(' ');
+        }
+        cleaned.push_str(correct(word));
+    }
+    cleaned
 }
 
 fn correct(word: &str) -> &str {
@@ -500,10 +505,19 @@ fn correct(word: &str) -> &str {
 
 fn has_term(cleaned: &str, words: &[&str], term: &str) -> bool {
     if term.contains(' ') {
-        format!(" {cleaned} ").contains(&format!(" {term} "))
+        has_phrase(cleaned, term)
     } else {
         words.contains(&term)
     }
+}
+
+/// Whether `phrase` is in `cleaned` as whole words (both are single-spaced words).
+fn has_phrase(cleaned: &str, phrase: &str) -> bool {
+    let bytes = cleaned.as_bytes();
+    cleaned.match_indices(phrase).any(|(at, _)| {
+        let end = at + phrase.len();
+        (at == 0 || bytes[at - 1] == b' ') && (end == bytes.len() || bytes[end] == b' ')
+    })
 }
 
 /// Scores every intent of the agent; the best with its score.
@@ -552,6 +566,11 @@ fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> Option<(&'stat
 /// Finds the slots in a message.
 #[must_use]
 pub fn slots(text: &str, ctx: &Context<'_>) -> Slots {
+    slots_in(text, &clean(text), ctx)
+}
+
+/// [`slots`] of a message already [`clean`]ed.
+fn slots_in(text: &str, cleaned: &str, ctx: &Context<'_>) -> Slots {
     let mut s = Slots {
         email: EMAIL.find(text).map(|m| m.as_str().to_lowercase()),
         ..Slots::default()
@@ -563,7 +582,7 @@ pub fn slots(text: &str, ctx: &Context<'_>) -> Slots {
         .map(|m| m.as_str().to_owned())
         .filter(|n| OrderNumber::parse(n).is_ok());
     if s.order.is_none()
-        && clean(text)
+        && cleaned
             .split(' ')
             .any(|w| w == "order" || w == "status" || w == "paid")
     {
@@ -579,7 +598,7 @@ pub fn slots(text: &str, ctx: &Context<'_>) -> Slots {
             .filter(|p| p.chars().filter(char::is_ascii_digit).count() >= 10);
     }
     let lowered = text.to_lowercase();
-    s.period = period(&lowered, ctx.now, ctx.offset);
+    s.period = period_in(&lowered, cleaned, ctx.now, ctx.offset);
     if let Some(c) = DAYS.captures(&lowered) {
         let n: u32 = c.get(1).and_then(|m| m.as_str().parse().ok()).unwrap_or(0);
         let unit = c.get(2).map_or("days", |m| m.as_str());
@@ -594,13 +613,12 @@ pub fn slots(text: &str, ctx: &Context<'_>) -> Slots {
             s.days = Some(days);
         }
     }
-    s.course = course_in_text(text, ctx.courses);
+    s.course = course_in_cleaned(cleaned, ctx.courses);
     s.client = NAMED
         .captures_iter(text)
         .filter_map(|c| c.get(1))
         .map(|m| m.as_str().trim().to_owned())
         .find(|name| course_in_text(name, ctx.courses).is_none() && !is_filler_name(name));
-    let cleaned = clean(text);
     for (word, method) in [
         ("upi", "upi"),
         ("cash", "cash"),
@@ -608,7 +626,7 @@ pub fn slots(text: &str, ctx: &Context<'_>) -> Slots {
         ("bank transfer", "bank_transfer"),
         ("online", "online"),
     ] {
-        if format!(" {cleaned} ").contains(&format!(" {word} ")) {
+        if has_phrase(cleaned, word) {
             s.method = Some(method.to_owned());
         }
     }
@@ -629,9 +647,14 @@ fn is_filler_name(name: &str) -> bool {
 /// Intermediate" over "Pilates").
 #[must_use]
 pub fn course_in_text(text: &str, courses: &[Course]) -> Option<String> {
-    let words: Vec<String> = clean(text).split(' ').map(str::to_owned).collect();
+    course_in_cleaned(&clean(text), courses)
+}
+
+/// [`course_in_text`] of a message already [`clean`]ed.
+fn course_in_cleaned(cleaned: &str, courses: &[Course]) -> Option<String> {
+    let words: Vec<&str> = cleaned.split(' ').collect();
     let fits = |name_word: &str| {
-        words.iter().any(|w| {
+        words.iter().any(|&w| {
             w == name_word
                 || (name_word.len() >= 5
                     && w.len() >= 4
@@ -641,14 +664,14 @@ pub fn course_in_text(text: &str, courses: &[Course]) -> Option<String> {
     };
     let mut best: Option<(usize, &Course)> = None;
     for course in courses {
-        let name_words: Vec<String> = course
-            .name
-            .to_lowercase()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        if name_words.iter().all(|w| fits(w)) && best.is_none_or(|(n, _)| name_words.len() > n) {
-            best = Some((name_words.len(), course));
+        let name = course.name.to_lowercase();
+        let mut name_words = 0;
+        let all_fit = name.split_whitespace().all(|w| {
+            name_words += 1;
+            fits(w)
+        });
+        if all_fit && best.is_none_or(|(n, _)| name_words > n) {
+            best = Some((name_words, course));
         }
     }
     if let Some((_, c)) = best {
@@ -660,6 +683,16 @@ pub fn course_in_text(text: &str, courses: &[Course]) -> Option<String> {
 /// Finds a period in lower-cased text.
 #[must_use]
 pub fn period(lowered: &str, now: DateTime<Utc>, offset: FixedOffset) -> Option<Period> {
+    period_in(lowered, &clean(lowered), now, offset)
+}
+
+/// [`period`] with the text also [`clean`]ed.
+fn period_in(
+    lowered: &str,
+    cleaned: &str,
+    now: DateTime<Utc>,
+    offset: FixedOffset,
+) -> Option<Period> {
     if let Some(p) = since(lowered, now, offset) {
         return Some(p);
     }
@@ -672,14 +705,12 @@ pub fn period(lowered: &str, now: DateTime<Utc>, offset: FixedOffset) -> Option<
         let day = NaiveDate::parse_from_str(c.get(1)?.as_str(), "%Y-%m-%d").ok()?;
         return Period::range(day, day).ok();
     }
-    let cleaned = clean(lowered);
-    let padded = format!(" {cleaned} ");
-    let has = |p: &str| padded.contains(&format!(" {p} "));
-    if let Some(c) = LAST_DAYS.captures(&cleaned) {
+    let has = |p: &str| has_phrase(cleaned, p);
+    if let Some(c) = LAST_DAYS.captures(cleaned) {
         let n: u32 = c.get(1)?.as_str().parse().ok()?;
         return (1..=3660).contains(&n).then_some(Period::LastDays(n));
     }
-    if let Some(c) = NEXT_DAYS.captures(&cleaned) {
+    if let Some(c) = NEXT_DAYS.captures(cleaned) {
         let n: u32 = c.get(1)?.as_str().parse().ok()?;
         return (1..=366).contains(&n).then_some(Period::NextDays(n));
     }
@@ -733,7 +764,7 @@ pub fn period(lowered: &str, now: DateTime<Utc>, offset: FixedOffset) -> Option<
         let is_month = full.contains(&word)
             || (c.get(2).is_some() && word.len() <= 4)
             || ["jan", "feb", "aug", "sept", "oct", "nov", "dec"].contains(&word);
-        if !is_month || (word == "may" && c.get(2).is_none() && !padded.contains(" in may ")) {
+        if !is_month || (word == "may" && c.get(2).is_none() && !has_phrase(cleaned, "in may")) {
             continue;
         }
         let month = [
@@ -804,7 +835,7 @@ impl<'t> Reading<'t> {
     #[must_use]
     pub fn of(text: &'t str, ctx: &Context<'_>) -> Self {
         let cleaned = clean(text);
-        let slots = slots(text, ctx);
+        let slots = slots_in(text, &cleaned, ctx);
         let best = best_intent(ctx.agent, &cleaned, &slots);
         Self {
             text,

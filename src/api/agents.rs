@@ -41,7 +41,7 @@ pub struct ToolCallView {
     #[schema(value_type = Object)]
     pub args: serde_json::Value,
     #[schema(value_type = Object)]
-    pub result: serde_json::Value,
+    pub result: std::sync::Arc<serde_json::Value>,
 }
 
 /// A chart drawn for a trend or a breakdown: a PNG image, base64-encoded.

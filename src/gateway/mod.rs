@@ -290,10 +290,10 @@ impl Gateway {
                 }
             }))
         };
-        let reply = self
+        let (reply, turn) = self
             .inner
             .agents
-            .handle(AgentRequest {
+            .respond(AgentRequest {
                 agent,
                 caller,
                 text: inbound.text.clone(),
@@ -308,6 +308,10 @@ impl Gateway {
         span.record("llm_calls", reply.llm_calls);
         let out = present::reply_to(inbound, &reply);
         self.send(reply_via.as_ref(), &out).await;
+        // Remembered once the reply is out: the user does not wait for that write.
+        if let Some(turn) = turn {
+            turn.save().await;
+        }
         Outcome::Answered {
             agent,
             intent: reply.intent,

@@ -1,5 +1,7 @@
 //! Courses: the catalogue.
 
+use std::sync::Arc;
+
 use bson::doc;
 use futures::TryStreamExt;
 
@@ -24,9 +26,9 @@ impl Store {
     ///
     /// # Errors
     /// The server failed.
-    pub async fn all_courses(&self) -> Result<Vec<Course>, StoreError> {
+    pub async fn all_courses(&self) -> Result<Arc<Vec<Course>>, StoreError> {
         if let Some(cached) = self.shared.catalogue() {
-            return Ok(cached.as_ref().clone());
+            return Ok(cached);
         }
         let generation = self.shared.catalogue_generation();
         let courses: Vec<Course> = self
@@ -36,8 +38,8 @@ impl Store {
             .await?
             .try_collect()
             .await?;
-        self.shared
-            .keep_catalogue(generation, std::sync::Arc::new(courses.clone()));
+        let courses = Arc::new(courses);
+        self.shared.keep_catalogue(generation, Arc::clone(&courses));
         Ok(courses)
     }
 

@@ -96,7 +96,7 @@ pub struct Store {
     client: mongodb::Client,
     db: Database,
     keys: Keyring,
-    reader: Option<Box<Store>>,
+    reader: Option<std::sync::Arc<Store>>,
     /// Whom writes are audited for (see [`Store::acting`]).
     actor: Option<std::sync::Arc<Actor>>,
     /// The catalogue cache and enrolment locks, shared by every clone.
@@ -189,7 +189,7 @@ impl Store {
             .and_then(|o| o.default_database);
         let name = named.unwrap_or_else(|| self.db.name().to_owned());
         let (client, db) = Self::connect_db(url, Some(&name)).await?;
-        self.reader = Some(Box::new(Self {
+        self.reader = Some(std::sync::Arc::new(Self {
             client,
             db,
             keys: self.keys.clone(),

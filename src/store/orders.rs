@@ -130,9 +130,22 @@ impl Store {
     /// nothing is written. This process's enrolments of one client take turns, so two
     /// requests at once make one order.
     ///
+    /// `as_read` is the client as the caller read it moments ago: an unpaid order on it
+    /// is answered at once, with no further read of the client and no turn to wait for.
+    /// Before anything is written, the client is read again in turn and asked again.
+    ///
     /// # Errors
     /// As [`Store::create_order`].
-    pub async fn enrol(&self, new: NewOrder) -> Result<OrderCreated, StoreError> {
+    pub async fn enrol(&self, new: NewOrder, as_read: &Client) -> Result<OrderCreated, StoreError> {
+        if as_read.id == new.client_id {
+            let (replayed, open) = tokio::try_join!(
+                self.replay(new.idempotency_key.as_deref()),
+                self.pending_order_for(as_read, new.course_id),
+            )?;
+            if let Some(existing) = replayed.or(open) {
+                return Ok(existing);
+            }
+        }
         self.make_order(new, true).await
     }
 
@@ -141,15 +154,9 @@ impl Store {
         new: NewOrder,
         once_while_unpaid: bool,
     ) -> Result<OrderCreated, StoreError> {
-        let no_client = || StoreError::NotFound {
-            what: "client",
-            key: new.client_id.to_hex(),
-        };
-        // The three reads every enrolment starts with go to the server at once.
-        let (replayed, course, client) = tokio::try_join!(
+        let (replayed, course) = tokio::try_join!(
             self.replay(new.idempotency_key.as_deref()),
             self.course_by_id(new.course_id),
-            self.client_by_id(new.client_id),
         )?;
         if let Some(existing) = replayed {
             return Ok(existing);
@@ -158,32 +165,21 @@ impl Store {
             what: "course",
             key: new.course_id.to_hex(),
         })?;
-        let client = client.ok_or_else(no_client)?;
-        let unpaid = |client: Client| async move {
-            let open = self.pending_order_for(&client, course.id).await?;
-            Ok::<_, StoreError>(open.map(|open| OrderCreated {
-                already_enrolled: true,
-                ..open
-            }))
-        };
-        // Already enrolled: answered without waiting for a turn (nothing is written).
-        if once_while_unpaid {
-            if let Some(open) = unpaid(client).await? {
-                return Ok(open);
-            }
-        }
         // Enrolments of one client all write that client's record: in this process they
         // take turns; across instances a transient conflict (two deliveries of one
         // message racing) is retried, and the retry then finds the order the other made.
-        // Whether the client is enrolled is asked again in turn: one order for asks made
-        // at once.
+        // Whether the client is enrolled is asked in turn: one order for asks made at
+        // once.
         let _turn = self.shared.enrol_lock(new.client_id).lock().await;
-        let client = self
-            .client_by_id(new.client_id)
-            .await?
-            .ok_or_else(no_client)?;
+        let client =
+            self.client_by_id(new.client_id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "client",
+                    key: new.client_id.to_hex(),
+                })?;
         if once_while_unpaid {
-            if let Some(open) = unpaid(client.clone()).await? {
+            if let Some(open) = self.pending_order_for(&client, course.id).await? {
                 return Ok(open);
             }
         }
@@ -328,7 +324,8 @@ impl Store {
         self.with_first_payment(order).await
     }
 
-    /// The client's newest unpaid (pending) order for a course, with its payment.
+    /// The client's newest unpaid (pending) order for a course, with its payment, as
+    /// `already_enrolled`.
     async fn pending_order_for(
         &self,
         client: &Client,
@@ -345,7 +342,11 @@ impl Store {
                 .await?
                 .filter(|o| o.client_id == client.id && o.status == OrderStatus::Pending);
             if order.is_some() {
-                return self.with_first_payment(order).await;
+                let open = self.with_first_payment(order).await?;
+                return Ok(open.map(|open| OrderCreated {
+                    already_enrolled: true,
+                    ..open
+                }));
             }
         }
         Ok(None)

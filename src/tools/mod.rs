@@ -218,7 +218,8 @@ impl From<StoreError> for ToolError {
 /// trend or a breakdown the chart to draw (rendered by the agents, never sent to an LLM).
 #[derive(Debug, Clone, Serialize)]
 pub struct ToolOutput {
-    pub data: serde_json::Value,
+    /// Shared: a kept answer ([`answers`]) is handed out again without a copy.
+    pub data: std::sync::Arc<serde_json::Value>,
     pub text: String,
     #[serde(skip)]
     pub chart: Option<ChartSpec>,
@@ -230,7 +231,7 @@ impl ToolOutput {
     pub fn new(data: &impl Serialize, text: String) -> Result<Self, ToolError> {
         let data = serde_json::to_value(data).map_err(|e| ToolError::BadArgs(e.to_string()))?;
         Ok(Self {
-            data,
+            data: std::sync::Arc::new(data),
             text,
             chart: None,
         })

@@ -487,7 +487,7 @@ impl Tool for CourseInfo {
             .filter(|c| !c.is_empty())
         {
             Some(c) => vec![resolve::course(ctx, c).await?],
-            None => ctx.store.all_courses().await?,
+            None => ctx.store.all_courses().await?.as_ref().clone(),
         };
         let views: Vec<serde_json::Value> = courses
             .iter()
@@ -592,15 +592,18 @@ impl Tool for CreateOrder {
         // would ask for the fee twice. The same message again is a replay.
         let created = ctx
             .store
-            .enrol(NewOrder {
-                client_id: client.id,
-                course_id: course.id,
-                amount: None,
-                method,
-                due_in_days: 7,
-                idempotency_key,
-                now: ctx.clock.now(),
-            })
+            .enrol(
+                NewOrder {
+                    client_id: client.id,
+                    course_id: course.id,
+                    amount: None,
+                    method,
+                    due_in_days: 7,
+                    idempotency_key,
+                    now: ctx.clock.now(),
+                },
+                &client,
+            )
             .await?;
         enrolment_answer(ctx, &who, &client, &created)
     }

@@ -92,7 +92,7 @@ fn result(reply: &AgentReply) -> &Value {
 /// What a reply shows: the answer and every tool result (not the arguments, which
 /// only repeat what the caller typed).
 fn shown(reply: &AgentReply) -> String {
-    let results: Vec<&Value> = reply.tool_calls.iter().map(|c| &c.result).collect();
+    let results: Vec<&Value> = reply.tool_calls.iter().map(|c| c.result.as_ref()).collect();
     format!(
         "{}\n{}",
         reply.answer,
@@ -752,7 +752,7 @@ async fn a_client_sees_only_their_own_records() {
             .tool_calls
             .iter()
             .filter(|c| !matches!(c.name.as_str(), "course_info" | "list_classes"))
-            .map(|c| &c.result)
+            .map(|c| c.result.as_ref())
             .collect();
         let private = serde_json::to_string(&private).unwrap();
         let answer = if matches!(r.intent.as_str(), "course_info" | "list_classes") {
@@ -1194,4 +1194,32 @@ async fn an_enrolment_shows_in_the_pending_payments_asked_right_after() {
     let total = |r: &AgentReply| result(r)["total"].as_u64().unwrap();
     let after = pending(&agents).await;
     assert_eq!(total(&after), total(&before) + 1, "{after:#?}");
+}
+
+#[tokio::test]
+async fn the_same_words_asked_again_are_planned_against_the_catalogue_of_the_moment() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let kept = agents(&db);
+    let staff = Caller::staff();
+    let ask = "Create an order for Priya Patel";
+    let before = support(&kept, &staff, ask).await;
+    assert_eq!(before.intent, "create_order");
+    assert!(before.answer.starts_with("Which course?"), "{before:#?}");
+    assert!(!before.answer.contains("Aerial Silks"), "{}", before.answer);
+    assert!(before.tool_calls.is_empty());
+    // The same words again: the same question back.
+    assert_eq!(support(&kept, &staff, ask).await.answer, before.answer);
+    // A course added through frontdesk is offered in the very next answer to the same
+    // words.
+    db.store
+        .insert_course(&crate::store::course("Aerial Silks", 5000))
+        .await
+        .unwrap();
+    let after = support(&kept, &staff, ask).await;
+    assert!(after.answer.contains("Aerial Silks"), "{}", after.answer);
+    // Every course of the catalogue as it is now.
+    let courses = db.store.all_courses().await.unwrap();
+    for course in courses.iter() {
+        assert!(after.answer.contains(&course.name), "{}", after.answer);
+    }
 }

@@ -277,8 +277,8 @@ async fn the_kept_catalogue_follows_every_course_write_at_once() {
         .all_courses()
         .await
         .unwrap()
-        .into_iter()
-        .map(|c| c.name)
+        .iter()
+        .map(|c| c.name.clone())
         .collect();
     assert_eq!(names, ["Pilates", "Yoga"]);
     let mut dearer = pilates.clone();
@@ -790,7 +790,8 @@ async fn asks_to_enrol_made_at_once_make_one_order_until_it_is_paid() {
     let asks = (0..8).map(|i| {
         let s = s.clone();
         let new = new_order(&c, &pilates, Some(&format!("slack:Ev{i}")));
-        async move { s.enrol(new).await.unwrap() }
+        let c = c.clone();
+        async move { s.enrol(new, &c).await.unwrap() }
     });
     let made = futures::future::join_all(asks).await;
     let first: Vec<_> = made.iter().filter(|m| !m.replayed).collect();
@@ -806,10 +807,19 @@ async fn asks_to_enrol_made_at_once_make_one_order_until_it_is_paid() {
     assert_eq!(orders, 1);
     // The same message again is a replay, not "already enrolled".
     let again = s
-        .enrol(new_order(&c, &pilates, Some("slack:Ev0")))
+        .enrol(new_order(&c, &pilates, Some("slack:Ev0")), &c)
         .await
         .unwrap();
     assert_eq!(again.order.number, number);
+    // Asked with the client as read just now (the agent's way): answered from the
+    // enrolments on that record, the same order.
+    let as_read = s.client_by_id(c.id).await.unwrap().unwrap();
+    let known = s
+        .enrol(new_order(&c, &pilates, Some("slack:Ev8")), &as_read)
+        .await
+        .unwrap();
+    assert!(known.already_enrolled, "{known:#?}");
+    assert_eq!(known.order.number, number);
     // `create_order` (the REST API's) does not ask: a second order.
     let second = s
         .create_order(new_order(&c, &pilates, Some("api:2")))
@@ -826,7 +836,7 @@ async fn asks_to_enrol_made_at_once_make_one_order_until_it_is_paid() {
             .unwrap();
     }
     let next = s
-        .enrol(new_order(&c, &pilates, Some("slack:Ev9")))
+        .enrol(new_order(&c, &pilates, Some("slack:Ev9")), &c)
         .await
         .unwrap();
     assert!(!next.replayed && !next.already_enrolled, "{next:#?}");

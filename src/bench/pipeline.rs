@@ -227,6 +227,42 @@ fn message(question: &(AgentKind, String), event_id: &str, i: usize, users: usiz
     .with_roles([group])
 }
 
+/// The benchmark's questions: the eval cases, each with the agent it is asked of.
+///
+/// # Errors
+/// The eval cases do not parse, or there are none.
+pub fn questions() -> Result<Vec<(AgentKind, String)>> {
+    let questions: Vec<(AgentKind, String)> = eval_cases()?
+        .iter()
+        .map(|c| {
+            let agent = if c.agent == "dashboard" {
+                AgentKind::Dashboard
+            } else {
+                AgentKind::Support
+            };
+            (agent, c.text.clone())
+        })
+        .collect();
+    anyhow::ensure!(!questions.is_empty(), "no eval questions");
+    Ok(questions)
+}
+
+/// Sends `question` through `gateway` as message `i` of a run (event `event_id`) and
+/// returns the reply's text, if one was sent.
+pub async fn ask(
+    gateway: &Gateway,
+    question: &(AgentKind, String),
+    event_id: &str,
+    i: usize,
+) -> Option<String> {
+    let probe = Probe::start();
+    gateway
+        .handle(message(question, event_id, i, 1), probe.clone())
+        .await;
+    let reply = probe.reply.lock().ok()?.clone();
+    reply.map(|(_, text)| text)
+}
+
 struct Sample {
     latency_ms: Option<f64>,
     error: Option<String>,
@@ -243,27 +279,14 @@ pub async fn run(
     server: Server,
     opts: PipelineOptions,
 ) -> Result<PipelineReport> {
-    let cases = eval_cases()?;
-    let questions: Vec<(AgentKind, String)> = cases
-        .iter()
-        .map(|c| {
-            let agent = if c.agent == "dashboard" {
-                AgentKind::Dashboard
-            } else {
-                AgentKind::Support
-            };
-            (agent, c.text.clone())
-        })
-        .collect();
-    anyhow::ensure!(!questions.is_empty(), "no eval questions");
+    let questions = questions()?;
     let users = opts.users.max(1);
     let gateway = bench_gateway(settings, store, opts.fresh);
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     // Untimed: each question once, one at a time, as after a few minutes of service (the
     // connection pool, the catalogue, the first enrolment, the kept answers).
     for (i, question) in questions.iter().enumerate() {
-        let inbound = message(question, &format!("warm-{run_id}-{i}"), i, users);
-        gateway.handle(inbound, Probe::start()).await;
+        ask(&gateway, question, &format!("warm-{run_id}-{i}"), i).await;
     }
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();

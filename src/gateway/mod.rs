@@ -1,7 +1,8 @@
 //! The gateway between the chat adapters and the agents. For each [`Inbound`] message:
 //! identity and role → route to an agent (or stay silent) → drop a repeat of an event
 //! already handled → rate limit → account linking → the agent, with a typing indicator
-//! → the reply, in the thread the question came from.
+//! → the reply, in the thread the question came from → the turn saved in conversation
+//! memory (after the reply, so the user never waits for that write).
 //!
 //! **Invariant:** the caller's identity and role come from the platform account (config
 //! and linked records), never from the message text. The platform event id is the

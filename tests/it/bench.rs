@@ -192,3 +192,25 @@ async fn pipeline_computing_every_answer_afresh_answers_the_same_questions() {
     assert_eq!(fresh.intents, kept.intents);
     assert!(fresh.rows.iter().any(|row| row.figure.contains("afresh")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_answers_and_plans_reply_word_for_word_as_computing_afresh() {
+    let (db, _) = TestDb::with_demo_data(200).await;
+    let settings = env(&[]);
+    let kept = pipeline::bench_gateway(&settings, &db.store, false);
+    let fresh = pipeline::bench_gateway(&settings, &db.store, true);
+    let questions = pipeline::questions().unwrap();
+    // Once each, so that an enrolment is made before the comparison: from then on
+    // nothing is written and every reply must be the same whichever way it is made.
+    for (i, q) in questions.iter().enumerate() {
+        assert!(pipeline::ask(&kept, q, &format!("first-{i}"), i)
+            .await
+            .is_some());
+    }
+    for (i, q) in questions.iter().enumerate() {
+        let again = pipeline::ask(&kept, q, &format!("kept-{i}"), i).await;
+        let afresh = pipeline::ask(&fresh, q, &format!("fresh-{i}"), i).await;
+        assert!(again.is_some(), "no reply to {q:?}");
+        assert_eq!(again, afresh, "{q:?}");
+    }
+}

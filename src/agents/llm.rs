@@ -56,6 +56,8 @@ pub struct LlmOutcome {
     pub tool_time: Duration,
     /// The chart of the last tool call that had one.
     pub chart: Option<crate::charts::ChartSpec>,
+    /// Per call of a tool whose answers are kept: whether it was given again.
+    pub kept_answers: Vec<bool>,
 }
 
 /// The configured LLM.
@@ -401,6 +403,7 @@ impl LlmPlanner {
                     content
                 };
                 progress.texts.push(out.text);
+                progress.outcome.kept_answers.extend(out.kept);
                 if out.chart.is_some() {
                     progress.outcome.chart = out.chart;
                 }

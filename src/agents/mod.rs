@@ -344,7 +344,10 @@ impl Agents {
         };
         let kept = self.plans.as_ref().and_then(|p| p.get(text, &plan_for));
         let (plan, conversation) = match kept {
-            Some(plan) => (plan, memory::Conversation::default()),
+            Some(plan) => {
+                self.metrics.reuse("plan", true);
+                (plan, memory::Conversation::default())
+            }
             None => {
                 let reading = rules::Reading::of(text, &plan_ctx);
                 if reading.understood() {
@@ -353,6 +356,7 @@ impl Agents {
                     let plan = reading.plan(&plan_ctx, None);
                     if let Some(plans) = &self.plans {
                         plans.keep(text, &plan_for, &plan);
+                        self.metrics.reuse("plan", false);
                     }
                     (plan, memory::Conversation::default())
                 } else {
@@ -408,6 +412,9 @@ impl Agents {
         let mut chart = None;
         let (intent, answer, data) = match result {
             Ok(out) => {
+                if let Some(reused) = out.kept {
+                    self.metrics.reuse("answer", reused);
+                }
                 chart = out.chart;
                 (tool.to_owned(), out.text, out.data)
             }
@@ -462,6 +469,9 @@ impl Agents {
             .await;
         times.tool += outcome.tool_time;
         times.llm += outcome.llm_time;
+        for reused in &outcome.kept_answers {
+            self.metrics.reuse("answer", *reused);
+        }
         let chart = match outcome.chart {
             Some(spec) => render_chart(spec).await,
             None => None,

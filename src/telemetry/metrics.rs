@@ -62,6 +62,12 @@ pub struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReuseLabels {
+    pub kind: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabels {
     pub status: String,
 }
@@ -110,6 +116,9 @@ pub struct Metrics {
     pub outbox_deliveries: Family<DeliveryLabels, Counter>,
     /// `errors_total{kind}`: `tool_<ToolError::kind>`, `store`, `send`, `outbox_store`.
     pub errors: Family<KindLabels, Counter>,
+    /// `reuse_total{kind="answer"|"plan",outcome="reused"|"made"}`: kept answers of
+    /// read-only tools and kept plans, given again or made afresh.
+    pub reuse: Family<ReuseLabels, Counter>,
     /// Per-agent queries, errors and latency percentiles for the status report.
     pub agents: AgentStatus,
 }
@@ -145,6 +154,7 @@ impl Metrics {
         let outbox_items = Family::default();
         let outbox_deliveries = Family::default();
         let errors = Family::default();
+        let reuse = Family::default();
         registry.register(
             "messages_received",
             "Messages the gateway was handed, per platform",
@@ -211,6 +221,11 @@ impl Metrics {
             Clone::clone(&outbox_deliveries),
         );
         registry.register("errors", "Errors by kind", Clone::clone(&errors));
+        registry.register(
+            "reuse",
+            "Kept answers (read-only tools) and kept plans, by whether one was given again or made afresh",
+            Clone::clone(&reuse),
+        );
         Self {
             registry,
             messages_received,
@@ -227,6 +242,7 @@ impl Metrics {
             outbox_items,
             outbox_deliveries,
             errors,
+            reuse,
             agents: AgentStatus::new(chrono::Utc::now()),
         }
     }
@@ -289,6 +305,17 @@ impl Metrics {
     }
 
     /// One agent turn: its intent, latency, tool and LLM time, LLM calls and tokens.
+    /// A kept answer or plan given again (`reused`) or made afresh (`made`); `kind` is
+    /// `answer` or `plan`.
+    pub fn reuse(&self, kind: &str, reused: bool) {
+        self.reuse
+            .get_or_create(&ReuseLabels {
+                kind: kind.to_owned(),
+                outcome: if reused { "reused" } else { "made" }.to_owned(),
+            })
+            .inc();
+    }
+
     pub fn agent_turn(&self, turn: &AgentTurn<'_>) {
         let agent = AgentLabels {
             agent: turn.agent.to_owned(),

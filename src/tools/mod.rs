@@ -223,6 +223,9 @@ pub struct ToolOutput {
     pub text: String,
     #[serde(skip)]
     pub chart: Option<ChartSpec>,
+    /// Given again from the kept answers; `None` for a tool whose answers are not kept.
+    #[serde(skip)]
+    pub kept: Option<bool>,
 }
 
 impl ToolOutput {
@@ -234,6 +237,7 @@ impl ToolOutput {
             data: std::sync::Arc::new(data),
             text,
             chart: None,
+            kept: None,
         })
     }
 
@@ -455,19 +459,26 @@ impl Registry {
         let Some((answers, key)) = kept else {
             return tool.call_json(&ctx, args).await;
         };
+        let reused = |output: ToolOutput| ToolOutput {
+            kept: Some(true),
+            ..output
+        };
         if let Some(output) = answers.get(&key, &ctx.store) {
             tracing::debug!(tool = tool.name(), "answer kept from a moment ago");
-            return Ok(output);
+            return Ok(reused(output));
         }
         let turn = answers.turn(&key);
         let _computing = turn.wait().await;
         if let Some(output) = answers.get(&key, &ctx.store) {
-            return Ok(output);
+            return Ok(reused(output));
         }
         let generation = ctx.store.data_generation();
         let output = tool.call_json(&ctx, args).await?;
         answers.keep(key, generation, &ctx.store, &output);
-        Ok(output)
+        Ok(ToolOutput {
+            kept: Some(false),
+            ..output
+        })
     }
 }
 

@@ -184,6 +184,20 @@ async fn the_gateway_counts_messages_replies_outcomes_limits_and_duplicates() {
             1.0,
         ),
         ("frontdesk_message_seconds_count{agent=\"support\"}", 4.0),
+        // The guest's three same questions: planned once, the timetable read once.
+        ("frontdesk_reuse_total{kind=\"plan\",outcome=\"made\"}", 2.0),
+        (
+            "frontdesk_reuse_total{kind=\"plan\",outcome=\"reused\"}",
+            2.0,
+        ),
+        (
+            "frontdesk_reuse_total{kind=\"answer\",outcome=\"made\"}",
+            2.0,
+        ),
+        (
+            "frontdesk_reuse_total{kind=\"answer\",outcome=\"reused\"}",
+            2.0,
+        ),
     ];
     for (key, want) in exact {
         assert_eq!(value(&s, key), want, "{key}");

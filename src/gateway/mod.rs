@@ -1,7 +1,7 @@
 //! The gateway between the chat adapters and the agents. For each [`Inbound`] message:
 //! identity and role → route to an agent (or stay silent) → drop a repeat of an event
 //! already handled → rate limit → account linking → the agent, with a typing indicator
-//! → the reply, in the thread the question came from → the turn saved in conversation
+//! when it takes a while → the reply, in the thread the question came from → the turn saved in conversation
 //! memory (after the reply, so the user never waits for that write).
 //!
 //! **Invariant:** the caller's identity and role come from the platform account (config
@@ -41,6 +41,10 @@ use crate::integrations::email::EmailSender;
 use crate::telemetry::metrics::Metrics;
 use crate::tools::{AgentKind, Caller, Role};
 use limits::{Admission, Limits};
+
+/// How long an answer may take before the typing indicator is shown: an instant answer
+/// needs none, and costs no call to the platform for it.
+pub const TYPING_AFTER: Duration = Duration::from_millis(800);
 
 /// How often the typing indicator is renewed while an agent works (platforms show it for
 /// about 5–10 seconds).
@@ -279,30 +283,20 @@ impl Gateway {
         event_key: String,
         reply_via: Arc<dyn DynChatAdapter>,
     ) -> Outcome {
-        let typing = {
-            let adapter = Arc::clone(&reply_via);
-            let channel = inbound.channel.clone();
-            AbortOnDrop(tokio::spawn(async move {
-                loop {
-                    if let Err(e) = adapter.dyn_typing(&channel).await {
-                        tracing::debug!(error = %e, "typing indicator not shown");
-                    }
-                    tokio::time::sleep(TYPING_EVERY).await;
-                }
-            }))
+        let respond = self.inner.agents.respond(AgentRequest {
+            agent,
+            caller,
+            text: inbound.text.clone(),
+            conversation: Some(inbound.conversation_key().to_string()),
+            event_id: Some(event_key),
+        });
+        // The answer and the typing indicator in one task: the indicator stops the
+        // moment the answer is ready.
+        let (reply, turn) = tokio::select! {
+            biased;
+            answered = respond => answered,
+            never = keep_typing(reply_via.as_ref(), &inbound.channel) => match never {},
         };
-        let (reply, turn) = self
-            .inner
-            .agents
-            .respond(AgentRequest {
-                agent,
-                caller,
-                text: inbound.text.clone(),
-                conversation: Some(inbound.conversation_key().to_string()),
-                event_id: Some(event_key),
-            })
-            .await;
-        drop(typing);
         let span = tracing::Span::current();
         let tools: Vec<&str> = reply.tool_calls.iter().map(|c| c.name.as_str()).collect();
         span.record("tools", tools.join(",").as_str());
@@ -320,12 +314,15 @@ impl Gateway {
     }
 }
 
-/// Stops a background task when dropped, even if the code holding it unwinds.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+/// Shows the typing indicator in `channel` once the answer has taken [`TYPING_AFTER`],
+/// then renews it every [`TYPING_EVERY`]; never ends (dropped with the answer ready).
+async fn keep_typing(adapter: &dyn DynChatAdapter, channel: &str) -> std::convert::Infallible {
+    tokio::time::sleep(TYPING_AFTER).await;
+    loop {
+        if let Err(e) = adapter.dyn_typing(channel).await {
+            tracing::debug!(error = %e, "typing indicator not shown");
+        }
+        tokio::time::sleep(TYPING_EVERY).await;
     }
 }
 

@@ -919,3 +919,28 @@ async fn a_long_list_is_shown_as_it_is_without_a_second_model_call() {
     let rows = reply.answer.lines().filter(|l| l.starts_with("• ")).count();
     assert_eq!(rows, pending.len().min(25));
 }
+
+#[tokio::test]
+async fn a_slow_answer_shows_typing_in_its_channel_until_it_is_sent() {
+    use crate::gateway::{gateway_settings, gateway_with, run, slack, Recorder};
+    use frontdesk::gateway::{Outcome, TYPING_AFTER};
+
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let think = TYPING_AFTER + Duration::from_millis(700);
+    let fake = Fake::start(vec![Reply::Slow(
+        think,
+        text("Namaste! How can I help?", 10, 5),
+    )])
+    .await;
+    let (s, _dir) = settings(&fake.base_url, "llm", None);
+    let gw = gateway_with(&db, gateway_settings(), &s);
+    let rec = Arc::new(Recorder::default());
+    let msg = slack("C_SUPPORT", "U_BOB", &["S_STAFF"], "hello there", "EvSlow1");
+    let outcome = run(&gw, &rec, msg).await;
+    assert!(matches!(outcome, Outcome::Answered { .. }), "{outcome:?}");
+    assert_eq!(rec.texts(), ["Namaste! How can I help?"]);
+    // Shown once, in the channel asked in; not renewed after the answer went.
+    assert_eq!(*rec.typing.lock().unwrap(), ["C_SUPPORT"]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(rec.typing.lock().unwrap().len(), 1);
+}

@@ -320,7 +320,8 @@ impl Agents {
         };
         if self.planner == PlannerKind::Llm {
             let conversation = self.conversation(req).await;
-            return self.ask_llm(agent, &ctx, &conversation, text, times).await;
+            // Boxed: the model's loop is a large future most messages never run.
+            return Box::pin(self.ask_llm(agent, &ctx, &conversation, text, times)).await;
         }
         let courses = match self.store.all_courses().await {
             Ok(c) => c,
@@ -377,7 +378,7 @@ impl Agents {
             }
             rules::Plan::Reply { intent, text } => Self::reply(agent, intent, text),
             rules::Plan::Unsure if self.llm.is_some() => {
-                self.ask_llm(agent, &ctx, &conversation, text, times).await
+                Box::pin(self.ask_llm(agent, &ctx, &conversation, text, times)).await
             }
             rules::Plan::Unsure => Self::reply(
                 agent,
@@ -443,7 +444,7 @@ impl Agents {
             result: data,
         });
         if let Some(spec) = chart {
-            reply.chart = render_chart(spec).await;
+            reply.chart = Box::pin(render_chart(spec)).await;
         }
         reply
     }

@@ -77,9 +77,13 @@ impl Plans {
             by_text.clear();
         }
         let kept = by_text.entry(text.to_owned()).or_default();
-        // Plans made for another minute or catalogue are never given again.
-        kept.retain(|k| k.minute == at.minute && Arc::ptr_eq(&k.courses, at.courses));
-        kept.retain(|k| k.agent != at.agent || k.role != at.role);
+        // Plans made for another minute or catalogue are never given again, and this one
+        // replaces the one made for the same agent and role.
+        kept.retain(|k| {
+            k.minute == at.minute
+                && Arc::ptr_eq(&k.courses, at.courses)
+                && (k.agent != at.agent || k.role != at.role)
+        });
         kept.push(Kept {
             agent: at.agent,
             role: at.role,

@@ -9,8 +9,8 @@ use super::client_days::{fact_fields, ClientFacts};
 use super::txn::retrying;
 use super::{names, Job, OutboxItem, Store, StoreError};
 use crate::domain::{
-    Client, Enrollment, Money, ObjectId, Order, OrderNumber, OrderStatus, Payment, PaymentMethod,
-    PaymentStatus,
+    Client, Course, Enrollment, Money, ObjectId, Order, OrderNumber, OrderStatus, Payment,
+    PaymentMethod, PaymentStatus,
 };
 
 /// What it takes to enrol a client in a course.
@@ -122,7 +122,14 @@ impl Store {
     /// [`StoreError::NotFound`] for an unknown client or course; the server failed
     /// (nothing is written then).
     pub async fn create_order(&self, new: NewOrder) -> Result<OrderCreated, StoreError> {
-        self.make_order(new, false).await
+        let (replayed, course) = tokio::try_join!(
+            self.replay(new.idempotency_key.as_deref()),
+            self.course_by_id(new.course_id),
+        )?;
+        match replayed {
+            Some(existing) => Ok(existing),
+            None => self.make_order(new, course, false).await,
+        }
     }
 
     /// [`Store::create_order`] for someone asking to enrol: when the client already has
@@ -137,30 +144,30 @@ impl Store {
     /// # Errors
     /// As [`Store::create_order`].
     pub async fn enrol(&self, new: NewOrder, as_read: &Client) -> Result<OrderCreated, StoreError> {
-        if as_read.id == new.client_id {
-            let (replayed, open) = tokio::try_join!(
-                self.replay(new.idempotency_key.as_deref()),
-                self.pending_order_for(as_read, new.course_id),
-            )?;
-            if let Some(existing) = replayed.or(open) {
-                return Ok(existing);
+        let open = async {
+            if as_read.id == new.client_id {
+                self.pending_order_for(as_read, new.course_id).await
+            } else {
+                Ok(None)
             }
+        };
+        let (replayed, open) = tokio::try_join!(self.replay(new.idempotency_key.as_deref()), open)?;
+        if let Some(existing) = replayed.or(open) {
+            return Ok(existing);
         }
-        self.make_order(new, true).await
+        let course = self.course_by_id(new.course_id).await?;
+        self.make_order(new, course, true).await
     }
 
+    /// Writes the order for `course` (as read by the caller, which has already looked
+    /// for a replay of the idempotency key); `once_while_unpaid`: not while the client
+    /// has an unpaid order for the course.
     async fn make_order(
         &self,
         new: NewOrder,
+        course: Option<Course>,
         once_while_unpaid: bool,
     ) -> Result<OrderCreated, StoreError> {
-        let (replayed, course) = tokio::try_join!(
-            self.replay(new.idempotency_key.as_deref()),
-            self.course_by_id(new.course_id),
-        )?;
-        if let Some(existing) = replayed {
-            return Ok(existing);
-        }
         let course = course.ok_or_else(|| StoreError::NotFound {
             what: "course",
             key: new.course_id.to_hex(),

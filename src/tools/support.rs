@@ -486,8 +486,8 @@ impl Tool for CourseInfo {
             .map(str::trim)
             .filter(|c| !c.is_empty())
         {
-            Some(c) => vec![resolve::course(ctx, c).await?],
-            None => ctx.store.all_courses().await?.as_ref().clone(),
+            Some(c) => std::sync::Arc::new(vec![resolve::course(ctx, c).await?]),
+            None => ctx.store.all_courses().await?,
         };
         let views: Vec<serde_json::Value> = courses
             .iter()

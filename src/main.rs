@@ -962,9 +962,14 @@ async fn chat(
         let reply = agents
             .handle(AgentRequest {
                 agent,
-                caller,
+                caller: caller.with_account(frontdesk::domain::Account::new("console", &who_label)),
                 text: line.to_owned(),
-                conversation: Some(format!("console:{session}:{}:{who_label}", agent.as_str())),
+                conversation: Some(frontdesk::agents::ConversationKey {
+                    platform: frontdesk_chat::Platform::Console,
+                    channel: session.to_string(),
+                    thread: Some(agent.as_str().to_owned()),
+                    user: who_label.to_string(),
+                }),
                 event_id: Some(format!("console:{}", uuid::Uuid::new_v4().simple())),
             })
             .await;

@@ -93,6 +93,7 @@ pub async fn resolve_caller(
             role: Role::Admin,
             client_id: None,
             name: "admin".into(),
+            account: None,
         }),
         Some("guest") => Ok(Caller::guest()),
         Some(other) => {
@@ -146,7 +147,7 @@ pub async fn run_case(agents: &Agents, case: &EvalCase) -> Result<EvalResult, Ev
         .await;
     let mut failures = Vec::new();
     if let Some(intent) = &case.expect.intent {
-        if !intent.eq_ignore_ascii_case(&reply.intent) {
+        if !intent.eq_ignore_ascii_case(reply.intent.as_str()) {
             failures.push(format!("intent {} (expected {intent})", reply.intent));
         }
     }

@@ -25,6 +25,7 @@ use tracing::field::Empty;
 use tracing::Instrument;
 
 use crate::config::{LlmSettings, PlannerKind};
+use crate::tools::ToolErrorKind;
 use crate::tools::{AgentKind, Registry, Role, ToolCtx};
 
 use super::memory::{Turn, KEPT_TURNS};
@@ -365,6 +366,7 @@ impl LlmPlanner {
                 name: clip(&name, 64),
                 args: parse_args(&raw_args).unwrap_or_else(|_| Value::String(clip(&raw_args, 500))),
                 result: Arc::new(error.clone()),
+                error: Some(ToolErrorKind::BadArgs),
             });
             return (id, error.to_string());
         }
@@ -380,6 +382,7 @@ impl LlmPlanner {
                     name,
                     args: Value::String(clip(&raw_args, 500)),
                     result: Arc::new(error.clone()),
+                    error: Some(ToolErrorKind::BadArgs),
                 });
                 return (id, error.to_string());
             }
@@ -387,6 +390,7 @@ impl LlmPlanner {
         if outcome.intent.is_empty() {
             outcome.intent.clone_from(&name);
         }
+        let mut failed = None;
         let (result, content) = match registry.call(agent, ctx, &name, args.clone()).await {
             Ok(out) => {
                 let content = if out.data.to_string().len() <= SMALL_RESULT_CHARS {
@@ -410,15 +414,18 @@ impl LlmPlanner {
                 (out.data, content)
             }
             Err(e) => {
-                let error = json!({ "error": e.kind(), "message": e.to_string() });
+                failed = Some(e.kind());
+                let error = e.as_data();
                 let content = error.to_string();
                 (Arc::new(error), content)
             }
         };
-        progress
-            .outcome
-            .tool_calls
-            .push(ToolCallRecord { name, args, result });
+        progress.outcome.tool_calls.push(ToolCallRecord {
+            name,
+            args,
+            result,
+            error: failed,
+        });
         (id, content)
     }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use futures::TryStreamExt;
 
+use crate::domain::Intent;
 use crate::store::{names, BatchedInsert, Store, StoreError};
 
 /// One remembered turn.
@@ -17,9 +18,42 @@ use crate::store::{names, BatchedInsert, Store, StoreError};
 pub struct Turn {
     pub user: String,
     pub answer: String,
-    pub intent: String,
+    pub intent: Intent,
     #[serde(default)]
     pub args: serde_json::Value,
+    /// What the answer left waiting for the next message: a question back, or a write
+    /// proposed for a "yes".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+}
+
+/// A request the agent is waiting to finish with the next message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    /// Names the request: a confirmed write's idempotency key is made from it, so two
+    /// "yes" for one proposal make one write.
+    pub id: String,
+    pub intent: Intent,
+    /// The arguments so far (for a proposal: as the tool resolved them).
+    pub args: serde_json::Value,
+    pub waiting_for: WaitingFor,
+    #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What the next message may settle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WaitingFor {
+    /// A "yes" runs the proposed write; a "no" drops it.
+    Confirmation,
+    /// The answer to a question back: the value of `field`, one of `options` when the
+    /// question offered some.
+    Answer {
+        field: String,
+        #[serde(default)]
+        options: Vec<String>,
+    },
 }
 
 /// A conversation's memory document.
@@ -40,13 +74,25 @@ pub struct Conversation {
 pub const KEPT_TURNS: usize = 6;
 
 impl Conversation {
-    /// The last turn that called a tool, for follow-ups.
+    /// The last turn that answered with a tool that only reads, for follow-ups ("and
+    /// last month?"). A write is never a follow-up's model.
     #[must_use]
-    pub fn last_tool_turn(&self) -> Option<&Turn> {
+    pub fn last_read_turn(&self) -> Option<&Turn> {
         self.turns
             .iter()
             .rev()
-            .find(|t| !matches!(t.intent.as_str(), "smalltalk" | "refused" | "unsure"))
+            .find(|t| t.intent.is_tool())
+            .filter(|t| !t.intent.is_write())
+    }
+
+    /// What the last turn left waiting, while it is still fresh at `now`.
+    #[must_use]
+    pub fn pending(&self, now: DateTime<Utc>) -> Option<&Pending> {
+        self.turns
+            .last()?
+            .pending
+            .as_ref()
+            .filter(|p| p.expires_at > now)
     }
 }
 

@@ -11,6 +11,7 @@ pub mod llm;
 pub mod memory;
 mod plans;
 pub mod rules;
+pub mod settle;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,10 +21,13 @@ use serde_json::Value;
 
 use crate::charts::{Chart, ChartSpec};
 use crate::config::{LlmSettings, PlannerKind, StudioSettings};
+use crate::domain::Intent;
 use crate::domain::SharedClock;
 use crate::store::Store;
 use crate::telemetry::metrics::{AgentTurn, Metrics};
-use crate::tools::{AgentKind, Caller, Registry, Role, ToolCtx, ToolError};
+use crate::tools::{AgentKind, Caller, Registry, Role, ToolCtx, ToolError, ToolErrorKind};
+
+pub use frontdesk_chat::ConversationKey;
 
 pub use llm::LlmPlanner;
 
@@ -36,9 +40,9 @@ pub struct AgentRequest {
     pub agent: AgentKind,
     pub caller: Caller,
     pub text: String,
-    /// The conversation key (platform, channel, thread, user) for memory; `None` for
+    /// The conversation (platform, channel, thread, user) for memory; `None` for
     /// one-off questions.
-    pub conversation: Option<String>,
+    pub conversation: Option<ConversationKey>,
     /// The platform event id: the idempotency key of any write this message makes.
     pub event_id: Option<String>,
 }
@@ -70,26 +74,22 @@ impl TurnToRemember<'_> {
     }
 }
 
-/// Who is asking, for the audit trail: a client by their id, anyone else by their
-/// platform account (`slack:U0ASHA`) when the message came from a chat, else by role.
+/// Who is asking, for the audit trail: a client by their id, anyone else by the account
+/// the request came from (`slack:U0ASHA`, `api:<token subject>`), else by role.
 fn actor_for(
     req: &AgentRequest,
     agent: AgentKind,
     at: chrono::DateTime<chrono::Utc>,
 ) -> crate::store::Actor {
-    // The conversation key is `platform:channel:thread:user`.
-    let parts: Vec<&str> = req
-        .conversation
-        .as_deref()
-        .unwrap_or("")
-        .split(':')
-        .collect();
-    let platform = (parts.len() >= 4).then(|| parts[0].to_owned());
-    let subject = match (&req.caller.client_id, &platform, parts.last()) {
-        (Some(id), _, _) => id.to_hex(),
-        (None, Some(p), Some(user)) => format!("{p}:{user}"),
-        _ => req.caller.role.as_str().to_owned(),
+    let subject = match (&req.caller.client_id, &req.caller.account) {
+        (Some(id), _) => id.to_hex(),
+        (None, Some(account)) => account.to_string(),
+        (None, None) => req.caller.role.as_str().to_owned(),
     };
+    let platform = req
+        .conversation
+        .as_ref()
+        .map(|c| c.platform.as_str().to_owned());
     crate::store::Actor::new(
         subject,
         req.caller.role.as_str(),
@@ -106,13 +106,17 @@ pub struct ToolCallRecord {
     pub args: Value,
     /// Shared with the kept answer it may come from.
     pub result: Arc<Value>,
+    /// Why the call gave no result, if it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ToolErrorKind>,
 }
 
 /// The answer, with how it was reached.
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentReply {
     pub agent: AgentKind,
-    pub intent: String,
+    /// The tool that answered, the write proposed for a "yes", or an answer without one.
+    pub intent: Intent,
     pub tool_calls: Vec<ToolCallRecord>,
     pub answer: String,
     pub llm_calls: u32,
@@ -128,6 +132,12 @@ pub struct AgentReply {
     /// The chart of a trend or a breakdown (its PNG is not serialized here).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chart: Option<Chart>,
+    /// A write proposed and waiting for a "yes", with the arguments it would run with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposed: Option<Value>,
+    /// What the answer leaves waiting for the next message (kept in memory).
+    #[serde(skip)]
+    pub pending: Option<memory::Pending>,
 }
 
 /// Both agents over one database.
@@ -226,9 +236,12 @@ impl Agents {
         reply.tool_ms = millis(times.tool);
         reply.llm_ms = millis(times.llm);
         tracing::Span::current().record("intent", reply.intent.as_str());
+        let failed: Vec<ToolErrorKind> = reply.tool_calls.iter().filter_map(|c| c.error).collect();
         self.metrics.agent_turn(&AgentTurn {
-            agent: reply.agent.as_str(),
-            intent: &reply.intent,
+            agent: reply.agent,
+            intent: reply.intent,
+            failed: !failed.is_empty(),
+            latency_ms: reply.latency_ms,
             seconds: started.elapsed().as_secs_f64(),
             tool_calls: reply.tool_calls.len(),
             tool_seconds: times.tool.as_secs_f64(),
@@ -237,34 +250,39 @@ impl Agents {
             prompt_tokens: reply.prompt_tokens,
             completion_tokens: reply.completion_tokens,
         });
-        self.metrics.agents.record(&reply);
-        for call in &reply.tool_calls {
-            if let Some(kind) = call.result.get("error").and_then(Value::as_str) {
-                self.metrics
-                    .error(&format!("tool_{}", tool_error_kind(kind)));
-            }
+        for kind in failed {
+            self.metrics.error(&format!("tool_{}", kind.as_str()));
         }
         let turn = req.conversation.map(|key| TurnToRemember {
             agents: self,
-            key,
+            key: key.as_string(),
             turn: memory::Turn {
                 user: req.text.chars().take(500).collect(),
                 answer: reply.answer.chars().take(1000).collect(),
-                intent: reply.intent.clone(),
+                intent: reply.intent,
                 args: reply
                     .tool_calls
                     .first()
                     .map(|c| c.args.clone())
                     .unwrap_or(Value::Null),
+                pending: reply.pending.clone(),
             },
         });
+        // A question back or a proposal is saved before the reply goes: the answer to
+        // it may come at once.
+        if reply.pending.is_some() {
+            if let Some(turn) = turn {
+                turn.save().await;
+            }
+            return (reply, None);
+        }
         (reply, turn)
     }
 
-    fn reply(agent: AgentKind, intent: &str, answer: String) -> AgentReply {
+    fn reply(agent: AgentKind, intent: Intent, answer: String) -> AgentReply {
         AgentReply {
             agent,
-            intent: intent.to_owned(),
+            intent,
             tool_calls: Vec::new(),
             answer,
             llm_calls: 0,
@@ -275,6 +293,8 @@ impl Agents {
             llm_ms: 0,
             planner: "rules",
             chart: None,
+            proposed: None,
+            pending: None,
         }
     }
 
@@ -291,7 +311,7 @@ impl Agents {
         if text.is_empty() {
             return Self::reply(
                 agent,
-                "smalltalk",
+                Intent::Smalltalk,
                 format!(
                     "What can I help you with? {}",
                     rules::help_text(agent, req.caller.role)
@@ -300,10 +320,10 @@ impl Agents {
         }
         let length = text.chars().count();
         if length > MAX_MESSAGE_CHARS {
-            return Self::reply(agent, "smalltalk", format!("That message is too long for me ({length} characters). Please send a shorter question, under {MAX_MESSAGE_CHARS} characters."));
+            return Self::reply(agent, Intent::Smalltalk, format!("That message is too long for me ({length} characters). Please send a shorter question, under {MAX_MESSAGE_CHARS} characters."));
         }
         if agent == AgentKind::Dashboard && req.caller.role < Role::Manager {
-            return Self::reply(agent, "refused", "The dashboard's figures are for studio managers. I can help with classes, courses, your orders and payments instead.".into());
+            return Self::reply(agent, Intent::Refused, "The dashboard's figures are for studio managers. I can help with classes, courses, your orders and payments instead.".into());
         }
         // The Dashboard only reads: through the read-only connection when there is one.
         // Support writes are audited in the caller's name.
@@ -327,7 +347,7 @@ impl Agents {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "catalogue not loaded");
-                return Self::reply(agent, "smalltalk", ToolError::Store(e).to_string());
+                return Self::reply(agent, Intent::Smalltalk, ToolError::Store(e).to_string());
             }
         };
         let plan_ctx = rules::Context {
@@ -344,14 +364,14 @@ impl Agents {
             courses: &courses,
         };
         let kept = self.plans.as_ref().and_then(|p| p.get(text, &plan_for));
-        let (plan, conversation) = match kept {
+        let (plan, conversation, origin) = match kept {
             Some(plan) => {
                 self.metrics.reuse("plan", true);
-                (plan, memory::Conversation::default())
+                (plan, memory::Conversation::default(), Origin::Message)
             }
             None => {
                 let reading = rules::Reading::of(text, &plan_ctx);
-                if reading.understood() {
+                if reading.understood() && !settle::starts_like_a_reply(text) {
                     // A question complete in itself needs no earlier turn: no memory
                     // read for it, and its plan holds for the same words.
                     let plan = reading.plan(&plan_ctx, None);
@@ -359,30 +379,72 @@ impl Agents {
                         plans.keep(text, &plan_for, &plan);
                         self.metrics.reuse("plan", false);
                     }
-                    (plan, memory::Conversation::default())
+                    (plan, memory::Conversation::default(), Origin::Message)
                 } else {
                     let conversation = self.conversation(req).await;
-                    let follow_up = conversation
-                        .last_tool_turn()
-                        .map(|t| (t.intent.as_str(), &t.args));
-                    (reading.plan(&plan_ctx, follow_up), conversation)
+                    match self.settle(&conversation, text) {
+                        Some(Settled::Reply(reply)) => {
+                            return Self::reply(agent, Intent::Smalltalk, reply)
+                        }
+                        Some(Settled::Run {
+                            intent,
+                            args,
+                            origin,
+                        }) => (
+                            rules::Plan::Call { tool: intent, args },
+                            conversation,
+                            origin,
+                        ),
+                        None if settle::is_yes(text) && !reading.understood() => {
+                            return Self::reply(agent, Intent::Smalltalk, "There's nothing waiting for a yes right now. What can I do for you?".into());
+                        }
+                        None => {
+                            let follow_up =
+                                conversation.last_read_turn().map(|t| (t.intent, &t.args));
+                            (
+                                reading.plan(&plan_ctx, follow_up),
+                                conversation,
+                                Origin::Message,
+                            )
+                        }
+                    }
                 }
             }
         };
         match plan {
             rules::Plan::Call { tool, args } => {
                 let started = Instant::now();
-                let reply = self.call_tool(agent, &ctx, tool, args).await;
+                let reply = self
+                    .run_tool(agent, &ctx, tool, args, origin, req.conversation.is_some())
+                    .await;
                 times.tool += started.elapsed();
                 reply
             }
             rules::Plan::Reply { intent, text } => Self::reply(agent, intent, text),
+            rules::Plan::Ask {
+                intent,
+                args,
+                field,
+                question,
+                options,
+            } => {
+                let mut reply = Self::reply(agent, intent, question);
+                reply.pending = Some(self.pending(
+                    intent,
+                    args,
+                    memory::WaitingFor::Answer {
+                        field: field.to_owned(),
+                        options,
+                    },
+                ));
+                reply
+            }
             rules::Plan::Unsure if self.llm.is_some() => {
                 Box::pin(self.ask_llm(agent, &ctx, &conversation, text, times)).await
             }
             rules::Plan::Unsure => Self::reply(
                 agent,
-                "smalltalk",
+                Intent::Smalltalk,
                 format!(
                     "I'm not sure I understood that. {}",
                     rules::help_text(agent, req.caller.role)
@@ -391,61 +453,207 @@ impl Agents {
         }
     }
 
+    /// What the message settles of what the last turn left waiting: a "yes" runs the
+    /// proposed write, a "no" drops it, an answer to a question back goes on with the
+    /// request. `None`: nothing was waiting, or the message is something else (a new
+    /// question is simply answered).
+    fn settle(&self, conversation: &memory::Conversation, text: &str) -> Option<Settled> {
+        let pending = conversation.pending(self.clock.now())?;
+        match &pending.waiting_for {
+            memory::WaitingFor::Confirmation if settle::is_yes(text) => Some(Settled::Run {
+                intent: pending.intent,
+                args: pending.args.clone(),
+                origin: Origin::Confirmed(pending.id.clone()),
+            }),
+            memory::WaitingFor::Confirmation if settle::is_no(text) => Some(Settled::Reply(
+                "OK, I haven't done it. Anything else?".into(),
+            )),
+            memory::WaitingFor::Confirmation => None,
+            memory::WaitingFor::Answer { .. } if settle::is_no(text) => {
+                Some(Settled::Reply("OK, I've left it. Anything else?".into()))
+            }
+            memory::WaitingFor::Answer { field, options } => {
+                let value = settle::answer_for(field, options, text)?;
+                let mut args = pending.args.as_object().cloned().unwrap_or_default();
+                if pending.intent == Intent::FindClient {
+                    // A client named another way replaces the first try.
+                    for key in ["email", "phone", "order", "name"] {
+                        args.remove(key);
+                    }
+                }
+                let key = match (pending.intent, field.as_str()) {
+                    (Intent::FindClient, "client") => "name",
+                    (_, field) => field,
+                };
+                args.insert(key.to_owned(), value);
+                Some(Settled::Run {
+                    intent: pending.intent,
+                    args: Value::Object(args),
+                    origin: Origin::Conversation,
+                })
+            }
+        }
+    }
+
+    /// A request left waiting, forgotten after [`PENDING_MINUTES`].
+    fn pending(
+        &self,
+        intent: Intent,
+        args: Value,
+        waiting_for: memory::WaitingFor,
+    ) -> memory::Pending {
+        memory::Pending {
+            id: crate::domain::ObjectId::new().to_hex(),
+            intent,
+            args,
+            waiting_for,
+            expires_at: self.clock.now() + chrono::Duration::minutes(PENDING_MINUTES),
+        }
+    }
+
+    /// Runs a planned tool. A write runs at once only when the message itself named
+    /// every target exactly; otherwise it is proposed for a "yes". A question the tool
+    /// asks back (which client, which course, a missing detail) is left waiting.
+    async fn run_tool(
+        &self,
+        agent: AgentKind,
+        ctx: &ToolCtx,
+        intent: Intent,
+        args: Value,
+        origin: Origin,
+        in_conversation: bool,
+    ) -> AgentReply {
+        let mut ctx = std::borrow::Cow::Borrowed(ctx);
+        let mut args = args;
+        if intent.is_write() {
+            match &origin {
+                Origin::Confirmed(id) => {
+                    // Two "yes" to one proposal make one write.
+                    ctx.to_mut().idempotency_key = Some(format!("confirm:{id}"));
+                }
+                Origin::Message | Origin::Conversation => {
+                    match self
+                        .registry
+                        .preview(agent, &ctx, intent.as_str(), args.clone())
+                        .await
+                    {
+                        Ok(Some(preview)) if origin == Origin::Conversation || !preview.exact => {
+                            return self.propose(agent, intent, preview, in_conversation);
+                        }
+                        Ok(Some(preview)) => args = preview.args,
+                        Ok(None) => {}
+                        Err(e) => return self.tool_failed(agent, &ctx, intent, args, &e),
+                    }
+                }
+            }
+        }
+        self.call_tool(agent, &ctx, intent, args).await
+    }
+
+    /// A write resolved and shown for a "yes"; nothing is written.
+    fn propose(
+        &self,
+        agent: AgentKind,
+        intent: Intent,
+        preview: crate::tools::Preview,
+        in_conversation: bool,
+    ) -> AgentReply {
+        let ask = if in_conversation {
+            "Reply *yes* to confirm or *no* to leave it."
+        } else {
+            "To go ahead, ask again naming the client by email and the course by its full name."
+        };
+        let mut reply = Self::reply(agent, intent, format!("{}? {ask}", preview.summary));
+        reply.proposed = Some(preview.args.clone());
+        if in_conversation {
+            reply.pending =
+                Some(self.pending(intent, preview.args, memory::WaitingFor::Confirmation));
+        }
+        reply
+    }
+
     /// The conversation's earlier turns; none when it has no key or cannot be read.
     async fn conversation(&self, req: &AgentRequest) -> memory::Conversation {
         let Some(key) = &req.conversation else {
             return memory::Conversation::default();
         };
-        memory::load(&self.store, key).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "conversation memory not loaded");
-            memory::Conversation::default()
-        })
+        memory::load(&self.store, &key.as_string())
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "conversation memory not loaded");
+                memory::Conversation::default()
+            })
     }
 
     async fn call_tool(
         &self,
         agent: AgentKind,
         ctx: &ToolCtx,
-        tool: &str,
+        intent: Intent,
         args: Value,
     ) -> AgentReply {
-        let result = self.registry.call(agent, ctx, tool, args.clone()).await;
-        let mut chart = None;
-        let (intent, answer, data) = match result {
-            Ok(out) => {
-                if let Some(reused) = out.kept {
-                    self.metrics.reuse("answer", reused);
-                }
-                chart = out.chart;
-                (tool.to_owned(), out.text, out.data)
-            }
-            Err(ToolError::Forbidden(msg))
-                if !self
-                    .registry
-                    .get(tool)
-                    .is_some_and(|t| t.allowed(ctx.caller.role)) =>
-            {
-                (
-                    "refused".to_owned(),
-                    msg.clone(),
-                    Arc::new(serde_json::json!({ "error": "forbidden", "message": msg })),
-                )
-            }
-            Err(e) => (
-                tool.to_owned(),
-                e.to_string(),
-                Arc::new(serde_json::json!({ "error": e.kind(), "message": e.to_string() })),
-            ),
+        let out = match self
+            .registry
+            .call(agent, ctx, intent.as_str(), args.clone())
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => return self.tool_failed(agent, ctx, intent, args, &e),
         };
-        let mut reply = Self::reply(agent, &intent, answer);
+        if let Some(reused) = out.kept {
+            self.metrics.reuse("answer", reused);
+        }
+        let mut reply = Self::reply(agent, intent, out.text);
         reply.tool_calls.push(ToolCallRecord {
-            name: tool.to_owned(),
+            name: intent.as_str().to_owned(),
             args,
-            result: data,
+            result: out.data,
+            error: None,
         });
-        if let Some(spec) = chart {
+        if let Some(spec) = out.chart {
             reply.chart = Box::pin(render_chart(spec)).await;
         }
+        reply
+    }
+
+    /// The answer to a tool that gave no result: its error in plain words, and for a
+    /// question back (which one? what is missing?) the request left waiting for the
+    /// answer.
+    fn tool_failed(
+        &self,
+        agent: AgentKind,
+        ctx: &ToolCtx,
+        intent: Intent,
+        args: Value,
+        e: &ToolError,
+    ) -> AgentReply {
+        let refused = matches!(e, ToolError::Forbidden(_));
+        let mut reply = Self::reply(
+            agent,
+            if refused { Intent::Refused } else { intent },
+            e.to_string(),
+        );
+        let waiting_for = match e {
+            ToolError::Ambiguous { field, options, .. } => Some(memory::WaitingFor::Answer {
+                field: (*field).to_owned(),
+                options: options.clone(),
+            }),
+            ToolError::Missing { field, .. } => Some(memory::WaitingFor::Answer {
+                field: (*field).to_owned(),
+                options: Vec::new(),
+            }),
+            _ => None,
+        };
+        if let Some(waiting_for) = waiting_for {
+            reply.pending = Some(self.pending(intent, args.clone(), waiting_for));
+        }
+        let _ = ctx;
+        reply.tool_calls.push(ToolCallRecord {
+            name: intent.as_str().to_owned(),
+            args,
+            result: Arc::new(e.as_data()),
+            error: Some(e.kind()),
+        });
         reply
     }
 
@@ -460,7 +668,7 @@ impl Agents {
         let Some(llm) = &self.llm else {
             return Self::reply(
                 agent,
-                "smalltalk",
+                Intent::Smalltalk,
                 "The AI assistant is not configured (no OPENAI_API_KEY); ask me in simpler words."
                     .into(),
             );
@@ -479,7 +687,7 @@ impl Agents {
         };
         AgentReply {
             agent,
-            intent: outcome.intent,
+            intent: outcome.intent.parse().unwrap_or(Intent::Smalltalk),
             tool_calls: outcome.tool_calls,
             answer: outcome.answer,
             llm_calls: outcome.llm_calls,
@@ -490,6 +698,8 @@ impl Agents {
             llm_ms: 0,
             planner: "llm",
             chart,
+            proposed: None,
+            pending: None,
         }
     }
 }
@@ -517,22 +727,28 @@ struct Times {
     llm: std::time::Duration,
 }
 
-/// A tool result's error kind as a metric label: the known kinds, else "other".
-fn tool_error_kind(kind: &str) -> &'static str {
-    const KINDS: [&str; 9] = [
-        "forbidden",
-        "bad_args",
-        "not_found",
-        "ambiguous",
-        "conflict",
-        "unavailable",
-        "store",
-        "unknown_tool",
-        "other",
-    ];
-    KINDS
-        .iter()
-        .copied()
-        .find(|k| *k == kind)
-        .unwrap_or("other")
+/// How long a question back or a proposal waits for its answer.
+pub const PENDING_MINUTES: i64 = 10;
+
+/// Where a planned request's targets came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Origin {
+    /// The message itself.
+    Message,
+    /// An earlier turn: the answer to a question back.
+    Conversation,
+    /// A "yes" to the proposal with this id.
+    Confirmed(String),
+}
+
+/// What a message settled of what was waiting.
+enum Settled {
+    /// Go on with this request.
+    Run {
+        intent: Intent,
+        args: Value,
+        origin: Origin,
+    },
+    /// Answered with this (a "no").
+    Reply(String),
 }

@@ -102,7 +102,7 @@ mod tests {
 
     fn plan(tool: &'static str) -> Plan {
         Plan::Call {
-            tool,
+            tool: tool.parse().unwrap_or(crate::domain::Intent::Smalltalk),
             args: json!({ "period": "this_month" }),
         }
     }

@@ -13,16 +13,24 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use regex::Regex;
 use serde_json::{json, Map, Value};
 
-use crate::domain::{Course, OrderNumber, Period};
+use crate::domain::{Course, Intent, OrderNumber, Period};
 use crate::tools::{AgentKind, Role};
 
 /// What the rules decided.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
     /// Call this tool with these arguments.
-    Call { tool: &'static str, args: Value },
-    /// Answer directly (greetings, help, a question back).
-    Reply { intent: &'static str, text: String },
+    Call { tool: Intent, args: Value },
+    /// Answer directly (greetings, help, a refusal).
+    Reply { intent: Intent, text: String },
+    /// Ask a question back; the answer gives `field` and `intent` goes on with `args`.
+    Ask {
+        intent: Intent,
+        args: Value,
+        field: &'static str,
+        question: String,
+        options: Vec<String>,
+    },
     /// Not confident: say what can be answered instead of guessing.
     Unsure,
 }
@@ -52,7 +60,7 @@ pub struct Context<'a> {
 const MIN_SCORE: u32 = 3;
 
 struct Cue {
-    intent: &'static str,
+    intent: Intent,
     agent: AgentKind,
     /// Single words (typo-tolerant) and phrases (matched on the cleaned text).
     terms: &'static [(&'static str, u32)],
@@ -62,7 +70,7 @@ use AgentKind::{Dashboard, Support};
 
 const CUES: &[Cue] = &[
     Cue {
-        intent: "find_client",
+        intent: Intent::FindClient,
         agent: Support,
         terms: &[
             ("find", 2),
@@ -80,7 +88,7 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "client_orders",
+        intent: Intent::ClientOrders,
         agent: Support,
         terms: &[
             ("orders", 3),
@@ -91,12 +99,12 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "order_status",
+        intent: Intent::OrderStatus,
         agent: Support,
         terms: &[("status", 2), ("where is", 1), ("order", 1), ("track", 1)],
     },
     Cue {
-        intent: "list_classes",
+        intent: Intent::ListClasses,
         agent: Support,
         terms: &[
             ("class", 2),
@@ -110,10 +118,13 @@ const CUES: &[Cue] = &[
             ("when", 1),
             ("whats on", 2),
             ("slots", 1),
+            ("what time", 3),
+            ("time", 1),
+            ("timings", 2),
         ],
     },
     Cue {
-        intent: "course_info",
+        intent: Intent::CourseInfo,
         agent: Support,
         terms: &[
             ("price", 3),
@@ -137,7 +148,7 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "create_order",
+        intent: Intent::CreateOrder,
         agent: Support,
         terms: &[
             ("create an order", 5),
@@ -149,6 +160,7 @@ const CUES: &[Cue] = &[
             ("enrolment", 2),
             ("sign up", 4),
             ("sign me up", 5),
+            ("sign", 3),
             ("register", 4),
             ("book", 3),
             ("buy", 3),
@@ -157,7 +169,7 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "create_enquiry",
+        intent: Intent::CreateEnquiry,
         agent: Support,
         terms: &[
             ("enquiry", 4),
@@ -173,7 +185,7 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "pending_payments",
+        intent: Intent::PendingPayments,
         agent: Support,
         terms: &[
             ("pending", 3),
@@ -188,7 +200,7 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "record_payment",
+        intent: Intent::RecordPayment,
         agent: Support,
         terms: &[
             ("record", 2),
@@ -208,7 +220,7 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "escalate_to_staff",
+        intent: Intent::EscalateToStaff,
         agent: Support,
         terms: &[
             ("human", 4),
@@ -225,7 +237,7 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "revenue",
+        intent: Intent::Revenue,
         agent: Dashboard,
         terms: &[
             ("revenue", 4),
@@ -249,7 +261,7 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "new_clients",
+        intent: Intent::NewClients,
         agent: Dashboard,
         terms: &[
             ("new clients", 4),
@@ -264,7 +276,7 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "course_enrollment",
+        intent: Intent::CourseEnrollment,
         agent: Dashboard,
         terms: &[
             ("enrollment", 3),
@@ -282,11 +294,17 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "attendance_rate",
+        intent: Intent::AttendanceRate,
         agent: Dashboard,
         terms: &[
             ("attendance", 4),
             ("attended", 3),
+            ("attend", 3),
+            ("came", 2),
+            ("people came", 4),
+            ("turned up", 3),
+            ("showed up", 3),
+            ("how many people", 2),
             ("show up", 2),
             ("turnout", 3),
             ("attendance percentage", 2),
@@ -294,7 +312,7 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "inactive_clients",
+        intent: Intent::InactiveClients,
         agent: Dashboard,
         terms: &[
             ("inactive", 5),
@@ -312,7 +330,7 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "outstanding_balance",
+        intent: Intent::OutstandingBalance,
         agent: Dashboard,
         terms: &[
             ("outstanding", 4),
@@ -327,7 +345,7 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "retention",
+        intent: Intent::Retention,
         agent: Dashboard,
         terms: &[
             ("retention", 5),
@@ -340,7 +358,7 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
-        intent: "class_fill_rate",
+        intent: Intent::ClassFillRate,
         agent: Dashboard,
         terms: &[
             ("fill rate", 5),
@@ -411,9 +429,43 @@ static NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"#?\d+").unwrap_or
 
 /// The patterns above are fixed and tested; a failure to compile one would be a bug
 /// caught by the unit tests, so it degrades to a pattern that matches nothing.
-fn never() -> Regex {
+pub(crate) fn never() -> Regex {
     #[allow(clippy::expect_used)]
     Regex::new(r"[^\s\S]").expect("invariant: the empty-class pattern compiles")
+}
+
+/// The first email address in a text, lower-cased.
+#[must_use]
+pub fn email_in(text: &str) -> Option<String> {
+    EMAIL.find(text).map(|m| m.as_str().to_lowercase())
+}
+
+/// The first phone number in a text (ten digits or more).
+#[must_use]
+pub fn phone_in(text: &str) -> Option<String> {
+    PHONE
+        .find(text)
+        .map(|m| m.as_str().to_owned())
+        .filter(|p| p.chars().filter(char::is_ascii_digit).count() >= 10)
+}
+
+/// An order number written as one ("#12345", "order 12345", "ORD-12345").
+#[must_use]
+pub fn order_in(text: &str) -> Option<String> {
+    ORDER
+        .captures(text)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_owned())
+        .filter(|n| OrderNumber::parse(n).is_ok())
+}
+
+/// The name in "my name is Asha Rao", "I'm Asha".
+#[must_use]
+pub fn my_name_in(text: &str) -> Option<String> {
+    MY_NAME
+        .captures(text)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().trim().to_owned())
 }
 
 fn vocabulary() -> &'static [&'static str] {
@@ -521,9 +573,9 @@ fn has_phrase(cleaned: &str, phrase: &str) -> bool {
 }
 
 /// Scores every intent of the agent; the best with its score.
-fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> Option<(&'static str, u32)> {
+fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> Option<(Intent, u32)> {
     let words: Vec<&str> = cleaned.split(' ').collect();
-    let mut scored: Vec<(&'static str, u32)> = CUES
+    let mut scored: Vec<(Intent, u32)> = CUES
         .iter()
         .filter(|c| c.agent == agent)
         .map(|cue| {
@@ -535,21 +587,21 @@ fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> Option<(&'stat
                 .sum();
             // Slots that only make sense for one intent.
             score += match cue.intent {
-                "find_client" if slots.email.is_some() || slots.phone.is_some() => 2,
-                "order_status" if slots.order.is_some() => 3,
-                "record_payment" if slots.order.is_none() => 0,
-                "list_classes" if slots.period.is_some() => 1,
-                "inactive_clients"
+                Intent::FindClient if slots.email.is_some() || slots.phone.is_some() => 2,
+                Intent::OrderStatus if slots.order.is_some() => 3,
+                Intent::RecordPayment if slots.order.is_none() => 0,
+                Intent::ListClasses if slots.period.is_some() => 1,
+                Intent::InactiveClients
                     if slots.days.is_some() && has_term(cleaned, &words, "visited") =>
                 {
                     2
                 }
                 _ => 0,
             };
-            if cue.intent == "record_payment" && slots.order.is_none() {
+            if cue.intent == Intent::RecordPayment && slots.order.is_none() {
                 score = score.min(2);
             }
-            if cue.intent == "new_clients"
+            if cue.intent == Intent::NewClients
                 && !["new", "joined", "signed", "signups"]
                     .iter()
                     .any(|w| words.contains(w))
@@ -828,7 +880,7 @@ pub struct Reading<'t> {
     text: &'t str,
     cleaned: String,
     slots: Slots,
-    best: Option<(&'static str, u32)>,
+    best: Option<(Intent, u32)>,
 }
 
 impl<'t> Reading<'t> {
@@ -855,7 +907,7 @@ impl<'t> Reading<'t> {
     /// Plans the message. `follow_up` is the previous intent and arguments in this
     /// conversation, so "and last month?" repeats the last question for another period.
     #[must_use]
-    pub fn plan(&self, ctx: &Context<'_>, follow_up: Option<(&str, &Value)>) -> Plan {
+    pub fn plan(&self, ctx: &Context<'_>, follow_up: Option<(Intent, &Value)>) -> Plan {
         plan_reading(self, ctx, follow_up)
     }
 }
@@ -868,29 +920,31 @@ pub fn understood(text: &str, ctx: &Context<'_>) -> bool {
 
 /// Plans one message (see [`Reading::plan`]).
 #[must_use]
-pub fn plan(text: &str, ctx: &Context<'_>, follow_up: Option<(&str, &Value)>) -> Plan {
+pub fn plan(text: &str, ctx: &Context<'_>, follow_up: Option<(Intent, &Value)>) -> Plan {
     Reading::of(text, ctx).plan(ctx, follow_up)
 }
 
-fn plan_reading(read: &Reading<'_>, ctx: &Context<'_>, follow_up: Option<(&str, &Value)>) -> Plan {
+fn plan_reading(
+    read: &Reading<'_>,
+    ctx: &Context<'_>,
+    follow_up: Option<(Intent, &Value)>,
+) -> Plan {
     let (text, cleaned, s) = (read.text, &read.cleaned, &read.slots);
     let words: Vec<&str> = cleaned.split(' ').collect();
     let intent = match read.best {
         Some((intent, score)) if score >= MIN_SCORE => intent,
         _ => {
             // A bare slot after an answered question is a follow-up: "and last month?".
+            // Only a question that read something is asked again; a write never is.
             if let Some((last, last_args)) = follow_up {
-                let slot_only = s.period.is_some()
-                    || s.course.is_some()
-                    || s.days.is_some()
-                    || s.client.is_some();
-                if slot_only && words.len() <= 8 {
-                    if let Some(tool) = CUES.iter().find(|c| c.intent == last).map(|c| c.intent) {
-                        return Plan::Call {
-                            tool,
-                            args: merge(last_args, args_for(tool, s, ctx, text, cleaned)),
-                        };
-                    }
+                if !last.is_write()
+                    && last.agent() == Some(ctx.agent)
+                    && follow_up_shaped(&words, s, ctx)
+                {
+                    return Plan::Call {
+                        tool: last,
+                        args: merge(last_args, args_for(last, s, ctx, text, cleaned)),
+                    };
                 }
             }
             if let Some(reply) = smalltalk(&words, ctx) {
@@ -900,55 +954,74 @@ fn plan_reading(read: &Reading<'_>, ctx: &Context<'_>, follow_up: Option<(&str, 
             if ctx.agent == Support {
                 if s.order.is_some() {
                     return Plan::Call {
-                        tool: "order_status",
-                        args: args_for("order_status", s, ctx, text, cleaned),
+                        tool: Intent::OrderStatus,
+                        args: args_for(Intent::OrderStatus, s, ctx, text, cleaned),
                     };
                 }
                 if (s.email.is_some() || s.phone.is_some()) && ctx.role.is_staff() {
                     return Plan::Call {
-                        tool: "find_client",
-                        args: args_for("find_client", s, ctx, text, cleaned),
+                        tool: Intent::FindClient,
+                        args: args_for(Intent::FindClient, s, ctx, text, cleaned),
                     };
                 }
                 if s.course.is_some() {
                     return Plan::Call {
-                        tool: "course_info",
-                        args: args_for("course_info", s, ctx, text, cleaned),
+                        tool: Intent::CourseInfo,
+                        args: args_for(Intent::CourseInfo, s, ctx, text, cleaned),
                     };
                 }
             }
             return Plan::Unsure;
         }
     };
-    if intent == "create_enquiry" && s.email.is_none() && ctx.role < Role::Client {
-        return Plan::Reply {
-            intent: "create_enquiry",
-            text: "Happy to help! Please send your name and email (and the course you're interested in) in one message, e.g. \"I'm Asha Rao, asha@example.com, interested in Pilates\".".into(),
+    if intent == Intent::CreateEnquiry && ctx.role < Role::Client {
+        let args = args_for(intent, s, ctx, text, cleaned);
+        let ask = |field: &'static str, question: &str| Plan::Ask {
+            intent,
+            args: args.clone(),
+            field,
+            question: question.to_owned(),
+            options: Vec::new(),
         };
+        if s.email.is_none() && s.phone.is_none() {
+            return ask("email", "Happy to help! What email address should the studio reply to? (Your name and the course you're interested in help too.)");
+        }
+        if args.get("name").is_none() {
+            return ask(
+                "name",
+                "Happy to help! What name should I put on the enquiry?",
+            );
+        }
     }
-    if intent == "order_status" && s.order.is_none() {
+    if intent == Intent::OrderStatus && s.order.is_none() {
         if ctx.role == Role::Client && (words.contains(&"my") || words.contains(&"i")) {
             return Plan::Call {
-                tool: "client_orders",
+                tool: Intent::ClientOrders,
                 args: json!({}),
             };
         }
         let typed = NUMBER.find(text).map(|m| m.as_str().to_owned());
-        let text = match typed {
+        let question = match typed {
             Some(t) => {
-                format!("\"{t}\" is not an order number; they have 4 to 8 digits, like #12345.")
+                format!("\"{t}\" is not an order number; they have 4 to 8 digits, like #12345. Which order do you mean?")
             }
             None => "Which order? Send its number, like #12345.".to_owned(),
         };
-        return Plan::Reply {
-            intent: "order_status",
-            text,
+        return Plan::Ask {
+            intent,
+            args: json!({}),
+            field: "order",
+            question,
+            options: Vec::new(),
         };
     }
-    if intent == "create_order" && s.course.is_none() {
-        return Plan::Reply {
-            intent: "create_order",
-            text: format!("Which course? We offer {}.", course_names(ctx.courses)),
+    if intent == Intent::CreateOrder && s.course.is_none() {
+        return Plan::Ask {
+            intent,
+            args: args_for(intent, s, ctx, text, cleaned),
+            field: "course",
+            question: format!("Which course? We offer {}.", course_names(ctx.courses)),
+            options: ctx.courses.iter().map(|c| c.name.clone()).collect(),
         };
     }
     Plan::Call {
@@ -984,19 +1057,19 @@ fn smalltalk(words: &[&str], ctx: &Context<'_>) -> Option<Plan> {
     let short = words.len() <= 4;
     if short && greet.contains(&first) {
         return Some(Plan::Reply {
-            intent: "smalltalk",
+            intent: Intent::Smalltalk,
             text: format!("Hello! {}", help_text(ctx.agent, ctx.role)),
         });
     }
     if short && thanks.contains(&first) {
         return Some(Plan::Reply {
-            intent: "smalltalk",
+            intent: Intent::Smalltalk,
             text: "You're welcome! Anything else?".into(),
         });
     }
     if words.iter().any(|w| help.contains(w)) && words.len() <= 6 {
         return Some(Plan::Reply {
-            intent: "smalltalk",
+            intent: Intent::Smalltalk,
             text: help_text(ctx.agent, ctx.role),
         });
     }
@@ -1014,7 +1087,7 @@ pub fn help_text(agent: AgentKind, role: Role) -> String {
     }
 }
 
-fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &str) -> Value {
+fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &str) -> Value {
     let mut a = Map::new();
     let mut put = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
@@ -1024,7 +1097,7 @@ fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &st
     let period = s.period.map(|p| json!(p.token()));
     let words: Vec<&str> = cleaned.split(' ').collect();
     match intent {
-        "find_client" => {
+        Intent::FindClient => {
             if let Some(e) = &s.email {
                 put("email", Some(json!(e)));
             } else if let Some(p) = &s.phone {
@@ -1060,7 +1133,7 @@ fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &st
                 );
             }
         }
-        "client_orders" => put(
+        Intent::ClientOrders => put(
             "client",
             s.email
                 .clone()
@@ -1068,33 +1141,35 @@ fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &st
                 .or_else(|| s.client.clone())
                 .map(|c| json!(c)),
         ),
-        "order_status" => put("order", s.order.clone().map(|o| json!(o))),
-        "list_classes" => {
+        Intent::OrderStatus => put("order", s.order.clone().map(|o| json!(o))),
+        Intent::ListClasses => {
             put("period", period);
             put("course", s.course.clone().map(|c| json!(c)));
             if s.period.is_none() && (words.contains(&"next") || words.contains(&"upcoming")) {
                 put("next_only", Some(json!(true)));
             }
         }
-        "course_info" => put(
+        Intent::CourseInfo => put(
             "course",
             s.course
                 .clone()
                 .or_else(|| course_hint(text))
                 .map(|c| json!(c)),
         ),
-        "create_order" => {
+        Intent::CreateOrder => {
             put("course", s.course.clone().map(|c| json!(c)));
             put(
                 "client",
                 s.email
                     .clone()
+                    .or_else(|| s.phone.clone())
                     .or_else(|| s.client.clone())
+                    .or_else(|| enrolment_target(text, ctx))
                     .map(|c| json!(c)),
             );
             put("method", s.method.clone().map(|m| json!(m)));
         }
-        "create_enquiry" => {
+        Intent::CreateEnquiry => {
             let name = MY_NAME
                 .captures(text)
                 .and_then(|c| c.get(1))
@@ -1109,7 +1184,7 @@ fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &st
                 Some(json!(text.chars().take(300).collect::<String>())),
             );
         }
-        "pending_payments" => {
+        Intent::PendingPayments => {
             let own = ctx.role == Role::Client || words.contains(&"my") || words.contains(&"i");
             put("scope", Some(json!(if own { "self" } else { "all" })));
             if ctx.role.is_staff() {
@@ -1125,15 +1200,15 @@ fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &st
                 put("overdue_only", Some(json!(true)));
             }
         }
-        "record_payment" => {
+        Intent::RecordPayment => {
             put("order", s.order.clone().map(|o| json!(o)));
             put("method", s.method.clone().map(|m| json!(m)));
         }
-        "escalate_to_staff" => put(
+        Intent::EscalateToStaff => put(
             "reason",
             Some(json!(text.chars().take(500).collect::<String>())),
         ),
-        "revenue" => {
+        Intent::Revenue => {
             put("period", period);
             let by = if ["course", "courses", "per course", "each course"]
                 .iter()
@@ -1176,7 +1251,7 @@ fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &st
             }
             put("course", s.course.clone().map(|c| json!(c)));
         }
-        "new_clients" => {
+        Intent::NewClients => {
             put("period", period);
             if [
                 "per week",
@@ -1192,12 +1267,12 @@ fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &st
                 put("by", Some(json!("week")));
             }
         }
-        "retention" | "course_enrollment" => put("period", period),
-        "attendance_rate" => {
+        Intent::Retention | Intent::CourseEnrollment => put("period", period),
+        Intent::AttendanceRate => {
             put("period", period);
             put("course", s.course.clone().map(|c| json!(c)));
         }
-        "class_fill_rate" => {
+        Intent::ClassFillRate => {
             put("period", period);
             put("course", s.course.clone().map(|c| json!(c)));
             if [
@@ -1214,10 +1289,262 @@ fn args_for(intent: &str, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &st
                 put("by", Some(json!("instructor")));
             }
         }
-        "inactive_clients" => put("days", s.days.map(|d| json!(d))),
+        Intent::InactiveClients => put("days", s.days.map(|d| json!(d))),
         _ => {}
     }
     Value::Object(a)
+}
+
+/// Who an enrolment names, when it is not the sender: "book Priya Sharma into Pilates"
+/// → "Priya Sharma", "sign my daughter up for yoga" → "my daughter"; `None` for "enrol
+/// me", "sign up for Pilates" or a course alone.
+fn enrolment_target(text: &str, ctx: &Context<'_>) -> Option<String> {
+    static TARGET: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(?:enrol+|enroll|book|sign|register|add|put|get)\s+(.{1,60}?)\s+(?:up\s+)?(?:in|into|for|on|onto|to)\b")
+            .unwrap_or_else(|_| never())
+    });
+    static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(?:my|our)\s+(daughter|son|wife|husband|partner|friend|mum|mom|mother|dad|father|kid|kids|child|children|brother|sister|colleague|boyfriend|girlfriend|niece|nephew)\b")
+            .unwrap_or_else(|_| never())
+    });
+    if let Some(c) = RELATIVE.captures(text) {
+        return Some(format!("your {}", c.get(1)?.as_str().to_lowercase()));
+    }
+    let raw = TARGET.captures(text)?.get(1)?.as_str();
+    let self_words = [
+        "me", "myself", "us", "i", "up", "a", "an", "the", "please", "pls", "now", "also", "in",
+        "her", "him", "them", "this", "that", "client", "customer", "member",
+    ];
+    let words: Vec<&str> = raw
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-'))
+        .filter(|w| !w.is_empty())
+        .filter(|w| {
+            !["client", "customer", "member", "the", "a", "up"].contains(&w.to_lowercase().as_str())
+        })
+        .collect();
+    if words.is_empty()
+        || words.len() > 4
+        || words
+            .iter()
+            .all(|w| self_words.contains(&w.to_lowercase().as_str()))
+    {
+        return None;
+    }
+    let name = words.join(" ");
+    // "book a Pilates class for …", "sign up for yoga": a course, not a person.
+    if course_in_text(&name, ctx.courses).is_some()
+        || words.iter().any(|w| {
+            [
+                "class", "classes", "course", "session", "spot", "place", "trial", "yoga",
+                "pilates",
+            ]
+            .contains(&w.to_lowercase().as_str())
+        })
+        || !words
+            .iter()
+            .all(|w| w.chars().next().is_some_and(char::is_alphabetic))
+    {
+        return None;
+    }
+    Some(name)
+}
+
+/// Whether a message that names no question of its own is shaped like a follow-up: a
+/// slot (a period, a course, a number of days, a client) with only connecting words
+/// around it ("and last month?", "what about Pilates?", "no, I meant October"). A
+/// message with words of its own ("how many people came to yoga last week") is not.
+fn follow_up_shaped(words: &[&str], s: &Slots, ctx: &Context<'_>) -> bool {
+    const CONNECTING: &[&str] = &[
+        "and",
+        "what",
+        "whats",
+        "about",
+        "how",
+        "for",
+        "the",
+        "same",
+        "then",
+        "in",
+        "of",
+        "on",
+        "please",
+        "pls",
+        "vs",
+        "versus",
+        "compared",
+        "instead",
+        "i",
+        "meant",
+        "mean",
+        "no",
+        "nope",
+        "sorry",
+        "actually",
+        "only",
+        "just",
+        "with",
+        "by",
+        "it",
+        "show",
+        "me",
+        "again",
+        "also",
+        "too",
+        "ok",
+        "okay",
+        "so",
+        "but",
+        "a",
+        "an",
+        "is",
+        "was",
+        "were",
+        "did",
+        "do",
+        "does",
+        "that",
+        "those",
+        "them",
+        "one",
+        "at",
+        "from",
+        "oh",
+        "wait",
+        "rather",
+        "not",
+        "course",
+        "courses",
+        "method",
+        "methods",
+        "per",
+        "each",
+        "breakdown",
+        "split",
+        "us",
+        "we",
+        "our",
+        "there",
+        "be",
+        "can",
+        "you",
+        "tell",
+        "give",
+        "now",
+        "to",
+        "till",
+        "until",
+        "through",
+        "last",
+        "this",
+        "next",
+        "previous",
+        "past",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+        "day",
+        "days",
+        "today",
+        "tomorrow",
+        "yesterday",
+        "since",
+        "class",
+        "classes",
+        "upi",
+        "card",
+        "cash",
+        "online",
+        "bank",
+        "transfer",
+        "or",
+        "trend",
+        "monthly",
+        "weekly",
+        "instructor",
+        "instructors",
+        "teacher",
+        "teachers",
+    ];
+    const MONTHS: &[&str] = &[
+        "jan",
+        "january",
+        "feb",
+        "february",
+        "mar",
+        "march",
+        "apr",
+        "april",
+        "may",
+        "jun",
+        "june",
+        "jul",
+        "july",
+        "aug",
+        "august",
+        "sep",
+        "sept",
+        "september",
+        "oct",
+        "october",
+        "nov",
+        "november",
+        "dec",
+        "december",
+    ];
+    let breakdown = [
+        "course",
+        "courses",
+        "method",
+        "methods",
+        "instructor",
+        "instructors",
+        "teacher",
+        "teachers",
+        "monthly",
+        "weekly",
+        "trend",
+    ];
+    let has_slot = s.period.is_some()
+        || s.course.is_some()
+        || s.days.is_some()
+        || s.client.is_some()
+        || s.email.is_some()
+        || words.iter().any(|w| breakdown.contains(w));
+    if !has_slot || words.len() > 10 {
+        return false;
+    }
+    let named: Vec<String> = s
+        .client
+        .iter()
+        .flat_map(|n| n.split_whitespace())
+        .map(str::to_lowercase)
+        .collect();
+    let course_word = |w: &str| {
+        ctx.courses.iter().any(|c| {
+            c.name.to_lowercase().split_whitespace().any(|n| {
+                n == w || (n.len() >= 5 && w.len() >= 4 && strsim::osa_distance(n, w) <= 1)
+            })
+        })
+    };
+    let email_words: Vec<String> = s
+        .email
+        .iter()
+        .flat_map(|e| e.split(|c: char| !c.is_alphanumeric()))
+        .map(str::to_owned)
+        .collect();
+    words.iter().all(|w| {
+        w.is_empty()
+            || CONNECTING.contains(w)
+            || MONTHS.contains(w)
+            || w.chars().all(|c| c.is_ascii_digit())
+            || named.iter().any(|n| n == w)
+            || email_words.iter().any(|e| e == w)
+            || course_word(w)
+    })
 }
 
 /// A course name that is not in the catalogue ("price of kickboxing" → "kickboxing"),

@@ -123,7 +123,12 @@ async fn ask(
     }
     let conversation = body
         .conversation_id
-        .map(|id| format!("api:{}:{}:{id}", user.caller.role.as_str(), user.subject));
+        .map(|id| frontdesk_chat::ConversationKey {
+            platform: frontdesk_chat::Platform::Api,
+            channel: user.caller.role.as_str().to_owned(),
+            thread: Some(id),
+            user: user.subject.clone(),
+        });
     let reply = state
         .agents
         .handle(AgentRequest {
@@ -137,7 +142,7 @@ async fn ask(
     let chart = reply.chart.as_ref().map(ChartView::from);
     Ok(Json(QueryAnswer {
         agent: agent.as_str().to_owned(),
-        intent: reply.intent,
+        intent: reply.intent.as_str().to_owned(),
         answer: reply.answer,
         tool_calls: reply
             .tool_calls

@@ -130,8 +130,10 @@ impl JwtKeys {
                 role: other,
                 client_id: None,
                 name: claims.sub.clone(),
+                account: None,
             },
         };
+        let caller = caller.with_account(crate::domain::Account::new("api", &claims.sub));
         Ok((claims, caller))
     }
 }

@@ -144,6 +144,10 @@ impl From<ToolError> for ApiError {
                 field: None,
                 detail: m,
             },
+            ToolError::Missing { field, question } => Self::Unprocessable {
+                field: Some(field.to_owned()),
+                detail: question,
+            },
             ToolError::NotFound(m) => Self::NotFound(m),
             ToolError::Ambiguous { question, .. } => Self::Conflict(question),
             ToolError::Conflict(m) => Self::Conflict(m),

@@ -208,7 +208,7 @@ pub async fn run(settings: &Settings, store: &Store, server: Server) -> Result<L
             results.push(LlmCase {
                 planner: label,
                 id: case.id.clone(),
-                intent: reply.intent,
+                intent: reply.intent.as_str().to_owned(),
                 answered_by: reply.planner,
                 llm_calls: reply.llm_calls,
                 prompt_tokens: reply.prompt_tokens,

@@ -39,6 +39,7 @@ pub async fn resolve_caller(
             role: person.role,
             client_id: None,
             name: person.name.clone(),
+            account: None,
         });
     }
     if let Some(role) = settings.role_from_platform_roles(inbound.platform, &inbound.platform_roles)
@@ -47,6 +48,7 @@ pub async fn resolve_caller(
             role,
             client_id: None,
             name: display_name(),
+            account: None,
         });
     }
     if let Some(link) = store.linked_identity(&account_key(inbound)).await? {
@@ -63,6 +65,7 @@ pub async fn resolve_caller(
         role,
         client_id: None,
         name: display_name(),
+        account: None,
     })
 }
 

@@ -23,7 +23,7 @@ pub mod linking;
 pub mod platforms;
 pub mod present;
 pub mod routing;
-pub mod settings;
+pub use crate::config::gateway as settings;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,9 +37,9 @@ pub use settings::{GatewaySettings, Person, RoleQuotas, Route};
 
 use crate::agents::{AgentRequest, Agents};
 use crate::domain::SharedClock;
+use crate::domain::{AgentKind, Caller, Role};
 use crate::integrations::email::EmailSender;
 use crate::telemetry::metrics::Metrics;
-use crate::tools::{AgentKind, Caller, Role};
 use limits::{Admission, Limits};
 
 /// How long an answer may take before the typing indicator is shown: an instant answer
@@ -219,6 +219,7 @@ impl Gateway {
                 role: Role::Guest,
                 client_id: None,
                 name: caller.name,
+                account: None,
             };
         }
         tracing::Span::current().record("role", caller.role.as_str());
@@ -283,11 +284,12 @@ impl Gateway {
         event_key: String,
         reply_via: Arc<dyn DynChatAdapter>,
     ) -> Outcome {
+        let account = crate::domain::Account::new(inbound.platform.as_str(), &inbound.user);
         let respond = self.inner.agents.respond(AgentRequest {
             agent,
-            caller,
+            caller: caller.with_account(account),
             text: inbound.text.clone(),
-            conversation: Some(inbound.conversation_key().to_string()),
+            conversation: Some(inbound.conversation_key()),
             event_id: Some(event_key),
         });
         // The answer and the typing indicator in one task: the indicator stops the
@@ -309,7 +311,7 @@ impl Gateway {
         }
         Outcome::Answered {
             agent,
-            intent: reply.intent,
+            intent: reply.intent.as_str().to_owned(),
         }
     }
 }

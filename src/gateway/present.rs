@@ -16,7 +16,7 @@ use crate::tools::AgentKind;
 /// The reply to `inbound` carrying `reply`'s answer and chart.
 #[must_use]
 pub fn reply_to(inbound: &Inbound, reply: &AgentReply) -> Outbound {
-    let out = match figures_table(&reply.answer, &reply.intent) {
+    let out = match figures_table(&reply.answer, reply.intent.as_str()) {
         Some((summary, table)) if reply.agent == AgentKind::Dashboard => {
             Outbound::reply(inbound, summary).with_table(table)
         }

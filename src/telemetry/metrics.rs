@@ -20,6 +20,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::domain::{AgentKind, Intent};
 use crate::store::OutboxStats;
 use crate::telemetry::status::{AgentStatus, OutboxFigures, PlatformFigures, StatusReport};
 
@@ -316,14 +317,15 @@ impl Metrics {
             .inc();
     }
 
-    pub fn agent_turn(&self, turn: &AgentTurn<'_>) {
+    pub fn agent_turn(&self, turn: &AgentTurn) {
+        self.agents.record(turn);
         let agent = AgentLabels {
-            agent: turn.agent.to_owned(),
+            agent: turn.agent.as_str().to_owned(),
         };
         self.agent_replies
             .get_or_create(&AgentIntentLabels {
-                agent: turn.agent.to_owned(),
-                intent: intent_label(turn.intent).to_owned(),
+                agent: turn.agent.as_str().to_owned(),
+                intent: turn.intent.as_str().to_owned(),
             })
             .inc();
         self.message_seconds
@@ -458,10 +460,13 @@ impl LiveSummary {
 }
 
 /// What [`Metrics::agent_turn`] counts.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AgentTurn<'a> {
-    pub agent: &'a str,
-    pub intent: &'a str,
+#[derive(Debug, Clone, Copy)]
+pub struct AgentTurn {
+    pub agent: AgentKind,
+    pub intent: Intent,
+    /// A tool call of the turn failed.
+    pub failed: bool,
+    pub latency_ms: u64,
     pub seconds: f64,
     pub tool_calls: usize,
     pub tool_seconds: f64,
@@ -477,19 +482,6 @@ fn platform_labels(platform: &str) -> PlatformLabels {
     }
 }
 
-/// Intents are tool names and a few fixed words; anything else (an LLM's invention) is
-/// counted as "other" so the label set stays small and never carries text.
-fn intent_label(intent: &str) -> &str {
-    let plain = !intent.is_empty()
-        && intent.len() <= 40
-        && intent.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-    if plain {
-        intent
-    } else {
-        "other"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,8 +492,10 @@ mod tests {
         m.message_received("telegram");
         m.gateway_outcome("telegram", "answered");
         m.agent_turn(&AgentTurn {
-            agent: "support",
-            intent: "course_info",
+            agent: AgentKind::Support,
+            intent: Intent::CourseInfo,
+            failed: false,
+            latency_ms: 20,
             seconds: 0.02,
             tool_calls: 1,
             tool_seconds: 0.01,
@@ -553,12 +547,5 @@ mod tests {
         assert_eq!(summary.errors.get("store"), Some(&2));
         assert_eq!(summary.outbox.get("dead"), Some(&1));
         assert_eq!(summary.outbox.get("pending"), Some(&4));
-    }
-
-    #[test]
-    fn odd_intents_become_other() {
-        assert_eq!(intent_label("order_status"), "order_status");
-        assert_eq!(intent_label("Order for pat@example.com"), "other");
-        assert_eq!(intent_label(""), "other");
     }
 }

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::agents::AgentReply;
-use crate::tools::AgentKind;
+use super::metrics::AgentTurn;
+use crate::domain::{AgentKind, Intent};
 
 const WINDOW: usize = 2048;
 
@@ -102,19 +102,15 @@ impl AgentStatus {
     }
 
     /// Counts one answered question.
-    pub fn record(&self, reply: &AgentReply) {
+    pub fn record(&self, reply: &AgentTurn) {
         let Ok(mut c) = self.counters(reply.agent).lock() else {
             return;
         };
         c.queries += 1;
-        if reply
-            .tool_calls
-            .iter()
-            .any(|t| t.result.get("error").is_some())
-        {
+        if reply.failed {
             c.errors += 1;
         }
-        if reply.intent == "refused" {
+        if reply.intent == Intent::Refused {
             c.refused += 1;
         }
         c.llm_calls += u64::from(reply.llm_calls);

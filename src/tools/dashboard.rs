@@ -8,7 +8,7 @@ use chrono::{Datelike, Months, NaiveDate};
 
 use super::figures::{best_and_worst, difference};
 use super::resolve::{self, local_date};
-use super::{erased, AgentKind, Role, Tool, ToolCtx, ToolDyn, ToolError, ToolOutput};
+use super::{erased, AgentKind, Intent, Role, Tool, ToolCtx, ToolDyn, ToolError, ToolOutput};
 use crate::charts::{ChartSpec, Point, Unit};
 use crate::domain::{format_minor, Period, ResolvedPeriod};
 use crate::store::RevenueBreakdown;
@@ -96,7 +96,7 @@ pub struct RevenueArgs {
 pub struct Revenue;
 
 impl Tool for Revenue {
-    const NAME: &'static str = "revenue";
+    const INTENT: Intent = Intent::Revenue;
     const DESCRIPTION: &'static str = "Revenue from paid payments in a period, optionally by course or payment method (bar chart), compared with the previous period (absolute and percent), or as a monthly trend (by=month, line chart).";
     const AGENT: AgentKind = AgentKind::Dashboard;
     const ONLY_READS: bool = true;
@@ -340,7 +340,7 @@ pub struct NewClientsArgs {
 pub struct NewClients;
 
 impl Tool for NewClients {
-    const NAME: &'static str = "new_clients";
+    const INTENT: Intent = Intent::NewClients;
     const DESCRIPTION: &'static str =
         "How many new clients joined in a period, with the newest names; by=week gives a count per week (line chart).";
     const AGENT: AgentKind = AgentKind::Dashboard;
@@ -455,7 +455,7 @@ pub struct EnrollmentArgs {
 pub struct CourseEnrollment;
 
 impl Tool for CourseEnrollment {
-    const NAME: &'static str = "course_enrollment";
+    const INTENT: Intent = Intent::CourseEnrollment;
     const DESCRIPTION: &'static str =
         "Courses ranked by enrollments (orders not cancelled), all time or in a period.";
     const AGENT: AgentKind = AgentKind::Dashboard;
@@ -545,7 +545,7 @@ pub struct CoursePeriodArgs {
 pub struct AttendanceRate;
 
 impl Tool for AttendanceRate {
-    const NAME: &'static str = "attendance_rate";
+    const INTENT: Intent = Intent::AttendanceRate;
     const DESCRIPTION: &'static str = "Attendance percentage (present or late out of all booked) in a period, by course or for one course.";
     const AGENT: AgentKind = AgentKind::Dashboard;
     const ONLY_READS: bool = true;
@@ -628,7 +628,7 @@ pub struct InactiveArgs {
 pub struct InactiveClients;
 
 impl Tool for InactiveClients {
-    const NAME: &'static str = "inactive_clients";
+    const INTENT: Intent = Intent::InactiveClients;
     const DESCRIPTION: &'static str =
         "Clients who have not visited in N days (default 30), longest absent first.";
     const AGENT: AgentKind = AgentKind::Dashboard;
@@ -682,7 +682,7 @@ pub struct NoArgs {}
 pub struct OutstandingBalance;
 
 impl Tool for OutstandingBalance {
-    const NAME: &'static str = "outstanding_balance";
+    const INTENT: Intent = Intent::OutstandingBalance;
     const DESCRIPTION: &'static str = "Total of pending payments and how much of it is overdue.";
     const AGENT: AgentKind = AgentKind::Dashboard;
     const ONLY_READS: bool = true;
@@ -717,7 +717,7 @@ impl Tool for OutstandingBalance {
 pub struct Retention;
 
 impl Tool for Retention {
-    const NAME: &'static str = "retention";
+    const INTENT: Intent = Intent::Retention;
     const DESCRIPTION: &'static str = "Retention: of the clients who attended in the previous period, how many attended again in this one.";
     const AGENT: AgentKind = AgentKind::Dashboard;
     const ONLY_READS: bool = true;
@@ -840,7 +840,7 @@ fn fill_breakdown(
 }
 
 impl Tool for ClassFillRate {
-    const NAME: &'static str = "class_fill_rate";
+    const INTENT: Intent = Intent::ClassFillRate;
     const DESCRIPTION: &'static str = "How full classes were (attendees out of capacity) in a period, by course with instructors or by instructor (bar chart, best and worst), or for one course.";
     const AGENT: AgentKind = AgentKind::Dashboard;
     const ONLY_READS: bool = true;

@@ -22,131 +22,11 @@ use serde::Serialize;
 
 use crate::charts::ChartSpec;
 use crate::config::StudioSettings;
-use crate::domain::{ObjectId, SharedClock};
+use crate::domain::SharedClock;
 use crate::store::{Store, StoreError};
 
+pub use crate::domain::{AgentKind, Caller, Intent, Role};
 pub use resolve::{match_course, or_list, CourseMatch};
-
-/// What the caller may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Not linked to a client record yet: catalogue, classes and enquiries only.
-    Guest,
-    Client,
-    Staff,
-    Manager,
-    Admin,
-}
-
-impl Role {
-    #[must_use]
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Guest => "guest",
-            Self::Client => "client",
-            Self::Staff => "staff",
-            Self::Manager => "manager",
-            Self::Admin => "admin",
-        }
-    }
-
-    /// A role by name (`guest`, `client`, `staff`, `manager`, `admin`), any case.
-    #[must_use]
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw.trim().to_lowercase().as_str() {
-            "guest" => Some(Self::Guest),
-            "client" => Some(Self::Client),
-            "staff" => Some(Self::Staff),
-            "manager" => Some(Self::Manager),
-            "admin" => Some(Self::Admin),
-            _ => None,
-        }
-    }
-
-    /// Staff, managers and admins: people who work at the studio.
-    #[must_use]
-    pub fn is_staff(&self) -> bool {
-        *self >= Self::Staff
-    }
-}
-
-/// Who is asking, as established by the gateway or the API (never by the text).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub role: Role,
-    /// Set for clients: the only client record they may see.
-    pub client_id: Option<ObjectId>,
-    /// How to address them ("Priya", "staff").
-    pub name: String,
-}
-
-impl Caller {
-    #[must_use]
-    pub fn staff() -> Self {
-        Self {
-            role: Role::Staff,
-            client_id: None,
-            name: "staff".into(),
-        }
-    }
-
-    #[must_use]
-    pub fn manager() -> Self {
-        Self {
-            role: Role::Manager,
-            client_id: None,
-            name: "manager".into(),
-        }
-    }
-
-    #[must_use]
-    pub fn client(id: ObjectId, name: impl Into<String>) -> Self {
-        Self {
-            role: Role::Client,
-            client_id: Some(id),
-            name: name.into(),
-        }
-    }
-
-    #[must_use]
-    pub fn guest() -> Self {
-        Self {
-            role: Role::Guest,
-            client_id: None,
-            name: "there".into(),
-        }
-    }
-}
-
-/// The two agents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AgentKind {
-    Support,
-    Dashboard,
-}
-
-impl AgentKind {
-    #[must_use]
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Support => "support",
-            Self::Dashboard => "dashboard",
-        }
-    }
-}
-
-impl std::str::FromStr for AgentKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_lowercase().as_str() {
-            "support" => Ok(Self::Support),
-            "dashboard" => Ok(Self::Dashboard),
-            other => Err(format!("{other:?} is not an agent (support or dashboard)")),
-        }
-    }
-}
 
 /// Everything a tool may use: the database, the clock, the studio and the caller.
 #[derive(Debug, Clone)]
@@ -166,10 +46,18 @@ pub enum ToolError {
     Forbidden(String),
     #[error("{0}")]
     BadArgs(String),
+    /// An argument the tool needs was not given: `question` asks for it in plain words.
+    #[error("{question}")]
+    Missing {
+        field: &'static str,
+        question: String,
+    },
     #[error("{0}")]
     NotFound(String),
+    /// Several records fit what was typed for `field`: `question` asks which.
     #[error("{question}")]
     Ambiguous {
+        field: &'static str,
         question: String,
         options: Vec<String>,
     },
@@ -181,20 +69,93 @@ pub enum ToolError {
     Store(#[source] StoreError),
 }
 
-impl ToolError {
-    /// A short machine-readable kind, for logs, metrics and the LLM.
+/// The kind of a [`ToolError`], for logs, metrics, memory and the LLM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolErrorKind {
+    Forbidden,
+    BadArgs,
+    Missing,
+    NotFound,
+    Ambiguous,
+    Conflict,
+    Unavailable,
+    Store,
+}
+
+impl ToolErrorKind {
     #[must_use]
-    pub fn kind(&self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
-            Self::Forbidden(_) => "forbidden",
-            Self::BadArgs(_) => "bad_args",
-            Self::NotFound(_) => "not_found",
-            Self::Ambiguous { .. } => "ambiguous",
-            Self::Conflict(_) => "conflict",
-            Self::Unavailable(_) => "unavailable",
-            Self::Store(_) => "store",
+            Self::Forbidden => "forbidden",
+            Self::BadArgs => "bad_args",
+            Self::Missing => "missing",
+            Self::NotFound => "not_found",
+            Self::Ambiguous => "ambiguous",
+            Self::Conflict => "conflict",
+            Self::Unavailable => "unavailable",
+            Self::Store => "store",
         }
     }
+}
+
+impl ToolError {
+    #[must_use]
+    pub fn kind(&self) -> ToolErrorKind {
+        match self {
+            Self::Forbidden(_) => ToolErrorKind::Forbidden,
+            Self::BadArgs(_) => ToolErrorKind::BadArgs,
+            Self::Missing { .. } => ToolErrorKind::Missing,
+            Self::NotFound(_) => ToolErrorKind::NotFound,
+            Self::Ambiguous { .. } => ToolErrorKind::Ambiguous,
+            Self::Conflict(_) => ToolErrorKind::Conflict,
+            Self::Unavailable(_) => ToolErrorKind::Unavailable,
+            Self::Store(_) => ToolErrorKind::Store,
+        }
+    }
+
+    /// The error as data, for an LLM and the `result` of a tool call record.
+    #[must_use]
+    pub fn as_data(&self) -> serde_json::Value {
+        match self {
+            Self::Ambiguous { field, options, .. } => serde_json::json!({
+                "error": self.kind(), "message": self.to_string(), "field": field,
+                "options": options,
+            }),
+            Self::Missing { field, .. } => serde_json::json!({
+                "error": self.kind(), "message": self.to_string(), "field": field,
+            }),
+            _ => serde_json::json!({ "error": self.kind(), "message": self.to_string() }),
+        }
+    }
+}
+
+/// Arguments that did not fit a tool's types, said in plain words: a missing argument is
+/// asked for ([`Tool::ask_for`]); anything else names what could not be used.
+fn readable_args_error(
+    e: &serde_json::Error,
+    tool: &'static str,
+    ask_for: fn(&str) -> Option<(&'static str, String)>,
+) -> ToolError {
+    let message = e.to_string();
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        if let Some((field, question)) = ask_for(field) {
+            return ToolError::Missing { field, question };
+        }
+    }
+    let field = message
+        .split('`')
+        .nth(1)
+        .filter(|f| f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .map(|f| format!(" (the {})", f.replace('_', " ")))
+        .unwrap_or_default();
+    tracing::debug!(tool, error = %message, "tool arguments did not fit");
+    ToolError::BadArgs(format!(
+        "I couldn't use some of the details given{field}; could you say it another way?"
+    ))
 }
 
 impl From<StoreError> for ToolError {
@@ -251,10 +212,12 @@ impl ToolOutput {
 
 /// A typed tool.
 pub trait Tool: Send + Sync + 'static {
-    const NAME: &'static str;
+    /// What the tool answers; its name is the tool's name.
+    const INTENT: Intent;
+    const NAME: &'static str = Self::INTENT.as_str();
     const DESCRIPTION: &'static str;
     const AGENT: AgentKind;
-    type Args: DeserializeOwned + JsonSchema + Send;
+    type Args: DeserializeOwned + JsonSchema + Send + Sync;
 
     /// The tool only reads, and its answer depends only on its arguments, the caller's
     /// role and client, the clock's minute and the data: such answers are kept for a few
@@ -264,16 +227,47 @@ pub trait Tool: Send + Sync + 'static {
     /// Whether a caller with this role may call the tool at all.
     fn allowed(role: Role) -> bool;
 
+    /// The question that asks for a missing argument, with the argument's name; `None`
+    /// for arguments that are never missing.
+    fn ask_for(field: &str) -> Option<(&'static str, String)> {
+        let _ = field;
+        None
+    }
+
     fn call(
         ctx: &ToolCtx,
         args: Self::Args,
     ) -> impl Future<Output = Result<ToolOutput, ToolError>> + Send;
+
+    /// For a write: what it would do, resolved but not done, so the agent can ask for a
+    /// "yes" first. `None`: the tool has nothing to show before it runs.
+    fn preview(
+        ctx: &ToolCtx,
+        args: &Self::Args,
+    ) -> impl Future<Output = Result<Option<Preview>, ToolError>> + Send {
+        let _ = (ctx, args);
+        std::future::ready(Ok(None))
+    }
+}
+
+/// A write resolved but not done: what to ask the person to confirm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preview {
+    /// "Enrol Priya Sharma (priya@example.com) in Pilates, ₹4,500.00, payment pending".
+    pub summary: String,
+    /// The arguments as resolved (an email for a client, a catalogue name for a course):
+    /// what runs on "yes", whatever the catalogue or the client list says by then.
+    pub args: serde_json::Value,
+    /// Every target was named exactly (an email, a full name, a course's own name), so
+    /// the write may run without asking.
+    pub exact: bool,
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A tool with its types erased, so the registry can hold them all.
 pub trait ToolDyn: Send + Sync {
+    fn intent(&self) -> Intent;
     fn name(&self) -> &'static str;
     fn description(&self) -> &'static str;
     fn agent(&self) -> AgentKind;
@@ -286,11 +280,29 @@ pub trait ToolDyn: Send + Sync {
         ctx: &'a ToolCtx,
         args: serde_json::Value,
     ) -> BoxFuture<'a, Result<ToolOutput, ToolError>>;
+    fn preview_json<'a>(
+        &'a self,
+        ctx: &'a ToolCtx,
+        args: serde_json::Value,
+    ) -> BoxFuture<'a, Result<Option<Preview>, ToolError>>;
+}
+
+/// Arguments as the tool's type, with a readable error.
+fn typed_args<T: Tool>(args: serde_json::Value) -> Result<T::Args, ToolError> {
+    let args = if args.is_null() {
+        serde_json::json!({})
+    } else {
+        args
+    };
+    serde_json::from_value(args).map_err(|e| readable_args_error(&e, T::NAME, T::ask_for))
 }
 
 struct Erased<T>(PhantomData<fn() -> T>);
 
 impl<T: Tool> ToolDyn for Erased<T> {
+    fn intent(&self) -> Intent {
+        T::INTENT
+    }
     fn name(&self) -> &'static str {
         T::NAME
     }
@@ -324,16 +336,14 @@ impl<T: Tool> ToolDyn for Erased<T> {
         ctx: &'a ToolCtx,
         args: serde_json::Value,
     ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
-        Box::pin(async move {
-            let args = if args.is_null() {
-                serde_json::json!({})
-            } else {
-                args
-            };
-            let typed: T::Args = serde_json::from_value(args)
-                .map_err(|e| ToolError::BadArgs(format!("arguments for {}: {e}", T::NAME)))?;
-            T::call(ctx, typed).await
-        })
+        Box::pin(async move { T::call(ctx, typed_args::<T>(args)?).await })
+    }
+    fn preview_json<'a>(
+        &'a self,
+        ctx: &'a ToolCtx,
+        args: serde_json::Value,
+    ) -> BoxFuture<'a, Result<Option<Preview>, ToolError>> {
+        Box::pin(async move { T::preview(ctx, &typed_args::<T>(args)?).await })
     }
 }
 
@@ -417,6 +427,61 @@ impl Registry {
         name: &str,
         args: serde_json::Value,
     ) -> Result<ToolOutput, ToolError> {
+        let (tool, ctx) = self.checked(agent, ctx, name)?;
+        let kept = self
+            .answers
+            .as_ref()
+            .filter(|_| tool.only_reads())
+            .map(|answers| (answers, answers::AnswerKey::new(&ctx, tool.name(), &args)));
+        let Some((answers, key)) = kept else {
+            return tool.call_json(&ctx, args).await;
+        };
+        let reused = |output: ToolOutput| ToolOutput {
+            kept: Some(true),
+            ..output
+        };
+        if let Some(output) = answers.get(&key, &ctx.store) {
+            tracing::debug!(tool = tool.name(), "answer kept from a moment ago");
+            return Ok(reused(output));
+        }
+        let turn = answers.turn(&key);
+        let _computing = turn.wait().await;
+        if let Some(output) = answers.get(&key, &ctx.store) {
+            return Ok(reused(output));
+        }
+        let generation = ctx.store.data_generation();
+        let output = tool.call_json(&ctx, args).await?;
+        answers.keep(key, generation, &ctx.store, &output);
+        Ok(ToolOutput {
+            kept: Some(false),
+            ..output
+        })
+    }
+
+    /// What a write would do, after the same checks as [`Registry::call`]; nothing is
+    /// written.
+    ///
+    /// # Errors
+    /// As [`Registry::call`].
+    pub async fn preview(
+        &self,
+        agent: AgentKind,
+        ctx: &ToolCtx,
+        name: &str,
+        args: serde_json::Value,
+    ) -> Result<Option<Preview>, ToolError> {
+        let (tool, ctx) = self.checked(agent, ctx, name)?;
+        tool.preview_json(&ctx, args).await
+    }
+
+    /// The tool, once it is known to belong to the agent and the caller may use it, and
+    /// the context its writes are audited under.
+    fn checked(
+        &self,
+        agent: AgentKind,
+        ctx: &ToolCtx,
+        name: &str,
+    ) -> Result<(&dyn ToolDyn, ToolCtx), ToolError> {
         let tool = self
             .get(name)
             .filter(|t| t.agent() == agent)
@@ -451,34 +516,7 @@ impl Registry {
             store: ctx.store.acting(actor),
             ..ctx.clone()
         };
-        let kept = self
-            .answers
-            .as_ref()
-            .filter(|_| tool.only_reads())
-            .map(|answers| (answers, answers::AnswerKey::new(&ctx, tool.name(), &args)));
-        let Some((answers, key)) = kept else {
-            return tool.call_json(&ctx, args).await;
-        };
-        let reused = |output: ToolOutput| ToolOutput {
-            kept: Some(true),
-            ..output
-        };
-        if let Some(output) = answers.get(&key, &ctx.store) {
-            tracing::debug!(tool = tool.name(), "answer kept from a moment ago");
-            return Ok(reused(output));
-        }
-        let turn = answers.turn(&key);
-        let _computing = turn.wait().await;
-        if let Some(output) = answers.get(&key, &ctx.store) {
-            return Ok(reused(output));
-        }
-        let generation = ctx.store.data_generation();
-        let output = tool.call_json(&ctx, args).await?;
-        answers.keep(key, generation, &ctx.store, &output);
-        Ok(ToolOutput {
-            kept: Some(false),
-            ..output
-        })
+        Ok((tool, ctx))
     }
 }
 

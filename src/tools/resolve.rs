@@ -16,7 +16,8 @@ pub enum CourseMatch {
     None(Vec<String>),
 }
 
-fn normalise(text: &str) -> String {
+/// A course name as compared: lower case, without filler words ("the", "class").
+pub(super) fn normalise(text: &str) -> String {
     let stop = [
         "the", "class", "classes", "course", "courses", "session", "sessions", "for", "a", "an",
     ];
@@ -96,6 +97,7 @@ pub async fn course(ctx: &ToolCtx, typed: &str) -> Result<Course, ToolError> {
         CourseMatch::Several(options) => {
             let names: Vec<String> = options.iter().map(|c| c.name.clone()).collect();
             Err(ToolError::Ambiguous {
+                field: "course",
                 question: format!("Which course do you mean: {}?", or_list(&names)),
                 options: names,
             })
@@ -163,6 +165,7 @@ pub async fn client(ctx: &ToolCtx, typed: &str) -> Result<Client, ToolError> {
                 .map(|c| format!("{} ({})", c.name, c.email))
                 .collect();
             Err(ToolError::Ambiguous {
+                field: "client",
                 question: format!(
                     "I found {} clients called \"{}\": {}. Which one?",
                     found.len(),

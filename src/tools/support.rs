@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::resolve::{self, clip, local_date, local_time};
-use super::{erased, AgentKind, Role, Tool, ToolCtx, ToolDyn, ToolError, ToolOutput};
+use super::{erased, AgentKind, Intent, Role, Tool, ToolCtx, ToolDyn, ToolError, ToolOutput};
 use crate::domain::{
     Client, ClientStatus, Email, ObjectId, Order, OrderNumber, Payment, PaymentMethod,
     PaymentStatus, Period, PersonName, Phone,
@@ -38,9 +38,11 @@ async fn subject(ctx: &ToolCtx, typed: Option<&str>) -> Result<Client, ToolError
         }),
         (role, _) if role.is_staff() => match typed.map(str::trim).filter(|t| !t.is_empty()) {
             Some(t) => resolve::client(ctx, t).await,
-            None => Err(ToolError::BadArgs(
-                "Which client? Give me a name, email, phone number or order number.".into(),
-            )),
+            None => Err(ToolError::Missing {
+                field: "client",
+                question: "Which client? Give me a name, email, phone number or order number."
+                    .into(),
+            }),
         },
         _ => Err(ToolError::Forbidden(super::forbidden_text(
             "client",
@@ -101,7 +103,7 @@ pub struct FindClientArgs {
 pub struct FindClient;
 
 impl Tool for FindClient {
-    const NAME: &'static str = "find_client";
+    const INTENT: Intent = Intent::FindClient;
     const DESCRIPTION: &'static str = "Find a client by email, phone, name or order number and show their profile. Clients only ever see their own profile.";
     const AGENT: AgentKind = AgentKind::Support;
     const ONLY_READS: bool = true;
@@ -191,7 +193,7 @@ fn order_view(ctx: &ToolCtx, o: &Order) -> OrderView {
 pub struct ClientOrders;
 
 impl Tool for ClientOrders {
-    const NAME: &'static str = "client_orders";
+    const INTENT: Intent = Intent::ClientOrders;
     const DESCRIPTION: &'static str =
         "List a client's orders with status and amount. Clients get their own orders only.";
     const AGENT: AgentKind = AgentKind::Support;
@@ -250,11 +252,15 @@ pub struct OrderStatusArgs {
 pub struct OrderStatusTool;
 
 impl Tool for OrderStatusTool {
-    const NAME: &'static str = "order_status";
+    const INTENT: Intent = Intent::OrderStatus;
     const DESCRIPTION: &'static str = "Show the status of an order by its number (e.g. 12345), with its payment. Clients can only see their own orders.";
     const AGENT: AgentKind = AgentKind::Support;
     const ONLY_READS: bool = true;
     type Args = OrderStatusArgs;
+
+    fn ask_for(field: &str) -> Option<(&'static str, String)> {
+        (field == "order").then(|| ("order", "Which order? Send its number, like #12345.".into()))
+    }
 
     fn allowed(role: Role) -> bool {
         role >= Role::Client
@@ -344,7 +350,7 @@ struct ClassView {
 pub struct ListClasses;
 
 impl Tool for ListClasses {
-    const NAME: &'static str = "list_classes";
+    const INTENT: Intent = Intent::ListClasses;
     const DESCRIPTION: &'static str = "List scheduled classes in a period (default this week), optionally for one course, or only the next one.";
     const AGENT: AgentKind = AgentKind::Support;
     const ONLY_READS: bool = true;
@@ -469,7 +475,7 @@ pub struct CourseInfoArgs {
 pub struct CourseInfo;
 
 impl Tool for CourseInfo {
-    const NAME: &'static str = "course_info";
+    const INTENT: Intent = Intent::CourseInfo;
     const DESCRIPTION: &'static str = "Describe a course (price, level, instructor, weekly schedule), or list all courses when none is named.";
     const AGENT: AgentKind = AgentKind::Support;
     const ONLY_READS: bool = true;
@@ -551,29 +557,59 @@ pub struct CreateOrderArgs {
 pub struct CreateOrder;
 
 impl Tool for CreateOrder {
-    const NAME: &'static str = "create_order";
+    const INTENT: Intent = Intent::CreateOrder;
     const DESCRIPTION: &'static str = "Enrol a client in a course: creates an order and its pending payment. Staff name the client; a client enrols themselves.";
     const AGENT: AgentKind = AgentKind::Support;
     type Args = CreateOrderArgs;
+
+    fn ask_for(field: &str) -> Option<(&'static str, String)> {
+        (field == "course").then(|| ("course", "Which course should I enrol them in?".into()))
+    }
 
     fn allowed(role: Role) -> bool {
         role >= Role::Client
     }
 
-    async fn call(ctx: &ToolCtx, args: CreateOrderArgs) -> Result<ToolOutput, ToolError> {
-        let course = resolve::course(ctx, &args.course).await?;
-        let client = subject(ctx, args.client.as_deref()).await?;
-        let method = match args
-            .method
-            .as_deref()
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-        {
-            Some(m) => m
-                .parse::<PaymentMethod>()
-                .map_err(|e| ToolError::BadArgs(e.to_string()))?,
-            None => PaymentMethod::Online,
+    async fn preview(
+        ctx: &ToolCtx,
+        args: &CreateOrderArgs,
+    ) -> Result<Option<super::Preview>, ToolError> {
+        let (course, client, method) = enrolment(ctx, args).await?;
+        let typed_course = resolve::normalise(&args.course);
+        let exact_course = typed_course == resolve::normalise(&course.name);
+        let exact_client = ctx.caller.role == Role::Client
+            || args.client.as_deref().is_some_and(|typed| {
+                let typed = typed.trim();
+                typed.eq_ignore_ascii_case(client.email.as_str())
+                    || typed.eq_ignore_ascii_case(client.name.as_str())
+                    || client
+                        .phone
+                        .as_ref()
+                        .is_some_and(|p| Phone::parse(typed).is_ok_and(|t| &t == p))
+            });
+        let whom = if ctx.caller.role == Role::Client {
+            "you".to_owned()
+        } else {
+            format!("{} ({})", client.name, client.email)
         };
+        let mut resolved = serde_json::json!({
+            "course": course.name, "method": method.as_str(),
+        });
+        if ctx.caller.role != Role::Client {
+            resolved["client"] = serde_json::json!(client.email.as_str());
+        }
+        Ok(Some(super::Preview {
+            summary: format!(
+                "Enrol {whom} in {}, {}, payment pending",
+                course.name, course.price
+            ),
+            args: resolved,
+            exact: exact_course && exact_client,
+        }))
+    }
+
+    async fn call(ctx: &ToolCtx, args: CreateOrderArgs) -> Result<ToolOutput, ToolError> {
+        let (course, client, method) = enrolment(ctx, &args).await?;
         // One message may enrol in two courses: each gets its own key.
         let idempotency_key = ctx.idempotency_key.as_ref().map(|k| {
             format!(
@@ -607,6 +643,52 @@ impl Tool for CreateOrder {
             .await?;
         enrolment_answer(ctx, &who, &client, &created)
     }
+}
+
+/// What an enrolment is for: the course, the client (a client: themselves, and only
+/// themselves) and how they will pay.
+async fn enrolment(
+    ctx: &ToolCtx,
+    args: &CreateOrderArgs,
+) -> Result<(crate::domain::Course, Client, PaymentMethod), ToolError> {
+    let course = resolve::course(ctx, &args.course).await?;
+    let client = subject(ctx, args.client.as_deref()).await?;
+    if ctx.caller.role == Role::Client {
+        if let Some(other) = someone_else(args.client.as_deref(), &client) {
+            return Err(ToolError::Forbidden(format!(
+                "I can only enrol you yourself from this chat, so I haven't enrolled {other}. They can message us here or ask at the desk to enrol; if you like, I can pass their details to the studio as an enquiry."
+            )));
+        }
+    }
+    let method = match args
+        .method
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        Some(m) => m
+            .parse::<PaymentMethod>()
+            .map_err(|e| ToolError::BadArgs(e.to_string()))?,
+        None => PaymentMethod::Online,
+    };
+    Ok((course, client, method))
+}
+
+/// The person a client named when it is not themselves: not their name (or first
+/// name), email or phone, nor a word for themselves.
+fn someone_else<'t>(typed: Option<&'t str>, own: &Client) -> Option<&'t str> {
+    let typed = typed.map(str::trim).filter(|t| !t.is_empty())?;
+    let lowered = typed.to_lowercase();
+    let own_name = own.name.as_str().to_lowercase();
+    let is_self = ["me", "myself", "i", "self"].contains(&lowered.as_str())
+        || lowered == own_name
+        || own_name.split_whitespace().next() == Some(lowered.as_str())
+        || lowered == own.email.as_str().to_lowercase()
+        || own
+            .phone
+            .as_ref()
+            .is_some_and(|p| Phone::parse(typed).is_ok_and(|t| &t == p));
+    (!is_self).then_some(typed)
 }
 
 /// The answer to an enrolment: the order just made, or the unpaid one the client
@@ -668,10 +750,14 @@ pub struct CreateEnquiryArgs {
 pub struct CreateEnquiry;
 
 impl Tool for CreateEnquiry {
-    const NAME: &'static str = "create_enquiry";
+    const INTENT: Intent = Intent::CreateEnquiry;
     const DESCRIPTION: &'static str = "Record a new client enquiry (a lead) with name and email or phone, and the course they are interested in.";
     const AGENT: AgentKind = AgentKind::Support;
     type Args = CreateEnquiryArgs;
+
+    fn ask_for(field: &str) -> Option<(&'static str, String)> {
+        (field == "name").then(|| ("name", "What name should I put on the enquiry?".into()))
+    }
 
     fn allowed(_: Role) -> bool {
         true
@@ -698,9 +784,10 @@ impl Tool for CreateEnquiry {
             None => None,
         };
         let Some(email) = email else {
-            return Err(ToolError::BadArgs(
-                "I need an email address to reply to the enquiry.".into(),
-            ));
+            return Err(ToolError::Missing {
+                field: "email",
+                question: "What email address should the studio reply to?".into(),
+            });
         };
         let course = match args
             .course
@@ -842,7 +929,7 @@ fn payment_view(ctx: &ToolCtx, p: &Payment) -> PaymentView {
 pub struct PendingPayments;
 
 impl Tool for PendingPayments {
-    const NAME: &'static str = "pending_payments";
+    const INTENT: Intent = Intent::PendingPayments;
     const DESCRIPTION: &'static str = "List pending payments (overdue first): all of them for staff, or one client's; a client sees only their own.";
     const AGENT: AgentKind = AgentKind::Support;
     const ONLY_READS: bool = true;
@@ -950,14 +1037,45 @@ pub struct RecordPaymentArgs {
 pub struct RecordPayment;
 
 impl Tool for RecordPayment {
-    const NAME: &'static str = "record_payment";
+    const INTENT: Intent = Intent::RecordPayment;
     const DESCRIPTION: &'static str =
         "Staff only: record the pending payment of an order as paid (and confirm the order).";
     const AGENT: AgentKind = AgentKind::Support;
     type Args = RecordPaymentArgs;
 
+    fn ask_for(field: &str) -> Option<(&'static str, String)> {
+        (field == "order").then(|| {
+            (
+                "order",
+                "Which order was paid? Send its number, like #12345.".into(),
+            )
+        })
+    }
+
     fn allowed(role: Role) -> bool {
         role.is_staff()
+    }
+
+    async fn preview(
+        ctx: &ToolCtx,
+        args: &RecordPaymentArgs,
+    ) -> Result<Option<super::Preview>, ToolError> {
+        let number =
+            OrderNumber::parse(&args.order).map_err(|e| ToolError::BadArgs(e.to_string()))?;
+        let order = ctx
+            .store
+            .order_by_number(number)
+            .await?
+            .ok_or_else(|| ToolError::NotFound(format!("There is no order {number}.")))?;
+        let method = args.method.as_deref().unwrap_or("cash").replace('_', " ");
+        Ok(Some(super::Preview {
+            summary: format!(
+                "Record {} paid by {method} for order {number} ({})",
+                order.amount, order.course_name
+            ),
+            args: serde_json::json!({ "order": number.to_string(), "method": args.method }),
+            exact: true,
+        }))
     }
 
     async fn call(ctx: &ToolCtx, args: RecordPaymentArgs) -> Result<ToolOutput, ToolError> {
@@ -1026,11 +1144,20 @@ pub struct EscalateArgs {
 pub struct EscalateToStaff;
 
 impl Tool for EscalateToStaff {
-    const NAME: &'static str = "escalate_to_staff";
+    const INTENT: Intent = Intent::EscalateToStaff;
     const DESCRIPTION: &'static str =
         "Hand the conversation to a member of staff (opens a ticket they see).";
     const AGENT: AgentKind = AgentKind::Support;
     type Args = EscalateArgs;
+
+    fn ask_for(field: &str) -> Option<(&'static str, String)> {
+        (field == "reason").then(|| {
+            (
+                "reason",
+                "What should I tell the studio team you need help with?".into(),
+            )
+        })
+    }
 
     fn allowed(_: Role) -> bool {
         true

@@ -12,11 +12,13 @@ use serde::Deserialize;
 
 use frontdesk_chat::Platform;
 
-use crate::domain::{Currency, FixedClock, SharedClock, SystemClock};
-use crate::gateway::{GatewaySettings, Person, RoleQuotas, Route};
-use crate::tools::{AgentKind, Role};
+use crate::domain::{AgentKind, Currency, FixedClock, Role, SharedClock, SystemClock};
 
-const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub mod gateway;
+
+pub use gateway::{GatewaySettings, Person, RoleQuotas, Route};
+
+const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]

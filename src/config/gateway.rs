@@ -1,12 +1,12 @@
 //! The gateway's configuration, resolved and checked: where each agent answers, who is
 //! staff, a manager or an admin on each platform, and how fast each kind of user may
-//! write. Parsed from the `[gateway]` section by [`crate::config`].
+//! write. Parsed from the `[gateway]` section by [`super`] and handed to the gateway.
 
 use std::collections::HashMap;
 
 use frontdesk_chat::Platform;
 
-use crate::tools::{AgentKind, Role};
+use crate::domain::{AgentKind, Role};
 
 /// One explicit route: messages in this channel go to this agent.
 #[derive(Debug, Clone, PartialEq, Eq)]

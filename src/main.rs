@@ -666,9 +666,13 @@ async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Re
     }
     let agents = agents_for(settings, &db);
     let (mut passed, mut failed) = (0, 0);
+    let (mut turns, mut turns_passed, mut dialogues) = (0, 0, 0);
     let mut results = Vec::new();
     for case in &cases {
         let result = run_case(&agents, case).await?;
+        turns += result.turns;
+        turns_passed += result.turns_passed;
+        dialogues += usize::from(!case.turns.is_empty());
         if result.passed {
             passed += 1;
         } else {
@@ -678,9 +682,14 @@ async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Re
             results.push(result);
         } else {
             let mark = if result.passed { "PASS" } else { "FAIL" };
+            let said = if case.turns.is_empty() {
+                case.text.clone()
+            } else {
+                format!("({} turns) {}", case.turns.len(), case.turns[0].text)
+            };
             println!(
-                "{mark} {:<10} {:<18} {} ms  {}",
-                result.id, result.reply.intent, result.reply.latency_ms, case.text
+                "{mark} {:<10} {:<18} {} ms  {said}",
+                result.id, result.reply.intent, result.reply.latency_ms
             );
             for f in &result.failures {
                 println!("     - {f}");
@@ -694,6 +703,9 @@ async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Re
                 &serde_json::json!({ "passed": passed, "failed": failed, "cases": results })
             )?
         );
+    }
+    if dialogues > 0 {
+        println!("{dialogues} dialogues; {turns_passed} of {turns} turns as expected");
     }
     println!("{passed} passed, {failed} failed");
     if failed > 0 {

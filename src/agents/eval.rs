@@ -1,5 +1,7 @@
 //! The eval harness (`frontdesk eval FILE.jsonl`) and the `--as WHO` callers of the
-//! console: each case is a question, who asks it, and what the answer must show.
+//! console: each case is a question, who asks it, and what the answer must show; or a
+//! dialogue (`turns`, one conversation) with what each answer must show and what the
+//! whole of it may write (`effects`, checked in the database).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,8 +19,38 @@ pub struct EvalCase {
     pub agent: String,
     #[serde(rename = "as", default)]
     pub who: Option<String>,
+    /// The question of a one-turn case (empty for a dialogue).
+    #[serde(default)]
     pub text: String,
+    #[serde(default)]
     pub expect: Expect,
+    /// The turns of a dialogue, said in one conversation.
+    #[serde(default)]
+    pub turns: Vec<EvalTurn>,
+    /// What the whole case writes; unset counts are not checked.
+    #[serde(default)]
+    pub effects: Option<Effects>,
+}
+
+/// One turn of a dialogue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalTurn {
+    pub text: String,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// How many records a case creates: orders, payments recorded as paid, tickets.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Effects {
+    #[serde(default)]
+    pub orders: Option<u64>,
+    #[serde(default)]
+    pub payments: Option<u64>,
+    #[serde(default)]
+    pub tickets: Option<u64>,
 }
 
 /// What a case's answer must show.
@@ -41,7 +73,11 @@ pub struct EvalResult {
     pub id: String,
     pub passed: bool,
     pub failures: Vec<String>,
+    /// The last turn's reply.
     pub reply: AgentReply,
+    /// Turns said, and how many of them showed what they had to.
+    pub turns: usize,
+    pub turns_passed: usize,
 }
 
 /// Why an eval file could not run.
@@ -62,12 +98,32 @@ pub fn parse_cases(text: &str) -> Result<Vec<EvalCase>, EvalError> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with("//"))
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| EvalError::BadLine {
+            let bad = |reason: String| EvalError::BadLine {
                 line: i + 1,
-                reason: e.to_string(),
-            })
+                reason,
+            };
+            let case: EvalCase = serde_json::from_str(l).map_err(|e| bad(e.to_string()))?;
+            if case.text.trim().is_empty() == case.turns.is_empty() {
+                return Err(bad("a case has either `text` or `turns`".into()));
+            }
+            Ok(case)
         })
         .collect()
+}
+
+impl EvalCase {
+    /// The case as turns: a one-turn case is a dialogue of one.
+    #[must_use]
+    pub fn all_turns(&self) -> Vec<EvalTurn> {
+        if self.turns.is_empty() {
+            vec![EvalTurn {
+                text: self.text.clone(),
+                expect: self.expect.clone(),
+            }]
+        } else {
+            self.turns.clone()
+        }
+    }
 }
 
 /// The caller a `--as` value names: `client:EMAIL`, `guest`, `staff`, `manager` or
@@ -123,10 +179,11 @@ fn same(expected: &Value, actual: &Value) -> bool {
     }
 }
 
-/// Runs one case.
+/// Runs one case: a question, or a dialogue in one conversation of its own (a new one
+/// at every run, so that a dialogue can be run again on the same database).
 ///
 /// # Errors
-/// The case names an unknown agent or caller.
+/// The case names an unknown agent or caller, or the database cannot be counted.
 pub async fn run_case(agents: &Agents, case: &EvalCase) -> Result<EvalResult, EvalError> {
     let bad = |reason: String| EvalError::BadCase {
         id: case.id.clone(),
@@ -136,26 +193,115 @@ pub async fn run_case(agents: &Agents, case: &EvalCase) -> Result<EvalResult, Ev
     let caller = resolve_caller(agents.store(), case.who.as_deref(), agent)
         .await
         .map_err(bad)?;
-    let reply = agents
-        .handle(AgentRequest {
-            agent,
-            caller,
-            text: case.text.clone(),
-            conversation: None,
-            event_id: Some(format!("eval:{}", case.id)),
-        })
-        .await;
+    let dialogue = !case.turns.is_empty();
+    let run = crate::domain::ObjectId::new().to_hex();
+    let conversation = dialogue.then(|| super::ConversationKey {
+        platform: frontdesk_chat::Platform::Console,
+        channel: format!("eval-{run}"),
+        thread: Some(case.id.clone()),
+        user: case
+            .who
+            .clone()
+            .unwrap_or_else(|| agent.as_str().to_owned()),
+    });
+    let before = match case.effects {
+        Some(_) => Some(
+            agents
+                .store()
+                .record_counts()
+                .await
+                .map_err(|e| bad(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let turns = case.all_turns();
     let mut failures = Vec::new();
-    if let Some(intent) = &case.expect.intent {
+    let mut turns_passed = 0;
+    let mut last = None;
+    for (n, turn) in turns.iter().enumerate() {
+        let event_id = if dialogue {
+            format!("eval:{run}:{}:{n}", case.id)
+        } else {
+            format!("eval:{}", case.id)
+        };
+        let reply = agents
+            .handle(AgentRequest {
+                agent,
+                caller: caller.clone(),
+                text: turn.text.clone(),
+                conversation: conversation.clone(),
+                event_id: Some(event_id),
+            })
+            .await;
+        let missed = check(&turn.expect, &reply);
+        if missed.is_empty() {
+            turns_passed += 1;
+        }
+        failures.extend(missed.into_iter().map(|f| {
+            if dialogue {
+                format!("turn {} ({:?}): {f}", n + 1, turn.text)
+            } else {
+                f
+            }
+        }));
+        last = Some(reply);
+    }
+    if let (Some(before), Some(effects)) = (before, case.effects) {
+        let after = agents
+            .store()
+            .record_counts()
+            .await
+            .map_err(|e| bad(e.to_string()))?;
+        for (what, expected, made) in [
+            (
+                "orders",
+                effects.orders,
+                after.orders.saturating_sub(before.orders),
+            ),
+            (
+                "payments",
+                effects.payments,
+                after.paid_payments.saturating_sub(before.paid_payments),
+            ),
+            (
+                "tickets",
+                effects.tickets,
+                after.tickets.saturating_sub(before.tickets),
+            ),
+        ] {
+            if let Some(expected) = expected {
+                if made != expected {
+                    failures.push(format!("{made} {what} written (expected {expected})"));
+                }
+            }
+        }
+    }
+    let reply = last.ok_or_else(|| bad("the case has no turns".into()))?;
+    Ok(EvalResult {
+        id: case.id.clone(),
+        passed: failures.is_empty(),
+        failures,
+        reply,
+        turns: turns.len(),
+        turns_passed,
+    })
+}
+
+/// What a reply fails to show of what was expected.
+fn check(expect: &Expect, reply: &AgentReply) -> Vec<String> {
+    let mut failures = Vec::new();
+    if let Some(intent) = &expect.intent {
         if !intent.eq_ignore_ascii_case(reply.intent.as_str()) {
             failures.push(format!("intent {} (expected {intent})", reply.intent));
         }
     }
-    if let Some(args) = &case.expect.args {
+    if let Some(args) = &expect.args {
+        // A proposal's arguments are those it would run with.
         let actual = reply
             .tool_calls
             .first()
             .map(|c| c.args.clone())
+            .or_else(|| reply.proposed.clone())
             .unwrap_or(Value::Null);
         for (k, v) in args {
             match actual.get(k) {
@@ -166,20 +312,15 @@ pub async fn run_case(agents: &Agents, case: &EvalCase) -> Result<EvalResult, Ev
         }
     }
     let answer = reply.answer.to_lowercase();
-    for needle in &case.expect.answer_contains {
+    for needle in &expect.answer_contains {
         if !answer.contains(&needle.to_lowercase()) {
             failures.push(format!("answer lacks {needle:?}"));
         }
     }
-    for needle in &case.expect.answer_excludes {
+    for needle in &expect.answer_excludes {
         if answer.contains(&needle.to_lowercase()) {
             failures.push(format!("answer shows {needle:?}"));
         }
     }
-    Ok(EvalResult {
-        id: case.id.clone(),
-        passed: failures.is_empty(),
-        failures,
-        reply,
-    })
+    failures
 }

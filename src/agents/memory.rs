@@ -85,6 +85,13 @@ impl Conversation {
             .filter(|t| !t.intent.is_write())
     }
 
+    /// The last turn that called a tool, read or write: what "her", "it" or "that order"
+    /// point back at.
+    #[must_use]
+    pub fn last_tool_turn(&self) -> Option<&Turn> {
+        self.turns.iter().rev().find(|t| t.intent.is_tool())
+    }
+
     /// What the last turn left waiting, while it is still fresh at `now`.
     #[must_use]
     pub fn pending(&self, now: DateTime<Utc>) -> Option<&Pending> {

@@ -10,6 +10,7 @@ pub mod eval;
 pub mod llm;
 pub mod memory;
 mod plans;
+mod referents;
 pub mod rules;
 pub mod settle;
 
@@ -260,11 +261,7 @@ impl Agents {
                 user: req.text.chars().take(500).collect(),
                 answer: reply.answer.chars().take(1000).collect(),
                 intent: reply.intent,
-                args: reply
-                    .tool_calls
-                    .first()
-                    .map(|c| c.args.clone())
-                    .unwrap_or(Value::Null),
+                args: remembered_args(&reply),
                 pending: reply.pending.clone(),
             },
         });
@@ -371,7 +368,10 @@ impl Agents {
             }
             None => {
                 let reading = rules::Reading::of(text, &plan_ctx);
-                if reading.understood() && !settle::starts_like_a_reply(text) {
+                if reading.understood()
+                    && !settle::starts_like_a_reply(text)
+                    && !rules::refers_back(text)
+                {
                     // A question complete in itself needs no earlier turn: no memory
                     // read for it, and its plan holds for the same words.
                     let plan = reading.plan(&plan_ctx, None);
@@ -401,11 +401,26 @@ impl Agents {
                         None => {
                             let follow_up =
                                 conversation.last_read_turn().map(|t| (t.intent, &t.args));
-                            (
-                                reading.plan(&plan_ctx, follow_up),
-                                conversation,
-                                Origin::Message,
-                            )
+                            let mut plan = reading.plan(&plan_ctx, follow_up);
+                            let mut origin = Origin::Message;
+                            if rules::refers_back(text) {
+                                // "how much is it", "mark it as paid": what the message
+                                // leans to, about what was said before.
+                                if plan == rules::Plan::Unsure {
+                                    if let Some((intent, args)) = reading.guess(&plan_ctx) {
+                                        plan = rules::Plan::Call { tool: intent, args };
+                                        if intent.is_write() {
+                                            origin = Origin::Conversation;
+                                        }
+                                    }
+                                }
+                                plan = referents::fill(
+                                    plan,
+                                    conversation.last_tool_turn(),
+                                    &mut origin,
+                                );
+                            }
+                            (plan, conversation, origin)
                         }
                     }
                 }
@@ -727,12 +742,32 @@ struct Times {
     llm: std::time::Duration,
 }
 
+/// The arguments a turn is remembered by: the tool call's (or the proposal's), with the
+/// order the answer made or showed, so that "its status" or "mark it as paid" can point
+/// back at it.
+fn remembered_args(reply: &AgentReply) -> Value {
+    let call = reply.tool_calls.first();
+    let mut args = call
+        .map(|c| c.args.clone())
+        .or_else(|| reply.proposed.clone())
+        .unwrap_or(Value::Null);
+    let shown = call
+        .and_then(|c| c.result.get("order"))
+        .and_then(|o| o.get("number"))
+        .and_then(Value::as_str)
+        .map(|n| n.trim_start_matches('#').to_owned());
+    if let (Some(map), Some(number)) = (args.as_object_mut(), shown) {
+        map.entry("order").or_insert(Value::from(number));
+    }
+    args
+}
+
 /// How long a question back or a proposal waits for its answer.
 pub const PENDING_MINUTES: i64 = 10;
 
 /// Where a planned request's targets came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Origin {
+pub(crate) enum Origin {
     /// The message itself.
     Message,
     /// An earlier turn: the answer to a question back.

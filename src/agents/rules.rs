@@ -44,6 +44,9 @@ pub struct Slots {
     pub period: Option<Period>,
     pub days: Option<u32>,
     pub course: Option<String>,
+    /// The course as the message wrote it ("zumbaa", "yoga"): a write whose course was
+    /// not named exactly is proposed, not made.
+    pub course_typed: Option<String>,
     pub client: Option<String>,
     pub method: Option<String>,
 }
@@ -300,7 +303,7 @@ const CUES: &[Cue] = &[
             ("attendance", 4),
             ("attended", 3),
             ("attend", 3),
-            ("came", 2),
+            ("came", 3),
             ("people came", 4),
             ("turned up", 3),
             ("showed up", 3),
@@ -335,6 +338,9 @@ const CUES: &[Cue] = &[
         terms: &[
             ("outstanding", 4),
             ("owed", 4),
+            ("owe", 4),
+            ("owes", 4),
+            ("owing", 4),
             ("balance", 3),
             ("receivable", 4),
             ("receivables", 4),
@@ -363,6 +369,8 @@ const CUES: &[Cue] = &[
         terms: &[
             ("fill rate", 5),
             ("fill", 3),
+            ("how full", 4),
+            ("emptiest", 4),
             ("full", 2),
             ("capacity", 3),
             ("occupancy", 4),
@@ -432,6 +440,20 @@ static NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"#?\d+").unwrap_or
 pub(crate) fn never() -> Regex {
     #[allow(clippy::expect_used)]
     Regex::new(r"[^\s\S]").expect("invariant: the empty-class pattern compiles")
+}
+
+/// Whether the message points back at something said before: "her orders", "its
+/// status", "how much is it", "enrol him too".
+#[must_use]
+pub fn refers_back(text: &str) -> bool {
+    const POINTING: &[&str] = &[
+        "she", "her", "hers", "he", "him", "his", "they", "them", "their", "it", "its", "that",
+        "this", "same",
+    ];
+    text.to_lowercase()
+        .replace(['’', '\''], "")
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| POINTING.contains(&w))
 }
 
 /// The first email address in a text, lower-cased.
@@ -513,6 +535,20 @@ fn clean(text: &str) -> String {
         if !cleaned.is_empty() {
             cleaned.push(' ');
         }
+        // Chat shorthand, read as the words it stands for.
+        let word = match word {
+            "ppl" | "ppls" => "people",
+            "u" => "you",
+            "ur" => "your",
+            "pls" | "plz" | "plez" => "please",
+            "thx" | "ty" => "thanks",
+            "wk" => "week",
+            "mth" | "mnth" => "month",
+            "yr" => "year",
+            "tmrw" | "tmr" | "tomoz" => "tomorrow",
+            "rev" => "revenue",
+            other => other,
+        };
         cleaned.push_str(correct(word));
     }
     cleaned
@@ -665,7 +701,12 @@ fn slots_in(text: &str, cleaned: &str, ctx: &Context<'_>) -> Slots {
             s.days = Some(days);
         }
     }
-    s.course = course_in_cleaned(cleaned, ctx.courses);
+    if let Some((name, typed)) = course_match(cleaned, ctx.courses) {
+        s.course = Some(name);
+        s.course_typed = Some(typed);
+    } else {
+        s.course_typed = shared_course_word(cleaned, ctx.courses);
+    }
     s.client = NAMED
         .captures_iter(text)
         .filter_map(|c| c.get(1))
@@ -704,9 +745,21 @@ pub fn course_in_text(text: &str, courses: &[Course]) -> Option<String> {
 
 /// [`course_in_text`] of a message already [`clean`]ed.
 fn course_in_cleaned(cleaned: &str, courses: &[Course]) -> Option<String> {
+    course_match(cleaned, courses).map(|(name, _)| name)
+}
+
+/// Words a course name shares with the planner's own words or everyday talk: not
+/// enough on their own to name a course.
+const COMMON_COURSE_WORDS: &[&str] = &["class", "course", "the", "and", "for", "with", "flow"];
+
+/// The catalogue course a message names, with the words it was named by: every word of
+/// the name (spelling mistakes forgiven), the longest name winning ("Pilates
+/// Intermediate" over "Pilates"); else a word only one course has ("hiit" → "HIIT
+/// Bootcamp", "yin" → "Yin Yoga").
+fn course_match(cleaned: &str, courses: &[Course]) -> Option<(String, String)> {
     let words: Vec<&str> = cleaned.split(' ').collect();
-    let fits = |name_word: &str| {
-        words.iter().any(|&w| {
+    let fit = |name_word: &str| {
+        words.iter().copied().find(|&w| {
             w == name_word
                 || (name_word.len() >= 5
                     && w.len() >= 4
@@ -714,22 +767,44 @@ fn course_in_cleaned(cleaned: &str, courses: &[Course]) -> Option<String> {
                     && strsim::osa_distance(w, name_word) <= 1)
         })
     };
-    let mut best: Option<(usize, &Course)> = None;
+    let mut best: Option<(usize, &Course, Vec<&str>)> = None;
     for course in courses {
         let name = course.name.to_lowercase();
-        let mut name_words = 0;
-        let all_fit = name.split_whitespace().all(|w| {
-            name_words += 1;
-            fits(w)
-        });
-        if all_fit && best.is_none_or(|(n, _)| name_words > n) {
-            best = Some((name_words, course));
+        let typed: Option<Vec<&str>> = name.split_whitespace().map(fit).collect();
+        if let Some(typed) = typed {
+            if best.as_ref().is_none_or(|(n, _, _)| typed.len() > *n) {
+                best = Some((typed.len(), course, typed));
+            }
         }
     }
-    if let Some((_, c)) = best {
-        return Some(c.name.clone());
+    if let Some((_, c, typed)) = best {
+        return Some((c.name.clone(), typed.join(" ")));
     }
-    None
+    let distinctive = words.iter().copied().find_map(|w| {
+        if w.len() < 3 || COMMON_COURSE_WORDS.contains(&w) || vocabulary().binary_search(&w).is_ok()
+        {
+            return None;
+        }
+        let mut having = courses
+            .iter()
+            .filter(|c| c.name.to_lowercase().split_whitespace().any(|n| n == w));
+        match (having.next(), having.next()) {
+            (Some(one), None) => Some((one.name.clone(), w.to_owned())),
+            _ => None,
+        }
+    });
+    distinctive
+}
+
+/// A word several courses share ("yoga"): passed on as typed so the tool can ask which.
+fn shared_course_word(cleaned: &str, courses: &[Course]) -> Option<String> {
+    cleaned.split(' ').find_map(|w| {
+        let having = courses
+            .iter()
+            .filter(|c| c.name.to_lowercase().split_whitespace().any(|n| n == w))
+            .count();
+        (w.len() >= 4 && having >= 2).then(|| w.to_owned())
+    })
 }
 
 /// Finds a period in lower-cased text.
@@ -904,6 +979,17 @@ impl<'t> Reading<'t> {
         self.best.is_some_and(|(_, score)| score >= MIN_SCORE)
     }
 
+    /// The intent the message leans to even when it does not name it clearly enough to
+    /// be planned on its own ("how much is it" → course_info), with its arguments.
+    #[must_use]
+    pub fn guess(&self, ctx: &Context<'_>) -> Option<(Intent, Value)> {
+        let (intent, _) = self.best?;
+        Some((
+            intent,
+            args_for(intent, &self.slots, ctx, self.text, &self.cleaned),
+        ))
+    }
+
     /// Plans the message. `follow_up` is the previous intent and arguments in this
     /// conversation, so "and last month?" repeats the last question for another period.
     #[must_use]
@@ -941,10 +1027,18 @@ fn plan_reading(
                     && last.agent() == Some(ctx.agent)
                     && follow_up_shaped(&words, s, ctx)
                 {
-                    return Plan::Call {
-                        tool: last,
-                        args: merge(last_args, args_for(last, s, ctx, text, cleaned)),
-                    };
+                    let mut args = merge(last_args, args_for(last, s, ctx, text, cleaned));
+                    // "what about 90?" after "inactive for 30 days": the number is days.
+                    if last_args.get("days").is_some() && s.days.is_none() {
+                        if let Some(n) = words
+                            .iter()
+                            .find_map(|w| w.parse::<u32>().ok())
+                            .filter(|n| (1..=3660).contains(n))
+                        {
+                            args["days"] = json!(n);
+                        }
+                    }
+                    return Plan::Call { tool: last, args };
                 }
             }
             if let Some(reply) = smalltalk(&words, ctx) {
@@ -1015,7 +1109,7 @@ fn plan_reading(
             options: Vec::new(),
         };
     }
-    if intent == Intent::CreateOrder && s.course.is_none() {
+    if intent == Intent::CreateOrder && s.course.is_none() && s.course_typed.is_none() {
         return Plan::Ask {
             intent,
             args: args_for(intent, s, ctx, text, cleaned),
@@ -1139,12 +1233,30 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
                 .clone()
                 .or_else(|| s.phone.clone())
                 .or_else(|| s.client.clone())
+                .or_else(|| {
+                    name_after(
+                        text,
+                        &[
+                            "orders for",
+                            "orders of",
+                            "order history for",
+                            "purchases of",
+                        ],
+                    )
+                    .filter(|n| !is_filler_name(n))
+                })
                 .map(|c| json!(c)),
         ),
         Intent::OrderStatus => put("order", s.order.clone().map(|o| json!(o))),
         Intent::ListClasses => {
             put("period", period);
-            put("course", s.course.clone().map(|c| json!(c)));
+            put(
+                "course",
+                s.course
+                    .clone()
+                    .or_else(|| s.course_typed.clone())
+                    .map(|c| json!(c)),
+            );
             if s.period.is_none() && (words.contains(&"next") || words.contains(&"upcoming")) {
                 put("next_only", Some(json!(true)));
             }
@@ -1157,7 +1269,13 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
                 .map(|c| json!(c)),
         ),
         Intent::CreateOrder => {
-            put("course", s.course.clone().map(|c| json!(c)));
+            put(
+                "course",
+                s.course_typed
+                    .clone()
+                    .or_else(|| s.course.clone())
+                    .map(|c| json!(c)),
+            );
             put(
                 "client",
                 s.email
@@ -1369,7 +1487,6 @@ fn follow_up_shaped(words: &[&str], s: &Slots, ctx: &Context<'_>) -> bool {
         "of",
         "on",
         "please",
-        "pls",
         "vs",
         "versus",
         "compared",
@@ -1407,16 +1524,13 @@ fn follow_up_shaped(words: &[&str], s: &Slots, ctx: &Context<'_>) -> bool {
         "those",
         "them",
         "one",
+        "ones",
         "at",
         "from",
         "oh",
         "wait",
         "rather",
         "not",
-        "course",
-        "courses",
-        "method",
-        "methods",
         "per",
         "each",
         "breakdown",
@@ -1454,20 +1568,52 @@ fn follow_up_shaped(words: &[&str], s: &Slots, ctx: &Context<'_>) -> bool {
         "since",
         "class",
         "classes",
+        "or",
+        "far",
+        "done",
+        "hmm",
+        "well",
+        "look",
+        "her",
+        "his",
+        "their",
+        "she",
+        "he",
+        "they",
+        "number",
+        "figure",
+        "figures",
+        "numbers",
+        "people",
+        "could",
+        "would",
+        "pull",
+        "up",
+        "get",
+        "see",
+    ];
+    /// Words that change how the last question's answer is broken down.
+    const BREAKDOWN: &[&str] = &[
+        "course",
+        "courses",
+        "method",
+        "methods",
+        "payment",
+        "payments",
+        "instructor",
+        "instructors",
+        "teacher",
+        "teachers",
+        "monthly",
+        "weekly",
+        "trend",
+        "week",
         "upi",
         "card",
         "cash",
         "online",
         "bank",
         "transfer",
-        "or",
-        "trend",
-        "monthly",
-        "weekly",
-        "instructor",
-        "instructors",
-        "teacher",
-        "teachers",
     ];
     const MONTHS: &[&str] = &[
         "jan",
@@ -1495,25 +1641,14 @@ fn follow_up_shaped(words: &[&str], s: &Slots, ctx: &Context<'_>) -> bool {
         "dec",
         "december",
     ];
-    let breakdown = [
-        "course",
-        "courses",
-        "method",
-        "methods",
-        "instructor",
-        "instructors",
-        "teacher",
-        "teachers",
-        "monthly",
-        "weekly",
-        "trend",
-    ];
+    let number = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit());
     let has_slot = s.period.is_some()
         || s.course.is_some()
+        || s.course_typed.is_some()
         || s.days.is_some()
         || s.client.is_some()
         || s.email.is_some()
-        || words.iter().any(|w| breakdown.contains(w));
+        || words.iter().any(|w| BREAKDOWN.contains(w) || number(w));
     if !has_slot || words.len() > 10 {
         return false;
     }
@@ -1539,8 +1674,9 @@ fn follow_up_shaped(words: &[&str], s: &Slots, ctx: &Context<'_>) -> bool {
     words.iter().all(|w| {
         w.is_empty()
             || CONNECTING.contains(w)
+            || BREAKDOWN.contains(w)
             || MONTHS.contains(w)
-            || w.chars().all(|c| c.is_ascii_digit())
+            || number(w)
             || named.iter().any(|n| n == w)
             || email_words.iter().any(|e| e == w)
             || course_word(w)

@@ -82,18 +82,32 @@ pub fn is_yes(text: &str) -> bool {
 }
 
 /// Whether the message says no: it starts with a no word ("no", "nope, leave it",
-/// "cancel that", "don't").
+/// "cancel that", "don't") and is short, or drops the matter ("never mind").
 #[must_use]
 pub fn is_no(text: &str) -> bool {
     let words = words(text);
     let phrase = words.join(" ");
+    const WITH_NO: &[&str] = &[
+        "thanks", "thank", "you", "it", "that", "this", "leave", "please", "pls", "mind", "forget",
+        "one", "ok", "okay", "skip", "sorry", "wait", "now", "need", "do", "go", "ahead",
+        "worries", "way", "changed", "my", "actually", "then",
+    ];
     words
         .first()
         .is_some_and(|first| NO.contains(&first.as_str()))
-        && words.len() <= 8
-        || ["never mind", "nevermind", "forget it", "leave it"]
+        && words.len() <= 6
+        && words
             .iter()
-            .any(|p| phrase.starts_with(p))
+            .all(|w| NO.contains(&w.as_str()) || WITH_NO.contains(&w.as_str()))
+        || [
+            "never mind",
+            "nevermind",
+            "forget it",
+            "leave it",
+            "skip it",
+        ]
+        .iter()
+        .any(|p| phrase.starts_with(p))
 }
 
 /// Whether the message starts like a reply to a question ("yes", "no", "ok") rather

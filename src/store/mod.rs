@@ -280,6 +280,28 @@ impl Store {
             && self.courses().estimated_document_count().await? == 0)
     }
 
+    /// How many orders, paid payments, tickets and clients there are: what the eval's
+    /// dialogues compare before and after to see what a conversation wrote.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn record_counts(&self) -> Result<RecordCounts, StoreError> {
+        let tickets = self
+            .db
+            .collection::<bson::Document>(names::TICKETS)
+            .count_documents(doc! {})
+            .await?;
+        Ok(RecordCounts {
+            orders: self.orders().count_documents(doc! {}).await?,
+            paid_payments: self
+                .payments()
+                .count_documents(doc! { "status": "paid" })
+                .await?,
+            tickets,
+            clients: self.clients().count_documents(doc! {}).await?,
+        })
+    }
+
     /// Drops the whole database (tests and `seed --reset`).
     ///
     /// # Errors
@@ -325,4 +347,13 @@ mod tests {
         );
         assert_eq!(redact_url("mongodb://db:27017"), "mongodb://db:27017");
     }
+}
+
+/// Counts of the records a conversation may write; see [`Store::record_counts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    pub orders: u64,
+    pub paid_payments: u64,
+    pub tickets: u64,
+    pub clients: u64,
 }

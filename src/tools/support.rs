@@ -1073,7 +1073,10 @@ impl Tool for RecordPayment {
                 "Record {} paid by {method} for order {number} ({})",
                 order.amount, order.course_name
             ),
-            args: serde_json::json!({ "order": number.to_string(), "method": args.method }),
+            args: serde_json::json!({
+                "order": number.to_string().trim_start_matches('#'),
+                "method": args.method,
+            }),
             exact: true,
         }))
     }

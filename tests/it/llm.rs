@@ -202,7 +202,12 @@ async fn ask_in(
             agent: AgentKind::Support,
             caller: caller.clone(),
             text: text.to_owned(),
-            conversation: conversation.map(str::to_owned),
+            conversation: conversation.map(|c| frontdesk::agents::ConversationKey {
+                platform: frontdesk_chat::Platform::Console,
+                channel: c.to_owned(),
+                thread: None,
+                user: "tester".to_owned(),
+            }),
             event_id: None,
         })
         .await

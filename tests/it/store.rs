@@ -744,7 +744,8 @@ async fn a_conversation_keeps_its_last_turns_in_the_order_they_were_said() {
     let turn = |i: usize| Turn {
         user: format!("question {i}"),
         answer: format!("answer {i}"),
-        intent: "revenue".into(),
+        intent: frontdesk::domain::Intent::Revenue,
+        pending: None,
         args: serde_json::json!({ "period": format!("p{i}") }),
     };
     for i in 0..KEPT_TURNS + 3 {

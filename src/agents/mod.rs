@@ -539,7 +539,6 @@ impl Agents {
         in_conversation: bool,
     ) -> AgentReply {
         let mut ctx = std::borrow::Cow::Borrowed(ctx);
-        let mut args = args;
         if intent.is_write() {
             match &origin {
                 Origin::Confirmed(id) => {
@@ -555,8 +554,8 @@ impl Agents {
                         Ok(Some(preview)) if origin == Origin::Conversation || !preview.exact => {
                             return self.propose(agent, intent, preview, in_conversation);
                         }
-                        Ok(Some(preview)) => args = preview.args,
-                        Ok(None) => {}
+                        // Named exactly: it runs as asked.
+                        Ok(_) => {}
                         Err(e) => return self.tool_failed(agent, &ctx, intent, args, &e),
                     }
                 }

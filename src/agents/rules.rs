@@ -447,8 +447,7 @@ pub(crate) fn never() -> Regex {
 #[must_use]
 pub fn refers_back(text: &str) -> bool {
     const POINTING: &[&str] = &[
-        "she", "her", "hers", "he", "him", "his", "they", "them", "their", "it", "its", "that",
-        "this", "same",
+        "she", "her", "hers", "he", "him", "his", "they", "them", "their", "it", "its",
     ];
     text.to_lowercase()
         .replace(['’', '\''], "")
@@ -702,8 +701,10 @@ fn slots_in(text: &str, cleaned: &str, ctx: &Context<'_>) -> Slots {
         }
     }
     if let Some((name, typed)) = course_match(cleaned, ctx.courses) {
+        // Named whole: the catalogue's own spelling.
+        let exact = typed == name.to_lowercase();
+        s.course_typed = Some(if exact { name.clone() } else { typed });
         s.course = Some(name);
-        s.course_typed = Some(typed);
     } else {
         s.course_typed = shared_course_word(cleaned, ctx.courses);
     }

@@ -239,7 +239,8 @@ fn support_phrasings_for_clients() {
             (
                 "book yoga beginer",
                 "create_order",
-                json!({"course": "Yoga Beginner"}),
+                // As typed: a misspelt course makes the enrolment a proposal.
+                json!({"course": "yoga beginer"}),
             ),
             (
                 "I'd like to complain about the instructor",

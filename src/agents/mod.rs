@@ -370,7 +370,7 @@ impl Agents {
                 let reading = rules::Reading::of(text, &plan_ctx);
                 if reading.understood()
                     && !settle::starts_like_a_reply(text)
-                    && !rules::refers_back(text)
+                    && !reading.refers_back()
                 {
                     // A question complete in itself needs no earlier turn: no memory
                     // read for it, and its plan holds for the same words.
@@ -403,7 +403,7 @@ impl Agents {
                                 conversation.last_read_turn().map(|t| (t.intent, &t.args));
                             let mut plan = reading.plan(&plan_ctx, follow_up);
                             let mut origin = Origin::Message;
-                            if rules::refers_back(text) {
+                            if reading.refers_back() {
                                 // "how much is it", "mark it as paid": what the message
                                 // leans to, about what was said before.
                                 if plan == rules::Plan::Unsure {
@@ -496,11 +496,10 @@ impl Agents {
                         args.remove(key);
                     }
                 }
-                let key = match (pending.intent, field.as_str()) {
-                    (Intent::FindClient, "client") => "name",
-                    (_, field) => field,
-                };
-                args.insert(key.to_owned(), value);
+                args.insert(
+                    referents::argument_for(pending.intent, field).to_owned(),
+                    value,
+                );
                 Some(Settled::Run {
                     intent: pending.intent,
                     args: Value::Object(args),
@@ -556,7 +555,7 @@ impl Agents {
                         }
                         // Named exactly: it runs as asked.
                         Ok(_) => {}
-                        Err(e) => return self.tool_failed(agent, &ctx, intent, args, &e),
+                        Err(e) => return self.tool_failed(agent, intent, args, &e),
                     }
                 }
             }
@@ -612,7 +611,7 @@ impl Agents {
             .await
         {
             Ok(out) => out,
-            Err(e) => return self.tool_failed(agent, ctx, intent, args, &e),
+            Err(e) => return self.tool_failed(agent, intent, args, &e),
         };
         if let Some(reused) = out.kept {
             self.metrics.reuse("answer", reused);
@@ -636,7 +635,6 @@ impl Agents {
     fn tool_failed(
         &self,
         agent: AgentKind,
-        ctx: &ToolCtx,
         intent: Intent,
         args: Value,
         e: &ToolError,
@@ -661,7 +659,6 @@ impl Agents {
         if let Some(waiting_for) = waiting_for {
             reply.pending = Some(self.pending(intent, args.clone(), waiting_for));
         }
-        let _ = ctx;
         reply.tool_calls.push(ToolCallRecord {
             name: intent.as_str().to_owned(),
             args,

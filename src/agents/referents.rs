@@ -29,6 +29,26 @@ fn slots_of(intent: Intent) -> &'static [(&'static str, Thing)] {
     }
 }
 
+impl Thing {
+    /// The thing a question back asked about (`ToolError`'s or `Plan::Ask`'s field).
+    fn asked(field: &str) -> Option<Self> {
+        match field {
+            "client" => Some(Self::Client),
+            "order" => Some(Self::Order),
+            "course" => Some(Self::Course),
+            _ => None,
+        }
+    }
+}
+
+/// The argument of `intent` that holds what a question back called `field`: find_client
+/// takes a client as `name`, every other tool under the field's own name.
+pub(super) fn argument_for(intent: Intent, field: &str) -> &str {
+    Thing::asked(field)
+        .and_then(|thing| slots_of(intent).iter().find(|(_, t)| *t == thing))
+        .map_or(field, |(key, _)| key)
+}
+
 /// The value an earlier turn's arguments give for a thing.
 fn earlier(thing: Thing, args: &Value) -> Option<Value> {
     let keys: &[&str] = match thing {

@@ -442,19 +442,6 @@ pub(crate) fn never() -> Regex {
     Regex::new(r"[^\s\S]").expect("invariant: the empty-class pattern compiles")
 }
 
-/// Whether the message points back at something said before: "her orders", "its
-/// status", "how much is it", "enrol him too".
-#[must_use]
-pub fn refers_back(text: &str) -> bool {
-    const POINTING: &[&str] = &[
-        "she", "her", "hers", "he", "him", "his", "they", "them", "their", "it", "its",
-    ];
-    text.to_lowercase()
-        .replace(['’', '\''], "")
-        .split(|c: char| !c.is_alphanumeric())
-        .any(|w| POINTING.contains(&w))
-}
-
 /// The first email address in a text, lower-cased.
 #[must_use]
 pub fn email_in(text: &str) -> Option<String> {
@@ -659,15 +646,11 @@ pub fn slots(text: &str, ctx: &Context<'_>) -> Slots {
 /// [`slots`] of a message already [`clean`]ed.
 fn slots_in(text: &str, cleaned: &str, ctx: &Context<'_>) -> Slots {
     let mut s = Slots {
-        email: EMAIL.find(text).map(|m| m.as_str().to_lowercase()),
+        email: email_in(text),
         ..Slots::default()
     };
     let without_email = EMAIL.replace_all(text, " ");
-    s.order = ORDER
-        .captures(&without_email)
-        .and_then(|c| c.get(1))
-        .map(|m| m.as_str().to_owned())
-        .filter(|n| OrderNumber::parse(n).is_ok());
+    s.order = order_in(&without_email);
     if s.order.is_none()
         && cleaned
             .split(' ')
@@ -679,10 +662,7 @@ fn slots_in(text: &str, cleaned: &str, ctx: &Context<'_>) -> Slots {
             .map(|m| m.as_str().to_owned());
     }
     if s.order.is_none() {
-        s.phone = PHONE
-            .find(&without_email)
-            .map(|m| m.as_str().to_owned())
-            .filter(|p| p.chars().filter(char::is_ascii_digit).count() >= 10);
+        s.phone = phone_in(&without_email);
     }
     let lowered = text.to_lowercase();
     s.period = period_in(&lowered, cleaned, ctx.now, ctx.offset);
@@ -978,6 +958,16 @@ impl<'t> Reading<'t> {
     #[must_use]
     pub fn understood(&self) -> bool {
         self.best.is_some_and(|(_, score)| score >= MIN_SCORE)
+    }
+
+    /// Whether the message points back at something said before: "her orders", "its
+    /// status", "how much is it", "enrol him too".
+    #[must_use]
+    pub fn refers_back(&self) -> bool {
+        const POINTING: &[&str] = &[
+            "she", "her", "hers", "he", "him", "his", "they", "them", "their", "it", "its",
+        ];
+        self.cleaned.split(' ').any(|w| POINTING.contains(&w))
     }
 
     /// The intent the message leans to even when it does not name it clearly enough to
@@ -1430,7 +1420,8 @@ fn enrolment_target(text: &str, ctx: &Context<'_>) -> Option<String> {
         return Some(format!("your {}", c.get(1)?.as_str().to_lowercase()));
     }
     let raw = TARGET.captures(text)?.get(1)?.as_str();
-    let self_words = [
+    // Words that name the sender, or nobody in particular.
+    let not_a_name = [
         "me", "myself", "us", "i", "up", "a", "an", "the", "please", "pls", "now", "also", "in",
         "her", "him", "them", "this", "that", "client", "customer", "member",
     ];
@@ -1438,35 +1429,35 @@ fn enrolment_target(text: &str, ctx: &Context<'_>) -> Option<String> {
         .split_whitespace()
         .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-'))
         .filter(|w| !w.is_empty())
-        .filter(|w| {
-            !["client", "customer", "member", "the", "a", "up"].contains(&w.to_lowercase().as_str())
-        })
         .collect();
-    if words.is_empty()
-        || words.len() > 4
-        || words
-            .iter()
-            .all(|w| self_words.contains(&w.to_lowercase().as_str()))
-    {
+    let named: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| !not_a_name.contains(&w.to_lowercase().as_str()))
+        .collect();
+    if named.is_empty() || named.len() > 4 {
         return None;
     }
-    let name = words.join(" ");
     // "book a Pilates class for …", "sign up for yoga": a course, not a person.
-    if course_in_text(&name, ctx.courses).is_some()
-        || words.iter().any(|w| {
-            [
-                "class", "classes", "course", "session", "spot", "place", "trial", "yoga",
-                "pilates",
-            ]
-            .contains(&w.to_lowercase().as_str())
-        })
-        || !words
+    let course_word = |w: &str| {
+        let w = w.to_lowercase();
+        [
+            "class", "classes", "course", "session", "spot", "place", "trial",
+        ]
+        .contains(&w.as_str())
+            || ctx
+                .courses
+                .iter()
+                .any(|c| c.name.to_lowercase().split_whitespace().any(|n| n == w))
+    };
+    if named.iter().any(|w| course_word(w))
+        || !named
             .iter()
             .all(|w| w.chars().next().is_some_and(char::is_alphabetic))
     {
         return None;
     }
-    Some(name)
+    Some(named.join(" "))
 }
 
 /// Whether a message that names no question of its own is shaped like a follow-up: a
@@ -1555,7 +1546,6 @@ fn follow_up_shaped(words: &[&str], s: &Slots, ctx: &Context<'_>) -> bool {
         "next",
         "previous",
         "past",
-        "week",
         "weeks",
         "month",
         "months",

@@ -125,23 +125,6 @@ impl PartialEq<&str> for Intent {
     }
 }
 
-impl schemars::JsonSchema for Intent {
-    fn schema_name() -> String {
-        "Intent".into()
-    }
-    fn json_schema(gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        let mut schema = String::json_schema(gen).into_object();
-        schema.enum_values = Some(
-            Self::TOOLS
-                .iter()
-                .chain(&[Self::Smalltalk, Self::Refused])
-                .map(|i| serde_json::Value::from(i.as_str()))
-                .collect(),
-        );
-        schema.into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use chrono::{Datelike, Months, NaiveDate};
 
 use super::figures::{best_and_worst, difference};
 use super::resolve::{self, local_date};
-use super::{erased, AgentKind, Intent, Role, Tool, ToolCtx, ToolDyn, ToolError, ToolOutput};
+use super::{erased, Intent, Role, Tool, ToolCtx, ToolDyn, ToolError, ToolOutput};
 use crate::charts::{ChartSpec, Point, Unit};
 use crate::domain::{format_minor, Period, ResolvedPeriod};
 use crate::store::RevenueBreakdown;
@@ -98,7 +98,6 @@ pub struct Revenue;
 impl Tool for Revenue {
     const INTENT: Intent = Intent::Revenue;
     const DESCRIPTION: &'static str = "Revenue from paid payments in a period, optionally by course or payment method (bar chart), compared with the previous period (absolute and percent), or as a monthly trend (by=month, line chart).";
-    const AGENT: AgentKind = AgentKind::Dashboard;
     const ONLY_READS: bool = true;
     type Args = RevenueArgs;
 
@@ -343,7 +342,6 @@ impl Tool for NewClients {
     const INTENT: Intent = Intent::NewClients;
     const DESCRIPTION: &'static str =
         "How many new clients joined in a period, with the newest names; by=week gives a count per week (line chart).";
-    const AGENT: AgentKind = AgentKind::Dashboard;
     const ONLY_READS: bool = true;
     type Args = NewClientsArgs;
 
@@ -458,7 +456,6 @@ impl Tool for CourseEnrollment {
     const INTENT: Intent = Intent::CourseEnrollment;
     const DESCRIPTION: &'static str =
         "Courses ranked by enrollments (orders not cancelled), all time or in a period.";
-    const AGENT: AgentKind = AgentKind::Dashboard;
     const ONLY_READS: bool = true;
     type Args = EnrollmentArgs;
 
@@ -547,7 +544,6 @@ pub struct AttendanceRate;
 impl Tool for AttendanceRate {
     const INTENT: Intent = Intent::AttendanceRate;
     const DESCRIPTION: &'static str = "Attendance percentage (present or late out of all booked) in a period, by course or for one course.";
-    const AGENT: AgentKind = AgentKind::Dashboard;
     const ONLY_READS: bool = true;
     type Args = CoursePeriodArgs;
 
@@ -631,7 +627,6 @@ impl Tool for InactiveClients {
     const INTENT: Intent = Intent::InactiveClients;
     const DESCRIPTION: &'static str =
         "Clients who have not visited in N days (default 30), longest absent first.";
-    const AGENT: AgentKind = AgentKind::Dashboard;
     const ONLY_READS: bool = true;
     type Args = InactiveArgs;
 
@@ -684,7 +679,6 @@ pub struct OutstandingBalance;
 impl Tool for OutstandingBalance {
     const INTENT: Intent = Intent::OutstandingBalance;
     const DESCRIPTION: &'static str = "Total of pending payments and how much of it is overdue.";
-    const AGENT: AgentKind = AgentKind::Dashboard;
     const ONLY_READS: bool = true;
     type Args = NoArgs;
 
@@ -719,7 +713,6 @@ pub struct Retention;
 impl Tool for Retention {
     const INTENT: Intent = Intent::Retention;
     const DESCRIPTION: &'static str = "Retention: of the clients who attended in the previous period, how many attended again in this one.";
-    const AGENT: AgentKind = AgentKind::Dashboard;
     const ONLY_READS: bool = true;
     type Args = PeriodArgs;
 
@@ -842,7 +835,6 @@ fn fill_breakdown(
 impl Tool for ClassFillRate {
     const INTENT: Intent = Intent::ClassFillRate;
     const DESCRIPTION: &'static str = "How full classes were (attendees out of capacity) in a period, by course with instructors or by instructor (bar chart, best and worst), or for one course.";
-    const AGENT: AgentKind = AgentKind::Dashboard;
     const ONLY_READS: bool = true;
     type Args = FillArgs;
 

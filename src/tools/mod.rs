@@ -216,7 +216,11 @@ pub trait Tool: Send + Sync + 'static {
     const INTENT: Intent;
     const NAME: &'static str = Self::INTENT.as_str();
     const DESCRIPTION: &'static str;
-    const AGENT: AgentKind;
+    /// The agent whose tool it is: the intent's.
+    const AGENT: AgentKind = match Self::INTENT.agent() {
+        Some(agent) => agent,
+        None => panic!("a tool's intent belongs to an agent"),
+    };
     type Args: DeserializeOwned + JsonSchema + Send + Sync;
 
     /// The tool only reads, and its answer depends only on its arguments, the caller's
@@ -267,7 +271,6 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A tool with its types erased, so the registry can hold them all.
 pub trait ToolDyn: Send + Sync {
-    fn intent(&self) -> Intent;
     fn name(&self) -> &'static str;
     fn description(&self) -> &'static str;
     fn agent(&self) -> AgentKind;
@@ -300,9 +303,6 @@ fn typed_args<T: Tool>(args: serde_json::Value) -> Result<T::Args, ToolError> {
 struct Erased<T>(PhantomData<fn() -> T>);
 
 impl<T: Tool> ToolDyn for Erased<T> {
-    fn intent(&self) -> Intent {
-        T::INTENT
-    }
     fn name(&self) -> &'static str {
         T::NAME
     }

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::resolve::{self, clip, local_date, local_time};
-use super::{erased, AgentKind, Intent, Role, Tool, ToolCtx, ToolDyn, ToolError, ToolOutput};
+use super::{erased, Intent, Role, Tool, ToolCtx, ToolDyn, ToolError, ToolOutput};
 use crate::domain::{
     Client, ClientStatus, Email, ObjectId, Order, OrderNumber, Payment, PaymentMethod,
     PaymentStatus, Period, PersonName, Phone,
@@ -105,7 +105,6 @@ pub struct FindClient;
 impl Tool for FindClient {
     const INTENT: Intent = Intent::FindClient;
     const DESCRIPTION: &'static str = "Find a client by email, phone, name or order number and show their profile. Clients only ever see their own profile.";
-    const AGENT: AgentKind = AgentKind::Support;
     const ONLY_READS: bool = true;
     type Args = FindClientArgs;
 
@@ -196,7 +195,6 @@ impl Tool for ClientOrders {
     const INTENT: Intent = Intent::ClientOrders;
     const DESCRIPTION: &'static str =
         "List a client's orders with status and amount. Clients get their own orders only.";
-    const AGENT: AgentKind = AgentKind::Support;
     const ONLY_READS: bool = true;
     type Args = ClientOrdersArgs;
 
@@ -254,7 +252,6 @@ pub struct OrderStatusTool;
 impl Tool for OrderStatusTool {
     const INTENT: Intent = Intent::OrderStatus;
     const DESCRIPTION: &'static str = "Show the status of an order by its number (e.g. 12345), with its payment. Clients can only see their own orders.";
-    const AGENT: AgentKind = AgentKind::Support;
     const ONLY_READS: bool = true;
     type Args = OrderStatusArgs;
 
@@ -352,7 +349,6 @@ pub struct ListClasses;
 impl Tool for ListClasses {
     const INTENT: Intent = Intent::ListClasses;
     const DESCRIPTION: &'static str = "List scheduled classes in a period (default this week), optionally for one course, or only the next one.";
-    const AGENT: AgentKind = AgentKind::Support;
     const ONLY_READS: bool = true;
     type Args = ListClassesArgs;
 
@@ -477,7 +473,6 @@ pub struct CourseInfo;
 impl Tool for CourseInfo {
     const INTENT: Intent = Intent::CourseInfo;
     const DESCRIPTION: &'static str = "Describe a course (price, level, instructor, weekly schedule), or list all courses when none is named.";
-    const AGENT: AgentKind = AgentKind::Support;
     const ONLY_READS: bool = true;
     type Args = CourseInfoArgs;
 
@@ -559,7 +554,6 @@ pub struct CreateOrder;
 impl Tool for CreateOrder {
     const INTENT: Intent = Intent::CreateOrder;
     const DESCRIPTION: &'static str = "Enrol a client in a course: creates an order and its pending payment. Staff name the client; a client enrols themselves.";
-    const AGENT: AgentKind = AgentKind::Support;
     type Args = CreateOrderArgs;
 
     fn ask_for(field: &str) -> Option<(&'static str, String)> {
@@ -660,18 +654,18 @@ async fn enrolment(
             )));
         }
     }
-    let method = match args
-        .method
-        .as_deref()
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-    {
+    let method = payment_method(args.method.as_deref(), PaymentMethod::Online)?;
+    Ok((course, client, method))
+}
+
+/// How someone pays, as typed ("upi", "bank transfer"), or `default` when not said.
+fn payment_method(typed: Option<&str>, default: PaymentMethod) -> Result<PaymentMethod, ToolError> {
+    match typed.map(str::trim).filter(|m| !m.is_empty()) {
         Some(m) => m
             .parse::<PaymentMethod>()
-            .map_err(|e| ToolError::BadArgs(e.to_string()))?,
-        None => PaymentMethod::Online,
-    };
-    Ok((course, client, method))
+            .map_err(|e| ToolError::BadArgs(e.to_string())),
+        None => Ok(default),
+    }
 }
 
 /// The person a client named when it is not themselves: not their name (or first
@@ -752,7 +746,6 @@ pub struct CreateEnquiry;
 impl Tool for CreateEnquiry {
     const INTENT: Intent = Intent::CreateEnquiry;
     const DESCRIPTION: &'static str = "Record a new client enquiry (a lead) with name and email or phone, and the course they are interested in.";
-    const AGENT: AgentKind = AgentKind::Support;
     type Args = CreateEnquiryArgs;
 
     fn ask_for(field: &str) -> Option<(&'static str, String)> {
@@ -931,7 +924,6 @@ pub struct PendingPayments;
 impl Tool for PendingPayments {
     const INTENT: Intent = Intent::PendingPayments;
     const DESCRIPTION: &'static str = "List pending payments (overdue first): all of them for staff, or one client's; a client sees only their own.";
-    const AGENT: AgentKind = AgentKind::Support;
     const ONLY_READS: bool = true;
     type Args = PendingPaymentsArgs;
 
@@ -1040,7 +1032,6 @@ impl Tool for RecordPayment {
     const INTENT: Intent = Intent::RecordPayment;
     const DESCRIPTION: &'static str =
         "Staff only: record the pending payment of an order as paid (and confirm the order).";
-    const AGENT: AgentKind = AgentKind::Support;
     type Args = RecordPaymentArgs;
 
     fn ask_for(field: &str) -> Option<(&'static str, String)> {
@@ -1067,7 +1058,9 @@ impl Tool for RecordPayment {
             .order_by_number(number)
             .await?
             .ok_or_else(|| ToolError::NotFound(format!("There is no order {number}.")))?;
-        let method = args.method.as_deref().unwrap_or("cash").replace('_', " ");
+        let method = payment_method(args.method.as_deref(), PaymentMethod::Cash)?
+            .as_str()
+            .replace('_', " ");
         Ok(Some(super::Preview {
             summary: format!(
                 "Record {} paid by {method} for order {number} ({})",
@@ -1084,17 +1077,7 @@ impl Tool for RecordPayment {
     async fn call(ctx: &ToolCtx, args: RecordPaymentArgs) -> Result<ToolOutput, ToolError> {
         let number =
             OrderNumber::parse(&args.order).map_err(|e| ToolError::BadArgs(e.to_string()))?;
-        let method = match args
-            .method
-            .as_deref()
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-        {
-            Some(m) => m
-                .parse::<PaymentMethod>()
-                .map_err(|e| ToolError::BadArgs(e.to_string()))?,
-            None => PaymentMethod::Cash,
-        };
+        let method = payment_method(args.method.as_deref(), PaymentMethod::Cash)?;
         let order = ctx
             .store
             .order_by_number(number)
@@ -1150,7 +1133,6 @@ impl Tool for EscalateToStaff {
     const INTENT: Intent = Intent::EscalateToStaff;
     const DESCRIPTION: &'static str =
         "Hand the conversation to a member of staff (opens a ticket they see).";
-    const AGENT: AgentKind = AgentKind::Support;
     type Args = EscalateArgs;
 
     fn ask_for(field: &str) -> Option<(&'static str, String)> {

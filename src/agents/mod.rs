@@ -457,15 +457,20 @@ impl Agents {
             rules::Plan::Unsure if self.llm.is_some() => {
                 Box::pin(self.ask_llm(agent, &ctx, &conversation, text, times)).await
             }
-            rules::Plan::Unsure => Self::reply(
-                agent,
-                Intent::Smalltalk,
-                format!(
-                    "I'm not sure I understood that. {}",
-                    rules::help_text(agent, req.caller.role)
-                ),
-            ),
+            rules::Plan::Unsure => Self::unsure(agent, req.caller.role),
         }
+    }
+
+    /// "Not sure", with what this agent can answer for this role.
+    fn unsure(agent: AgentKind, role: Role) -> AgentReply {
+        Self::reply(
+            agent,
+            Intent::Smalltalk,
+            format!(
+                "I'm not sure I understood that. {}",
+                rules::help_text(agent, role)
+            ),
+        )
     }
 
     /// What the message settles of what the last turn left waiting: a "yes" runs the
@@ -503,7 +508,7 @@ impl Agents {
                 Some(Settled::Run {
                     intent: pending.intent,
                     args: Value::Object(args),
-                    origin: Origin::Conversation,
+                    origin: Origin::Answer,
                 })
             }
         }
@@ -526,8 +531,9 @@ impl Agents {
     }
 
     /// Runs a planned tool. A write runs at once only when the message itself named
-    /// every target exactly; otherwise it is proposed for a "yes". A question the tool
-    /// asks back (which client, which course, a missing detail) is left waiting.
+    /// every target exactly; otherwise it is proposed for a "yes", and a write that
+    /// cannot be shown for a "yes" runs only when a message asked for it. A question the
+    /// tool asks back (which client, which course, a missing detail) is left waiting.
     async fn run_tool(
         &self,
         agent: AgentKind,
@@ -544,16 +550,22 @@ impl Agents {
                     // Two "yes" to one proposal make one write.
                     ctx.to_mut().idempotency_key = Some(format!("confirm:{id}"));
                 }
-                Origin::Message | Origin::Conversation => {
+                Origin::Message | Origin::Answer | Origin::Conversation => {
                     match self
                         .registry
                         .preview(agent, &ctx, intent.as_str(), args.clone())
                         .await
                     {
-                        Ok(Some(preview)) if origin == Origin::Conversation || !preview.exact => {
+                        Ok(Some(preview)) if origin != Origin::Message || !preview.exact => {
                             return self.propose(agent, intent, preview, in_conversation);
                         }
-                        // Named exactly: it runs as asked.
+                        // A write with nothing to show for a "yes" (an enquiry, a
+                        // hand-off) is made only when the message, or the one whose
+                        // question it answers, asked for it.
+                        Ok(None) if origin == Origin::Conversation => {
+                            return Self::unsure(agent, ctx.caller.role);
+                        }
+                        // Named exactly, or details of the asker's own: it runs as asked.
                         Ok(_) => {}
                         Err(e) => return self.tool_failed(agent, intent, args, &e),
                     }
@@ -766,7 +778,10 @@ pub const PENDING_MINUTES: i64 = 10;
 pub(crate) enum Origin {
     /// The message itself.
     Message,
-    /// An earlier turn: the answer to a question back.
+    /// The answer to a question back about a request the message before made.
+    Answer,
+    /// An earlier turn the message points back at ("her", "it"), or a request the
+    /// message only leans to: never written without a "yes".
     Conversation,
     /// A "yes" to the proposal with this id.
     Confirmed(String),

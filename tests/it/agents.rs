@@ -1258,3 +1258,44 @@ async fn the_same_words_asked_again_are_planned_against_the_catalogue_of_the_mom
         assert!(after.answer.contains(&course.name), "{}", after.answer);
     }
 }
+
+/// A write the rules only lean to ("the staff told me it was fine" leans to a hand-off,
+/// below the bar for a request of its own) is never made: the pointing word makes the
+/// message a guess about what was said before, and a guess does not write.
+#[tokio::test]
+async fn a_guessed_write_is_never_made() {
+    let (db, _) = TestDb::with_demo_data(60).await;
+    let agents = agents(&db);
+    let before = count(&db.store).await;
+    let tickets_before = db.store.record_counts().await.unwrap().tickets;
+    for (n, text) in [
+        "the staff told me it was fine",
+        "someone at the front said it's sorted",
+        "more info on it pls, I'm Asha Rao asha.rao@example.com",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let reply = ask_full(
+            &agents,
+            AgentKind::Support,
+            &Caller::guest(),
+            text,
+            Some("guess-conversation"),
+            Some(&format!("guess-{n}")),
+        )
+        .await;
+        assert!(
+            reply.tool_calls.iter().all(|c| !c
+                .name
+                .parse::<frontdesk::domain::Intent>()
+                .is_ok_and(|i| i.is_write())),
+            "{text:?} called a write: {reply:#?}"
+        );
+    }
+    assert_eq!(count(&db.store).await, before);
+    assert_eq!(
+        db.store.record_counts().await.unwrap().tickets,
+        tickets_before
+    );
+}

@@ -47,15 +47,20 @@ fn ist() -> FixedOffset {
     FixedOffset::east_opt(19_800).unwrap()
 }
 
-fn run(agent: AgentKind, role: Role, text: &str) -> Plan {
-    let courses = catalogue();
-    let ctx = Context {
+/// What the planner knows besides the text, at the demo's clock.
+fn context(agent: AgentKind, role: Role, courses: &[Course]) -> Context<'_> {
+    Context {
         agent,
         role,
-        courses: &courses,
+        courses,
         now: now(),
         offset: ist(),
-    };
+    }
+}
+
+fn run(agent: AgentKind, role: Role, text: &str) -> Plan {
+    let courses = catalogue();
+    let ctx = context(agent, role, &courses);
     plan(text, &ctx, None)
 }
 
@@ -438,13 +443,7 @@ fn unsure_questions_are_not_guessed() {
 #[test]
 fn follow_ups_reuse_the_last_question() {
     let courses = catalogue();
-    let ctx = Context {
-        agent: AgentKind::Dashboard,
-        role: Role::Manager,
-        courses: &courses,
-        now: now(),
-        offset: ist(),
-    };
+    let ctx = context(AgentKind::Dashboard, Role::Manager, &courses);
     let last = json!({"period": "this_month", "by": "course"});
     match plan("and last month?", &ctx, Some((Intent::Revenue, &last))) {
         Plan::Call { tool, args } => {
@@ -509,13 +508,7 @@ fn a_follow_up_never_reaches_a_write() {
         Role::Manager,
         Role::Admin,
     ] {
-        let ctx = Context {
-            agent: AgentKind::Support,
-            role,
-            courses: &courses,
-            now: now(),
-            offset: ist(),
-        };
+        let ctx = context(AgentKind::Support, role, &courses);
         for write in Intent::TOOLS.iter().filter(|i| i.is_write()) {
             let last = json!({"course": "Pilates", "client": "priya@example.com", "order": "12345", "name": "Asha", "email": "asha@example.com", "reason": "help"});
             for text in FOLLOW_UPS {
@@ -542,13 +535,7 @@ fn a_follow_up_never_reaches_a_write() {
 #[test]
 fn a_message_with_words_of_its_own_is_not_forced_into_the_last_question() {
     let courses = catalogue();
-    let ctx = Context {
-        agent: AgentKind::Dashboard,
-        role: Role::Manager,
-        courses: &courses,
-        now: now(),
-        offset: ist(),
-    };
+    let ctx = context(AgentKind::Dashboard, Role::Manager, &courses);
     let last = json!({"period": "last_month"});
     match plan(
         "how many people came to yoga last week?",

@@ -58,63 +58,103 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether the message says yes: it starts with a yes word ("yes", "yep, go ahead",
-/// "sure, do it", "confirm") and says no "no" anywhere ("yes... no wait").
+/// Words that may go with a yes without making it something else: "yes please, go
+/// ahead and book her".
+const WITH_YES: &[&str] = &[
+    "go", "ahead", "do", "it", "that", "thats", "this", "thanks", "thank", "you", "sounds", "good",
+    "great", "perfect", "lovely", "fine", "right", "correct", "book", "enrol", "enroll", "create",
+    "make", "record", "mark", "paid", "one", "the", "order", "her", "him", "them", "me", "in",
+    "is", "of", "course", "just", "and", "thx", "pls", "please", "cool", "alright", "all", "very",
+    "much", "send", "now",
+];
+
+/// Words that may go with a no without making it something else: "no thanks, leave it".
+const WITH_NO: &[&str] = &[
+    "thanks", "thank", "you", "it", "that", "this", "leave", "please", "pls", "mind", "forget",
+    "one", "ok", "okay", "skip", "sorry", "wait", "now", "need", "do", "go", "ahead", "worries",
+    "way", "changed", "my", "actually", "then",
+];
+
+/// Phrases that say yes, or drop the matter, without a yes or no word first.
+const YES_PHRASES: &[&str] = &[
+    "go ahead",
+    "do it",
+    "sounds good",
+    "thats right",
+    "of course",
+    "all good",
+];
+const NO_PHRASES: &[&str] = &[
+    "never mind",
+    "nevermind",
+    "forget it",
+    "leave it",
+    "skip it",
+];
+
+/// A message as its reply words.
+struct Reply {
+    words: Vec<String>,
+    phrase: String,
+}
+
+impl Reply {
+    fn of(text: &str) -> Self {
+        let words = words(text);
+        let phrase = words.join(" ");
+        Self { words, phrase }
+    }
+
+    /// Every word is one of `first` or `with`, and the message is short.
+    fn only(&self, first: &[&str], with: &[&str], longest: usize) -> bool {
+        self.words.len() <= longest
+            && self
+                .words
+                .iter()
+                .all(|w| first.contains(&w.as_str()) || with.contains(&w.as_str()))
+    }
+
+    fn starts_with(&self, words: &[&str], phrases: &[&str]) -> bool {
+        self.words
+            .first()
+            .is_some_and(|first| words.contains(&first.as_str()))
+            || phrases.iter().any(|p| self.phrase.starts_with(p))
+    }
+
+    /// A yes word or phrase first, and every other word only goes with a yes: "ok and
+    /// how much do people owe us" is a question, "yes... no wait" is not a yes.
+    fn is_yes(&self) -> bool {
+        self.starts_with(YES, YES_PHRASES)
+            && self.only(YES, WITH_YES, 8)
+            && !self.words.iter().any(|w| NO.contains(&w.as_str()))
+    }
+
+    /// A no word first in a short message of no-words ("nope, leave it"), or a phrase
+    /// that drops the matter ("never mind"). "no, I meant October" is a correction.
+    fn is_no(&self) -> bool {
+        self.starts_with(NO, &[]) && self.only(NO, WITH_NO, 6)
+            || NO_PHRASES.iter().any(|p| self.phrase.starts_with(p))
+    }
+}
+
+/// Whether the message says yes to a proposal ("yes", "yep, go ahead", "sure, do it").
 #[must_use]
 pub fn is_yes(text: &str) -> bool {
-    let words = words(text);
-    let Some(first) = words.first() else {
-        return false;
-    };
-    let phrase = words.join(" ");
-    let starts_yes = YES.contains(&first.as_str())
-        || [
-            "go ahead",
-            "do it",
-            "sounds good",
-            "that's right",
-            "thats right",
-            "of course",
-        ]
-        .iter()
-        .any(|p| phrase.starts_with(p));
-    starts_yes && words.len() <= 8 && !words.iter().any(|w| NO.contains(&w.as_str()))
+    Reply::of(text).is_yes()
 }
 
-/// Whether the message says no: it starts with a no word ("no", "nope, leave it",
-/// "cancel that", "don't") and is short, or drops the matter ("never mind").
+/// Whether the message says no ("no", "nope, leave it", "cancel", "never mind").
 #[must_use]
 pub fn is_no(text: &str) -> bool {
-    let words = words(text);
-    let phrase = words.join(" ");
-    const WITH_NO: &[&str] = &[
-        "thanks", "thank", "you", "it", "that", "this", "leave", "please", "pls", "mind", "forget",
-        "one", "ok", "okay", "skip", "sorry", "wait", "now", "need", "do", "go", "ahead",
-        "worries", "way", "changed", "my", "actually", "then",
-    ];
-    words
-        .first()
-        .is_some_and(|first| NO.contains(&first.as_str()))
-        && words.len() <= 6
-        && words
-            .iter()
-            .all(|w| NO.contains(&w.as_str()) || WITH_NO.contains(&w.as_str()))
-        || [
-            "never mind",
-            "nevermind",
-            "forget it",
-            "leave it",
-            "skip it",
-        ]
-        .iter()
-        .any(|p| phrase.starts_with(p))
+    Reply::of(text).is_no()
 }
 
-/// Whether the message starts like a reply to a question ("yes", "no", "ok") rather
-/// than a question of its own, so the pending request must be looked at first.
+/// Whether the message is a yes or a no rather than a question of its own, so the
+/// pending request must be looked at first.
 #[must_use]
 pub fn starts_like_a_reply(text: &str) -> bool {
-    is_yes(text) || is_no(text)
+    let reply = Reply::of(text);
+    reply.is_yes() || reply.is_no()
 }
 
 static ORDINAL: LazyLock<Regex> = LazyLock::new(|| {
@@ -282,8 +322,18 @@ mod tests {
             "",
             "yes no wait",
             "Priya Sharma",
+            "ok and how much do ppl owe us overall",
+            "sure, what about last month?",
+            "ok, show me revenue by course",
         ] {
             assert!(!is_yes(neither), "{neither}");
+        }
+        for correction in [
+            "no, I meant October",
+            "no, Pilates Intermediate",
+            "not that one, the other Priya",
+        ] {
+            assert!(!is_no(correction), "{correction}");
         }
     }
 

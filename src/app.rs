@@ -267,6 +267,21 @@ pub async fn open_database(settings: &Settings) -> Result<Database, StartupError
     })
 }
 
+/// The sentence model of this process, loaded once (in the background: the rules answer
+/// until it is ready). `wait`: block until it is loaded or failed, for the one-shot
+/// commands whose answer should not depend on how fast the model loads.
+#[must_use]
+pub fn understanding(settings: &Settings, wait: bool) -> crate::nlu::NluHandle {
+    static HANDLE: std::sync::OnceLock<crate::nlu::NluHandle> = std::sync::OnceLock::new();
+    let handle = HANDLE
+        .get_or_init(|| crate::nlu::NluHandle::load_in_background(&settings.nlu))
+        .clone();
+    if wait {
+        handle.wait(std::time::Duration::from_secs(300));
+    }
+    handle
+}
+
 /// Builds the REST API's shared state over an open database.
 #[must_use]
 pub fn api_state(
@@ -281,7 +296,8 @@ pub fn api_state(
         settings.studio.clone(),
         &settings.llm,
         settings.memory_ttl_hours,
-    );
+    )
+    .with_understanding(understanding(settings, false));
     let metrics = crate::telemetry::metrics::Metrics::global();
     std::sync::Arc::new(crate::api::ApiState {
         agents,

@@ -19,6 +19,7 @@ pub mod config;
 pub mod domain;
 pub mod gateway;
 pub mod integrations;
+pub mod nlu;
 pub mod protect;
 pub mod store;
 pub mod telemetry;

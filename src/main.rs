@@ -242,7 +242,7 @@ async fn run(cli: Cli) -> Result<()> {
             text,
         } => {
             let db = app::open_database(&settings).await?;
-            let agents = agents_for(&settings, &db);
+            let agents = agents_for(&settings, &db, true);
             let caller = resolve_caller(&db.store, who.as_deref(), agent)
                 .await
                 .map_err(anyhow::Error::msg)?;
@@ -611,7 +611,7 @@ async fn start_chat(settings: &Settings, db: &app::Database) -> Result<ChatAdapt
     let routes = ChatRoutes::default();
     let providers = Providers::from_settings(settings, routes.clone())?;
     let gateway = Gateway::new(
-        agents_for(settings, db),
+        agents_for(settings, db, false),
         settings.gateway.clone(),
         providers.email.clone(),
         settings.studio.name.clone(),
@@ -645,7 +645,9 @@ async fn start_chat(settings: &Settings, db: &app::Database) -> Result<ChatAdapt
     Ok(adapters)
 }
 
-fn agents_for(settings: &Settings, db: &app::Database) -> Agents {
+/// The agents over `db`, with the sentence model (`wait`: loaded before the first
+/// answer, for the one-shot commands; else in the background).
+fn agents_for(settings: &Settings, db: &app::Database, wait: bool) -> Agents {
     Agents::new(
         db.store.clone(),
         settings.clock(),
@@ -653,6 +655,7 @@ fn agents_for(settings: &Settings, db: &app::Database) -> Agents {
         &settings.llm,
         settings.memory_ttl_hours,
     )
+    .with_understanding(app::understanding(settings, wait))
 }
 
 async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Result<()> {
@@ -664,7 +667,7 @@ async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Re
         println!("the database is empty: loading the demo data first");
         seed_demo(settings, &db).await?;
     }
-    let agents = agents_for(settings, &db);
+    let agents = agents_for(settings, &db, true);
     let (mut passed, mut failed) = (0, 0);
     let (mut turns, mut turns_passed, mut dialogues) = (0, 0, 0);
     let mut results = Vec::new();
@@ -928,7 +931,7 @@ async fn chat(
     mut agent: AgentKind,
     mut who: Option<String>,
 ) -> Result<()> {
-    let agents = agents_for(settings, db);
+    let agents = agents_for(settings, db, true);
     println!(
         "commands: /agent support|dashboard, /as client:EMAIL|guest|staff|manager|admin, /quit"
     );

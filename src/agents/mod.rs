@@ -24,6 +24,7 @@ use crate::charts::{Chart, ChartSpec};
 use crate::config::{LlmSettings, PlannerKind, StudioSettings};
 use crate::domain::Intent;
 use crate::domain::SharedClock;
+use crate::nlu::NluHandle;
 use crate::store::Store;
 use crate::telemetry::metrics::{AgentTurn, Metrics};
 use crate::tools::{AgentKind, Caller, Registry, Role, ToolCtx, ToolError, ToolErrorKind};
@@ -154,6 +155,8 @@ pub struct Agents {
     metrics: Arc<Metrics>,
     /// `None`: every question is read afresh.
     plans: Option<Arc<plans::Plans>>,
+    /// The sentence model, asked when the rules are not sure.
+    nlu: NluHandle,
 }
 
 fn millis(d: std::time::Duration) -> u64 {
@@ -183,7 +186,21 @@ impl Agents {
             memory_ttl_hours,
             metrics: Metrics::global(),
             plans: Some(Arc::default()),
+            nlu: NluHandle::off(),
         }
+    }
+
+    /// Asks this sentence model when the rules are not sure (see [`crate::nlu`]).
+    #[must_use]
+    pub fn with_understanding(mut self, nlu: NluHandle) -> Self {
+        self.nlu = nlu;
+        self
+    }
+
+    /// The sentence model's state, for `doctor` and the status endpoint.
+    #[must_use]
+    pub fn understanding(&self) -> &NluHandle {
+        &self.nlu
     }
 
     /// Agents that compute every answer afresh: no kept answers (see
@@ -373,13 +390,24 @@ impl Agents {
                     && !reading.refers_back()
                 {
                     // A question complete in itself needs no earlier turn: no memory
-                    // read for it, and its plan holds for the same words.
-                    let plan = reading.plan(&plan_ctx, None);
-                    if let Some(plans) = &self.plans {
+                    // read for it, and its plan holds for the same words. When the
+                    // rules only lean to an intent, the sentence model may overrule them.
+                    let mut plan = reading.plan(&plan_ctx, None);
+                    let mut origin = Origin::Message;
+                    if let rules::Confidence::Leaning(leaning) = reading.confidence() {
+                        if let Some(intent) = self
+                            .model_intent(text, agent, times)
+                            .await
+                            .filter(|i| *i != leaning)
+                        {
+                            (plan, origin) = model_plan(&reading, &plan_ctx, intent);
+                        }
+                    }
+                    if let (Some(plans), Origin::Message) = (&self.plans, &origin) {
                         plans.keep(text, &plan_for, &plan);
                         self.metrics.reuse("plan", false);
                     }
-                    (plan, memory::Conversation::default(), Origin::Message)
+                    (plan, memory::Conversation::default(), origin)
                 } else {
                     let conversation = self.conversation(req).await;
                     match self.settle(&conversation, text) {
@@ -403,6 +431,13 @@ impl Agents {
                                 conversation.last_read_turn().map(|t| (t.intent, &t.args));
                             let mut plan = reading.plan(&plan_ctx, follow_up);
                             let mut origin = Origin::Message;
+                            if plan == rules::Plan::Unsure {
+                                if let Some(intent) =
+                                    self.model_intent(text, agent, times).await
+                                {
+                                    (plan, origin) = model_plan(&reading, &plan_ctx, intent);
+                                }
+                            }
                             if reading.refers_back() {
                                 // "how much is it", "mark it as paid": what the message
                                 // leans to, about what was said before.
@@ -457,8 +492,47 @@ impl Agents {
             rules::Plan::Unsure if self.llm.is_some() => {
                 Box::pin(self.ask_llm(agent, &ctx, &conversation, text, times)).await
             }
+            rules::Plan::Unsure if !rules::reads_as_english(text) => Self::reply(
+                agent,
+                Intent::Smalltalk,
+                format!(
+                    "Sorry, I understand English and romanised Hindi (\"kal yoga class kitne baje hai?\"). {}",
+                    rules::help_text(agent, req.caller.role)
+                ),
+            ),
             rules::Plan::Unsure => Self::unsure(agent, req.caller.role),
         }
+    }
+
+    /// The intent the sentence model is sure of, when it is loaded; its time is counted.
+    async fn model_intent(
+        &self,
+        text: &str,
+        agent: AgentKind,
+        times: &mut Times,
+    ) -> Option<Intent> {
+        let nlu = self.nlu.ready()?;
+        let started = Instant::now();
+        let owned = text.to_owned();
+        let verdict =
+            tokio::task::spawn_blocking(move || nlu.classify(&owned, agent)).await;
+        let elapsed = started.elapsed();
+        times.model += elapsed;
+        let verdict = match verdict {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "sentence model failed");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "sentence model task failed");
+                return None;
+            }
+        };
+        let decided = verdict.decided();
+        tracing::debug!(best = verdict.best.as_str(), score = verdict.score, margin = verdict.margin(), ?decided, "sentence model");
+        self.metrics.model_turn(decided.is_some(), elapsed.as_secs_f64());
+        decided
     }
 
     /// "Not sure", with what this agent can answer for this role.
@@ -748,6 +822,25 @@ async fn render_chart(spec: ChartSpec) -> Option<Chart> {
 struct Times {
     tool: std::time::Duration,
     llm: std::time::Duration,
+    model: std::time::Duration,
+}
+
+/// The plan for an intent the sentence model chose: a write it chose is only proposed.
+fn model_plan(
+    reading: &rules::Reading<'_>,
+    ctx: &rules::Context<'_>,
+    intent: Intent,
+) -> (rules::Plan, Origin) {
+    if intent == Intent::Smalltalk {
+        let text = rules::help_text(ctx.agent, ctx.role);
+        return (rules::Plan::Reply { intent, text }, Origin::Message);
+    }
+    let origin = if intent.is_write() {
+        Origin::Conversation
+    } else {
+        Origin::Message
+    };
+    (reading.plan_as(ctx, intent), origin)
 }
 
 /// The arguments a turn is remembered by: the tool call's (or the proposal's), with the

@@ -61,6 +61,19 @@ pub struct Context<'a> {
 }
 
 const MIN_SCORE: u32 = 3;
+/// A score that one decisive keyword or two cues reach: the sentence model is not asked.
+const STRONG_SCORE: u32 = 5;
+
+/// How sure the rules are of a message's intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confidence {
+    /// A decisive keyword or several cues: the rules' intent stands.
+    Sure(Intent),
+    /// Enough to plan on, not enough to overrule the sentence model.
+    Leaning(Intent),
+    /// Not enough to plan on.
+    Unsure,
+}
 
 struct Cue {
     intent: Intent,
@@ -509,15 +522,55 @@ fn vocabulary() -> &'static [&'static str] {
     &VOCAB
 }
 
+/// Romanised Hindi verbs in the past tense: "kal" in such a message is yesterday.
+const HINDI_PAST: &[&str] = &[
+    "aaye", "aaya", "aayi", "aye", "hua", "hui", "huye", "tha", "thi", "gaye", "kiya", "kamaya",
+];
+
+/// An everyday romanised Hindi word read as the English word the planner knows ("is
+/// mahine" → "this month", "kal" → "tomorrow", or "yesterday" in the past tense);
+/// other words as they are.
+fn hindi<'w>(word: &'w str, next: &str, past: bool) -> &'w str {
+    let time_word = matches!(
+        next,
+        "mahine" | "mahina" | "mahinay" | "hafte" | "hafta" | "haftay" | "saal"
+    );
+    match word {
+        "is" | "iss" | "ish" if time_word => "this",
+        "pichle" | "pichhle" | "pichla" | "pichhla" | "pichli" => "last",
+        "agle" | "agla" | "agli" => "next",
+        "mahine" | "mahina" | "mahinay" => "month",
+        "hafte" | "hafta" | "haftay" => "week",
+        "saal" => "year",
+        "aaj" | "aj" => "today",
+        "kal" if past => "yesterday",
+        "kal" => "tomorrow",
+        "kitne" | "kitna" | "kitni" if next == "baje" => "what",
+        "baje" => "time",
+        "kamai" | "aamdani" => "earnings",
+        "paisa" | "paise" => "money",
+        "naye" | "naya" | "nayi" => "new",
+        "aaye" | "aaya" | "aayi" => "came",
+        "baaki" | "baki" | "bakaya" => "pending",
+        "insaan" => "human",
+        "dikhao" | "batao" => "show",
+        _ => word,
+    }
+}
+
 /// Lower-cases, drops apostrophes and punctuation, and corrects near-misses of the
 /// planner's own vocabulary ("attendence" → "attendance").
 fn clean(text: &str) -> String {
     let lowered = text.to_lowercase().replace(['\'', '’'], "");
     let mut cleaned = String::with_capacity(lowered.len());
-    for word in lowered
+    let raw: Vec<&str> = lowered
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-    {
+        .collect();
+    let past = raw.iter().any(|w| HINDI_PAST.contains(w));
+    for (i, &word) in raw.iter().enumerate() {
+        let next = raw.get(i + 1).copied().unwrap_or("");
+        let word = hindi(word, next, past);
         if !cleaned.is_empty() {
             cleaned.push(' ');
         }
@@ -595,7 +648,8 @@ fn has_phrase(cleaned: &str, phrase: &str) -> bool {
 }
 
 /// Scores every intent of the agent; the best with its score.
-fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> Option<(Intent, u32)> {
+/// The best-scoring intent and the score of the runner-up.
+fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> (Option<(Intent, u32)>, u32) {
     let words: Vec<&str> = cleaned.split(' ').collect();
     let mut scored: Vec<(Intent, u32)> = CUES
         .iter()
@@ -634,7 +688,8 @@ fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> Option<(Intent
         })
         .collect();
     scored.sort_by_key(|s| std::cmp::Reverse(s.1));
-    scored.into_iter().next().filter(|(_, s)| *s > 0)
+    let runner_up = scored.get(1).map_or(0, |s| s.1);
+    (scored.into_iter().next().filter(|(_, s)| *s > 0), runner_up)
 }
 
 /// Finds the slots in a message.
@@ -692,7 +747,8 @@ fn slots_in(text: &str, cleaned: &str, ctx: &Context<'_>) -> Slots {
         .captures_iter(text)
         .filter_map(|c| c.get(1))
         .map(|m| m.as_str().trim().to_owned())
-        .find(|name| course_in_text(name, ctx.courses).is_none() && !is_filler_name(name));
+        .find(|name| course_in_text(name, ctx.courses).is_none() && !is_filler_name(name))
+        .or_else(|| capitalised_name(text, ctx.courses));
     for (word, method) in [
         ("upi", "upi"),
         ("cash", "cash"),
@@ -705,6 +761,60 @@ fn slots_in(text: &str, cleaned: &str, ctx: &Context<'_>) -> Slots {
         }
     }
     s
+}
+
+/// A person's name written with capitals anywhere in the message ("has Rahul Verma
+/// paid?", "Book Priya Sharma into Pilates"): two to four capitalised words in a row,
+/// after dropping the planner's own words ("Book"), that are not a course, a month or
+/// a weekday.
+fn capitalised_name(text: &str, courses: &[Course]) -> Option<String> {
+    static RUN: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\p{Lu}[\p{L}'-]+(?:\s+\p{Lu}[\p{L}'-]+)+").unwrap_or_else(|_| never())
+    });
+    const NOT_NAMES: &[&str] = &[
+        "january", "february", "march", "april", "may", "june", "july", "august",
+        "september", "october", "november", "december", "monday", "tuesday", "wednesday",
+        "thursday", "friday", "saturday", "sunday", "i", "please", "hi", "hello", "hey",
+        "can", "could", "would", "will", "does", "do", "did", "is", "has", "have", "had",
+        "was", "pull", "show", "give", "get", "tell", "check", "what", "when", "where",
+        "who", "how", "which", "why", "any", "ok", "okay", "yes", "no", "thanks", "studio",
+        "yoga", "pilates",
+    ];
+    let vocab = vocabulary();
+    RUN.find_iter(text).find_map(|run| {
+        let words: Vec<&str> = run
+            .as_str()
+            .split_whitespace()
+            .skip_while(|w| {
+                let lower = w.to_lowercase();
+                NOT_NAMES.contains(&lower.as_str()) || vocab.binary_search(&lower.as_str()).is_ok()
+            })
+            .collect();
+        let words: Vec<&str> = words
+            .into_iter()
+            .take_while(|w| !NOT_NAMES.contains(&w.to_lowercase().as_str()))
+            .collect();
+        if !(2..=4).contains(&words.len()) {
+            return None;
+        }
+        let name = words.join(" ");
+        (course_in_text(&name, courses).is_none() && !is_filler_name(&name)).then_some(name)
+    })
+}
+
+/// The course a message names, else the family word several courses share, spelt as
+/// the catalogue spells it ("yoga" → "Yoga": every Yoga course).
+fn course_or_family(s: &Slots, ctx: &Context<'_>) -> Option<String> {
+    if let Some(course) = &s.course {
+        return Some(course.clone());
+    }
+    let typed = s.course_typed.as_deref()?;
+    ctx.courses
+        .iter()
+        .flat_map(|c| c.name.split_whitespace())
+        .find(|w| w.eq_ignore_ascii_case(typed))
+        .map(str::to_owned)
+        .or_else(|| Some(typed.to_owned()))
 }
 
 fn is_filler_name(name: &str) -> bool {
@@ -788,6 +898,62 @@ fn shared_course_word(cleaned: &str, courses: &[Course]) -> Option<String> {
     })
 }
 
+/// "on saturday", "this weekend", "next monday": the coming day (today when it is that
+/// day), or the coming Saturday and Sunday; "last friday" the one before today.
+fn weekday_period(cleaned: &str, now: DateTime<Utc>, offset: FixedOffset) -> Option<Period> {
+    use chrono::{Duration, Weekday};
+    const DAYS: [(&str, Weekday); 12] = [
+        ("monday", Weekday::Mon),
+        ("tuesday", Weekday::Tue),
+        ("wednesday", Weekday::Wed),
+        ("thursday", Weekday::Thu),
+        ("friday", Weekday::Fri),
+        ("saturday", Weekday::Sat),
+        ("sunday", Weekday::Sun),
+        ("mon", Weekday::Mon),
+        ("tue", Weekday::Tue),
+        ("wed", Weekday::Wed),
+        ("thu", Weekday::Thu),
+        ("fri", Weekday::Fri),
+    ];
+    let today = now.with_timezone(&offset).date_naive();
+    let words: Vec<&str> = cleaned.split(' ').collect();
+    let ahead = |day: Weekday| {
+        let diff = (7 + day.num_days_from_monday() as i64
+            - today.weekday().num_days_from_monday() as i64)
+            % 7;
+        today + Duration::days(diff)
+    };
+    if words.contains(&"weekend") {
+        let sat = if words.contains(&"last") {
+            ahead(Weekday::Sat) - Duration::days(7)
+        } else if today.weekday() == Weekday::Sun {
+            today - Duration::days(1)
+        } else {
+            ahead(Weekday::Sat)
+        };
+        return Period::range(sat, sat + Duration::days(1)).ok();
+    }
+    let (i, day) = words.iter().enumerate().find_map(|(i, w)| {
+        let w = w.strip_suffix('s').filter(|w| w.ends_with("day")).unwrap_or(w);
+        DAYS.iter().find(|(name, _)| *name == w).map(|(_, d)| (i, *d))
+    })?;
+    let before = i.checked_sub(1).and_then(|j| words.get(j)).copied();
+    let date = match before {
+        Some("last" | "previous") => {
+            let d = ahead(day) - Duration::days(7);
+            if d == today {
+                d - Duration::days(7)
+            } else {
+                d
+            }
+        }
+        Some("next") if ahead(day) == today => today + Duration::days(7),
+        _ => ahead(day),
+    };
+    Period::range(date, date).ok()
+}
+
 /// Finds a period in lower-cased text.
 #[must_use]
 pub fn period(lowered: &str, now: DateTime<Utc>, offset: FixedOffset) -> Option<Period> {
@@ -843,6 +1009,9 @@ fn period_in(
     ];
     if let Some((_, p)) = fixed.iter().find(|(phrase, _)| has(phrase)) {
         return Some(*p);
+    }
+    if let Some(p) = weekday_period(cleaned, now, offset) {
+        return Some(p);
     }
     if let Some(c) = ISO_MONTH.captures(lowered) {
         let year: i32 = c.get(1)?.as_str().parse().ok()?;
@@ -937,6 +1106,7 @@ pub struct Reading<'t> {
     cleaned: String,
     slots: Slots,
     best: Option<(Intent, u32)>,
+    runner_up: u32,
 }
 
 impl<'t> Reading<'t> {
@@ -944,12 +1114,13 @@ impl<'t> Reading<'t> {
     pub fn of(text: &'t str, ctx: &Context<'_>) -> Self {
         let cleaned = clean(text);
         let slots = slots_in(text, &cleaned, ctx);
-        let best = best_intent(ctx.agent, &cleaned, &slots);
+        let (best, runner_up) = best_intent(ctx.agent, &cleaned, &slots);
         Self {
             text,
             cleaned,
             slots,
             best,
+            runner_up,
         }
     }
 
@@ -986,6 +1157,25 @@ impl<'t> Reading<'t> {
     #[must_use]
     pub fn plan(&self, ctx: &Context<'_>, follow_up: Option<(Intent, &Value)>) -> Plan {
         plan_reading(self, ctx, follow_up)
+    }
+
+    /// Plans the message as `intent` (chosen by the sentence model): the slots are still
+    /// the rules' own.
+    #[must_use]
+    pub fn plan_as(&self, ctx: &Context<'_>, intent: Intent) -> Plan {
+        plan_intent(self, ctx, intent)
+    }
+
+    /// The rules' best intent and how sure they are of it.
+    #[must_use]
+    pub fn confidence(&self) -> Confidence {
+        match self.best {
+            Some((intent, score)) if score >= STRONG_SCORE && score >= self.runner_up + 2 => {
+                Confidence::Sure(intent)
+            }
+            Some((intent, score)) if score >= MIN_SCORE => Confidence::Leaning(intent),
+            _ => Confidence::Unsure,
+        }
     }
 }
 
@@ -1059,6 +1249,14 @@ fn plan_reading(
             return Plan::Unsure;
         }
     };
+    plan_intent(read, ctx, intent)
+}
+
+/// Plans the message as `intent`: its arguments from the slots, or a question back
+/// when one the intent needs is missing.
+fn plan_intent(read: &Reading<'_>, ctx: &Context<'_>, intent: Intent) -> Plan {
+    let (text, cleaned, s) = (read.text, &read.cleaned, &read.slots);
+    let words: Vec<&str> = cleaned.split(' ').collect();
     if intent == Intent::CreateEnquiry && ctx.role < Role::Client {
         let args = args_for(intent, s, ctx, text, cleaned);
         let ask = |field: &'static str, question: &str| Plan::Ask {
@@ -1161,6 +1359,21 @@ fn smalltalk(words: &[&str], ctx: &Context<'_>) -> Option<Plan> {
     None
 }
 
+/// Whether a message is written in the Latin alphabet (English or romanised Hindi, the
+/// languages the rules and the sentence model read); other scripts get a reply saying so.
+#[must_use]
+pub fn reads_as_english(text: &str) -> bool {
+    let letters = text.chars().filter(|c| c.is_alphabetic());
+    let (latin, other) = letters.fold((0usize, 0usize), |(l, o), c| {
+        if c.is_ascii_alphabetic() || ('\u{c0}'..='\u{24f}').contains(&c) {
+            (l + 1, o)
+        } else {
+            (l, o + 1)
+        }
+    });
+    other == 0 || latin > other * 2
+}
+
 /// What this agent can answer, for greetings and for when the rules are not sure.
 #[must_use]
 pub fn help_text(agent: AgentKind, role: Role) -> String {
@@ -1241,13 +1454,7 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
         Intent::OrderStatus => put("order", s.order.clone().map(|o| json!(o))),
         Intent::ListClasses => {
             put("period", period);
-            put(
-                "course",
-                s.course
-                    .clone()
-                    .or_else(|| s.course_typed.clone())
-                    .map(|c| json!(c)),
-            );
+            put("course", course_or_family(s, ctx).map(|c| json!(c)));
             if s.period.is_none() && (words.contains(&"next") || words.contains(&"upcoming")) {
                 put("next_only", Some(json!(true)));
             }
@@ -1308,6 +1515,7 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
             if words.contains(&"overdue") || words.contains(&"late") {
                 put("overdue_only", Some(json!(true)));
             }
+            put("course", course_or_family(s, ctx).map(|c| json!(c)));
         }
         Intent::RecordPayment => {
             put("order", s.order.clone().map(|o| json!(o)));
@@ -1379,11 +1587,22 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
         Intent::Retention | Intent::CourseEnrollment => put("period", period),
         Intent::AttendanceRate => {
             put("period", period);
-            put("course", s.course.clone().map(|c| json!(c)));
+            put("course", course_or_family(s, ctx).map(|c| json!(c)));
         }
         Intent::ClassFillRate => {
             put("period", period);
-            put("course", s.course.clone().map(|c| json!(c)));
+            put("course", course_or_family(s, ctx).map(|c| json!(c)));
+            if ["emptiest", "empty", "least", "lowest", "worst", "quietest"]
+                .iter()
+                .any(|w| words.contains(w))
+            {
+                put("order", Some(json!("emptiest")));
+            } else if ["fullest", "busiest", "most", "highest", "best", "packed"]
+                .iter()
+                .any(|w| words.contains(w))
+            {
+                put("order", Some(json!("fullest")));
+            }
             if [
                 "instructor",
                 "instructors",

@@ -92,6 +92,7 @@ struct FileSettings {
     server: ServerFile,
     api: ApiFile,
     memory: MemoryFile,
+    nlu: NluFile,
     log: LogFile,
     gateway: GatewayFile,
     payments: PaymentsFile,
@@ -239,6 +240,15 @@ struct MemoryFile {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct NluFile {
+    enabled: bool,
+    model: String,
+    examples: String,
+    margin: f32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LogFile {
     format: String,
     level: String,
@@ -288,6 +298,34 @@ pub struct LlmSettings {
     pub max_tool_rounds: u32,
 }
 
+/// The sentence model beside the rules (see `crate::nlu`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NluSettings {
+    /// `FRONTDESK_NLU=off` turns the tier off: the rules (and an LLM) alone.
+    pub enabled: bool,
+    /// `FRONTDESK_NLU_MODEL`: a sentence-transformers BERT folder; else the packaged model.
+    pub model_dir: Option<PathBuf>,
+    /// A studio's own examples, added to the built-in ones.
+    pub examples_file: Option<PathBuf>,
+    /// How far the best intent must lead the runner-up to be taken.
+    pub margin: f32,
+}
+
+impl Default for NluSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            model_dir: None,
+            examples_file: Some(PathBuf::from("config/intents.local.toml")),
+            margin: DEFAULT_NLU_MARGIN,
+        }
+    }
+}
+
+/// The lead over the runner-up below which a choice is not taken: on the eval corpus the
+/// wrong choices had margins under about 0.02.
+pub const DEFAULT_NLU_MARGIN: f32 = 0.03;
+
 /// Log output.
 #[derive(Debug, Clone)]
 pub struct LogSettings {
@@ -306,6 +344,7 @@ pub struct Settings {
     pub api_per_token_per_minute: u32,
     pub api_per_ip_per_minute: u32,
     pub memory_ttl_hours: u32,
+    pub nlu: NluSettings,
     pub log: LogSettings,
     pub gateway: GatewaySettings,
     pub integrations: IntegrationSettings,
@@ -432,6 +471,33 @@ impl Settings {
         } else {
             planner_raw.parse()?
         };
+        let nlu = NluSettings {
+            enabled: match get("FRONTDESK_NLU").as_deref() {
+                None => file.nlu.enabled,
+                Some("on" | "true" | "1") => true,
+                Some("off" | "false" | "0") => false,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        key: "FRONTDESK_NLU",
+                        reason: format!("{other:?} is not on or off"),
+                    })
+                }
+            },
+            model_dir: get("FRONTDESK_NLU_MODEL")
+                .or(Some(file.nlu.model).filter(|m| !m.is_empty()))
+                .map(PathBuf::from),
+            examples_file: get("FRONTDESK_NLU_EXAMPLES")
+                .or(Some(file.nlu.examples).filter(|m| !m.is_empty()))
+                .map(PathBuf::from),
+            margin: if (0.0..=1.0).contains(&file.nlu.margin) {
+                file.nlu.margin
+            } else {
+                return Err(ConfigError::Invalid {
+                    key: "nlu.margin",
+                    reason: format!("{} is not between 0 and 1", file.nlu.margin),
+                });
+            },
+        };
         let now = match get("FRONTDESK_NOW") {
             Some(raw) => Some(
                 DateTime::parse_from_rfc3339(&raw)
@@ -487,6 +553,7 @@ impl Settings {
             api_per_token_per_minute: file.api.per_token_per_minute,
             api_per_ip_per_minute: file.api.per_ip_per_minute,
             memory_ttl_hours: file.memory.ttl_hours.max(1),
+            nlu,
             log: LogSettings {
                 json,
                 level: file.log.level,

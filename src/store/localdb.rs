@@ -448,13 +448,23 @@ fn locate(kind: LocalKind) -> Result<PathBuf, LocalDbError> {
 /// The folder holding the Python build of SecantusDB.
 #[must_use]
 pub fn secantus_py_venv() -> PathBuf {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
+    cache_root().join(format!("secantus-py-{SECANTUS_PY_VERSION}"))
+}
+
+/// frontdesk's cache folder: `$XDG_CACHE_HOME/frontdesk`, else `~/.cache/frontdesk` (an
+/// empty variable counts as unset).
+#[must_use]
+pub fn cache_root() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    cache
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })
+        .unwrap_or_else(std::env::temp_dir)
         .join("frontdesk")
-        .join(format!("secantus-py-{SECANTUS_PY_VERSION}"))
 }
 
 /// `secantusd-py` on PATH, or from the cache folder, installing it there on first use.
@@ -536,10 +546,11 @@ fn run_install(cmd: &mut Command) -> Result<(), LocalDbError> {
     })
 }
 
-struct FileLock<'a>(&'a fs::File);
+/// An exclusive `flock` on a file, held until dropped.
+pub(crate) struct FileLock<'a>(&'a fs::File);
 
 impl<'a> FileLock<'a> {
-    fn exclusive(file: &'a fs::File) -> Self {
+    pub(crate) fn exclusive(file: &'a fs::File) -> Self {
         use std::os::fd::AsRawFd;
         // SAFETY: flock on a descriptor we own; released in Drop or when the file closes.
         unsafe {

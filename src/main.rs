@@ -74,6 +74,13 @@ enum Command {
         chart_out: Option<std::path::PathBuf>,
         text: Vec<String>,
     },
+    /// How the sentence model reads messages (one a line on stdin, or the text given):
+    /// its nearest intents with their scores, and whether it would decide. No database.
+    Understand {
+        #[arg(long, default_value = "support")]
+        agent: AgentKind,
+        text: Vec<String>,
+    },
     /// An interactive console conversation (keeps memory).
     Chat {
         #[arg(long, default_value = "support")]
@@ -265,6 +272,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Understand { agent, text } => run_understand(&settings, agent, &text),
         Command::Chat { agent, who } => {
             let db = app::open_database(&settings).await?;
             chat(&settings, &db, agent, who).await
@@ -645,6 +653,32 @@ async fn start_chat(settings: &Settings, db: &app::Database) -> Result<ChatAdapt
     Ok(adapters)
 }
 
+fn run_understand(settings: &Settings, agent: AgentKind, text: &[String]) -> Result<()> {
+    let handle = app::understanding(settings, true);
+    let Some(nlu) = handle.ready() else {
+        bail!("the sentence model is not loaded: {}", handle.status());
+    };
+    let lines: Vec<String> = if text.is_empty() {
+        std::io::stdin().lines().map_while(Result::ok).collect()
+    } else {
+        vec![text.join(" ")]
+    };
+    for line in lines.iter().filter(|l| !l.trim().is_empty()) {
+        let ranking = nlu.ranking(line, agent)?;
+        let verdict = nlu.classify(line, agent)?;
+        let top: Vec<String> = ranking
+            .iter()
+            .take(3)
+            .map(|(label, score)| format!("{} {score:.3}", label.as_str()))
+            .collect();
+        let decided = verdict
+            .decided()
+            .map_or_else(|| "undecided".to_owned(), |i| i.as_str().to_owned());
+        println!("{decided:<20} margin {:.3}  [{}]  {line}", verdict.margin(), top.join(", "));
+    }
+    Ok(())
+}
+
 /// The agents over `db`, with the sentence model (`wait`: loaded before the first
 /// answer, for the one-shot commands; else in the background).
 fn agents_for(settings: &Settings, db: &app::Database, wait: bool) -> Agents {
@@ -671,6 +705,7 @@ async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Re
     let (mut passed, mut failed) = (0, 0);
     let (mut turns, mut turns_passed, mut dialogues) = (0, 0, 0);
     let mut results = Vec::new();
+    let mut all = Vec::new();
     for case in &cases {
         let result = run_case(&agents, case).await?;
         turns += result.turns;
@@ -684,6 +719,7 @@ async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Re
         if json {
             results.push(result);
         } else {
+            all.push(result.clone());
             let mark = if result.passed { "PASS" } else { "FAIL" };
             let said = if case.turns.is_empty() {
                 case.text.clone()
@@ -700,12 +736,32 @@ async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Re
         }
     }
     if json {
+        let scores = frontdesk::agents::eval::Scores::of(&results);
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "passed": passed, "failed": failed, "cases": results })
-            )?
+            serde_json::to_string_pretty(&serde_json::json!({
+                "passed": passed,
+                "failed": failed,
+                "intent_accuracy": scores.intent_accuracy(),
+                "args_accuracy": scores.args_accuracy(),
+                "scores": scores,
+                "cases": results,
+            }))?
         );
+    } else {
+        let scores = frontdesk::agents::eval::Scores::of(&all);
+        println!(
+            "intents {}/{} right ({:.1}%), arguments {}/{} ({:.1}%)",
+            scores.intents_right,
+            scores.intents_checked,
+            scores.intent_accuracy() * 100.0,
+            scores.args_right,
+            scores.args_checked,
+            scores.args_accuracy() * 100.0
+        );
+        for (expected, got, n) in scores.confusions.iter().take(12) {
+            println!("  {expected} taken as {got}: {n}");
+        }
     }
     if dialogues > 0 {
         println!("{dialogues} dialogues; {turns_passed} of {turns} turns as expected");

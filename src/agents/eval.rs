@@ -78,6 +78,8 @@ pub struct EvalResult {
     /// Turns said, and how many of them showed what they had to.
     pub turns: usize,
     pub turns_passed: usize,
+    /// What each turn was expected to be and was, for the scores.
+    pub readings: Vec<Reading>,
 }
 
 /// Why an eval file could not run.
@@ -217,6 +219,7 @@ pub async fn run_case(agents: &Agents, case: &EvalCase) -> Result<EvalResult, Ev
     let turns = case.all_turns();
     let mut failures = Vec::new();
     let mut turns_passed = 0;
+    let mut readings = Vec::new();
     let mut last = None;
     for (n, turn) in turns.iter().enumerate() {
         let event_id = if dialogue {
@@ -234,6 +237,15 @@ pub async fn run_case(agents: &Agents, case: &EvalCase) -> Result<EvalResult, Ev
             })
             .await;
         let missed = check(&turn.expect, &reply);
+        readings.push(Reading {
+            expected: turn.expect.intent.clone(),
+            got: reply.intent.as_str().to_owned(),
+            args_right: turn
+                .expect
+                .args
+                .as_ref()
+                .map(|_| !missed.iter().any(|m| m.starts_with("argument"))),
+        });
         if missed.is_empty() {
             turns_passed += 1;
         }
@@ -284,7 +296,101 @@ pub async fn run_case(agents: &Agents, case: &EvalCase) -> Result<EvalResult, Ev
         reply,
         turns: turns.len(),
         turns_passed,
+        readings,
     })
+}
+
+/// One turn's expected and actual intent, and whether its arguments were right.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reading {
+    pub expected: Option<String>,
+    pub got: String,
+    /// `None`: the turn expects no arguments.
+    pub args_right: Option<bool>,
+}
+
+/// How well a run understood: intents and arguments right, precision and recall per
+/// intent, and which intents were taken for which.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Scores {
+    pub intents_checked: usize,
+    pub intents_right: usize,
+    pub args_checked: usize,
+    pub args_right: usize,
+    pub per_intent: std::collections::BTreeMap<String, IntentScore>,
+    /// (expected, got, how many), most frequent first.
+    pub confusions: Vec<(String, String, usize)>,
+}
+
+/// Precision and recall of one intent over a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IntentScore {
+    /// Turns that expected it.
+    pub expected: usize,
+    /// Turns answered with it.
+    pub predicted: usize,
+    /// Turns that expected it and got it.
+    pub right: usize,
+    pub precision: f64,
+    pub recall: f64,
+}
+
+impl Scores {
+    /// The scores of these results.
+    #[must_use]
+    pub fn of(results: &[EvalResult]) -> Self {
+        let mut scores = Self::default();
+        let mut confusions: std::collections::BTreeMap<(String, String), usize> =
+            std::collections::BTreeMap::new();
+        for r in results.iter().flat_map(|r| &r.readings) {
+            if let Some(ok) = r.args_right {
+                scores.args_checked += 1;
+                scores.args_right += usize::from(ok);
+            }
+            let Some(expected) = &r.expected else {
+                continue;
+            };
+            let expected = expected.to_lowercase();
+            scores.intents_checked += 1;
+            let right = expected == r.got;
+            scores.intents_right += usize::from(right);
+            scores.per_intent.entry(expected.clone()).or_default().expected += 1;
+            scores.per_intent.entry(r.got.clone()).or_default().predicted += 1;
+            if right {
+                scores.per_intent.entry(expected).or_default().right += 1;
+            } else {
+                *confusions.entry((expected, r.got.clone())).or_default() += 1;
+            }
+        }
+        for score in scores.per_intent.values_mut() {
+            let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+            score.precision = ratio(score.right, score.predicted);
+            score.recall = ratio(score.right, score.expected);
+        }
+        scores.confusions = confusions.into_iter().map(|((e, g), n)| (e, g, n)).collect();
+        scores.confusions.sort_by(|a, b| b.2.cmp(&a.2));
+        scores
+    }
+
+    /// The share of intents right (1.0 when none were checked).
+    #[must_use]
+    pub fn intent_accuracy(&self) -> f64 {
+        share(self.intents_right, self.intents_checked)
+    }
+
+    /// The share of argument sets right (1.0 when none were checked).
+    #[must_use]
+    pub fn args_accuracy(&self) -> f64 {
+        share(self.args_right, self.args_checked)
+    }
+}
+
+fn share(right: usize, checked: usize) -> f64 {
+    if checked == 0 {
+        1.0
+    } else {
+        right as f64 / checked as f64
+    }
 }
 
 /// What a reply fails to show of what was expected.

@@ -392,17 +392,7 @@ impl Agents {
                     // A question complete in itself needs no earlier turn: no memory
                     // read for it, and its plan holds for the same words. When the
                     // rules only lean to an intent, the sentence model may overrule them.
-                    let mut plan = reading.plan(&plan_ctx, None);
-                    let mut origin = Origin::Message;
-                    if let rules::Confidence::Leaning(leaning) = reading.confidence() {
-                        if let Some(intent) = self
-                            .model_intent(text, agent, times)
-                            .await
-                            .filter(|i| *i != leaning)
-                        {
-                            (plan, origin) = model_plan(&reading, &plan_ctx, intent);
-                        }
-                    }
+                    let (plan, origin) = self.decide(&reading, &plan_ctx, None, times).await;
                     if let (Some(plans), Origin::Message) = (&self.plans, &origin) {
                         plans.keep(text, &plan_for, &plan);
                         self.metrics.reuse("plan", false);
@@ -429,15 +419,8 @@ impl Agents {
                         None => {
                             let follow_up =
                                 conversation.last_read_turn().map(|t| (t.intent, &t.args));
-                            let mut plan = reading.plan(&plan_ctx, follow_up);
-                            let mut origin = Origin::Message;
-                            if plan == rules::Plan::Unsure {
-                                if let Some(intent) =
-                                    self.model_intent(text, agent, times).await
-                                {
-                                    (plan, origin) = model_plan(&reading, &plan_ctx, intent);
-                                }
-                            }
+                            let (mut plan, mut origin) =
+                                self.decide(&reading, &plan_ctx, follow_up, times).await;
                             if reading.refers_back() {
                                 // "how much is it", "mark it as paid": what the message
                                 // leans to, about what was said before.
@@ -502,6 +485,38 @@ impl Agents {
             ),
             rules::Plan::Unsure => Self::unsure(agent, req.caller.role),
         }
+    }
+
+    /// The rules' plan, unless they only lean to an intent (or have none) and the
+    /// sentence model is sure of another; a message nothing understood is read by its
+    /// slots alone ([`rules::Reading::fallback`]).
+    async fn decide(
+        &self,
+        reading: &rules::Reading<'_>,
+        ctx: &rules::Context<'_>,
+        follow_up: Option<(Intent, &Value)>,
+        times: &mut Times,
+    ) -> (rules::Plan, Origin) {
+        let mut plan = reading.plan_before_model(ctx, follow_up);
+        let mut origin = Origin::Message;
+        let leaning = match reading.confidence() {
+            rules::Confidence::Sure(_) => None,
+            rules::Confidence::Leaning(intent) => Some(Some(intent)),
+            rules::Confidence::Unsure => (plan == rules::Plan::Unsure).then_some(None),
+        };
+        if let Some(leaning) = leaning {
+            if let Some(intent) = self
+                .model_intent(reading.text(), ctx.agent, times)
+                .await
+                .filter(|i| Some(*i) != leaning)
+            {
+                (plan, origin) = model_plan(reading, ctx, intent);
+            }
+        }
+        if plan == rules::Plan::Unsure {
+            plan = reading.fallback(ctx);
+        }
+        (plan, origin)
     }
 
     /// The intent the sentence model is sure of, when it is loaded; its time is counted.

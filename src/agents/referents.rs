@@ -23,7 +23,9 @@ fn slots_of(intent: Intent) -> &'static [(&'static str, Thing)] {
         Intent::ClientOrders | Intent::PendingPayments => &[("client", Thing::Client)],
         Intent::FindClient => &[("name", Thing::Client)],
         Intent::CreateOrder => &[("client", Thing::Client), ("course", Thing::Course)],
-        Intent::OrderStatus | Intent::RecordPayment => &[("order", Thing::Order)],
+        Intent::OrderStatus | Intent::RecordPayment | Intent::CancelOrder => {
+            &[("order", Thing::Order)]
+        }
         Intent::CourseInfo | Intent::ListClasses => &[("course", Thing::Course)],
         _ => &[],
     }

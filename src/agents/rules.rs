@@ -91,7 +91,10 @@ const CUES: &[Cue] = &[
         terms: &[
             ("find", 2),
             ("lookup", 2),
-            ("look up", 2),
+            ("look up", 3),
+            ("pull up", 3),
+            ("phone number", 2),
+            ("contact details", 3),
             ("search", 2),
             ("who is", 2),
             ("details", 1),
@@ -176,6 +179,9 @@ const CUES: &[Cue] = &[
             ("enrolment", 2),
             ("sign up", 4),
             ("sign me up", 5),
+            ("put me down", 5),
+            ("put down for", 4),
+            ("set that up", 2),
             ("sign", 3),
             ("register", 4),
             ("book", 3),
@@ -195,6 +201,15 @@ const CUES: &[Cue] = &[
             ("interested", 3),
             ("call me", 3),
             ("contact me", 3),
+            ("call me back", 4),
+            ("call back", 4),
+            ("callback", 4),
+            ("get in touch", 4),
+            ("reach out", 3),
+            ("reaches out", 3),
+            ("email me", 3),
+            ("get back to me", 4),
+            ("leave a message", 4),
             ("more info", 2),
             ("information", 1),
             ("trial", 2),
@@ -233,6 +248,19 @@ const CUES: &[Cue] = &[
             ("payment received", 4),
             ("collected", 3),
             ("log payment", 4),
+        ],
+    },
+    Cue {
+        intent: Intent::CancelOrder,
+        agent: Support,
+        terms: &[
+            ("cancel", 4),
+            ("cancelled", 3),
+            ("canceled", 3),
+            ("cancellation", 4),
+            ("void", 3),
+            ("withdraw", 2),
+            ("undo", 2),
         ],
     },
     Cue {
@@ -377,6 +405,43 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
+        intent: Intent::ClientSummary,
+        agent: Dashboard,
+        terms: &[
+            ("how many clients", 5),
+            ("how many members", 5),
+            ("how many customers", 5),
+            ("how many students", 5),
+            ("number of clients", 5),
+            ("number of members", 5),
+            ("client count", 5),
+            ("member count", 5),
+            ("total clients", 5),
+            ("total members", 5),
+            ("client base", 4),
+            ("leads", 2),
+            ("by status", 3),
+        ],
+    },
+    Cue {
+        intent: Intent::TopClients,
+        agent: Dashboard,
+        terms: &[
+            ("top clients", 5),
+            ("top customers", 5),
+            ("top members", 5),
+            ("best clients", 5),
+            ("best customers", 5),
+            ("top spenders", 5),
+            ("biggest spenders", 5),
+            ("spent the most", 5),
+            ("spend the most", 5),
+            ("most loyal", 4),
+            ("vip", 3),
+            ("vips", 3),
+        ],
+    },
+    Cue {
         intent: Intent::ClassFillRate,
         agent: Dashboard,
         terms: &[
@@ -426,8 +491,15 @@ static MONTH_NAME: LazyLock<Regex> = LazyLock::new(|| {
 static NAMED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\b(?:client|customer|member|student|named|called)\s+|\bfor\s+)([A-Z][\p{L}'-]+(?:\s+[A-Z][\p{L}'-]+){0,3})").unwrap_or_else(|_| never())
 });
+/// "my name is sunita", "Name: Leo Park", "naam Sunita": a name however it is written.
 static MY_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:my name is|i am|i'm|this is)\s+([\p{L}'-]+(?:\s+[\p{L}'-]+)?)")
+    Regex::new(r"(?i)\b(?:my name is|my names|name\s*[:=-]|naam(?:\s+hai)?\s*[:=-]?)\s*([\p{L}'-]+(?:\s+[\p{L}'-]+)?)")
+        .unwrap_or_else(|_| never())
+});
+/// "I'm Anita", "this is Rahul Kumar": a name only when it is capitalised ("I'm
+/// interested" is not a name).
+static I_AM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?i:i am|i'm|i’m|im|this is)\s+(\p{Lu}[\p{L}'-]+(?:\s+\p{Lu}[\p{L}'-]+)?)")
         .unwrap_or_else(|_| never())
 });
 
@@ -446,6 +518,9 @@ static MONTHS_BACK: LazyLock<Regex> = LazyLock::new(|| {
 });
 static NEXT_DAYS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\bnext\s+(\d{1,3})\s+days?\b").unwrap_or_else(|_| never()));
+/// "top 10", "best 3": how many of a ranking.
+static TOP_N: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(?:top|best|first)\s+(\d{1,2})\b").unwrap_or_else(|_| never()));
 static NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"#?\d+").unwrap_or_else(|_| never()));
 
 /// The patterns above are fixed and tested; a failure to compile one would be a bug
@@ -483,10 +558,20 @@ pub fn order_in(text: &str) -> Option<String> {
 /// The name in "my name is Asha Rao", "I'm Asha".
 #[must_use]
 pub fn my_name_in(text: &str) -> Option<String> {
-    MY_NAME
+    const NOT_NAME: &[&str] = &[
+        "and", "from", "here", "i", "im", "my", "please", "pls", "email", "phone", "number",
+        "is", "hai", "the", "a",
+    ];
+    let found = MY_NAME
         .captures(text)
-        .and_then(|c| c.get(1))
-        .map(|m| m.as_str().trim().to_owned())
+        .or_else(|| I_AM.captures(text))
+        .and_then(|c| c.get(1))?;
+    let words: Vec<&str> = found
+        .as_str()
+        .split_whitespace()
+        .take_while(|w| !NOT_NAME.contains(&w.to_lowercase().as_str()))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
 }
 
 fn vocabulary() -> &'static [&'static str] {
@@ -709,7 +794,13 @@ fn slots_in(text: &str, cleaned: &str, ctx: &Context<'_>) -> Slots {
     if s.order.is_none()
         && cleaned
             .split(' ')
-            .any(|w| w == "order" || w == "status" || w == "paid")
+            .any(|w| {
+                [
+                    "order", "status", "paid", "payment", "cancel", "cancelled", "canceled",
+                    "void", "mark",
+                ]
+                .contains(&w)
+            })
     {
         s.order = BARE_NUMBER
             .captures(&without_email)
@@ -1156,7 +1247,28 @@ impl<'t> Reading<'t> {
     /// conversation, so "and last month?" repeats the last question for another period.
     #[must_use]
     pub fn plan(&self, ctx: &Context<'_>, follow_up: Option<(Intent, &Value)>) -> Plan {
+        match plan_reading(self, ctx, follow_up) {
+            Plan::Unsure => slot_fallback(self, ctx),
+            plan => plan,
+        }
+    }
+
+    /// [`Reading::plan`] without reading a bare slot as a question: `Unsure` is left for
+    /// the sentence model, and [`Reading::fallback`] after it.
+    #[must_use]
+    pub fn plan_before_model(
+        &self,
+        ctx: &Context<'_>,
+        follow_up: Option<(Intent, &Value)>,
+    ) -> Plan {
         plan_reading(self, ctx, follow_up)
+    }
+
+    /// What the slots alone say when nothing else understood the message (an order
+    /// number is its status, an email a lookup, a course its details); else `Unsure`.
+    #[must_use]
+    pub fn fallback(&self, ctx: &Context<'_>) -> Plan {
+        slot_fallback(self, ctx)
     }
 
     /// Plans the message as `intent` (chosen by the sentence model): the slots are still
@@ -1164,6 +1276,12 @@ impl<'t> Reading<'t> {
     #[must_use]
     pub fn plan_as(&self, ctx: &Context<'_>, intent: Intent) -> Plan {
         plan_intent(self, ctx, intent)
+    }
+
+    /// The message as it was written.
+    #[must_use]
+    pub fn text(&self) -> &'t str {
+        self.text
     }
 
     /// The rules' best intent and how sure they are of it.
@@ -1225,31 +1343,32 @@ fn plan_reading(
             if let Some(reply) = smalltalk(&words, ctx) {
                 return reply;
             }
-            // Support: an email or phone alone is a lookup; an order number alone a status.
-            if ctx.agent == Support {
-                if s.order.is_some() {
-                    return Plan::Call {
-                        tool: Intent::OrderStatus,
-                        args: args_for(Intent::OrderStatus, s, ctx, text, cleaned),
-                    };
-                }
-                if (s.email.is_some() || s.phone.is_some()) && ctx.role.is_staff() {
-                    return Plan::Call {
-                        tool: Intent::FindClient,
-                        args: args_for(Intent::FindClient, s, ctx, text, cleaned),
-                    };
-                }
-                if s.course.is_some() {
-                    return Plan::Call {
-                        tool: Intent::CourseInfo,
-                        args: args_for(Intent::CourseInfo, s, ctx, text, cleaned),
-                    };
-                }
-            }
             return Plan::Unsure;
         }
     };
     plan_intent(read, ctx, intent)
+}
+
+/// What a message with no clear intent still says by its slots alone (Support): an
+/// email or phone is a lookup, an order number a status, a course name its details.
+fn slot_fallback(read: &Reading<'_>, ctx: &Context<'_>) -> Plan {
+    let (text, cleaned, s) = (read.text, &read.cleaned, &read.slots);
+    if ctx.agent != Support {
+        return Plan::Unsure;
+    }
+    let intent = if s.order.is_some() {
+        Intent::OrderStatus
+    } else if (s.email.is_some() || s.phone.is_some()) && ctx.role.is_staff() {
+        Intent::FindClient
+    } else if s.course.is_some() {
+        Intent::CourseInfo
+    } else {
+        return Plan::Unsure;
+    };
+    Plan::Call {
+        tool: intent,
+        args: args_for(intent, s, ctx, text, cleaned),
+    }
 }
 
 /// Plans the message as `intent`: its arguments from the slots, or a question back
@@ -1295,6 +1414,15 @@ fn plan_intent(read: &Reading<'_>, ctx: &Context<'_>, intent: Intent) -> Plan {
             args: json!({}),
             field: "order",
             question,
+            options: Vec::new(),
+        };
+    }
+    if intent == Intent::CancelOrder && s.order.is_none() {
+        return Plan::Ask {
+            intent,
+            args: args_for(intent, s, ctx, text, cleaned),
+            field: "order",
+            question: "Which order should I cancel? Send its number, like #12345.".into(),
             options: Vec::new(),
         };
     }
@@ -1378,10 +1506,10 @@ pub fn reads_as_english(text: &str) -> bool {
 #[must_use]
 pub fn help_text(agent: AgentKind, role: Role) -> String {
     match (agent, role) {
-        (Dashboard, _) => "I can tell you: revenue for a period (by course or payment method, compared with the previous one, or as a monthly trend), new clients (also per week), the most popular courses, attendance rates, inactive clients, outstanding balances, retention and class fill rates (by course or instructor); trends and breakdowns come with a chart. Try \"revenue trend for the last 6 months\" or \"attendance by course this month\".".into(),
+        (Dashboard, _) => "I can tell you: revenue for a period (by course or payment method, compared with the previous one, or as a monthly trend), new clients (also per week), the most popular courses, attendance rates, inactive clients, outstanding balances, retention, class fill rates (by course or instructor, emptiest or fullest first), how many clients we have by status, and the top clients by spend or attendance; trends and breakdowns come with a chart. Try \"revenue trend for the last 6 months\" or \"attendance by course this month\".".into(),
         (Support, Role::Guest) => "I can show our courses and prices, the classes this week, and take an enquiry. To see your orders and payments, send /link to link this chat to your client record.".into(),
         (Support, Role::Client) => "I can show classes (\"classes this week\", \"next Pilates class\"), course details and prices, your orders and their status, your pending payments, enrol you in a course, or pass you to a person at the studio.".into(),
-        (Support, _) => "I can find a client (by email, phone, name or order), show an order's status or a client's orders, list classes, describe courses, enrol a client, record a payment, list pending payments, or take an enquiry.".into(),
+        (Support, _) => "I can find a client (by email, phone, name or order), show an order's status or a client's orders, list classes, describe courses, enrol a client, cancel an order, record a payment, list pending payments (who owes what), or take an enquiry.".into(),
     }
 }
 
@@ -1414,6 +1542,13 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
                             "find",
                             "lookup",
                             "look up",
+                            "pull up",
+                            "details for",
+                            "details of",
+                            "profile for",
+                            "profile of",
+                            "number for",
+                            "number of",
                             "search for",
                             "search",
                             "who is",
@@ -1486,11 +1621,7 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
             put("method", s.method.clone().map(|m| json!(m)));
         }
         Intent::CreateEnquiry => {
-            let name = MY_NAME
-                .captures(text)
-                .and_then(|c| c.get(1))
-                .map(|m| m.as_str().trim().to_owned())
-                .or_else(|| s.client.clone());
+            let name = my_name_in(text).or_else(|| s.client.clone());
             put("name", name.map(|n| json!(n)));
             put("email", s.email.clone().map(|e| json!(e)));
             put("phone", s.phone.clone().map(|p| json!(p)));
@@ -1520,6 +1651,24 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
         Intent::RecordPayment => {
             put("order", s.order.clone().map(|o| json!(o)));
             put("method", s.method.clone().map(|m| json!(m)));
+        }
+        Intent::CancelOrder => put("order", s.order.clone().map(|o| json!(o))),
+        Intent::ClientSummary => put("period", period),
+        Intent::TopClients => {
+            put("period", period);
+            let by_attendance = [
+                "attendance", "attended", "attend", "came", "visits", "visited", "classes",
+                "frequent", "often",
+            ]
+            .iter()
+            .any(|w| words.contains(w));
+            put(
+                "by",
+                Some(json!(if by_attendance { "attendance" } else { "spend" })),
+            );
+            if let Some(n) = TOP_N.captures(cleaned).and_then(|c| c.get(1)) {
+                put("limit", n.as_str().parse::<u32>().ok().map(|n| json!(n.clamp(1, 20))));
+            }
         }
         Intent::EscalateToStaff => put(
             "reason",
@@ -1918,8 +2067,11 @@ fn name_after(text: &str, keys: &[&str]) -> Option<String> {
         if let Some(pos) = lowered.find(&format!("{key} ")) {
             let rest = &text[pos + key.len()..];
             let stop = [
-                "please", "and", "with", "from", "in", "on", "by", "email", "phone", "?", ".",
+                "please", "pls", "plz", "and", "with", "from", "in", "on", "by", "email", "phone",
+                "details", "profile", "info", "record", "orders", "order", "has", "have", "had",
+                "bought", "paid", "is", "was", "ka", "ki", "ke", "?", ".",
             ];
+            let mut possessive = false;
             let name: Vec<&str> = rest
                 .split_whitespace()
                 .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-'))
@@ -1927,10 +2079,20 @@ fn name_after(text: &str, keys: &[&str]) -> Option<String> {
                 .skip_while(|w| {
                     [
                         "client", "customer", "member", "the", "named", "called", "for", "a",
+                        "up", "profile", "details", "info", "record", "of",
                     ]
                     .contains(&w.to_lowercase().as_str())
                 })
-                .take_while(|w| !stop.contains(&w.to_lowercase().as_str()))
+                .take_while(|w| {
+                    let go = !possessive && !stop.contains(&w.to_lowercase().as_str());
+                    possessive = possessive || w.ends_with("'s") || w.ends_with("’s");
+                    go
+                })
+                .map(|w| {
+                    w.strip_suffix("'s")
+                        .or_else(|| w.strip_suffix("’s"))
+                        .unwrap_or(w)
+                })
                 .take(4)
                 .collect();
             if !name.is_empty() {

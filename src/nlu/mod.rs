@@ -182,7 +182,27 @@ impl Understanding {
         Ok(self.nearest(&query, agent))
     }
 
+    /// Every label `agent` answers with its score for `text`, best first.
+    ///
+    /// # Errors
+    /// A model failure (not expected for any text).
+    pub fn ranking(&self, text: &str, agent: AgentKind) -> Result<Vec<(Label, f32)>, NluError> {
+        let query = self.encoder.embed(&[text])?.pop().unwrap_or_default();
+        Ok(self.scores(&query, agent))
+    }
+
     fn nearest(&self, query: &[f32], agent: AgentKind) -> Verdict {
+        let scores = self.scores(query, agent);
+        let (best, score) = scores.first().copied().unwrap_or((Label::None, 0.0));
+        Verdict {
+            best,
+            score,
+            runner_up: scores.get(1).copied(),
+            required: self.margin,
+        }
+    }
+
+    fn scores(&self, query: &[f32], agent: AgentKind) -> Vec<(Label, f32)> {
         let mut by_label: Vec<(Label, Vec<f32>)> = Vec::new();
         for (label, row) in self.labels.iter().zip(self.vectors.chunks(self.width.max(1))) {
             if !label.belongs_to(agent) {
@@ -203,13 +223,7 @@ impl Understanding {
             })
             .collect();
         scores.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let (best, score) = scores.first().copied().unwrap_or((Label::None, 0.0));
-        Verdict {
-            best,
-            score,
-            runner_up: scores.get(1).copied(),
-            required: self.margin,
-        }
+        scores
     }
 }
 

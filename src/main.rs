@@ -674,7 +674,11 @@ fn run_understand(settings: &Settings, agent: AgentKind, text: &[String]) -> Res
         let decided = verdict
             .decided()
             .map_or_else(|| "undecided".to_owned(), |i| i.as_str().to_owned());
-        println!("{decided:<20} margin {:.3}  [{}]  {line}", verdict.margin(), top.join(", "));
+        println!(
+            "{decided:<20} margin {:.3}  [{}]  {line}",
+            verdict.margin(),
+            top.join(", ")
+        );
     }
     Ok(())
 }

@@ -354,8 +354,16 @@ impl Scores {
             scores.intents_checked += 1;
             let right = expected == r.got;
             scores.intents_right += usize::from(right);
-            scores.per_intent.entry(expected.clone()).or_default().expected += 1;
-            scores.per_intent.entry(r.got.clone()).or_default().predicted += 1;
+            scores
+                .per_intent
+                .entry(expected.clone())
+                .or_default()
+                .expected += 1;
+            scores
+                .per_intent
+                .entry(r.got.clone())
+                .or_default()
+                .predicted += 1;
             if right {
                 scores.per_intent.entry(expected).or_default().right += 1;
             } else {
@@ -367,8 +375,11 @@ impl Scores {
             score.precision = ratio(score.right, score.predicted);
             score.recall = ratio(score.right, score.expected);
         }
-        scores.confusions = confusions.into_iter().map(|((e, g), n)| (e, g, n)).collect();
-        scores.confusions.sort_by(|a, b| b.2.cmp(&a.2));
+        scores.confusions = confusions
+            .into_iter()
+            .map(|((e, g), n)| (e, g, n))
+            .collect();
+        scores.confusions.sort_by_key(|c| std::cmp::Reverse(c.2));
         scores
     }
 

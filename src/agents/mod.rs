@@ -502,14 +502,20 @@ impl Agents {
         let leaning = match reading.confidence() {
             rules::Confidence::Sure(_) => None,
             rules::Confidence::Leaning(intent) => Some(Some(intent)),
-            rules::Confidence::Unsure => (plan == rules::Plan::Unsure).then_some(None),
+            // "and last month?" with nothing before it is no question to guess at.
+            rules::Confidence::Unsure => {
+                (plan == rules::Plan::Unsure && !reading.only_slots(ctx)).then_some(None)
+            }
         };
         if let Some(leaning) = leaning {
-            if let Some(intent) = self
-                .model_intent(reading.text(), ctx.agent, times)
-                .await
-                .filter(|i| Some(*i) != leaning)
-            {
+            let verdict = self.model_verdict(reading.text(), ctx.agent, times).await;
+            let chosen = match leaning {
+                Some(rules_intent) => verdict
+                    .and_then(|v| v.overrules())
+                    .filter(|i| *i != rules_intent),
+                None => verdict.and_then(|v| v.decided()),
+            };
+            if let Some(intent) = chosen {
                 (plan, origin) = model_plan(reading, ctx, intent);
             }
         }
@@ -519,18 +525,17 @@ impl Agents {
         (plan, origin)
     }
 
-    /// The intent the sentence model is sure of, when it is loaded; its time is counted.
-    async fn model_intent(
+    /// The sentence model's reading, when it is loaded; its time is counted.
+    async fn model_verdict(
         &self,
         text: &str,
         agent: AgentKind,
         times: &mut Times,
-    ) -> Option<Intent> {
+    ) -> Option<crate::nlu::Verdict> {
         let nlu = self.nlu.ready()?;
         let started = Instant::now();
         let owned = text.to_owned();
-        let verdict =
-            tokio::task::spawn_blocking(move || nlu.classify(&owned, agent)).await;
+        let verdict = tokio::task::spawn_blocking(move || nlu.classify(&owned, agent)).await;
         let elapsed = started.elapsed();
         times.model += elapsed;
         let verdict = match verdict {
@@ -545,9 +550,16 @@ impl Agents {
             }
         };
         let decided = verdict.decided();
-        tracing::debug!(best = verdict.best.as_str(), score = verdict.score, margin = verdict.margin(), ?decided, "sentence model");
-        self.metrics.model_turn(decided.is_some(), elapsed.as_secs_f64());
-        decided
+        tracing::debug!(
+            best = verdict.best.as_str(),
+            score = verdict.score,
+            margin = verdict.margin(),
+            ?decided,
+            "sentence model"
+        );
+        self.metrics
+            .model_turn(decided.is_some(), elapsed.as_secs_f64());
+        Some(verdict)
     }
 
     /// "Not sure", with what this agent can answer for this role.
@@ -639,7 +651,7 @@ impl Agents {
                     // Two "yes" to one proposal make one write.
                     ctx.to_mut().idempotency_key = Some(format!("confirm:{id}"));
                 }
-                Origin::Message | Origin::Answer | Origin::Conversation => {
+                Origin::Message | Origin::Answer | Origin::Conversation | Origin::Model => {
                     match self
                         .registry
                         .preview(agent, &ctx, intent.as_str(), args.clone())
@@ -651,6 +663,24 @@ impl Agents {
                         // A write with nothing to show for a "yes" (an enquiry, a
                         // hand-off) is made only when the message, or the one whose
                         // question it answers, asked for it.
+                        // The sentence model chose it: asked before it is made.
+                        Ok(None) if origin == Origin::Model => {
+                            let preview = crate::tools::Preview {
+                                summary: match intent {
+                                    Intent::EscalateToStaff => {
+                                        "Shall I pass this to a person at the studio".to_owned()
+                                    }
+                                    Intent::CreateEnquiry => {
+                                        "Shall I leave this as an enquiry for the studio to answer"
+                                            .to_owned()
+                                    }
+                                    other => format!("Shall I go ahead ({other})"),
+                                },
+                                args,
+                                exact: false,
+                            };
+                            return self.propose(agent, intent, preview, in_conversation);
+                        }
                         Ok(None) if origin == Origin::Conversation => {
                             return Self::unsure(agent, ctx.caller.role);
                         }
@@ -851,7 +881,7 @@ fn model_plan(
         return (rules::Plan::Reply { intent, text }, Origin::Message);
     }
     let origin = if intent.is_write() {
-        Origin::Conversation
+        Origin::Model
     } else {
         Origin::Message
     };
@@ -891,6 +921,9 @@ pub(crate) enum Origin {
     /// An earlier turn the message points back at ("her", "it"), or a request the
     /// message only leans to: never written without a "yes".
     Conversation,
+    /// The sentence model's choice, not the rules': never written without a "yes",
+    /// even when there is nothing to preview.
+    Model,
     /// A "yes" to the proposal with this id.
     Confirmed(String),
 }

@@ -101,7 +101,7 @@ pub(super) fn fill(plan: Plan, last: Option<&Turn>, origin: &mut Origin) -> Plan
             filled = true;
         }
     }
-    if filled && intent.is_write() {
+    if filled && intent.is_write() && *origin != Origin::Model {
         *origin = Origin::Conversation;
     }
     match asked {

@@ -95,6 +95,7 @@ const CUES: &[Cue] = &[
             ("pull up", 3),
             ("phone number", 2),
             ("contact details", 3),
+            ("contact info", 3),
             ("search", 2),
             ("who is", 2),
             ("details", 1),
@@ -111,6 +112,7 @@ const CUES: &[Cue] = &[
         agent: Support,
         terms: &[
             ("orders", 3),
+            ("ordered", 2),
             ("my orders", 2),
             ("order history", 3),
             ("purchases", 2),
@@ -207,7 +209,7 @@ const CUES: &[Cue] = &[
             ("get in touch", 4),
             ("reach out", 3),
             ("reaches out", 3),
-            ("email me", 3),
+            ("email me", 4),
             ("get back to me", 4),
             ("leave a message", 4),
             ("more info", 2),
@@ -220,7 +222,7 @@ const CUES: &[Cue] = &[
         agent: Support,
         terms: &[
             ("pending", 3),
-            ("unpaid", 3),
+            ("unpaid", 4),
             ("outstanding", 3),
             ("dues", 3),
             ("owe", 3),
@@ -258,7 +260,8 @@ const CUES: &[Cue] = &[
             ("cancelled", 3),
             ("canceled", 3),
             ("cancellation", 4),
-            ("void", 3),
+            ("void", 4),
+            ("scrap", 4),
             ("withdraw", 2),
             ("undo", 2),
         ],
@@ -309,6 +312,9 @@ const CUES: &[Cue] = &[
         agent: Dashboard,
         terms: &[
             ("new clients", 4),
+            ("first timers", 4),
+            ("first time", 3),
+            ("newcomers", 4),
             ("new members", 4),
             ("new customers", 4),
             ("new students", 4),
@@ -363,8 +369,11 @@ const CUES: &[Cue] = &[
             ("havent visited", 5),
             ("hasnt visited", 5),
             ("not visited", 5),
-            ("havent been", 4),
-            ("havent come", 4),
+            ("havent been", 5),
+            ("havent come", 5),
+            ("hasnt come", 5),
+            ("not come", 4),
+            ("not been in", 4),
             ("no visit", 4),
             ("lapsed", 4),
             ("dormant", 4),
@@ -384,6 +393,8 @@ const CUES: &[Cue] = &[
             ("owing", 4),
             ("balance", 3),
             ("receivable", 4),
+            ("uncollected", 4),
+            ("pending", 3),
             ("receivables", 4),
             ("unpaid", 4),
             ("overdue", 3),
@@ -399,8 +410,8 @@ const CUES: &[Cue] = &[
             ("retained", 4),
             ("retain", 4),
             ("returning", 3),
-            ("came back", 4),
-            ("come back", 4),
+            ("came back", 5),
+            ("come back", 5),
             ("repeat", 2),
         ],
     },
@@ -408,10 +419,13 @@ const CUES: &[Cue] = &[
         intent: Intent::ClientSummary,
         agent: Dashboard,
         terms: &[
-            ("how many clients", 5),
-            ("how many members", 5),
-            ("how many customers", 5),
-            ("how many students", 5),
+            ("how many clients", 4),
+            ("how many members", 4),
+            ("how many customers", 4),
+            ("how many students", 4),
+            ("active clients", 4),
+            ("active members", 4),
+            ("clients are active", 4),
             ("number of clients", 5),
             ("number of members", 5),
             ("client count", 5),
@@ -437,6 +451,11 @@ const CUES: &[Cue] = &[
             ("spent the most", 5),
             ("spend the most", 5),
             ("most loyal", 4),
+            ("loyal", 3),
+            ("which clients", 2),
+            ("most classes", 3),
+            ("most often", 3),
+            ("most visits", 3),
             ("vip", 3),
             ("vips", 3),
         ],
@@ -518,6 +537,12 @@ static MONTHS_BACK: LazyLock<Regex> = LazyLock::new(|| {
 });
 static NEXT_DAYS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\bnext\s+(\d{1,3})\s+days?\b").unwrap_or_else(|_| never()));
+/// "compared to last month", "vs the previous week": the period named is the one
+/// compared against.
+static COMPARED_TO_LAST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:compared?\s+(?:to|with)|vs|versus|than|against)\s+(?:the\s+)?(?:last|previous)\s+(week|month|year)\b")
+        .unwrap_or_else(|_| never())
+});
 /// "top 10", "best 3": how many of a ranking.
 static TOP_N: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(?:top|best|first)\s+(\d{1,2})\b").unwrap_or_else(|_| never()));
@@ -559,8 +584,8 @@ pub fn order_in(text: &str) -> Option<String> {
 #[must_use]
 pub fn my_name_in(text: &str) -> Option<String> {
     const NOT_NAME: &[&str] = &[
-        "and", "from", "here", "i", "im", "my", "please", "pls", "email", "phone", "number",
-        "is", "hai", "the", "a",
+        "and", "from", "here", "i", "im", "my", "please", "pls", "email", "phone", "number", "is",
+        "hai", "the", "a",
     ];
     let found = MY_NAME
         .captures(text)
@@ -627,6 +652,7 @@ fn hindi<'w>(word: &'w str, next: &str, past: bool) -> &'w str {
         "mahine" | "mahina" | "mahinay" => "month",
         "hafte" | "hafta" | "haftay" => "week",
         "saal" => "year",
+        "din" => "days",
         "aaj" | "aj" => "today",
         "kal" if past => "yesterday",
         "kal" => "tomorrow",
@@ -763,7 +789,7 @@ fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> (Option<(Inten
                 score = score.min(2);
             }
             if cue.intent == Intent::NewClients
-                && !["new", "joined", "signed", "signups"]
+                && !["new", "joined", "signed", "signups", "first", "newcomers"]
                     .iter()
                     .any(|w| words.contains(w))
             {
@@ -792,15 +818,20 @@ fn slots_in(text: &str, cleaned: &str, ctx: &Context<'_>) -> Slots {
     let without_email = EMAIL.replace_all(text, " ");
     s.order = order_in(&without_email);
     if s.order.is_none()
-        && cleaned
-            .split(' ')
-            .any(|w| {
-                [
-                    "order", "status", "paid", "payment", "cancel", "cancelled", "canceled",
-                    "void", "mark",
-                ]
-                .contains(&w)
-            })
+        && cleaned.split(' ').any(|w| {
+            [
+                "order",
+                "status",
+                "paid",
+                "payment",
+                "cancel",
+                "cancelled",
+                "canceled",
+                "void",
+                "mark",
+            ]
+            .contains(&w)
+        })
     {
         s.order = BARE_NUMBER
             .captures(&without_email)
@@ -839,7 +870,8 @@ fn slots_in(text: &str, cleaned: &str, ctx: &Context<'_>) -> Slots {
         .filter_map(|c| c.get(1))
         .map(|m| m.as_str().trim().to_owned())
         .find(|name| course_in_text(name, ctx.courses).is_none() && !is_filler_name(name))
-        .or_else(|| capitalised_name(text, ctx.courses));
+        .or_else(|| capitalised_name(text, ctx.courses))
+        .or_else(|| possessive_name(text, ctx.courses));
     for (word, method) in [
         ("upi", "upi"),
         ("cash", "cash"),
@@ -863,13 +895,64 @@ fn capitalised_name(text: &str, courses: &[Course]) -> Option<String> {
         Regex::new(r"\p{Lu}[\p{L}'-]+(?:\s+\p{Lu}[\p{L}'-]+)+").unwrap_or_else(|_| never())
     });
     const NOT_NAMES: &[&str] = &[
-        "january", "february", "march", "april", "may", "june", "july", "august",
-        "september", "october", "november", "december", "monday", "tuesday", "wednesday",
-        "thursday", "friday", "saturday", "sunday", "i", "please", "hi", "hello", "hey",
-        "can", "could", "would", "will", "does", "do", "did", "is", "has", "have", "had",
-        "was", "pull", "show", "give", "get", "tell", "check", "what", "when", "where",
-        "who", "how", "which", "why", "any", "ok", "okay", "yes", "no", "thanks", "studio",
-        "yoga", "pilates",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "i",
+        "please",
+        "hi",
+        "hello",
+        "hey",
+        "can",
+        "could",
+        "would",
+        "will",
+        "does",
+        "do",
+        "did",
+        "is",
+        "has",
+        "have",
+        "had",
+        "was",
+        "pull",
+        "show",
+        "give",
+        "get",
+        "tell",
+        "check",
+        "what",
+        "when",
+        "where",
+        "who",
+        "how",
+        "which",
+        "why",
+        "any",
+        "ok",
+        "okay",
+        "yes",
+        "no",
+        "thanks",
+        "studio",
+        "yoga",
+        "pilates",
     ];
     let vocab = vocabulary();
     RUN.find_iter(text).find_map(|run| {
@@ -908,11 +991,36 @@ fn course_or_family(s: &Slots, ctx: &Context<'_>) -> Option<String> {
         .or_else(|| Some(typed.to_owned()))
 }
 
+/// "noah malhotra's phone number", "priya's orders": the person whose record it is,
+/// however it is written.
+fn possessive_name(text: &str, courses: &[Course]) -> Option<String> {
+    static OWNER: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b((?:[\p{L}-]+\s+)?[\p{L}-]+)['’]s\s+(?:phone|number|mobile|email|contact|details|profile|info|orders?|bookings?|payments?|dues|balance|account|record|status)\b")
+            .unwrap_or_else(|_| never())
+    });
+    const NOT_NAMES: &[&str] = &[
+        "what", "whats", "is", "the", "a", "my", "our", "your", "client", "customer", "member",
+        "check", "show", "get", "find", "give", "me", "send", "see", "and", "of", "for", "up",
+        "pull", "look", "that", "this", "her", "his", "she", "he", "it",
+    ];
+    let found = OWNER.captures(text)?.get(1)?.as_str();
+    let words: Vec<&str> = found
+        .split_whitespace()
+        .skip_while(|w| NOT_NAMES.contains(&w.to_lowercase().as_str()))
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    let name = words.join(" ");
+    (course_in_text(&name, courses).is_none() && !is_filler_name(&name)).then_some(name)
+}
+
 fn is_filler_name(name: &str) -> bool {
     let first = name.split_whitespace().next().unwrap_or("").to_lowercase();
     [
         "the", "this", "last", "next", "today", "tomorrow", "me", "my", "our", "all", "each",
-        "every", "week", "month",
+        "every", "week", "month", "she", "he", "her", "him", "they", "them", "it", "i", "you",
+        "we", "anyone", "anybody", "anything", "someone", "somebody", "everyone", "any",
     ]
     .contains(&first.as_str())
         || first.chars().count() < 2
@@ -1026,8 +1134,13 @@ fn weekday_period(cleaned: &str, now: DateTime<Utc>, offset: FixedOffset) -> Opt
         return Period::range(sat, sat + Duration::days(1)).ok();
     }
     let (i, day) = words.iter().enumerate().find_map(|(i, w)| {
-        let w = w.strip_suffix('s').filter(|w| w.ends_with("day")).unwrap_or(w);
-        DAYS.iter().find(|(name, _)| *name == w).map(|(_, d)| (i, *d))
+        let w = w
+            .strip_suffix('s')
+            .filter(|w| w.ends_with("day"))
+            .unwrap_or(w);
+        DAYS.iter()
+            .find(|(name, _)| *name == w)
+            .map(|(_, d)| (i, *d))
     })?;
     let before = i.checked_sub(1).and_then(|j| words.get(j)).copied();
     let date = match before {
@@ -1276,6 +1389,14 @@ impl<'t> Reading<'t> {
     #[must_use]
     pub fn plan_as(&self, ctx: &Context<'_>, intent: Intent) -> Plan {
         plan_intent(self, ctx, intent)
+    }
+
+    /// Whether the message is only a slot with connecting words ("and last month?"):
+    /// a follow-up, with no intent of its own to guess at.
+    #[must_use]
+    pub fn only_slots(&self, ctx: &Context<'_>) -> bool {
+        let words: Vec<&str> = self.cleaned.split(' ').collect();
+        follow_up_shaped(&words, &self.slots, ctx)
     }
 
     /// The message as it was written.
@@ -1580,6 +1701,9 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
                             "orders of",
                             "order history for",
                             "purchases of",
+                            "what has",
+                            "what did",
+                            "has",
                         ],
                     )
                     .filter(|n| !is_filler_name(n))
@@ -1640,6 +1764,10 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
                     s.email
                         .clone()
                         .or_else(|| s.client.clone())
+                        .or_else(|| {
+                            name_after(text, &["does", "has", "did", "dues of", "dues for"])
+                                .filter(|n| !is_filler_name(n))
+                        })
                         .map(|c| json!(c)),
                 );
             }
@@ -1657,8 +1785,15 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
         Intent::TopClients => {
             put("period", period);
             let by_attendance = [
-                "attendance", "attended", "attend", "came", "visits", "visited", "classes",
-                "frequent", "often",
+                "attendance",
+                "attended",
+                "attend",
+                "came",
+                "visits",
+                "visited",
+                "classes",
+                "frequent",
+                "often",
             ]
             .iter()
             .any(|w| words.contains(w));
@@ -1667,7 +1802,13 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
                 Some(json!(if by_attendance { "attendance" } else { "spend" })),
             );
             if let Some(n) = TOP_N.captures(cleaned).and_then(|c| c.get(1)) {
-                put("limit", n.as_str().parse::<u32>().ok().map(|n| json!(n.clamp(1, 20))));
+                put(
+                    "limit",
+                    n.as_str()
+                        .parse::<u32>()
+                        .ok()
+                        .map(|n| json!(n.clamp(1, 20))),
+                );
             }
         }
         Intent::EscalateToStaff => put(
@@ -1714,6 +1855,21 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
             .any(|w| words.contains(w))
             {
                 put("compare", Some(json!(true)));
+                // "up compared to last month": this month, against the last.
+                if let Some(unit) = COMPARED_TO_LAST
+                    .captures(cleaned)
+                    .and_then(|c| c.get(1))
+                    .map(|m| m.as_str())
+                {
+                    let (last, this) = match unit {
+                        "week" => (Period::LastWeek, Period::ThisWeek),
+                        "year" => (Period::LastYear, Period::ThisYear),
+                        _ => (Period::LastMonth, Period::ThisMonth),
+                    };
+                    if s.period == Some(last) {
+                        put("period", Some(json!(this.token())));
+                    }
+                }
             }
             put("course", s.course.clone().map(|c| json!(c)));
         }
@@ -1790,8 +1946,8 @@ fn enrolment_target(text: &str, ctx: &Context<'_>) -> Option<String> {
     let raw = TARGET.captures(text)?.get(1)?.as_str();
     // Words that name the sender, or nobody in particular.
     let not_a_name = [
-        "me", "myself", "us", "i", "up", "a", "an", "the", "please", "pls", "now", "also", "in",
-        "her", "him", "them", "this", "that", "client", "customer", "member",
+        "me", "myself", "us", "i", "up", "down", "a", "an", "the", "please", "pls", "now", "also",
+        "in", "her", "him", "them", "this", "that", "client", "customer", "member",
     ];
     let words: Vec<&str> = raw
         .split_whitespace()
@@ -2078,8 +2234,8 @@ fn name_after(text: &str, keys: &[&str]) -> Option<String> {
                 .filter(|w| !w.is_empty())
                 .skip_while(|w| {
                     [
-                        "client", "customer", "member", "the", "named", "called", "for", "a",
-                        "up", "profile", "details", "info", "record", "of",
+                        "client", "customer", "member", "the", "named", "called", "for", "a", "up",
+                        "profile", "details", "info", "record", "of",
                     ]
                     .contains(&w.to_lowercase().as_str())
                 })

@@ -22,12 +22,14 @@ use crate::store::{
     AttendanceLine, ClientBrief, EnrollmentLine, FillLine, InactiveBrief, RevenueBreakdown,
     RevenueLine, RevenueReport,
 };
+use crate::store::{TopClientLine, TopClientsBy, MAX_TOP_CLIENTS};
 use crate::tools::Role;
 
 pub(super) fn routes() -> OpenApiRouter<Arc<ApiState>> {
     let mut router = OpenApiRouter::new()
         .routes(routes!(revenue))
         .routes(routes!(clients))
+        .routes(routes!(top_clients))
         .routes(routes!(courses))
         .routes(routes!(attendance));
     super::docs::document_problems(router.get_openapi_mut());
@@ -356,6 +358,19 @@ impl From<&InactiveBrief> for InactiveBriefView {
     }
 }
 
+/// Clients and leads (not deleted) by their status now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientStatusView {
+    /// `active + leads + inactive`.
+    pub total: u64,
+    pub active: u64,
+    /// Enquired, never bought.
+    pub leads: u64,
+    /// Marked inactive in the studio's records (not the same as `inactive_clients`,
+    /// which counts days without a visit).
+    pub inactive: u64,
+}
+
 /// New clients in a period and clients who have stopped coming.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientFigures {
@@ -363,6 +378,8 @@ pub struct ClientFigures {
     pub period_label: String,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
+    /// Every client and lead now, by status.
+    pub by_status: ClientStatusView,
     /// Clients and leads (not deleted) who joined in the period.
     pub new_clients: u64,
     /// The same count for the previous period.
@@ -377,8 +394,9 @@ pub struct ClientFigures {
     pub longest_absent: Vec<InactiveBriefView>,
 }
 
-/// New clients in a period (with the previous period's count) and inactive clients
-/// (manager or admin). The numbers of the `new_clients` and `inactive_clients` tools.
+/// Clients by status now, new clients in a period (with the previous period's count) and
+/// inactive clients (manager or admin). The numbers of the `client_summary`,
+/// `new_clients` and `inactive_clients` tools.
 #[utoipa::path(get, path = "/api/analytics/clients", tag = "analytics", params(ClientsQuery),
     responses((status = 200, body = ClientFigures), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 429, body = Problem)))]
@@ -394,10 +412,11 @@ async fn clients(
     let days = query_number("inactive_days", q.inactive_days.as_deref(), 1..=3660)?.unwrap_or(30);
     let previous = period.previous();
     let reader = state.store.reader();
-    let (joined, joined_before, inactive) = futures::try_join!(
+    let (joined, joined_before, inactive, summary) = futures::try_join!(
         reader.new_clients(&period),
         reader.new_clients(&previous),
         reader.inactive_clients(state.clock.now(), days),
+        reader.client_summary(&period),
     )?;
     let view = PeriodView::from(&period);
     Ok(Json(ClientFigures {
@@ -405,6 +424,12 @@ async fn clients(
         period_label: view.period_label,
         from: view.from,
         to: view.to,
+        by_status: ClientStatusView {
+            total: summary.total,
+            active: summary.active,
+            leads: summary.leads,
+            inactive: summary.inactive,
+        },
         new_clients: joined.count,
         new_clients_previous: joined_before.count,
         previous_period_label: previous.label(),
@@ -416,6 +441,129 @@ async fn clients(
             .iter()
             .map(InactiveBriefView::from)
             .collect(),
+    }))
+}
+
+// --- top clients --------------------------------------------------------------------------
+
+/// What clients are ranked by.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RankBy {
+    /// Paid payments in the period.
+    Spend,
+    /// Classes attended (present or late) in the period.
+    Attendance,
+}
+
+/// Top clients query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TopClientsQuery {
+    /// A period token (default this_month, also when blank; a running period is cut at now).
+    #[param(
+        example = "this_month",
+        pattern = "^(|today|tomorrow|yesterday|this_week|last_week|next_week|this_month|last_month|this_year|last_year|(last|next)_([1-9][0-9]{0,2}|[12][0-9]{3}|3[0-5][0-9]{2}|36[0-5][0-9]|3660)_days|20[0-9]{2}-(0[1-9]|1[0-2])|20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(\\.\\.20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))?)$"
+    )]
+    pub period: Option<String>,
+    /// spend (default: paid payments in the period) or attendance (classes attended).
+    #[param(inline, value_type = Option<RankBy>)]
+    pub by: Option<String>,
+    /// How many clients: 1 to 20 (default 5).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 20)]
+    pub limit: Option<String>,
+}
+
+/// One client of the ranking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopClientView {
+    /// 1 + how many clients rank above: tied clients share a rank (1, 2, 2, 4).
+    pub rank: u64,
+    pub client_id: String,
+    pub name: String,
+    /// Spend: paid in minor units of `currency`; attendance: classes attended.
+    pub value: i64,
+    /// Spend: payments; attendance: classes.
+    pub count: u64,
+    /// Another client, shown or not, has the same value.
+    pub tied: bool,
+}
+
+impl From<&TopClientLine> for TopClientView {
+    fn from(l: &TopClientLine) -> Self {
+        Self {
+            rank: l.rank,
+            client_id: l.id.clone(),
+            name: l.name.clone(),
+            value: l.value,
+            count: l.count,
+            tied: l.tied,
+        }
+    }
+}
+
+/// The clients who spent most, or came to most classes, in a period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopClientsFigures {
+    pub period: String,
+    pub period_label: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    #[schema(inline)]
+    pub by: RankBy,
+    /// ISO 4217 code of the spend values.
+    pub currency: String,
+    /// Clients with any spend (attendance) in the period.
+    pub clients: u64,
+    /// Highest first.
+    pub top: Vec<TopClientView>,
+    /// Clients tied with the last one shown who did not fit in `limit`.
+    pub tied_beyond: u64,
+}
+
+/// The top clients of a period by spend (paid payments) or attendance (classes attended),
+/// with ties marked (manager or admin: it names clients). The numbers of the
+/// `top_clients` tool.
+#[utoipa::path(get, path = "/api/analytics/top-clients", tag = "analytics", params(TopClientsQuery),
+    responses((status = 200, body = TopClientsFigures), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
+async fn top_clients(
+    State(state): State<Arc<ApiState>>,
+    user: AuthUser,
+    query: Result<QueryParams<TopClientsQuery>, ApiError>,
+) -> Result<Json<TopClientsFigures>, ApiError> {
+    user.require(Role::Manager)?;
+    // The role is checked before the query: a caller who may not ask learns nothing.
+    let q = query?.0;
+    let period = figures_period(&state, q.period.as_deref(), Period::ThisMonth)?;
+    let (by, rank_by) = match q.by.as_deref().map(str::trim) {
+        None | Some("" | "spend") => (TopClientsBy::Spend, RankBy::Spend),
+        Some("attendance") => (TopClientsBy::Attendance, RankBy::Attendance),
+        Some(_) => return Err(ApiError::bad("by", "rank clients by spend or attendance")),
+    };
+    let most = u32::try_from(MAX_TOP_CLIENTS).unwrap_or(u32::MAX);
+    let limit = query_number("limit", q.limit.as_deref(), 1..=most)?.unwrap_or(5);
+    let report = state
+        .store
+        .reader()
+        .top_clients(
+            &period,
+            by,
+            usize::try_from(limit).unwrap_or(MAX_TOP_CLIENTS),
+            state.studio.currency,
+        )
+        .await?;
+    let view = PeriodView::from(&period);
+    Ok(Json(TopClientsFigures {
+        period: view.period,
+        period_label: view.period_label,
+        from: view.from,
+        to: view.to,
+        by: rank_by,
+        currency: report.currency.code().to_owned(),
+        clients: report.clients,
+        top: report.lines.iter().map(TopClientView::from).collect(),
+        tied_beyond: report.tied_beyond,
     }))
 }
 

@@ -3,7 +3,7 @@
 //! 404, never a 500).
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Path, Query, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -22,28 +22,52 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        match <axum::Json<T> as FromRequest<S>>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(JsonRejection::JsonDataError(e)) => {
-                let detail = e.body_text();
-                Err(ApiError::Unprocessable {
-                    field: field_of(&detail),
-                    detail: tidy(&detail),
-                })
-            }
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest {
-                field: None,
-                detail: tidy(&e.body_text()),
-            }),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::BadRequest {
-                field: None,
-                detail: "send the body as JSON with Content-Type: application/json".into(),
-            }),
-            Err(e) => Err(ApiError::BadRequest {
-                field: None,
-                detail: tidy(&e.body_text()),
-            }),
+            Err(e) => Err(json_problem(e)),
         }
+    }
+}
+
+/// An optional JSON body: none when the request has no Content-Type (no body at all);
+/// otherwise as the required one.
+impl<S, T> OptionalFromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        match <axum::Json<T> as OptionalFromRequest<S>>::from_request(req, state).await {
+            Ok(body) => Ok(body.map(|axum::Json(v)| Self(v))),
+            Err(e) => Err(json_problem(e)),
+        }
+    }
+}
+
+/// A body that is not the JSON asked for: 400 (not JSON) or 422 (wrong shape).
+fn json_problem(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            let detail = e.body_text();
+            ApiError::Unprocessable {
+                field: field_of(&detail),
+                detail: tidy(&detail),
+            }
+        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest {
+            field: None,
+            detail: tidy(&e.body_text()),
+        },
+        JsonRejection::MissingJsonContentType(_) => ApiError::BadRequest {
+            field: None,
+            detail: "send the body as JSON with Content-Type: application/json".into(),
+        },
+        e => ApiError::BadRequest {
+            field: None,
+            detail: tidy(&e.body_text()),
+        },
     }
 }
 

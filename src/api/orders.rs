@@ -1,13 +1,14 @@
 //! Endpoints: orders — list, create (idempotently, with the pending payment), read with
-//! payments, and status changes — plus the order and payment views the payments
-//! endpoints share.
+//! payments, status changes and cancellation by number — plus the order and payment
+//! views the payments endpoints share.
 //!
 //! A client token lists, reads and creates only its own orders; another client's order
 //! is answered as if it did not exist (404).
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
@@ -18,7 +19,9 @@ use utoipa_axum::routes;
 
 use super::clients::{body_id, clip, hidden, present, query_id, Paging};
 use super::{ApiError, ApiState, AuthUser, IdPath, JsonBody, QueryParams};
-use crate::domain::{Money, Order, OrderStatus, Payment, PaymentMethod, PaymentStatus};
+use crate::domain::{
+    Money, Order, OrderNumber, OrderStatus, Payment, PaymentMethod, PaymentStatus,
+};
 use crate::store::{NewOrder, OrderFilter, StoreError};
 use crate::tools::Role;
 
@@ -26,11 +29,14 @@ pub(super) fn routes() -> OpenApiRouter<Arc<ApiState>> {
     OpenApiRouter::new()
         .routes(routes!(list_orders, create_order))
         .routes(routes!(get_order, update_order))
+        .routes(routes!(cancel_order))
 }
 
 /// Days from ordering until the payment is due (as for orders made in chat).
 const PAYMENT_DUE_DAYS: u32 = 7;
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 100;
+/// The longest cancellation reason accepted.
+const MAX_CANCEL_REASON_CHARS: usize = 500;
 
 // --- views ------------------------------------------------------------------------------
 
@@ -197,6 +203,45 @@ pub struct NewOrderBody {
     /// `Idempotency-Key` header does the same.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+}
+
+/// Why an order is cancelled. The body may be left out altogether.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelOrderBody {
+    /// Kept on the order for the studio (up to 500 characters); not sent to the client.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// An order after a cancellation, with its payments.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderCancelledView {
+    pub order: OrderView,
+    /// Oldest first: the one that was pending is now failed (nothing is owed).
+    pub payments: Vec<PaymentView>,
+    /// False when the order was already cancelled: nothing changed.
+    pub changed: bool,
+}
+
+/// An order number in the path ("12346"): 404 when it is not one.
+#[derive(Debug, Clone, Copy)]
+pub struct NumberPath(pub OrderNumber);
+
+impl<S> FromRequestParts<S> for NumberPath
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound("not found".into()))?;
+        OrderNumber::parse(&raw)
+            .map(Self)
+            .map_err(|_| ApiError::NotFound(format!("no order has the number {}", clip(&raw))))
+    }
 }
 
 /// A status change.
@@ -494,6 +539,57 @@ async fn update_order(
             other => other.into(),
         })?;
     Ok(Json(order.into()))
+}
+
+/// Cancel an order by its number (staff and above), in one transaction: the order is
+/// cancelled (the `reason`, if given, kept on it), its pending payment fails so nothing
+/// is owed, the client's enrolment for it ends, the client is sent a notice through the
+/// outbox and the audit entry is written. Cancelling is idempotent: an order already
+/// cancelled answers 200 with `changed: false` and nothing changes. A paid order is 409
+/// ("refund it first"), and so is a completed one; nothing changes then.
+#[utoipa::path(post, path = "/api/orders/{number}/cancel", tag = "orders", request_body(content = Option<CancelOrderBody>, description = "Optional: the reason"),
+    params(("number" = u32, Path, description = "The order number, e.g. 12346")),
+    responses(
+        (status = 200, body = OrderCancelledView, description = "Cancelled now (`changed: true`) or before (`changed: false`)"),
+        (status = 400, body = super::Problem, description = "Not JSON"),
+        (status = 401, body = super::Problem),
+        (status = 403, body = super::Problem),
+        (status = 404, body = super::Problem, description = "Not an order number, or no such order"),
+        (status = 409, body = super::Problem, description = "The order is paid (refund it first) or completed, or changed meanwhile"),
+        (status = 422, body = super::Problem, description = "An invalid field, named in `field`"),
+        (status = 429, body = super::Problem)))]
+async fn cancel_order(
+    State(state): State<Arc<ApiState>>,
+    user: AuthUser,
+    number: Result<NumberPath, ApiError>,
+    body: Result<Option<JsonBody<CancelOrderBody>>, ApiError>,
+) -> Result<Json<OrderCancelledView>, ApiError> {
+    user.require(Role::Staff)?;
+    let NumberPath(number) = number?;
+    let reason = body?.map(|b| b.0).unwrap_or_default().reason;
+    if reason
+        .as_deref()
+        .is_some_and(|r| r.chars().count() > MAX_CANCEL_REASON_CHARS)
+    {
+        return Err(ApiError::invalid(
+            "reason",
+            format!("a reason is at most {MAX_CANCEL_REASON_CHARS} characters"),
+        ));
+    }
+    let now = state.clock.now();
+    let cancelled = state
+        .store_for(&user, "POST /api/orders/{number}/cancel")
+        .cancel_order(number, reason.as_deref(), now)
+        .await?;
+    let payments = state.store.payments_for_order(cancelled.order.id).await?;
+    Ok(Json(OrderCancelledView {
+        order: cancelled.order.into(),
+        payments: payments
+            .into_iter()
+            .map(|p| PaymentView::new(p, now))
+            .collect(),
+        changed: cancelled.changed,
+    }))
 }
 
 #[cfg(test)]

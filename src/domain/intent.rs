@@ -83,6 +83,7 @@ intents! {
     CreateEnquiry = "create_enquiry", Support, true;
     PendingPayments = "pending_payments", Support, false;
     RecordPayment = "record_payment", Support, true;
+    CancelOrder = "cancel_order", Support, true;
     EscalateToStaff = "escalate_to_staff", Support, true;
     Revenue = "revenue", Dashboard, false;
     NewClients = "new_clients", Dashboard, false;
@@ -92,6 +93,8 @@ intents! {
     OutstandingBalance = "outstanding_balance", Dashboard, false;
     Retention = "retention", Dashboard, false;
     ClassFillRate = "class_fill_rate", Dashboard, false;
+    ClientSummary = "client_summary", Dashboard, false;
+    TopClients = "top_clients", Dashboard, false;
 }
 
 impl Intent {
@@ -157,6 +160,7 @@ mod tests {
                 "create_order",
                 "create_enquiry",
                 "record_payment",
+                "cancel_order",
                 "escalate_to_staff"
             ]
         );

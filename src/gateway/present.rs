@@ -78,6 +78,7 @@ fn column_names(intent: &str) -> (&'static str, &'static str) {
         "attendance_rate" => ("Course", "Attendance"),
         "class_fill_rate" => ("Course (instructor)", "Fill rate"),
         "outstanding_balance" | "inactive_clients" => ("Client", "Detail"),
+        "top_clients" => ("Client", "Spend or classes"),
         _ => ("Item", "Figure"),
     }
 }

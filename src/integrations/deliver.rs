@@ -1,8 +1,9 @@
 //! What delivering each kind of outbox [`Job`] means: a provider call for emails, SMS,
-//! chat messages and calendar events; for an order confirmation or a payment receipt,
-//! composing the message (with the payment link, made here when a provider is set up)
-//! and queueing it on each channel that reaches the client — as new outbox items with
-//! their own keys, so each channel is delivered, retried and counted on its own.
+//! chat messages and calendar events; for an order confirmation, a payment receipt or a
+//! cancellation notice, composing the message (with the payment link, made here when a
+//! provider is set up) and queueing it on each channel that reaches the client — as new
+//! outbox items with their own keys, so each channel is delivered, retried and counted
+//! on its own.
 
 use frontdesk_chat::{Outbound, Platform};
 
@@ -117,7 +118,38 @@ pub async fn deliver(
         Job::PaymentReceipt { payment_id } => {
             payment_receipt(store, providers, clock, item, *payment_id).await
         }
+        Job::CancellationNotice { order_id } => {
+            cancellation_notice(store, providers, clock, item, *order_id).await
+        }
     }
+}
+
+async fn cancellation_notice(
+    store: &Store,
+    providers: &Providers,
+    clock: &SharedClock,
+    item: &OutboxItem,
+    order_id: ObjectId,
+) -> Result<(), DeliveryError> {
+    let Some(order) = store.order_by_id(order_id).await? else {
+        return Err(DeliveryError::permanent(format!(
+            "order {order_id} no longer exists"
+        )));
+    };
+    if order.status != OrderStatus::Cancelled {
+        return Ok(()); // Not cancelled after all: nothing to tell.
+    }
+    let Some(client) = store.client_by_id(order.client_id).await? else {
+        return Ok(()); // Deleted since: nobody to tell.
+    };
+    let message = messages::order_cancellation(
+        &providers.studio,
+        client.name.first(),
+        &order.course_name,
+        order.number,
+        order.amount,
+    );
+    tell_client(store, providers, clock, &item.key, &client, &message, false).await
 }
 
 async fn confirm_order(

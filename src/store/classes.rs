@@ -57,12 +57,33 @@ impl Store {
         course_id: Option<ObjectId>,
         limit: i64,
     ) -> Result<Vec<ClassSession>, StoreError> {
+        self.classes_between_for(
+            start,
+            end,
+            course_id.as_ref().map(std::slice::from_ref),
+            limit,
+        )
+        .await
+    }
+
+    /// Classes starting in `[start, end)` of some courses (a family of courses), or of
+    /// all for `None`, earliest first.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn classes_between_for(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        courses: Option<&[ObjectId]>,
+        limit: i64,
+    ) -> Result<Vec<ClassSession>, StoreError> {
         let mut filter = doc! {
             "starts_at": { "$gte": bson::DateTime::from_chrono(start), "$lt": bson::DateTime::from_chrono(end) },
             "cancelled": false,
         };
-        if let Some(id) = course_id {
-            filter.insert("course_id", id);
+        if let Some(ids) = courses {
+            filter.insert("course_id", super::class_days::one_of(ids));
         }
         Ok(self
             .classes()

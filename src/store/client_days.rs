@@ -6,6 +6,10 @@
 //! - `absence_days`: clients (not leads, not deleted) by the UTC day they were last seen
 //!   (their last visit, or the day they joined if they never came).
 //!
+//! And `client_statuses`: clients and leads not deleted, counted per `status` (one
+//! document per status, `{ _id: "active", n }`), so "how many clients, by status" reads
+//! three documents.
+//!
 //! "New clients this month" and "inactive for 30 days" add up the counts of the whole
 //! days inside the period, take the partial days at its edges from their entries, and
 //! list the newest or longest absent from the days at the end, never reading the
@@ -36,6 +40,8 @@ pub(crate) struct ClientFacts {
     /// Since when they are absent, if they are a client (not a lead) not deleted
     /// (counted in `absence_days`).
     pub absent_since: Option<DateTime<Utc>>,
+    /// Their status, if they are not deleted (counted in `client_statuses`).
+    pub status: Option<ClientStatus>,
 }
 
 impl ClientFacts {
@@ -47,6 +53,7 @@ impl ClientFacts {
             joined: Some(c.joined_at),
             absent_since: (c.status != ClientStatus::Lead)
                 .then(|| c.last_visit_at.unwrap_or(c.joined_at)),
+            status: Some(c.status),
         }
     }
 
@@ -67,8 +74,53 @@ impl ClientFacts {
         Self {
             joined: Some(joined),
             absent_since: (!lead).then(|| date("last_visit_at").unwrap_or(joined)),
+            status: d.get_str("status").ok().and_then(status_named),
         }
     }
+}
+
+/// The status stored as `name` ("active", "lead", "inactive").
+fn status_named(name: &str) -> Option<ClientStatus> {
+    [
+        ClientStatus::Active,
+        ClientStatus::Lead,
+        ClientStatus::Inactive,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == name)
+}
+
+/// Clients and leads (not deleted) per status, as kept in `client_statuses`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatusCounts {
+    pub active: u64,
+    pub lead: u64,
+    pub inactive: u64,
+}
+
+impl StatusCounts {
+    /// Every client and lead counted.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.active + self.lead + self.inactive
+    }
+}
+
+/// The `client_statuses` documents for these clients, one per status (the seed, a
+/// recount).
+pub(crate) fn status_documents(
+    clients: impl IntoIterator<Item = (ObjectId, ClientFacts)>,
+) -> Vec<Document> {
+    let mut counts: BTreeMap<&'static str, i64> = BTreeMap::new();
+    for (_, facts) in clients {
+        if let Some(status) = facts.status {
+            *counts.entry(status.as_str()).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(status, n)| doc! { "_id": status, "n": n })
+        .collect()
 }
 
 /// One of the two day collections.
@@ -195,7 +247,73 @@ impl Store {
                     .await?;
             }
         }
+        if before.status != after.status {
+            let statuses = self.client_statuses();
+            for (status, by) in [(before.status, -1_i64), (after.status, 1)] {
+                let Some(status) = status else { continue };
+                statuses
+                    .update_one(
+                        doc! { "_id": status.as_str() },
+                        doc! { "$inc": { "n": by } },
+                    )
+                    .upsert(true)
+                    .session(&mut *session)
+                    .await?;
+            }
+        }
         Ok(())
+    }
+
+    fn client_statuses(&self) -> Collection<Document> {
+        self.db.collection(names::CLIENT_STATUSES)
+    }
+
+    /// Clients and leads (not deleted) per status, now: three kept documents.
+    pub(crate) async fn status_counts(&self) -> Result<StatusCounts, StoreError> {
+        let docs: Vec<Document> = self
+            .client_statuses()
+            .find(doc! {})
+            .await?
+            .try_collect()
+            .await?;
+        let mut counts = StatusCounts::default();
+        for d in &docs {
+            let n = get_u64(d, "n");
+            match d.get_str("_id").ok().and_then(status_named) {
+                Some(ClientStatus::Active) => counts.active = n,
+                Some(ClientStatus::Lead) => counts.lead = n,
+                Some(ClientStatus::Inactive) => counts.inactive = n,
+                None => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Counts the clients per status again from the clients (a database from before the
+    /// counts were kept). Returns whether there were any clients.
+    pub(crate) async fn recount_client_statuses(&self) -> Result<bool, StoreError> {
+        let facts = self.client_facts().await?;
+        let docs = status_documents(facts.iter().copied());
+        let statuses = self.client_statuses();
+        statuses.delete_many(doc! {}).await?;
+        if !docs.is_empty() {
+            statuses.insert_many(&docs).await?;
+        }
+        Ok(!facts.is_empty())
+    }
+
+    /// The facts of every client not deleted (a recount).
+    async fn client_facts(&self) -> Result<Vec<(ObjectId, ClientFacts)>, StoreError> {
+        Ok(self
+            .clients()
+            .find(doc! { "deleted_at": null })
+            .projection(fact_fields())
+            .await?
+            .try_collect::<Vec<Document>>()
+            .await?
+            .iter()
+            .filter_map(|d| Some((d.get_object_id("_id").ok()?, ClientFacts::of_doc(Some(d)))))
+            .collect())
     }
 
     /// The clients of `days` with their time in `[start, end)`, with `sample` of them
@@ -286,16 +404,7 @@ impl Store {
     /// Rebuilds both day collections from the clients (a database from before they
     /// were kept). Returns whether there were any clients.
     pub(crate) async fn recount_client_days(&self) -> Result<bool, StoreError> {
-        let facts: Vec<(ObjectId, ClientFacts)> = self
-            .clients()
-            .find(doc! { "deleted_at": null })
-            .projection(fact_fields())
-            .await?
-            .try_collect::<Vec<Document>>()
-            .await?
-            .iter()
-            .filter_map(|d| Some((d.get_object_id("_id").ok()?, ClientFacts::of_doc(Some(d)))))
-            .collect();
+        let facts = self.client_facts().await?;
         for days in [ClientDays::Joined, ClientDays::Absent] {
             let docs = days.documents(facts.iter().copied());
             let collection = self.client_days(days);
@@ -338,6 +447,9 @@ mod tests {
         );
         let lead = stored("lead", Some(visit), false);
         assert_eq!((lead.joined, lead.absent_since), (Some(joined), None));
+        assert_eq!(lead.status, Some(ClientStatus::Lead));
+        assert_eq!(never_came.status, Some(ClientStatus::Active));
+        assert_eq!(stored("vip", None, false).status, None);
         assert_eq!(stored("active", Some(visit), true), ClientFacts::default());
         assert_eq!(ClientFacts::of_doc(None), ClientFacts::default());
     }

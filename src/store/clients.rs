@@ -134,6 +134,36 @@ impl Store {
         self.find_one_client(filter).await
     }
 
+    /// The names of these clients (deleted ones too: their payments stay), by id. Names
+    /// are stored as they are, so nothing sealed is read or opened.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn client_names(
+        &self,
+        ids: &[ObjectId],
+    ) -> Result<std::collections::HashMap<ObjectId, String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let docs: Vec<Document> = self
+            .clients()
+            .find(doc! { "_id": { "$in": ids.to_vec() } })
+            .projection(doc! { "name": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| {
+                Some((
+                    d.get_object_id("_id").ok()?,
+                    d.get_str("name").ok()?.to_owned(),
+                ))
+            })
+            .collect())
+    }
+
     /// # Errors
     /// The server failed.
     pub async fn client_by_email(&self, email: &Email) -> Result<Option<Client>, StoreError> {

@@ -47,13 +47,17 @@ pub use analytics::{
     InactiveBrief, InactiveReport, InstructorFillLine, NewClientsReport, OutstandingReport,
     RetentionReport, RevenueBreakdown, RevenueLine, RevenueReport, WeekCount,
 };
+pub use analytics::{
+    ClientSummary, TopClientLine, TopClientsBy, TopClientsReport, MAX_TOP_CLIENTS,
+};
 pub use audit::{Actor, AuditRecord, Via};
 pub use batch::BatchedInsert;
+pub use client_days::StatusCounts;
 pub use clients::ClientQuery;
 pub use error::StoreError;
 pub use identities::{LinkCode, LinkedIdentity};
 pub use listing::{ClientChanges, OrderFilter, PaymentFilter};
-pub use orders::{NewOrder, OrderCreated};
+pub use orders::{NewOrder, OrderCancelled, OrderCreated};
 pub use outbox::{Job, OutboxItem, OutboxStats, OutboxStatus};
 pub use payments::PaymentQuery;
 pub use rotate::RotationReport;
@@ -86,6 +90,7 @@ pub mod names {
     pub const PENDING_DAYS: &str = "pending_days";
     pub const VISIT_DAYS: &str = "visit_days";
     pub const CLASS_DAYS: &str = "class_days";
+    pub const CLIENT_STATUSES: &str = "client_statuses";
 }
 
 /// A connection to frontdesk's database, with a typed handle per collection, the keys

@@ -4,6 +4,7 @@ use bson::doc;
 use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
+use mongodb::ClientSession;
 
 use super::client_days::{fact_fields, ClientFacts};
 use super::txn::retrying;
@@ -36,6 +37,28 @@ pub struct OrderCreated {
     pub payment: Payment,
     pub replayed: bool,
     pub already_enrolled: bool,
+}
+
+/// An order after [`Store::cancel_order`]: cancelled, by this call (`changed`) or
+/// before it.
+#[derive(Debug, Clone)]
+pub struct OrderCancelled {
+    pub order: Order,
+    pub changed: bool,
+}
+
+/// The most characters of a cancellation reason kept on the order.
+const MAX_CANCEL_REASON_CHARS: usize = 500;
+
+/// A cancellation reason as kept: trimmed, without control characters (a line break
+/// stays), at most [`MAX_CANCEL_REASON_CHARS`] characters.
+fn cancel_reason(typed: &str) -> String {
+    typed
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .take(MAX_CANCEL_REASON_CHARS)
+        .collect()
 }
 
 const ORDER_COUNTER: &str = "order_number";
@@ -470,33 +493,154 @@ impl Store {
             )
             .await?;
             if to == OrderStatus::Cancelled {
-                // Nothing is owed on a cancelled order: its open payment fails.
-                let open: Vec<Payment> = self
-                    .payments()
-                    .find(doc! { "order_id": order.id, "status": "pending" })
-                    .session(&mut session)
-                    .await?
-                    .stream(&mut session)
-                    .try_collect()
-                    .await?;
-                self.count_pending_in(&mut session, &open, -1).await?;
-                self.payments()
-                    .update_many(
-                        doc! { "order_id": order.id, "status": "pending" },
-                        doc! { "$set": { "status": "failed" } },
-                    )
-                    .session(&mut session)
-                    .await?;
-                // Nor is the client enrolled any more (no class reminders for it).
-                self.clients()
-                    .update_one(
-                        doc! { "_id": updated.client_id },
-                        doc! { "$pull": { "enrollments": { "order_number": i64::from(updated.number.get()) } } },
-                    )
-                    .session(&mut session)
-                    .await?;
-                self.count_order_in(&mut session, &updated, -1).await?;
+                self.cancelled_in(&mut session, &updated).await?;
             }
+            Ok::<_, StoreError>(updated)
+        }
+        .await;
+        self.finish(session, written).await
+    }
+
+    /// What cancelling `order` (already written as cancelled) changes besides the order,
+    /// inside its transaction: its open payment fails (nothing is owed), the client's
+    /// enrollment for it ends (no class reminders for it) and the course counts it out.
+    async fn cancelled_in(
+        &self,
+        session: &mut ClientSession,
+        order: &Order,
+    ) -> Result<(), StoreError> {
+        let open: Vec<Payment> = self
+            .payments()
+            .find(doc! { "order_id": order.id, "status": "pending" })
+            .session(&mut *session)
+            .await?
+            .stream(&mut *session)
+            .try_collect()
+            .await?;
+        self.count_pending_in(session, &open, -1).await?;
+        self.payments()
+            .update_many(
+                doc! { "order_id": order.id, "status": "pending" },
+                doc! { "$set": { "status": "failed" } },
+            )
+            .session(&mut *session)
+            .await?;
+        self.clients()
+            .update_one(
+                doc! { "_id": order.client_id },
+                doc! { "$pull": { "enrollments": { "order_number": i64::from(order.number.get()) } } },
+            )
+            .session(&mut *session)
+            .await?;
+        self.count_order_in(session, order, -1).await
+    }
+
+    /// Cancels an order nobody has paid for, in one transaction: the order becomes
+    /// cancelled (with `reason`, if one is given, as its `cancel_reason`), its pending
+    /// payment fails (nothing is owed), the client's enrollment for it ends, the course
+    /// counts it out, the client is told through the outbox (`order:{number}:cancel`,
+    /// [`Job::CancellationNotice`]) and the audit entry is written. An order cancelled
+    /// already comes back with `changed: false` and nothing is written.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown order; [`StoreError::Conflict`] for an
+    /// order with a paid payment (refund it first), a completed order, or one that
+    /// changed while it was being cancelled. Nothing is written then.
+    pub async fn cancel_order(
+        &self,
+        number: OrderNumber,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<OrderCancelled, StoreError> {
+        let reason = reason.map(cancel_reason).filter(|r| !r.is_empty());
+        retrying(|| async {
+            let order =
+                self.order_by_number(number)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound {
+                        what: "order",
+                        key: number.to_string(),
+                    })?;
+            if order.status == OrderStatus::Cancelled {
+                return Ok(OrderCancelled {
+                    order,
+                    changed: false,
+                });
+            }
+            if order.status == OrderStatus::Completed {
+                return Err(StoreError::Conflict(format!(
+                    "order {number} is completed; it cannot be cancelled"
+                )));
+            }
+            let order = self.write_cancel(&order, reason.as_deref(), now).await?;
+            Ok(OrderCancelled {
+                order,
+                changed: true,
+            })
+        })
+        .await
+    }
+
+    async fn write_cancel(
+        &self,
+        order: &Order,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Order, StoreError> {
+        let mut session = self.client.start_session().await?;
+        session.start_transaction().await?;
+        let written = async {
+            // Asked inside the transaction: a payment recorded meanwhile conflicts with
+            // this write (both change the order), and the retry sees it paid.
+            let paid = self
+                .payments()
+                .count_documents(doc! { "order_id": order.id, "status": "paid" })
+                .session(&mut session)
+                .await?;
+            if paid > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "order {} is paid; refund it first",
+                    order.number
+                )));
+            }
+            let mut set = doc! {
+                "status": OrderStatus::Cancelled.as_str(),
+                "updated_at": bson::DateTime::from_chrono(now),
+            };
+            if let Some(reason) = reason {
+                set.insert("cancel_reason", reason);
+            }
+            let updated = self
+                .orders()
+                .find_one_and_update(
+                    doc! { "_id": order.id, "status": order.status.as_str() },
+                    doc! { "$set": set },
+                )
+                .return_document(ReturnDocument::After)
+                .session(&mut session)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Conflict(format!(
+                        "order {} changed while it was being cancelled",
+                        order.number
+                    ))
+                })?;
+            self.cancelled_in(&mut session, &updated).await?;
+            let notice = OutboxItem::new(
+                format!("order:{}:cancel", updated.number.get()),
+                Job::CancellationNotice {
+                    order_id: updated.id,
+                },
+                now,
+            );
+            self.enqueue_in(&mut session, &[notice]).await?;
+            self.audit_in(
+                &mut session,
+                "order.cancelled",
+                names::ORDERS,
+                &updated.id.to_hex(),
+            )
+            .await?;
             Ok::<_, StoreError>(updated)
         }
         .await;

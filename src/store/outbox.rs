@@ -32,6 +32,11 @@ pub enum Job {
     PaymentReceipt {
         payment_id: ObjectId,
     },
+    /// After an order is cancelled: queue the notice to the client that it is, and that
+    /// nothing is owed for it.
+    CancellationNotice {
+        order_id: ObjectId,
+    },
     /// An overdue payment: a reminder with a payment link that works today (a Stripe
     /// Checkout session lasts 24 hours, so it is made afresh).
     PaymentReminder {
@@ -69,6 +74,7 @@ impl Job {
         match self {
             Self::ConfirmOrder { .. } => "confirm_order",
             Self::PaymentReceipt { .. } => "payment_receipt",
+            Self::CancellationNotice { .. } => "cancellation_notice",
             Self::AcknowledgeEnquiry { .. } => "enquiry_ack",
             Self::PaymentReminder { .. } => "payment_reminder",
             Self::Email { .. } => "email",

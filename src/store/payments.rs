@@ -16,6 +16,8 @@ pub struct PaymentQuery {
     pub client_id: Option<ObjectId>,
     /// Only payments whose due date has passed at this instant.
     pub overdue_at: Option<DateTime<Utc>>,
+    /// Only payments for these courses (one, or a family of courses).
+    pub course_ids: Option<Vec<ObjectId>>,
     pub limit: i64,
 }
 
@@ -34,6 +36,9 @@ impl Store {
         }
         if let Some(at) = q.overdue_at {
             filter.insert("due_at", doc! { "$lt": bson::DateTime::from_chrono(at) });
+        }
+        if let Some(ids) = &q.course_ids {
+            filter.insert("course_id", super::class_days::one_of(ids));
         }
         let total = self.payments().count_documents(filter.clone()).await?;
         let page = self

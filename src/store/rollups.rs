@@ -3,8 +3,8 @@
 //! classes summed per day (`class_days.rs`),
 //! paid revenue per day (`revenue_days.rs`), live orders and clients per course
 //! (`enrolment_counts.rs`), clients per day joined and per day last seen
-//! (`client_days.rs`), pending payments per due day (`pending_days.rs`) and who came
-//! per day (`visit_days.rs`). Here: which of them a database carries, and
+//! (`client_days.rs`) and per status (`client_statuses`, also `client_days.rs`), pending
+//! payments per due day (`pending_days.rs`) and who came per day (`visit_days.rs`). Here: which of them a database carries, and
 //! counting them once, from the records, for a database written before they existed.
 
 use bson::{doc, Document};
@@ -21,18 +21,20 @@ pub(crate) enum Rollup {
     RevenueDays,
     Enrolments,
     ClientDays,
+    ClientStatuses,
     PendingDays,
     VisitDays,
 }
 
 impl Rollup {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::AttendanceCounts,
         // After the counts it sums.
         Self::ClassDays,
         Self::RevenueDays,
         Self::Enrolments,
         Self::ClientDays,
+        Self::ClientStatuses,
         Self::PendingDays,
         Self::VisitDays,
     ];
@@ -46,6 +48,7 @@ impl Rollup {
             Self::RevenueDays => "revenue_days",
             Self::Enrolments => "enrolments",
             Self::ClientDays => "client_days",
+            Self::ClientStatuses => "client_statuses",
             Self::PendingDays => "pending_days",
             Self::VisitDays => "visit_days",
         }
@@ -119,6 +122,7 @@ impl Store {
             Rollup::RevenueDays => self.recount_revenue_days().await?,
             Rollup::Enrolments => self.recount_enrolments().await?,
             Rollup::ClientDays => self.recount_client_days().await?,
+            Rollup::ClientStatuses => self.recount_client_statuses().await?,
             Rollup::PendingDays => self.recount_pending_days().await?,
             Rollup::VisitDays => self.recount_visit_days().await?,
         };

@@ -729,6 +729,15 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
         insert_all(collection, &docs, &ProgressBar::hidden()).await?;
     }
     store.rollup_done(Rollup::ClientDays).await?;
+    insert_all(
+        store
+            .database()
+            .collection::<Document>(super::names::CLIENT_STATUSES),
+        &super::client_days::status_documents(facts.iter().copied()),
+        &ProgressBar::hidden(),
+    )
+    .await?;
+    store.rollup_done(Rollup::ClientStatuses).await?;
     bar.set_message("orders");
     report.orders = insert_all(store.orders(), &orders, &bar).await?;
     bar.set_message("payments");

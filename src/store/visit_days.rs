@@ -1,11 +1,11 @@
 //! Who came (present or late), per UTC day: each day one document holding the
 //! `(class, client, at)` entries of its attended records, kept up to date in the
 //! transaction of every attendance write (and written by the seed). Retention reads the
-//! days of its two periods, one document a day, and intersects their clients here,
-//! instead of reading every record; the partial days at a period's edges are cut by the
-//! entries' times.
+//! days of its two periods, one document a day, and intersects their clients here (the
+//! top clients by attendance count their entries), instead of reading every record; the
+//! partial days at a period's edges are cut by the entries' times.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bson::{doc, Document, RawDocumentBuf};
 use chrono::{DateTime, Utc};
@@ -125,6 +125,45 @@ impl Store {
             }
         }
         Ok(came)
+    }
+
+    /// How many classes starting in `[start, end)` each client came to (present or
+    /// late), from the same kept days as [`Store::visitors_between`].
+    pub(crate) async fn visits_per_client_between(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<HashMap<ObjectId, u64>, StoreError> {
+        let mut visits: HashMap<ObjectId, u64> = HashMap::new();
+        if start >= end {
+            return Ok(visits);
+        }
+        let mut days = self
+            .db
+            .collection::<RawDocumentBuf>(names::VISIT_DAYS)
+            .find(doc! { "_id": {
+                "$gte": bson::DateTime::from_chrono(day_of(start)),
+                "$lt": bson::DateTime::from_chrono(day_at_or_after(end)),
+            } })
+            .await?;
+        let (from, to) = (
+            bson::DateTime::from_chrono(start),
+            bson::DateTime::from_chrono(end),
+        );
+        while let Some(day) = days.try_next().await? {
+            let Ok(entries) = day.get_array("v") else {
+                continue;
+            };
+            for e in entries.into_iter().filter_map(|e| e.ok()?.as_document()) {
+                let (Ok(client), Ok(at)) = (e.get_object_id("id"), e.get_datetime("at")) else {
+                    continue;
+                };
+                if from <= at && at < to {
+                    *visits.entry(client).or_default() += 1;
+                }
+            }
+        }
+        Ok(visits)
     }
 
     /// Rebuilds every day from the attendance records (a database from before the days

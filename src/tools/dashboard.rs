@@ -23,6 +23,8 @@ pub(super) fn all() -> Vec<Box<dyn ToolDyn>> {
         erased::<OutstandingBalance>(),
         erased::<Retention>(),
         erased::<ClassFillRate>(),
+        erased::<ClientSummary>(),
+        erased::<TopClients>(),
     ]
 }
 
@@ -58,6 +60,17 @@ fn with_bullets(mut text: String, lines: &[String]) -> String {
         text.push_str(&lines.join("\n"));
     }
     text
+}
+
+/// Adds what a course argument selected to an answer's data: `"course"`, or `"family"`
+/// and its `"courses"`.
+fn with_selection(data: &mut serde_json::Value, course: Option<&resolve::CourseSelection>) {
+    if let (Some(obj), Some(serde_json::Value::Object(selected))) = (
+        data.as_object_mut(),
+        course.map(resolve::CourseSelection::data),
+    ) {
+        obj.extend(selected);
+    }
 }
 
 async fn optional_course(
@@ -527,14 +540,15 @@ impl Tool for CourseEnrollment {
 
 // --- attendance_rate --------------------------------------------------------------------
 
-/// Attendance percentage in a period, optionally for one course.
+/// Attendance percentage in a period, optionally for one course or a family of courses.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CoursePeriodArgs {
     /// A period token (default this_month).
     #[serde(default)]
     pub period: Option<String>,
-    /// A course name, e.g. "Pilates".
+    /// A course name, e.g. "Yin Yoga"; or a word several course names share, e.g. "yoga",
+    /// for all of them together ("all Pilates" when one course is called just that).
     #[serde(default)]
     pub course: Option<String>,
 }
@@ -543,7 +557,7 @@ pub struct AttendanceRate;
 
 impl Tool for AttendanceRate {
     const INTENT: Intent = Intent::AttendanceRate;
-    const DESCRIPTION: &'static str = "Attendance percentage (present or late out of all booked) in a period, by course or for one course.";
+    const DESCRIPTION: &'static str = "Attendance percentage (present or late out of all booked) in a period, by course, for one course, or for a family of courses sharing a word (\"yoga\": every course with Yoga in its name, with a line per course).";
     const ONLY_READS: bool = true;
     type Args = CoursePeriodArgs;
 
@@ -553,14 +567,14 @@ impl Tool for AttendanceRate {
 
     async fn call(ctx: &ToolCtx, args: CoursePeriodArgs) -> Result<ToolOutput, ToolError> {
         let period = resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisMonth)?;
-        let course = optional_course(ctx, args.course.as_deref()).await?;
+        let course = resolve::course_selection(ctx, args.course.as_deref()).await?;
         let report = ctx
             .store
-            .attendance_rate(&period, course.as_ref().map(|c| c.id))
+            .attendance_rate_for(&period, course.as_ref().map(|c| c.ids()).as_deref())
             .await?;
-        let what = course
-            .as_ref()
-            .map_or("all classes".to_owned(), |c| format!("{} classes", c.name));
+        let what = course.as_ref().map_or("all classes".to_owned(), |c| {
+            format!("{} classes", c.label())
+        });
         let mut text = if report.total == 0 {
             format!(
                 "No attendance was recorded for {what} in {}.",
@@ -576,7 +590,11 @@ impl Tool for AttendanceRate {
             )
         };
         let mut chart = None;
-        if course.is_none() && report.by_course.len() > 1 {
+        // Every course, or a family's: a line per course.
+        let whole = course
+            .as_ref()
+            .is_none_or(resolve::CourseSelection::is_family);
+        if whole && report.by_course.len() > 1 {
             let items: Vec<(String, f64)> = report
                 .by_course
                 .iter()
@@ -594,19 +612,22 @@ impl Tool for AttendanceRate {
                 })
                 .collect();
             text = with_bullets(text, &lines);
+            let family = course
+                .as_ref()
+                .map(|c| format!(" ({})", c.label()))
+                .unwrap_or_default();
             chart = Some(ChartSpec::bar(
-                format!("Attendance by course, {}", period.label()),
+                format!("Attendance by course{family}, {}", period.label()),
                 "Course",
                 "Attendance",
                 Unit::Percent,
                 Point::all(items),
             ));
         }
-        Ok(ToolOutput::new(
-            &serde_json::json!({ "period": period.label(), "course": course.map(|c| c.name), "report": report }),
-            text,
-        )?
-        .with_chart(chart))
+        let mut data =
+            serde_json::json!({ "period": period.label(), "course": null, "report": report });
+        with_selection(&mut data, course.as_ref());
+        Ok(ToolOutput::new(&data, text)?.with_chart(chart))
     }
 }
 
@@ -741,19 +762,69 @@ impl Tool for Retention {
 
 // --- class_fill_rate --------------------------------------------------------------------
 
-/// Fill rate in a period, by course (default) or by instructor, or for one course.
+/// Fill rate in a period, by course (default) or by instructor, for one course or for a
+/// family of courses, fullest or emptiest first.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FillArgs {
     /// A period token (default this_month).
     #[serde(default)]
     pub period: Option<String>,
-    /// A course name, e.g. "Pilates".
+    /// A course name, e.g. "Yin Yoga"; or a word several course names share, e.g. "yoga",
+    /// for all of them together with a line per course ("all Pilates" when one course is
+    /// called just that).
     #[serde(default)]
     pub course: Option<String>,
     /// "course" (default) or "instructor": how to break the fill rate down (bar chart).
     #[serde(default)]
     pub by: Option<String>,
+    /// "emptiest" to list the emptiest first ("which classes are the emptiest?"), or
+    /// "fullest" (default) for the fullest first.
+    #[serde(default)]
+    pub order: Option<FillOrder>,
+}
+
+/// Which end of a fill-rate breakdown comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FillOrder {
+    #[default]
+    Fullest,
+    Emptiest,
+}
+
+impl FillOrder {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Fullest => "fullest",
+            Self::Emptiest => "emptiest",
+        }
+    }
+
+    /// Puts a breakdown's lines in this order: by `attended / seats` (a line without
+    /// seats counts as empty), ties by name. Compared exactly, without floats.
+    fn sort<T>(self, lines: &mut [T], figures: impl Fn(&T) -> (u64, u64, &str)) {
+        lines.sort_by(|a, b| {
+            let ((a_came, a_seats, a_name), (b_came, b_seats, b_name)) = (figures(a), figures(b));
+            let fill = |came: u64, seats: u64| if seats == 0 { (0, 1) } else { (came, seats) };
+            let ((an, ad), (bn, bd)) = (fill(a_came, a_seats), fill(b_came, b_seats));
+            let emptier_first =
+                (u128::from(an) * u128::from(bd)).cmp(&(u128::from(bn) * u128::from(ad)));
+            let by_fill = match self {
+                Self::Fullest => emptier_first.reverse(),
+                Self::Emptiest => emptier_first,
+            };
+            by_fill.then_with(|| a_name.cmp(b_name))
+        });
+    }
+
+    /// How the first of a breakdown filled: "best" or "least".
+    fn first_word(self) -> &'static str {
+        match self {
+            Self::Fullest => "best",
+            Self::Emptiest => "least",
+        }
+    }
 }
 
 pub struct ClassFillRate;
@@ -810,6 +881,7 @@ fn instructor_label(instructor: &str) -> &str {
 /// otherwise the lead alone.
 fn fill_breakdown(
     by: FillBy,
+    order: FillOrder,
     period: &ResolvedPeriod,
     lead: String,
     items: Vec<(String, f64)>,
@@ -822,8 +894,12 @@ fn fill_breakdown(
         with_sentence(lead, best_and_worst(&items, Unit::Percent)),
         lines,
     );
+    let first = match order {
+        FillOrder::Fullest => "",
+        FillOrder::Emptiest => " (emptiest first)",
+    };
     let chart = ChartSpec::bar(
-        format!("Fill rate by {}, {}", by.as_str(), period.label()),
+        format!("Fill rate by {}{first}, {}", by.as_str(), period.label()),
         by.axis(),
         "Fill rate",
         Unit::Percent,
@@ -834,7 +910,7 @@ fn fill_breakdown(
 
 impl Tool for ClassFillRate {
     const INTENT: Intent = Intent::ClassFillRate;
-    const DESCRIPTION: &'static str = "How full classes were (attendees out of capacity) in a period, by course with instructors or by instructor (bar chart, best and worst), or for one course.";
+    const DESCRIPTION: &'static str = "How full classes were (attendees out of capacity) in a period, by course with instructors or by instructor (bar chart, best and worst), fullest or emptiest first (order), for one course, or for a family of courses sharing a word (\"yoga\").";
     const ONLY_READS: bool = true;
     type Args = FillArgs;
 
@@ -844,23 +920,29 @@ impl Tool for ClassFillRate {
 
     async fn call(ctx: &ToolCtx, args: FillArgs) -> Result<ToolOutput, ToolError> {
         let by = FillBy::parse(args.by.as_deref())?;
+        let order = args.order.unwrap_or_default();
         let period = resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisMonth)?;
-        let course = optional_course(ctx, args.course.as_deref()).await?;
-        let r = ctx
+        let course = resolve::course_selection(ctx, args.course.as_deref()).await?;
+        let mut r = ctx
             .store
-            .class_fill_rate(&period, course.as_ref().map(|c| c.id))
+            .class_fill_rate_for(&period, course.as_ref().map(|c| c.ids()).as_deref())
             .await?;
-        let what = course
-            .as_ref()
-            .map_or("all classes".to_owned(), |c| format!("{} classes", c.name));
+        order.sort(&mut r.by_course, |l| {
+            (l.attended, l.seats, l.course.as_str())
+        });
+        order.sort(&mut r.by_instructor, |l| {
+            (l.attended, l.seats, l.instructor.as_str())
+        });
+        let what = course.as_ref().map_or("all classes".to_owned(), |c| {
+            format!("{} classes", c.label())
+        });
         if r.classes == 0 {
             let none = course.as_ref().map_or("No classes".to_owned(), |c| {
-                format!("No {} classes", c.name)
+                format!("No {} classes", c.label())
             });
-            return ToolOutput::new(
-                &serde_json::json!({ "period": period.label(), "report": r }),
-                format!("{none} were held in {}.", period.label()),
-            );
+            let mut data = serde_json::json!({ "period": period.label(), "report": r });
+            with_selection(&mut data, course.as_ref());
+            return ToolOutput::new(&data, format!("{none} were held in {}.", period.label()));
         }
         let overall = format!(
             "{:.1}% ({} attendees for {} seats over {})",
@@ -873,12 +955,13 @@ impl Tool for ClassFillRate {
             FillBy::Instructor => {
                 let lead = match r.by_instructor.first() {
                     Some(top) => format!(
-                        "{} fill best in {}: {:.1}% ({} of {} seats over {}). Overall for {what}: {overall}.",
+                        "{} fill {} in {}: {:.1}% ({} of {} seats over {}). Overall for {what}: {overall}.",
                         if top.instructor.is_empty() {
                             "Classes with no instructor".to_owned()
                         } else {
                             format!("{}'s classes", top.instructor)
                         },
+                        order.first_word(),
                         period.label(),
                         top.percent,
                         top.attended,
@@ -906,15 +989,30 @@ impl Tool for ClassFillRate {
                         )
                     })
                     .collect();
-                fill_breakdown(by, &period, lead, items, &lines)
+                fill_breakdown(by, order, &period, lead, items, &lines)
             }
             FillBy::Course => {
-                let lead = format!("Fill rate for {what} in {}: {overall}.", period.label());
-                // One course asked for: its figure alone, no breakdown.
-                let shown = if course.is_none() {
+                // One course asked for: its figure alone, no breakdown; every course or a
+                // family's: a line per course.
+                let shown = if course
+                    .as_ref()
+                    .is_none_or(resolve::CourseSelection::is_family)
+                {
                     r.by_course.as_slice()
                 } else {
                     &[]
+                };
+                let lead = match (order, shown) {
+                    (FillOrder::Emptiest, [first, _, ..]) => format!(
+                        "{} filled least in {}: {:.1}% ({} of {} seats over {}). Overall for {what}: {overall}.",
+                        first.course,
+                        period.label(),
+                        first.percent,
+                        first.attended,
+                        first.seats,
+                        classes_count(first.classes)
+                    ),
+                    _ => format!("Fill rate for {what} in {}: {overall}.", period.label()),
                 };
                 let items: Vec<(String, f64)> = shown
                     .iter()
@@ -930,14 +1028,14 @@ impl Tool for ClassFillRate {
                         }
                     })
                     .collect();
-                fill_breakdown(by, &period, lead, items, &lines)
+                fill_breakdown(by, order, &period, lead, items, &lines)
             }
         };
-        Ok(ToolOutput::new(
-            &serde_json::json!({ "period": period.label(), "by": by.as_str(), "report": r }),
-            text,
-        )?
-        .with_chart(chart))
+        let mut data = serde_json::json!({
+            "period": period.label(), "by": by.as_str(), "order": order.as_str(), "report": r,
+        });
+        with_selection(&mut data, course.as_ref());
+        Ok(ToolOutput::new(&data, text)?.with_chart(chart))
     }
 }
 
@@ -947,5 +1045,246 @@ fn classes_count(n: u64) -> String {
         "1 class".to_owned()
     } else {
         format!("{n} classes")
+    }
+}
+
+// --- client_summary ---------------------------------------------------------------------
+
+pub struct ClientSummary;
+
+/// "this month (1–25 Nov 2026)", "in the last 30 days (…)", "in Oct 2026": when, for a
+/// sentence about a period.
+fn period_phrase(period: &ResolvedPeriod) -> String {
+    let label = period.label();
+    let words = match period.period {
+        Period::Today => "today".to_owned(),
+        Period::Yesterday => "yesterday".to_owned(),
+        Period::ThisWeek => "this week".to_owned(),
+        Period::LastWeek => "last week".to_owned(),
+        Period::ThisMonth => "this month".to_owned(),
+        Period::LastMonth => "last month".to_owned(),
+        Period::ThisYear => "this year".to_owned(),
+        Period::LastYear => "last year".to_owned(),
+        Period::LastDays(n) => format!("in the last {n} days"),
+        _ => return format!("in {label}"),
+    };
+    format!("{words} ({label})")
+}
+
+/// "1 client", "142 clients".
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl Tool for ClientSummary {
+    const INTENT: Intent = Intent::ClientSummary;
+    const DESCRIPTION: &'static str = "How many clients the studio has in all and by status (active, lead, inactive) now, and how many joined in a period (default this month).";
+    const ONLY_READS: bool = true;
+    type Args = PeriodArgs;
+
+    fn allowed(role: Role) -> bool {
+        managers(role)
+    }
+
+    async fn call(ctx: &ToolCtx, args: PeriodArgs) -> Result<ToolOutput, ToolError> {
+        let period = resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisMonth)?;
+        let s = ctx.store.client_summary(&period).await?;
+        let text = format!(
+            "{}: {} active, {}, {} inactive; {} joined {}.",
+            counted(s.total, "client", "clients"),
+            s.active,
+            counted(s.leads, "lead", "leads"),
+            s.inactive,
+            s.joined,
+            period_phrase(&period)
+        );
+        ToolOutput::new(
+            &serde_json::json!({
+                "period": period.label(), "period_token": period.period.token(),
+                "total": s.total, "active": s.active, "leads": s.leads,
+                "inactive": s.inactive, "joined": s.joined,
+            }),
+            text,
+        )
+    }
+}
+
+// --- top_clients ------------------------------------------------------------------------
+
+/// The clients who spent most, or came to most classes, in a period.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopClientsArgs {
+    /// A period token (default this_month).
+    #[serde(default)]
+    pub period: Option<String>,
+    /// "spend" (default: paid payments in the period) or "attendance" (classes attended in the period).
+    #[serde(default)]
+    pub by: Option<String>,
+    /// How many clients to show: 1 to 20 (default 5).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+pub struct TopClients;
+
+/// How many top clients are shown when no limit is asked for.
+const TOP_CLIENTS: u32 = 5;
+
+/// "1st", "2nd", "3rd", "11th", "22nd".
+fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// "Asha", "Asha and Ravi", "Asha, Meera and Ravi".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn top_by(typed: Option<&str>) -> Result<crate::store::TopClientsBy, ToolError> {
+    use crate::store::TopClientsBy;
+    match typed.map(|b| b.trim().to_lowercase()).as_deref() {
+        None | Some("" | "spend" | "spending" | "revenue" | "paid") => Ok(TopClientsBy::Spend),
+        Some("attendance" | "attended" | "classes" | "visits") => Ok(TopClientsBy::Attendance),
+        Some(other) => Err(ToolError::BadArgs(format!(
+            "clients can be ranked by spend or attendance, not {:?}",
+            resolve::clip(other)
+        ))),
+    }
+}
+
+impl Tool for TopClients {
+    const INTENT: Intent = Intent::TopClients;
+    const DESCRIPTION: &'static str = "The top clients in a period (default this month) by spend (paid payments; the default) or by attendance (classes attended), 5 by default and at most 20, with ties called ties (bar chart). Managers only: it names clients.";
+    const ONLY_READS: bool = true;
+    type Args = TopClientsArgs;
+
+    /// The ranking names clients and what they paid: managers and up only.
+    fn allowed(role: Role) -> bool {
+        managers(role)
+    }
+
+    async fn call(ctx: &ToolCtx, args: TopClientsArgs) -> Result<ToolOutput, ToolError> {
+        use crate::store::TopClientsBy;
+        let by = top_by(args.by.as_deref())?;
+        let limit = args.limit.unwrap_or(TOP_CLIENTS);
+        let most = crate::store::MAX_TOP_CLIENTS;
+        let shown = usize::try_from(limit)
+            .ok()
+            .filter(|n| (1..=most).contains(n))
+            .ok_or_else(|| ToolError::BadArgs(format!("{limit} clients: choose 1 to {most}")))?;
+        let period = resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisMonth)?;
+        let r = ctx
+            .store
+            .top_clients(&period, by, shown, ctx.studio.currency)
+            .await?;
+        let unit = match by {
+            TopClientsBy::Spend => Unit::Money(r.currency),
+            TopClientsBy::Attendance => Unit::Count,
+        };
+        let figure = |value: i64| match by {
+            TopClientsBy::Spend => format_minor(value, r.currency),
+            TopClientsBy::Attendance => counted(value.unsigned_abs(), "class", "classes"),
+        };
+        let data = serde_json::json!({
+            "period": period.label(), "period_token": period.period.token(),
+            "by": by.as_str(), "limit": shown, "clients": r.clients,
+            "tied_beyond": r.tied_beyond, "currency": r.currency.code(), "top": r.lines,
+        });
+        let Some(first) = r.lines.first() else {
+            let none = match by {
+                TopClientsBy::Spend => "No client paid anything",
+                TopClientsBy::Attendance => "Nobody came to a class",
+            };
+            return ToolOutput::new(&data, format!("{none} in {}.", period.label()));
+        };
+        let who = match by {
+            TopClientsBy::Spend => counted(r.clients, "client paid", "clients paid"),
+            TopClientsBy::Attendance => counted(r.clients, "client came", "clients came"),
+        };
+        let mut text = format!(
+            "Top {} by {} in {} ({who}):",
+            counted(r.lines.len() as u64, "client", "clients"),
+            by.as_str(),
+            period.label()
+        );
+        if !first.tied {
+            text.push_str(&format!(
+                " {} leads with {}.",
+                first.name,
+                figure(first.value)
+            ));
+        }
+        // One sentence per shared rank, naming those not shown that share the last one.
+        let last_value = r.lines.last().map(|l| l.value);
+        let mut ranks: Vec<u64> = r.lines.iter().filter(|l| l.tied).map(|l| l.rank).collect();
+        ranks.dedup();
+        for rank in ranks {
+            let mut names: Vec<String> = r
+                .lines
+                .iter()
+                .filter(|l| l.rank == rank)
+                .map(|l| l.name.clone())
+                .collect();
+            let value = r
+                .lines
+                .iter()
+                .find(|l| l.rank == rank)
+                .map_or(0, |l| l.value);
+            if r.tied_beyond > 0 && Some(value) == last_value {
+                names.push(format!("{} more not shown", r.tied_beyond));
+            }
+            text.push_str(&format!(
+                " {} tie for {} with {} each.",
+                and_list(&names),
+                ordinal(rank),
+                figure(value)
+            ));
+        }
+        let lines: Vec<String> = r
+            .lines
+            .iter()
+            .map(|l| {
+                let detail = match by {
+                    TopClientsBy::Spend => {
+                        format!(" ({})", counted(l.count, "payment", "payments"))
+                    }
+                    TopClientsBy::Attendance => String::new(),
+                };
+                let tie = if l.tied { ", tie" } else { "" };
+                format!("{}. {} — {}{detail}{tie}", l.rank, l.name, figure(l.value))
+            })
+            .collect();
+        let text = with_bullets(text, &lines);
+        let chart = (r.lines.len() > 1).then(|| {
+            ChartSpec::bar(
+                format!("Top clients by {}, {}", by.as_str(), period.label()),
+                "Client",
+                match by {
+                    TopClientsBy::Spend => "Spend",
+                    TopClientsBy::Attendance => "Classes attended",
+                },
+                unit,
+                r.lines
+                    .iter()
+                    .map(|l| match by {
+                        TopClientsBy::Spend => Point::new(l.name.clone(), minor_f64(l.value)),
+                        TopClientsBy::Attendance => Point::new(l.name.clone(), count_f64(l.count)),
+                    })
+                    .collect(),
+            )
+        });
+        Ok(ToolOutput::new(&data, text)?.with_chart(chart))
     }
 }

@@ -26,7 +26,7 @@ use crate::domain::SharedClock;
 use crate::store::{Store, StoreError};
 
 pub use crate::domain::{AgentKind, Caller, Intent, Role};
-pub use resolve::{match_course, or_list, CourseMatch};
+pub use resolve::{course_filter, match_course, or_list, CourseMatch, CourseSelection};
 
 /// Everything a tool may use: the database, the clock, the studio and the caller.
 #[derive(Debug, Clone)]
@@ -145,6 +145,23 @@ fn readable_args_error(
         if let Some((field, question)) = ask_for(field) {
             return ToolError::Missing { field, question };
         }
+    }
+    // A value outside a closed list ("order": "smallest"): name the choices.
+    if let Some((given, expected)) = message
+        .strip_prefix("unknown variant `")
+        .and_then(|rest| rest.split_once("`, expected "))
+    {
+        tracing::debug!(tool, error = %message, "tool arguments did not fit");
+        let choices = expected
+            .split(" at line ")
+            .next()
+            .unwrap_or(expected)
+            .trim_start_matches("one of ")
+            .replace('`', "\"");
+        return ToolError::BadArgs(format!(
+            "\"{}\" is not one of the choices here: {choices}.",
+            resolve::clip(given)
+        ));
     }
     let field = message
         .split('`')
@@ -523,6 +540,7 @@ impl Registry {
 fn forbidden_text(tool: &str, role: Role) -> String {
     match (tool, role) {
         ("record_payment", _) => "Only studio staff can record payments.".into(),
+        ("cancel_order", _) => "Only studio staff can cancel orders. If you'd like one of yours cancelled, I can pass the request to the studio team.".into(),
         (_, Role::Guest) => "I need to know who you are first: share your phone number (send /link for the button), or send /link followed by the email the studio has for you.".into(),
         _ => format!("That is not something I can do for a {} account.", role.as_str()),
     }

@@ -40,17 +40,7 @@ pub fn match_course(courses: &[Course], typed: &str) -> CourseMatch {
         return CourseMatch::Found(c.clone());
     }
     let words: Vec<&str> = want.split(' ').collect();
-    let word_fits = |name: &str, w: &str| {
-        name.split(' ')
-            .any(|n| n == w || (w.len() >= 5 && strsim::damerau_levenshtein(n, w) <= 1))
-    };
-    let containing: Vec<&Course> = courses
-        .iter()
-        .filter(|c| {
-            let name = normalise(&c.name);
-            words.iter().all(|w| word_fits(&name, w))
-        })
-        .collect();
+    let containing = having_words(courses, &words);
     if containing.len() == 1 {
         return CourseMatch::Found(containing[0].clone());
     }
@@ -83,6 +73,175 @@ pub fn match_course(courses: &[Course], typed: &str) -> CourseMatch {
     match scored.first() {
         Some((score, c)) if *score >= 0.8 => CourseMatch::Found((*c).clone()),
         _ => CourseMatch::None(scored.iter().take(3).map(|(_, c)| c.name.clone()).collect()),
+    }
+}
+
+/// A typed word is a word of a (normalised) course name: the same, or for words of five
+/// letters or more, one spelling mistake away.
+fn word_fits(name_word: &str, typed: &str) -> bool {
+    name_word == typed || (typed.len() >= 5 && strsim::damerau_levenshtein(name_word, typed) <= 1)
+}
+
+/// The courses whose names have every one of `words` (normalised) as a whole word.
+fn having_words<'a>(courses: &'a [Course], words: &[&str]) -> Vec<&'a Course> {
+    courses
+        .iter()
+        .filter(|c| {
+            let name = normalise(&c.name);
+            words
+                .iter()
+                .all(|w| name.split(' ').any(|n| word_fits(n, w)))
+        })
+        .collect()
+}
+
+/// What a course argument selects: one course, or a family — every course whose name
+/// has the word typed ("yoga" → Yoga Beginner, Yin Yoga, …).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CourseSelection {
+    One(Course),
+    Family {
+        /// The shared word(s) as the catalogue spells them: "Yoga", "HIIT".
+        name: String,
+        /// Two or more, in catalogue order.
+        courses: Vec<Course>,
+    },
+}
+
+impl CourseSelection {
+    /// The selected courses: one, or the family's members.
+    #[must_use]
+    pub fn courses(&self) -> &[Course] {
+        match self {
+            Self::One(c) => std::slice::from_ref(c),
+            Self::Family { courses, .. } => courses,
+        }
+    }
+
+    /// The ids of the selected courses, for a store filter.
+    #[must_use]
+    pub fn ids(&self) -> Vec<crate::domain::ObjectId> {
+        self.courses().iter().map(|c| c.id).collect()
+    }
+
+    #[must_use]
+    pub fn is_family(&self) -> bool {
+        matches!(self, Self::Family { .. })
+    }
+
+    /// The one course's name, or "Yoga (Yoga Beginner, Yin Yoga)" for a family.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match self {
+            Self::One(c) => c.name.clone(),
+            Self::Family { name, courses } => format!(
+                "{name} ({})",
+                courses
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    /// The selection as answer data: `{"course": "Yin Yoga"}` or
+    /// `{"family": "Yoga", "courses": ["Yin Yoga", "Yoga Beginner"]}`.
+    #[must_use]
+    pub fn data(&self) -> serde_json::Value {
+        match self {
+            Self::One(c) => serde_json::json!({ "course": c.name }),
+            Self::Family { name, courses } => serde_json::json!({
+                "family": name,
+                "courses": courses.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            }),
+        }
+    }
+}
+
+/// Words that ask for a whole family even when one course has the family's name:
+/// "all Pilates" → Pilates and Pilates Intermediate.
+const FAMILY_WORDS: &[&str] = &["all", "every", "any"];
+
+/// The family's name as the catalogue spells it: each typed word as it is written in
+/// the first member's name ("hiit" → "HIIT").
+fn family_name(words: &[&str], first: &Course) -> String {
+    let spelled: Vec<&str> = first
+        .name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .iter()
+        .map(|w| {
+            spelled
+                .iter()
+                .find(|n| word_fits(&n.to_lowercase(), w))
+                .map_or_else(|| (*w).to_owned(), |n| (*n).to_owned())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What a course argument selects. The name of one course (exact, every typed word in
+/// its name, or misspelt) selects it, as [`match_course`] finds it; a word that is part
+/// of several course names ("yoga") selects all of them, a family. "all Pilates" asks for
+/// the family even though one course is called just "Pilates".
+///
+/// # Errors
+/// Nothing close enough ("did you mean …?").
+pub fn course_filter(typed: &str, courses: &[Course]) -> Result<CourseSelection, ToolError> {
+    let want = normalise(typed);
+    let mut words: Vec<&str> = want.split(' ').filter(|w| !w.is_empty()).collect();
+    let whole_family = words.len() > 1 && FAMILY_WORDS.contains(&words[0]);
+    if whole_family {
+        words.remove(0);
+    }
+    let family = |members: Vec<&Course>| CourseSelection::Family {
+        name: family_name(&words, members[0]),
+        courses: members.into_iter().cloned().collect(),
+    };
+    if whole_family {
+        let members = having_words(courses, &words);
+        if members.len() > 1 {
+            return Ok(family(members));
+        }
+    }
+    let typed_rest = if whole_family {
+        words.join(" ")
+    } else {
+        want.clone()
+    };
+    match match_course(courses, &typed_rest) {
+        CourseMatch::Found(c) => Ok(CourseSelection::One(c)),
+        // Every typed word is in each of their names: the family of that word.
+        CourseMatch::Several(members) => Ok(family(members.iter().collect())),
+        CourseMatch::None(near) => Err(ToolError::NotFound(if near.is_empty() {
+            format!("I couldn't find a course called \"{}\".", clip(typed))
+        } else {
+            format!(
+                "I couldn't find a course called \"{}\". Did you mean {}?",
+                clip(typed),
+                or_list(&near)
+            )
+        })),
+    }
+}
+
+/// What an optional course argument selects (nothing typed: every course).
+///
+/// # Errors
+/// As [`course_filter`]; the catalogue could not be read.
+pub async fn course_selection(
+    ctx: &ToolCtx,
+    typed: Option<&str>,
+) -> Result<Option<CourseSelection>, ToolError> {
+    match typed.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(c) => {
+            let courses = ctx.store.all_courses().await?;
+            Ok(Some(course_filter(c, &courses)?))
+        }
+        None => Ok(None),
     }
 }
 
@@ -250,30 +409,35 @@ mod tests {
     use crate::domain::{CourseCategory, CourseLevel, Currency, Money, WeeklySlot};
 
     fn catalogue() -> Vec<Course> {
-        [
+        catalogue_of(&[
             "Yoga Beginner",
             "Vinyasa Flow",
             "Yin Yoga",
             "Pilates",
             "Pilates Intermediate",
             "Zumba",
-        ]
-        .iter()
-        .map(|n| {
-            let slot = WeeklySlot::new(Weekday::Mon, NaiveTime::from_hms_opt(7, 0, 0).unwrap(), 60)
-                .unwrap();
-            Course::new(
-                n,
-                CourseCategory::Yoga,
-                CourseLevel::All,
-                Money::new(100, Currency::INR).unwrap(),
-                "X",
-                10,
-                vec![slot],
-            )
-            .unwrap()
-        })
-        .collect()
+        ])
+    }
+
+    fn catalogue_of(names: &[&str]) -> Vec<Course> {
+        names
+            .iter()
+            .map(|n| {
+                let slot =
+                    WeeklySlot::new(Weekday::Mon, NaiveTime::from_hms_opt(7, 0, 0).unwrap(), 60)
+                        .unwrap();
+                Course::new(
+                    n,
+                    CourseCategory::Yoga,
+                    CourseLevel::All,
+                    Money::new(100, Currency::INR).unwrap(),
+                    "X",
+                    10,
+                    vec![slot],
+                )
+                .unwrap()
+            })
+            .collect()
     }
 
     fn found(typed: &str) -> String {
@@ -298,6 +462,106 @@ mod tests {
             CourseMatch::None(near) => assert_eq!(near.len(), 3),
             other => panic!("{other:?}"),
         }
+    }
+
+    fn selected(courses: &[Course], typed: &str) -> CourseSelection {
+        course_filter(typed, courses).unwrap_or_else(|e| panic!("{typed}: {e}"))
+    }
+
+    fn names(s: &CourseSelection) -> Vec<&str> {
+        s.courses().iter().map(|c| c.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_word_several_courses_share_selects_the_family() {
+        let courses = catalogue_of(&[
+            "Yoga Beginner",
+            "Yin Yoga",
+            "Power Yoga",
+            "Vinyasa Flow",
+            "Pilates",
+            "Pilates Intermediate",
+            "HIIT Bootcamp",
+            "HIIT Express",
+        ]);
+        for typed in ["yoga", "Yoga", "YOGA classes", "the yoga sessions"] {
+            let s = selected(&courses, typed);
+            assert!(s.is_family(), "{typed}: {s:?}");
+            assert_eq!(
+                names(&s),
+                ["Yoga Beginner", "Yin Yoga", "Power Yoga"],
+                "{typed}"
+            );
+            assert_eq!(s.label(), "Yoga (Yoga Beginner, Yin Yoga, Power Yoga)");
+            assert_eq!(s.ids().len(), 3);
+        }
+        // Vinyasa Flow is yoga too, but its name does not say so: whole words of names only.
+        assert!(!names(&selected(&courses, "yoga")).contains(&"Vinyasa Flow"));
+        // The family's name as the catalogue spells it.
+        let hiit = selected(&courses, "hiit");
+        assert_eq!(hiit.label(), "HIIT (HIIT Bootcamp, HIIT Express)");
+        assert_eq!(
+            hiit.data(),
+            serde_json::json!({ "family": "HIIT", "courses": ["HIIT Bootcamp", "HIIT Express"] })
+        );
+        // "Pilates" is a course's own name: that course; "all pilates" is the family.
+        assert_eq!(
+            selected(&courses, "pilates"),
+            CourseSelection::One(courses[4].clone())
+        );
+        for typed in [
+            "all pilates",
+            "all the Pilates classes",
+            "any pilates",
+            "every pilates",
+        ] {
+            let all = selected(&courses, typed);
+            assert_eq!(
+                all.label(),
+                "Pilates (Pilates, Pilates Intermediate)",
+                "{typed}"
+            );
+        }
+        // "all" before one course's name is just that course.
+        assert_eq!(names(&selected(&courses, "all yin yoga")), ["Yin Yoga"]);
+    }
+
+    #[test]
+    fn one_course_is_found_however_it_is_typed() {
+        let courses = catalogue();
+        for (typed, want) in [
+            ("Yin Yoga", "Yin Yoga"),
+            ("yin yoga", "Yin Yoga"),
+            ("yoga beginer", "Yoga Beginner"),
+            ("beginner yoga", "Yoga Beginner"),
+            ("pilates intermadiate", "Pilates Intermediate"),
+            ("intermediate", "Pilates Intermediate"),
+            ("zumbaa", "Zumba"),
+            ("Vinyasa", "Vinyasa Flow"),
+        ] {
+            let s = selected(&courses, typed);
+            assert!(!s.is_family(), "{typed}: {s:?}");
+            assert_eq!(names(&s), [want], "{typed}");
+            assert_eq!(s.label(), want);
+            assert_eq!(s.data(), serde_json::json!({ "course": want }));
+        }
+    }
+
+    #[test]
+    fn an_unknown_course_is_not_found_with_suggestions() {
+        let courses = catalogue();
+        match course_filter("kickboxing", &courses) {
+            Err(ToolError::NotFound(m)) => assert!(m.contains("Did you mean"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match course_filter("all kickboxing", &courses) {
+            Err(ToolError::NotFound(m)) => assert!(m.contains("all kickboxing"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            course_filter("the", &courses),
+            Err(ToolError::NotFound(_))
+        ));
     }
 
     #[test]

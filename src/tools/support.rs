@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::resolve::{self, clip, local_date, local_time};
 use super::{erased, Intent, Role, Tool, ToolCtx, ToolDyn, ToolError, ToolOutput};
 use crate::domain::{
-    Client, ClientStatus, Email, ObjectId, Order, OrderNumber, Payment, PaymentMethod,
+    Client, ClientStatus, Email, ObjectId, Order, OrderNumber, OrderStatus, Payment, PaymentMethod,
     PaymentStatus, Period, PersonName, Phone,
 };
 use crate::store::{NewOrder, PaymentQuery, Ticket};
@@ -24,6 +24,7 @@ pub(super) fn all() -> Vec<Box<dyn ToolDyn>> {
         erased::<CreateEnquiry>(),
         erased::<PendingPayments>(),
         erased::<RecordPayment>(),
+        erased::<CancelOrder>(),
         erased::<EscalateToStaff>(),
     ]
 }
@@ -320,14 +321,15 @@ impl Tool for OrderStatusTool {
 
 // --- list_classes -----------------------------------------------------------------------
 
-/// Classes in a period, optionally for one course.
+/// Classes in a period, optionally for one course or a family of courses ("yoga").
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListClassesArgs {
     /// today, tomorrow, this_week, next_week, next_7_days, YYYY-MM-DD..YYYY-MM-DD (default this_week).
     #[serde(default)]
     pub period: Option<String>,
-    /// A course name, e.g. "Pilates".
+    /// A course name, e.g. "Yin Yoga"; or a word several course names share, e.g. "yoga",
+    /// for the classes of all of them ("all Pilates" when one course is called just that).
     #[serde(default)]
     pub course: Option<String>,
     /// Only the next class (true for "when is the next Pilates class?").
@@ -348,7 +350,7 @@ pub struct ListClasses;
 
 impl Tool for ListClasses {
     const INTENT: Intent = Intent::ListClasses;
-    const DESCRIPTION: &'static str = "List scheduled classes in a period (default this week), optionally for one course, or only the next one.";
+    const DESCRIPTION: &'static str = "List scheduled classes in a period (default this week), optionally for one course or a family of courses sharing a word (\"yoga\": every course with Yoga in its name), or only the next one.";
     const ONLY_READS: bool = true;
     type Args = ListClassesArgs;
 
@@ -357,15 +359,7 @@ impl Tool for ListClasses {
     }
 
     async fn call(ctx: &ToolCtx, args: ListClassesArgs) -> Result<ToolOutput, ToolError> {
-        let course = match args
-            .course
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-        {
-            Some(c) => Some(resolve::course(ctx, c).await?),
-            None => None,
-        };
+        let course = resolve::course_selection(ctx, args.course.as_deref()).await?;
         let now = ctx.clock.now();
         let next_only = args.next_only.unwrap_or(false);
         let (start, end, label) = if next_only {
@@ -383,7 +377,12 @@ impl Tool for ListClasses {
         let limit = if next_only { 1 } else { 40 };
         let classes = ctx
             .store
-            .classes_between(start, end, course.as_ref().map(|c| c.id), limit)
+            .classes_between_for(
+                start,
+                end,
+                course.as_ref().map(|c| c.ids()).as_deref(),
+                limit,
+            )
             .await?;
         // A bigger studio runs the same class in several rooms: show each time once.
         let mut views: Vec<ClassView> = Vec::new();
@@ -405,7 +404,7 @@ impl Tool for ListClasses {
         }
         let what = course
             .as_ref()
-            .map_or("classes".to_owned(), |c| format!("{} classes", c.name));
+            .map_or("classes".to_owned(), |c| format!("{} classes", c.label()));
         let text = if views.is_empty() {
             format!(
                 "No {what} are scheduled {}.",
@@ -417,10 +416,22 @@ impl Tool for ListClasses {
             )
         } else if next_only {
             let v = &views[0];
-            format!(
-                "The next {} class is {} ({} min) with {} in {}.",
-                v.course, v.starts, v.minutes, v.instructor, v.room
-            )
+            match course.as_ref().filter(|c| c.is_family()) {
+                // Which of the family's courses it is, too.
+                Some(family) => format!(
+                    "The next {} class is {} on {} ({} min) with {} in {}.",
+                    family.label(),
+                    v.course,
+                    v.starts,
+                    v.minutes,
+                    v.instructor,
+                    v.room
+                ),
+                None => format!(
+                    "The next {} class is {} ({} min) with {} in {}.",
+                    v.course, v.starts, v.minutes, v.instructor, v.room
+                ),
+            }
         } else {
             let lines: Vec<String> = views
                 .iter()
@@ -442,10 +453,20 @@ impl Tool for ListClasses {
                 lines.join("\n")
             )
         };
-        ToolOutput::new(
-            &serde_json::json!({ "period": label, "classes": views }),
-            text,
-        )
+        let mut data = serde_json::json!({ "period": label, "classes": views });
+        with_selection(&mut data, course.as_ref());
+        ToolOutput::new(&data, text)
+    }
+}
+
+/// Adds what a course argument selected to an answer's data: `"course"`, or `"family"`
+/// and its `"courses"`.
+fn with_selection(data: &mut serde_json::Value, course: Option<&resolve::CourseSelection>) {
+    if let (Some(obj), Some(serde_json::Value::Object(selected))) = (
+        data.as_object_mut(),
+        course.map(resolve::CourseSelection::data),
+    ) {
+        obj.extend(selected);
     }
 }
 
@@ -883,7 +904,8 @@ impl Tool for CreateEnquiry {
 
 // --- pending_payments -------------------------------------------------------------------
 
-/// Pending payments: a client's own, or all (staff).
+/// Pending payments: a client's own, or all with each client's name (staff), optionally
+/// for one course or a family of courses ("yoga").
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PendingPaymentsArgs {
@@ -896,11 +918,18 @@ pub struct PendingPaymentsArgs {
     /// Only payments past their due date.
     #[serde(default)]
     pub overdue_only: Option<bool>,
+    /// Only payments for this course, e.g. "Yin Yoga"; or a word several course names
+    /// share, e.g. "yoga", for all of them.
+    #[serde(default)]
+    pub course: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 struct PaymentView {
     order: String,
+    /// Who owes it: shown to staff only, never to a client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<String>,
     course: String,
     amount: String,
     amount_minor: i64,
@@ -908,9 +937,10 @@ struct PaymentView {
     overdue: bool,
 }
 
-fn payment_view(ctx: &ToolCtx, p: &Payment) -> PaymentView {
+fn payment_view(ctx: &ToolCtx, p: &Payment, client: Option<String>) -> PaymentView {
     PaymentView {
         order: p.order_number.to_string(),
+        client,
         course: p.course_name.clone(),
         amount: p.amount.to_string(),
         amount_minor: p.amount.minor(),
@@ -923,7 +953,7 @@ pub struct PendingPayments;
 
 impl Tool for PendingPayments {
     const INTENT: Intent = Intent::PendingPayments;
-    const DESCRIPTION: &'static str = "List pending payments (overdue first): all of them for staff, or one client's; a client sees only their own.";
+    const DESCRIPTION: &'static str = "List pending payments (overdue first), optionally for one course or a family of courses (\"yoga\"): all of them with each client's name for staff, or one client's; a client sees only their own.";
     const ONLY_READS: bool = true;
     type Args = PendingPaymentsArgs;
 
@@ -943,20 +973,49 @@ impl Tool for PendingPayments {
             (_, Some(typed)) => Some(resolve::client(ctx, typed).await?),
             _ => None,
         };
+        let course = resolve::course_selection(ctx, args.course.as_deref()).await?;
         let now = ctx.clock.now();
         let query = PaymentQuery {
             client_id: client.as_ref().map(|c| c.id),
             overdue_at: args.overdue_only.unwrap_or(false).then_some(now),
+            course_ids: course.as_ref().map(resolve::CourseSelection::ids),
             limit: 25,
         };
         let (payments, total) = ctx.store.pending_payments(&query).await?;
-        let views: Vec<PaymentView> = payments.iter().map(|p| payment_view(ctx, p)).collect();
         let own = ctx.caller.role == Role::Client;
+        // Staff chase payments: each one with the client's name. A client is shown only
+        // their own payments, and no name at all.
+        let names = if ctx.caller.role.is_staff() {
+            let mut ids: Vec<ObjectId> = payments.iter().map(|p| p.client_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ctx.store.client_names(&ids).await?
+        } else {
+            std::collections::HashMap::new()
+        };
+        let views: Vec<PaymentView> = payments
+            .iter()
+            .map(|p| {
+                let name = ctx.caller.role.is_staff().then(|| {
+                    names
+                        .get(&p.client_id)
+                        .cloned()
+                        .unwrap_or_else(|| "(client not found)".to_owned())
+                });
+                payment_view(ctx, p, name)
+            })
+            .collect();
+        let for_course = course
+            .as_ref()
+            .map(|c| format!(" for {}", c.label()))
+            .unwrap_or_default();
         let text = if views.is_empty() {
             if own {
-                "You have no pending payments. 🎉".to_owned()
+                format!("You have no pending payments{for_course}. 🎉")
+            } else if let Some(c) = &client {
+                format!("{} has no pending payments{for_course}.", c.name)
             } else {
-                "There are no pending payments.".to_owned()
+                format!("There are no pending payments{for_course}.")
             }
         } else {
             let sum: i64 = views.iter().map(|v| v.amount_minor).sum();
@@ -964,9 +1023,13 @@ impl Tool for PendingPayments {
                 .iter()
                 .map(|v| {
                     format!(
-                        "• {} {} — {}, {} {}",
+                        "• {} {}{} — {}, {} {}",
                         v.order,
                         v.course,
+                        v.client
+                            .as_deref()
+                            .map(|name| format!(" — {name}"))
+                            .unwrap_or_default(),
                         v.amount,
                         if v.overdue { "overdue since" } else { "due" },
                         v.due
@@ -975,16 +1038,16 @@ impl Tool for PendingPayments {
                 .collect();
             let head = match (&client, own) {
                 (_, true) => format!(
-                    "You have {total} pending payment{}",
+                    "You have {total} pending payment{}{for_course}",
                     if total == 1 { "" } else { "s" }
                 ),
                 (Some(c), false) => format!(
-                    "{} has {total} pending payment{}",
+                    "{} has {total} pending payment{}{for_course}",
                     c.name,
                     if total == 1 { "" } else { "s" }
                 ),
                 (None, false) => format!(
-                    "{total} pending payment{}",
+                    "{total} pending payment{}{for_course}",
                     if total == 1 { "" } else { "s" }
                 ),
             };
@@ -1006,10 +1069,9 @@ impl Tool for PendingPayments {
         } else {
             args.scope.as_deref().unwrap_or("all")
         };
-        ToolOutput::new(
-            &serde_json::json!({ "scope": scope, "total": total, "payments": views }),
-            text,
-        )
+        let mut data = serde_json::json!({ "scope": scope, "total": total, "payments": views });
+        with_selection(&mut data, course.as_ref());
+        ToolOutput::new(&data, text)
     }
 }
 
@@ -1112,6 +1174,166 @@ impl Tool for RecordPayment {
         };
         ToolOutput::new(
             &serde_json::json!({ "order": number.to_string(), "status": paid.status.as_str(), "changed": changed }),
+            text,
+        )
+    }
+}
+
+// --- cancel_order -----------------------------------------------------------------------
+
+/// Cancel an order nobody has paid for (staff only).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelOrderArgs {
+    /// The order number: "12346", "#12346" or "ORD-12346".
+    pub order: String,
+    /// Why it is cancelled; kept on the order for the studio, not sent to the client.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+pub struct CancelOrder;
+
+/// The order a cancellation names.
+async fn order_named(ctx: &ToolCtx, typed: &str) -> Result<Order, ToolError> {
+    let number = OrderNumber::parse(typed).map_err(|_| {
+        ToolError::BadArgs(format!(
+            "\"{}\" is not an order number; they look like #12345.",
+            clip(typed)
+        ))
+    })?;
+    ctx.store
+        .order_by_number(number)
+        .await?
+        .ok_or_else(|| ToolError::NotFound(format!("There is no order {number}.")))
+}
+
+/// Refuses (nothing changed) to cancel a completed order or one with a paid payment.
+async fn refuse_uncancellable(ctx: &ToolCtx, order: &Order) -> Result<(), ToolError> {
+    let number = order.number;
+    if order.status == OrderStatus::Completed {
+        return Err(ToolError::Conflict(format!(
+            "Order {number} is completed; it cannot be cancelled. Nothing was changed."
+        )));
+    }
+    let payments = ctx.store.payments_for_order(order.id).await?;
+    if let Some(paid) = payments.iter().find(|p| p.status == PaymentStatus::Paid) {
+        let when = paid
+            .paid_at
+            .map(|t| format!(" on {}", local_date(ctx, t)))
+            .unwrap_or_default();
+        return Err(ToolError::Conflict(format!(
+            "Order {number} is paid ({}{when}); refund it first, then cancel it. Nothing was changed.",
+            paid.amount
+        )));
+    }
+    Ok(())
+}
+
+/// The name of an order's client (deleted clients too: their orders stay).
+async fn client_name(ctx: &ToolCtx, order: &Order) -> Result<String, ToolError> {
+    Ok(ctx
+        .store
+        .client_names(&[order.client_id])
+        .await?
+        .remove(&order.client_id)
+        .unwrap_or_else(|| "a client no longer on record".to_owned()))
+}
+
+/// "Order #12346 was already cancelled (since 3 Nov 2026)".
+fn already_cancelled(ctx: &ToolCtx, order: &Order) -> String {
+    format!(
+        "Order {} was already cancelled (since {})",
+        order.number,
+        local_date(ctx, order.updated_at)
+    )
+}
+
+impl Tool for CancelOrder {
+    const INTENT: Intent = Intent::CancelOrder;
+    const DESCRIPTION: &'static str = "Staff only: cancel an order that is not paid (its pending payment is closed, the enrolment ends and the client is told). A paid order must be refunded first.";
+    type Args = CancelOrderArgs;
+
+    fn ask_for(field: &str) -> Option<(&'static str, String)> {
+        (field == "order").then(|| {
+            (
+                "order",
+                "Which order should I cancel? Send its number, like #12345.".into(),
+            )
+        })
+    }
+
+    fn allowed(role: Role) -> bool {
+        role.is_staff()
+    }
+
+    async fn preview(
+        ctx: &ToolCtx,
+        args: &CancelOrderArgs,
+    ) -> Result<Option<super::Preview>, ToolError> {
+        let order = order_named(ctx, &args.order).await?;
+        if order.status == OrderStatus::Cancelled {
+            return Err(ToolError::Conflict(format!(
+                "{}; there is nothing to do.",
+                already_cancelled(ctx, &order)
+            )));
+        }
+        refuse_uncancellable(ctx, &order).await?;
+        let client = client_name(ctx, &order).await?;
+        let state = if order.status == OrderStatus::Confirmed {
+            "confirmed, not paid"
+        } else {
+            "payment pending"
+        };
+        Ok(Some(super::Preview {
+            summary: format!(
+                "Cancel order {} for {client} ({}, {}, {state})",
+                order.number, order.course_name, order.amount
+            ),
+            args: serde_json::json!({
+                "order": order.number.get().to_string(),
+                "reason": args.reason,
+            }),
+            exact: true,
+        }))
+    }
+
+    async fn call(ctx: &ToolCtx, args: CancelOrderArgs) -> Result<ToolOutput, ToolError> {
+        let order = order_named(ctx, &args.order).await?;
+        let client = if order.status == OrderStatus::Cancelled {
+            None
+        } else {
+            refuse_uncancellable(ctx, &order).await?;
+            Some(client_name(ctx, &order).await?)
+        };
+        // The store asks again in its transaction: a payment recorded meanwhile refuses it.
+        let cancelled = ctx
+            .store
+            .cancel_order(order.number, args.reason.as_deref(), ctx.clock.now())
+            .await?;
+        let o = &cancelled.order;
+        let text = match client.filter(|_| cancelled.changed) {
+            Some(client) => {
+                let noted = args
+                    .reason
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(|r| format!(" Reason noted: {}.", clip(r).trim_end_matches('.')))
+                    .unwrap_or_default();
+                format!(
+                    "Cancelled order {} for {client} ({}, {}). Its payment is closed and nothing is owed; the client is sent a notice.{noted}",
+                    o.number, o.course_name, o.amount
+                )
+            }
+            None => format!("{}; nothing changed.", already_cancelled(ctx, o)),
+        };
+        ToolOutput::new(
+            &serde_json::json!({
+                "order": o.number.to_string(), "status": o.status.as_str(),
+                "changed": cancelled.changed, "course": o.course_name,
+                "amount": o.amount.to_string(), "amount_minor": o.amount.minor(),
+            }),
             text,
         )
     }

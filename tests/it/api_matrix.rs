@@ -113,6 +113,13 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         ep(
             Method::GET,
+            "/api/analytics/top-clients",
+            Id::None,
+            none(),
+            Manager,
+        ),
+        ep(
+            Method::GET,
             "/api/analytics/courses",
             Id::None,
             none(),
@@ -165,6 +172,14 @@ pub fn endpoints() -> Vec<Endpoint> {
         ep(
             Method::PUT,
             "/api/orders/{order_id}",
+            Id::PriyaOrder,
+            dummy(),
+            Staff,
+        ),
+        // An id where the number goes: 404 for those allowed, so nothing is cancelled.
+        ep(
+            Method::POST,
+            "/api/orders/{number}/cancel",
             Id::PriyaOrder,
             dummy(),
             Staff,

@@ -315,6 +315,7 @@ async fn a_tool_call_then_an_answer_with_what_was_sent_and_what_it_cost() {
     );
     let mut staff_tools = set(CLIENT_TOOLS);
     staff_tools.insert("record_payment".into());
+    staff_tools.insert("cancel_order".into());
     assert_eq!(tool_names(first), staff_tools);
     let registry: BTreeSet<String> = agents
         .registry()

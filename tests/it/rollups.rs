@@ -895,7 +895,7 @@ async fn recount_sets_every_kept_figure_right_after_writes_behind_its_back() {
     assert_ne!(wrong.6, right.6);
 
     let counted = s.recount_rollups().await.unwrap();
-    assert_eq!(counted.len(), 7);
+    assert_eq!(counted.len(), 8);
     assert_eq!(figures(s).await, right);
 }
 

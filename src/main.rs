@@ -588,6 +588,13 @@ async fn run_doctor(settings: &Settings) -> Result<()> {
             println!("providers   FAILED: {e}");
         }
     }
+    match frontdesk::nlu::check(&settings.nlu) {
+        Ok(state) => println!("nlu         {state}"),
+        Err(e) => {
+            problems += 1;
+            println!("nlu         FAILED: {e}");
+        }
+    }
     match &settings.llm.api_key {
         Some(_) => println!(
             "llm         OPENAI_API_KEY set (model {})",

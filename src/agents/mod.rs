@@ -702,10 +702,15 @@ impl Agents {
         preview: crate::tools::Preview,
         in_conversation: bool,
     ) -> AgentReply {
-        let ask = if in_conversation {
-            "Reply *yes* to confirm or *no* to leave it."
-        } else {
-            "To go ahead, ask again naming the client by email and the course by its full name."
+        let ask = match intent {
+            _ if in_conversation => "Reply *yes* to confirm or *no* to leave it.",
+            Intent::CreateOrder => {
+                "To go ahead, ask again naming the client by email and the course by its full name."
+            }
+            Intent::RecordPayment | Intent::CancelOrder => {
+                "To go ahead, ask again naming the order by its number."
+            }
+            _ => "To go ahead, ask for it again in so many words.",
         };
         let mut reply = Self::reply(agent, intent, format!("{}? {ask}", preview.summary));
         reply.proposed = Some(preview.args.clone());

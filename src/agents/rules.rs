@@ -93,7 +93,7 @@ const CUES: &[Cue] = &[
             ("lookup", 2),
             ("look up", 3),
             ("pull up", 3),
-            ("phone number", 2),
+            ("phone number", 3),
             ("contact details", 3),
             ("contact info", 3),
             ("search", 2),
@@ -680,6 +680,11 @@ fn clean(text: &str) -> String {
         .collect();
     let past = raw.iter().any(|w| HINDI_PAST.contains(w));
     for (i, &word) in raw.iter().enumerate() {
+        // "top 10 clients" reads as "top clients" (the count is read from the text).
+        let after_rank = i > 0 && matches!(raw[i - 1], "top" | "best");
+        if after_rank && word.len() <= 2 && word.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
         let next = raw.get(i + 1).copied().unwrap_or("");
         let word = hindi(word, next, past);
         if !cleaned.is_empty() {
@@ -777,6 +782,8 @@ fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> (Option<(Inten
                 Intent::FindClient if slots.email.is_some() || slots.phone.is_some() => 2,
                 Intent::OrderStatus if slots.order.is_some() => 3,
                 Intent::RecordPayment if slots.order.is_none() => 0,
+                // A write's verb with the order it acts on outweighs a status question.
+                Intent::RecordPayment | Intent::CancelOrder if slots.order.is_some() => 2,
                 Intent::ListClasses if slots.period.is_some() => 1,
                 Intent::InactiveClients
                     if slots.days.is_some() && has_term(cleaned, &words, "visited") =>
@@ -843,7 +850,7 @@ fn slots_in(text: &str, cleaned: &str, ctx: &Context<'_>) -> Slots {
     }
     let lowered = text.to_lowercase();
     s.period = period_in(&lowered, cleaned, ctx.now, ctx.offset);
-    if let Some(c) = DAYS.captures(&lowered) {
+    if let Some(c) = DAYS.captures(&lowered).or_else(|| DAYS.captures(cleaned)) {
         let n: u32 = c.get(1).and_then(|m| m.as_str().parse().ok()).unwrap_or(0);
         let unit = c.get(2).map_or("days", |m| m.as_str());
         let days = if unit.starts_with("week") {
@@ -1801,7 +1808,7 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
                 "by",
                 Some(json!(if by_attendance { "attendance" } else { "spend" })),
             );
-            if let Some(n) = TOP_N.captures(cleaned).and_then(|c| c.get(1)) {
+            if let Some(n) = TOP_N.captures(&text.to_lowercase()).and_then(|c| c.get(1)) {
                 put(
                     "limit",
                     n.as_str()
@@ -1902,7 +1909,7 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
                 .any(|w| words.contains(w))
             {
                 put("order", Some(json!("emptiest")));
-            } else if ["fullest", "busiest", "most", "highest", "best", "packed"]
+            } else if ["fullest", "busiest", "packed"]
                 .iter()
                 .any(|w| words.contains(w))
             {
@@ -2225,7 +2232,8 @@ fn name_after(text: &str, keys: &[&str]) -> Option<String> {
             let stop = [
                 "please", "pls", "plz", "and", "with", "from", "in", "on", "by", "email", "phone",
                 "details", "profile", "info", "record", "orders", "order", "has", "have", "had",
-                "bought", "paid", "is", "was", "ka", "ki", "ke", "?", ".",
+                "bought", "paid", "pay", "owe", "owes", "is", "was", "ka", "ki", "ke", "she", "he",
+                "they", "who", "?", ".",
             ];
             let mut possessive = false;
             let name: Vec<&str> = rest

@@ -22,6 +22,8 @@ use crate::store::redact_url;
 
 /// The public eval questions, built in so the benchmarks run from any directory.
 pub const EVAL_CASES: &str = include_str!("../../tests/eval/queries.jsonl");
+/// Everyday questions as people type them, for distinct questions in the pipeline.
+pub const EVERYDAY_CASES: &str = include_str!("../../tests/eval/everyday.jsonl");
 
 /// The clock of the demo data and the eval file.
 pub const DEMO_NOW: &str = "2026-11-25T10:00:00Z";

@@ -72,6 +72,13 @@ pub struct PipelineReport {
     pub frontdesk_cpu_ms_per_message: f64,
     /// `None` when the server is not a local process frontdesk knows.
     pub db_cpu_ms_per_message: Option<f64>,
+    /// Distinct questions in the mix.
+    pub distinct_questions: usize,
+    /// Messages the sentence model read (the rules were not sure), their share of all
+    /// messages, and the model's time per message it read.
+    pub model_messages: u64,
+    pub model_share: f64,
+    pub model_ms_per_message: f64,
     /// Replies per intent.
     pub intents: BTreeMap<String, usize>,
     /// Latency per intent: where the time goes.
@@ -185,7 +192,8 @@ pub fn bench_gateway(settings: &Settings, store: &Store, fresh: bool) -> Gateway
         settings.studio.clone(),
         &llm,
         settings.memory_ttl_hours,
-    );
+    )
+    .with_understanding(crate::app::understanding(&settings, true));
     let agents = if fresh {
         agents.without_kept_answers()
     } else {
@@ -227,20 +235,31 @@ fn message(question: &(AgentKind, String), event_id: &str, i: usize, users: usiz
     .with_roles([group])
 }
 
-/// The benchmark's questions: the eval cases, each with the agent it is asked of.
+/// The benchmark's questions, each with the agent it is asked of: the seed's eval
+/// cases, then the everyday questions that only read (a write would pile up orders and
+/// tickets run after run).
 ///
 /// # Errors
 /// The eval cases do not parse, or there are none.
 pub fn questions() -> Result<Vec<(AgentKind, String)>> {
+    let everyday = crate::agents::eval::parse_cases(super::EVERYDAY_CASES)?;
+    let reads = everyday.into_iter().filter(|c| {
+        c.expect
+            .intent
+            .as_deref()
+            .and_then(|i| i.parse::<crate::domain::Intent>().ok())
+            .is_some_and(|i| !i.is_write())
+    });
     let questions: Vec<(AgentKind, String)> = eval_cases()?
-        .iter()
+        .into_iter()
+        .chain(reads)
         .map(|c| {
             let agent = if c.agent == "dashboard" {
                 AgentKind::Dashboard
             } else {
                 AgentKind::Support
             };
-            (agent, c.text.clone())
+            (agent, c.text)
         })
         .collect();
     anyhow::ensure!(!questions.is_empty(), "no eval questions");
@@ -291,6 +310,8 @@ pub async fn run(
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
 
+    let nlu = crate::app::understanding(settings, true).ready();
+    let model_before = nlu.as_ref().map(|u| u.usage()).unwrap_or_default();
     let cpu_before = self_cpu_ms();
     let db_before = server.pid.and_then(process_cpu_ms);
     let started = Instant::now();
@@ -336,6 +357,9 @@ pub async fn run(
     }
     let seconds = started.elapsed().as_secs_f64();
     let cpu_ms = self_cpu_ms() - cpu_before;
+    let model_after = nlu.as_ref().map(|u| u.usage()).unwrap_or_default();
+    let model_messages = model_after.0 - model_before.0;
+    let model_time = model_after.1.saturating_sub(model_before.1);
     let db_ms = match (db_before, server.pid.and_then(process_cpu_ms)) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
@@ -387,6 +411,14 @@ pub async fn run(
         max_ms: latencies.last().copied().unwrap_or(0.0),
         frontdesk_cpu_ms_per_message: frontdesk_cpu,
         db_cpu_ms_per_message: db_cpu,
+        distinct_questions: questions.len(),
+        model_messages,
+        model_share: model_messages as f64 / n,
+        model_ms_per_message: if model_messages == 0 {
+            0.0
+        } else {
+            model_time.as_secs_f64() * 1000.0 / model_messages as f64
+        },
         intents,
         intent_latency,
         rows: Vec::new(),
@@ -433,6 +465,16 @@ fn rows(r: &PipelineReport) -> Vec<Row> {
                 .map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.3} ms")),
         ),
         Row::target("errors", r.errors.to_string(), "0", Some(r.errors == 0)),
+        Row::info("distinct questions", r.distinct_questions.to_string()),
+        Row::info(
+            "sentence model",
+            format!(
+                "{} messages ({:.1}%), {:.2} ms each",
+                r.model_messages,
+                r.model_share * 100.0,
+                r.model_ms_per_message
+            ),
+        ),
     ];
     rows.extend(r.intent_latency.iter().map(|(intent, l)| {
         Row::info(

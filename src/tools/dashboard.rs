@@ -1078,7 +1078,8 @@ fn counted(n: u64, one: &str, many: &str) -> String {
 
 impl Tool for ClientSummary {
     const INTENT: Intent = Intent::ClientSummary;
-    const DESCRIPTION: &'static str = "How many clients the studio has in all and by status (active, lead, inactive) now, and how many joined in a period (default this month).";
+    const DESCRIPTION: &'static str =
+        "Clients in all and by status (active, lead, inactive), and how many joined in a period.";
     const ONLY_READS: bool = true;
     type Args = PeriodArgs;
 
@@ -1111,17 +1112,17 @@ impl Tool for ClientSummary {
 
 // --- top_clients ------------------------------------------------------------------------
 
-/// The clients who spent most, or came to most classes, in a period.
+/// Top clients of a period.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TopClientsArgs {
     /// A period token (default this_month).
     #[serde(default)]
     pub period: Option<String>,
-    /// "spend" (default: paid payments in the period) or "attendance" (classes attended in the period).
+    /// "spend" (default) or "attendance".
     #[serde(default)]
     pub by: Option<String>,
-    /// How many clients to show: 1 to 20 (default 5).
+    /// 1 to 20 (default 5).
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -1166,7 +1167,8 @@ fn top_by(typed: Option<&str>) -> Result<crate::store::TopClientsBy, ToolError> 
 
 impl Tool for TopClients {
     const INTENT: Intent = Intent::TopClients;
-    const DESCRIPTION: &'static str = "The top clients in a period (default this month) by spend (paid payments; the default) or by attendance (classes attended), 5 by default and at most 20, with ties called ties (bar chart). Managers only: it names clients.";
+    const DESCRIPTION: &'static str =
+        "Top clients of a period by spend (paid) or attendance (classes), ties named (bar chart).";
     const ONLY_READS: bool = true;
     type Args = TopClientsArgs;
 

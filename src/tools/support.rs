@@ -1181,13 +1181,13 @@ impl Tool for RecordPayment {
 
 // --- cancel_order -----------------------------------------------------------------------
 
-/// Cancel an order nobody has paid for (staff only).
+/// Cancel an unpaid order.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelOrderArgs {
-    /// The order number: "12346", "#12346" or "ORD-12346".
+    /// The order number, e.g. "12346".
     pub order: String,
-    /// Why it is cancelled; kept on the order for the studio, not sent to the client.
+    /// Why (kept for the studio, not sent to the client).
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -1251,7 +1251,7 @@ fn already_cancelled(ctx: &ToolCtx, order: &Order) -> String {
 
 impl Tool for CancelOrder {
     const INTENT: Intent = Intent::CancelOrder;
-    const DESCRIPTION: &'static str = "Staff only: cancel an order that is not paid (its pending payment is closed, the enrolment ends and the client is told). A paid order must be refunded first.";
+    const DESCRIPTION: &'static str = "Staff only: cancel an unpaid order (closes its payment, ends the enrolment, tells the client). A paid one must be refunded first.";
     type Args = CancelOrderArgs;
 
     fn ask_for(field: &str) -> Option<(&'static str, String)> {

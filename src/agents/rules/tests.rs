@@ -773,3 +773,178 @@ fn since_a_month_runs_to_today_and_reaches_back_a_year_when_needed() {
     assert_eq!(months_back("over the last 3 months"), Some(3));
     assert_eq!(months_back("last 99 months"), None);
 }
+
+#[test]
+fn romanised_hindi_periods_and_questions() {
+    assert_table(
+        AgentKind::Dashboard,
+        Role::Manager,
+        &[
+            (
+                "is mahine kitna revenue hua?",
+                "revenue",
+                json!({"period": "this_month"}),
+            ),
+            (
+                "pichle mahine ki kamai kitni thi",
+                "revenue",
+                json!({"period": "last_month"}),
+            ),
+            (
+                "kaun se clients 45 din se nahi aaye, inactive list",
+                "inactive_clients",
+                json!({"days": 45}),
+            ),
+        ],
+    );
+    assert_table(
+        AgentKind::Support,
+        Role::Client,
+        &[
+            (
+                "kal yoga class kitne baje hai?",
+                "list_classes",
+                json!({"period": "tomorrow", "course": "Yoga"}),
+            ),
+            (
+                "aaj pilates class hai?",
+                "list_classes",
+                json!({"period": "today"}),
+            ),
+        ],
+    );
+    // "kal" with a verb in the past is yesterday, and an English "is" stays English.
+    let courses = catalogue();
+    let ctx = context(AgentKind::Dashboard, Role::Manager, &courses);
+    assert_eq!(
+        Reading::of("kal kitne log aaye the", &ctx).slots.period,
+        Some(Period::Yesterday)
+    );
+    assert_eq!(Reading::of("what is the revenue", &ctx).slots.period, None);
+}
+
+#[test]
+fn weekdays_and_weekends_are_the_coming_ones() {
+    // The demo clock is Wednesday 25 Nov 2026, 15:30 in the studio.
+    let courses = catalogue();
+    let ctx = context(AgentKind::Support, Role::Client, &courses);
+    let day = |text: &str| Reading::of(text, &ctx).slots.period;
+    let date = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let range = |a: NaiveDate, b: NaiveDate| Some(Period::Range { from: a, to: b });
+    assert_eq!(day("any classes on saturday?"), range(date(28), date(28)));
+    assert_eq!(day("yoga on wednesday"), range(date(25), date(25)));
+    let december_2 = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+    assert_eq!(day("next wednesday pilates"), range(december_2, december_2));
+    assert_eq!(day("what was on last monday"), range(date(23), date(23)));
+    assert_eq!(day("classes this weekend"), range(date(28), date(29)));
+    assert_eq!(day("mondays pilates"), range(date(30), date(30)));
+}
+
+#[test]
+fn a_client_named_anywhere_is_the_client() {
+    assert_table(
+        AgentKind::Support,
+        Role::Staff,
+        &[
+            (
+                "Book Priya Sharma into Pilates Intermediate",
+                "create_order",
+                json!({"client": "Priya Sharma", "course": "Pilates Intermediate"}),
+            ),
+            (
+                "has Rahul Verma paid anything? any dues",
+                "pending_payments",
+                json!({"client": "Rahul Verma"}),
+            ),
+            (
+                "whats meera iyer's phone number",
+                "find_client",
+                json!({"name": "meera iyer"}),
+            ),
+            (
+                "pull up anita desai's profile",
+                "find_client",
+                json!({"name": "anita desai"}),
+            ),
+        ],
+    );
+    // Title case is no name: the planner's own words and courses are skipped.
+    let courses = catalogue();
+    let ctx = context(AgentKind::Support, Role::Staff, &courses);
+    assert_eq!(
+        Reading::of("Show Pending Payments For Yin Yoga", &ctx)
+            .slots
+            .client,
+        None
+    );
+}
+
+#[test]
+fn families_sorting_rankings_and_comparisons() {
+    assert_table(
+        AgentKind::Dashboard,
+        Role::Manager,
+        &[
+            (
+                "attendance at yoga last week",
+                "attendance_rate",
+                json!({"course": "Yoga", "period": "last_week"}),
+            ),
+            (
+                "which classes are the emptiest this month",
+                "class_fill_rate",
+                json!({"order": "emptiest"}),
+            ),
+            (
+                "fill rate, fullest first",
+                "class_fill_rate",
+                json!({"order": "fullest"}),
+            ),
+            (
+                "top 10 clients by attendance this year",
+                "top_clients",
+                json!({"by": "attendance", "limit": 10, "period": "this_year"}),
+            ),
+            (
+                "best customers last month",
+                "top_clients",
+                json!({"by": "spend"}),
+            ),
+            ("how many clients do we have", "client_summary", json!({})),
+            (
+                "is revenue up compared to last month?",
+                "revenue",
+                json!({"period": "this_month", "compare": true}),
+            ),
+        ],
+    );
+    assert_table(
+        AgentKind::Support,
+        Role::Staff,
+        &[
+            (
+                "cancel order #12346",
+                "cancel_order",
+                json!({"order": "12346"}),
+            ),
+            (
+                "void 10831 please",
+                "cancel_order",
+                json!({"order": "10831"}),
+            ),
+        ],
+    );
+    // Cancelling with no order asks which.
+    assert!(matches!(
+        run(AgentKind::Support, Role::Staff, "cancel the order please"),
+        Plan::Ask { field: "order", .. }
+    ));
+}
+
+#[test]
+fn other_scripts_are_told_which_languages_are_read() {
+    assert!(reads_as_english("kal yoga class kitne baje hai?"));
+    assert!(reads_as_english("Café au lait, crème brûlée?"));
+    assert!(!reads_as_english("कल योग कक्षा कितने बजे है?"));
+    assert!(!reads_as_english("明天的瑜伽课几点?"));
+}

@@ -707,8 +707,9 @@ impl Agents {
             Intent::CreateOrder => {
                 "To go ahead, ask again naming the client by email and the course by its full name."
             }
-            Intent::RecordPayment | Intent::CancelOrder => {
-                "To go ahead, ask again naming the order by its number."
+            Intent::RecordPayment => "To go ahead, ask again naming the order by its number.",
+            Intent::CancelOrder => {
+                "A cancellation needs a *yes*: ask in a chat, or use POST /api/orders/{number}/cancel."
             }
             _ => "To go ahead, ask for it again in so many words.",
         };

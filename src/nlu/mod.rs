@@ -130,7 +130,12 @@ pub struct Understanding {
     /// Messages read, and the time spent reading them (for `bench pipeline`).
     reads: std::sync::atomic::AtomicU64,
     read_nanos: std::sync::atomic::AtomicU64,
+    /// The same words asked of the same agent are read once: the last readings, kept.
+    kept: std::sync::Mutex<std::collections::HashMap<(AgentKind, String), Verdict>>,
 }
+
+/// How many readings are kept before the memo starts afresh.
+const KEPT_READINGS: usize = 2048;
 
 impl Understanding {
     /// Loads the model and embeds the examples (or reads their vectors from the cache).
@@ -181,6 +186,7 @@ impl Understanding {
             source,
             reads: Default::default(),
             read_nanos: Default::default(),
+            kept: Default::default(),
         })
     }
 
@@ -196,16 +202,27 @@ impl Understanding {
     /// A model failure (not expected for any text).
     pub fn classify(&self, text: &str, agent: AgentKind) -> Result<Verdict, NluError> {
         use std::sync::atomic::Ordering::Relaxed;
+        let key = (agent, text.to_owned());
+        if let Some(v) = self.kept.lock().ok().and_then(|k| k.get(&key).cloned()) {
+            return Ok(v);
+        }
         let started = Instant::now();
         let query = self.encoder.embed(&[text])?.pop().unwrap_or_default();
         let verdict = self.nearest(&query, agent);
         self.reads.fetch_add(1, Relaxed);
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.read_nanos.fetch_add(nanos, Relaxed);
+        if let Ok(mut kept) = self.kept.lock() {
+            if kept.len() >= KEPT_READINGS {
+                kept.clear();
+            }
+            kept.insert(key, verdict.clone());
+        }
         Ok(verdict)
     }
 
-    /// How many messages the model has read, and the time it spent on them.
+    /// How many messages the model has read (kept readings not counted), and the time it
+    /// spent on them.
     #[must_use]
     pub fn usage(&self) -> (u64, Duration) {
         use std::sync::atomic::Ordering::Relaxed;

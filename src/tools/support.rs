@@ -1294,7 +1294,9 @@ impl Tool for CancelOrder {
                 "order": order.number.get().to_string(),
                 "reason": args.reason,
             }),
-            exact: true,
+            // A cancellation cannot be taken back: it is always shown for a "yes" first,
+            // however exactly the order was named.
+            exact: false,
         }))
     }
 

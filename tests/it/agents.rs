@@ -208,9 +208,22 @@ async fn every_eval_dialogue_passes_and_writes_only_what_it_asked_for() {
 /// 90% of the argument sets right, and every intent of both agents is asked.
 #[tokio::test]
 async fn everyday_questions_are_understood() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/eval/everyday.jsonl");
-    let cases = parse_cases(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert!(cases.len() >= 150, "{} cases in {path}", cases.len());
+    understood("everyday.jsonl", 150, 0.95, 0.90).await;
+}
+
+/// Questions written by someone who never saw the examples or the rules
+/// (`tests/eval/heldout.jsonl`; measured at 91.7% of intents, rules alone 65.8%): a
+/// guard that understanding does not slip on phrasings nobody tuned for.
+#[tokio::test]
+async fn held_out_questions_are_understood() {
+    understood("heldout.jsonl", 100, 0.90, 0.85).await;
+}
+
+/// Runs an eval file and holds its intents and arguments to a share right.
+async fn understood(file: &str, at_least: usize, intents: f64, args: f64) {
+    let path = format!("{}/tests/eval/{file}", env!("CARGO_MANIFEST_DIR"));
+    let cases = parse_cases(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(cases.len() >= at_least, "{} cases in {path}", cases.len());
     let asked: BTreeSet<&str> = cases
         .iter()
         .filter_map(|c| c.expect.intent.as_deref())
@@ -231,7 +244,7 @@ async fn everyday_questions_are_understood() {
         .map(|r| format!("{}: {}", r.id, r.failures.join("; ")))
         .collect();
     assert!(
-        scores.intent_accuracy() >= 0.95 && scores.args_accuracy() >= 0.90,
+        scores.intent_accuracy() >= intents && scores.args_accuracy() >= args,
         "intents {}/{}, arguments {}/{}; confusions {:?}\n{}",
         scores.intents_right,
         scores.intents_checked,
@@ -300,6 +313,74 @@ async fn a_write_the_model_chose_waits_for_a_yes() {
         tickets().await,
         before + 1,
         "a second yes opened another ticket"
+    );
+}
+
+/// A cancellation asked in chat, however exactly, is shown for a "yes" and made only on
+/// it: the order and its payment are unchanged until then, and cancelled after.
+#[tokio::test]
+async fn a_cancellation_in_chat_waits_for_a_yes() {
+    let (db, _) = TestDb::with_demo_data(60).await;
+    let agents = agents(&db);
+    let priya = db
+        .store
+        .client_by_email(&Email::parse("priya@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let order = db
+        .store
+        .orders()
+        .find_one(doc! { "client_id": priya.id, "status": "pending" })
+        .await
+        .unwrap()
+        .expect("the demo data has an unpaid order of Priya's");
+    let staff = Caller::staff();
+    let said = format!("cancel order #{}", order.number);
+    let asked = ask_full(
+        &agents,
+        AgentKind::Support,
+        &staff,
+        &said,
+        Some("cancel"),
+        Some("c1"),
+    )
+    .await;
+    assert_eq!(asked.intent, "cancel_order", "{}", asked.answer);
+    assert!(asked.tool_calls.is_empty(), "{:?}", asked.tool_calls);
+    assert!(
+        asked.answer.contains(&order.number.to_string()),
+        "{}",
+        asked.answer
+    );
+    let unchanged = db
+        .store
+        .order_by_number(order.number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(unchanged.status, OrderStatus::Pending);
+    let yes = ask_full(
+        &agents,
+        AgentKind::Support,
+        &staff,
+        "yes please",
+        Some("cancel"),
+        Some("c2"),
+    )
+    .await;
+    assert_eq!(yes.intent, "cancel_order", "{}", yes.answer);
+    let cancelled = db
+        .store
+        .order_by_number(order.number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cancelled.status, OrderStatus::Cancelled, "{}", yes.answer);
+    let payments = db.store.payments_for_order(order.id).await.unwrap();
+    assert!(
+        payments.iter().all(|p| p.status != PaymentStatus::Pending),
+        "{payments:?}"
     );
 }
 

@@ -13,7 +13,10 @@ use super::{peak_rss_mb, Row, Server};
 use crate::config::Settings;
 use crate::store::Store;
 
+/// Peak RSS with the rules alone, and with the sentence model loaded (its weights are
+/// about 90 MB).
 pub const TARGET_RSS_MB: f64 = 80.0;
+pub const TARGET_RSS_WITH_MODEL_MB: f64 = 160.0;
 pub const TARGET_STARTUP_MS: f64 = 1000.0;
 
 /// What the run measured.
@@ -55,6 +58,12 @@ pub async fn run(
 ) -> Result<MemoryReport> {
     let load = pipeline::run(settings, store, server.clone(), opts).await?;
     let rss = peak_rss_mb();
+    let nlu = crate::app::understanding(settings, false);
+    let target_mb = if nlu.ready().is_some() {
+        TARGET_RSS_WITH_MODEL_MB
+    } else {
+        TARGET_RSS_MB
+    };
     let startup_ms = match serve {
         Some(target) => Some(startup(&target).await?),
         None => None,
@@ -68,11 +77,12 @@ pub async fn run(
                 load.messages, load.concurrency, load.errors
             ),
         ),
+        Row::info("sentence model", nlu.status()),
         Row::target(
             "peak RSS (VmHWM)",
             rss.map_or_else(|| "n/a".into(), |mb| format!("{mb:.1} MB")),
-            format!("<= {TARGET_RSS_MB} MB"),
-            rss.map(|mb| mb <= TARGET_RSS_MB),
+            format!("<= {target_mb} MB"),
+            rss.map(|mb| mb <= target_mb),
         ),
     ];
     rows.push(Row::target(

@@ -2,6 +2,8 @@
 //! run in process with candle. A sentence becomes one vector: the mean of its token
 //! vectors (padding left out), scaled to length 1, so a dot product is a cosine.
 
+use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
@@ -44,9 +46,8 @@ impl Encoder {
                 reason: format!("config.json: {e}"),
             })?;
         let device = Device::Cpu;
-        let vb =
-            VarBuilder::from_buffered_safetensors(read("model.safetensors")?, DType::F32, &device)
-                .map_err(model_error)?;
+        let weights = load_weights(&dir.join("model.safetensors"), &device)?;
+        let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
         let model = BertModel::load(vb, &config).map_err(model_error)?;
         let mut tokenizer =
             Tokenizer::from_bytes(read("tokenizer.json")?).map_err(|e| NluError::Model {
@@ -102,6 +103,90 @@ impl Encoder {
             .map_err(model_error)?;
         mean_pool_normalised(&hidden, &mask).map_err(model_error)
     }
+}
+
+/// Reads a safetensors file tensor by tensor, each straight into the vector it lives in,
+/// so the weights are held once while loading (reading the whole file first would hold
+/// them twice: about 90 MB more at the peak).
+fn load_weights(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, NluError> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        dtype: String,
+        shape: Vec<usize>,
+        data_offsets: (u64, u64),
+    }
+    let bad = |reason: String| NluError::Model {
+        reason: format!("{}: {reason}", path.display()),
+    };
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut file = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).map_err(|e| bad(e.to_string()))?;
+    let header_len = usize::try_from(u64::from_le_bytes(len))
+        .ok()
+        .filter(|n| *n <= 100 << 20)
+        .ok_or_else(|| bad("not a safetensors file".into()))?;
+    let mut header = vec![0u8; header_len];
+    file.read_exact(&mut header)
+        .map_err(|e| bad(e.to_string()))?;
+    let mut entries: Vec<(String, Entry)> =
+        serde_json::from_slice::<HashMap<String, serde_json::Value>>(&header)
+            .map_err(|e| bad(e.to_string()))?
+            .into_iter()
+            .filter(|(name, _)| name != "__metadata__")
+            .map(|(name, v)| serde_json::from_value(v).map(|e| (name, e)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+    entries.sort_by_key(|(_, e)| e.data_offsets.0);
+    let mut at = 0u64;
+    let mut tensors = HashMap::with_capacity(entries.len());
+    for (name, entry) in entries {
+        let (start, end) = entry.data_offsets;
+        if start < at || end < start {
+            return Err(bad(format!("{name} overlaps another tensor")));
+        }
+        std::io::copy(&mut (&mut file).take(start - at), &mut std::io::sink())
+            .map_err(|e| bad(e.to_string()))?;
+        let bytes = usize::try_from(end - start).map_err(|e| bad(e.to_string()))?;
+        let count: usize = entry.shape.iter().product();
+        let tensor = if entry.dtype == "F32" && count * 4 == bytes {
+            let mut values = Vec::with_capacity(count);
+            let mut chunk = [0u8; 1 << 14];
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                file.read_exact(&mut chunk[..n])
+                    .map_err(|e| bad(e.to_string()))?;
+                values.extend(
+                    chunk[..n]
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                );
+                left -= n;
+            }
+            Tensor::from_vec(values, entry.shape, device).map_err(model_error)?
+        } else {
+            // Floats of other widths become F32; integers (position ids) stay as they are.
+            let (dtype, float) = match entry.dtype.as_str() {
+                "F32" => (DType::F32, true),
+                "F16" => (DType::F16, true),
+                "BF16" => (DType::BF16, true),
+                "F64" => (DType::F64, true),
+                "I64" => (DType::I64, false),
+                "U32" => (DType::U32, false),
+                "U8" => (DType::U8, false),
+                other => return Err(bad(format!("{name} has dtype {other}"))),
+            };
+            let mut raw = vec![0u8; bytes];
+            file.read_exact(&mut raw).map_err(|e| bad(e.to_string()))?;
+            Tensor::from_raw_buffer(&raw, dtype, &entry.shape, device)
+                .and_then(|t| if float { t.to_dtype(DType::F32) } else { Ok(t) })
+                .map_err(model_error)?
+        };
+        tensors.insert(name, tensor);
+        at = end;
+    }
+    Ok(tensors)
 }
 
 /// The mean of each row's token vectors where the mask is 1, scaled to length 1.

@@ -81,6 +81,27 @@ pub use crate::config::DEFAULT_NLU_MARGIN as DEFAULT_MARGIN;
 /// Each intent scores the mean of its best this-many examples.
 const BEST_OF: usize = 3;
 
+/// How the model has been used: messages asked about, messages it read (the rest were
+/// kept readings of the same words), and the time it spent reading.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    pub asked: u64,
+    pub read: u64,
+    pub reading: Duration,
+}
+
+impl Usage {
+    /// The model's time per message it read, in milliseconds.
+    #[must_use]
+    pub fn ms_per_read(&self) -> f64 {
+        if self.read == 0 {
+            0.0
+        } else {
+            self.reading.as_secs_f64() * 1000.0 / self.read as f64
+        }
+    }
+}
+
 /// The model's reading of one message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -127,7 +148,9 @@ pub struct Understanding {
     margin: f32,
     /// Where the model came from, for `doctor`.
     pub source: PathBuf,
-    /// Messages read, and the time spent reading them (for `bench pipeline`).
+    /// Messages asked about, messages read (not kept), and the time spent reading them
+    /// (for `bench pipeline`).
+    asks: std::sync::atomic::AtomicU64,
     reads: std::sync::atomic::AtomicU64,
     read_nanos: std::sync::atomic::AtomicU64,
     /// The same words asked of the same agent are read once: the last readings, kept.
@@ -184,6 +207,7 @@ impl Understanding {
             width: vectors.1,
             margin: settings.margin,
             source,
+            asks: Default::default(),
             reads: Default::default(),
             read_nanos: Default::default(),
             kept: Default::default(),
@@ -202,6 +226,7 @@ impl Understanding {
     /// A model failure (not expected for any text).
     pub fn classify(&self, text: &str, agent: AgentKind) -> Result<Verdict, NluError> {
         use std::sync::atomic::Ordering::Relaxed;
+        self.asks.fetch_add(1, Relaxed);
         let key = (agent, text.to_owned());
         if let Some(v) = self.kept.lock().ok().and_then(|k| k.get(&key).cloned()) {
             return Ok(v);
@@ -221,15 +246,15 @@ impl Understanding {
         Ok(verdict)
     }
 
-    /// How many messages the model has read (kept readings not counted), and the time it
-    /// spent on them.
+    /// How the model has been used since it loaded.
     #[must_use]
-    pub fn usage(&self) -> (u64, Duration) {
+    pub fn usage(&self) -> Usage {
         use std::sync::atomic::Ordering::Relaxed;
-        (
-            self.reads.load(Relaxed),
-            Duration::from_nanos(self.read_nanos.load(Relaxed)),
-        )
+        Usage {
+            asked: self.asks.load(Relaxed),
+            read: self.reads.load(Relaxed),
+            reading: Duration::from_nanos(self.read_nanos.load(Relaxed)),
+        }
     }
 
     /// Every label `agent` answers with its score for `text`, best first.

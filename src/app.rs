@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use crate::config::{Secret, Settings};
+use crate::dev::localdb::{LocalDb, LocalDbError};
 use crate::protect::{Key, KeyError, Keyring};
-use crate::store::localdb::{LocalDb, LocalDbError};
 use crate::store::{Store, StoreError};
 
 /// How to make a key, in every message that asks for one.
@@ -282,22 +282,34 @@ pub fn understanding(settings: &Settings, wait: bool) -> crate::nlu::NluHandle {
     handle
 }
 
-/// Builds the REST API's shared state over an open database.
+/// Builds the REST API's shared state over an open database, with agents of its own
+/// (tests); the service shares one `Agents` through [`api_state_with`].
 #[must_use]
 pub fn api_state(
     settings: &Settings,
     store: &Store,
     jwt_secret: &[u8],
 ) -> std::sync::Arc<crate::api::ApiState> {
-    let clock = settings.clock();
     let agents = crate::agents::Agents::new(
         store.clone(),
-        clock.clone(),
+        settings.clock(),
         settings.studio.clone(),
         &settings.llm,
         settings.memory_ttl_hours,
     )
     .with_understanding(understanding(settings, false));
+    api_state_with(settings, store, agents, jwt_secret)
+}
+
+/// The REST API's shared state over `agents`.
+#[must_use]
+pub fn api_state_with(
+    settings: &Settings,
+    store: &Store,
+    agents: crate::agents::Agents,
+    jwt_secret: &[u8],
+) -> std::sync::Arc<crate::api::ApiState> {
+    let clock = settings.clock();
     let metrics = crate::telemetry::metrics::Metrics::global();
     std::sync::Arc::new(crate::api::ApiState {
         agents,

@@ -2,8 +2,8 @@
 //!
 //! # Layout
 //! * `domain` — the studio's types and their invariants; no IO.
-//! * `store` — MongoDB: typed collections, indexes, queries, demo data and the managed
-//!   local database.
+//! * `store` — MongoDB: typed collections (kept inside), indexes, queries and writes.
+//! * `dev` — the managed local database and the demo data (development, demos, tests).
 //! * `protect` — keys for personal data at rest (AES-256-GCM, blind indexes) and
 //!   masking of emails and phones in logs.
 //! * `config` — the one typed `Settings`, layered from files and the environment.
@@ -13,9 +13,11 @@
 pub mod agents;
 pub mod api;
 pub mod app;
+pub mod application;
 pub mod bench;
 pub mod charts;
 pub mod config;
+pub mod dev;
 pub mod domain;
 pub mod gateway;
 pub mod integrations;

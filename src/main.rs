@@ -3,7 +3,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::sync::Arc;
+use std::io::Write as _;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -12,16 +12,13 @@ use clap::{Parser, Subcommand};
 use frontdesk::agents::eval::{parse_cases, resolve_caller, run_case};
 use frontdesk::agents::{AgentRequest, Agents};
 use frontdesk::app::{self, localdb_data_dir, localdb_state_file, running_localdb};
+use frontdesk::application::Application;
 use frontdesk::config::Settings;
-use frontdesk::gateway::platforms::{AdapterState, ChatAdapters};
-use frontdesk::gateway::Gateway;
-use frontdesk::integrations::scheduler::Scheduler;
-use frontdesk::integrations::webhooks::{self, WebhookState};
-use frontdesk::integrations::worker::{worker_name, OutboxWorker};
+use frontdesk::dev::localdb::LocalDb;
+use frontdesk::dev::seed::{seed, SeedOptions};
+use frontdesk::gateway::platforms::AdapterState;
 use frontdesk::integrations::{ChatRoutes, Providers};
 use frontdesk::protect::{Key, Keyring};
-use frontdesk::store::localdb::LocalDb;
-use frontdesk::store::seed::{seed, SeedOptions};
 use frontdesk::tools::AgentKind;
 use tokio::io::AsyncBufReadExt;
 
@@ -275,7 +272,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Understand { agent, text } => run_understand(&settings, agent, &text),
         Command::Chat { agent, who } => {
             let db = app::open_database(&settings).await?;
-            chat(&settings, &db, agent, who).await
+            let agents = agents_for(&settings, &db, true);
+            chat(&agents, &db.store, agent, who).await
         }
         Command::Eval { file, json } => run_eval(&settings, &file, json).await,
         Command::RotateKey { batch } => run_rotate_key(&settings, batch).await,
@@ -406,11 +404,7 @@ async fn run_rotate_key(settings: &Settings, batch: usize) -> Result<()> {
         "rotated {} client(s) to key {} ({} already current were not touched)",
         report.rotated,
         keys.current_id(),
-        db.store
-            .clients()
-            .count_documents(bson::doc! {})
-            .await?
-            .saturating_sub(report.to_do)
+        db.store.client_count().await?.saturating_sub(report.to_do)
     );
     let left = db.store.clients_to_rotate().await?;
     if left > 0 {
@@ -616,48 +610,6 @@ async fn run_doctor(settings: &Settings) -> Result<()> {
         bail!("{problems} problem(s) found");
     }
     Ok(())
-}
-
-/// The gateway over the agents, and the chat adapters whose tokens are set.
-/// Everything that runs beside the HTTP server: the chat adapters (through the gateway),
-/// the outbox worker and the scheduler, and the webhook routes (chat platforms and payment
-/// providers) for the server to mount.
-async fn start_chat(settings: &Settings, db: &app::Database) -> Result<ChatAdapters> {
-    let routes = ChatRoutes::default();
-    let providers = Providers::from_settings(settings, routes.clone())?;
-    let gateway = Gateway::new(
-        agents_for(settings, db, false),
-        settings.gateway.clone(),
-        providers.email.clone(),
-        settings.studio.name.clone(),
-        settings.clock(),
-    );
-    let mut adapters = frontdesk::gateway::platforms::start(settings, &gateway, &routes).await;
-    for (what, state) in providers.summary() {
-        tracing::info!("{what}: {state}");
-        adapters.status_lines.push(format!("{what:<9} {state}"));
-    }
-    let providers = Arc::new(providers);
-    let owner = worker_name(0);
-    let worker = OutboxWorker::new(
-        db.store.clone(),
-        settings.clock(),
-        providers.clone(),
-        settings.integrations.clone(),
-        owner.clone(),
-    );
-    adapters.tasks.spawn(worker.run());
-    let scheduler = Scheduler::new(
-        db.store.clone(),
-        settings.clock(),
-        providers,
-        settings.integrations.clone(),
-        owner,
-    );
-    adapters.tasks.spawn(scheduler.run());
-    let payments = webhooks::routes(WebhookState::from_settings(settings, db.store.clone()));
-    adapters.webhooks = std::mem::take(&mut adapters.webhooks).merge(payments);
-    Ok(adapters)
 }
 
 fn run_understand(settings: &Settings, agent: AgentKind, text: &[String]) -> Result<()> {
@@ -885,29 +837,6 @@ fn parse_ttl(raw: &str) -> Result<chrono::Duration> {
     Ok(chrono::Duration::seconds(secs))
 }
 
-async fn start_api(
-    settings: &Settings,
-    db: &app::Database,
-    bind: &str,
-    secret: &[u8],
-    webhooks: axum::Router,
-) -> Result<std::net::SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .with_context(|| format!("cannot listen on {bind}"))?;
-    let addr = listener.local_addr()?;
-    let app = frontdesk::api::router(app::api_state(settings, &db.store, secret)).merge(webhooks);
-    tokio::spawn(async move {
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        if let Err(e) = frontdesk::api::serve(listener, app, shutdown).await {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
-    });
-    Ok(addr)
-}
-
 async fn run_serve(settings: &Settings, bind: Option<String>, local_db: bool) -> Result<()> {
     let secret = settings
         .jwt_secret
@@ -925,21 +854,20 @@ async fn run_serve(settings: &Settings, bind: Option<String>, local_db: bool) ->
             app::MAKE_A_KEY
         );
     }
-    let db = app::open_database(settings).await?;
     let bind = bind.unwrap_or_else(|| settings.bind.clone());
-    let mut chat = start_chat(settings, &db).await?;
-    let webhooks = std::mem::take(&mut chat.webhooks);
-    let addr = start_api(settings, &db, &bind, secret.expose().as_bytes(), webhooks).await?;
+    let app = Application::build(settings, &bind, secret.expose().as_bytes()).await?;
+    let addr = app.addr();
     tracing::info!(%addr, "serving the REST API");
-    println!("frontdesk serving on http://{addr} (docs at /docs)");
-    for line in &chat.status {
-        println!("  {line}");
+    // Written so that a closed stdout (`serve | head -1`) never stops the server.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "frontdesk serving on http://{addr} (docs at /docs)");
+    for line in app.status() {
+        let _ = writeln!(out, "  {line}");
     }
-    for line in &chat.status_lines {
-        println!("  {line}");
-    }
-    tokio::signal::ctrl_c().await?;
-    chat.tasks.shutdown().await;
+    let _ = out.flush();
+    drop(out);
+    app.run_until_stopped(frontdesk::application::shutdown_signal())
+        .await;
     Ok(())
 }
 
@@ -954,51 +882,63 @@ async fn run_demo(settings: &Settings) -> Result<()> {
         println!("loading the demo data (500 clients, a year of classes)…");
         seed_demo(settings, &db).await?;
     }
-    let clients = db.store.clients().estimated_document_count().await?;
-    let courses = db.store.courses().estimated_document_count().await?;
-    let orders = db.store.orders().estimated_document_count().await?;
+    let counts = db.store.estimated_counts().await?;
     println!(
-        "{clients} clients, {courses} courses, {orders} orders; planner: {:?}",
-        settings.llm.planner
+        "{} clients, {} courses, {} orders; planner: {:?}",
+        counts.clients, counts.courses, counts.orders, settings.llm.planner
     );
     let secret = match &settings.jwt_secret {
         Some(s) => s.expose().to_owned(),
         None => uuid::Uuid::new_v4().simple().to_string(),
     };
-    let mut adapters = start_chat(settings, &db).await?;
-    let webhooks = std::mem::take(&mut adapters.webhooks);
-    match start_api(settings, &db, &settings.bind, secret.as_bytes(), webhooks).await {
-        Ok(addr) => {
-            let keys = frontdesk::api::JwtKeys::new(secret.as_bytes());
-            let token = keys.mint(
-                "manager",
-                "demo",
-                settings.clock().now(),
-                chrono::Duration::hours(12),
-            )?;
-            println!("REST API on http://{addr} (docs at http://{addr}/docs); a manager token for it:\n  {token}");
-        }
-        Err(e) => println!("REST API not started: {e:#}"),
-    }
-    for line in &adapters.status {
-        println!("  {line}");
-    }
-    for line in &adapters.status_lines {
+    // The demo's port may be taken (another demo): then any free one.
+    let bind = if std::net::TcpListener::bind(&settings.bind).is_ok() {
+        settings.bind.clone()
+    } else {
+        println!("{} is taken: the REST API takes a free port", settings.bind);
+        "127.0.0.1:0".to_owned()
+    };
+    let app = Application::build_on(settings, db, &bind, secret.as_bytes()).await?;
+    let addr = app.addr();
+    let keys = frontdesk::api::JwtKeys::new(secret.as_bytes());
+    let token = keys.mint(
+        "manager",
+        "demo",
+        settings.clock().now(),
+        chrono::Duration::hours(12),
+    )?;
+    println!("REST API on http://{addr} (docs at http://{addr}/docs); a manager token for it:\n  {token}");
+    for line in app.status() {
         println!("  {line}");
     }
     println!("try: \"What classes are available this week?\", \"status of order #12345\", \"/agent dashboard\" then \"revenue this month\"");
-    let result = chat(settings, &db, AgentKind::Support, None).await;
-    adapters.tasks.shutdown().await;
+    let agents = app.agents().clone();
+    let store = app.database().store.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    // The console until /quit, end of input, SIGTERM or Ctrl-C; then everything stops,
+    // the local database last.
+    let result = tokio::select! {
+        r = chat(&agents, &store, AgentKind::Support, None) => r,
+        () = frontdesk::application::shutdown_signal() => {
+            println!();
+            Ok(())
+        }
+    };
+    drop((agents, store));
+    let _ = stop.send(());
+    let _ = running.await;
     result
 }
 
 async fn chat(
-    settings: &Settings,
-    db: &app::Database,
+    agents: &Agents,
+    store: &frontdesk::store::Store,
     mut agent: AgentKind,
     mut who: Option<String>,
 ) -> Result<()> {
-    let agents = agents_for(settings, db, true);
     println!(
         "commands: /agent support|dashboard, /as client:EMAIL|guest|staff|manager|admin, /quit"
     );
@@ -1028,13 +968,13 @@ async fn chat(
             continue;
         }
         if let Some(rest) = line.strip_prefix("/as") {
-            match resolve_caller(&db.store, Some(rest.trim()), agent).await {
+            match resolve_caller(store, Some(rest.trim()), agent).await {
                 Ok(_) => who = Some(rest.trim().to_owned()),
                 Err(e) => println!("{e}"),
             }
             continue;
         }
-        let caller = match resolve_caller(&db.store, who.as_deref(), agent).await {
+        let caller = match resolve_caller(store, who.as_deref(), agent).await {
             Ok(c) => c,
             Err(e) => {
                 println!("{e}");

@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::paging::{Page, PageItem, PageQuery};
 use super::{ApiError, ApiState, AuthUser, IdPath, JsonBody, QueryParams};
 use crate::domain::{Client, ClientStatus, Email, ObjectId, PersonName, Phone};
 use crate::store::{ClientChanges, ClientQuery};
@@ -27,65 +28,6 @@ pub(super) fn routes() -> OpenApiRouter<Arc<ApiState>> {
 }
 
 // --- shared helpers ---------------------------------------------------------------------
-
-/// The page size when none is asked for.
-pub(super) const DEFAULT_PER_PAGE: u64 = 20;
-/// The largest page size a caller may ask for.
-pub(super) const MAX_PER_PAGE: u64 = 100;
-
-/// A validated page request.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Paging {
-    pub page: u64,
-    pub per_page: u64,
-}
-
-impl Paging {
-    /// Parses `page` (1 or more, default 1) and `per_page` (1 to 100, default 20).
-    ///
-    /// # Errors
-    /// 400 naming the parameter.
-    pub(super) fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Self, ApiError> {
-        let page = match present(page) {
-            None => 1,
-            Some(raw) => raw.parse::<u64>().ok().filter(|p| *p >= 1).ok_or_else(|| {
-                ApiError::bad(
-                    "page",
-                    format!("page must be a whole number from 1 (got {})", clip(raw)),
-                )
-            })?,
-        };
-        let per_page = match present(per_page) {
-            None => DEFAULT_PER_PAGE,
-            Some(raw) => raw
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=MAX_PER_PAGE).contains(n))
-                .ok_or_else(|| {
-                    ApiError::bad(
-                        "per_page",
-                        format!(
-                            "per_page must be a whole number from 1 to {MAX_PER_PAGE} (got {})",
-                            clip(raw)
-                        ),
-                    )
-                })?,
-        };
-        // Keep `skip` representable: no list is anywhere near this long.
-        if page > 1_000_000 {
-            return Err(ApiError::bad("page", "page is too large"));
-        }
-        Ok(Self { page, per_page })
-    }
-
-    pub(super) fn skip(self) -> u64 {
-        (self.page - 1) * self.per_page
-    }
-
-    pub(super) fn limit(self) -> i64 {
-        i64::try_from(self.per_page).unwrap_or(20)
-    }
-}
 
 /// A query parameter that was given and is not blank.
 pub(super) fn present(raw: Option<&str>) -> Option<&str> {
@@ -194,13 +136,11 @@ impl ClientView {
 }
 
 /// A page of clients.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ClientPage {
-    pub items: Vec<ClientView>,
-    /// How many clients match, on every page.
-    pub total: u64,
-    pub page: u64,
-    pub per_page: u64,
+pub type ClientPage = Page<ClientView>;
+
+impl PageItem for ClientView {
+    const PAGE_NAME: &'static str = "ClientPage";
+    const PLURAL: &'static str = "clients";
 }
 
 // --- inputs -----------------------------------------------------------------------------
@@ -210,10 +150,9 @@ pub struct ClientPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ClientListQuery {
-    /// Page number, from 1 (default 1).
-    pub page: Option<String>,
-    /// Page size, 1 to 100 (default 20).
-    pub per_page: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub paging: PageQuery,
     /// lead, active or inactive.
     pub status: Option<String>,
     /// Words of the name (any order), or a whole email address (contains "@"; exact match).
@@ -345,7 +284,7 @@ fn phone(raw: &str) -> Result<Option<Phone>, ApiError> {
 
 /// List clients (staff and above): filter by status, search by name words or a whole
 /// email address (emails are stored encrypted: no prefix search), sorted by name, paged.
-#[utoipa::path(get, path = "/api/clients", tag = "clients", params(ClientListQuery),
+#[utoipa::path(get, path = "/api/clients", tag = "clients", params(PageQuery, ClientListQuery),
     responses(
         (status = 200, body = ClientPage),
         (status = 400, body = super::Problem, description = "A bad query parameter, named in `field`"),
@@ -359,7 +298,7 @@ async fn list_clients(
 ) -> Result<Json<ClientPage>, ApiError> {
     user.require(Role::Staff)?;
     let q = query?.0;
-    let paging = Paging::parse(q.page.as_deref(), q.per_page.as_deref())?;
+    let paging = q.paging.paging()?;
     let status = present(q.status.as_deref())
         .map(|s| client_status(s, bad_request))
         .transpose()?;
@@ -376,15 +315,15 @@ async fn list_clients(
             limit: paging.limit(),
         })
         .await?;
-    Ok(Json(ClientPage {
-        items: clients
-            .into_iter()
-            .map(|c| ClientView::new(c, true))
-            .collect(),
-        total,
-        page: paging.page,
-        per_page: paging.per_page,
-    }))
+    Ok(Json(
+        paging.page(
+            clients
+                .into_iter()
+                .map(|c| ClientView::new(c, true))
+                .collect(),
+            total,
+        ),
+    ))
 }
 
 /// Create a client (staff and above). The email must not belong to another client.

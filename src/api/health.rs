@@ -33,8 +33,7 @@ async fn healthz() -> Json<Health> {
 async fn readyz(State(state): State<Arc<ApiState>>) -> Result<Json<Health>, ApiError> {
     state
         .store
-        .database()
-        .run_command(bson::doc! { "ping": 1 })
+        .ping()
         .await
         .map_err(|_| ApiError::Unavailable)?;
     Ok(Json(Health { status: "ready" }))

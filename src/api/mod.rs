@@ -15,6 +15,7 @@ mod error;
 mod extract;
 mod health;
 mod orders;
+mod paging;
 mod payments;
 mod rate;
 

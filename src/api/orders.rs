@@ -17,7 +17,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::clients::{body_id, clip, hidden, present, query_id, Paging};
+use super::clients::{body_id, clip, hidden, present, query_id};
+use super::paging::{Page, PageItem, PageQuery};
 use super::{ApiError, ApiState, AuthUser, IdPath, JsonBody, QueryParams};
 use crate::domain::{
     Money, Order, OrderNumber, OrderStatus, Payment, PaymentMethod, PaymentStatus,
@@ -155,13 +156,11 @@ pub struct OrderCreatedView {
 }
 
 /// A page of orders.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderPage {
-    pub items: Vec<OrderView>,
-    /// How many orders match, on every page.
-    pub total: u64,
-    pub page: u64,
-    pub per_page: u64,
+pub type OrderPage = Page<OrderView>;
+
+impl PageItem for OrderView {
+    const PAGE_NAME: &'static str = "OrderPage";
+    const PLURAL: &'static str = "orders";
 }
 
 // --- inputs -----------------------------------------------------------------------------
@@ -171,10 +170,9 @@ pub struct OrderPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct OrderListQuery {
-    /// Page number, from 1 (default 1).
-    pub page: Option<String>,
-    /// Page size, 1 to 100 (default 20).
-    pub per_page: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub paging: PageQuery,
     /// pending, confirmed, cancelled or completed.
     pub status: Option<String>,
     /// Only this client's orders (ignored for a client token: always their own).
@@ -329,7 +327,7 @@ fn idempotency_key(headers: &HeaderMap, body: Option<&str>) -> Result<Option<Str
 
 /// List orders (staff and above; a client token lists only its own orders, whatever
 /// `client_id` says), newest first, paged.
-#[utoipa::path(get, path = "/api/orders", tag = "orders", params(OrderListQuery),
+#[utoipa::path(get, path = "/api/orders", tag = "orders", params(PageQuery, OrderListQuery),
     responses(
         (status = 200, body = OrderPage),
         (status = 400, body = super::Problem, description = "A bad query parameter, named in `field`"),
@@ -341,7 +339,7 @@ async fn list_orders(
     query: Result<QueryParams<OrderListQuery>, ApiError>,
 ) -> Result<Json<OrderPage>, ApiError> {
     let q = query?.0;
-    let paging = Paging::parse(q.page.as_deref(), q.per_page.as_deref())?;
+    let paging = q.paging.paging()?;
     let status = present(q.status.as_deref())
         .map(|s| {
             s.parse::<OrderStatus>()
@@ -381,12 +379,10 @@ async fn list_orders(
             limit: paging.limit(),
         })
         .await?;
-    Ok(Json(OrderPage {
-        items: orders.into_iter().map(OrderView::from).collect(),
+    Ok(Json(paging.page(
+        orders.into_iter().map(OrderView::from).collect(),
         total,
-        page: paging.page,
-        per_page: paging.per_page,
-    }))
+    )))
 }
 
 /// Enrol a client in a course: an order at the course price with a pending payment due

@@ -13,8 +13,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::clients::{body_id, clip, present, query_id, Paging};
+use super::clients::{body_id, clip, present, query_id};
 use super::orders::{OrderView, PaymentView};
+use super::paging::{Page, PageItem, PageQuery};
 use super::{ApiError, ApiState, AuthUser, JsonBody, QueryParams};
 use crate::domain::{ObjectId, OrderStatus, PaymentMethod, PaymentStatus};
 use crate::store::PaymentFilter;
@@ -29,13 +30,11 @@ pub(super) fn routes() -> OpenApiRouter<Arc<ApiState>> {
 const MAX_PROVIDER_REF_CHARS: usize = 200;
 
 /// A page of payments.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PaymentPage {
-    pub items: Vec<PaymentView>,
-    /// How many payments match, on every page.
-    pub total: u64,
-    pub page: u64,
-    pub per_page: u64,
+pub type PaymentPage = Page<PaymentView>;
+
+impl PageItem for PaymentView {
+    const PAGE_NAME: &'static str = "PaymentPage";
+    const PLURAL: &'static str = "payments";
 }
 
 /// A recorded payment and the order it confirmed.
@@ -52,10 +51,9 @@ pub struct PaymentRecorded {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PaymentListQuery {
-    /// Page number, from 1 (default 1).
-    pub page: Option<String>,
-    /// Page size, 1 to 100 (default 20).
-    pub per_page: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub paging: PageQuery,
     /// pending, paid, failed or refunded.
     pub status: Option<String>,
     /// Only this client's payments (ignored for a client token: always their own).
@@ -68,10 +66,9 @@ pub struct PaymentListQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PendingQuery {
-    /// Page number, from 1 (default 1).
-    pub page: Option<String>,
-    /// Page size, 1 to 100 (default 20).
-    pub per_page: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub paging: PageQuery,
     /// true: only those past their due date; false (default): all pending.
     pub overdue: Option<String>,
     /// Only this client's payments (ignored for a client token: always their own).
@@ -132,7 +129,7 @@ fn scope(user: &AuthUser, requested: Option<ObjectId>) -> Result<Option<ObjectId
 
 /// List payments (staff and above; a client token lists only its own), newest first,
 /// paged.
-#[utoipa::path(get, path = "/api/payments", tag = "payments", params(PaymentListQuery),
+#[utoipa::path(get, path = "/api/payments", tag = "payments", params(PageQuery, PaymentListQuery),
     responses(
         (status = 200, body = PaymentPage),
         (status = 400, body = super::Problem, description = "A bad query parameter, named in `field`"),
@@ -144,7 +141,7 @@ async fn list_payments(
     query: Result<QueryParams<PaymentListQuery>, ApiError>,
 ) -> Result<Json<PaymentPage>, ApiError> {
     let q = query?.0;
-    let paging = Paging::parse(q.page.as_deref(), q.per_page.as_deref())?;
+    let paging = q.paging.paging()?;
     let status = present(q.status.as_deref())
         .map(payment_status)
         .transpose()?;
@@ -162,20 +159,20 @@ async fn list_payments(
         })
         .await?;
     let now = state.clock.now();
-    Ok(Json(PaymentPage {
-        items: payments
-            .into_iter()
-            .map(|p| PaymentView::new(p, now))
-            .collect(),
-        total,
-        page: paging.page,
-        per_page: paging.per_page,
-    }))
+    Ok(Json(
+        paging.page(
+            payments
+                .into_iter()
+                .map(|p| PaymentView::new(p, now))
+                .collect(),
+            total,
+        ),
+    ))
 }
 
 /// Pending payments, the longest overdue first (staff and above; a client token sees
 /// only its own). `overdue=true` keeps only those past their due date.
-#[utoipa::path(get, path = "/api/payments/pending", tag = "payments", params(PendingQuery),
+#[utoipa::path(get, path = "/api/payments/pending", tag = "payments", params(PageQuery, PendingQuery),
     responses(
         (status = 200, body = PaymentPage),
         (status = 400, body = super::Problem, description = "A bad query parameter, named in `field`"),
@@ -187,7 +184,7 @@ async fn pending_payments(
     query: Result<QueryParams<PendingQuery>, ApiError>,
 ) -> Result<Json<PaymentPage>, ApiError> {
     let q = query?.0;
-    let paging = Paging::parse(q.page.as_deref(), q.per_page.as_deref())?;
+    let paging = q.paging.paging()?;
     let overdue = present(q.overdue.as_deref())
         .map(|r| flag("overdue", r))
         .transpose()?
@@ -205,15 +202,15 @@ async fn pending_payments(
             limit: paging.limit(),
         })
         .await?;
-    Ok(Json(PaymentPage {
-        items: payments
-            .into_iter()
-            .map(|p| PaymentView::new(p, now))
-            .collect(),
-        total,
-        page: paging.page,
-        per_page: paging.per_page,
-    }))
+    Ok(Json(
+        paging.page(
+            payments
+                .into_iter()
+                .map(|p| PaymentView::new(p, now))
+                .collect(),
+            total,
+        ),
+    ))
 }
 
 /// Record that an order was paid (staff and above): its pending payment becomes paid and

@@ -3,27 +3,23 @@
 //! against a plain scan of the documents, and the index the server's `explain` reports
 //! for the query's `$match` stage.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Result;
-use bson::{doc, Bson, Document};
-use chrono::{DateTime, Duration, Utc};
-use futures::TryStreamExt;
 use serde::Serialize;
 
 use super::{percentile, with_demo_clock, Row, Server};
 use crate::config::Settings;
-use crate::domain::{Period, ResolvedPeriod};
-use crate::store::seed::{seed, SeedOptions};
+use crate::dev::seed::{seed, SeedOptions};
+use crate::domain::Period;
 use crate::store::RevenueBreakdown;
-use crate::store::{names, Store};
+use crate::store::{ScanArgs, Store};
 
 /// p95 target for every dashboard query at the largest size.
 pub const TARGET_P95_MS: f64 = 150.0;
 /// Attendance records per seeded client (500 clients ≈ 3.4k records).
 const ATTENDANCE_PER_CLIENT: f64 = 6.7;
-const ATTENDED: [&str; 2] = ["present", "late"];
 
 /// One query at one size.
 #[derive(Debug, Clone, Serialize)]
@@ -72,11 +68,7 @@ pub struct AnalyticsOptions {
 }
 
 /// The eight dashboard queries' arguments, as the dashboard asks them by default.
-struct Args {
-    now: DateTime<Utc>,
-    this_month: ResolvedPeriod,
-    last_month: ResolvedPeriod,
-}
+type Args = ScanArgs;
 
 /// Runs the benchmark; `url` is the unredacted server URL, `keys` seal the clients it
 /// seeds.
@@ -118,8 +110,8 @@ pub async fn run(
         } else {
             false
         };
-        let attendance = store.attendance().estimated_document_count().await?;
-        let client_count = store.clients().estimated_document_count().await?;
+        let counts = store.estimated_counts().await?;
+        let (attendance, client_count) = (counts.attendance, counts.clients);
         let mut queries = Vec::new();
         for query in QUERIES {
             queries.push(measure(&store, &settings, &args, query, opts.runs.max(1)).await?);
@@ -207,258 +199,6 @@ async fn figures(store: &Store, settings: &Settings, a: &Args, query: &str) -> R
     })
 }
 
-async fn scan(store: &Store, name: &str, filter: Document) -> Result<Vec<Document>> {
-    Ok(store
-        .database()
-        .collection::<Document>(name)
-        .find(filter)
-        .await?
-        .try_collect()
-        .await?)
-}
-
-fn date(d: &Document, key: &str) -> Option<DateTime<Utc>> {
-    d.get_datetime(key).ok().map(|t| t.to_chrono())
-}
-
-fn within(t: Option<DateTime<Utc>>, p: &ResolvedPeriod) -> bool {
-    t.is_some_and(|t| t >= p.start && t < p.end)
-}
-
-fn minor(d: &Document) -> i64 {
-    match d.get_document("amount").ok().and_then(|a| a.get("minor")) {
-        Some(Bson::Int64(n)) => *n,
-        Some(Bson::Int32(n)) => i64::from(*n),
-        Some(Bson::Double(n)) => *n as i64,
-        _ => 0,
-    }
-}
-
-fn status(d: &Document) -> &str {
-    d.get_str("status").unwrap_or("")
-}
-
-fn is_null(d: &Document, key: &str) -> bool {
-    matches!(d.get(key), None | Some(Bson::Null))
-}
-
-/// The same figures from a plain scan of every document (no server-side filter).
-async fn reference(store: &Store, a: &Args, query: &str) -> Result<String> {
-    Ok(match query {
-        "revenue" => {
-            let paid: Vec<Document> = scan(store, names::PAYMENTS, doc! {})
-                .await?
-                .into_iter()
-                .filter(|p| status(p) == "paid" && within(date(p, "paid_at"), &a.this_month))
-                .collect();
-            format!(
-                "{} in {} payments",
-                paid.iter().map(minor).sum::<i64>(),
-                paid.len()
-            )
-        }
-        "new_clients" => scan(store, names::CLIENTS, doc! {})
-            .await?
-            .iter()
-            .filter(|c| is_null(c, "deleted_at") && within(date(c, "joined_at"), &a.this_month))
-            .count()
-            .to_string(),
-        "course_enrollment" => {
-            let mut by_course: HashMap<String, (u64, HashSet<String>)> = HashMap::new();
-            for o in scan(store, names::ORDERS, doc! {}).await? {
-                if status(&o) == "cancelled" {
-                    continue;
-                }
-                let course = o
-                    .get("course_id")
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                let client = o
-                    .get("client_id")
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                let entry = by_course.entry(course).or_default();
-                entry.0 += 1;
-                entry.1.insert(client);
-            }
-            let mut lines: Vec<(u64, u64)> = by_course
-                .values()
-                .map(|(n, c)| (*n, c.len() as u64))
-                .collect();
-            lines.sort_unstable();
-            format!("{lines:?}")
-        }
-        "attendance_rate" => {
-            let (mut attended, mut total) = (0, 0);
-            for r in scan(store, names::ATTENDANCE, doc! {}).await? {
-                if within(date(&r, "class_starts_at"), &a.this_month) {
-                    total += 1;
-                    if ATTENDED.contains(&status(&r)) {
-                        attended += 1;
-                    }
-                }
-            }
-            format!("{attended}/{total}")
-        }
-        "inactive_clients" => {
-            let cutoff = a.now - Duration::days(30);
-            scan(store, names::CLIENTS, doc! {})
-                .await?
-                .iter()
-                .filter(|c| is_null(c, "deleted_at") && status(c) != "lead")
-                .filter(|c| match date(c, "last_visit_at") {
-                    Some(t) => t < cutoff,
-                    None => {
-                        is_null(c, "last_visit_at")
-                            && date(c, "joined_at").is_some_and(|t| t < cutoff)
-                    }
-                })
-                .count()
-                .to_string()
-        }
-        "outstanding_balance" => {
-            let (mut p_minor, mut p_n, mut o_minor, mut o_n) = (0i64, 0u64, 0i64, 0u64);
-            for p in scan(store, names::PAYMENTS, doc! {}).await? {
-                if status(&p) != "pending" {
-                    continue;
-                }
-                p_minor += minor(&p);
-                p_n += 1;
-                if date(&p, "due_at").is_some_and(|t| t < a.now) {
-                    o_minor += minor(&p);
-                    o_n += 1;
-                }
-            }
-            format!("{p_minor} in {p_n}, overdue {o_minor} in {o_n}")
-        }
-        "retention" => {
-            let (mut before, mut now) = (HashSet::new(), HashSet::new());
-            for r in scan(store, names::ATTENDANCE, doc! {}).await? {
-                if !ATTENDED.contains(&status(&r)) {
-                    continue;
-                }
-                let client = r
-                    .get("client_id")
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                let t = date(&r, "class_starts_at");
-                if within(t, &a.last_month) {
-                    before.insert(client.clone());
-                }
-                if within(t, &a.this_month) {
-                    now.insert(client);
-                }
-            }
-            format!("{}/{}", before.intersection(&now).count(), before.len())
-        }
-        _ => {
-            let classes: Vec<Document> = scan(store, names::CLASSES, doc! {})
-                .await?
-                .into_iter()
-                .filter(|c| {
-                    !c.get_bool("cancelled").unwrap_or(false)
-                        && within(date(c, "starts_at"), &a.this_month)
-                })
-                .collect();
-            let ids: HashSet<String> = classes
-                .iter()
-                .filter_map(|c| c.get("_id").map(ToString::to_string))
-                .collect();
-            let seats: i64 = classes
-                .iter()
-                .map(|c| match c.get("capacity") {
-                    Some(Bson::Int32(n)) => i64::from(*n),
-                    Some(Bson::Int64(n)) => *n,
-                    _ => 0,
-                })
-                .sum();
-            let attended = scan(store, names::ATTENDANCE, doc! {})
-                .await?
-                .iter()
-                .filter(|r| {
-                    ATTENDED.contains(&status(r))
-                        && r.get("class_id")
-                            .is_some_and(|id| ids.contains(&id.to_string()))
-                })
-                .count();
-            format!("{} classes, {attended}/{seats}", classes.len())
-        }
-    })
-}
-
-/// The collection and `$match` stage of each query's main read (as in `store::analytics`).
-fn match_stage(a: &Args, query: &str) -> (&'static str, Document) {
-    let between = |p: &ResolvedPeriod| {
-        doc! {
-            "$gte": bson::DateTime::from_chrono(p.start),
-            "$lt": bson::DateTime::from_chrono(p.end),
-        }
-    };
-    let cutoff = bson::DateTime::from_chrono(a.now - Duration::days(30));
-    match query {
-        // Whole days from the kept day totals (the edges read `status_paid_at`).
-        "revenue" => (names::REVENUE_DAYS, doc! { "day": between(&a.this_month) }),
-        // Whole days' counts kept as clients change (edge days from their entries).
-        "new_clients" => (names::JOIN_DAYS, doc! { "_id": between(&a.this_month) }),
-        // All time: the counts kept per course.
-        "course_enrollment" => (names::COURSE_ENROLMENTS, doc! { "orders": { "$gt": 0 } }),
-        // The classes summed per day (the edge hours read `starts_at`).
-        "attendance_rate" => (names::CLASS_DAYS, doc! { "day": between(&a.this_month) }),
-        "inactive_clients" => (names::ABSENCE_DAYS, doc! { "_id": { "$lt": cutoff } }),
-        // The due days kept (today before now reads `status_due_at`).
-        "outstanding_balance" => (names::PENDING_DAYS, doc! { "n": { "$gt": 0 } }),
-        // The visit days of both months.
-        "retention" => (names::VISIT_DAYS, doc! { "_id": between(&a.last_month) }),
-        _ => (
-            names::CLASS_DAYS,
-            doc! { "day": between(&a.this_month), "cancelled": false },
-        ),
-    }
-}
-
-/// Every `indexName` in an explain output, or "COLLSCAN" when it names a collection scan.
-fn index_names(b: &Bson, out: &mut Vec<String>, collscan: &mut bool) {
-    match b {
-        Bson::Document(d) => {
-            for (k, v) in d {
-                match (k.as_str(), v) {
-                    ("indexName", Bson::String(s)) if !out.contains(s) => out.push(s.clone()),
-                    ("stage", Bson::String(s)) if s == "COLLSCAN" => *collscan = true,
-                    _ => index_names(v, out, collscan),
-                }
-            }
-        }
-        Bson::Array(a) => a.iter().for_each(|v| index_names(v, out, collscan)),
-        _ => {}
-    }
-}
-
-async fn explain(store: &Store, a: &Args, query: &str) -> String {
-    let (coll, filter) = match_stage(a, query);
-    let command = doc! {
-        "explain": {
-            "aggregate": coll,
-            "pipeline": [ { "$match": filter } ],
-            "cursor": {},
-        },
-        "verbosity": "queryPlanner",
-    };
-    match store.database().run_command(command).await {
-        Ok(out) => {
-            let (mut found, mut collscan) = (Vec::new(), false);
-            index_names(&Bson::Document(out), &mut found, &mut collscan);
-            if !found.is_empty() {
-                found.join(", ")
-            } else if collscan {
-                "COLLSCAN".into()
-            } else {
-                "n/a".into()
-            }
-        }
-        Err(_) => "n/a".into(),
-    }
-}
-
 async fn measure(
     store: &Store,
     settings: &Settings,
@@ -476,7 +216,7 @@ async fn measure(
         times.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(f64::total_cmp);
-    let want = reference(store, a, query).await?;
+    let want = store.scanned_figures(a, query).await?;
     let correct = got == want;
     Ok(QueryTiming {
         query,
@@ -484,7 +224,7 @@ async fn measure(
         p95_ms: percentile(&times, 95.0),
         correct,
         mismatch: (!correct).then_some((got, want)),
-        index: explain(store, a, query).await,
+        index: store.index_used(a, query).await,
     })
 }
 

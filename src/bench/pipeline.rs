@@ -14,8 +14,8 @@ use serde::Serialize;
 use super::{eval_cases, percentile, process_cpu_ms, self_cpu_ms, with_demo_clock, Row, Server};
 use crate::agents::Agents;
 use crate::config::{PlannerKind, Settings};
+use crate::dev::seed::{seed, SeedOptions};
 use crate::gateway::{Gateway, GatewaySettings, Outcome, RoleQuotas, Route};
-use crate::store::seed::{seed, SeedOptions};
 use crate::store::Store;
 use crate::tools::{AgentKind, Role};
 

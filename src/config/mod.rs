@@ -15,8 +15,14 @@ use frontdesk_chat::Platform;
 use crate::domain::{AgentKind, Currency, FixedClock, Role, SharedClock, SystemClock};
 
 pub mod gateway;
+mod providers;
 
 pub use gateway::{GatewaySettings, Person, RoleQuotas, Route};
+pub use providers::{
+    AdapterSettings, DiscordSettings, GoogleCalendarSettings, ProviderSettings, RazorpaySettings,
+    SendgridSettings, SlackSettings, StripeSettings, TelegramSettings, TwilioSettings,
+    WebhookSecrets,
+};
 
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
@@ -223,6 +229,7 @@ struct LlmFile {
 #[serde(deny_unknown_fields)]
 struct ServerFile {
     bind: String,
+    shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -340,6 +347,8 @@ pub struct Settings {
     pub studio: StudioSettings,
     pub llm: LlmSettings,
     pub bind: String,
+    /// How long shutdown waits for messages and requests in flight.
+    pub shutdown_grace: std::time::Duration,
     /// REST API requests per minute per token and per client IP.
     pub api_per_token_per_minute: u32,
     pub api_per_ip_per_minute: u32,
@@ -352,19 +361,12 @@ pub struct Settings {
     pub encryption: EncryptionSettings,
     /// `FRONTDESK_NOW`: a fixed "now" for tests, evals and demos.
     pub now: Option<DateTime<Utc>>,
-    /// Every environment variable frontdesk was started with, for the parts (adapters,
-    /// providers) that read their own tokens through [`Settings::env`].
-    env: EnvVars,
-}
-
-/// The process environment, printed by name only: values may be secrets.
-#[derive(Clone)]
-struct EnvVars(Arc<HashMap<String, String>>);
-
-impl fmt::Debug for EnvVars {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EnvVars({} variables)", self.0.len())
-    }
+    /// The providers' credentials and URLs (payments, email, SMS, calendar, webhooks).
+    pub providers: ProviderSettings,
+    /// The chat adapters' tokens and URLs.
+    pub adapters: AdapterSettings,
+    /// `HOSTNAME` (default `frontdesk`): names this process's leases.
+    pub hostname: String,
 }
 
 impl Settings {
@@ -521,6 +523,8 @@ impl Settings {
             }
         };
         let gateway = resolve_gateway(file.gateway)?;
+        let providers = providers::resolve_providers(&get)?;
+        let adapters = providers::resolve_adapters(&get)?;
         let integrations = resolve_integrations(
             &file.payments,
             &file.outbox,
@@ -538,7 +542,7 @@ impl Settings {
                 name: file.studio.name,
                 currency,
                 utc_offset,
-                online_payment: online_payment(integrations.payment_provider, &get),
+                online_payment: online_payment(integrations.payment_provider, &providers),
             },
             llm: LlmSettings {
                 api_key,
@@ -550,6 +554,9 @@ impl Settings {
                 max_tool_rounds: file.llm.max_tool_rounds.clamp(1, 8),
             },
             bind: get("FRONTDESK_BIND").unwrap_or(file.server.bind),
+            shutdown_grace: std::time::Duration::from_secs(
+                file.server.shutdown_grace_secs.clamp(1, 600),
+            ),
             api_per_token_per_minute: file.api.per_token_per_minute,
             api_per_ip_per_minute: file.api.per_ip_per_minute,
             memory_ttl_hours: file.memory.ttl_hours.max(1),
@@ -563,7 +570,12 @@ impl Settings {
             jwt_secret: get("JWT_SECRET_KEY").map(Secret::new),
             encryption,
             now,
-            env: EnvVars(Arc::new(env)),
+            providers,
+            adapters,
+            hostname: env
+                .get("HOSTNAME")
+                .cloned()
+                .unwrap_or_else(|| "frontdesk".into()),
         })
     }
 
@@ -574,16 +586,6 @@ impl Settings {
             Some(t) => Arc::new(FixedClock(t)),
             None => Arc::new(SystemClock),
         }
-    }
-
-    /// A non-empty environment variable frontdesk was started with.
-    #[must_use]
-    pub fn env(&self, key: &str) -> Option<&str> {
-        self.env
-            .0
-            .get(key)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
     }
 }
 
@@ -608,10 +610,10 @@ impl PaymentProviderKind {
 /// first with credentials of Razorpay and Stripe.
 fn online_payment(
     chosen: Option<PaymentProviderKind>,
-    get: &impl Fn(&str) -> Option<String>,
+    providers: &ProviderSettings,
 ) -> Option<PaymentProviderKind> {
-    let razorpay = get("RAZORPAY_KEY_ID").is_some() && get("RAZORPAY_KEY_SECRET").is_some();
-    let stripe = get("STRIPE_SECRET_KEY").is_some();
+    let razorpay = providers.razorpay.is_some();
+    let stripe = providers.stripe.is_some();
     match chosen {
         Some(PaymentProviderKind::Razorpay) => razorpay.then_some(PaymentProviderKind::Razorpay),
         Some(PaymentProviderKind::Stripe) => stripe.then_some(PaymentProviderKind::Stripe),
@@ -838,15 +840,15 @@ fn parse_agent(key: &'static str, raw: &str) -> Result<AgentKind, ConfigError> {
 }
 
 fn parse_platform(key: &'static str, raw: &str) -> Result<Platform, ConfigError> {
-    match raw.trim().to_lowercase().as_str() {
-        "telegram" => Ok(Platform::Telegram),
-        "slack" => Ok(Platform::Slack),
-        "discord" => Ok(Platform::Discord),
-        other => Err(invalid(
+    raw.parse::<Platform>().map_err(|_| {
+        invalid(
             key,
-            format!("{other:?}: choose telegram, slack or discord"),
-        )),
-    }
+            format!(
+                "{:?}: choose telegram, slack or discord",
+                raw.trim().to_lowercase()
+            ),
+        )
+    })
 }
 
 /// A role config may grant: staff, manager or admin (clients link themselves).
@@ -1012,6 +1014,43 @@ mod tests {
         let missing =
             Settings::from_env(env(&[("FRONTDESK_CONFIG", "/nonexistent.toml")])).unwrap_err();
         assert!(missing.to_string().contains("/nonexistent.toml"));
+    }
+
+    #[test]
+    fn provider_and_adapter_credentials_are_read_once_and_urls_checked() {
+        let s = Settings::from_env(env(&[
+            ("RAZORPAY_KEY_ID", " rzp_test "),
+            ("RAZORPAY_KEY_SECRET", "s3cret"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec"),
+            ("SENDGRID_API_KEY", "SG.k"),
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_AUTH_TOKEN", "t"),
+            ("SLACK_BOT_TOKEN", "xoxb"),
+            ("SLACK_API_URL", "http://127.0.0.1:9/api/"),
+            ("HOSTNAME", "box-1"),
+        ]))
+        .unwrap();
+        let razorpay = s.providers.razorpay.as_ref().unwrap();
+        assert_eq!(razorpay.key_id, "rzp_test");
+        assert_eq!(razorpay.key_secret.expose(), "s3cret");
+        assert_eq!(s.studio.online_payment, Some(PaymentProviderKind::Razorpay));
+        assert!(s.providers.stripe.is_none());
+        assert_eq!(s.providers.webhooks.stripe, Some(Secret::new("whsec")));
+        // Each provider needs all of its credentials.
+        assert!(s.providers.sendgrid.is_none());
+        assert!(s.providers.twilio.is_none());
+        let slack = s.adapters.slack.as_ref().unwrap();
+        assert_eq!(slack.api_url.as_deref(), Some("http://127.0.0.1:9/api/"));
+        assert!(slack.app_token.is_none() && s.adapters.telegram.is_none());
+        assert_eq!(s.hostname, "box-1");
+        assert_eq!(Settings::from_env(env(&[])).unwrap().hostname, "frontdesk");
+        let err = Settings::from_env(env(&[
+            ("DISCORD_TOKEN", "d"),
+            ("DISCORD_API_URL", "127.0.0.1:9"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("DISCORD_API_URL"), "{err}");
     }
 
     fn with_file(text: &str) -> Result<Settings, ConfigError> {

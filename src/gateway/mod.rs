@@ -17,6 +17,7 @@
 //! * [`platforms`] — starts the adapters whose tokens are set.
 //! * [`present`] — agent answer → [`Outbound`], with tables for lists of figures.
 
+pub mod drain;
 pub mod identity;
 pub mod limits;
 pub mod linking;
@@ -89,6 +90,7 @@ struct Inner {
     studio_name: String,
     clock: SharedClock,
     handled: AtomicU64,
+    drain: Arc<drain::Drain>,
 }
 
 /// The gateway; cheap to clone (one shared state).
@@ -128,9 +130,22 @@ impl Gateway {
                 studio_name: studio_name.into(),
                 clock,
                 handled: AtomicU64::new(0),
+                drain: Arc::default(),
             }),
             metrics: Metrics::global(),
         }
+    }
+
+    /// Stops taking messages and waits up to `grace` for those in flight to be answered
+    /// (and their turns saved); whether all were.
+    pub async fn close_and_wait(&self, grace: Duration) -> bool {
+        self.inner.drain.close_and_wait(grace).await
+    }
+
+    /// Messages being handled now.
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
+        self.inner.drain.in_flight()
     }
 
     /// Counts into `metrics` instead of the process's registry (the agents count into
@@ -144,6 +159,10 @@ impl Gateway {
     /// Handles one message and sends any reply through `reply_via`. Never fails: every
     /// problem is logged and, where the user is waiting, answered with an apology.
     pub async fn handle(&self, inbound: Inbound, reply_via: Arc<dyn DynChatAdapter>) -> Outcome {
+        // Counted in flight, after the conversation's earlier messages; none once closing.
+        let Some(_ticket) = self.inner.drain.admit(&inbound).await else {
+            return Outcome::Ignored;
+        };
         let started = Instant::now();
         let platform = inbound.platform.as_str();
         self.metrics.message_received(platform);

@@ -103,6 +103,35 @@ where
     });
 }
 
+/// The module of a platform built without its cargo feature: never started, and says so.
+#[allow(unused_macros)]
+macro_rules! built_without {
+    ($platform:ident, $feature:literal) => {
+        mod $platform {
+            use frontdesk_chat::SharedHandler;
+
+            use super::{AdapterState, ChatAdapters};
+            use crate::config::Settings;
+            use crate::integrations::ChatRoutes;
+
+            const OFF: &str = concat!("built without the ", $feature, " feature");
+
+            pub(super) async fn check(_: &Settings) -> AdapterState {
+                AdapterState::Off(OFF)
+            }
+
+            pub(super) async fn start(
+                _: &Settings,
+                _: &SharedHandler,
+                _: &mut ChatAdapters,
+                _: &ChatRoutes,
+            ) -> AdapterState {
+                AdapterState::Off(OFF)
+            }
+        }
+    };
+}
+
 /// Checks each configured token without starting anything, for `frontdesk doctor`.
 pub async fn check_tokens(settings: &Settings) -> Vec<AdapterStatus> {
     vec![
@@ -122,13 +151,13 @@ mod telegram {
     use crate::integrations::ChatRoutes;
 
     fn config(settings: &Settings) -> Option<TelegramConfig> {
-        let token = settings.env("TELEGRAM_BOT_TOKEN")?;
-        let mut config = TelegramConfig::new(token);
-        if let Some(url) = settings.env("TELEGRAM_API_URL") {
+        let telegram = settings.adapters.telegram.as_ref()?;
+        let mut config = TelegramConfig::new(telegram.bot_token.expose());
+        if let Some(url) = &telegram.api_url {
             config = config.with_api_url(url);
         }
-        if let Some(secret) = settings.env("TELEGRAM_WEBHOOK_SECRET") {
-            config = config.with_webhook_secret(secret);
+        if let Some(secret) = &telegram.webhook_secret {
+            config = config.with_webhook_secret(secret.expose());
         }
         Some(config)
     }
@@ -155,8 +184,9 @@ mod telegram {
         let Some(config) = config(settings) else {
             return AdapterState::Off("TELEGRAM_BOT_TOKEN is not set");
         };
-        let webhook_url = settings.env("TELEGRAM_WEBHOOK_URL");
-        if webhook_url.is_some() && settings.env("TELEGRAM_WEBHOOK_SECRET").is_none() {
+        let telegram = settings.adapters.telegram.as_ref();
+        let webhook_url = telegram.and_then(|t| t.webhook_url.as_deref());
+        if webhook_url.is_some() && telegram.is_some_and(|t| t.webhook_secret.is_none()) {
             return AdapterState::Failed(
                 "TELEGRAM_WEBHOOK_URL is set but TELEGRAM_WEBHOOK_SECRET is not: webhooks need a secret (1-256 of A-Z a-z 0-9 _ -)".into(),
             );
@@ -188,28 +218,7 @@ mod telegram {
 }
 
 #[cfg(not(feature = "telegram"))]
-mod telegram {
-    use frontdesk_chat::SharedHandler;
-
-    use super::{AdapterState, ChatAdapters};
-    use crate::config::Settings;
-    use crate::integrations::ChatRoutes;
-
-    const OFF: &str = "built without the telegram feature";
-
-    pub(super) async fn check(_: &Settings) -> AdapterState {
-        AdapterState::Off(OFF)
-    }
-
-    pub(super) async fn start(
-        _: &Settings,
-        _: &SharedHandler,
-        _: &mut ChatAdapters,
-        _: &ChatRoutes,
-    ) -> AdapterState {
-        AdapterState::Off(OFF)
-    }
-}
+built_without!(telegram, "telegram");
 
 #[cfg(feature = "slack")]
 mod slack {
@@ -221,15 +230,15 @@ mod slack {
     use crate::integrations::ChatRoutes;
 
     fn config(settings: &Settings) -> Option<SlackConfig> {
-        let token = settings.env("SLACK_BOT_TOKEN")?;
-        let mut config = SlackConfig::new(token);
-        if let Some(app_token) = settings.env("SLACK_APP_TOKEN") {
-            config = config.with_app_token(app_token);
+        let slack = settings.adapters.slack.as_ref()?;
+        let mut config = SlackConfig::new(slack.bot_token.expose());
+        if let Some(app_token) = &slack.app_token {
+            config = config.with_app_token(app_token.expose());
         }
-        if let Some(secret) = settings.env("SLACK_SIGNING_SECRET") {
-            config = config.with_signing_secret(secret);
+        if let Some(secret) = &slack.signing_secret {
+            config = config.with_signing_secret(secret.expose());
         }
-        if let Some(url) = settings.env("SLACK_API_URL") {
+        if let Some(url) = &slack.api_url {
             config = config.with_api_url(url);
         }
         Some(config)
@@ -254,8 +263,9 @@ mod slack {
         let Some(config) = config(settings) else {
             return AdapterState::Off("SLACK_BOT_TOKEN is not set");
         };
-        let socket = settings.env("SLACK_APP_TOKEN").is_some();
-        let events = settings.env("SLACK_SIGNING_SECRET").is_some();
+        let slack = settings.adapters.slack.as_ref();
+        let socket = slack.is_some_and(|s| s.app_token.is_some());
+        let events = slack.is_some_and(|s| s.signing_secret.is_some());
         if !socket && !events {
             return AdapterState::Failed(
                 "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (Events API) is".into(),
@@ -285,28 +295,7 @@ mod slack {
 }
 
 #[cfg(not(feature = "slack"))]
-mod slack {
-    use frontdesk_chat::SharedHandler;
-
-    use super::{AdapterState, ChatAdapters};
-    use crate::config::Settings;
-    use crate::integrations::ChatRoutes;
-
-    const OFF: &str = "built without the slack feature";
-
-    pub(super) async fn check(_: &Settings) -> AdapterState {
-        AdapterState::Off(OFF)
-    }
-
-    pub(super) async fn start(
-        _: &Settings,
-        _: &SharedHandler,
-        _: &mut ChatAdapters,
-        _: &ChatRoutes,
-    ) -> AdapterState {
-        AdapterState::Off(OFF)
-    }
-}
+built_without!(slack, "slack");
 
 #[cfg(feature = "discord")]
 mod discord {
@@ -318,9 +307,9 @@ mod discord {
     use crate::integrations::ChatRoutes;
 
     fn config(settings: &Settings) -> Option<DiscordConfig> {
-        let token = settings.env("DISCORD_TOKEN")?;
-        let mut config = DiscordConfig::new(token);
-        if let Some(url) = settings.env("DISCORD_API_URL") {
+        let discord = settings.adapters.discord.as_ref()?;
+        let mut config = DiscordConfig::new(discord.token.expose());
+        if let Some(url) = &discord.api_url {
             config = config.with_api_url(url);
         }
         Some(config)
@@ -360,25 +349,4 @@ mod discord {
 }
 
 #[cfg(not(feature = "discord"))]
-mod discord {
-    use frontdesk_chat::SharedHandler;
-
-    use super::{AdapterState, ChatAdapters};
-    use crate::config::Settings;
-    use crate::integrations::ChatRoutes;
-
-    const OFF: &str = "built without the discord feature";
-
-    pub(super) async fn check(_: &Settings) -> AdapterState {
-        AdapterState::Off(OFF)
-    }
-
-    pub(super) async fn start(
-        _: &Settings,
-        _: &SharedHandler,
-        _: &mut ChatAdapters,
-        _: &ChatRoutes,
-    ) -> AdapterState {
-        AdapterState::Off(OFF)
-    }
-}
+built_without!(discord, "discord");

@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use super::{form_body, percent_encode, IntegrationError};
-use crate::config::{Secret, Settings};
+use super::{form_body, http, percent_encode, IntegrationError};
+use crate::config::{GoogleCalendarSettings, Secret, Settings};
 use crate::domain::ObjectId;
 
 const PROVIDER: &str = "Google Calendar";
@@ -124,11 +124,21 @@ impl CalendarClient {
     /// service-account JSON, or its `private_key` is not a usable RSA key (the key itself
     /// is never part of the message).
     pub fn from_settings(settings: &Settings) -> Result<Option<Self>, IntegrationError> {
-        let (Some(calendar_id), Some(raw)) =
-            (settings.env("GOOGLE_CALENDAR_ID"), settings.env(JSON_VAR))
-        else {
-            return Ok(None);
-        };
+        settings
+            .providers
+            .google_calendar
+            .as_ref()
+            .map(Self::new)
+            .transpose()
+    }
+
+    /// The client for these Google Calendar settings.
+    ///
+    /// # Errors
+    /// As [`CalendarClient::from_settings`].
+    pub fn new(google: &GoogleCalendarSettings) -> Result<Self, IntegrationError> {
+        let calendar_id = &google.calendar_id;
+        let raw = google.service_account.expose();
         let json = if raw.starts_with('{') {
             raw.to_owned()
         } else {
@@ -136,31 +146,25 @@ impl CalendarClient {
                 .map_err(|e| bad_config(format!("cannot read {raw}: {e}")))?
         };
         let (account, token_uri) = parse_service_account(&json)?;
-        let token_url = settings
-            .env("GOOGLE_TOKEN_URL")
-            .map(str::to_owned)
+        let token_url = google
+            .token_url
+            .clone()
             .or(token_uri)
             .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned());
-        let api_url = settings
-            .env("GOOGLE_API_URL")
-            .unwrap_or(DEFAULT_API_URL)
-            .trim_end_matches('/')
-            .to_owned();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .build()
-            .map_err(|e| IntegrationError::BadConfig {
+        let api_url = http::base_url(google.api_url.as_deref(), DEFAULT_API_URL);
+        let http =
+            http::client(Duration::from_secs(15)).map_err(|e| IntegrationError::BadConfig {
                 provider: PROVIDER,
                 reason: format!("cannot build an HTTP client: {e}"),
             })?;
-        Ok(Some(Self {
+        Ok(Self {
             http,
             api_url,
             token_url,
-            calendar_id: calendar_id.to_owned(),
+            calendar_id: calendar_id.clone(),
             account,
             token: Arc::new(Mutex::new(None)),
-        }))
+        })
     }
 
     /// The event id of a class: `fd` followed by the 24 hex digits of its ObjectId.

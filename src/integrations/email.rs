@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::IntegrationError;
-use crate::config::{Secret, Settings};
+use super::{http, IntegrationError};
+use crate::config::{Secret, SendgridSettings, Settings};
 
 const PROVIDER: &str = "SendGrid";
 const DEFAULT_API_URL: &str = "https://api.sendgrid.com";
@@ -27,23 +27,18 @@ impl EmailSender {
     /// The sender, when `SENDGRID_API_KEY` and `EMAIL_FROM` are both set.
     #[must_use]
     pub fn from_settings(settings: &Settings) -> Option<Self> {
-        let api_key = settings.env("SENDGRID_API_KEY")?;
-        let from = settings.env("EMAIL_FROM")?;
-        let api_url = settings
-            .env("SENDGRID_API_URL")
-            .unwrap_or(DEFAULT_API_URL)
-            .trim_end_matches('/')
-            .to_owned();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .ok()?;
+        Self::new(settings.providers.sendgrid.as_ref()?, &settings.studio.name)
+    }
+
+    /// The sender for these SendGrid settings, sending as `from_name`.
+    #[must_use]
+    pub fn new(sendgrid: &SendgridSettings, from_name: &str) -> Option<Self> {
         Some(Self {
-            http,
-            api_url,
-            api_key: Secret::new(api_key),
-            from: from.to_owned(),
-            from_name: settings.studio.name.clone(),
+            http: http::client(Duration::from_secs(10)).ok()?,
+            api_url: http::base_url(sendgrid.api_url.as_deref(), DEFAULT_API_URL),
+            api_key: sendgrid.api_key.clone(),
+            from: sendgrid.from.clone(),
+            from_name: from_name.to_owned(),
         })
     }
 

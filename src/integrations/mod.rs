@@ -15,6 +15,7 @@
 pub mod calendar;
 pub mod deliver;
 pub mod email;
+mod http;
 pub mod messages;
 pub mod payments;
 pub mod scheduler;

@@ -13,8 +13,8 @@ use std::time::Duration;
 use reqwest::RequestBuilder;
 use serde_json::{json, Value};
 
-use super::IntegrationError;
-use crate::config::{PaymentProviderKind, Secret, Settings};
+use super::{http, IntegrationError};
+use crate::config::{PaymentProviderKind, RazorpaySettings, Secret, Settings, StripeSettings};
 use crate::domain::{Money, ObjectId, OrderNumber};
 
 const RAZORPAY: &str = "Razorpay";
@@ -134,14 +134,21 @@ impl RazorpayClient {
     /// The client, when `RAZORPAY_KEY_ID` and `RAZORPAY_KEY_SECRET` are both set.
     #[must_use]
     pub fn from_settings(settings: &Settings) -> Option<Self> {
-        let key_id = settings.env("RAZORPAY_KEY_ID")?;
-        let key_secret = settings.env("RAZORPAY_KEY_SECRET")?;
+        Self::new(
+            settings.providers.razorpay.as_ref()?,
+            &settings.integrations.payment_return_url,
+        )
+    }
+
+    /// The client for these Razorpay settings; a paid client lands on `return_url`.
+    #[must_use]
+    pub fn new(razorpay: &RazorpaySettings, return_url: &str) -> Option<Self> {
         Some(Self {
             http: http_client(TIMEOUT)?,
-            api_url: api_url(settings, "RAZORPAY_API_URL", RAZORPAY_API_URL),
-            key_id: key_id.to_owned(),
-            key_secret: Secret::new(key_secret),
-            return_url: settings.integrations.payment_return_url.clone(),
+            api_url: http::base_url(razorpay.api_url.as_deref(), RAZORPAY_API_URL),
+            key_id: razorpay.key_id.clone(),
+            key_secret: razorpay.key_secret.clone(),
+            return_url: return_url.to_owned(),
         })
     }
 
@@ -258,12 +265,20 @@ impl StripeClient {
     /// The client, when `STRIPE_SECRET_KEY` is set.
     #[must_use]
     pub fn from_settings(settings: &Settings) -> Option<Self> {
-        let secret_key = settings.env("STRIPE_SECRET_KEY")?;
+        Self::new(
+            settings.providers.stripe.as_ref()?,
+            &settings.integrations.payment_return_url,
+        )
+    }
+
+    /// The client for these Stripe settings; a paid client lands on `return_url`.
+    #[must_use]
+    pub fn new(stripe: &StripeSettings, return_url: &str) -> Option<Self> {
         Some(Self {
             http: http_client(TIMEOUT)?,
-            api_url: api_url(settings, "STRIPE_API_URL", STRIPE_API_URL),
-            secret_key: Secret::new(secret_key),
-            return_url: settings.integrations.payment_return_url.clone(),
+            api_url: http::base_url(stripe.api_url.as_deref(), STRIPE_API_URL),
+            secret_key: stripe.secret_key.clone(),
+            return_url: return_url.to_owned(),
         })
     }
 
@@ -328,19 +343,9 @@ impl StripeClient {
 }
 
 fn http_client(timeout: Duration) -> Option<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
+    http::client(timeout)
         .map_err(|e| tracing::warn!(error = %e, "cannot build the payments http client"))
         .ok()
-}
-
-fn api_url(settings: &Settings, key: &str, default: &str) -> String {
-    settings
-        .env(key)
-        .unwrap_or(default)
-        .trim_end_matches('/')
-        .to_owned()
 }
 
 /// Sends a request and returns the JSON of a 2xx answer; anything else becomes the

@@ -8,9 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bson::doc;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use futures::TryStreamExt;
 
 use super::calendar::CalendarClient;
 use super::deliver::tell_client;
@@ -112,11 +110,24 @@ impl Scheduler {
 
     /// Runs the tasks every [`TICK`] until the future is dropped.
     pub async fn run(self) {
-        loop {
+        let (_keep, stop) = tokio::sync::watch::channel(false);
+        self.run_until(stop).await;
+    }
+
+    /// [`Scheduler::run`] until `stop` turns true; then hands back this instance's task
+    /// leases, so another instance takes the tasks at its next tick.
+    pub async fn run_until(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        while !*stop.borrow() {
             if let Err(e) = self.run_once().await {
                 tracing::warn!(error = %e, "scheduler run failed");
             }
-            tokio::time::sleep(TICK).await;
+            tokio::select! {
+                () = tokio::time::sleep(TICK) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        if let Err(e) = self.store.release_task_leases(&self.owner).await {
+            tracing::warn!(error = %e, "scheduler: task leases not handed back");
         }
     }
 
@@ -129,26 +140,10 @@ impl Scheduler {
     /// Classes starting within the lead time that have not been reminded of yet.
     async fn class_reminders(&self, now: DateTime<Utc>) -> Result<usize, DeliveryError> {
         let until = now + ChronoDuration::minutes(i64::from(self.settings.class_lead_minutes));
-        let classes: Vec<ClassSession> = self
-            .store
-            .classes()
-            .find(doc! {
-                "starts_at": { "$gt": bson::DateTime::from_chrono(now), "$lte": bson::DateTime::from_chrono(until) },
-                "cancelled": { "$ne": true },
-                "reminded_at": null,
-            })
-            .limit(200)
-            .await
-            .map_err(StoreError::from)?
-            .try_collect()
-            .await
-            .map_err(StoreError::from)?;
+        let classes: Vec<ClassSession> = self.store.classes_to_remind(now, until).await?;
         let mut queued = 0;
         for class in classes {
-            let clients: Vec<Client> = self
-                .store
-                .find_clients(doc! { "enrollments.course_id": class.course_id, "deleted_at": null, "status": { "$ne": "inactive" } })
-                .await?;
+            let clients: Vec<Client> = self.store.clients_to_remind(class.course_id).await?;
             for client in &clients {
                 let message = messages::class_reminder(
                     &self.providers.studio,
@@ -174,14 +169,7 @@ impl Scheduler {
                 .await?;
                 queued += 1;
             }
-            self.store
-                .classes()
-                .update_one(
-                    doc! { "_id": class.id },
-                    doc! { "$set": { "reminded_at": bson::DateTime::from_chrono(now) } },
-                )
-                .await
-                .map_err(StoreError::from)?;
+            self.store.mark_class_reminded(class.id, now).await?;
         }
         Ok(queued)
     }
@@ -193,23 +181,7 @@ impl Scheduler {
     async fn payment_reminders(&self, now: DateTime<Utc>) -> Result<usize, DeliveryError> {
         let cutoff = now - ChronoDuration::days(i64::from(self.settings.payment_overdue_days));
         let oldest = cutoff - ChronoDuration::days(PAYMENT_REMINDER_WINDOW_DAYS);
-        let overdue: Vec<Payment> = self
-            .store
-            .payments()
-            .find(doc! {
-                "status": "pending",
-                "due_at": {
-                    "$lt": bson::DateTime::from_chrono(cutoff),
-                    "$gte": bson::DateTime::from_chrono(oldest),
-                },
-                "reminded_at": null,
-            })
-            .limit(500)
-            .await
-            .map_err(StoreError::from)?
-            .try_collect()
-            .await
-            .map_err(StoreError::from)?;
+        let overdue: Vec<Payment> = self.store.payments_to_remind(oldest, cutoff).await?;
         let items: Vec<OutboxItem> = overdue
             .iter()
             .map(|p| {
@@ -222,14 +194,7 @@ impl Scheduler {
             .collect();
         self.store.enqueue(&items).await?;
         let ids: Vec<_> = overdue.iter().map(|p| p.id).collect();
-        self.store
-            .payments()
-            .update_many(
-                doc! { "_id": { "$in": ids } },
-                doc! { "$set": { "reminded_at": bson::DateTime::from_chrono(now) } },
-            )
-            .await
-            .map_err(StoreError::from)?;
+        self.store.mark_payments_reminded(&ids, now).await?;
         Ok(items.len())
     }
 
@@ -293,26 +258,9 @@ impl Scheduler {
     /// back to an earlier state — is sent once, and an unchanged class is not sent again.
     async fn calendar(&self, now: DateTime<Utc>) -> Result<usize, DeliveryError> {
         let until = now + ChronoDuration::days(CALENDAR_DAYS);
-        let raw: Vec<bson::Document> = self
-            .store
-            .database()
-            .collection::<bson::Document>(crate::store::names::CLASSES)
-            .find(doc! { "starts_at": { "$gt": bson::DateTime::from_chrono(now), "$lte": bson::DateTime::from_chrono(until) } })
-            .limit(1000)
-            .await
-            .map_err(StoreError::from)?
-            .try_collect()
-            .await
-            .map_err(StoreError::from)?;
-        let mut wanted = Vec::with_capacity(raw.len());
-        for doc in &raw {
-            let Ok(class) = bson::from_document::<ClassSession>(doc.clone()) else {
-                continue; // An unreadable class is logged by the store elsewhere; skip it.
-            };
-            let revision = doc
-                .get_i64("revision")
-                .or_else(|_| doc.get_i32("revision").map(i64::from))
-                .unwrap_or(0);
+        let classes = self.store.classes_with_revisions(now, until).await?;
+        let mut wanted = Vec::with_capacity(classes.len());
+        for (class, revision) in &classes {
             let shown = format!(
                 "{}|{}|{}|{}|{}|{}",
                 class.starts_at().timestamp(),

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{form_body, IntegrationError};
-use crate::config::{Secret, Settings};
+use super::{form_body, http, IntegrationError};
+use crate::config::{Secret, Settings, TwilioSettings};
 
 const PROVIDER: &str = "Twilio";
 const DEFAULT_API_URL: &str = "https://api.twilio.com";
@@ -47,24 +47,18 @@ impl SmsSender {
     /// all set.
     #[must_use]
     pub fn from_settings(settings: &Settings) -> Option<Self> {
-        let account_sid = settings.env("TWILIO_ACCOUNT_SID")?;
-        let auth_token = settings.env("TWILIO_AUTH_TOKEN")?;
-        let from = settings.env("TWILIO_FROM")?;
-        let api_url = settings
-            .env("TWILIO_API_URL")
-            .unwrap_or(DEFAULT_API_URL)
-            .trim_end_matches('/')
-            .to_owned();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .ok()?;
+        Self::new(settings.providers.twilio.as_ref()?)
+    }
+
+    /// The sender for these Twilio settings.
+    #[must_use]
+    pub fn new(twilio: &TwilioSettings) -> Option<Self> {
         Some(Self {
-            http,
-            api_url,
-            account_sid: account_sid.to_owned(),
-            auth_token: Secret::new(auth_token),
-            from: from.to_owned(),
+            http: http::client(Duration::from_secs(10)).ok()?,
+            api_url: http::base_url(twilio.api_url.as_deref(), DEFAULT_API_URL),
+            account_sid: twilio.account_sid.clone(),
+            auth_token: twilio.auth_token.clone(),
+            from: twilio.from.clone(),
         })
     }
 

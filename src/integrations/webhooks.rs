@@ -66,8 +66,8 @@ impl WebhookState {
         Self {
             store,
             clock: settings.clock(),
-            razorpay_secret: settings.env("RAZORPAY_WEBHOOK_SECRET").map(Secret::new),
-            stripe_secret: settings.env("STRIPE_WEBHOOK_SECRET").map(Secret::new),
+            razorpay_secret: settings.providers.webhooks.razorpay.clone(),
+            stripe_secret: settings.providers.webhooks.stripe.clone(),
         }
     }
 }

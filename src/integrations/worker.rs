@@ -183,21 +183,31 @@ impl OutboxWorker {
     /// Delivers due items until the future is dropped: everything due, then a nap of the
     /// poll interval.
     pub async fn run(self) {
-        loop {
+        let (_keep, stop) = tokio::sync::watch::channel(false);
+        self.run_until(stop).await;
+    }
+
+    /// [`OutboxWorker::run`] until `stop` turns true: the item being delivered is
+    /// finished (and marked) first, so this worker holds no lease when it returns.
+    pub async fn run_until(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        while !*stop.borrow() {
             match self.run_once().await {
                 Ok(Some(_)) => continue,
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox worker: database error"),
             }
-            tokio::time::sleep(self.settings.outbox_poll).await;
+            tokio::select! {
+                () = tokio::time::sleep(self.settings.outbox_poll) => {}
+                _ = stop.changed() => {}
+            }
         }
     }
 }
 
-/// The lease holder name of this process's worker number `n`.
+/// The lease holder name of this process's worker number `n` on `host`
+/// ([`Settings::hostname`](crate::config::Settings::hostname)).
 #[must_use]
-pub fn worker_name(n: usize) -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "frontdesk".into());
+pub fn worker_name(host: &str, n: usize) -> String {
     format!(
         "{host}:{}:{n}:{}",
         std::process::id(),

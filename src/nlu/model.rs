@@ -37,7 +37,7 @@ pub const FILES: [(&str, &str); 3] = [
 /// The cache folder the packaged model is unpacked into.
 #[must_use]
 pub fn cached_dir() -> PathBuf {
-    crate::store::localdb::cache_root()
+    crate::dev::localdb::cache_root()
         .join("nlu")
         .join(format!("all-minilm-l6-v2-{PACKAGE_VERSION}"))
 }
@@ -71,7 +71,7 @@ pub fn locate(configured: Option<&Path>) -> Result<PathBuf, NluError> {
     fs::create_dir_all(&parent).map_err(|e| fetch_error(&parent, e))?;
     let lock_path = parent.join(".fetch.lock");
     let lock = fs::File::create(&lock_path).map_err(|e| fetch_error(&lock_path, e))?;
-    let _guard = crate::store::localdb::FileLock::exclusive(&lock);
+    let _guard = crate::dev::localdb::FileLock::exclusive(&lock);
     if marker.is_file() {
         return Ok(dir);
     }

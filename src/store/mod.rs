@@ -1,5 +1,5 @@
 //! MongoDB access: the typed collections, their indexes, the queries and writes the
-//! agents and the API need, the demo data, and the managed local database.
+//! agents and the API need. The collections stay inside: callers get typed functions.
 //!
 //! Everything here talks to a real MongoDB-wire server; there is no in-memory stand-in.
 //! Writes that touch two collections (an order and its payment) run in one transaction.
@@ -7,18 +7,19 @@
 mod analytics;
 mod audit;
 mod batch;
+mod bulk;
 mod cache;
 mod class_days;
 mod classes;
 mod client_days;
 mod clients;
+mod conversations;
 mod courses;
 mod enrolment_counts;
 mod error;
 mod identities;
 mod indexes;
 mod listing;
-pub mod localdb;
 mod orders;
 mod outbox;
 mod payments;
@@ -26,8 +27,9 @@ mod pending_days;
 mod revenue_days;
 mod rollups;
 mod rotate;
+mod scan;
+mod schedule;
 mod sealed;
-pub mod seed;
 mod tickets;
 mod txn;
 mod visit_days;
@@ -54,6 +56,7 @@ pub use audit::{Actor, AuditRecord, Via};
 pub use batch::BatchedInsert;
 pub use client_days::StatusCounts;
 pub use clients::ClientQuery;
+pub use conversations::{Conversation, Pending, Turn, WaitingFor, KEPT_TURNS};
 pub use error::StoreError;
 pub use identities::{LinkCode, LinkedIdentity};
 pub use listing::{ClientChanges, OrderFilter, PaymentFilter};
@@ -61,10 +64,16 @@ pub use orders::{NewOrder, OrderCancelled, OrderCreated};
 pub use outbox::{Job, OutboxItem, OutboxStats, OutboxStatus};
 pub use payments::PaymentQuery;
 pub use rotate::RotationReport;
+pub use scan::ScanArgs;
 pub use tickets::Ticket;
 
-/// Names of the collections, in one place.
-pub mod names {
+// For `dev::seed`, which writes the demo data through the typed bulk loads.
+pub(crate) use bulk::quietly;
+pub(crate) use classes::AttendanceCounts;
+pub(crate) use visit_days::Visit;
+
+/// Names of the collections, in one place (inside the store only).
+pub(crate) mod names {
     pub const CLIENTS: &str = "clients";
     pub const COURSES: &str = "courses";
     pub const CLASSES: &str = "classes";
@@ -230,19 +239,14 @@ impl Store {
     }
 
     #[must_use]
-    pub fn database(&self) -> &Database {
+    pub(crate) fn database(&self) -> &Database {
         &self.db
     }
 
+    /// The clients collection as raw documents (counts): email, phone and notes are
+    /// sealed there; read clients through the `client_*` methods.
     #[must_use]
-    pub fn mongo(&self) -> &mongodb::Client {
-        &self.client
-    }
-
-    /// The clients collection as raw documents (counts, tests): email, phone and notes
-    /// are sealed there; read clients through the `client_*` methods.
-    #[must_use]
-    pub fn clients(&self) -> Collection<bson::Document> {
+    pub(crate) fn clients(&self) -> Collection<bson::Document> {
         self.db.collection(names::CLIENTS)
     }
 
@@ -252,27 +256,27 @@ impl Store {
     }
 
     #[must_use]
-    pub fn courses(&self) -> Collection<Course> {
+    pub(crate) fn courses(&self) -> Collection<Course> {
         self.db.collection(names::COURSES)
     }
 
     #[must_use]
-    pub fn classes(&self) -> Collection<ClassSession> {
+    pub(crate) fn classes(&self) -> Collection<ClassSession> {
         self.db.collection(names::CLASSES)
     }
 
     #[must_use]
-    pub fn orders(&self) -> Collection<Order> {
+    pub(crate) fn orders(&self) -> Collection<Order> {
         self.db.collection(names::ORDERS)
     }
 
     #[must_use]
-    pub fn payments(&self) -> Collection<Payment> {
+    pub(crate) fn payments(&self) -> Collection<Payment> {
         self.db.collection(names::PAYMENTS)
     }
 
     #[must_use]
-    pub fn attendance(&self) -> Collection<Attendance> {
+    pub(crate) fn attendance(&self) -> Collection<Attendance> {
         self.db.collection(names::ATTENDANCE)
     }
 
@@ -283,6 +287,37 @@ impl Store {
     pub async fn is_empty(&self) -> Result<bool, StoreError> {
         Ok(self.clients().estimated_document_count().await? == 0
             && self.courses().estimated_document_count().await? == 0)
+    }
+
+    /// Whether the server answers a ping (readiness).
+    ///
+    /// # Errors
+    /// The server failed or cannot be reached.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.run_command(doc! { "ping": 1 }).await?;
+        Ok(())
+    }
+
+    /// How many clients there are (deleted ones too), counted exactly.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn client_count(&self) -> Result<u64, StoreError> {
+        Ok(self.clients().count_documents(doc! {}).await?)
+    }
+
+    /// About how many clients, courses, orders and attendance records there are, from
+    /// the collections' metadata (cheap; a banner's figures, not an exact count).
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn estimated_counts(&self) -> Result<EstimatedCounts, StoreError> {
+        Ok(EstimatedCounts {
+            clients: self.clients().estimated_document_count().await?,
+            courses: self.courses().estimated_document_count().await?,
+            orders: self.orders().estimated_document_count().await?,
+            attendance: self.attendance().estimated_document_count().await?,
+        })
     }
 
     /// How many orders, paid payments, tickets and clients there are: what the eval's
@@ -315,6 +350,60 @@ impl Store {
         self.db.drop().await?;
         self.shared.forget_catalogue();
         Ok(())
+    }
+}
+
+/// The collections as they are, for tests that check what is stored (cargo feature
+/// `test-support`, which only the integration tests turn on); see [`Store::raw`].
+#[cfg(feature = "test-support")]
+#[derive(Debug, Clone, Copy)]
+pub struct Raw<'a>(&'a Store);
+
+#[cfg(feature = "test-support")]
+#[allow(missing_docs)]
+impl<'a> Raw<'a> {
+    #[must_use]
+    pub fn database(self) -> &'a Database {
+        &self.0.db
+    }
+
+    #[must_use]
+    pub fn clients(self) -> Collection<bson::Document> {
+        self.0.clients()
+    }
+
+    #[must_use]
+    pub fn courses(self) -> Collection<Course> {
+        self.0.courses()
+    }
+
+    #[must_use]
+    pub fn classes(self) -> Collection<ClassSession> {
+        self.0.classes()
+    }
+
+    #[must_use]
+    pub fn orders(self) -> Collection<Order> {
+        self.0.orders()
+    }
+
+    #[must_use]
+    pub fn payments(self) -> Collection<Payment> {
+        self.0.payments()
+    }
+
+    #[must_use]
+    pub fn attendance(self) -> Collection<Attendance> {
+        self.0.attendance()
+    }
+}
+
+#[cfg(feature = "test-support")]
+impl Store {
+    /// The collections as they are (tests only: cargo feature `test-support`).
+    #[must_use]
+    pub fn raw(&self) -> Raw<'_> {
+        Raw(self)
     }
 }
 
@@ -361,4 +450,13 @@ pub struct RecordCounts {
     pub paid_payments: u64,
     pub tickets: u64,
     pub clients: u64,
+}
+
+/// About how many records there are; see [`Store::estimated_counts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EstimatedCounts {
+    pub clients: u64,
+    pub courses: u64,
+    pub orders: u64,
+    pub attendance: u64,
 }

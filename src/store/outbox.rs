@@ -387,6 +387,24 @@ impl Store {
         Ok(stats)
     }
 
+    /// Hands back every scheduled-task lease `owner` holds (at shutdown), so another
+    /// instance takes the tasks at once instead of after the lease runs out.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn release_task_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let leases = self
+            .database()
+            .collection::<bson::Document>(names::TASK_LEASES);
+        let released = leases
+            .update_many(
+                doc! { "owner": owner },
+                doc! { "$set": { "lease_until": at(DateTime::<Utc>::UNIX_EPOCH) } },
+            )
+            .await?;
+        Ok(released.modified_count)
+    }
+
     /// Takes (or renews) the lease on a scheduled task for `owner`; `false` when another
     /// instance holds it.
     ///

@@ -28,10 +28,6 @@ pub(super) fn all() -> Vec<Box<dyn ToolDyn>> {
     ]
 }
 
-fn managers(role: Role) -> bool {
-    role >= Role::Manager
-}
-
 /// Money in minor units as a chart figure (exact below 2^53 minor units).
 #[allow(clippy::cast_precision_loss)]
 fn minor_f64(minor: i64) -> f64 {
@@ -114,9 +110,7 @@ impl Tool for Revenue {
     const ONLY_READS: bool = true;
     type Args = RevenueArgs;
 
-    fn allowed(role: Role) -> bool {
-        managers(role)
-    }
+    const MIN_ROLE: Role = Role::Manager;
 
     async fn call(ctx: &ToolCtx, args: RevenueArgs) -> Result<ToolOutput, ToolError> {
         if args.by.as_deref().map(str::trim) == Some("month") {
@@ -358,9 +352,7 @@ impl Tool for NewClients {
     const ONLY_READS: bool = true;
     type Args = NewClientsArgs;
 
-    fn allowed(role: Role) -> bool {
-        managers(role)
-    }
+    const MIN_ROLE: Role = Role::Manager;
 
     async fn call(ctx: &ToolCtx, args: NewClientsArgs) -> Result<ToolOutput, ToolError> {
         match args.by.as_deref().map(str::trim) {
@@ -472,9 +464,7 @@ impl Tool for CourseEnrollment {
     const ONLY_READS: bool = true;
     type Args = EnrollmentArgs;
 
-    fn allowed(role: Role) -> bool {
-        managers(role)
-    }
+    const MIN_ROLE: Role = Role::Manager;
 
     async fn call(ctx: &ToolCtx, args: EnrollmentArgs) -> Result<ToolOutput, ToolError> {
         let period = match args
@@ -561,9 +551,7 @@ impl Tool for AttendanceRate {
     const ONLY_READS: bool = true;
     type Args = CoursePeriodArgs;
 
-    fn allowed(role: Role) -> bool {
-        managers(role)
-    }
+    const MIN_ROLE: Role = Role::Manager;
 
     async fn call(ctx: &ToolCtx, args: CoursePeriodArgs) -> Result<ToolOutput, ToolError> {
         let period = resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisMonth)?;
@@ -651,9 +639,7 @@ impl Tool for InactiveClients {
     const ONLY_READS: bool = true;
     type Args = InactiveArgs;
 
-    fn allowed(role: Role) -> bool {
-        managers(role)
-    }
+    const MIN_ROLE: Role = Role::Manager;
 
     async fn call(ctx: &ToolCtx, args: InactiveArgs) -> Result<ToolOutput, ToolError> {
         let days = args.days.unwrap_or(30);
@@ -703,9 +689,7 @@ impl Tool for OutstandingBalance {
     const ONLY_READS: bool = true;
     type Args = NoArgs;
 
-    fn allowed(role: Role) -> bool {
-        managers(role)
-    }
+    const MIN_ROLE: Role = Role::Manager;
 
     async fn call(ctx: &ToolCtx, _: NoArgs) -> Result<ToolOutput, ToolError> {
         let now = ctx.clock.now();
@@ -737,9 +721,7 @@ impl Tool for Retention {
     const ONLY_READS: bool = true;
     type Args = PeriodArgs;
 
-    fn allowed(role: Role) -> bool {
-        managers(role)
-    }
+    const MIN_ROLE: Role = Role::Manager;
 
     async fn call(ctx: &ToolCtx, args: PeriodArgs) -> Result<ToolOutput, ToolError> {
         let period = resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisMonth)?;
@@ -914,9 +896,7 @@ impl Tool for ClassFillRate {
     const ONLY_READS: bool = true;
     type Args = FillArgs;
 
-    fn allowed(role: Role) -> bool {
-        managers(role)
-    }
+    const MIN_ROLE: Role = Role::Manager;
 
     async fn call(ctx: &ToolCtx, args: FillArgs) -> Result<ToolOutput, ToolError> {
         let by = FillBy::parse(args.by.as_deref())?;
@@ -1083,9 +1063,7 @@ impl Tool for ClientSummary {
     const ONLY_READS: bool = true;
     type Args = PeriodArgs;
 
-    fn allowed(role: Role) -> bool {
-        managers(role)
-    }
+    const MIN_ROLE: Role = Role::Manager;
 
     async fn call(ctx: &ToolCtx, args: PeriodArgs) -> Result<ToolOutput, ToolError> {
         let period = resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisMonth)?;
@@ -1173,9 +1151,7 @@ impl Tool for TopClients {
     type Args = TopClientsArgs;
 
     /// The ranking names clients and what they paid: managers and up only.
-    fn allowed(role: Role) -> bool {
-        managers(role)
-    }
+    const MIN_ROLE: Role = Role::Manager;
 
     async fn call(ctx: &ToolCtx, args: TopClientsArgs) -> Result<ToolOutput, ToolError> {
         use crate::store::TopClientsBy;

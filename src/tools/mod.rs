@@ -245,8 +245,14 @@ pub trait Tool: Send + Sync + 'static {
     /// seconds ([`answers`]).
     const ONLY_READS: bool = false;
 
-    /// Whether a caller with this role may call the tool at all.
-    fn allowed(role: Role) -> bool;
+    /// The least role that may call the tool.
+    const MIN_ROLE: Role;
+
+    /// Whether a caller with this role may call the tool at all: [`Self::MIN_ROLE`] or
+    /// above, unless a tool's rule is not a minimum.
+    fn allowed(role: Role) -> bool {
+        role >= Self::MIN_ROLE
+    }
 
     /// The question that asks for a missing argument, with the argument's name; `None`
     /// for arguments that are never missing.

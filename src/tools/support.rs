@@ -109,9 +109,7 @@ impl Tool for FindClient {
     const ONLY_READS: bool = true;
     type Args = FindClientArgs;
 
-    fn allowed(role: Role) -> bool {
-        role >= Role::Client
-    }
+    const MIN_ROLE: Role = Role::Client;
 
     async fn call(ctx: &ToolCtx, args: FindClientArgs) -> Result<ToolOutput, ToolError> {
         let typed = args.email.or(args.phone).or(args.order).or(args.name);
@@ -199,9 +197,7 @@ impl Tool for ClientOrders {
     const ONLY_READS: bool = true;
     type Args = ClientOrdersArgs;
 
-    fn allowed(role: Role) -> bool {
-        role >= Role::Client
-    }
+    const MIN_ROLE: Role = Role::Client;
 
     async fn call(ctx: &ToolCtx, args: ClientOrdersArgs) -> Result<ToolOutput, ToolError> {
         let client = subject(ctx, args.client.as_deref()).await?;
@@ -260,9 +256,7 @@ impl Tool for OrderStatusTool {
         (field == "order").then(|| ("order", "Which order? Send its number, like #12345.".into()))
     }
 
-    fn allowed(role: Role) -> bool {
-        role >= Role::Client
-    }
+    const MIN_ROLE: Role = Role::Client;
 
     async fn call(ctx: &ToolCtx, args: OrderStatusArgs) -> Result<ToolOutput, ToolError> {
         let number = OrderNumber::parse(&args.order).map_err(|_| {
@@ -354,9 +348,7 @@ impl Tool for ListClasses {
     const ONLY_READS: bool = true;
     type Args = ListClassesArgs;
 
-    fn allowed(_: Role) -> bool {
-        true
-    }
+    const MIN_ROLE: Role = Role::Guest;
 
     async fn call(ctx: &ToolCtx, args: ListClassesArgs) -> Result<ToolOutput, ToolError> {
         let course = resolve::course_selection(ctx, args.course.as_deref()).await?;
@@ -497,9 +489,7 @@ impl Tool for CourseInfo {
     const ONLY_READS: bool = true;
     type Args = CourseInfoArgs;
 
-    fn allowed(_: Role) -> bool {
-        true
-    }
+    const MIN_ROLE: Role = Role::Guest;
 
     async fn call(ctx: &ToolCtx, args: CourseInfoArgs) -> Result<ToolOutput, ToolError> {
         let courses = match args
@@ -581,9 +571,7 @@ impl Tool for CreateOrder {
         (field == "course").then(|| ("course", "Which course should I enrol them in?".into()))
     }
 
-    fn allowed(role: Role) -> bool {
-        role >= Role::Client
-    }
+    const MIN_ROLE: Role = Role::Client;
 
     async fn preview(
         ctx: &ToolCtx,
@@ -773,9 +761,7 @@ impl Tool for CreateEnquiry {
         (field == "name").then(|| ("name", "What name should I put on the enquiry?".into()))
     }
 
-    fn allowed(_: Role) -> bool {
-        true
-    }
+    const MIN_ROLE: Role = Role::Guest;
 
     async fn call(ctx: &ToolCtx, args: CreateEnquiryArgs) -> Result<ToolOutput, ToolError> {
         let name = PersonName::parse(&args.name).map_err(|e| ToolError::BadArgs(e.to_string()))?;
@@ -957,9 +943,7 @@ impl Tool for PendingPayments {
     const ONLY_READS: bool = true;
     type Args = PendingPaymentsArgs;
 
-    fn allowed(role: Role) -> bool {
-        role >= Role::Client
-    }
+    const MIN_ROLE: Role = Role::Client;
 
     async fn call(ctx: &ToolCtx, args: PendingPaymentsArgs) -> Result<ToolOutput, ToolError> {
         let client = match (
@@ -1105,9 +1089,7 @@ impl Tool for RecordPayment {
         })
     }
 
-    fn allowed(role: Role) -> bool {
-        role.is_staff()
-    }
+    const MIN_ROLE: Role = Role::Staff;
 
     async fn preview(
         ctx: &ToolCtx,
@@ -1263,9 +1245,7 @@ impl Tool for CancelOrder {
         })
     }
 
-    fn allowed(role: Role) -> bool {
-        role.is_staff()
-    }
+    const MIN_ROLE: Role = Role::Staff;
 
     async fn preview(
         ctx: &ToolCtx,
@@ -1368,9 +1348,7 @@ impl Tool for EscalateToStaff {
         })
     }
 
-    fn allowed(_: Role) -> bool {
-        true
-    }
+    const MIN_ROLE: Role = Role::Guest;
 
     async fn call(ctx: &ToolCtx, args: EscalateArgs) -> Result<ToolOutput, ToolError> {
         let reason: String = args

@@ -129,9 +129,19 @@ where
 
 async fn count(store: &Store) -> (u64, u64, u64, usize) {
     (
-        store.clients().count_documents(doc! {}).await.unwrap(),
-        store.orders().count_documents(doc! {}).await.unwrap(),
-        store.payments().count_documents(doc! {}).await.unwrap(),
+        store
+            .raw()
+            .clients()
+            .count_documents(doc! {})
+            .await
+            .unwrap(),
+        store.raw().orders().count_documents(doc! {}).await.unwrap(),
+        store
+            .raw()
+            .payments()
+            .count_documents(doc! {})
+            .await
+            .unwrap(),
         store.open_tickets(1000).await.unwrap().len(),
     )
 }
@@ -330,6 +340,7 @@ async fn a_cancellation_in_chat_waits_for_a_yes() {
         .unwrap();
     let order = db
         .store
+        .raw()
         .orders()
         .find_one(doc! { "client_id": priya.id, "status": "pending" })
         .await
@@ -431,7 +442,7 @@ async fn dashboard_figures_equal_sums_over_the_documents() {
     let (db, _) = TestDb::with_demo_data(300).await;
     let agents = agents(&db);
     let now = demo_now();
-    let payments: Vec<Payment> = all(db.store.payments()).await;
+    let payments: Vec<Payment> = all(db.store.raw().payments()).await;
     let clients: Vec<Client> = db.store.find_clients(doc! {}).await.unwrap();
     let nov_1 = local(2026, 11, 1, 0);
     let oct_1 = local(2026, 10, 1, 0);
@@ -565,6 +576,7 @@ async fn support_tools_read_and_write_what_they_say() {
 
     // Order status of the demo order, against the order and its payment in the database.
     let order: Order = store
+        .raw()
         .orders()
         .find_one(doc! { "number": 12345_i64 })
         .await
@@ -579,6 +591,7 @@ async fn support_tools_read_and_write_what_they_say() {
     assert_eq!(result(&r)["order"]["course"], order.course_name.as_str());
     assert_eq!(result(&r)["order"]["status"], order.status.as_str());
     let order_payments: Vec<Payment> = store
+        .raw()
         .payments()
         .find(doc! { "order_id": order.id })
         .await
@@ -598,6 +611,7 @@ async fn support_tools_read_and_write_what_they_say() {
     assert_eq!(r.intent, "list_classes", "{r:#?}");
     assert!(r.answer.contains("23–29 Nov 2026"), "{}", r.answer);
     let nearby: Vec<ClassSession> = store
+        .raw()
         .classes()
         .find(doc! { "starts_at": {
             "$gte": bson::DateTime::from_chrono(week_start - Duration::days(7)),
@@ -668,7 +682,7 @@ async fn support_tools_read_and_write_what_they_say() {
     }
 
     // The price of a course.
-    let courses: Vec<Course> = all(store.courses()).await;
+    let courses: Vec<Course> = all(store.raw().courses()).await;
     let pilates = courses.iter().find(|c| c.name == "Pilates").unwrap();
     let r = support(&agents, &staff, "price of pilates").await;
     assert_eq!(r.intent, "course_info", "{r:#?}");
@@ -724,6 +738,7 @@ async fn support_tools_read_and_write_what_they_say() {
     assert!(again.answer.contains(&number), "{}", again.answer);
     let n: i64 = number.trim_start_matches('#').parse().unwrap();
     let made: Order = store
+        .raw()
         .orders()
         .find_one(doc! { "number": n })
         .await
@@ -734,6 +749,7 @@ async fn support_tools_read_and_write_what_they_say() {
     assert_eq!(made.status, OrderStatus::Pending);
     assert_eq!(made.amount, beginner.price);
     let pay: Payment = store
+        .raw()
         .payments()
         .find_one(doc! { "order_id": made.id })
         .await
@@ -788,6 +804,7 @@ async fn support_tools_read_and_write_what_they_say() {
     .await;
     assert_eq!(r.intent, "record_payment", "{r:#?}");
     let pay: Payment = store
+        .raw()
         .payments()
         .find_one(doc! { "_id": pay.id })
         .await
@@ -797,6 +814,7 @@ async fn support_tools_read_and_write_what_they_say() {
     assert_eq!(pay.method, PaymentMethod::Cash);
     assert_eq!(pay.paid_at, Some(now));
     let made: Order = store
+        .raw()
         .orders()
         .find_one(doc! { "_id": made.id })
         .await
@@ -815,6 +833,7 @@ async fn support_tools_read_and_write_what_they_say() {
     assert_eq!(result(&r)["changed"], false, "{r:#?}");
     assert!(r.answer.contains("already paid"), "{}", r.answer);
     let still: Payment = store
+        .raw()
         .payments()
         .find_one(doc! { "_id": pay.id })
         .await
@@ -870,8 +889,8 @@ async fn a_client_sees_only_their_own_records() {
         .unwrap()
         .unwrap();
     assert_eq!(priya_caller.client_id, Some(priya.id));
-    let orders: Vec<Order> = all(store.orders()).await;
-    let payments: Vec<Payment> = all(store.payments()).await;
+    let orders: Vec<Order> = all(store.raw().orders()).await;
+    let payments: Vec<Payment> = all(store.raw().payments()).await;
     let own_orders: Vec<&Order> = orders.iter().filter(|o| o.client_id == priya.id).collect();
     let own_numbers: BTreeSet<u32> = own_orders.iter().map(|o| o.number.get()).collect();
     let own_courses: BTreeSet<&str> = own_orders.iter().map(|o| o.course_name.as_str()).collect();
@@ -1035,6 +1054,7 @@ async fn a_client_sees_only_their_own_records() {
         check(text, &r);
     }
     let theirs: Payment = store
+        .raw()
         .payments()
         .find_one(doc! { "order_number": i64::from(other.pending), "status": "pending" })
         .await
@@ -1149,6 +1169,7 @@ async fn a_client_sees_only_their_own_records() {
         let r = support(&agents, &priya_caller, &text).await;
         assert_ne!(r.intent, "record_payment", "{text:?}: {r:#?}");
         let now_pay: Payment = store
+            .raw()
             .payments()
             .find_one(doc! { "_id": mine.id })
             .await
@@ -1305,6 +1326,7 @@ async fn a_kept_answer_is_given_again_until_frontdesk_writes_anything() {
     let staff = Caller::staff();
     let first = demo_order_status(&kept, &staff).await;
     let order: Order = store
+        .raw()
         .orders()
         .find_one(doc! { "number": 12_345 })
         .await
@@ -1321,6 +1343,7 @@ async fn a_kept_answer_is_given_again_until_frontdesk_writes_anything() {
         OrderStatus::Completed
     };
     store
+        .raw()
         .orders()
         .update_one(
             doc! { "_id": order.id },
@@ -1356,6 +1379,7 @@ async fn a_kept_answer_is_only_ever_given_to_the_same_role_and_client() {
     let store = &db.store;
     let agents = agents(&db);
     let order: Order = store
+        .raw()
         .orders()
         .find_one(doc! { "number": 12_345 })
         .await
@@ -1363,6 +1387,7 @@ async fn a_kept_answer_is_only_ever_given_to_the_same_role_and_client() {
         .unwrap();
     let owner = store.client_by_id(order.client_id).await.unwrap().unwrap();
     let other_order: Order = store
+        .raw()
         .orders()
         .find_one(doc! { "client_id": { "$ne": owner.id } })
         .await

@@ -942,7 +942,7 @@ async fn the_demo_data_figures_match_the_documents() {
 
     // Revenue this month, to date.
     let month = Period::ThisMonth.resolve(now, ist()).unwrap().to_date(now);
-    let payments = all(s.payments()).await;
+    let payments = all(s.raw().payments()).await;
     let paid: Vec<&Payment> = payments
         .iter()
         .filter(|p| {
@@ -987,7 +987,7 @@ async fn the_demo_data_figures_match_the_documents() {
     // Attendance at Pilates in the last 30 days.
     let pilates = s.course_by_name("Pilates").await.unwrap().unwrap();
     let last30 = Period::LastDays(30).resolve(now, ist()).unwrap();
-    let attendance = all(s.attendance()).await;
+    let attendance = all(s.raw().attendance()).await;
     let at_pilates: Vec<&Attendance> = attendance
         .iter()
         .filter(|a| a.course_id == pilates.id && in_period(a.class_starts_at, &last30))

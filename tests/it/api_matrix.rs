@@ -6,8 +6,8 @@
 //! `endpoints()` is the list of every route; `api_read` checks it against the OpenAPI
 //! document, so a new endpoint cannot be left out of the matrix.
 
+use frontdesk::dev::seed::DEMO_ORDER_NUMBER;
 use frontdesk::domain::{Email, OrderNumber};
-use frontdesk::store::seed::DEMO_ORDER_NUMBER;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 

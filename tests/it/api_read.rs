@@ -85,7 +85,7 @@ async fn analytics_give_the_dashboard_agents_numbers_and_the_documents_sums() {
     let store = db.store.clone();
     let api = TestApi::spawn(db).await;
     let manager = api.token("manager", "read-test");
-    let payments: Vec<Payment> = all(store.payments()).await;
+    let payments: Vec<Payment> = all(store.raw().payments()).await;
     let month = to_date(Period::ThisMonth);
 
     // Revenue this month: the agent, the endpoint and the documents agree.
@@ -222,7 +222,7 @@ async fn analytics_give_the_dashboard_agents_numbers_and_the_documents_sums() {
     assert_eq!(figures["attended"], said["report"]["attended"], "{figures}");
     assert_eq!(figures["total"], said["report"]["total"]);
     assert_eq!(figures["percent"], said["report"]["percent"]);
-    let records: Vec<Attendance> = all(store.attendance()).await;
+    let records: Vec<Attendance> = all(store.raw().attendance()).await;
     let at_pilates: Vec<&Attendance> = records
         .iter()
         .filter(|a| a.course_id == pilates.id && within(a.class_starts_at, &month))
@@ -247,7 +247,7 @@ async fn analytics_give_the_dashboard_agents_numbers_and_the_documents_sums() {
 
     // Course enrollment and fill rate this month.
     let figures = ok(&api, &manager, "/api/analytics/courses?period=this_month").await;
-    let orders: Vec<Order> = all(store.orders()).await;
+    let orders: Vec<Order> = all(store.raw().orders()).await;
     let mut per_course: BTreeMap<String, (u64, BTreeSet<String>)> = BTreeMap::new();
     for o in orders
         .iter()
@@ -271,7 +271,7 @@ async fn analytics_give_the_dashboard_agents_numbers_and_the_documents_sums() {
         .map(|l| l["orders"].as_u64().unwrap())
         .collect();
     assert_eq!(listed, counts, "most orders first");
-    let classes: Vec<ClassSession> = all(store.classes()).await;
+    let classes: Vec<ClassSession> = all(store.raw().classes()).await;
     let held: Vec<&ClassSession> = classes
         .iter()
         .filter(|c| !c.cancelled && within(c.starts_at(), &month))
@@ -321,7 +321,7 @@ async fn the_catalogue_lists_courses_and_classes() {
 
     // This week's classes (the whole week), earliest first, none cancelled.
     let week = Period::ThisWeek.resolve(demo_now(), ist()).unwrap();
-    let classes: Vec<ClassSession> = all(store.classes()).await;
+    let classes: Vec<ClassSession> = all(store.raw().classes()).await;
     let expected: Vec<&ClassSession> = classes
         .iter()
         .filter(|c| !c.cancelled && within(c.starts_at(), &week))

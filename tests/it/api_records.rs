@@ -547,7 +547,7 @@ async fn client_input_errors_name_the_field() {
         r.problem(422, Some(field));
     }
     assert_eq!(
-        s.clients().count_documents(doc! {}).await.unwrap(),
+        s.raw().clients().count_documents(doc! {}).await.unwrap(),
         2,
         "no invalid client was stored"
     );
@@ -770,6 +770,7 @@ async fn deleting_a_client_is_refused_while_orders_are_unpaid() {
     assert!(r.text.is_empty());
     assert!(s.client_by_id(fx.priya.id).await.unwrap().is_none());
     let raw = s
+        .raw()
         .database()
         .collection::<bson::Document>("clients")
         .find_one(doc! { "_id": fx.priya.id })
@@ -890,14 +891,16 @@ async fn orders_are_created_once_per_idempotency_key() {
         .await;
     assert_eq!(r.ok(200)["order"]["id"], first["order"]["id"]);
     assert_eq!(
-        s.orders()
+        s.raw()
+            .orders()
             .count_documents(doc! { "client_id": fx.priya.id })
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        s.payments()
+        s.raw()
+            .payments()
             .count_documents(doc! { "client_id": fx.priya.id })
             .await
             .unwrap(),
@@ -945,7 +948,8 @@ async fn orders_are_created_once_per_idempotency_key() {
         .await;
     assert_ne!(r1.ok(201)["order"]["id"], r2.ok(201)["order"]["id"]);
     assert_eq!(
-        s.orders()
+        s.raw()
+            .orders()
             .count_documents(doc! { "client_id": fx.priya.id })
             .await
             .unwrap(),
@@ -1010,7 +1014,7 @@ async fn order_creation_errors() {
     )
     .await
     .problem(403, None);
-    assert_eq!(s.orders().count_documents(doc! {}).await.unwrap(), 0);
+    assert_eq!(s.raw().orders().count_documents(doc! {}).await.unwrap(), 0);
     let own = post(&fx.priya_tok, json!({ "course_id": yoga })).await;
     assert_eq!(own.ok(201)["order"]["client_id"], priya);
     let own_explicit = post(
@@ -1020,7 +1024,8 @@ async fn order_creation_errors() {
     .await;
     assert_eq!(own_explicit.ok(201)["payment"]["method"], "online");
     assert_eq!(
-        s.orders()
+        s.raw()
+            .orders()
             .count_documents(doc! { "client_id": fx.priya.id })
             .await
             .unwrap(),
@@ -1285,7 +1290,8 @@ async fn recording_a_payment_confirms_the_order_once() {
     // Failed and refunded payments cannot be marked paid.
     for status in ["failed", "refunded"] {
         let other = fx.order(&fx.rahul, &fx.yoga, 1).await;
-        s.payments()
+        s.raw()
+            .payments()
             .update_one(
                 doc! { "_id": other.payment.id },
                 doc! { "$set": { "status": status } },

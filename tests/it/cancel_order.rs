@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use bson::{doc, Document};
+use frontdesk::dev::seed::DEMO_ORDER_NUMBER;
 use frontdesk::domain::{Client, Email, Order, OrderNumber, OrderStatus, Payment, PaymentStatus};
 use frontdesk::integrations::worker::OutboxWorker;
 use frontdesk::integrations::{ChatRoutes, Providers};
-use frontdesk::store::seed::DEMO_ORDER_NUMBER;
 use frontdesk::store::{Job, LinkedIdentity, OutboxStatus, Store};
 use frontdesk::tools::{AgentKind, Caller, Registry, Role, ToolCtx, ToolErrorKind};
 use frontdesk_chat::Platform;
@@ -43,6 +43,7 @@ async fn priya(store: &Store) -> Client {
 /// Priya's unpaid order (her Yin Yoga enrolment in the demo data).
 async fn unpaid_order_of(store: &Store, client: &Client) -> Order {
     store
+        .raw()
         .orders()
         .find_one(doc! { "client_id": client.id, "status": "pending" })
         .await
@@ -61,6 +62,7 @@ async fn payments_of(store: &Store, order: &Order) -> Vec<Payment> {
 /// The order's document as stored, with the fields the type does not carry.
 async fn raw_order(store: &Store, order: &Order) -> Document {
     store
+        .raw()
         .database()
         .collection::<Document>("orders")
         .find_one(doc! { "_id": order.id })
@@ -79,6 +81,7 @@ async fn cancel_audits(store: &Store, order: &Order) -> Vec<frontdesk::store::Au
 /// Every pending payment's amount, added up here from the payments collection.
 async fn owed(store: &Store) -> (i64, u64) {
     let pending: Vec<Payment> = store
+        .raw()
         .payments()
         .find(doc! { "status": "pending" })
         .await
@@ -227,6 +230,7 @@ async fn staff_cancel_an_unpaid_order_once_and_the_client_is_told() {
     assert_eq!(again.data["changed"], false);
     assert_eq!(cancel_audits(&store, &unpaid).await.len(), 1);
     let notices = store
+        .raw()
         .database()
         .collection::<Document>("outbox")
         .count_documents(doc! { "key": &key })

@@ -56,7 +56,7 @@ async fn a_manager_asks_for_revenue_in_discord_and_gets_the_figure() {
         .with_id(5001),
     );
     let sent = fake.wait_for_messages(1, WAIT).await;
-    let payments: Vec<Payment> = all(db.store.payments()).await;
+    let payments: Vec<Payment> = all(db.store.raw().payments()).await;
     let (total, n) = paid_between(&payments, local(2026, 11, 1, 0), demo_now());
     assert!(total > 0);
     let figure = format_minor(total, Currency::INR);

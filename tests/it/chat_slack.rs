@@ -80,6 +80,7 @@ async fn events_api_answers_staff_in_the_thread_and_a_retry_gets_no_second_reply
     let posts = fake.wait_for_delivered("chat.postMessage", 1, WAIT).await;
     let order: Order = db
         .store
+        .raw()
         .orders()
         .find_one(doc! { "number": 12345 })
         .await
@@ -150,7 +151,7 @@ async fn socket_mode_answers_a_manager_with_figures_as_blocks() {
         "acked within 3 s"
     );
     let posts = fake.wait_for_delivered("chat.postMessage", 1, WAIT).await;
-    let payments: Vec<Payment> = all(db.store.payments()).await;
+    let payments: Vec<Payment> = all(db.store.raw().payments()).await;
     let (total, _) = paid_between(&payments, local(2026, 11, 1, 0), demo_now());
     let figure = format_minor(total, Currency::INR);
     let text = posts[0].param("text").unwrap();

@@ -23,6 +23,7 @@ const TOKEN: &str = "123456:telegram-test-token";
 
 async fn order_12345(db: &TestDb) -> Order {
     db.store
+        .raw()
         .orders()
         .find_one(doc! { "number": 12345 })
         .await

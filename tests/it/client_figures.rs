@@ -53,6 +53,7 @@ fn within(t: DateTime<Utc>, p: &ResolvedPeriod) -> bool {
 /// Every client document as stored (deleted ones too).
 async fn raw_clients(store: &Store) -> Vec<Document> {
     store
+        .raw()
         .clients()
         .find(doc! {})
         .await
@@ -193,12 +194,14 @@ async fn the_client_summary_counts_every_client_by_status_as_the_collection_says
 
     // A database from before the counts were kept counts them once, at the next start.
     store
+        .raw()
         .database()
         .collection::<Document>("client_statuses")
         .drop()
         .await
         .unwrap();
     store
+        .raw()
         .database()
         .collection::<Document>("counters")
         .delete_one(doc! { "_id": "client_statuses" })
@@ -231,6 +234,7 @@ async fn per_client(store: &Store, by: &str, p: &ResolvedPeriod) -> HashMap<Obje
     let mut sums: HashMap<ObjectId, (i64, u64)> = HashMap::new();
     if by == "spend" {
         let payments: Vec<Payment> = store
+            .raw()
             .payments()
             .find(doc! {})
             .await
@@ -248,6 +252,7 @@ async fn per_client(store: &Store, by: &str, p: &ResolvedPeriod) -> HashMap<Obje
         }
     } else {
         let records: Vec<Attendance> = store
+            .raw()
             .attendance()
             .find(doc! {})
             .await

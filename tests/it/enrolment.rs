@@ -102,6 +102,7 @@ async fn an_enrolment_sends_a_payment_link_and_the_payment_sends_a_receipt() {
     assert!(answer.contains("Stripe payment link follows"), "{answer}");
     let order: Order = db
         .store
+        .raw()
         .orders()
         .find_one(doc! { "client_id": priya.id, "course_name": "Yoga Beginner" })
         .sort(doc! { "created_at": -1 })
@@ -137,6 +138,7 @@ async fn an_enrolment_sends_a_payment_link_and_the_payment_sends_a_receipt() {
     );
     let payment: Payment = db
         .store
+        .raw()
         .payments()
         .find_one(doc! { "order_id": order.id })
         .await
@@ -202,6 +204,7 @@ async fn an_enrolment_sends_a_payment_link_and_the_payment_sends_a_receipt() {
     }
     let paid: Payment = db
         .store
+        .raw()
         .payments()
         .find_one(doc! { "_id": payment.id })
         .await
@@ -256,7 +259,7 @@ async fn without_a_payment_provider_the_client_is_told_to_pay_at_the_desk() {
 #[tokio::test]
 async fn an_enquiry_is_acknowledged_by_email_once() {
     let db = TestDb::new().await;
-    frontdesk::store::seed::seed(&db.store, &crate::harness::demo_options(5))
+    frontdesk::dev::seed::seed(&db.store, &crate::harness::demo_options(5))
         .await
         .unwrap();
     let sendgrid = MockServer::start().await;

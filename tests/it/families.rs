@@ -103,7 +103,7 @@ async fn list_classes_of_a_family_lists_every_class_of_its_courses() {
     let (db, _) = TestDb::with_demo_data(60).await;
     let s = &db.store;
     let staff = ctx(s, Caller::staff());
-    let courses = all(s.courses()).await;
+    let courses = all(s.raw().courses()).await;
     let yoga = family_of(&courses, "yoga");
     assert!(
         yoga.len() >= 2,
@@ -111,7 +111,7 @@ async fn list_classes_of_a_family_lists_every_class_of_its_courses() {
     );
     let yoga_ids: BTreeSet<ObjectId> = yoga.iter().map(|c| c.id).collect();
     let yoga_names: BTreeSet<String> = yoga.iter().map(|c| c.name.clone()).collect();
-    let classes = all(s.classes()).await;
+    let classes = all(s.raw().classes()).await;
 
     for token in ["next_week", "tomorrow", "next_7_days"] {
         let out = call(
@@ -251,9 +251,9 @@ async fn attendance_and_fill_rate_of_a_family_add_up_its_courses() {
     let (db, _) = TestDb::with_demo_data(150).await;
     let s = &db.store;
     let manager = ctx(s, Caller::manager());
-    let courses = all(s.courses()).await;
-    let classes = all(s.classes()).await;
-    let attendance: Vec<Attendance> = all(s.attendance()).await;
+    let courses = all(s.raw().courses()).await;
+    let classes = all(s.raw().classes()).await;
+    let attendance: Vec<Attendance> = all(s.raw().attendance()).await;
 
     for word in ["yoga", "pilates"] {
         let family = family_of(&courses, word);
@@ -438,8 +438,8 @@ async fn fill_rate_lists_the_emptiest_or_the_fullest_first() {
     let (db, _) = TestDb::with_demo_data(150).await;
     let s = &db.store;
     let manager = ctx(s, Caller::manager());
-    let classes = all(s.classes()).await;
-    let attendance: Vec<Attendance> = all(s.attendance()).await;
+    let classes = all(s.raw().classes()).await;
+    let attendance: Vec<Attendance> = all(s.raw().attendance()).await;
     let p = resolved("last_month");
 
     // Each course's fill rate computed here: attended records over capacity of the
@@ -589,14 +589,14 @@ async fn staff_see_who_owes_each_pending_payment_and_a_client_sees_no_names() {
     let (db, _) = TestDb::with_demo_data(150).await;
     let s = &db.store;
     let staff = ctx(s, Caller::staff());
-    let courses = all(s.courses()).await;
-    let payments = all(s.payments()).await;
+    let courses = all(s.raw().courses()).await;
+    let payments = all(s.raw().payments()).await;
     let pending: Vec<&Payment> = payments
         .iter()
         .filter(|p| p.status == PaymentStatus::Pending)
         .collect();
     assert!(pending.len() > 3);
-    let names: HashMap<ObjectId, String> = all(s.clients())
+    let names: HashMap<ObjectId, String> = all(s.raw().clients())
         .await
         .iter()
         .map(|d: &Document| {

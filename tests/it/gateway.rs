@@ -15,7 +15,6 @@ use frontdesk::domain::{Order, OrderStatus};
 use frontdesk::gateway::platforms::{self, ChatAdapters};
 use frontdesk::gateway::{Gateway, GatewaySettings, Outcome, Person, RoleQuotas, Route};
 use frontdesk::integrations::email::EmailSender;
-use frontdesk::store::names;
 use frontdesk::tools::{AgentKind, Role};
 use frontdesk_chat::{AdapterError, ChatAdapter, DynChatAdapter, Inbound, Outbound, Platform};
 use serde_json::Value;
@@ -161,6 +160,7 @@ pub async fn run(gw: &Gateway, rec: &Arc<Recorder>, inbound: Inbound) -> Outcome
 async fn order_12345_status(db: &TestDb) -> OrderStatus {
     let order: Order = db
         .store
+        .raw()
         .orders()
         .find_one(doc! { "number": 12345 })
         .await
@@ -267,8 +267,9 @@ async fn unrouted_channels_are_ignored_without_a_trace() {
     assert!(rec.typing.lock().unwrap().is_empty());
     let marks = db
         .store
+        .raw()
         .database()
-        .collection::<bson::Document>(names::PROCESSED_EVENTS)
+        .collection::<bson::Document>("processed_events")
         .count_documents(doc! {})
         .await
         .unwrap();
@@ -280,7 +281,14 @@ async fn a_retried_event_gets_no_second_reply_and_no_second_order() {
     let (db, _) = TestDb::with_demo_data(40).await;
     let gw = gateway_with(&db, gateway_settings(), &env(&[]));
     let rec = Arc::new(Recorder::default());
-    let orders = || async { db.store.orders().count_documents(doc! {}).await.unwrap() };
+    let orders = || async {
+        db.store
+            .raw()
+            .orders()
+            .count_documents(doc! {})
+            .await
+            .unwrap()
+    };
     let before = orders().await;
     let text = "Create an order for Yoga Beginner for Priya Sharma";
     let first = run(
@@ -458,6 +466,7 @@ async fn a_guest_links_by_sharing_their_own_contact_and_then_sees_only_their_ord
     // Another client's order stays hidden from her whatever she writes.
     let other: Order = db
         .store
+        .raw()
         .orders()
         .find_one(doc! { "client_id": { "$ne": link.client_id } })
         .await
@@ -854,6 +863,7 @@ async fn a_group_chat_shows_nobody_personal_data() {
     let (db, _) = TestDb::with_demo_data(40).await;
     let order: Order = db
         .store
+        .raw()
         .orders()
         .find_one(doc! { "number": 12345 })
         .await

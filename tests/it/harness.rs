@@ -3,9 +3,9 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, FixedOffset, Utc};
+use frontdesk::dev::localdb::process_wide_url;
+use frontdesk::dev::seed::{seed, SeedOptions, SeedReport};
 use frontdesk::domain::Currency;
-use frontdesk::store::localdb::process_wide_url;
-use frontdesk::store::seed::{seed, SeedOptions, SeedReport};
 use frontdesk::store::Store;
 
 /// The "now" of the demo data and the eval file.

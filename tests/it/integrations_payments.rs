@@ -585,6 +585,7 @@ impl Hooks {
     async fn payment_now(&self, id: ObjectId) -> Option<Payment> {
         self.db
             .store
+            .raw()
             .payments()
             .find_one(doc! { "_id": id })
             .await
@@ -613,6 +614,7 @@ impl Hooks {
     async fn paid_count(&self) -> u64 {
         self.db
             .store
+            .raw()
             .payments()
             .count_documents(doc! { "status": "paid" })
             .await

@@ -884,8 +884,9 @@ async fn a_long_list_is_shown_as_it_is_without_a_second_model_call() {
     // Every pending payment's client, read straight from the documents.
     let pending: Vec<bson::Document> = db
         .store
+        .raw()
         .database()
-        .collection::<bson::Document>(frontdesk::store::names::PAYMENTS)
+        .collection::<bson::Document>("payments")
         .find(bson::doc! { "status": "pending" })
         .await
         .unwrap()

@@ -27,4 +27,5 @@ mod outbox;
 mod protect;
 mod rollups;
 mod seed;
+mod shutdown;
 mod store;

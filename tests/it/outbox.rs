@@ -397,7 +397,7 @@ async fn reminders_go_out_once_however_many_schedulers_run() {
     // What the scheduler should find, computed here from the documents.
     let lead = chrono::Duration::minutes(i64::from(s.integrations.class_lead_minutes));
     let classes: Vec<frontdesk::domain::ClassSession> =
-        crate::agents::all(db.store.classes()).await;
+        crate::agents::all(db.store.raw().classes()).await;
     let clients: Vec<frontdesk::domain::Client> =
         db.store.find_clients(bson::doc! {}).await.unwrap();
     let now = clock.now();
@@ -414,7 +414,8 @@ async fn reminders_go_out_once_however_many_schedulers_run() {
             .filter(|c| c.enrollments.iter().any(|e| e.course_id == class.course_id))
             .count();
     }
-    let payments: Vec<frontdesk::domain::Payment> = crate::agents::all(db.store.payments()).await;
+    let payments: Vec<frontdesk::domain::Payment> =
+        crate::agents::all(db.store.raw().payments()).await;
     let cutoff = now - chrono::Duration::days(i64::from(s.integrations.payment_overdue_days));
     // Overdue, but not by more than the reminder window.
     let oldest = cutoff
@@ -491,7 +492,7 @@ async fn the_calendar_follows_the_classes_once_per_change() {
     );
     let now = clock.now();
     let classes: Vec<frontdesk::domain::ClassSession> =
-        crate::agents::all(db.store.classes()).await;
+        crate::agents::all(db.store.raw().classes()).await;
     let upcoming: Vec<_> = classes
         .iter()
         .filter(|c| c.starts_at() > now && c.starts_at() <= now + chrono::Duration::days(14))
@@ -558,7 +559,11 @@ async fn the_calendar_follows_the_classes_once_per_change() {
 async fn an_unreadable_item_is_parked_and_dead_items_can_be_requeued() {
     let db = TestDb::new().await;
     let now = demo_now();
-    let raw = db.store.database().collection::<bson::Document>("outbox");
+    let raw = db
+        .store
+        .raw()
+        .database()
+        .collection::<bson::Document>("outbox");
     raw.insert_one(bson::doc! {
         "_id": bson::oid::ObjectId::new(), "key": "from:the-future", "job": { "kind": "teleport" },
         "status": "pending", "attempts": 0, "next_attempt_at": bson::DateTime::from_chrono(now),
@@ -691,7 +696,8 @@ async fn the_daily_digest_goes_to_the_management_channel_once_a_day() {
         .unwrap()
         .with_timezone(&Utc);
     let end = start + chrono::Duration::days(1);
-    let payments: Vec<frontdesk::domain::Payment> = crate::agents::all(db.store.payments()).await;
+    let payments: Vec<frontdesk::domain::Payment> =
+        crate::agents::all(db.store.raw().payments()).await;
     let (total, n) = crate::agents::paid_between(&payments, start, end);
     let figure = frontdesk::domain::format_minor(total, frontdesk::domain::Currency::INR);
     assert!(

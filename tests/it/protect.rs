@@ -8,7 +8,7 @@ use frontdesk::agents::{AgentReply, AgentRequest, Agents};
 use frontdesk::domain::{Email, Phone};
 use frontdesk::gateway::Outcome;
 use frontdesk::protect::{Key, Keyring};
-use frontdesk::store::{names, AuditRecord, ClientQuery, Store, StoreError};
+use frontdesk::store::{AuditRecord, ClientQuery, Store, StoreError};
 use frontdesk::tools::{AgentKind, Caller};
 use futures::TryStreamExt;
 use reqwest::Method;
@@ -19,6 +19,7 @@ use crate::harness::{server_url, TestApi, TestDb};
 
 async fn raw_clients(store: &Store) -> Vec<Document> {
     store
+        .raw()
         .clients()
         .find(doc! {})
         .sort(doc! { "_id": 1 })
@@ -145,7 +146,7 @@ async fn protect_lookups_by_email_and_phone_still_work_through_the_blind_index()
         "one client has Priya's number"
     );
     // The lookups use the blind-index indexes.
-    let names: Vec<String> = store.clients().list_index_names().await.unwrap();
+    let names: Vec<String> = store.raw().clients().list_index_names().await.unwrap();
     for expected in ["email_bi_unique", "phone_bi"] {
         assert!(names.iter().any(|n| n == expected), "{names:?}");
     }
@@ -264,7 +265,13 @@ fn keyring(current: u8, old: &[u8]) -> Keyring {
 async fn protect_rotate_key_moves_every_record_and_resumes_after_an_interruption() {
     // Seeded under key A (the harness key, bytes of 7).
     let (db, _) = TestDb::with_demo_data(60).await;
-    let total = db.store.clients().count_documents(doc! {}).await.unwrap();
+    let total = db
+        .store
+        .raw()
+        .clients()
+        .count_documents(doc! {})
+        .await
+        .unwrap();
     let a_id = db.store.keys().current_id().to_owned();
     let b = reopen_with_keys(&db, 9, &[7]).await;
     let b_id = b.keys().current_id().to_owned();
@@ -337,6 +344,7 @@ async fn protect_documents_from_before_encryption_read_and_are_sealed_by_rotate_
     let db = TestDb::new().await;
     let id = bson::oid::ObjectId::new();
     db.store
+        .raw()
         .clients()
         .insert_one(doc! {
             "_id": id, "name": "Old Timer", "name_tokens": ["old", "timer"],
@@ -417,8 +425,9 @@ async fn trail_of(store: &Store, collection: &str, target: &str) -> Vec<Trail> {
 /// Every audit entry as stored, to look for personal data in.
 async fn raw_audit(store: &Store) -> Vec<Document> {
     store
+        .raw()
         .database()
-        .collection::<Document>(names::AUDIT)
+        .collection::<Document>("audit")
         .find(doc! {})
         .await
         .unwrap()
@@ -496,7 +505,7 @@ async fn protect_rest_writes_are_audited_with_who_what_and_endpoint() {
     let store = &api.db.store;
     let rest = Some("rest");
     assert_eq!(
-        trail_of(store, names::CLIENTS, &client_id).await,
+        trail_of(store, "clients", &client_id).await,
         vec![
             entry(
                 "admin-7",
@@ -525,7 +534,7 @@ async fn protect_rest_writes_are_audited_with_who_what_and_endpoint() {
         ]
     );
     assert_eq!(
-        trail_of(store, names::ORDERS, &order_id).await,
+        trail_of(store, "orders", &order_id).await,
         vec![
             entry(
                 "staff-3",
@@ -546,7 +555,7 @@ async fn protect_rest_writes_are_audited_with_who_what_and_endpoint() {
         ]
     );
     assert_eq!(
-        trail_of(store, names::PAYMENTS, &payment_id).await,
+        trail_of(store, "payments", &payment_id).await,
         vec![entry(
             "staff-3",
             "staff",
@@ -600,6 +609,7 @@ async fn protect_agent_tools_and_chat_linking_are_audited_with_the_chat_account(
         rec.texts()
     );
     let order = store
+        .raw()
         .orders()
         .find_one(doc! { "course_name": "Yoga Beginner", "idempotency_key": { "$exists": true } })
         .await
@@ -683,7 +693,7 @@ async fn protect_agent_tools_and_chat_linking_are_audited_with_the_chat_account(
     let unlink = telegram_dm("6160", "/unlink", 2);
     assert_eq!(run(&gw, &rec, unlink).await, Outcome::Linking);
     assert_eq!(
-        trail_of(&store, names::IDENTITIES, "telegram:6160").await,
+        trail_of(&store, "identities", "telegram:6160").await,
         vec![
             entry(
                 "telegram:6160",

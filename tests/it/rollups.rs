@@ -50,7 +50,7 @@ fn number(d: &Document, key: &str) -> i64 {
 }
 
 fn raw_classes(s: &Store) -> mongodb::Collection<Document> {
-    s.database().collection("classes")
+    s.raw().database().collection("classes")
 }
 
 /// (marked, attended) as the class document carries them.
@@ -66,6 +66,7 @@ async fn carried(s: &Store, class: ObjectId) -> (i64, i64) {
 /// (marked, attended) counted from the class's records.
 async fn counted(s: &Store, class: ObjectId) -> (i64, i64) {
     let records: Vec<Attendance> = s
+        .raw()
         .attendance()
         .find(doc! { "class_id": class })
         .await
@@ -81,13 +82,15 @@ async fn counted(s: &Store, class: ObjectId) -> (i64, i64) {
 /// collections gone and its marker too.
 async fn as_before_it(s: &Store, collections: &[&str], marker: &str) {
     for name in collections {
-        s.database()
+        s.raw()
+            .database()
             .collection::<Document>(name)
             .drop()
             .await
             .unwrap();
     }
-    s.database()
+    s.raw()
+        .database()
         .collection::<Document>("counters")
         .delete_one(doc! { "_id": marker })
         .await
@@ -205,7 +208,10 @@ async fn records_for_an_unknown_class_write_nothing() {
         s.record_attendance(&records).await,
         Err(StoreError::NotFound { what: "class", .. })
     ));
-    assert_eq!(s.attendance().count_documents(doc! {}).await.unwrap(), 0);
+    assert_eq!(
+        s.raw().attendance().count_documents(doc! {}).await.unwrap(),
+        0
+    );
     assert_eq!(carried(s, class.id).await, (0, 0));
 
     // The known class alone goes in, counted.
@@ -239,7 +245,7 @@ async fn a_database_from_before_the_counts_is_counted_once_when_opened() {
             marked_at: demo_now(),
         })
         .collect();
-    s.attendance().insert_many(&records).await.unwrap();
+    s.raw().attendance().insert_many(&records).await.unwrap();
     as_before_it(s, &[], "attendance_counts").await;
     assert_eq!(carried(s, class.id).await, (0, 0));
 
@@ -269,6 +275,7 @@ async fn a_database_from_before_the_counts_is_counted_once_when_opened() {
 /// Revenue of `period` added up here from every payment in the database.
 async fn paid_in(s: &Store, period: &ResolvedPeriod) -> (i64, u64, Vec<(String, i64)>) {
     let all: Vec<Payment> = s
+        .raw()
         .payments()
         .find(doc! {})
         .await
@@ -401,6 +408,7 @@ async fn revenue_days_are_counted_once_for_a_database_from_before_them() {
 /// (course, live orders, distinct clients) per course, counted here from every order.
 async fn enrolment_in_orders(s: &Store) -> Vec<(String, u64, u64)> {
     let all: Vec<frontdesk::domain::Order> = s
+        .raw()
         .orders()
         .find(doc! {})
         .await
@@ -525,6 +533,7 @@ async fn enrolments_are_counted_once_for_a_database_from_before_them() {
 /// Clients and leads not deleted who joined in `period`, counted here from every client.
 async fn joined_in(s: &Store, period: &ResolvedPeriod) -> u64 {
     let all: Vec<Document> = s
+        .raw()
         .clients()
         .find(doc! {})
         .await
@@ -610,6 +619,7 @@ async fn join_days_are_counted_once_for_a_database_from_before_them() {
 async fn inactive_in(s: &Store, days: i64) -> (u64, Vec<String>) {
     let cutoff = demo_now() - Duration::days(days);
     let all: Vec<Document> = s
+        .raw()
         .clients()
         .find(doc! {})
         .await
@@ -727,6 +737,7 @@ async fn absence_days_are_counted_once_for_a_database_from_before_them() {
 /// counted here from every payment.
 async fn owed_in(s: &Store) -> (i64, u64, i64, u64) {
     let all: Vec<Payment> = s
+        .raw()
         .payments()
         .find(doc! {})
         .await
@@ -880,7 +891,8 @@ async fn recount_sets_every_kept_figure_right_after_writes_behind_its_back() {
         "visit_days",
         "class_days",
     ] {
-        s.database()
+        s.raw()
+            .database()
             .collection::<Document>(name)
             .delete_many(doc! {})
             .await
@@ -903,6 +915,7 @@ async fn recount_sets_every_kept_figure_right_after_writes_behind_its_back() {
 async fn retention_in(s: &Store) -> (u64, u64) {
     let (p, prev) = (this_month(), this_month().previous());
     let records: Vec<Attendance> = s
+        .raw()
         .attendance()
         .find(doc! {})
         .await
@@ -1010,6 +1023,7 @@ async fn visit_days_are_counted_once_for_a_database_from_before_them() {
 async fn class_figures_in(s: &Store) -> ((u64, u64, u64), (u64, u64)) {
     let month = this_month();
     let classes: Vec<ClassSession> = s
+        .raw()
         .classes()
         .find(doc! {})
         .await
@@ -1018,6 +1032,7 @@ async fn class_figures_in(s: &Store) -> ((u64, u64, u64), (u64, u64)) {
         .await
         .unwrap();
     let records: Vec<Attendance> = s
+        .raw()
         .attendance()
         .find(doc! {})
         .await

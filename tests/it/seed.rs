@@ -2,8 +2,8 @@
 
 use bson::doc;
 use chrono::Duration;
+use frontdesk::dev::seed::seed;
 use frontdesk::domain::{Email, OrderNumber, Period};
-use frontdesk::store::seed::seed;
 use futures::TryStreamExt;
 
 use crate::harness::{demo_now, demo_options, ist, TestDb};
@@ -48,6 +48,7 @@ async fn the_demo_data_keeps_its_promises() {
         assert!(!classes.is_empty(), "{name} has classes this week");
     }
     let pending = s
+        .raw()
         .payments()
         .count_documents(doc! { "status": "pending" })
         .await
@@ -55,13 +56,14 @@ async fn the_demo_data_keeps_its_promises() {
     assert!(pending > 0);
     let month = Period::ThisMonth.resolve(now, ist()).unwrap();
     let new_this_month = s
-        .clients()
+        .raw().clients()
         .count_documents(doc! { "joined_at": { "$gte": bson::DateTime::from_chrono(month.start), "$lt": bson::DateTime::from_chrono(now) } })
         .await
         .unwrap();
     assert!(new_this_month > 0);
     let cutoff = bson::DateTime::from_chrono(now - Duration::days(30));
     let inactive = s
+        .raw()
         .clients()
         .count_documents(doc! { "last_visit_at": { "$lt": cutoff } })
         .await
@@ -69,7 +71,8 @@ async fn the_demo_data_keeps_its_promises() {
     assert!(inactive > 0);
     let pilates = s.course_by_name("Pilates").await.unwrap().unwrap();
     assert!(
-        s.attendance()
+        s.raw()
+            .attendance()
             .count_documents(doc! { "course_id": pilates.id })
             .await
             .unwrap()
@@ -79,6 +82,7 @@ async fn the_demo_data_keeps_its_promises() {
     // Consistency: every attendance is for a class of the same course, every paid payment
     // belongs to a confirmed or completed order, and last visits match attendance.
     let paid: Vec<_> = s
+        .raw()
         .payments()
         .find(doc! { "status": "paid" })
         .await
@@ -96,6 +100,7 @@ async fn the_demo_data_keeps_its_promises() {
         assert!(p.paid_at.unwrap() <= now);
     }
     let visits: Vec<_> = s
+        .raw()
         .attendance()
         .find(doc! { "client_id": priya.id, "status": { "$in": ["present", "late"] } })
         .sort(doc! { "class_starts_at": -1 })

@@ -98,7 +98,7 @@ async fn clients_round_trip_and_emails_are_unique() {
         other => panic!("expected a duplicate error, got {other:?}"),
     }
     assert_eq!(
-        s.clients().count_documents(doc! {}).await.unwrap(),
+        s.raw().clients().count_documents(doc! {}).await.unwrap(),
         1,
         "nothing half-written"
     );
@@ -211,7 +211,11 @@ async fn deleted_clients_disappear_but_keep_their_orders() {
 #[tokio::test]
 async fn documents_that_break_an_invariant_are_errors_on_read_not_panics() {
     let db = TestDb::new().await;
-    let raw = db.store.database().collection::<bson::Document>("clients");
+    let raw = db
+        .store
+        .raw()
+        .database()
+        .collection::<bson::Document>("clients");
     let id = bson::oid::ObjectId::new();
     // A sealed value that opens, but to something that is not an email address.
     let sealed = db
@@ -287,7 +291,7 @@ async fn the_kept_catalogue_follows_every_course_write_at_once() {
     let kept = s.all_courses().await.unwrap();
     assert_eq!(kept[0].price.minor(), 450_000);
     // And the copy is what the database holds.
-    let stored = s.courses().count_documents(doc! {}).await.unwrap();
+    let stored = s.raw().courses().count_documents(doc! {}).await.unwrap();
     assert_eq!(stored, kept.len() as u64);
     s.drop_database().await.unwrap();
     assert!(s.all_courses().await.unwrap().is_empty());
@@ -366,7 +370,7 @@ async fn classes_are_listed_in_order_and_attendance_moves_the_last_visit() {
         .await
         .unwrap();
     assert_eq!(
-        s.attendance().count_documents(doc! {}).await.unwrap(),
+        s.raw().attendance().count_documents(doc! {}).await.unwrap(),
         1,
         "re-marking updates, never duplicates"
     );
@@ -418,8 +422,11 @@ async fn an_order_comes_with_its_payment_and_enrollment_and_a_retry_makes_no_sec
         s.create_order(new_order(&c, &pilates, Some("slack:Ev123")))
     );
     assert_eq!(a.unwrap().order.number, b.unwrap().order.number);
-    assert_eq!(s.orders().count_documents(doc! {}).await.unwrap(), 2);
-    assert_eq!(s.payments().count_documents(doc! {}).await.unwrap(), 2);
+    assert_eq!(s.raw().orders().count_documents(doc! {}).await.unwrap(), 2);
+    assert_eq!(
+        s.raw().payments().count_documents(doc! {}).await.unwrap(),
+        2
+    );
 
     // Without a key, every call is a new order with a new number.
     let third = s.create_order(new_order(&c, &pilates, None)).await.unwrap();
@@ -459,7 +466,7 @@ async fn many_enrolments_of_one_client_at_once_all_land_with_their_own_numbers()
     let stored = s.client_by_id(c.id).await.unwrap().unwrap();
     assert_eq!(stored.enrollments.len(), AT_ONCE);
     assert_eq!(
-        s.payments().count_documents(doc! {}).await.unwrap(),
+        s.raw().payments().count_documents(doc! {}).await.unwrap(),
         AT_ONCE as u64
     );
 }
@@ -479,8 +486,11 @@ async fn a_failed_order_writes_nothing() {
         matches!(err, StoreError::NotFound { what: "course", .. }),
         "{err}"
     );
-    assert_eq!(s.orders().count_documents(doc! {}).await.unwrap(), 0);
-    assert_eq!(s.payments().count_documents(doc! {}).await.unwrap(), 0);
+    assert_eq!(s.raw().orders().count_documents(doc! {}).await.unwrap(), 0);
+    assert_eq!(
+        s.raw().payments().count_documents(doc! {}).await.unwrap(),
+        0
+    );
     assert!(s
         .client_by_id(c.id)
         .await
@@ -649,7 +659,7 @@ async fn indexes_are_created_idempotently() {
     let db = TestDb::new().await;
     db.store.ensure_indexes().await.unwrap();
     db.store.ensure_indexes().await.unwrap();
-    let names = db.store.orders().list_index_names().await.unwrap();
+    let names = db.store.raw().orders().list_index_names().await.unwrap();
     for expected in [
         "number_unique",
         "idempotency_key_unique",
@@ -660,7 +670,13 @@ async fn indexes_are_created_idempotently() {
             "{expected} missing from {names:?}"
         );
     }
-    let names = db.store.attendance().list_index_names().await.unwrap();
+    let names = db
+        .store
+        .raw()
+        .attendance()
+        .list_index_names()
+        .await
+        .unwrap();
     assert!(names.iter().any(|n| n == "class_starts_at_course"));
 }
 
@@ -717,6 +733,7 @@ async fn event_marks_made_at_once_claim_each_event_exactly_once() {
     assert!(firsts.values().all(|n| *n == 1), "{firsts:?}");
     let marks = db
         .store
+        .raw()
         .database()
         .collection::<bson::Document>("processed_events")
         .count_documents(doc! {})
@@ -801,6 +818,7 @@ async fn asks_to_enrol_made_at_once_make_one_order_until_it_is_paid() {
     assert!(made.iter().all(|m| m.order.number == number));
     assert_eq!(made.iter().filter(|m| m.already_enrolled).count(), 7);
     let orders = s
+        .raw()
         .orders()
         .count_documents(doc! { "client_id": c.id })
         .await

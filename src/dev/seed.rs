@@ -17,17 +17,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use bson::Document;
-
-use super::classes::AttendanceCounts;
-use super::client_days::ClientDays;
-use super::rollups::Rollup;
-use super::{Store, StoreError};
 use crate::domain::{
     Attendance, AttendanceStatus, ClassSession, Client, ClientStatus, Course, CourseCategory,
     CourseLevel, Currency, Email, Enrollment, Money, ObjectId, Order, OrderNumber, OrderStatus,
     Payment, PaymentMethod, PaymentStatus, PersonName, Phone, WeeklySlot,
 };
+use crate::store::{quietly, AttendanceCounts, Store, StoreError, Visit};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -590,16 +585,16 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
         ProgressBar::hidden()
     };
     let mut report = SeedReport::default();
+    let shown = |n: usize| bar.inc(n as u64);
 
     bar.set_message("courses");
-    report.courses = insert_all(store.courses(), &courses, &bar).await?;
-    store.shared.forget_catalogue();
+    report.courses = store.load_courses(&courses, &shown).await?;
     bar.set_message("attendance");
     let mut last_visit: Vec<Option<DateTime<Utc>>> = vec![None; clients.len()];
     let mut batch: Vec<Attendance> = Vec::with_capacity(BATCH);
     // Each class's counts, written with the class below (as `record_attendance` would).
     let mut counts = vec![AttendanceCounts::default(); classes.len()];
-    let mut visits: Vec<super::visit_days::Visit> = Vec::new();
+    let mut visits: Vec<Visit> = Vec::new();
     for (i, (section, class)) in classes.iter().enumerate() {
         let starts = class.starts_at();
         if starts >= now {
@@ -649,56 +644,24 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
                 marked_at: class.ends_at(),
             });
             if batch.len() >= BATCH {
-                report.attendance +=
-                    insert_all(store.attendance(), &batch, &ProgressBar::hidden()).await?;
+                report.attendance += store.load_attendance(&batch, &quietly).await?;
                 bar.set_message(format!("attendance {}", report.attendance));
                 batch.clear();
             }
         }
     }
-    report.attendance += insert_all(store.attendance(), &batch, &ProgressBar::hidden()).await?;
+    report.attendance += store.load_attendance(&batch, &quietly).await?;
     bar.set_message("classes");
-    let class_docs = classes
-        .iter()
-        .zip(&counts)
-        .map(|((_, class), counts)| {
-            let mut doc = bson::to_document(class)?;
-            doc.extend(counts.fields());
-            Ok(doc)
-        })
-        .collect::<Result<Vec<Document>, StoreError>>()?;
-    report.classes = insert_all(
-        store
-            .database()
-            .collection::<Document>(super::names::CLASSES),
-        &class_docs,
-        &bar,
-    )
-    .await?;
-    store.rollup_done(Rollup::AttendanceCounts).await?;
-    let days = super::class_days::class_day_documents(
-        class_docs
-            .iter()
-            .filter_map(super::class_days::ClassSlot::of_doc),
-    );
-    insert_all(
-        store
-            .database()
-            .collection::<Document>(super::names::CLASS_DAYS),
-        &days,
-        &ProgressBar::hidden(),
-    )
-    .await?;
-    store.rollup_done(Rollup::ClassDays).await?;
-    insert_all(
-        store
-            .database()
-            .collection::<Document>(super::names::VISIT_DAYS),
-        &super::visit_days::visit_day_documents(&visits),
-        &ProgressBar::hidden(),
-    )
-    .await?;
-    store.rollup_done(Rollup::VisitDays).await?;
+    report.classes = store
+        .load_classes(
+            classes
+                .iter()
+                .map(|(_, class)| class)
+                .zip(counts.iter().copied()),
+            &visits,
+            &shown,
+        )
+        .await?;
 
     // Status follows behaviour: a recent visit or a running course is active.
     for (i, client) in clients.iter_mut().enumerate() {
@@ -714,84 +677,11 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
         };
     }
     bar.set_message("clients");
-    let sealed: Vec<super::sealed::ClientDoc> = clients
-        .iter()
-        .map(|c| super::sealed::ClientDoc::seal(store.keys(), c))
-        .collect();
-    report.clients = insert_all(store.client_docs(), &sealed, &bar).await?;
-    let facts: Vec<_> = clients
-        .iter()
-        .map(|c| (c.id, super::client_days::ClientFacts::of(c)))
-        .collect();
-    for days in [ClientDays::Joined, ClientDays::Absent] {
-        let collection = store.database().collection::<Document>(days.collection());
-        let docs = days.documents(facts.iter().copied());
-        insert_all(collection, &docs, &ProgressBar::hidden()).await?;
-    }
-    store.rollup_done(Rollup::ClientDays).await?;
-    insert_all(
-        store
-            .database()
-            .collection::<Document>(super::names::CLIENT_STATUSES),
-        &super::client_days::status_documents(facts.iter().copied()),
-        &ProgressBar::hidden(),
-    )
-    .await?;
-    store.rollup_done(Rollup::ClientStatuses).await?;
+    report.clients = store.load_clients(&clients, &shown).await?;
     bar.set_message("orders");
-    report.orders = insert_all(store.orders(), &orders, &bar).await?;
+    report.orders = store.load_orders(&orders, &shown).await?;
     bar.set_message("payments");
-    report.payments = insert_all(store.payments(), &payments, &bar).await?;
-    let days = super::revenue_days::day_documents(&payments);
-    insert_all(
-        store
-            .database()
-            .collection::<Document>(super::names::REVENUE_DAYS),
-        &days,
-        &ProgressBar::hidden(),
-    )
-    .await?;
-    store.rollup_done(Rollup::RevenueDays).await?;
-    let days = super::pending_days::pending_day_documents(&payments);
-    insert_all(
-        store
-            .database()
-            .collection::<Document>(super::names::PENDING_DAYS),
-        &days,
-        &ProgressBar::hidden(),
-    )
-    .await?;
-    store.rollup_done(Rollup::PendingDays).await?;
-    let (pairs, courses) = super::enrolment_counts::enrolment_documents(&orders);
-    for (name, docs) in [
-        (super::names::COURSE_CLIENTS, pairs),
-        (super::names::COURSE_ENROLMENTS, courses),
-    ] {
-        let collection = store.database().collection::<Document>(name);
-        insert_all(collection, &docs, &ProgressBar::hidden()).await?;
-    }
-    store.rollup_done(Rollup::Enrolments).await?;
-    store.sync_order_counter().await?;
+    report.payments = store.load_payments(&payments, &shown).await?;
     bar.finish_and_clear();
     Ok(report)
-}
-
-async fn insert_all<T, D>(
-    collection: mongodb::Collection<T>,
-    docs: &[D],
-    bar: &ProgressBar,
-) -> Result<usize, StoreError>
-where
-    T: Send + Sync,
-    D: std::borrow::Borrow<T> + Serialize + Send + Sync,
-{
-    let raw = collection.clone_with_type::<D>();
-    for chunk in docs.chunks(BATCH) {
-        if chunk.is_empty() {
-            continue;
-        }
-        raw.insert_many(chunk).ordered(false).await?;
-        bar.inc(chunk.len() as u64);
-    }
-    Ok(docs.len())
 }

@@ -345,9 +345,13 @@ fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// The server stops when frontdesk dies (the parent-death signal), and runs in its own
+/// process group: a terminal's Ctrl-C reaches frontdesk alone, which stops the server
+/// last, after answering what was in flight.
 #[cfg(target_os = "linux")]
 fn die_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
     // SAFETY: prctl is async-signal-safe and only affects the child being started.
     unsafe {
         cmd.pre_exec(|| {

@@ -219,10 +219,18 @@ async fn main() {
     // by async-openai); pick one for every TLS client that does not name its own.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    if let Err(err) = run(cli).await {
-        eprintln!("error: {err:#}");
-        std::process::exit(1);
-    }
+    let code = match run(cli).await {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            1
+        }
+    };
+    // Everything the command started has stopped by now (the local database too); the
+    // only thing left may be the console's read of stdin, which would keep the runtime
+    // from ending: exit without waiting for it.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    std::process::exit(code);
 }
 
 async fn run(cli: Cli) -> Result<()> {

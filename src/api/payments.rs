@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -15,9 +16,9 @@ use utoipa_axum::routes;
 
 use super::clients::{body_id, clip, present, query_id};
 use super::orders::{OrderView, PaymentView};
-use super::paging::{Page, PageItem, PageQuery};
+use super::paging::{Page, PageItem, PageQuery, Paging};
 use super::{ApiError, ApiState, AuthUser, JsonBody, QueryParams};
-use crate::domain::{ObjectId, OrderStatus, PaymentMethod, PaymentStatus};
+use crate::domain::{ObjectId, OrderStatus, Payment, PaymentMethod, PaymentStatus};
 use crate::store::PaymentFilter;
 use crate::tools::Role;
 
@@ -127,6 +128,22 @@ fn scope(user: &AuthUser, requested: Option<ObjectId>) -> Result<Option<ObjectId
     }
 }
 
+/// The page of `payments` (of `total`) as seen `now`.
+fn payment_page(
+    paging: Paging,
+    payments: Vec<Payment>,
+    total: u64,
+    now: DateTime<Utc>,
+) -> PaymentPage {
+    paging.page(
+        payments
+            .into_iter()
+            .map(|p| PaymentView::new(p, now))
+            .collect(),
+        total,
+    )
+}
+
 /// List payments (staff and above; a client token lists only its own), newest first,
 /// paged.
 #[utoipa::path(get, path = "/api/payments", tag = "payments", params(PageQuery, PaymentListQuery),
@@ -158,16 +175,7 @@ async fn list_payments(
             limit: paging.limit(),
         })
         .await?;
-    let now = state.clock.now();
-    Ok(Json(
-        paging.page(
-            payments
-                .into_iter()
-                .map(|p| PaymentView::new(p, now))
-                .collect(),
-            total,
-        ),
-    ))
+    Ok(Json(payment_page(paging, payments, total, state.clock.now())))
 }
 
 /// Pending payments, the longest overdue first (staff and above; a client token sees
@@ -202,15 +210,7 @@ async fn pending_payments(
             limit: paging.limit(),
         })
         .await?;
-    Ok(Json(
-        paging.page(
-            payments
-                .into_iter()
-                .map(|p| PaymentView::new(p, now))
-                .collect(),
-            total,
-        ),
-    ))
+    Ok(Json(payment_page(paging, payments, total, now)))
 }
 
 /// Record that an order was paid (staff and above): its pending payment becomes paid and

@@ -5,7 +5,7 @@
 //! Commands (direct chats only): `/start`, `/link EMAIL` (or `link EMAIL`: Slack keeps
 //! `/` for its own commands), the 6-digit code, `/unlink`. The replies to `/link` never
 //! reveal whether an email belongs to a client: the same words, at once, and the mail is
-//! sent in the background. A code is bound to the chat account, allows five guesses, and
+//! an outbox item written with the code (the worker sends it). A code is bound to the chat account, allows five guesses, and
 //! codes are capped per account and per client per day.
 
 use chrono::{DateTime, Duration, Utc};
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::identity::account_key;
 use crate::domain::{Email, Phone};
 use crate::integrations::email::EmailSender;
-use crate::store::{LinkCode, LinkedIdentity, Store, StoreError};
+use crate::store::{LinkCode, LinkCodeMail, LinkedIdentity, Store, StoreError};
 use crate::tools::{Caller, Role};
 
 /// Guesses allowed at one code.
@@ -255,9 +255,9 @@ async fn request_code(
             raw_email.chars().take(80).collect::<String>()
         ));
     };
-    let Some(mailer) = ctx.mailer else {
+    if ctx.mailer.is_none() {
         return Ok("Linking by email isn't set up here yet. Please share your phone number instead (send /link to see the button), or ask at the front desk.".into());
-    };
+    }
     let account = account_key(inbound);
     if let Some(pending) = ctx.store.pending_link_code(&account, ctx.now).await? {
         if ctx.now - pending.created_at < RESEND_AFTER {
@@ -284,26 +284,17 @@ async fn request_code(
         created_at: ctx.now,
         expires_at: ctx.now + Duration::minutes(i64::from(ctx.code_minutes)),
     };
-    ctx.store.save_link_code(&link).await?;
-    if let Some(client) = mail_to {
-        let body = format!(
-            "Hi {},\n\nYour code to link your chat with {} is {code}. It is valid for {} minutes.\n\nIf you did not ask for this, ignore this email: nothing changes without the code.",
-            client.name.first(),
-            ctx.studio_name,
-            ctx.code_minutes
-        );
-        let subject = format!("Your {} link code", ctx.studio_name);
-        let mailer = mailer.clone();
-        let to = email.as_str().to_owned();
-        // In the background, so the reply takes as long whether or not the address is a
-        // client's.
-        tokio::spawn(async move {
-            if let Err(e) = mailer.send(&to, &subject, &body).await {
-                let error = crate::protect::mask::text(&e.to_string());
-                tracing::warn!(%error, "could not send a link code");
-            }
-        });
-    }
+    // The email leaves through the outbox, written with the code: the reply takes as long
+    // whether or not the address is a client's. One item per platform event, so a retried
+    // event queues one email.
+    let key = format!("link_code:{account}:{}", inbound.event_id);
+    let mail = mail_to.as_ref().map(|client| LinkCodeMail {
+        key: &key,
+        client_id: client.id,
+        code: &code,
+        minutes: ctx.code_minutes,
+    });
+    ctx.store.save_link_code_and_mail(&link, mail).await?;
     Ok(format!(
         "If {} is the email the studio has for you, a 6-digit code is on its way. Reply here with the code within {} minutes.",
         mask_email(email.as_str()),

@@ -90,7 +90,38 @@ fn status(platform: Platform, state: AdapterState) -> AdapterStatus {
     AdapterStatus { platform, state }
 }
 
+/// Connects an adapter with its config: `Off(missing)` when its token is not set,
+/// `Failed` when the platform refused it.
+#[cfg_attr(
+    not(any(feature = "telegram", feature = "slack", feature = "discord")),
+    allow(dead_code)
+)]
+async fn connect<C, A, E, F>(
+    config: Option<C>,
+    missing: &'static str,
+    connect: impl FnOnce(C) -> F,
+) -> Result<A, AdapterState>
+where
+    F: std::future::Future<Output = Result<A, E>>,
+    E: fmt::Display,
+{
+    let config = config.ok_or(AdapterState::Off(missing))?;
+    connect(config)
+        .await
+        .map_err(|e| AdapterState::Failed(e.to_string()))
+}
+
+/// What `doctor` says of a token the platform accepted, or why it was not.
+#[cfg_attr(not(any(feature = "slack", feature = "discord")), allow(dead_code))]
+fn accepted<A>(connected: Result<A, AdapterState>) -> AdapterState {
+    connected.map_or_else(|state| state, |_| AdapterState::Running("token accepted".into()))
+}
+
 /// Runs an adapter's receive loop; its end is logged with the platform's name.
+#[cfg_attr(
+    not(any(feature = "telegram", feature = "slack", feature = "discord")),
+    allow(dead_code)
+)]
 fn spawn_receiver<F>(tasks: &mut JoinSet<()>, platform: Platform, run: F)
 where
     F: std::future::Future<Output = Result<(), frontdesk_chat::AdapterError>> + Send + 'static,
@@ -146,9 +177,11 @@ mod telegram {
     use frontdesk_chat::{Platform, SharedHandler};
     use frontdesk_telegram::{TelegramAdapter, TelegramConfig};
 
-    use super::{spawn_receiver, AdapterState, ChatAdapters};
+    use super::{connect, spawn_receiver, AdapterState, ChatAdapters};
     use crate::config::Settings;
     use crate::integrations::ChatRoutes;
+
+    const MISSING: &str = "TELEGRAM_BOT_TOKEN is not set";
 
     fn config(settings: &Settings) -> Option<TelegramConfig> {
         let telegram = settings.adapters.telegram.as_ref()?;
@@ -163,15 +196,12 @@ mod telegram {
     }
 
     pub(super) async fn check(settings: &Settings) -> AdapterState {
-        let Some(config) = config(settings) else {
-            return AdapterState::Off("TELEGRAM_BOT_TOKEN is not set");
-        };
-        match TelegramAdapter::connect(config).await {
+        match connect(config(settings), MISSING, TelegramAdapter::connect).await {
             Ok(bot) => AdapterState::Running(format!(
                 "token accepted for @{}",
                 bot.bot_username().unwrap_or("the bot")
             )),
-            Err(e) => AdapterState::Failed(e.to_string()),
+            Err(state) => state,
         }
     }
 
@@ -181,19 +211,18 @@ mod telegram {
         adapters: &mut ChatAdapters,
         routes: &ChatRoutes,
     ) -> AdapterState {
-        let Some(config) = config(settings) else {
-            return AdapterState::Off("TELEGRAM_BOT_TOKEN is not set");
+        let Some(telegram) = &settings.adapters.telegram else {
+            return AdapterState::Off(MISSING);
         };
-        let telegram = settings.adapters.telegram.as_ref();
-        let webhook_url = telegram.and_then(|t| t.webhook_url.as_deref());
-        if webhook_url.is_some() && telegram.is_some_and(|t| t.webhook_secret.is_none()) {
+        let webhook_url = telegram.webhook_url.as_deref();
+        if webhook_url.is_some() && telegram.webhook_secret.is_none() {
             return AdapterState::Failed(
                 "TELEGRAM_WEBHOOK_URL is set but TELEGRAM_WEBHOOK_SECRET is not: webhooks need a secret (1-256 of A-Z a-z 0-9 _ -)".into(),
             );
         }
-        let bot = match TelegramAdapter::connect(config).await {
+        let bot = match connect(config(settings), MISSING, TelegramAdapter::connect).await {
             Ok(bot) => bot,
-            Err(e) => return AdapterState::Failed(e.to_string()),
+            Err(state) => return state,
         };
         routes.register(Platform::Telegram, bot.clone());
         match webhook_url {
@@ -225,9 +254,11 @@ mod slack {
     use frontdesk_chat::{Platform, SharedHandler};
     use frontdesk_slack::{SlackAdapter, SlackConfig};
 
-    use super::{spawn_receiver, AdapterState, ChatAdapters};
+    use super::{accepted, connect, spawn_receiver, AdapterState, ChatAdapters};
     use crate::config::Settings;
     use crate::integrations::ChatRoutes;
+
+    const MISSING: &str = "SLACK_BOT_TOKEN is not set";
 
     fn config(settings: &Settings) -> Option<SlackConfig> {
         let slack = settings.adapters.slack.as_ref()?;
@@ -245,13 +276,7 @@ mod slack {
     }
 
     pub(super) async fn check(settings: &Settings) -> AdapterState {
-        let Some(config) = config(settings) else {
-            return AdapterState::Off("SLACK_BOT_TOKEN is not set");
-        };
-        match SlackAdapter::connect(config).await {
-            Ok(_) => AdapterState::Running("token accepted".into()),
-            Err(e) => AdapterState::Failed(e.to_string()),
-        }
+        accepted(connect(config(settings), MISSING, SlackAdapter::connect).await)
     }
 
     pub(super) async fn start(
@@ -260,20 +285,19 @@ mod slack {
         adapters: &mut ChatAdapters,
         routes: &ChatRoutes,
     ) -> AdapterState {
-        let Some(config) = config(settings) else {
-            return AdapterState::Off("SLACK_BOT_TOKEN is not set");
+        let Some(slack) = &settings.adapters.slack else {
+            return AdapterState::Off(MISSING);
         };
-        let slack = settings.adapters.slack.as_ref();
-        let socket = slack.is_some_and(|s| s.app_token.is_some());
-        let events = slack.is_some_and(|s| s.signing_secret.is_some());
+        let socket = slack.app_token.is_some();
+        let events = slack.signing_secret.is_some();
         if !socket && !events {
             return AdapterState::Failed(
                 "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (Events API) is".into(),
             );
         }
-        let slack = match SlackAdapter::connect(config).await {
+        let slack = match connect(config(settings), MISSING, SlackAdapter::connect).await {
             Ok(slack) => slack,
-            Err(e) => return AdapterState::Failed(e.to_string()),
+            Err(state) => return state,
         };
         routes.register(Platform::Slack, slack.clone());
         let mut modes = Vec::new();
@@ -302,9 +326,11 @@ mod discord {
     use frontdesk_chat::{Platform, SharedHandler};
     use frontdesk_discord::{DiscordAdapter, DiscordConfig};
 
-    use super::{spawn_receiver, AdapterState, ChatAdapters};
+    use super::{accepted, connect, spawn_receiver, AdapterState, ChatAdapters};
     use crate::config::Settings;
     use crate::integrations::ChatRoutes;
+
+    const MISSING: &str = "DISCORD_TOKEN is not set";
 
     fn config(settings: &Settings) -> Option<DiscordConfig> {
         let discord = settings.adapters.discord.as_ref()?;
@@ -316,13 +342,7 @@ mod discord {
     }
 
     pub(super) async fn check(settings: &Settings) -> AdapterState {
-        let Some(config) = config(settings) else {
-            return AdapterState::Off("DISCORD_TOKEN is not set");
-        };
-        match DiscordAdapter::connect(config).await {
-            Ok(_) => AdapterState::Running("token accepted".into()),
-            Err(e) => AdapterState::Failed(e.to_string()),
-        }
+        accepted(connect(config(settings), MISSING, DiscordAdapter::connect).await)
     }
 
     pub(super) async fn start(
@@ -331,12 +351,9 @@ mod discord {
         adapters: &mut ChatAdapters,
         routes: &ChatRoutes,
     ) -> AdapterState {
-        let Some(config) = config(settings) else {
-            return AdapterState::Off("DISCORD_TOKEN is not set");
-        };
-        let discord = match DiscordAdapter::connect(config).await {
+        let discord = match connect(config(settings), MISSING, DiscordAdapter::connect).await {
             Ok(discord) => discord,
-            Err(e) => return AdapterState::Failed(e.to_string()),
+            Err(state) => return state,
         };
         routes.register(Platform::Discord, discord.clone());
         spawn_receiver(

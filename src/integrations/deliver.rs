@@ -98,6 +98,29 @@ pub async fn deliver(
             calendar.upsert_event(&event).await?;
             Ok(())
         }
+        Job::LinkCode {
+            account,
+            client_id,
+            code,
+            minutes,
+        } => {
+            let email = providers
+                .email
+                .as_ref()
+                .ok_or_else(|| DeliveryError::permanent("email (SendGrid) is not set up"))?;
+            let Some(client) = store.client_by_id(*client_id).await? else {
+                return Ok(()); // Deleted since: nobody to tell.
+            };
+            let code = store
+                .open_link_code(account, *client_id, code)
+                .map_err(|e| DeliveryError::permanent(e.to_string()))?;
+            let message =
+                messages::link_code(&providers.studio.name, client.name.first(), &code, *minutes);
+            email
+                .send_with_key(client.email.as_str(), &message.subject, &message.text, &item.key)
+                .await?;
+            Ok(())
+        }
         Job::ConfirmOrder { order_id } => {
             confirm_order(store, providers, clock, item, *order_id).await
         }

@@ -118,6 +118,18 @@ pub fn enquiry_acknowledgement(
     }
 }
 
+/// Sent after `/link EMAIL` in a chat: the one-time code that links the chat account to
+/// the client's record.
+#[must_use]
+pub fn link_code(studio_name: &str, name: &str, code: &str, minutes: u32) -> Message {
+    Message {
+        subject: format!("Your {studio_name} link code"),
+        text: format!(
+            "Hi {name},\n\nYour code to link your chat with {studio_name} is {code}. It is valid for {minutes} minutes.\n\nIf you did not ask for this, ignore this email: nothing changes without the code."
+        ),
+    }
+}
+
 /// Sent some hours before a class the client is enrolled in.
 #[must_use]
 pub fn class_reminder(

@@ -95,11 +95,14 @@ impl PaymentProvider {
 
     /// The same provider with another per-request timeout (15 s by default).
     #[must_use]
-    pub fn with_timeout(self, timeout: Duration) -> Self {
-        match self {
-            Self::Razorpay(c) => Self::Razorpay(c.with_timeout(timeout)),
-            Self::Stripe(c) => Self::Stripe(c.with_timeout(timeout)),
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        if let Some(http) = http_client(timeout) {
+            match &mut self {
+                Self::Razorpay(c) => c.http = http,
+                Self::Stripe(c) => c.http = http,
+            }
         }
+        self
     }
 
     /// Creates (or, on a repeat, finds) the payment link for one payment.
@@ -150,14 +153,6 @@ impl RazorpayClient {
             key_secret: razorpay.key_secret.clone(),
             return_url: return_url.to_owned(),
         })
-    }
-
-    #[must_use]
-    fn with_timeout(mut self, timeout: Duration) -> Self {
-        if let Some(http) = http_client(timeout) {
-            self.http = http;
-        }
-        self
     }
 
     /// The link's `reference_id`: the order number and the payment id, e.g.
@@ -280,14 +275,6 @@ impl StripeClient {
             secret_key: stripe.secret_key.clone(),
             return_url: return_url.to_owned(),
         })
-    }
-
-    #[must_use]
-    fn with_timeout(mut self, timeout: Duration) -> Self {
-        if let Some(http) = http_client(timeout) {
-            self.http = http;
-        }
-        self
     }
 
     /// `POST /v1/checkout/sessions` (form-encoded) with the request's `Idempotency-Key`.

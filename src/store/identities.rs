@@ -6,7 +6,10 @@ use bson::{doc, oid::ObjectId};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::outbox::{Job, OutboxItem};
+use super::txn::retrying;
 use super::{names, Store, StoreError};
+use crate::protect::Sealed;
 
 /// A chat account linked to a client record. `_id` is `"{platform}:{user id}"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +37,26 @@ pub struct LinkCode {
     pub created_at: DateTime<Utc>,
     #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
     pub expires_at: DateTime<Utc>,
+}
+
+/// The email of a new link code: queued with the code (see
+/// [`Store::save_link_code_and_mail`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LinkCodeMail<'a> {
+    /// The outbox key: one per platform event, so a retried event queues one email.
+    pub key: &'a str,
+    /// The client the code goes to (their email and name are read when it is sent).
+    pub client_id: ObjectId,
+    /// The code in clear: sealed before it is written.
+    pub code: &'a str,
+    /// How long the code is valid, for the text of the email.
+    pub minutes: u32,
+}
+
+/// The associated data a link code is sealed with: it opens only for that account and
+/// client.
+fn link_code_context(account: &str, client_id: ObjectId) -> String {
+    format!("link_code:{account}:{}", client_id.to_hex())
 }
 
 #[derive(Debug, Serialize)]
@@ -123,6 +146,76 @@ impl Store {
             .upsert(true)
             .await?;
         Ok(())
+    }
+
+    /// Stores a new pending email link for an account (replacing any older one) and, with
+    /// `mail`, queues the email of the code in the same transaction: both are written or
+    /// neither. The code goes into the outbox sealed with the keyring, never in clear.
+    /// Returns `false`, having written nothing, when `mail`'s key was already queued (the
+    /// same event handled again).
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn save_link_code_and_mail(
+        &self,
+        code: &LinkCode,
+        mail: Option<LinkCodeMail<'_>>,
+    ) -> Result<bool, StoreError> {
+        let item = mail.map(|m| {
+            let sealed = self
+                .keys()
+                .seal(m.code, &link_code_context(&code.account, m.client_id));
+            OutboxItem::new(
+                m.key,
+                Job::LinkCode {
+                    account: code.account.clone(),
+                    client_id: m.client_id,
+                    code: sealed,
+                    minutes: m.minutes,
+                },
+                code.created_at,
+            )
+        });
+        retrying(|| async {
+            let mut session = self.client.start_session().await?;
+            session.start_transaction().await?;
+            let written = async {
+                if let Some(item) = &item {
+                    if self.outbox_key_exists_in(&mut session, &item.key).await? {
+                        return Ok(false);
+                    }
+                }
+                self.database()
+                    .collection::<LinkCode>(names::LINK_CODES)
+                    .replace_one(doc! { "_id": &code.account }, code)
+                    .upsert(true)
+                    .session(&mut session)
+                    .await?;
+                if let Some(item) = &item {
+                    self.enqueue_in(&mut session, std::slice::from_ref(item))
+                        .await?;
+                }
+                Ok(true)
+            }
+            .await;
+            self.finish(session, written).await
+        })
+        .await
+    }
+
+    /// The code of a queued link-code email, opened.
+    ///
+    /// # Errors
+    /// [`StoreError::Decode`] when it cannot be opened (its key is no longer configured).
+    pub fn open_link_code(
+        &self,
+        account: &str,
+        client_id: ObjectId,
+        sealed: &Sealed,
+    ) -> Result<String, StoreError> {
+        self.keys()
+            .open(sealed, &link_code_context(account, client_id))
+            .map_err(|e| StoreError::Decode(format!("the link code for {account}: {e}")))
     }
 
     /// The account's pending, unexpired email link.

@@ -58,7 +58,7 @@ pub use client_days::StatusCounts;
 pub use clients::ClientQuery;
 pub use conversations::{Conversation, Pending, Turn, WaitingFor, KEPT_TURNS};
 pub use error::StoreError;
-pub use identities::{LinkCode, LinkedIdentity};
+pub use identities::{LinkCode, LinkCodeMail, LinkedIdentity};
 pub use listing::{ClientChanges, OrderFilter, PaymentFilter};
 pub use orders::{NewOrder, OrderCancelled, OrderCreated};
 pub use outbox::{Job, OutboxItem, OutboxStats, OutboxStatus};

@@ -65,6 +65,16 @@ pub enum Job {
     CalendarUpsert {
         class_id: ObjectId,
     },
+    /// After `/link EMAIL` for a client's address: email the client the one-time code.
+    /// The code is sealed with the keyring (bound to the account and client, see
+    /// `Store::open_link_code`); the address and name are read from the client record
+    /// when it is delivered.
+    LinkCode {
+        account: String,
+        client_id: ObjectId,
+        code: crate::protect::Sealed,
+        minutes: u32,
+    },
 }
 
 impl Job {
@@ -81,6 +91,7 @@ impl Job {
             Self::Sms { .. } => "sms",
             Self::Chat { .. } => "chat",
             Self::CalendarUpsert { .. } => "calendar",
+            Self::LinkCode { .. } => "link_code",
         }
     }
 }
@@ -194,6 +205,25 @@ impl Store {
             self.outbox().insert_many(items).session(session).await?;
         }
         Ok(())
+    }
+
+    /// Whether an item with this key is queued (in any state), read inside a transaction.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub(crate) async fn outbox_key_exists_in(
+        &self,
+        session: &mut ClientSession,
+        key: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .database()
+            .collection::<bson::Document>(names::OUTBOX)
+            .find_one(doc! { "key": key })
+            .projection(doc! { "_id": 1 })
+            .session(session)
+            .await?
+            .is_some())
     }
 
     /// Claims the next item that is due, or whose holder's lease ran out, for `owner` until

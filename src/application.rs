@@ -217,7 +217,10 @@ impl Application {
         });
         stop.await;
         tracing::info!(grace_secs = grace.as_secs_f64(), "shutting down");
-        // No new messages or requests; those in flight are answered.
+        // No new messages or requests: the adapters stop receiving first (a message they
+        // have not taken stays with the platform for the next instance); those in flight
+        // are answered.
+        adapters.shutdown().await;
         let _ = stop_http.send(());
         let (answered, http_done) = tokio::join!(
             gateway.close_and_wait(grace),
@@ -232,7 +235,6 @@ impl Application {
         if http_done.is_err() {
             tracing::warn!("requests still in flight after the grace period");
         }
-        adapters.shutdown().await;
         // The worker finishes its delivery, the scheduler hands back its leases.
         let _ = stop_background.send(true);
         let drained = tokio::time::timeout(grace, async {

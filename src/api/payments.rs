@@ -175,7 +175,8 @@ async fn list_payments(
             limit: paging.limit(),
         })
         .await?;
-    Ok(Json(payment_page(paging, payments, total, state.clock.now())))
+    let now = state.clock.now();
+    Ok(Json(payment_page(paging, payments, total, now)))
 }
 
 /// Pending payments, the longest overdue first (staff and above; a client token sees

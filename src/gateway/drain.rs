@@ -13,7 +13,7 @@ use frontdesk_chat::Inbound;
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 /// How many conversations can be handled side by side before two share a turn lock.
-const STRIPES: usize = 256;
+const STRIPES: usize = 4096;
 
 /// The gateway's messages in flight.
 #[derive(Debug)]
@@ -94,5 +94,52 @@ impl Drain {
     #[must_use]
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use frontdesk_chat::Platform;
+
+    fn message(user: &str) -> Inbound {
+        Inbound::new(Platform::Slack, "C1", user, "hi", "e1", chrono::Utc::now())
+    }
+
+    #[tokio::test]
+    async fn one_conversation_takes_turns_and_closing_waits_for_those_in_flight() {
+        let drain = Arc::new(Drain::default());
+        let first = drain.admit(&message("U1")).await.unwrap();
+        // Another conversation goes on at once.
+        let other = drain.admit(&message("U2")).await.unwrap();
+        drop(other);
+        // The same conversation waits for the first message's turn to end.
+        let second = {
+            let drain = drain.clone();
+            tokio::spawn(async move { drain.admit(&message("U1")).await.map(|_| ()) })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !second.is_finished(),
+            "the second message did not wait its turn"
+        );
+        assert_eq!(drain.in_flight(), 2);
+        drop(first);
+        assert_eq!(second.await.unwrap(), Some(()));
+        assert!(drain.close_and_wait(Duration::from_millis(100)).await);
+        assert!(
+            drain.admit(&message("U3")).await.is_none(),
+            "taken after closing"
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_gives_up_after_the_grace_period() {
+        let drain = Arc::new(Drain::default());
+        let held = drain.admit(&message("U1")).await.unwrap();
+        assert!(!drain.close_and_wait(Duration::from_millis(50)).await);
+        drop(held);
+        assert_eq!(drain.in_flight(), 0);
+        assert!(drain.close_and_wait(Duration::from_millis(50)).await);
     }
 }

@@ -114,7 +114,10 @@ where
 /// What `doctor` says of a token the platform accepted, or why it was not.
 #[cfg_attr(not(any(feature = "slack", feature = "discord")), allow(dead_code))]
 fn accepted<A>(connected: Result<A, AdapterState>) -> AdapterState {
-    connected.map_or_else(|state| state, |_| AdapterState::Running("token accepted".into()))
+    connected.map_or_else(
+        |state| state,
+        |_| AdapterState::Running("token accepted".into()),
+    )
 }
 
 /// Runs an adapter's receive loop; its end is logged with the platform's name.

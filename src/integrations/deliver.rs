@@ -117,7 +117,12 @@ pub async fn deliver(
             let message =
                 messages::link_code(&providers.studio.name, client.name.first(), &code, *minutes);
             email
-                .send_with_key(client.email.as_str(), &message.subject, &message.text, &item.key)
+                .send_with_key(
+                    client.email.as_str(),
+                    &message.subject,
+                    &message.text,
+                    &item.key,
+                )
                 .await?;
             Ok(())
         }

@@ -49,28 +49,35 @@ impl Store {
         retrying(|| async {
             let mut session = self.client.start_session().await?;
             session.start_transaction().await?;
-            let written = async {
-                self.client_docs()
-                    .insert_one(&sealed)
-                    .session(&mut session)
-                    .await
-                    .map_err(|e| {
-                        StoreError::from_write(e, "a client with email", client.email.as_str())
-                    })?;
-                let facts = ClientFacts::of(client);
-                self.follow_client(&mut session, client.id, ClientFacts::default(), facts)
-                    .await?;
-                self.audit_in(
-                    &mut session,
-                    "client.create",
-                    names::CLIENTS,
-                    &client.id.to_hex(),
-                )
-                .await
-            }
-            .await;
+            let written = self.insert_client_in(&mut session, client, &sealed).await;
             self.finish(session, written).await
         })
+        .await
+    }
+
+    /// Adds a client (`sealed` is its stored form) inside the caller's transaction,
+    /// counted into their join day and audited. The caller checked
+    /// [`Store::refuse_taken_email`].
+    pub(crate) async fn insert_client_in(
+        &self,
+        session: &mut mongodb::ClientSession,
+        client: &Client,
+        sealed: &ClientDoc,
+    ) -> Result<(), StoreError> {
+        self.client_docs()
+            .insert_one(sealed)
+            .session(&mut *session)
+            .await
+            .map_err(|e| StoreError::from_write(e, "a client with email", client.email.as_str()))?;
+        let facts = ClientFacts::of(client);
+        self.follow_client(session, client.id, ClientFacts::default(), facts)
+            .await?;
+        self.audit_in(
+            session,
+            "client.create",
+            names::CLIENTS,
+            &client.id.to_hex(),
+        )
         .await
     }
 

@@ -5,8 +5,11 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::outbox::{Job, OutboxItem};
+use super::sealed::ClientDoc;
+use super::txn::retrying;
 use super::{names, Store, StoreError};
-use crate::domain::ObjectId;
+use crate::domain::{Client, ObjectId};
 
 /// A conversation handed to the staff.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,7 +30,149 @@ pub struct Ticket {
     pub idempotency_key: Option<String>,
 }
 
+/// An enquiry to record (the `create_enquiry` tool).
+#[derive(Debug, Clone)]
+pub struct NewEnquiry {
+    /// The lead to add when no client has this email yet.
+    pub lead: Client,
+    /// The ticket's reason, when the email is already a client's.
+    pub reason: String,
+    /// Who asked (the ticket's requester).
+    pub requester: String,
+    /// The course they asked about, for the acknowledgement.
+    pub course: Option<String>,
+    /// The message's idempotency key, when it has one.
+    pub idempotency_key: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+/// What recording an enquiry did.
+#[derive(Debug, Clone)]
+pub struct EnquiryRecorded {
+    /// The lead just added, or the client who had the email already.
+    pub client: Client,
+    /// Whether the lead was added now.
+    pub is_new: bool,
+    /// The same enquiry had been recorded before (its acknowledgement was queued): nothing
+    /// was written.
+    pub replayed: bool,
+}
+
 impl Store {
+    /// Records an enquiry in one transaction: the lead (when the email is no client's) or
+    /// a ticket for the staff (when it is), and the acknowledgement's outbox item (key
+    /// `enquiry:{idempotency key}:{client id}`, or `enquiry:{client id}:{unix seconds}`
+    /// without a key). All are written or none; when the acknowledgement's key is already
+    /// queued (a retried message) nothing is written again.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn record_enquiry(&self, e: &NewEnquiry) -> Result<EnquiryRecorded, StoreError> {
+        // Twice at most: when the same enquiry made the lead at the same moment, the
+        // second round finds it on the books.
+        for _ in 0..2 {
+            let (client, is_new) = match self.client_by_email(&e.lead.email).await? {
+                Some(c) => (c, false),
+                None => (e.lead.clone(), true),
+            };
+            let key = match &e.idempotency_key {
+                Some(k) => format!("enquiry:{k}:{}", client.id.to_hex()),
+                None => format!("enquiry:{}:{}", client.id.to_hex(), e.now.timestamp()),
+            };
+            let ack = OutboxItem::new(
+                key,
+                Job::AcknowledgeEnquiry {
+                    client_id: client.id,
+                    course: e.course.clone(),
+                },
+                e.now,
+            );
+            let ticket = (!is_new).then(|| Ticket {
+                id: ObjectId::new(),
+                reason: e.reason.clone(),
+                status: "open".into(),
+                requester: e.requester.clone(),
+                client_id: Some(client.id),
+                conversation: None,
+                created_at: e.now,
+                idempotency_key: e.idempotency_key.as_ref().map(|k| format!("{k}:enquiry")),
+            });
+            let sealed = if is_new {
+                if let Err(StoreError::Duplicate { .. }) =
+                    self.refuse_taken_email(&client.email, None).await
+                {
+                    continue;
+                }
+                Some(ClientDoc::seal(self.keys(), &client))
+            } else {
+                None
+            };
+            let written = retrying(|| async {
+                let mut session = self.client.start_session().await?;
+                session.start_transaction().await?;
+                let written = async {
+                    if self.outbox_key_exists_in(&mut session, &ack.key).await? {
+                        return Ok(true);
+                    }
+                    if let Some(sealed) = &sealed {
+                        self.insert_client_in(&mut session, &client, sealed).await?;
+                    }
+                    if let Some(ticket) = &ticket {
+                        self.open_ticket_in(&mut session, ticket).await?;
+                    }
+                    self.enqueue_in(&mut session, std::slice::from_ref(&ack))
+                        .await?;
+                    Ok(false)
+                }
+                .await;
+                self.finish(session, written).await
+            })
+            .await;
+            match written {
+                Ok(replayed) => {
+                    return Ok(EnquiryRecorded {
+                        client,
+                        is_new: is_new && !replayed,
+                        replayed,
+                    })
+                }
+                Err(StoreError::Duplicate { .. }) if is_new => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(
+            "the enquiry could not be saved".into(),
+        ))
+    }
+
+    /// Opens a ticket inside the caller's transaction; the same idempotency key twice
+    /// opens one.
+    pub(crate) async fn open_ticket_in(
+        &self,
+        session: &mut mongodb::ClientSession,
+        ticket: &Ticket,
+    ) -> Result<Ticket, StoreError> {
+        let tickets = self.db.collection::<Ticket>(names::TICKETS);
+        if let Some(key) = &ticket.idempotency_key {
+            if let Some(existing) = tickets
+                .find_one(doc! { "idempotency_key": key })
+                .session(&mut *session)
+                .await?
+            {
+                return Ok(existing);
+            }
+        }
+        tickets.insert_one(ticket).session(&mut *session).await?;
+        self.audit_in(
+            session,
+            "ticket.create",
+            names::TICKETS,
+            &ticket.id.to_hex(),
+        )
+        .await?;
+        Ok(ticket.clone())
+    }
+
     /// Opens a ticket; the same idempotency key twice opens one.
     ///
     /// # Errors

@@ -808,68 +808,26 @@ impl Tool for CreateEnquiry {
         .join("; ");
         let email_shown = email.as_str().to_owned();
         let first_name = name.first().to_owned();
-        let existing = ctx.store.client_by_email(&email).await?;
-        let (client, is_new) = match existing {
-            Some(c) => (c, false),
-            None => {
-                let mut lead = Client::new(name, email, ClientStatus::Lead, ctx.clock.now());
-                lead.phone = phone;
-                lead.notes = Some(note.clone()).filter(|n| !n.is_empty());
-                match ctx.store.insert_client(&lead).await {
-                    Ok(()) => (lead, true),
-                    // The same enquiry delivered twice at once: the first one made the lead.
-                    Err(crate::store::StoreError::Duplicate { .. }) => {
-                        let again = ctx.store.client_by_email(&lead.email).await?;
-                        (
-                            again.ok_or_else(|| {
-                                ToolError::Conflict("the enquiry could not be saved".into())
-                            })?,
-                            false,
-                        )
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        };
-        // The acknowledgement leaves through the outbox (email, or the linked chat); the
-        // key makes a retried message queue it once.
-        let key = match &ctx.idempotency_key {
-            Some(k) => format!("enquiry:{k}:{}", client.id.to_hex()),
-            None => format!(
-                "enquiry:{}:{}",
-                client.id.to_hex(),
-                ctx.clock.now().timestamp()
-            ),
-        };
-        if !is_new {
-            // Someone already on the books: the enquiry is kept for the staff as a ticket.
-            let reason = if note.is_empty() {
-                "enquiry".to_owned()
-            } else {
-                format!("enquiry: {note}")
-            };
-            ctx.store
-                .open_ticket(&crate::store::Ticket {
-                    id: crate::domain::ObjectId::new(),
-                    reason,
-                    status: "open".into(),
-                    requester: ctx.caller.name.clone(),
-                    client_id: Some(client.id),
-                    conversation: None,
-                    created_at: ctx.clock.now(),
-                    idempotency_key: ctx.idempotency_key.as_ref().map(|k| format!("{k}:enquiry")),
-                })
-                .await?;
-        }
-        let ack = crate::store::OutboxItem::new(
-            key,
-            crate::store::Job::AcknowledgeEnquiry {
-                client_id: client.id,
+        let mut lead = Client::new(name, email, ClientStatus::Lead, ctx.clock.now());
+        lead.phone = phone;
+        lead.notes = Some(note.clone()).filter(|n| !n.is_empty());
+        // The lead (or, for someone already on the books, a ticket for the staff) and the
+        // acknowledgement (email, or the linked chat) in one transaction; a retried message
+        // records it once.
+        ctx.store
+            .record_enquiry(&crate::store::NewEnquiry {
+                lead,
+                reason: if note.is_empty() {
+                    "enquiry".to_owned()
+                } else {
+                    format!("enquiry: {note}")
+                },
+                requester: ctx.caller.name.clone(),
                 course: course.as_ref().map(|c| c.name.clone()),
-            },
-            ctx.clock.now(),
-        );
-        ctx.store.enqueue(&[ack]).await?;
+                idempotency_key: ctx.idempotency_key.clone(),
+                now: ctx.clock.now(),
+            })
+            .await?;
         // The same words whether or not the address is already a client's: the reply
         // must not tell who is on the books.
         let text = format!(

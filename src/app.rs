@@ -213,10 +213,17 @@ pub fn localdb_data_dir() -> PathBuf {
     state_dir().join("localdb")
 }
 
+/// `$XDG_STATE_HOME/frontdesk`, else `~/.local/state/frontdesk` (an empty variable counts
+/// as unset, so the state never lands in a relative `./frontdesk/`).
 fn state_dir() -> PathBuf {
     std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state")))
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local").join("state"))
+        })
         .unwrap_or_else(std::env::temp_dir)
         .join("frontdesk")
 }

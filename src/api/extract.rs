@@ -111,13 +111,32 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::NotFound("not found".into()))?;
-        ObjectId::parse_str(&raw)
-            .map(Self)
-            .map_err(|_| ApiError::NotFound(format!("no record has the id {:?}", clip(&raw))))
+        parsed_path(
+            parts,
+            state,
+            |raw| ObjectId::parse_str(raw),
+            |raw| format!("no record has the id {:?}", clip(raw)),
+        )
+        .await
+        .map(Self)
     }
+}
+
+/// The one parameter in the path, read by `parse`: 404 when there is none, or (saying
+/// `not_found` of it) when it does not parse.
+pub(super) async fn parsed_path<S, T, E>(
+    parts: &mut Parts,
+    state: &S,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+    not_found: impl FnOnce(&str) -> String,
+) -> Result<T, ApiError>
+where
+    S: Send + Sync,
+{
+    let Path(raw) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::NotFound("not found".into()))?;
+    parse(&raw).map_err(|_| ApiError::NotFound(not_found(&raw)))
 }
 
 fn clip(s: &str) -> String {

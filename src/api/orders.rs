@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -18,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::clients::{body_id, clip, hidden, present, query_id};
+use super::extract::parsed_path;
 use super::paging::{Page, PageItem, PageQuery};
 use super::{ApiError, ApiState, AuthUser, IdPath, JsonBody, QueryParams};
 use crate::domain::{
@@ -233,12 +234,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::NotFound("not found".into()))?;
-        OrderNumber::parse(&raw)
-            .map(Self)
-            .map_err(|_| ApiError::NotFound(format!("no order has the number {}", clip(&raw))))
+        parsed_path(parts, state, OrderNumber::parse, |raw| {
+            format!("no order has the number {}", clip(raw))
+        })
+        .await
+        .map(Self)
     }
 }
 

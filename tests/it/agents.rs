@@ -1512,3 +1512,109 @@ async fn a_guessed_write_is_never_made() {
         tickets_before
     );
 }
+
+/// `create_enquiry` writes the lead (or, for an address on the books, a ticket) and the
+/// acknowledgement's outbox item in one transaction; the same message again (the same
+/// idempotency key) writes none of them a second time.
+#[tokio::test]
+async fn an_enquiry_and_its_acknowledgement_are_written_together_and_once() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let s = settings();
+    let agents = Agents::new(db.store.clone(), s.clock(), s.studio.clone(), &s.llm, 24);
+    let ctx = |key: &str| ToolCtx {
+        store: db.store.clone(),
+        clock: s.clock(),
+        studio: s.studio.clone(),
+        caller: Caller::guest(),
+        idempotency_key: Some(key.to_owned()),
+    };
+    let enquire = |key: &'static str, name: &'static str, email: &'static str| {
+        let agents = &agents;
+        let ctx = ctx(key);
+        async move {
+            agents
+                .registry()
+                .call(
+                    AgentKind::Support,
+                    &ctx,
+                    "create_enquiry",
+                    serde_json::json!({ "name": name, "email": email, "message": "Weekend classes?" }),
+                )
+                .await
+                .unwrap()
+                .text
+        }
+    };
+    let counts = || async {
+        let c = db.store.record_counts().await.unwrap();
+        let o = db.store.outbox_stats().await.unwrap();
+        (
+            c.clients,
+            c.tickets,
+            o.pending + o.in_flight + o.done + o.dead,
+        )
+    };
+    let (clients, tickets, items) = counts().await;
+
+    // Someone new: a lead and the acknowledgement, no ticket.
+    let first = enquire("telegram:7001:1", "Meera Iyer", "meera.iyer@example.com").await;
+    let meera = db
+        .store
+        .client_by_email(&Email::parse("meera.iyer@example.com").unwrap())
+        .await
+        .unwrap()
+        .expect("the lead");
+    assert_eq!(meera.status, ClientStatus::Lead);
+    let ack = db
+        .store
+        .outbox_item(&format!("enquiry:telegram:7001:1:{}", meera.id.to_hex()))
+        .await
+        .unwrap()
+        .expect("the acknowledgement");
+    assert_eq!(
+        ack.job,
+        frontdesk::store::Job::AcknowledgeEnquiry {
+            client_id: meera.id,
+            course: None
+        }
+    );
+    assert_eq!(counts().await, (clients + 1, tickets, items + 1));
+    // The same message again: the same reply, nothing new.
+    let again = enquire("telegram:7001:1", "Meera Iyer", "meera.iyer@example.com").await;
+    assert_eq!(first, again);
+    assert_eq!(counts().await, (clients + 1, tickets, items + 1));
+
+    // Someone on the books: a ticket and the acknowledgement, no new client.
+    let first = enquire("telegram:7002:1", "Priya Sharma", "priya@example.com").await;
+    let priya = db
+        .store
+        .client_by_email(&Email::parse("priya@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(db
+        .store
+        .outbox_item(&format!("enquiry:telegram:7002:1:{}", priya.id.to_hex()))
+        .await
+        .unwrap()
+        .is_some());
+    let ticket = db
+        .store
+        .open_tickets(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.client_id == Some(priya.id))
+        .expect("the ticket");
+    assert_eq!(
+        ticket.idempotency_key.as_deref(),
+        Some("telegram:7002:1:enquiry")
+    );
+    assert_eq!(ticket.reason, "enquiry: Weekend classes?");
+    assert_eq!(counts().await, (clients + 1, tickets + 1, items + 2));
+    let again = enquire("telegram:7002:1", "Priya Sharma", "priya@example.com").await;
+    assert_eq!(first, again);
+    assert_eq!(counts().await, (clients + 1, tickets + 1, items + 2));
+    // The same words whether or not the address was on the books.
+    assert!(first.contains("priya@example.com"), "{first}");
+}

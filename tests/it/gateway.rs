@@ -15,6 +15,9 @@ use frontdesk::domain::{Order, OrderStatus};
 use frontdesk::gateway::platforms::{self, ChatAdapters};
 use frontdesk::gateway::{Gateway, GatewaySettings, Outcome, Person, RoleQuotas, Route};
 use frontdesk::integrations::email::EmailSender;
+use frontdesk::integrations::worker::{Delivered, OutboxWorker};
+use frontdesk::integrations::{ChatRoutes, Providers};
+use frontdesk::store::{Job, OutboxStatus};
 use frontdesk::tools::{AgentKind, Role};
 use frontdesk_chat::{AdapterError, ChatAdapter, DynChatAdapter, Inbound, Outbound, Platform};
 use serde_json::Value;
@@ -514,7 +517,7 @@ impl Mailbox {
         self.mails.lock().unwrap().clone()
     }
 
-    /// Waits until `n` mails have arrived (the gateway sends them in the background).
+    /// Waits until `n` mails have arrived (the outbox worker sends them).
     async fn wait_for(&self, n: usize) -> Vec<(String, Value)> {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
@@ -558,6 +561,30 @@ async fn fake_sendgrid() -> (String, Mailbox) {
     (url, mailbox)
 }
 
+/// Delivers every due outbox item (the link-code emails) as the service's outbox worker
+/// would; returns how many were delivered.
+async fn deliver_outbox(
+    db: &TestDb,
+    settings: &Settings,
+    clock: frontdesk::domain::SharedClock,
+) -> usize {
+    let providers = Providers::from_settings(settings, ChatRoutes::default()).unwrap();
+    let worker = OutboxWorker::new(
+        db.store.clone(),
+        clock,
+        Arc::new(providers),
+        settings.integrations.clone(),
+        "gateway-test-worker",
+    );
+    let mut delivered = 0;
+    while let Some((item, outcome)) = worker.run_once().await.unwrap() {
+        assert_eq!(item.job.kind(), "link_code", "{item:?}");
+        assert_eq!(outcome, Delivered::Done, "{item:?}");
+        delivered += 1;
+    }
+    delivered
+}
+
 fn code_in(mail: &Value) -> String {
     let text = mail["content"][0]["value"].as_str().unwrap();
     let re = regex::Regex::new(r"\b(\d{6})\b").unwrap();
@@ -595,6 +622,7 @@ async fn a_client_links_by_email_code_and_wrong_codes_run_out() {
         rec.texts()[0].replace("n***@", "X"),
         rec.texts()[1].replace("p***@", "X")
     );
+    assert_eq!(deliver_outbox(&db, &settings, settings.clock()).await, 1);
     let (auth, mail) = mails.wait_for(1).await[0].clone();
     assert_eq!(
         mails.all().len(),
@@ -651,6 +679,7 @@ async fn a_client_links_by_email_code_and_wrong_codes_run_out() {
 
     // Five wrong codes use up a code: the right one no longer works.
     run(&gw, &rec, telegram_dm("904", "/link priya@example.com", 1)).await;
+    deliver_outbox(&db, &settings, settings.clock()).await;
     let code = code_in(&mails.wait_for(2).await[1].1);
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for n in 0..5 {
@@ -668,6 +697,147 @@ async fn a_client_links_by_email_code_and_wrong_codes_run_out() {
         .await
         .unwrap()
         .is_none());
+}
+
+#[tokio::test]
+async fn the_link_code_email_is_an_outbox_item_queued_once_and_sent_by_the_worker() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let (url, mails) = fake_sendgrid().await;
+    let settings = env(&[
+        ("SENDGRID_API_KEY", "SG.test-key"),
+        ("SENDGRID_API_URL", &url),
+        ("EMAIL_FROM", "desk@studio.example"),
+    ]);
+    let gw = gateway_with(&db, gateway_settings(), &settings);
+    let rec = Arc::new(Recorder::default());
+    let before = db.store.outbox_stats().await.unwrap();
+
+    let link = telegram_dm("970", "/link priya@example.com", 1);
+    assert_eq!(run(&gw, &rec, link.clone()).await, Outcome::Linking);
+    assert!(
+        rec.texts()[0].contains("code is on its way"),
+        "{:?}",
+        rec.texts()
+    );
+    // The same event again (a platform retry), then another /link at once: one item.
+    assert_eq!(run(&gw, &rec, link).await, Outcome::Duplicate);
+    run(&gw, &rec, telegram_dm("970", "/link priya@example.com", 2)).await;
+    assert!(rec.texts().last().unwrap().contains("just sent a code"));
+    let stats = db.store.outbox_stats().await.unwrap();
+    assert_eq!(stats.pending, before.pending + 1, "{stats:?}");
+    // Nothing is sent from the request path.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(mails.all().is_empty(), "{:?}", mails.all());
+
+    let key = "link_code:telegram:970:970:1";
+    let item = db.store.outbox_item(key).await.unwrap().expect("queued");
+    let priya = db
+        .store
+        .client_by_email(&frontdesk::domain::Email::parse("priya@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    match &item.job {
+        Job::LinkCode {
+            account,
+            client_id,
+            minutes,
+            ..
+        } => {
+            assert_eq!(account, "telegram:970");
+            assert_eq!(*client_id, priya.id);
+            assert_eq!(*minutes, gateway_settings().link_code_minutes);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The worker sends it, once, with the outbox key as SendGrid's idempotency key.
+    assert_eq!(deliver_outbox(&db, &settings, settings.clock()).await, 1);
+    assert_eq!(deliver_outbox(&db, &settings, settings.clock()).await, 0);
+    let (auth, mail) = mails.wait_for(1).await[0].clone();
+    assert_eq!(auth, "Bearer SG.test-key");
+    assert_eq!(
+        mail["personalizations"][0]["to"][0]["email"],
+        "priya@example.com"
+    );
+    assert_eq!(mail["custom_args"]["frontdesk_id"], key);
+    assert_eq!(
+        mail["subject"],
+        format!("Your {} link code", settings.studio.name)
+    );
+    let code = code_in(&mail);
+    assert_eq!(
+        mail["content"][0]["value"],
+        format!(
+            "Hi Priya,\n\nYour code to link your chat with {} is {code}. It is valid for {} minutes.\n\nIf you did not ask for this, ignore this email: nothing changes without the code.",
+            settings.studio.name, gateway_settings().link_code_minutes
+        )
+    );
+    let item = db.store.outbox_item(key).await.unwrap().unwrap();
+    assert_eq!(item.status, OutboxStatus::Done);
+    // The code is sealed in the outbox, never in clear.
+    let stored = serde_json::to_string(&bson::to_document(&item).unwrap()).unwrap();
+    assert!(!stored.contains(&code), "{stored}");
+    assert!(!stored.contains("priya@example.com"), "{stored}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(mails.all().len(), 1);
+
+    // The code links the chat.
+    assert_eq!(
+        run(&gw, &rec, telegram_dm("970", &code, 3)).await,
+        Outcome::Linking
+    );
+    assert_eq!(
+        db.store
+            .linked_identity("telegram:970")
+            .await
+            .unwrap()
+            .unwrap()
+            .client_id,
+        priya.id
+    );
+
+    // A code saved again with the same key (the same event handled twice) queues nothing
+    // and keeps the first code.
+    let pending = frontdesk::store::LinkCode {
+        account: "telegram:971".into(),
+        client_id: Some(priya.id),
+        code_hash: "h1".into(),
+        attempts: 0,
+        created_at: crate::harness::demo_now(),
+        expires_at: crate::harness::demo_now() + chrono::Duration::minutes(10),
+    };
+    let mail_of = |code| frontdesk::store::LinkCodeMail {
+        key: "link_code:telegram:971:971:1",
+        client_id: priya.id,
+        code,
+        minutes: 10,
+    };
+    assert!(db
+        .store
+        .save_link_code_and_mail(&pending, Some(mail_of("123456")))
+        .await
+        .unwrap());
+    let again = frontdesk::store::LinkCode {
+        code_hash: "h2".into(),
+        ..pending.clone()
+    };
+    assert!(!db
+        .store
+        .save_link_code_and_mail(&again, Some(mail_of("654321")))
+        .await
+        .unwrap());
+    let kept = db
+        .store
+        .pending_link_code("telegram:971", crate::harness::demo_now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.code_hash, "h1");
+    assert_eq!(deliver_outbox(&db, &settings, settings.clock()).await, 1);
+    let mails = mails.wait_for(2).await;
+    assert_eq!(mails.len(), 2);
+    assert_eq!(code_in(&mails[1].1), "123456");
 }
 
 #[tokio::test]
@@ -793,6 +963,7 @@ async fn link_codes_are_capped_per_account_and_per_client_each_day() {
         "{:?}",
         rec.texts().last()
     );
+    assert_eq!(deliver_outbox(&db, &settings, clock.clone()).await, 5);
     assert_eq!(mails.wait_for(5).await.len(), 5);
     // Other accounts asking for the same client: the replies look the same, but she gets
     // no more than five codes a day, so guesses at her record stay capped.
@@ -806,6 +977,7 @@ async fn link_codes_are_capped_per_account_and_per_client_each_day() {
         assert!(rec.texts().last().unwrap().contains("code is on its way"));
         step();
     }
+    assert_eq!(deliver_outbox(&db, &settings, clock.clone()).await, 0);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(
         mails.all().len(),
@@ -816,6 +988,7 @@ async fn link_codes_are_capped_per_account_and_per_client_each_day() {
     *clock.0.lock().unwrap() += chrono::Duration::days(1);
     run(&gw, &rec, telegram_dm("950", "/link priya@example.com", 30)).await;
     assert!(rec.texts().last().unwrap().contains("code is on its way"));
+    assert_eq!(deliver_outbox(&db, &settings, clock.clone()).await, 1);
     assert_eq!(mails.wait_for(6).await.len(), 6);
 }
 

@@ -323,7 +323,7 @@ pub fn api_state_with(
         store: store.clone(),
         clock: clock.clone(),
         studio: settings.studio.clone(),
-        jwt: crate::api::JwtKeys::new(jwt_secret),
+        jwt: crate::api::JwtKeys::new(jwt_secret).with_lifetimes(settings.token_lifetimes),
         limits: crate::api::RateLimits::new(
             settings.api_per_token_per_minute,
             settings.api_per_ip_per_minute,

@@ -28,13 +28,20 @@ pub struct Claims {
     pub exp: i64,
     #[serde(default)]
     pub iat: i64,
+    /// Not valid before (optional; frontdesk's own tokens do not set it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
+
+/// How far a token's `iat` or `nbf` may be ahead of the service clock (clock skew).
+pub const CLOCK_LEEWAY_SECS: i64 = 60;
 
 /// The HS256 keys.
 #[derive(Clone)]
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    lifetimes: crate::config::TokenLifetimes,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -60,7 +67,15 @@ impl JwtKeys {
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            lifetimes: crate::config::TokenLifetimes::default(),
         }
+    }
+
+    /// Refuses tokens that live longer than `lifetimes` allows for their role.
+    #[must_use]
+    pub fn with_lifetimes(mut self, lifetimes: crate::config::TokenLifetimes) -> Self {
+        self.lifetimes = lifetimes;
+        self
     }
 
     /// Mints a token for `role`, valid from `now` for `ttl`.
@@ -90,6 +105,7 @@ impl JwtKeys {
             client_id,
             exp: (now + ttl).timestamp(),
             iat: now.timestamp(),
+            nbf: None,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| TokenError::Sign(e.to_string()))
@@ -107,11 +123,38 @@ impl JwtKeys {
         let data = decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|e| ApiError::Unauthorized(format!("invalid token: {}", e.kind_text())))?;
         let claims = data.claims;
-        if claims.exp <= now.timestamp() {
+        let now_s = now.timestamp();
+        if claims.exp <= now_s {
             return Err(ApiError::Unauthorized("the token has expired".into()));
         }
+        if claims.iat > now_s + CLOCK_LEEWAY_SECS {
+            return Err(ApiError::Unauthorized(
+                "the token was issued in the future".into(),
+            ));
+        }
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > now_s + CLOCK_LEEWAY_SECS)
+        {
+            return Err(ApiError::Unauthorized("the token is not valid yet".into()));
+        }
+        // Roles as frontdesk writes them: lower case, nothing around them.
         let role = parse_role(&claims.role)
+            .filter(|r| r.as_str() == claims.role)
             .ok_or_else(|| ApiError::Unauthorized("the token's role is unknown".into()))?;
+        let days = match role {
+            Role::Client | Role::Guest => self.lifetimes.client_days,
+            Role::Staff => self.lifetimes.staff_days,
+            Role::Manager => self.lifetimes.manager_days,
+            Role::Admin => self.lifetimes.admin_days,
+        };
+        let issued = if claims.iat > 0 { claims.iat } else { now_s };
+        if claims.exp - issued > i64::from(days) * 86_400 {
+            return Err(ApiError::Unauthorized(format!(
+                "the token lives longer than a {} token may ({days} days)",
+                role.as_str()
+            )));
+        }
         let caller = match role {
             Role::Client => {
                 let id = claims

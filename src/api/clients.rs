@@ -263,6 +263,7 @@ fn preferences(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
 
 fn notes(raw: String) -> Result<Option<String>, ApiError> {
     let trimmed = raw.trim();
+    crate::domain::refuse_hidden_chars("notes", trimmed, true)?;
     if trimmed.chars().count() > MAX_NOTES_CHARS {
         return Err(ApiError::invalid(
             "notes",

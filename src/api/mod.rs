@@ -4,6 +4,8 @@
 //!
 //! **Invariant:** every handler takes the caller from [`AuthUser`] (the token), never
 //! from the body; a client token sees only its own client's records.
+//! A client token whose client is deleted is refused once, in `standing`, for every
+//! endpoint.
 
 mod agents;
 mod analytics;
@@ -18,6 +20,7 @@ mod orders;
 mod paging;
 mod payments;
 mod rate;
+mod standing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -121,6 +124,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
     // Prometheus scrapes without a token; outside /api and the OpenAPI document.
     .route("/metrics", get(metrics))
     .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+    // A deleted client's token is refused here, once, for every endpoint.
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        standing::client_still_stands,
+    ))
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
         rate::per_ip,

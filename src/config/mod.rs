@@ -237,6 +237,37 @@ struct ServerFile {
 struct ApiFile {
     per_token_per_minute: u32,
     per_ip_per_minute: u32,
+    max_token_days: TokenDaysFile,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenDaysFile {
+    client: u32,
+    staff: u32,
+    manager: u32,
+    admin: u32,
+}
+
+/// The longest a token of each role may live (from its `iat` to its `exp`); a token
+/// minted to live longer is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenLifetimes {
+    pub client_days: u32,
+    pub staff_days: u32,
+    pub manager_days: u32,
+    pub admin_days: u32,
+}
+
+impl Default for TokenLifetimes {
+    fn default() -> Self {
+        Self {
+            client_days: 90,
+            staff_days: 30,
+            manager_days: 30,
+            admin_days: 7,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -352,6 +383,7 @@ pub struct Settings {
     /// REST API requests per minute per token and per client IP.
     pub api_per_token_per_minute: u32,
     pub api_per_ip_per_minute: u32,
+    pub token_lifetimes: TokenLifetimes,
     pub memory_ttl_hours: u32,
     pub nlu: NluSettings,
     pub log: LogSettings,
@@ -559,6 +591,12 @@ impl Settings {
             ),
             api_per_token_per_minute: file.api.per_token_per_minute,
             api_per_ip_per_minute: file.api.per_ip_per_minute,
+            token_lifetimes: TokenLifetimes {
+                client_days: file.api.max_token_days.client.max(1),
+                staff_days: file.api.max_token_days.staff.max(1),
+                manager_days: file.api.max_token_days.manager.max(1),
+                admin_days: file.api.max_token_days.admin.max(1),
+            },
             memory_ttl_hours: file.memory.ttl_hours.max(1),
             nlu,
             log: LogSettings {

@@ -141,6 +141,8 @@ impl PersonName {
     /// # Errors
     /// Empty, too long, or containing control characters or `$`/`{`/`}`.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        // Before whitespace is collapsed: a tab or newline in a name is refused too.
+        super::refuse_hidden_chars("name", raw.trim(), false)?;
         let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
         if name.is_empty() {
             return Err(DomainError::invalid("name", "is empty"));
@@ -250,5 +252,12 @@ mod tests {
         assert!(PersonName::parse("   ").is_err());
         assert!(PersonName::parse(&"a".repeat(101)).is_err());
         assert!(PersonName::parse("{\"$gt\": \"\"}").is_err());
+        for hidden in [
+            "Eve \u{202e}niamdA\u{202c}",
+            "Eve\u{200b}Admin",
+            "Eve\tAdmin",
+        ] {
+            assert_eq!(PersonName::parse(hidden).unwrap_err().field(), "name");
+        }
     }
 }

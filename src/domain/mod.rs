@@ -19,6 +19,7 @@ mod money;
 mod order;
 mod payment;
 mod period;
+mod text;
 pub(crate) mod time;
 
 pub use attendance::{Attendance, AttendanceStatus};
@@ -34,6 +35,7 @@ pub use money::{format_minor, Currency, Money};
 pub use order::{Order, OrderNumber, OrderStatus};
 pub use payment::{Payment, PaymentMethod, PaymentStatus};
 pub use period::{Period, ResolvedPeriod};
+pub use text::{hidden_char, refuse_hidden_chars};
 
 /// MongoDB's own id type, used as the id of every entity.
 pub use bson::oid::ObjectId;

@@ -141,6 +141,17 @@ impl Store {
         self.find_one_client(filter).await
     }
 
+    /// Whether this client exists and has not been deleted; reads the id only, nothing
+    /// sealed is opened.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn client_is_current(&self, id: ObjectId) -> Result<bool, StoreError> {
+        let mut filter = not_deleted();
+        filter.insert("_id", id);
+        Ok(self.clients().count_documents(filter).limit(1).await? > 0)
+    }
+
     /// The names of these clients (deleted ones too: their payments stay), by id. Names
     /// are stored as they are, so nothing sealed is read or opened.
     ///

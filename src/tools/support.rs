@@ -765,6 +765,10 @@ impl Tool for CreateEnquiry {
 
     async fn call(ctx: &ToolCtx, args: CreateEnquiryArgs) -> Result<ToolOutput, ToolError> {
         let name = PersonName::parse(&args.name).map_err(|e| ToolError::BadArgs(e.to_string()))?;
+        if let Some(message) = args.message.as_deref() {
+            crate::domain::refuse_hidden_chars("enquiry message", message.trim(), true)
+                .map_err(|e| ToolError::BadArgs(e.to_string()))?;
+        }
         let email = match args
             .email
             .as_deref()

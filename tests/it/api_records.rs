@@ -326,6 +326,75 @@ async fn every_endpoint_rejects_missing_and_bad_tokens_with_401() {
         .is_none());
 }
 
+/// Tokens signed with the right key but with claims frontdesk never mints: issued or
+/// valid only in the future, living longer than their role may, or a role spelt
+/// otherwise. Each is 401; the same token with honest claims is 200.
+#[tokio::test]
+async fn tokens_from_the_future_living_too_long_or_with_odd_roles_are_refused() {
+    let fx = fixture().await;
+    let now = demo_now().timestamp();
+    let sign = |claims: Value| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(crate::harness::TEST_JWT_SECRET.as_bytes()),
+        )
+        .unwrap()
+    };
+    let honest = sign(json!({"sub": "alice", "role": "staff", "iat": now, "exp": now + 3600}));
+    let r = fx
+        .call(Method::GET, "/api/orders", Some(&honest), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let day = 86_400;
+    let refused = [
+        (
+            "issued in an hour",
+            json!({"sub": "alice", "role": "staff", "iat": now + 3600, "exp": now + 7200}),
+        ),
+        (
+            "valid from tomorrow",
+            json!({"sub": "alice", "role": "staff", "iat": now, "nbf": now + day, "exp": now + 2 * day}),
+        ),
+        (
+            "lives until 2100",
+            json!({"sub": "alice", "role": "staff", "iat": now, "exp": 4_102_444_800_i64}),
+        ),
+        (
+            "an admin token for 8 days",
+            json!({"sub": "root", "role": "admin", "iat": now, "exp": now + 8 * day}),
+        ),
+        (
+            "no iat, lives a year",
+            json!({"sub": "alice", "role": "staff", "exp": now + 365 * day}),
+        ),
+        (
+            "role Admin",
+            json!({"sub": "root", "role": "Admin", "iat": now, "exp": now + 3600}),
+        ),
+        (
+            "role with spaces",
+            json!({"sub": "root", "role": " admin ", "iat": now, "exp": now + 3600}),
+        ),
+    ];
+    for (what, claims) in refused {
+        let token = sign(claims);
+        let r = fx
+            .call(Method::GET, "/api/orders", Some(&token), None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}");
+        r.problem(401, None);
+    }
+    // A minute of clock skew is forgiven.
+    let skewed = sign(
+        json!({"sub": "alice", "role": "staff", "iat": now + 30, "nbf": now + 30, "exp": now + 3600}),
+    );
+    let r = fx
+        .call(Method::GET, "/api/orders", Some(&skewed), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn roles_below_the_endpoint_get_403() {
     let fx = fixture().await;
@@ -1588,4 +1657,130 @@ async fn the_openapi_document_describes_the_record_endpoints() {
             "{method} {path}: {content:?}"
         );
     }
+}
+
+// --- hardening --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_deleted_clients_token_reads_nothing() {
+    let fx = fixture().await;
+    let made = fx.order(&fx.priya, &fx.yoga, 2).await;
+    fx.call(
+        Method::POST,
+        "/api/payments",
+        Some(&fx.staff),
+        Some(json!({ "order_id": made.order.id.to_hex(), "method": "cash" })),
+    )
+    .await
+    .ok(201);
+    let order_path = format!("/api/orders/{}", made.order.id.to_hex());
+    let reads = ["/api/orders", order_path.as_str(), "/api/payments"];
+    for path in reads {
+        fx.get(path, &fx.priya_tok).await.ok(200);
+    }
+
+    let r = fx
+        .call(
+            Method::DELETE,
+            &format!("/api/clients/{}", fx.priya.id.to_hex()),
+            Some(&fx.admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+
+    // Her still-unexpired token is refused everywhere, as the auth errors are.
+    for path in reads {
+        let r = fx.get(path, &fx.priya_tok).await;
+        r.problem(401, None);
+        assert!(
+            r.detail().contains("no longer exists"),
+            "{path}: {}",
+            r.text
+        );
+    }
+    // Staff still read her orders and payments; another client is unaffected.
+    let orders = fx.get("/api/orders", &fx.staff).await;
+    assert!(ids(orders.ok(200)).contains(&made.order.id.to_hex()));
+    fx.get(&order_path, &fx.staff).await.ok(200);
+    fx.get("/api/payments", &fx.staff).await.ok(200);
+    fx.get("/api/orders", &fx.rahul_tok).await.ok(200);
+    // A token for a client who never existed is refused the same way.
+    let ghost = fx.api.token("client", &ObjectId::new().to_hex());
+    fx.get("/api/orders", &ghost).await.problem(401, None);
+}
+
+#[tokio::test]
+async fn names_and_notes_with_hidden_characters_are_refused_and_nothing_is_stored() {
+    let fx = fixture().await;
+    let s = &fx.api.db.store;
+    let before = s.client_count().await.unwrap();
+
+    for (body, field) in [
+        (
+            json!({ "name": "Eve \u{202e}niamdA\u{202c}", "email": "eve@example.com" }),
+            "name",
+        ),
+        (
+            json!({ "name": "Eve\u{200b}Admin", "email": "eve@example.com" }),
+            "name",
+        ),
+        (
+            json!({ "name": "Eve", "email": "eve@example.com", "notes": "ok\u{2066}hidden" }),
+            "notes",
+        ),
+    ] {
+        let r = fx
+            .call(Method::POST, "/api/clients", Some(&fx.staff), Some(body))
+            .await;
+        r.problem(422, Some(field));
+        assert!(r.detail().contains("U+"), "{}", r.text);
+    }
+    assert_eq!(s.client_count().await.unwrap(), before);
+    assert!(s
+        .client_by_email(&Email::parse("eve@example.com").unwrap())
+        .await
+        .unwrap()
+        .is_none());
+
+    // Updating: refused, and the stored record is unchanged.
+    let path = format!("/api/clients/{}", fx.priya.id.to_hex());
+    fx.call(
+        Method::PUT,
+        &path,
+        Some(&fx.staff),
+        Some(json!({ "name": "Priya \u{202e}amrahS" })),
+    )
+    .await
+    .problem(422, Some("name"));
+    fx.call(
+        Method::PUT,
+        &path,
+        Some(&fx.staff),
+        Some(json!({ "notes": "fine\u{feff}" })),
+    )
+    .await
+    .problem(422, Some("notes"));
+    // Her own token may rename her, and is refused the same way.
+    fx.call(
+        Method::PUT,
+        &path,
+        Some(&fx.priya_tok),
+        Some(json!({ "name": "Priya\u{00ad}Sharma" })),
+    )
+    .await
+    .problem(422, Some("name"));
+    let stored = s.client_by_id(fx.priya.id).await.unwrap().unwrap();
+    assert_eq!(stored.name.as_str(), "Priya Sharma");
+    assert_eq!(stored.notes.as_deref(), Some("prefers the window spot"));
+
+    // Line breaks and tabs are fine in notes.
+    fx.call(
+        Method::PUT,
+        &path,
+        Some(&fx.staff),
+        Some(json!({ "notes": "line one\n\tline two" })),
+    )
+    .await
+    .ok(200);
 }

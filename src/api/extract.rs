@@ -60,6 +60,13 @@ fn json_problem(rejection: JsonRejection) -> ApiError {
             field: None,
             detail: tidy(&e.body_text()),
         },
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            ApiError::TooLarge {
+                limit_bytes: super::MAX_BODY_BYTES,
+            }
+        }
         JsonRejection::MissingJsonContentType(_) => ApiError::BadRequest {
             field: None,
             detail: "send the body as JSON with Content-Type: application/json".into(),

@@ -395,6 +395,23 @@ async fn tokens_from_the_future_living_too_long_or_with_odd_roles_are_refused() 
     assert_eq!(r.status, StatusCode::OK);
 }
 
+/// A body over the limit is 413 with a problem detail, and nothing is stored.
+#[tokio::test]
+async fn an_oversized_body_is_413_and_changes_nothing() {
+    let fx = fixture().await;
+    let token = fx.api.token("staff", "alice");
+    let before = fx.api.db.store.record_counts().await.unwrap();
+    let body =
+        json!({ "name": "Big Notes", "email": "big@example.com", "notes": "x".repeat(100 * 1024) });
+    let r = fx
+        .call(Method::POST, "/api/clients", Some(&token), Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    r.problem(413, None);
+    let after = fx.api.db.store.record_counts().await.unwrap();
+    assert_eq!(format!("{before:?}"), format!("{after:?}"));
+}
+
 #[tokio::test]
 async fn roles_below_the_endpoint_get_403() {
     let fx = fixture().await;

@@ -55,6 +55,7 @@ pub struct Application {
     stop_background: watch::Sender<bool>,
     status: Vec<String>,
     grace: Duration,
+    http_limits: crate::config::HttpLimits,
 }
 
 impl std::fmt::Debug for Application {
@@ -164,6 +165,7 @@ impl Application {
             stop_background,
             status,
             grace: settings.shutdown_grace,
+            http_limits: settings.http,
         })
     }
 
@@ -204,6 +206,7 @@ impl Application {
             mut background,
             stop_background,
             grace,
+            http_limits,
             ..
         } = self;
         let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -211,7 +214,7 @@ impl Application {
             let stopped = async {
                 let _ = http_stopped.await;
             };
-            if let Err(e) = crate::api::serve(listener, router, stopped).await {
+            if let Err(e) = crate::api::serve(listener, router, http_limits, stopped).await {
                 tracing::error!(error = %e, "the HTTP server stopped");
             }
         });

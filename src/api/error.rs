@@ -46,10 +46,14 @@ pub enum ApiError {
     Conflict(String),
     #[error("the body is larger than the {limit_bytes} bytes a request may send")]
     TooLarge { limit_bytes: usize },
+    #[error("the request body did not arrive in time; send it again")]
+    BodyTimedOut,
     #[error("too many requests; retry after {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("the database is not answering")]
     Unavailable,
+    #[error("the records this request writes are busy; it is safe to send it again (with the same Idempotency-Key, if it had one)")]
+    Busy { retry_after_secs: u64 },
     #[error("internal error")]
     Internal,
 }
@@ -78,8 +82,9 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimedOut => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -104,10 +109,15 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Self::TooManyRequests { retry_after_secs } = self {
+        if let Self::TooManyRequests { retry_after_secs } | Self::Busy { retry_after_secs } = self {
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
+        }
+        if status == StatusCode::REQUEST_TIMEOUT {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if status == StatusCode::UNAUTHORIZED {
             response
@@ -131,6 +141,14 @@ impl From<StoreError> for ApiError {
                 detail: d.to_string(),
             },
             StoreError::Unreachable { .. } => Self::Unavailable,
+            // A write conflict that outlived its retries (a burst on the same records, or
+            // the locks of a crashed instance's transaction): nothing was written.
+            e if e.is_transient() => {
+                tracing::warn!(error = %e, "a write gave up after its conflict retries");
+                Self::Busy {
+                    retry_after_secs: 1,
+                }
+            }
             other => {
                 tracing::error!(error = %other, "store error in a request");
                 Self::Internal

@@ -2,6 +2,7 @@
 //! fields rejected), query strings, and ids in the path (an id that is not an id is a
 //! 404, never a 500).
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Path, Query, Request};
 use axum::http::request::Parts;
@@ -22,11 +23,46 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match <axum::Json<T> as FromRequest<S>>::from_request(req, state).await {
+        if !is_json(req.headers()) {
+            return Err(json_problem(JsonRejection::MissingJsonContentType(
+                Default::default(),
+            )));
+        }
+        let bytes = match Bytes::from_request(req, state).await {
+            Ok(bytes) => bytes,
+            Err(e) => return Err(json_problem(JsonRejection::BytesRejection(e))),
+        };
+        // serde reads a struct from an array of its fields too; a body is an object.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::BadRequest {
+                field: None,
+                detail: "send the body as a JSON object ({ ... })".into(),
+            });
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(Self(v)),
             Err(e) => Err(json_problem(e)),
         }
     }
+}
+
+/// Whether the request says its body is JSON (`application/json` or `…+json`).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(mime) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence.split_once('/').is_some_and(|(kind, sub)| {
+        kind == "application" && (sub == "json" || sub.ends_with("+json"))
+    })
 }
 
 /// An optional JSON body: none when the request has no Content-Type (no body at all);
@@ -39,11 +75,29 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
-        match <axum::Json<T> as OptionalFromRequest<S>>::from_request(req, state).await {
-            Ok(body) => Ok(body.map(|axum::Json(v)| Self(v))),
-            Err(e) => Err(json_problem(e)),
+        if req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_none()
+        {
+            return Ok(None);
         }
+        <Self as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
     }
+}
+
+/// Whether `e` or one of its causes is an `E`.
+fn caused_by<E: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.is::<E>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// A body that is not the JSON asked for: 400 (not JSON) or 422 (wrong shape).
@@ -60,6 +114,9 @@ fn json_problem(rejection: JsonRejection) -> ApiError {
             field: None,
             detail: tidy(&e.body_text()),
         },
+        JsonRejection::BytesRejection(e) if caused_by::<super::listen::BodyTimedOut>(&e) => {
+            ApiError::BodyTimedOut
+        }
         JsonRejection::BytesRejection(e)
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
         {

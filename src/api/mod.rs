@@ -16,13 +16,13 @@ mod docs;
 mod error;
 mod extract;
 mod health;
+mod listen;
 mod orders;
 mod paging;
 mod payments;
 mod rate;
 mod standing;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -41,6 +41,7 @@ use crate::telemetry::metrics::Metrics;
 pub use auth::{AuthUser, JwtKeys};
 pub use error::{ApiError, Problem};
 pub use extract::{IdPath, JsonBody, QueryParams};
+pub use listen::serve;
 pub use rate::RateLimits;
 
 /// What every handler shares.
@@ -162,21 +163,4 @@ async fn metrics(
             .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
-}
-
-/// Serves the application until `shutdown` completes.
-///
-/// # Errors
-/// The listener failed.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }

@@ -205,6 +205,7 @@ struct PlatformRolesFile {
 struct DatabaseFile {
     url: String,
     name: String,
+    conflict_retry_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -230,6 +231,11 @@ struct LlmFile {
 struct ServerFile {
     bind: String,
     shutdown_grace_secs: u64,
+    header_timeout_secs: u64,
+    body_timeout_secs: u64,
+    write_timeout_secs: u64,
+    max_connections: usize,
+    max_connections_per_address: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -247,6 +253,34 @@ struct TokenDaysFile {
     staff: u32,
     manager: u32,
     admin: u32,
+}
+
+/// How the HTTP server treats slow, idle and too many connections (`[server]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// A request's head, and an idle keep-alive connection's next one, must arrive
+    /// within this.
+    pub header_timeout: std::time::Duration,
+    /// A request's body must arrive within this of its first read (408 beyond).
+    pub body_timeout: std::time::Duration,
+    /// A write the client does not take for this long closes the connection.
+    pub write_timeout: std::time::Duration,
+    /// Connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_address: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: std::time::Duration::from_secs(20),
+            body_timeout: std::time::Duration::from_secs(30),
+            write_timeout: std::time::Duration::from_secs(30),
+            max_connections: 4096,
+            max_connections_per_address: 256,
+        }
+    }
 }
 
 /// The longest a token of each role may live (from its `iat` to its `exp`); a token
@@ -302,6 +336,9 @@ pub struct DatabaseSettings {
     pub local_kind: Option<String>,
     /// `MONGODB_READONLY_URL`: a read-only database user for the Dashboard path.
     pub readonly_url: Option<Secret>,
+    /// How long a write keeps retrying transient conflicts before it gives up (the API
+    /// then answers 503 with `Retry-After`).
+    pub conflict_retry: std::time::Duration,
 }
 
 /// The keys of clients' personal data at rest.
@@ -380,6 +417,8 @@ pub struct Settings {
     pub bind: String,
     /// How long shutdown waits for messages and requests in flight.
     pub shutdown_grace: std::time::Duration,
+    /// Timeouts and connection caps of the HTTP server.
+    pub http: HttpLimits,
     /// REST API requests per minute per token and per client IP.
     pub api_per_token_per_minute: u32,
     pub api_per_ip_per_minute: u32,
@@ -569,6 +608,7 @@ impl Settings {
                 name: db_name,
                 local_kind: get("FRONTDESK_LOCALDB"),
                 readonly_url: readonly_url.map(Secret::new),
+                conflict_retry: secs_within(file.database.conflict_retry_secs, 1, 120),
             },
             studio: StudioSettings {
                 name: file.studio.name,
@@ -586,9 +626,17 @@ impl Settings {
                 max_tool_rounds: file.llm.max_tool_rounds.clamp(1, 8),
             },
             bind: get("FRONTDESK_BIND").unwrap_or(file.server.bind),
-            shutdown_grace: std::time::Duration::from_secs(
-                file.server.shutdown_grace_secs.clamp(1, 600),
-            ),
+            shutdown_grace: secs_within(file.server.shutdown_grace_secs, 1, 600),
+            http: HttpLimits {
+                header_timeout: secs_within(file.server.header_timeout_secs, 1, 3600),
+                body_timeout: secs_within(file.server.body_timeout_secs, 1, 3600),
+                write_timeout: secs_within(file.server.write_timeout_secs, 1, 3600),
+                max_connections: file.server.max_connections.max(1),
+                max_connections_per_address: file
+                    .server
+                    .max_connections_per_address
+                    .clamp(1, file.server.max_connections.max(1)),
+            },
             api_per_token_per_minute: file.api.per_token_per_minute,
             api_per_ip_per_minute: file.api.per_ip_per_minute,
             token_lifetimes: TokenLifetimes {
@@ -867,6 +915,11 @@ fn resolve_gateway(file: GatewayFile) -> Result<GatewaySettings, ConfigError> {
         link_code_minutes: file.link_code_minutes.clamp(1, 24 * 60),
         dedupe_hours: file.dedupe_hours.clamp(1, 24 * 30),
     })
+}
+
+/// Whole seconds from the file, kept within `[min, max]`.
+fn secs_within(secs: u64, min: u64, max: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(secs.clamp(min, max))
 }
 
 fn invalid(key: &'static str, reason: String) -> ConfigError {

@@ -30,6 +30,10 @@ pub(crate) struct Shared {
     /// Bumped after every write through this process that an answer could show.
     data_generation: AtomicU64,
     enrol_locks: Vec<tokio::sync::Mutex<()>>,
+    /// How long a write keeps trying through transient conflicts, in milliseconds.
+    conflict_budget_ms: AtomicU64,
+    /// The order numbers this process has reserved and not used yet: `next..end`.
+    pub(crate) order_numbers: tokio::sync::Mutex<std::ops::Range<i64>>,
 }
 
 impl Default for Shared {
@@ -41,11 +45,25 @@ impl Default for Shared {
             enrol_locks: (0..ENROL_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            conflict_budget_ms: AtomicU64::new(DEFAULT_CONFLICT_BUDGET_MS),
+            order_numbers: tokio::sync::Mutex::new(0..0),
         }
     }
 }
 
+/// The conflict budget unless configured: 5 s.
+const DEFAULT_CONFLICT_BUDGET_MS: u64 = 5_000;
+
 impl Shared {
+    pub(crate) fn conflict_budget(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.conflict_budget_ms.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_conflict_budget(&self, budget: std::time::Duration) {
+        let ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX);
+        self.conflict_budget_ms.store(ms, Ordering::Relaxed);
+    }
+
     /// The cached catalogue when it is fresh.
     pub(crate) fn catalogue(&self) -> Option<Arc<Vec<Course>>> {
         let slot = self.catalogue.read().ok()?;

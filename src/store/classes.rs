@@ -14,7 +14,6 @@ use mongodb::ClientSession;
 use super::analytics::get_i64;
 use super::class_days::{slot_after, slot_fields, ClassSlot};
 use super::client_days::{fact_fields, ClientFacts};
-use super::txn::retrying;
 use super::visit_days::visits_of;
 use super::{Store, StoreError};
 use crate::domain::{Attendance, AttendanceStatus, ClassSession, ObjectId};
@@ -24,7 +23,7 @@ impl Store {
     /// The server failed.
     pub async fn insert_class(&self, class: &ClassSession) -> Result<(), StoreError> {
         let slot = ClassSlot::of_doc(&bson::to_document(class)?);
-        retrying(|| async {
+        self.retrying(|| async {
             let mut session = self.client.start_session().await?;
             session.start_transaction().await?;
             let written = async {
@@ -104,7 +103,7 @@ impl Store {
     pub async fn update_class(&self, class: &ClassSession) -> Result<(), StoreError> {
         let mut set = bson::to_document(class)?;
         set.remove("_id");
-        retrying(|| async {
+        self.retrying(|| async {
             let mut session = self.client.start_session().await?;
             session.start_transaction().await?;
             let written = async {
@@ -175,7 +174,7 @@ impl Store {
             marked_at: now,
         };
         // Marks at one class all move that class's counts: a conflict is retried.
-        retrying(|| self.write_mark(&record)).await
+        self.retrying(|| self.write_mark(&record)).await
     }
 
     async fn write_mark(&self, record: &Attendance) -> Result<Attendance, StoreError> {
@@ -251,7 +250,8 @@ impl Store {
         for r in records {
             per_class.entry(r.class_id).or_default().push(r.clone());
         }
-        retrying(|| self.write_records(records, &per_class)).await
+        self.retrying(|| self.write_records(records, &per_class))
+            .await
     }
 
     async fn write_records(

@@ -23,7 +23,7 @@ use futures::TryStreamExt;
 use mongodb::{ClientSession, Collection};
 
 use super::analytics::get_u64;
-use super::rollups::{day_at_or_after, day_of};
+use super::rollups::{day_at_or_after, day_of, part_of};
 use super::{names, Store, StoreError};
 use crate::domain::{Client, ClientStatus, ObjectId};
 
@@ -111,16 +111,21 @@ impl StatusCounts {
 pub(crate) fn status_documents(
     clients: impl IntoIterator<Item = (ObjectId, ClientFacts)>,
 ) -> Vec<Document> {
-    let mut counts: BTreeMap<&'static str, i64> = BTreeMap::new();
-    for (_, facts) in clients {
+    let mut counts: BTreeMap<(&'static str, i32), i64> = BTreeMap::new();
+    for (id, facts) in clients {
         if let Some(status) = facts.status {
-            *counts.entry(status.as_str()).or_default() += 1;
+            *counts.entry((status.as_str(), part_of(id))).or_default() += 1;
         }
     }
     counts
         .into_iter()
-        .map(|(status, n)| doc! { "_id": status, "n": n })
+        .map(|((status, part), n)| doc! { "_id": status_key(status, part), "status": status, "n": n })
         .collect()
+}
+
+/// The document counting the clients of one part with `status`.
+fn status_key(status: &str, part: i32) -> Document {
+    doc! { "status": status, "part": part }
 }
 
 /// One of the two day collections.
@@ -253,8 +258,11 @@ impl Store {
                 let Some(status) = status else { continue };
                 statuses
                     .update_one(
-                        doc! { "_id": status.as_str() },
-                        doc! { "$inc": { "n": by } },
+                        doc! { "_id": status_key(status.as_str(), part_of(id)) },
+                        doc! {
+                            "$inc": { "n": by },
+                            "$setOnInsert": { "status": status.as_str() },
+                        },
                     )
                     .upsert(true)
                     .session(&mut *session)
@@ -277,12 +285,13 @@ impl Store {
             .try_collect()
             .await?;
         let mut counts = StatusCounts::default();
+        // The parts of each status added up.
         for d in &docs {
             let n = get_u64(d, "n");
-            match d.get_str("_id").ok().and_then(status_named) {
-                Some(ClientStatus::Active) => counts.active = n,
-                Some(ClientStatus::Lead) => counts.lead = n,
-                Some(ClientStatus::Inactive) => counts.inactive = n,
+            match d.get_str("status").ok().and_then(status_named) {
+                Some(ClientStatus::Active) => counts.active += n,
+                Some(ClientStatus::Lead) => counts.lead += n,
+                Some(ClientStatus::Inactive) => counts.inactive += n,
                 None => {}
             }
         }

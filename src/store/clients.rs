@@ -8,7 +8,6 @@ use futures::TryStreamExt;
 
 use super::client_days::{fact_fields, ClientFacts};
 use super::sealed::{ClientDoc, EMAIL_BI, PHONE_BI};
-use super::txn::retrying;
 use super::{names, Store, StoreError};
 use crate::domain::{name_tokens, Client, ClientStatus, Email, ObjectId, Phone};
 use crate::protect::BlindKind;
@@ -46,7 +45,7 @@ impl Store {
     pub async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
         self.refuse_taken_email(&client.email, None).await?;
         let sealed = ClientDoc::seal(self.keys(), client);
-        retrying(|| async {
+        self.retrying(|| async {
             let mut session = self.client.start_session().await?;
             session.start_transaction().await?;
             let written = self.insert_client_in(&mut session, client, &sealed).await;
@@ -277,7 +276,7 @@ impl Store {
         self.refuse_taken_email(&client.email, Some(client.id))
             .await?;
         let sealed = bson::to_document(&ClientDoc::seal(self.keys(), client))?;
-        retrying(|| async {
+        self.retrying(|| async {
             let mut session = self.client.start_session().await?;
             session.start_transaction().await?;
             let written = async {
@@ -318,7 +317,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown or already deleted client.
     pub async fn delete_client(&self, id: ObjectId, now: DateTime<Utc>) -> Result<(), StoreError> {
-        retrying(|| async {
+        self.retrying(|| async {
             let mut session = self.client.start_session().await?;
             session.start_transaction().await?;
             let written = async {

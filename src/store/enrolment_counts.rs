@@ -12,7 +12,8 @@ use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Collection};
 
-use super::analytics::{get_i64, get_u64};
+use super::analytics::get_i64;
+use super::rollups::part_of;
 use super::{names, Store, StoreError};
 use crate::domain::{ObjectId, Order, OrderStatus};
 
@@ -26,8 +27,13 @@ pub(crate) struct CourseEnrolment {
     pub clients: u64,
 }
 
-/// Per course: (the newest order's time and course name, live orders, clients).
-type CourseTotals = BTreeMap<ObjectId, ((DateTime<Utc>, String), i64, i64)>;
+/// Per course and part: (the newest order's time and course name, live orders, clients).
+type CourseTotals = BTreeMap<(ObjectId, i32), ((DateTime<Utc>, String), i64, i64)>;
+
+/// The document of `course`'s counts for the clients of one part.
+fn course_key(course: ObjectId, part: i32) -> Document {
+    doc! { "course": course, "part": part }
+}
 
 /// The documents of both collections for `orders`, as the seed and a recount write
 /// them: (`course_clients`, `course_enrolments`).
@@ -43,7 +49,7 @@ pub(crate) fn enrolment_documents<'a>(
         let live = pairs.entry((o.course_id, o.client_id)).or_default();
         *live += 1;
         let course = courses
-            .entry(o.course_id)
+            .entry((o.course_id, part_of(o.id)))
             .or_insert_with(|| ((o.created_at, o.course_name.clone()), 0, 0));
         if o.created_at > course.0 .0 {
             course.0 = (o.created_at, o.course_name.clone());
@@ -59,8 +65,14 @@ pub(crate) fn enrolment_documents<'a>(
         .collect();
     let courses = courses
         .into_iter()
-        .map(|(id, ((_, name), orders, clients))| {
-            doc! { "_id": id, "course": name, "orders": orders, "clients": clients }
+        .map(|((id, part), ((_, name), orders, clients))| {
+            doc! {
+                "_id": course_key(id, part),
+                "course_id": id,
+                "course": name,
+                "orders": orders,
+                "clients": clients,
+            }
         })
         .collect();
     (pairs, courses)
@@ -100,12 +112,16 @@ impl Store {
             (-1, 0) => -1,
             _ => 0,
         };
-        let mut update = doc! { "$inc": { "orders": step, "clients": clients } };
+        let mut update = doc! {
+            "$inc": { "orders": step, "clients": clients },
+            "$setOnInsert": { "course_id": order.course_id },
+        };
         if step > 0 {
             update.insert("$set", doc! { "course": &order.course_name });
         }
+        let key = course_key(order.course_id, part_of(order.id));
         self.course_enrolments()
-            .update_one(doc! { "_id": order.course_id }, update)
+            .update_one(doc! { "_id": key }, update)
             .upsert(true)
             .session(&mut *session)
             .await?;
@@ -114,21 +130,43 @@ impl Store {
 
     /// Every course with live orders, all time, in no order.
     pub(crate) async fn kept_enrolments(&self) -> Result<Vec<CourseEnrolment>, StoreError> {
+        // Every part (a few per course): a part's clients can be below zero when a
+        // client's last live order is cancelled in another part than their first.
         let docs: Vec<Document> = self
             .course_enrolments()
-            .find(doc! { "orders": { "$gt": 0 } })
+            .find(doc! {})
             .await?
             .try_collect()
             .await?;
-        Ok(docs
-            .iter()
-            .filter_map(|d| {
-                Some(CourseEnrolment {
-                    course_id: d.get_object_id("_id").ok()?,
-                    course: d.get_str("course").unwrap_or_default().to_owned(),
-                    orders: get_u64(d, "orders"),
-                    clients: get_u64(d, "clients"),
-                })
+        // A course's parts added up.
+        struct Summed {
+            course_id: ObjectId,
+            course: String,
+            orders: i64,
+            clients: i64,
+        }
+        let mut courses: BTreeMap<ObjectId, Summed> = BTreeMap::new();
+        for d in &docs {
+            let Ok(course_id) = d.get_object_id("course_id") else {
+                continue;
+            };
+            let course = courses.entry(course_id).or_insert_with(|| Summed {
+                course_id,
+                course: d.get_str("course").unwrap_or_default().to_owned(),
+                orders: 0,
+                clients: 0,
+            });
+            course.orders += get_i64(d, "orders");
+            course.clients += get_i64(d, "clients");
+        }
+        Ok(courses
+            .into_values()
+            .filter(|c| c.orders > 0)
+            .map(|c| CourseEnrolment {
+                course_id: c.course_id,
+                course: c.course,
+                orders: u64::try_from(c.orders).unwrap_or(0),
+                clients: u64::try_from(c.clients).unwrap_or(0),
             })
             .collect())
     }

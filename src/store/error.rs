@@ -63,17 +63,6 @@ impl StoreError {
                 || Self::is_write_conflict(e))
     }
 
-    /// How many times a write that met a write conflict is tried in all.
-    pub(crate) const CONFLICT_ATTEMPTS: u64 = 15;
-
-    /// The wait before try `attempt + 1` after a write conflict: exponential from 10 ms,
-    /// capped at 250 ms, plus up to as much again of jitter so racing writers part.
-    pub(crate) fn conflict_backoff(attempt: u64) -> std::time::Duration {
-        let base = (10u64 << attempt.min(5)).min(250);
-        let jitter = u64::from(rand::random::<u8>()) % base.max(1);
-        std::time::Duration::from_millis(base + jitter)
-    }
-
     /// Maps a unique-index violation to [`StoreError::Duplicate`], anything else to
     /// [`StoreError::Mongo`].
     pub(crate) fn from_write(

@@ -7,7 +7,6 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::outbox::{Job, OutboxItem};
-use super::txn::retrying;
 use super::{names, Store, StoreError};
 use crate::protect::Sealed;
 
@@ -176,7 +175,7 @@ impl Store {
                 code.created_at,
             )
         });
-        retrying(|| async {
+        self.retrying(|| async {
             let mut session = self.client.start_session().await?;
             session.start_transaction().await?;
             let written = async {

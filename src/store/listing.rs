@@ -8,7 +8,6 @@ use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
 use super::client_days::{fact_fields, ClientFacts};
-use super::txn::retrying;
 use super::{sealed, Store, StoreError};
 use crate::domain::{
     name_tokens, Client, ClientStatus, Email, ObjectId, Order, OrderNumber, OrderStatus, Payment,
@@ -291,7 +290,7 @@ impl Store {
             .as_ref()
             .map(|e| e.as_str().to_owned())
             .unwrap_or_default();
-        retrying(|| async {
+        self.retrying(|| async {
             let mut session = self.client.start_session().await?;
             session.start_transaction().await?;
             let written = async {

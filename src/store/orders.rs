@@ -7,7 +7,6 @@ use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 
 use super::client_days::{fact_fields, ClientFacts};
-use super::txn::retrying;
 use super::{names, Job, OutboxItem, Store, StoreError};
 use crate::domain::{
     Client, Course, Enrollment, Money, ObjectId, Order, OrderNumber, OrderStatus, Payment,
@@ -64,24 +63,42 @@ fn cancel_reason(typed: &str) -> String {
 const ORDER_COUNTER: &str = "order_number";
 /// Where order numbers start on an empty database.
 const FIRST_ORDER_NUMBER: i64 = 10_001;
+/// How many order numbers a process reserves at a time.
+const ORDER_NUMBER_BLOCK: i64 = 10;
 
 impl Store {
-    /// The next free order number, from a counter that never hands one out twice.
+    /// The next free order number. Numbers are reserved from the database's counter
+    /// (which never hands one out twice) in blocks of [`ORDER_NUMBER_BLOCK`], so orders
+    /// made at once do not all wait on that one document; a process that stops leaves
+    /// the rest of its block unused (a gap in the numbers, never a repeat).
     ///
     /// # Errors
     /// The server failed.
     pub async fn next_order_number(&self) -> Result<OrderNumber, StoreError> {
+        let mut reserved = self.shared.order_numbers.lock().await;
+        if reserved.is_empty() {
+            let last = self.reserve_order_numbers(ORDER_NUMBER_BLOCK).await?;
+            *reserved = (last - ORDER_NUMBER_BLOCK + 1)..(last + 1);
+        }
+        let seq = reserved.start;
+        reserved.start += 1;
+        Ok(OrderNumber::try_from(FIRST_ORDER_NUMBER - 1 + seq)?)
+    }
+
+    /// Moves the counter on by `block`; the last sequence number reserved.
+    async fn reserve_order_numbers(&self, block: i64) -> Result<i64, StoreError> {
         let counters = self.db.collection::<bson::Document>(names::COUNTERS);
         // Concurrent first calls can race to create the counter (an upsert conflict or an
-        // empty answer); the retry then finds it. Concurrent increments can meet a write
-        // conflict; they are retried too.
+        // empty answer); the retry then finds it. Concurrent increments (other
+        // instances) can meet a write conflict; they are retried too.
         let mut attempts = 0u64;
+        let mut retry = self.conflict_retry();
         let updated = loop {
             attempts += 1;
             let result = counters
                 .find_one_and_update(
                     doc! { "_id": ORDER_COUNTER },
-                    doc! { "$inc": { "seq": 1_i64 } },
+                    doc! { "$inc": { "seq": block } },
                 )
                 .upsert(true)
                 .return_document(ReturnDocument::After)
@@ -90,14 +107,7 @@ impl Store {
                 Ok(Some(doc)) => break doc,
                 Ok(None) if attempts < 5 => continue,
                 Err(e) if StoreError::is_duplicate_key(&e) && attempts < 5 => continue,
-                // Many enrolments at once contend for the one counter document.
-                Err(e)
-                    if StoreError::is_write_conflict(&e)
-                        && attempts < StoreError::CONFLICT_ATTEMPTS =>
-                {
-                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
-                    continue;
-                }
+                Err(e) if StoreError::is_write_conflict(&e) && retry.pause().await => continue,
                 Ok(None) => {
                     return Err(StoreError::Decode(
                         "the order counter could not be created".into(),
@@ -106,11 +116,10 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         };
-        let seq = updated
+        Ok(updated
             .get_i64("seq")
             .or_else(|_| updated.get_i32("seq").map(i64::from))
-            .unwrap_or(0);
-        Ok(OrderNumber::try_from(FIRST_ORDER_NUMBER - 1 + seq)?)
+            .unwrap_or(0))
     }
 
     /// Moves the order counter so the next number is above every existing order.
@@ -134,6 +143,8 @@ impl Store {
             )
             .upsert(true)
             .await?;
+        // Numbers reserved before may now be taken: reserve afresh.
+        *self.shared.order_numbers.lock().await = 0..0;
         Ok(())
     }
 
@@ -215,7 +226,7 @@ impl Store {
         }
         let number = self.next_order_number().await?;
         let amount = new.amount.unwrap_or(course.price);
-        let order = Order {
+        let mut order = Order {
             id: ObjectId::new(),
             number,
             client_id: client.id,
@@ -227,7 +238,7 @@ impl Store {
             updated_at: new.now,
             idempotency_key: new.idempotency_key.clone(),
         };
-        let payment = Payment {
+        let mut payment = Payment {
             id: ObjectId::new(),
             order_id: order.id,
             order_number: number,
@@ -250,9 +261,8 @@ impl Store {
             order_number: number,
             enrolled_at: new.now,
         };
-        let mut attempts = 0u64;
+        let mut retry = self.conflict_retry();
         loop {
-            attempts += 1;
             match self
                 .write_order(&order, &payment, &enrollment, client.status)
                 .await
@@ -274,11 +284,15 @@ impl Store {
                             return Ok(existing);
                         }
                     }
-                    if !transient || attempts >= StoreError::CONFLICT_ATTEMPTS {
+                    // Many enrolments of one client at once all touch that client's record.
+                    if !transient || !retry.pause().await {
                         return Err(err);
                     }
-                    // Many enrolments of one client at once all touch that client's record.
-                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
+                    // New ids: the kept figures are split by them, so the next try
+                    // likely writes other parts than the ones that met a conflict.
+                    order.id = ObjectId::new();
+                    payment.id = ObjectId::new();
+                    payment.order_id = order.id;
                 }
             }
         }
@@ -458,7 +472,7 @@ impl Store {
                 key: id.to_hex(),
             })?;
         order.status.check_transition(to)?;
-        retrying(|| self.write_status(&order, to, now)).await
+        self.retrying(|| self.write_status(&order, to, now)).await
     }
 
     async fn write_status(
@@ -553,7 +567,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<OrderCancelled, StoreError> {
         let reason = reason.map(cancel_reason).filter(|r| !r.is_empty());
-        retrying(|| async {
+        self.retrying(|| async {
             let order =
                 self.order_by_number(number)
                     .await?
@@ -657,7 +671,7 @@ impl Store {
         if orders.is_empty() {
             return Ok(());
         }
-        retrying(|| async {
+        self.retrying(|| async {
             let mut session = self.client.start_session().await?;
             session.start_transaction().await?;
             let written = async {

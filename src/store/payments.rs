@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
-use super::txn::retrying;
 use super::{Job, OutboxItem, Store, StoreError};
 use crate::domain::{ObjectId, OrderStatus, Payment, PaymentMethod, PaymentStatus};
 
@@ -99,7 +98,7 @@ impl Store {
         if payments.is_empty() {
             return Ok(());
         }
-        retrying(|| async {
+        self.retrying(|| async {
             let mut session = self.client.start_session().await?;
             session.start_transaction().await?;
             let written = async {
@@ -136,9 +135,8 @@ impl Store {
     ) -> Result<(Payment, bool), StoreError> {
         // Two deliveries of one payment (a webhook and a staff member, say) can meet in a
         // write conflict: retry, and the second then finds the payment already paid.
-        let mut attempts = 0u64;
+        let mut retry = self.conflict_retry();
         loop {
-            attempts += 1;
             match self
                 .record_payment_once(payment_id, method, provider_ref.clone(), now)
                 .await
@@ -148,10 +146,7 @@ impl Store {
                 Err(e)
                     if (e.is_transient()
                         || matches!(&e, StoreError::Mongo(m) if StoreError::is_duplicate_key(m)))
-                        && attempts < StoreError::CONFLICT_ATTEMPTS =>
-                {
-                    tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
-                }
+                        && retry.pause().await => {}
                 other => return other,
             }
         }

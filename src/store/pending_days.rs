@@ -1,7 +1,8 @@
 //! Pending payments per UTC due day and currency, kept up to date in the transaction of
 //! every write that makes a payment pending or ends that (an order made, a payment
 //! recorded, an order cancelled, an import; the seed writes them), so the outstanding
-//! balance adds up a few hundred small documents: what fell due before today's UTC
+//! balance adds up a few hundred small documents (each day split by client into
+//! [`PARTS`](super::rollups::PARTS), so orders made at once rarely write the same one): what fell due before today's UTC
 //! midnight from the days, the part of today before now from the payments.
 
 use std::collections::BTreeMap;
@@ -12,7 +13,7 @@ use futures::TryStreamExt;
 use mongodb::{ClientSession, Collection};
 
 use super::analytics::{get_i64, get_u64};
-use super::rollups::day_of;
+use super::rollups::{day_of, part_of};
 use super::{names, Store, StoreError};
 use crate::domain::{Payment, PaymentStatus};
 
@@ -37,14 +38,19 @@ pub(crate) struct Outstanding {
     pub overdue: BTreeMap<String, Owed>,
 }
 
-/// `payments` summed per due day and currency (whatever their status: the caller picks
-/// the ones that start or stop being pending).
-fn per_day<'a>(
-    payments: impl IntoIterator<Item = &'a Payment>,
-) -> BTreeMap<(DateTime<Utc>, String), (i64, i64)> {
-    let mut days: BTreeMap<(DateTime<Utc>, String), (i64, i64)> = BTreeMap::new();
+/// A due day's document: the day, the currency and the part of the clients it counts.
+type DayKey = (DateTime<Utc>, String, i32);
+
+/// `payments` summed per due day, currency and part (whatever their status: the caller
+/// picks the ones that start or stop being pending).
+fn per_day<'a>(payments: impl IntoIterator<Item = &'a Payment>) -> BTreeMap<DayKey, (i64, i64)> {
+    let mut days: BTreeMap<DayKey, (i64, i64)> = BTreeMap::new();
     for p in payments {
-        let key = (day_of(p.due_at), p.amount.currency().code().to_owned());
+        let key = (
+            day_of(p.due_at),
+            p.amount.currency().code().to_owned(),
+            part_of(p.id),
+        );
         let sum = days.entry(key).or_default();
         sum.0 += p.amount.minor();
         sum.1 += 1;
@@ -52,8 +58,8 @@ fn per_day<'a>(
     days
 }
 
-fn day_key(day: DateTime<Utc>, currency: &str) -> Document {
-    doc! { "day": bson::DateTime::from_chrono(day), "currency": currency }
+fn day_key(day: DateTime<Utc>, currency: &str, part: i32) -> Document {
+    doc! { "day": bson::DateTime::from_chrono(day), "currency": currency, "part": part }
 }
 
 /// The day documents for the pending ones of `payments` (the seed, a recount).
@@ -66,8 +72,8 @@ pub(crate) fn pending_day_documents<'a>(
             .filter(|p| p.status == PaymentStatus::Pending),
     )
     .into_iter()
-    .map(|((day, currency), (minor, n))| {
-        let key = day_key(day, &currency);
+    .map(|((day, currency, part), (minor, n))| {
+        let key = day_key(day, &currency, part);
         doc! {
             "_id": key,
             "day": bson::DateTime::from_chrono(day),
@@ -93,10 +99,10 @@ impl Store {
         payments: &[Payment],
         step: i64,
     ) -> Result<(), StoreError> {
-        for ((day, currency), (minor, n)) in per_day(payments) {
+        for ((day, currency, part), (minor, n)) in per_day(payments) {
             self.pending_days()
                 .update_one(
-                    doc! { "_id": day_key(day, &currency) },
+                    doc! { "_id": day_key(day, &currency, part) },
                     doc! {
                         "$inc": { "minor": step * minor, "n": step * n },
                         "$setOnInsert": {

@@ -39,7 +39,8 @@ impl Rollup {
         Self::VisitDays,
     ];
     /// Raised when a rollup's shape changes, so it is counted again.
-    const VERSION: i32 = 1;
+    /// (2: pending days and course enrolments split by client into parts.)
+    const VERSION: i32 = 2;
 
     fn marker(self) -> &'static str {
         match self {
@@ -53,6 +54,20 @@ impl Rollup {
             Self::VisitDays => "visit_days",
         }
     }
+}
+
+/// Kept figures that every write of a kind would touch (a due day's pending payments, a
+/// course's live orders, the clients per status) are split into this many documents, so
+/// that writes at once rarely meet on one document (a write conflict that would
+/// serialise every order); readers add the parts up. Each record always counts in the
+/// same part (the part of its own id, or of its client's), so no part goes below zero;
+/// a write retried after a conflict makes new ids and so, likely, writes other parts.
+pub(crate) const PARTS: u8 = 16;
+
+/// The part of a split figure that the record with `id` counts in.
+pub(crate) fn part_of(id: crate::domain::ObjectId) -> i32 {
+    // The last bytes of an id are a counter: consecutive ids land in different parts.
+    i32::from(id.bytes()[11] % PARTS)
 }
 
 /// The UTC midnight at or before `t`: day totals are kept per UTC day.

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use super::outbox::{Job, OutboxItem};
 use super::sealed::ClientDoc;
-use super::txn::retrying;
 use super::{names, Store, StoreError};
 use crate::domain::{Client, ObjectId};
 
@@ -107,27 +106,28 @@ impl Store {
             } else {
                 None
             };
-            let written = retrying(|| async {
-                let mut session = self.client.start_session().await?;
-                session.start_transaction().await?;
-                let written = async {
-                    if self.outbox_key_exists_in(&mut session, &ack.key).await? {
-                        return Ok(true);
+            let written = self
+                .retrying(|| async {
+                    let mut session = self.client.start_session().await?;
+                    session.start_transaction().await?;
+                    let written = async {
+                        if self.outbox_key_exists_in(&mut session, &ack.key).await? {
+                            return Ok(true);
+                        }
+                        if let Some(sealed) = &sealed {
+                            self.insert_client_in(&mut session, &client, sealed).await?;
+                        }
+                        if let Some(ticket) = &ticket {
+                            self.open_ticket_in(&mut session, ticket).await?;
+                        }
+                        self.enqueue_in(&mut session, std::slice::from_ref(&ack))
+                            .await?;
+                        Ok(false)
                     }
-                    if let Some(sealed) = &sealed {
-                        self.insert_client_in(&mut session, &client, sealed).await?;
-                    }
-                    if let Some(ticket) = &ticket {
-                        self.open_ticket_in(&mut session, ticket).await?;
-                    }
-                    self.enqueue_in(&mut session, std::slice::from_ref(&ack))
-                        .await?;
-                    Ok(false)
-                }
+                    .await;
+                    self.finish(session, written).await
+                })
                 .await;
-                self.finish(session, written).await
-            })
-            .await;
             match written {
                 Ok(replayed) => {
                     return Ok(EnquiryRecorded {

@@ -3,6 +3,7 @@
 //! because another touched the same documents.
 
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 use mongodb::ClientSession;
 
@@ -31,21 +32,106 @@ impl Store {
     }
 }
 
-/// Runs `write` (one whole transaction) until it succeeds, fails for a reason other
-/// than a transient conflict, or has been tried [`StoreError::CONFLICT_ATTEMPTS`] times.
-pub(crate) async fn retrying<T, F, Fut>(mut write: F) -> Result<T, StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, StoreError>>,
-{
-    let mut attempts = 0u64;
-    loop {
-        attempts += 1;
-        match write().await {
-            Err(e) if e.is_transient() && attempts < StoreError::CONFLICT_ATTEMPTS => {
-                tokio::time::sleep(StoreError::conflict_backoff(attempts)).await;
-            }
-            done => return done,
+/// The tries of a write that met a transient conflict (another transaction on the same
+/// document, a lock still held by a transaction of a crashed process): a pause between
+/// them that grows from 10 ms to 250 ms with random jitter (so writers that collided do
+/// not collide again in step), until the store's conflict budget is spent. The caller
+/// then returns the conflict, which the API answers 503 with `Retry-After`.
+#[derive(Debug)]
+pub(crate) struct ConflictRetry {
+    tries: u32,
+    give_up_at: Instant,
+}
+
+impl ConflictRetry {
+    pub(crate) fn new(budget: Duration) -> Self {
+        Self {
+            tries: 0,
+            give_up_at: Instant::now() + budget,
         }
+    }
+
+    /// After a transient failure: pauses and says to try again, or says to give up when
+    /// the pause would end past the budget.
+    pub(crate) async fn pause(&mut self) -> bool {
+        let wait = Self::wait(self.tries);
+        self.tries = self.tries.saturating_add(1);
+        if Instant::now() + wait > self.give_up_at {
+            return false;
+        }
+        tokio::time::sleep(wait).await;
+        true
+    }
+
+    /// The pause after try `tries + 1`: half to one and a half times 10 ms doubled per
+    /// try, at most 250 ms.
+    fn wait(tries: u32) -> Duration {
+        let base = (10u64 << tries.min(5)).min(250);
+        let jittered = base / 2 + rand::random::<u64>() % base.max(1);
+        Duration::from_millis(jittered)
+    }
+}
+
+impl Store {
+    /// A fresh [`ConflictRetry`] with this store's budget.
+    pub(crate) fn conflict_retry(&self) -> ConflictRetry {
+        ConflictRetry::new(self.shared.conflict_budget())
+    }
+
+    /// Runs `write` (one whole transaction) until it succeeds, fails for a reason other
+    /// than a transient conflict, or the conflict budget is spent.
+    pub(crate) async fn retrying<T, F, Fut>(&self, mut write: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let mut retry = self.conflict_retry();
+        loop {
+            match write().await {
+                Err(e) if e.is_transient() && retry.pause().await => {}
+                done => return done,
+            }
+        }
+    }
+
+    /// How long a write keeps trying through transient conflicts before it gives up
+    /// (`[database] conflict_retry_secs`).
+    pub fn set_conflict_budget(&self, budget: Duration) {
+        self.shared.set_conflict_budget(budget);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_grow_with_jitter_and_stay_bounded() {
+        for tries in 0..20 {
+            let base = (10u64 << tries.min(5)).min(250);
+            for _ in 0..50 {
+                let ms = u64::try_from(ConflictRetry::wait(tries).as_millis()).unwrap();
+                assert!(
+                    ms >= base / 2 && ms < base / 2 + base,
+                    "try {tries}: {ms} ms"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_budget_ends_the_tries() {
+        let started = Instant::now();
+        let mut retry = ConflictRetry::new(Duration::from_millis(300));
+        let mut tries = 0;
+        while retry.pause().await {
+            tries += 1;
+        }
+        assert!(tries >= 2, "{tries} tries");
+        assert!(
+            started.elapsed() <= Duration::from_millis(300),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -128,6 +128,16 @@ pub struct Metrics {
     /// `model_messages_total{outcome="decided"|"undecided"}`: messages the sentence model
     /// read because the rules were not sure, by whether it was sure enough.
     pub model_messages: Family<DecisionLabels, Counter>,
+    /// `http_connections_open`: HTTP connections open now.
+    pub http_connections_open: Gauge,
+    /// `http_connections_refused_total{kind}`: connections answered 503 and closed at
+    /// once (`total` or `per_address` cap reached).
+    pub http_connections_refused: Family<KindLabels, Counter>,
+    /// `http_connections_cut_total{kind}`: connections closed for a slow or idle client
+    /// (`header_timeout`, `body_timeout`, `write_timeout`).
+    pub http_connections_cut: Family<KindLabels, Counter>,
+    /// `http_accept_errors_total`: failed accepts (out of file descriptors, say).
+    pub http_accept_errors: Counter,
     /// `model_seconds`: the sentence model's time per message it read.
     pub model_seconds: Histogram,
     /// Per-agent queries, errors and latency percentiles for the status report.
@@ -244,6 +254,30 @@ impl Metrics {
             Clone::clone(&outbox_deliveries),
         );
         registry.register("errors", "Errors by kind", Clone::clone(&errors));
+        let http_connections_open = Gauge::default();
+        let http_connections_refused = Family::default();
+        let http_connections_cut = Family::default();
+        let http_accept_errors = Counter::default();
+        registry.register(
+            "http_connections_open",
+            "HTTP connections open now",
+            Clone::clone(&http_connections_open),
+        );
+        registry.register(
+            "http_connections_refused",
+            "HTTP connections answered 503 and closed because a cap was reached (total, per_address)",
+            Clone::clone(&http_connections_refused),
+        );
+        registry.register(
+            "http_connections_cut",
+            "HTTP connections closed for a slow or idle client (header_timeout, body_timeout, write_timeout)",
+            Clone::clone(&http_connections_cut),
+        );
+        registry.register(
+            "http_accept_errors",
+            "Failed accepts of HTTP connections (the server waits before the next)",
+            Clone::clone(&http_accept_errors),
+        );
         registry.register(
             "reuse",
             "Kept answers (read-only tools) and kept plans, by whether one was given again or made afresh",
@@ -268,6 +302,10 @@ impl Metrics {
             reuse,
             model_messages,
             model_seconds,
+            http_connections_open,
+            http_connections_refused,
+            http_connections_cut,
+            http_accept_errors,
             agents: AgentStatus::new(chrono::Utc::now()),
         }
     }
@@ -309,6 +347,24 @@ impl Metrics {
     pub fn duplicate(&self, platform: &str) {
         self.duplicates_dropped
             .get_or_create(&platform_labels(platform))
+            .inc();
+    }
+
+    /// An HTTP connection refused (`total` or `per_address` cap) or cut (`header_timeout`,
+    /// `body_timeout`, `write_timeout`).
+    pub fn http_connection_refused(&self, kind: &str) {
+        self.http_connections_refused
+            .get_or_create(&KindLabels {
+                kind: kind.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn http_connection_cut(&self, kind: &str) {
+        self.http_connections_cut
+            .get_or_create(&KindLabels {
+                kind: kind.to_owned(),
+            })
             .inc();
     }
 

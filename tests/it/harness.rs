@@ -122,6 +122,20 @@ impl TestApi {
     }
 
     pub async fn spawn_with_limits(db: TestDb, per_token: u32, per_ip: u32) -> Self {
+        Self::spawn_with(db, per_token, per_ip, None).await
+    }
+
+    /// Serves the API with these connection caps and slow-client deadlines.
+    pub async fn spawn_with_http(db: TestDb, http: frontdesk::config::HttpLimits) -> Self {
+        Self::spawn_with(db, 10_000, 10_000, Some(http)).await
+    }
+
+    async fn spawn_with(
+        db: TestDb,
+        per_token: u32,
+        per_ip: u32,
+        http: Option<frontdesk::config::HttpLimits>,
+    ) -> Self {
         let env: std::collections::HashMap<String, String> =
             [("FRONTDESK_NOW", "2026-11-25T10:00:00Z")]
                 .iter()
@@ -130,11 +144,19 @@ impl TestApi {
         let mut settings = frontdesk::config::Settings::from_env(env).unwrap();
         settings.api_per_token_per_minute = per_token;
         settings.api_per_ip_per_minute = per_ip;
+        if let Some(http) = http {
+            settings.http = http;
+        }
         let state = frontdesk::app::api_state(&settings, &db.store, TEST_JWT_SECRET.as_bytes());
         let app = frontdesk::api::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(frontdesk::api::serve(listener, app, std::future::pending()));
+        tokio::spawn(frontdesk::api::serve(
+            listener,
+            app,
+            settings.http,
+            std::future::pending(),
+        ));
         Self {
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),

@@ -28,4 +28,6 @@ mod protect;
 mod rollups;
 mod seed;
 mod shutdown;
+mod slow_clients;
 mod store;
+mod write_conflicts;

@@ -262,7 +262,10 @@ pub async fn open_database(settings: &Settings) -> Result<Database, StartupError
     let database_is_local = local.is_some() || is_loopback_url(&url);
     let (keys, key_text, key_source) = keyring(settings, database_is_local)?;
     let mut store = Store::open(&url, &settings.database.name, keys).await?;
-    store.set_conflict_budget(settings.database.conflict_retry);
+    store.set_policy(
+        settings.database.conflict_retry,
+        settings.ticket_retention_days,
+    );
     if let Some(readonly) = &settings.database.readonly_url {
         store = store.with_reader(readonly.expose()).await?;
     }

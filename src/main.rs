@@ -415,6 +415,16 @@ async fn run_rotate_key(settings: &Settings, batch: usize) -> Result<()> {
         keys.current_id(),
         db.store.client_count().await?.saturating_sub(report.to_do)
     );
+    println!(
+        "re-sealed {} remembered turn(s) (forgot {} that could not be opened or were plain) and {} ticket reason(s)",
+        report.turns_resealed, report.turns_forgotten, report.tickets_resealed
+    );
+    if report.tickets_failed > 0 {
+        eprintln!(
+            "{} ticket reason(s) could not be opened: is their key in FRONTDESK_ENCRYPTION_OLD_KEYS?",
+            report.tickets_failed
+        );
+    }
     let left = db.store.clients_to_rotate().await?;
     if left > 0 {
         bail!("{left} client(s) are not under the current key yet ({} could not be opened: is their key in FRONTDESK_ENCRYPTION_OLD_KEYS?); run `frontdesk rotate-key` again", report.failed);

@@ -54,6 +54,8 @@ pub enum ApiError {
     Unavailable,
     #[error("the records this request writes are busy; it is safe to send it again (with the same Idempotency-Key, if it had one)")]
     Busy { retry_after_secs: u64 },
+    #[error("this record is stored but could not be read (sealed under a key that is not configured, or damaged); the server log says which")]
+    Unreadable,
     #[error("internal error")]
     Internal,
 }
@@ -85,7 +87,7 @@ impl ApiError {
             Self::BodyTimedOut => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal | Self::Unreadable => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -141,6 +143,10 @@ impl From<StoreError> for ApiError {
                 detail: d.to_string(),
             },
             StoreError::Unreachable { .. } => Self::Unavailable,
+            StoreError::Decode(reason) => {
+                tracing::error!(error = %reason, "a stored record could not be read");
+                Self::Unreadable
+            }
             // A write conflict that outlived its retries (a burst on the same records, or
             // the locks of a crashed instance's transaction): nothing was written.
             e if e.is_transient() => {

@@ -145,6 +145,10 @@ async fn metrics(
 ) -> axum::response::Response {
     use axum::http::{header, StatusCode};
     use axum::response::IntoResponse;
+    state
+        .metrics
+        .unreadable_records
+        .set(i64::try_from(state.store.unreadable_records()).unwrap_or(i64::MAX));
     match state.store.outbox_stats().await {
         Ok(stats) => state.metrics.set_outbox(&stats),
         Err(e) => {

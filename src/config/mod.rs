@@ -308,6 +308,7 @@ impl Default for TokenLifetimes {
 #[serde(deny_unknown_fields)]
 struct MemoryFile {
     ttl_hours: u32,
+    ticket_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -424,6 +425,8 @@ pub struct Settings {
     pub api_per_ip_per_minute: u32,
     pub token_lifetimes: TokenLifetimes,
     pub memory_ttl_hours: u32,
+    /// How long a hand-off ticket is kept, in days.
+    pub ticket_retention_days: u32,
     pub nlu: NluSettings,
     pub log: LogSettings,
     pub gateway: GatewaySettings,
@@ -646,6 +649,7 @@ impl Settings {
                 admin_days: file.api.max_token_days.admin.max(1),
             },
             memory_ttl_hours: file.memory.ttl_hours.max(1),
+            ticket_retention_days: file.memory.ticket_retention_days.clamp(1, 36_500),
             nlu,
             log: LogSettings {
                 json,

@@ -32,6 +32,10 @@ pub(crate) struct Shared {
     enrol_locks: Vec<tokio::sync::Mutex<()>>,
     /// How long a write keeps trying through transient conflicts, in milliseconds.
     conflict_budget_ms: AtomicU64,
+    /// How long a ticket is kept, in days.
+    ticket_retention_days: AtomicU64,
+    /// Records left out of lists because they could not be opened.
+    unreadable_records: AtomicU64,
     /// The order numbers this process has reserved and not used yet: `next..end`.
     pub(crate) order_numbers: tokio::sync::Mutex<std::ops::Range<i64>>,
 }
@@ -46,6 +50,8 @@ impl Default for Shared {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             conflict_budget_ms: AtomicU64::new(DEFAULT_CONFLICT_BUDGET_MS),
+            ticket_retention_days: AtomicU64::new(DEFAULT_TICKET_RETENTION_DAYS),
+            unreadable_records: AtomicU64::new(0),
             order_numbers: tokio::sync::Mutex::new(0..0),
         }
     }
@@ -53,8 +59,28 @@ impl Default for Shared {
 
 /// The conflict budget unless configured: 5 s.
 const DEFAULT_CONFLICT_BUDGET_MS: u64 = 5_000;
+/// How long tickets are kept unless configured: a year.
+const DEFAULT_TICKET_RETENTION_DAYS: u64 = 365;
 
 impl Shared {
+    pub(crate) fn count_unreadable(&self) {
+        self.unreadable_records.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn unreadable(&self) -> u64 {
+        self.unreadable_records.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn ticket_retention(&self) -> chrono::Duration {
+        let days = self.ticket_retention_days.load(Ordering::Relaxed);
+        chrono::Duration::days(i64::try_from(days).unwrap_or(36_500))
+    }
+
+    pub(crate) fn set_ticket_retention_days(&self, days: u32) {
+        self.ticket_retention_days
+            .store(u64::from(days.max(1)), Ordering::Relaxed);
+    }
+
     pub(crate) fn conflict_budget(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.conflict_budget_ms.load(Ordering::Relaxed))
     }

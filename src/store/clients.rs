@@ -118,8 +118,29 @@ impl Store {
         self.open_clients(docs)
     }
 
+    /// The clients of a list or search, opened. One whose sealed fields cannot be opened
+    /// (a key not configured, a damaged value) is left out, logged and counted
+    /// ([`Store::unreadable_records`]), so that one bad record does not fail the list; its
+    /// own read still fails with the reason.
     pub(crate) fn open_clients(&self, docs: Vec<ClientDoc>) -> Result<Vec<Client>, StoreError> {
-        docs.into_iter().map(|d| d.open(self.keys())).collect()
+        Ok(docs
+            .into_iter()
+            .filter_map(|d| {
+                let id = d.id;
+                d.open(self.keys())
+                    .inspect_err(|e| {
+                        self.shared.count_unreadable();
+                        tracing::error!(client = %id.to_hex(), error = %e, "a client record could not be opened and was left out");
+                    })
+                    .ok()
+            })
+            .collect())
+    }
+
+    /// Records left out of lists since start because they could not be opened.
+    #[must_use]
+    pub fn unreadable_records(&self) -> u64 {
+        self.shared.unreadable()
     }
 
     async fn find_one_client(&self, filter: Document) -> Result<Option<Client>, StoreError> {

@@ -1,6 +1,6 @@
 //! Conversation memory as stored: each turn a document of its own in
-//! `conversation_turns` (saved with a batched insert, forgotten by a TTL index), read
-//! back newest first, a few at a time. What a turn means is `agents::memory`'s business.
+//! `conversation_turns` (sealed with the keyring, saved with a batched insert, forgotten
+//! by a TTL index), read back newest first, a few at a time. What a turn means is `agents::memory`'s business.
 
 use bson::doc;
 use chrono::{DateTime, Utc};
@@ -8,7 +8,8 @@ use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::{names, BatchedInsert, Store, StoreError};
-use crate::domain::Intent;
+use crate::domain::{Intent, ObjectId};
+use crate::protect::{Keyring, Sealed};
 
 /// One remembered turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,41 +101,86 @@ impl Conversation {
     }
 }
 
-/// A turn as stored: the conversation it belongs to and when it is forgotten.
+/// A turn as stored: the conversation it belongs to, the turn itself sealed (what was
+/// said and answered holds names, emails and phone numbers), and when it is forgotten.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredTurn {
+    #[serde(rename = "_id")]
+    id: ObjectId,
     conversation: String,
-    #[serde(flatten)]
-    turn: Turn,
+    /// The [`Turn`] as JSON, sealed with the current key and bound to this record.
+    sealed: Sealed,
     #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
     expires_at: DateTime<Utc>,
 }
 
+/// The associated data a turn is sealed with.
+fn turn_context(id: ObjectId) -> String {
+    format!("conversation_turn:{}", id.to_hex())
+}
+
+impl StoredTurn {
+    fn seal(
+        keys: &Keyring,
+        conversation: &str,
+        turn: &Turn,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Self, StoreError> {
+        let id = ObjectId::new();
+        let plain = serde_json::to_string(turn)
+            .map_err(|e| StoreError::Decode(format!("a turn could not be written: {e}")))?;
+        Ok(Self {
+            id,
+            conversation: conversation.to_owned(),
+            sealed: keys.seal(&plain, &turn_context(id)),
+            expires_at,
+        })
+    }
+
+    fn open(&self, keys: &Keyring) -> Result<Turn, StoreError> {
+        let plain = keys
+            .open(&self.sealed, &turn_context(self.id))
+            .map_err(|e| StoreError::Decode(format!("turn {}: {e}", self.id.to_hex())))?;
+        serde_json::from_str(&plain)
+            .map_err(|e| StoreError::Decode(format!("turn {}: {e}", self.id.to_hex())))
+    }
+}
+
 impl Store {
-    /// The conversation `key`'s last [`KEPT_TURNS`] turns, oldest first.
+    /// The conversation `key`'s last [`KEPT_TURNS`] turns, oldest first. A turn that
+    /// cannot be opened (sealed under a key no longer configured, or from before turns
+    /// were sealed) is left out, as if forgotten.
     ///
     /// # Errors
     /// The server failed.
     pub async fn conversation(&self, key: &str) -> Result<Conversation, StoreError> {
-        let mut newest_first: Vec<StoredTurn> = self
-            .db
-            .collection::<StoredTurn>(names::CONVERSATION_TURNS)
-            .find(doc! { "conversation": key })
+        let newest_first: Vec<StoredTurn> = self
+            .turns()
+            .find(doc! { "conversation": key, "sealed": { "$exists": true } })
             .sort(doc! { "_id": -1 })
             .limit(KEPT_TURNS as i64)
             .await?
             .try_collect()
             .await?;
         let expires_at = newest_first.first().map(|t| t.expires_at);
-        newest_first.reverse();
+        let mut turns: Vec<Turn> = newest_first
+            .iter()
+            .filter_map(|stored| {
+                stored
+                    .open(self.keys())
+                    .inspect_err(|e| tracing::warn!(error = %e, "a remembered turn was left out"))
+                    .ok()
+            })
+            .collect();
+        turns.reverse();
         Ok(Conversation {
             key: key.to_owned(),
-            turns: newest_first.into_iter().map(|t| t.turn).collect(),
+            turns,
             expires_at,
         })
     }
 
-    /// Saves a turn of the conversation `key`, forgotten at `expires_at`.
+    /// Saves a turn of the conversation `key`, sealed, forgotten at `expires_at`.
     ///
     /// # Errors
     /// The server failed.
@@ -144,17 +190,58 @@ impl Store {
         turn: Turn,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let stored = StoredTurn {
-            conversation: key.to_owned(),
-            turn,
-            expires_at,
-        };
-        let mut doc = bson::to_document(&stored)?;
-        // Newest first is `_id` order: set here, so turns of one conversation sort in the
-        // order they were said even when they reach the server in one batch.
-        doc.insert("_id", bson::oid::ObjectId::new());
-        self.insert_batched(BatchedInsert::ConversationTurn, doc)
+        // Newest first is `_id` order: made here, so turns of one conversation sort in
+        // the order they were said even when they reach the server in one batch.
+        let stored = StoredTurn::seal(self.keys(), key, &turn, expires_at)?;
+        self.insert_batched(BatchedInsert::ConversationTurn, bson::to_document(&stored)?)
             .await?;
         Ok(())
+    }
+
+    fn turns(&self) -> mongodb::Collection<StoredTurn> {
+        self.db.collection(names::CONVERSATION_TURNS)
+    }
+
+    /// Re-seals remembered turns under the current key (`rotate-key`); a turn that cannot
+    /// be opened is deleted (it would be left out when read anyway). Returns (re-sealed,
+    /// deleted).
+    pub(crate) async fn rotate_turns(&self) -> Result<(u64, u64), StoreError> {
+        let keys = self.keys();
+        // Turns from before they were sealed hold plain text: forgotten now.
+        let unsealed = self
+            .db
+            .collection::<bson::Document>(names::CONVERSATION_TURNS)
+            .delete_many(doc! { "sealed": { "$exists": false } })
+            .await?
+            .deleted_count;
+        let stale: Vec<StoredTurn> = self
+            .turns()
+            .find(doc! { "sealed": { "$exists": true }, "sealed.k": { "$ne": keys.current_id() } })
+            .await?
+            .try_collect()
+            .await?;
+        let (mut resealed, mut deleted) = (0, unsealed);
+        for stored in stale {
+            match stored.open(keys) {
+                Ok(turn) => {
+                    let plain = serde_json::to_string(&turn).map_err(|e| {
+                        StoreError::Decode(format!("a turn could not be written: {e}"))
+                    })?;
+                    let sealed = bson::to_bson(&keys.seal(&plain, &turn_context(stored.id)))?;
+                    self.turns()
+                        .update_one(
+                            doc! { "_id": stored.id },
+                            doc! { "$set": { "sealed": sealed } },
+                        )
+                        .await?;
+                    resealed += 1;
+                }
+                Err(_) => {
+                    self.turns().delete_one(doc! { "_id": stored.id }).await?;
+                    deleted += 1;
+                }
+            }
+        }
+        Ok((resealed, deleted))
     }
 }

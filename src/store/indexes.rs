@@ -134,6 +134,8 @@ fn specs() -> Vec<Spec> {
             "status_created_at",
             doc! { "status": 1, "created_at": -1 },
         ),
+        // A ticket is forgotten at its `forget_at` ([memory] ticket_retention_days).
+        ttl(spec(TICKETS, "forget_at_ttl", doc! { "forget_at": 1 }), 0),
         // Conversations as one document each (before turns were documents of their own):
         // kept so that what is left there expires.
         ttl(

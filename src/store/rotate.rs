@@ -1,5 +1,6 @@
 //! `frontdesk rotate-key`: re-seals clients' personal data and re-computes their blind
-//! indexes under the current key, in batches. Only records with something under another
+//! indexes under the current key, in batches; then the remembered conversation turns
+//! and the tickets' reasons. Only records with something under another
 //! key (or not sealed at all, from before encryption) are read, so a second run after an
 //! interruption continues where the first stopped and skips what is already done.
 
@@ -22,6 +23,14 @@ pub struct RotationReport {
     pub skipped: u64,
     /// Batches written.
     pub batches: u64,
+    /// Remembered conversation turns re-sealed under the current key.
+    pub turns_resealed: u64,
+    /// Turns forgotten: unsealed (from before turns were sealed) or under a lost key.
+    pub turns_forgotten: u64,
+    /// Ticket reasons re-sealed (or sealed, from before reasons were).
+    pub tickets_resealed: u64,
+    /// Tickets whose reason could not be opened, left as they are.
+    pub tickets_failed: u64,
 }
 
 impl Store {
@@ -114,6 +123,11 @@ impl Store {
             }
             report.batches += 1;
             progress(&report);
+        }
+        // What the conversations and the hand-offs hold, after the clients.
+        if max_batches.is_none_or(|m| report.batches < m) {
+            (report.turns_resealed, report.turns_forgotten) = self.rotate_turns().await?;
+            (report.tickets_resealed, report.tickets_failed) = self.rotate_tickets().await?;
         }
         Ok(report)
     }

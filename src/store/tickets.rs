@@ -1,6 +1,8 @@
-//! Hand-offs to a person: tickets the staff see, opened by `escalate_to_staff`.
+//! Hand-offs to a person: tickets the staff see, opened by `escalate_to_staff`. The
+//! reason (what the person typed) is sealed like a client's notes, and a ticket is
+//! forgotten after `[memory] ticket_retention_days` (a TTL index on `forget_at`).
 
-use bson::doc;
+use bson::{doc, Document};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -9,6 +11,7 @@ use super::outbox::{Job, OutboxItem};
 use super::sealed::ClientDoc;
 use super::{names, Store, StoreError};
 use crate::domain::{Client, ObjectId};
+use crate::protect::{Keyring, Sealed};
 
 /// A conversation handed to the staff.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,7 +60,92 @@ pub struct EnquiryRecorded {
     pub replayed: bool,
 }
 
+/// The associated data a ticket's reason is sealed with.
+fn reason_context(id: ObjectId) -> String {
+    format!("ticket:{}:reason", id.to_hex())
+}
+
+/// A ticket as stored: its reason (the words someone typed) sealed, and when it is
+/// forgotten.
+fn seal_ticket(
+    keys: &Keyring,
+    ticket: &Ticket,
+    forget_at: DateTime<Utc>,
+) -> Result<Document, StoreError> {
+    let mut stored = bson::to_document(ticket)?;
+    let sealed = keys.seal(&ticket.reason, &reason_context(ticket.id));
+    stored.insert(REASON, bson::to_bson(&sealed)?);
+    stored.insert(FORGET_AT, bson::DateTime::from_chrono(forget_at));
+    Ok(stored)
+}
+
+/// A stored ticket with its reason opened (a plain reason, from before reasons were
+/// sealed, reads as it is).
+fn open_ticket_doc(keys: &Keyring, mut stored: Document) -> Result<Ticket, StoreError> {
+    let id = stored
+        .get_object_id("_id")
+        .map_err(|e| StoreError::Decode(format!("a ticket without an id: {e}")))?;
+    if let Ok(sealed) = stored.get_document(REASON) {
+        let sealed: Sealed = bson::from_document(sealed.clone())
+            .map_err(|e| StoreError::Decode(format!("ticket {} reason: {e}", id.to_hex())))?;
+        let reason = keys
+            .open(&sealed, &reason_context(id))
+            .map_err(|e| StoreError::Decode(format!("ticket {} reason: {e}", id.to_hex())))?;
+        stored.insert(REASON, reason);
+    }
+    stored.remove(FORGET_AT);
+    Ok(bson::from_document(stored)?)
+}
+
+const REASON: &str = "reason";
+const FORGET_AT: &str = "forget_at";
+
 impl Store {
+    fn ticket_docs(&self) -> mongodb::Collection<Document> {
+        self.db.collection(names::TICKETS)
+    }
+
+    /// The stored form of a new ticket.
+    fn stored_ticket(&self, ticket: &Ticket) -> Result<Document, StoreError> {
+        let forget_at = ticket.created_at + self.shared.ticket_retention();
+        seal_ticket(self.keys(), ticket, forget_at)
+    }
+
+    /// Re-seals ticket reasons under the current key (`rotate-key`); a plain reason from
+    /// before they were sealed is sealed too. Returns (re-sealed, could not be opened).
+    pub(crate) async fn rotate_tickets(&self) -> Result<(u64, u64), StoreError> {
+        let keys = self.keys();
+        let stale: Vec<Document> = self
+            .ticket_docs()
+            .find(doc! { "$or": [
+                { "reason": { "$type": "string" } },
+                { "reason.k": { "$exists": true, "$ne": keys.current_id() } },
+            ] })
+            .await?
+            .try_collect()
+            .await?;
+        let (mut resealed, mut failed) = (0, 0);
+        for stored in stale {
+            match open_ticket_doc(keys, stored) {
+                Ok(ticket) => {
+                    let sealed = keys.seal(&ticket.reason, &reason_context(ticket.id));
+                    self.ticket_docs()
+                        .update_one(
+                            doc! { "_id": ticket.id },
+                            doc! { "$set": { REASON: bson::to_bson(&sealed)? } },
+                        )
+                        .await?;
+                    resealed += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "a ticket could not be rotated");
+                    failed += 1;
+                }
+            }
+        }
+        Ok((resealed, failed))
+    }
+
     /// Records an enquiry in one transaction: the lead (when the email is no client's) or
     /// a ticket for the staff (when it is), and the acknowledgement's outbox item (key
     /// `enquiry:{idempotency key}:{client id}`, or `enquiry:{client id}:{unix seconds}`
@@ -152,17 +240,20 @@ impl Store {
         session: &mut mongodb::ClientSession,
         ticket: &Ticket,
     ) -> Result<Ticket, StoreError> {
-        let tickets = self.db.collection::<Ticket>(names::TICKETS);
+        let tickets = self.ticket_docs();
         if let Some(key) = &ticket.idempotency_key {
             if let Some(existing) = tickets
                 .find_one(doc! { "idempotency_key": key })
                 .session(&mut *session)
                 .await?
             {
-                return Ok(existing);
+                return open_ticket_doc(self.keys(), existing);
             }
         }
-        tickets.insert_one(ticket).session(&mut *session).await?;
+        tickets
+            .insert_one(self.stored_ticket(ticket)?)
+            .session(&mut *session)
+            .await?;
         self.audit_in(
             session,
             "ticket.create",
@@ -178,13 +269,13 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn open_ticket(&self, ticket: &Ticket) -> Result<Ticket, StoreError> {
-        let tickets = self.db.collection::<Ticket>(names::TICKETS);
+        let tickets = self.ticket_docs();
         if let Some(key) = &ticket.idempotency_key {
             if let Some(existing) = tickets.find_one(doc! { "idempotency_key": key }).await? {
-                return Ok(existing);
+                return open_ticket_doc(self.keys(), existing);
             }
         }
-        tickets.insert_one(ticket).await?;
+        tickets.insert_one(self.stored_ticket(ticket)?).await?;
         self.audit("ticket.create", names::TICKETS, &ticket.id.to_hex())
             .await?;
         Ok(ticket.clone())
@@ -195,14 +286,22 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn open_tickets(&self, limit: i64) -> Result<Vec<Ticket>, StoreError> {
-        Ok(self
-            .db
-            .collection::<Ticket>(names::TICKETS)
+        let stored: Vec<Document> = self
+            .ticket_docs()
             .find(doc! { "status": "open" })
             .sort(doc! { "created_at": -1 })
             .limit(limit)
             .await?
             .try_collect()
-            .await?)
+            .await?;
+        // One ticket that cannot be opened is left out of the list, said in the log.
+        Ok(stored
+            .into_iter()
+            .filter_map(|d| {
+                open_ticket_doc(self.keys(), d)
+                    .inspect_err(|e| tracing::error!(error = %e, "a ticket was left out"))
+                    .ok()
+            })
+            .collect())
     }
 }

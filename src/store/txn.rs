@@ -94,10 +94,12 @@ impl Store {
         }
     }
 
-    /// How long a write keeps trying through transient conflicts before it gives up
-    /// (`[database] conflict_retry_secs`).
-    pub fn set_conflict_budget(&self, budget: Duration) {
-        self.shared.set_conflict_budget(budget);
+    /// How long a write keeps retrying through transient conflicts before it gives up
+    /// (`[database] conflict_retry_secs`), and how long tickets are kept
+    /// (`[memory] ticket_retention_days`).
+    pub fn set_policy(&self, conflict_budget: Duration, ticket_retention_days: u32) {
+        self.shared.set_conflict_budget(conflict_budget);
+        self.shared.set_ticket_retention_days(ticket_retention_days);
     }
 }
 

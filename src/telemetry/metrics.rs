@@ -138,6 +138,9 @@ pub struct Metrics {
     pub http_connections_cut: Family<KindLabels, Counter>,
     /// `http_accept_errors_total`: failed accepts (out of file descriptors, say).
     pub http_accept_errors: Counter,
+    /// `unreadable_records`: records left out of lists since start because their sealed
+    /// fields could not be opened (set at each scrape).
+    pub unreadable_records: Gauge,
     /// `model_seconds`: the sentence model's time per message it read.
     pub model_seconds: Histogram,
     /// Per-agent queries, errors and latency percentiles for the status report.
@@ -258,6 +261,12 @@ impl Metrics {
         let http_connections_refused = Family::default();
         let http_connections_cut = Family::default();
         let http_accept_errors = Counter::default();
+        let unreadable_records = Gauge::default();
+        registry.register(
+            "unreadable_records",
+            "Records left out of lists since start because their sealed fields could not be opened",
+            Clone::clone(&unreadable_records),
+        );
         registry.register(
             "http_connections_open",
             "HTTP connections open now",
@@ -306,6 +315,7 @@ impl Metrics {
             http_connections_refused,
             http_connections_cut,
             http_accept_errors,
+            unreadable_records,
             agents: AgentStatus::new(chrono::Utc::now()),
         }
     }

@@ -40,7 +40,7 @@ fn settings() -> Settings {
 
 /// The agents as `serve` runs them without an LLM: the rules, and the sentence model
 /// (the packaged all-MiniLM-L6-v2, fetched into the cache once) when they are unsure.
-fn agents(db: &TestDb) -> Agents {
+pub(crate) fn agents(db: &TestDb) -> Agents {
     let s = settings();
     assert_eq!(s.clock().now(), demo_now());
     let nlu = NluHandle::shared();

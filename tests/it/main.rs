@@ -24,6 +24,7 @@ mod integrations_payments;
 mod llm;
 mod metrics;
 mod outbox;
+mod privacy;
 mod protect;
 mod rollups;
 mod seed;

@@ -148,7 +148,8 @@ async fn razorpay(State(state): State<WebhookState>, headers: HeaderMap, body: B
         .or_else(|| link.get("id"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    record(&state, PROVIDER, payment_id, provider_ref).await
+    let paid = Paid::from_fields(link.get("amount_paid"), link.get("currency"));
+    record(&state, PROVIDER, payment_id, provider_ref, paid).await
 }
 
 async fn stripe(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -215,7 +216,78 @@ async fn stripe(State(state): State<WebhookState>, headers: HeaderMap, body: Byt
         .and_then(Value::as_str)
         .or_else(|| session.get("id").and_then(Value::as_str))
         .map(str::to_owned);
-    record(&state, PROVIDER, payment_id, provider_ref).await
+    let paid = Paid::from_fields(session.get("amount_total"), session.get("currency"));
+    record(&state, PROVIDER, payment_id, provider_ref, paid).await
+}
+
+/// What the provider says was paid: minor units and the ISO currency code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Paid {
+    minor: i64,
+    currency: String,
+}
+
+impl Paid {
+    fn from_fields(amount: Option<&Value>, currency: Option<&Value>) -> Option<Self> {
+        Some(Self {
+            minor: amount?.as_i64()?,
+            currency: currency?.as_str()?.trim().to_ascii_uppercase(),
+        })
+    }
+
+    fn covers(&self, due: &crate::domain::Money) -> bool {
+        self.minor == due.minor() && self.currency == due.currency().code()
+    }
+}
+
+/// The provider says a payment was made for another amount than is due (or does not say
+/// how much): the payment stays pending and the staff get a ticket to look into it.
+async fn flag_mismatch(
+    store: &Store,
+    provider: &str,
+    payment: &crate::domain::Payment,
+    paid: Option<&Paid>,
+    provider_ref: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Response {
+    let said = paid.map_or_else(
+        || "no amount".to_owned(),
+        |p| format!("{} {:.2}", p.currency, p.minor as f64 / 100.0),
+    );
+    let reason = format!(
+        "{provider} reported a payment for order #{} of {said}, but {} is due; it was not marked paid. Check the payment{} with {provider} and record or refund it.",
+        payment.order_number,
+        payment.amount,
+        provider_ref.map(|r| format!(" ({r})")).unwrap_or_default(),
+    );
+    tracing::error!(provider, payment = %payment.id, order = %payment.order_number, paid = %said, due = %payment.amount, "online payment amount does not match; not marked paid");
+    let ticket = crate::store::Ticket {
+        id: ObjectId::new(),
+        reason,
+        status: "open".into(),
+        requester: format!("{provider} (payment webhook)"),
+        client_id: Some(payment.client_id),
+        conversation: None,
+        created_at: now,
+        // A retried webhook flags it once.
+        idempotency_key: Some(format!(
+            "webhook:{provider}:{}:amount_mismatch",
+            payment.id.to_hex()
+        )),
+    };
+    if let Err(e) = store.open_ticket(&ticket).await {
+        tracing::error!(error = %e, "the amount mismatch could not be put to the staff; retry later");
+        return answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "error",
+            "the payment could not be checked; retry later",
+        );
+    }
+    answer(
+        StatusCode::OK,
+        "amount_mismatch",
+        "the amount paid is not the amount due; the studio will look into it",
+    )
 }
 
 /// Records the payment and answers the provider.
@@ -224,6 +296,7 @@ async fn record(
     provider: &str,
     payment_id: ObjectId,
     provider_ref: Option<String>,
+    paid: Option<Paid>,
 ) -> Response {
     let now = state.clock.now();
     // Audited as the provider's: the signature proved who sent it.
@@ -237,6 +310,32 @@ async fn record(
         ),
         now,
     ));
+    // Only the amount due marks it paid (a payment already paid is answered as such).
+    match store.payment_by_id(payment_id).await {
+        Ok(Some(payment))
+            if payment.status == crate::domain::PaymentStatus::Pending
+                && !paid.as_ref().is_some_and(|p| p.covers(&payment.amount)) =>
+        {
+            return flag_mismatch(
+                &store,
+                provider,
+                &payment,
+                paid.as_ref(),
+                provider_ref.as_deref(),
+                now,
+            )
+            .await;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(provider, payment = %payment_id, error = %e, "payment webhook: the payment could not be read");
+            return answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "error",
+                "the payment could not be recorded; retry later",
+            );
+        }
+    }
     match store
         .record_payment(payment_id, PaymentMethod::Online, provider_ref, now)
         .await

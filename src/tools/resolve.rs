@@ -289,9 +289,14 @@ pub async fn client(ctx: &ToolCtx, typed: &str) -> Result<Client, ToolError> {
     }
     if typed.chars().filter(char::is_ascii_digit).count() >= 10 {
         if let Ok(phone) = Phone::parse(typed) {
-            return ctx.store.client_by_phone(&phone).await?.ok_or_else(|| {
-                ToolError::NotFound(format!("No client has the phone number {phone}."))
-            });
+            // A number can be shared (a family): several records are asked about, never
+            // one picked.
+            let found = ctx.store.clients_by_phone(&phone, 6).await?;
+            return one_client(
+                found,
+                || format!("No client has the phone number {phone}."),
+                |n| format!("{n} clients have the phone number {phone}"),
+            );
         }
     }
     if let Ok(number) = OrderNumber::parse(typed) {
@@ -309,28 +314,33 @@ pub async fn client(ctx: &ToolCtx, typed: &str) -> Result<Client, ToolError> {
             });
     }
     let found = ctx.store.clients_by_name(typed, 6).await?;
+    one_client(
+        found,
+        || format!("I couldn't find a client called \"{}\".", clip(typed)),
+        |n| format!("I found {n} clients called \"{}\"", clip(typed)),
+    )
+}
+
+/// The one client `found`, or: none (`none` says so), or several (`several` says how
+/// many match, and the question lists them by name and email).
+fn one_client(
+    mut found: Vec<Client>,
+    none: impl FnOnce() -> String,
+    several: impl FnOnce(usize) -> String,
+) -> Result<Client, ToolError> {
     match found.len() {
-        0 => Err(ToolError::NotFound(format!(
-            "I couldn't find a client called \"{}\".",
-            clip(typed)
-        ))),
-        1 => Ok(found
-            .into_iter()
-            .next()
-            .ok_or_else(|| ToolError::NotFound("no client".into()))?),
-        _ => {
+        0 => Err(ToolError::NotFound(none())),
+        1 => found
+            .pop()
+            .ok_or_else(|| ToolError::NotFound("no client".into())),
+        n => {
             let options: Vec<String> = found
                 .iter()
                 .map(|c| format!("{} ({})", c.name, c.email))
                 .collect();
             Err(ToolError::Ambiguous {
                 field: "client",
-                question: format!(
-                    "I found {} clients called \"{}\": {}. Which one?",
-                    found.len(),
-                    clip(typed),
-                    or_list(&options)
-                ),
+                question: format!("{}: {}. Which one?", several(n), or_list(&options)),
                 options,
             })
         }

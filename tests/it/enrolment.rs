@@ -188,7 +188,12 @@ async fn an_enrolment_sends_a_payment_link_and_the_payment_sends_a_receipt() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, hooks).await });
-    let body = stripe_event(&payment.id.to_hex(), "checkout.session.completed", "paid");
+    let body = stripe_event(
+        &payment.id.to_hex(),
+        "checkout.session.completed",
+        "paid",
+        payment.amount.minor(),
+    );
     let signature = stripe_signature(WEBHOOK_SECRET, demo_now().timestamp(), &body);
     let http = reqwest::Client::new();
     for _ in 0..2 {

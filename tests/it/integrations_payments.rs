@@ -649,7 +649,8 @@ fn hex_hmac(secret: &str, message: &[u8]) -> String {
         .collect()
 }
 
-fn razorpay_event(payment_id: &str, razorpay_payment: &str) -> String {
+/// A `payment_link.paid` event for `payment_id`, paid `amount` paise.
+fn razorpay_event(payment_id: &str, razorpay_payment: &str, amount: i64) -> String {
     json!({
         "entity": "event",
         "account_id": "acc_BFQ7uQEaa7j2z7",
@@ -659,8 +660,8 @@ fn razorpay_event(payment_id: &str, razorpay_payment: &str) -> String {
             "payment_link": { "entity": {
                 "id": "plink_ExjpAUN3gVHrPJ",
                 "status": "paid",
-                "amount": 250_000,
-                "amount_paid": 250_000,
+                "amount": amount,
+                "amount_paid": amount,
                 "currency": "INR",
                 "reference_id": format!("12345-{payment_id}"),
                 "notes": { "payment_id": payment_id, "order_number": "12345" },
@@ -669,7 +670,7 @@ fn razorpay_event(payment_id: &str, razorpay_payment: &str) -> String {
                 "id": razorpay_payment,
                 "entity": "payment",
                 "status": "captured",
-                "amount": 250_000,
+                "amount": amount,
             }},
         },
         "created_at": 1_700_000_000,
@@ -680,8 +681,8 @@ fn razorpay_event(payment_id: &str, razorpay_payment: &str) -> String {
 #[tokio::test]
 async fn razorpay_webhook_records_the_payment_once() {
     let hooks = Hooks::start(Some(RAZORPAY_WEBHOOK_SECRET), None).await;
-    let id = hooks.payment.id;
-    let body = razorpay_event(&id.to_hex(), "pay_29QQoUBi66xm2f");
+    let (id, due) = (hooks.payment.id, hooks.payment.amount.minor());
+    let body = razorpay_event(&id.to_hex(), "pay_29QQoUBi66xm2f", due);
     let signature = hex_hmac(RAZORPAY_WEBHOOK_SECRET, body.as_bytes());
     let paid_before = hooks.paid_count().await;
 
@@ -694,7 +695,7 @@ async fn razorpay_webhook_records_the_payment_once() {
         let (status, _) = hooks.post("/webhooks/razorpay", &headers, &body).await;
         assert_eq!(status, 401);
     }
-    let other_body = razorpay_event(&id.to_hex(), "pay_forged");
+    let other_body = razorpay_event(&id.to_hex(), "pay_forged", due);
     let (status, _) = hooks
         .post(
             "/webhooks/razorpay",
@@ -737,7 +738,7 @@ async fn razorpay_webhook_records_the_payment_once() {
         (status, answer["outcome"].as_str()),
         (200, Some("already_paid"))
     );
-    let again = razorpay_event(&id.to_hex(), "pay_second");
+    let again = razorpay_event(&id.to_hex(), "pay_second", due);
     let (status, _) = hooks
         .post(
             "/webhooks/razorpay",
@@ -782,7 +783,7 @@ async fn razorpay_webhook_acknowledges_unknown_payments_and_rejects_malformed_bo
     let paid_before = hooks.paid_count().await;
     let signed = |body: &str| hex_hmac(RAZORPAY_WEBHOOK_SECRET, body.as_bytes());
 
-    let unknown = razorpay_event(&ObjectId::new().to_hex(), "pay_x");
+    let unknown = razorpay_event(&ObjectId::new().to_hex(), "pay_x", 250_000);
     let (status, answer) = hooks
         .post(
             "/webhooks/razorpay",
@@ -809,7 +810,7 @@ async fn razorpay_webhook_acknowledges_unknown_payments_and_rejects_malformed_bo
         "{not json".to_owned(),
         json!({ "payload": {} }).to_string(),
         json!({ "event": "payment_link.paid", "payload": {} }).to_string(),
-        razorpay_event("not-an-object-id", "pay_x"),
+        razorpay_event("not-an-object-id", "pay_x", 250_000),
     ] {
         let (status, _) = hooks
             .post(
@@ -835,7 +836,13 @@ async fn razorpay_webhook_acknowledges_unknown_payments_and_rejects_malformed_bo
     assert_eq!(hooks.paid_count().await, paid_before);
 }
 
-pub(crate) fn stripe_event(payment_id: &str, kind: &str, payment_status: &str) -> String {
+/// A checkout-session event for `payment_id`, for `amount` paise.
+pub(crate) fn stripe_event(
+    payment_id: &str,
+    kind: &str,
+    payment_status: &str,
+    amount: i64,
+) -> String {
     json!({
         "id": "evt_1NG8Du2eZvKYlo2CUI79vXWy",
         "object": "event",
@@ -850,7 +857,7 @@ pub(crate) fn stripe_event(payment_id: &str, kind: &str, payment_status: &str) -
             "payment_status": payment_status,
             "payment_intent": "pi_3MtwBwLkdIwHu7ix28a3tqPa",
             "client_reference_id": payment_id,
-            "amount_total": 250_000,
+            "amount_total": amount,
             "currency": "inr",
             "metadata": { "payment_id": payment_id, "order_number": "12345" },
         }},
@@ -866,8 +873,8 @@ pub(crate) fn stripe_signature(secret: &str, timestamp: i64, body: &str) -> Stri
 #[tokio::test]
 async fn stripe_webhook_records_the_payment_once() {
     let hooks = Hooks::start(None, Some(STRIPE_WEBHOOK_SECRET)).await;
-    let id = hooks.payment.id;
-    let body = stripe_event(&id.to_hex(), "checkout.session.completed", "paid");
+    let (id, due) = (hooks.payment.id, hooks.payment.amount.minor());
+    let body = stripe_event(&id.to_hex(), "checkout.session.completed", "paid", due);
     let now = demo_now().timestamp();
     let paid_before = hooks.paid_count().await;
 
@@ -886,7 +893,7 @@ async fn stripe_webhook_records_the_payment_once() {
     hooks.assert_unchanged().await;
 
     // Not paid yet (an async method): acknowledged, nothing recorded.
-    let unpaid = stripe_event(&id.to_hex(), "checkout.session.completed", "unpaid");
+    let unpaid = stripe_event(&id.to_hex(), "checkout.session.completed", "unpaid", due);
     let (status, answer) = hooks
         .post(
             "/webhooks/stripe",
@@ -952,6 +959,7 @@ async fn stripe_webhook_acknowledges_unknown_payments_and_rejects_malformed_bodi
         &ObjectId::new().to_hex(),
         "checkout.session.completed",
         "paid",
+        250_000,
     );
     let (status, answer) = hooks
         .post(
@@ -965,7 +973,12 @@ async fn stripe_webhook_acknowledges_unknown_payments_and_rejects_malformed_bodi
         (200, Some("unknown_payment"))
     );
 
-    let other = stripe_event(&hooks.payment.id.to_hex(), "payment_intent.created", "paid");
+    let other = stripe_event(
+        &hooks.payment.id.to_hex(),
+        "payment_intent.created",
+        "paid",
+        250_000,
+    );
     let (status, answer) = hooks
         .post(
             "/webhooks/stripe",
@@ -979,7 +992,7 @@ async fn stripe_webhook_acknowledges_unknown_payments_and_rejects_malformed_bodi
         "[1, 2".to_owned(),
         json!({ "data": {} }).to_string(),
         json!({ "type": "checkout.session.completed", "data": {} }).to_string(),
-        stripe_event("12345", "checkout.session.completed", "paid"),
+        stripe_event("12345", "checkout.session.completed", "paid", 250_000),
     ] {
         let (status, _) = hooks
             .post(
@@ -999,7 +1012,7 @@ async fn stripe_webhook_acknowledges_unknown_payments_and_rejects_malformed_bodi
 async fn webhooks_without_a_secret_answer_503_and_change_nothing() {
     let hooks = Hooks::start(None, None).await;
     let id = hooks.payment.id.to_hex();
-    let body = razorpay_event(&id, "pay_1");
+    let body = razorpay_event(&id, "pay_1", 250_000);
     let (status, answer) = hooks
         .post(
             "/webhooks/razorpay",
@@ -1012,7 +1025,7 @@ async fn webhooks_without_a_secret_answer_503_and_change_nothing() {
         .as_str()
         .unwrap()
         .contains("RAZORPAY_WEBHOOK_SECRET"));
-    let body = stripe_event(&id, "checkout.session.completed", "paid");
+    let body = stripe_event(&id, "checkout.session.completed", "paid", 250_000);
     let header = stripe_signature("", demo_now().timestamp(), &body);
     let (status, answer) = hooks
         .post("/webhooks/stripe", &[("stripe-signature", &header)], &body)
@@ -1038,4 +1051,80 @@ async fn webhook_secrets_come_from_the_environment() {
     assert_eq!(state.clock.now(), demo_now());
     let none = WebhookState::from_settings(&settings(&[]), db.store.clone());
     assert!(none.razorpay_secret.is_none() && none.stripe_secret.is_none());
+}
+
+/// A signed event that says less was paid than is due, or in another currency: the
+/// payment stays pending, the order unconfirmed, and the staff get one ticket however
+/// often the provider sends it; the right amount afterwards is recorded.
+#[tokio::test]
+async fn a_webhook_for_another_amount_is_flagged_and_not_marked_paid() {
+    let hooks = Hooks::start(Some(RAZORPAY_WEBHOOK_SECRET), Some(STRIPE_WEBHOOK_SECRET)).await;
+    let (id, due) = (hooks.payment.id, hooks.payment.amount.minor());
+    let short = razorpay_event(&id.to_hex(), "pay_short", due - 100);
+    let signature = hex_hmac(RAZORPAY_WEBHOOK_SECRET, short.as_bytes());
+    for _ in 0..2 {
+        let (status, answer) = hooks
+            .post(
+                "/webhooks/razorpay",
+                &[("x-razorpay-signature", &signature)],
+                &short,
+            )
+            .await;
+        assert_eq!(
+            (status, answer["outcome"].as_str()),
+            (200, Some("amount_mismatch"))
+        );
+    }
+    let foreign = stripe_event(&id.to_hex(), "checkout.session.completed", "paid", due)
+        .replace("\"inr\"", "\"usd\"");
+    let stripe_signed = stripe_signature(STRIPE_WEBHOOK_SECRET, demo_now().timestamp(), &foreign);
+    let (status, answer) = hooks
+        .post(
+            "/webhooks/stripe",
+            &[("stripe-signature", &stripe_signed)],
+            &foreign,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("amount_mismatch"))
+    );
+    hooks.assert_unchanged().await;
+
+    let tickets = hooks.db.store.open_tickets(10).await.unwrap();
+    let flagged: Vec<_> = tickets
+        .iter()
+        .filter(|t| t.client_id == Some(hooks.payment.client_id))
+        .collect();
+    assert_eq!(
+        flagged.len(),
+        2,
+        "one per provider, however often sent: {tickets:?}"
+    );
+    let number = hooks.payment.order_number.to_string();
+    assert!(
+        flagged
+            .iter()
+            .all(|t| t.reason.contains(&number) && t.reason.contains("not marked paid")),
+        "{flagged:?}"
+    );
+
+    // The amount due, at last: recorded.
+    let right = razorpay_event(&id.to_hex(), "pay_right", due);
+    let signature = hex_hmac(RAZORPAY_WEBHOOK_SECRET, right.as_bytes());
+    let (status, answer) = hooks
+        .post(
+            "/webhooks/razorpay",
+            &[("x-razorpay-signature", &signature)],
+            &right,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("recorded"))
+    );
+    assert_eq!(
+        hooks.payment_now(id).await.unwrap().status,
+        PaymentStatus::Paid
+    );
 }

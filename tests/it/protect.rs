@@ -827,3 +827,65 @@ fn protect_serve_refuses_a_bad_or_missing_key_with_a_clear_message() {
         "{err}"
     );
 }
+
+/// A client may set their phone to a number another client has (families share one):
+/// from then on that number links no chat to anyone (the email decides), and staff
+/// looking the number up are asked which client they mean, never given one at random.
+#[tokio::test]
+async fn protect_a_shared_phone_number_links_no_one_and_is_asked_about() {
+    let api = demo_api(20).await;
+    let clients = api.db.store.find_clients(doc! {}).await.unwrap();
+    let owner = clients
+        .iter()
+        .find(|c| c.phone.is_some() && c.deleted_at.is_none())
+        .unwrap();
+    let taker = clients
+        .iter()
+        .find(|c| c.id != owner.id && c.deleted_at.is_none())
+        .unwrap();
+    let number = owner.phone.clone().unwrap();
+    let taker_token = api.token("client", &taker.id.to_hex());
+    let res = api
+        .http
+        .put(api.url(&format!("/api/clients/{}", taker.id.to_hex())))
+        .bearer_auth(&taker_token)
+        .json(&json!({ "phone": number.as_str() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+
+    // Someone shares that number on Telegram: linked to neither record.
+    let gw = gateway_with(&api.db, gateway_settings(), &env(&[]));
+    let rec = Arc::new(Recorder::default());
+    let contact = telegram_dm("5151", "", 1).with_contact_phone(number.as_str());
+    assert_eq!(run(&gw, &rec, contact).await, Outcome::Linking);
+    assert!(api
+        .db
+        .store
+        .linked_identity("telegram:5151")
+        .await
+        .unwrap()
+        .is_none());
+    let said = rec.sent.lock().unwrap().last().unwrap().text.clone();
+    assert!(said.contains("more than one client record"), "{said}");
+    assert!(said.contains("/link"), "{said}");
+
+    // Staff looking the number up are asked which of the two.
+    let agents = agents_over(&api.db.store);
+    let reply = ask(
+        &agents,
+        AgentKind::Support,
+        Caller::staff(),
+        &format!("find client {}", number.as_str()),
+    )
+    .await;
+    for who in [owner, taker] {
+        assert!(
+            reply.answer.contains(who.email.as_str()),
+            "{} not offered: {}",
+            who.email,
+            reply.answer
+        );
+    }
+}

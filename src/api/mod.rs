@@ -22,6 +22,7 @@ mod paging;
 mod payments;
 mod rate;
 mod standing;
+mod trends;
 
 use std::sync::Arc;
 
@@ -108,6 +109,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(orders::routes())
         .merge(payments::routes())
         .merge(analytics::routes())
+        .merge(trends::routes())
         .merge(catalogue::routes())
         .split_for_parts();
     let mut openapi = openapi;

@@ -50,6 +50,7 @@ pub fn with_demo_clock(settings: &Settings) -> Settings {
     let mut s = settings.clone();
     if s.now.is_none() {
         s.now = Some(demo_now());
+        s.clock_frozen = true;
     }
     s
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use frontdesk_chat::Platform;
 
-use crate::domain::{AgentKind, Currency, FixedClock, Role, SharedClock, SystemClock};
+use crate::domain::{AgentKind, Currency, FixedClock, MovingClock, Role, SharedClock, SystemClock};
 
 pub mod gateway;
 mod providers;
@@ -214,6 +214,7 @@ struct StudioFile {
     name: String,
     currency: String,
     utc_offset: String,
+    min_to_rank: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -361,6 +362,10 @@ pub struct StudioSettings {
     /// The payment provider that makes payment links ("Razorpay", "Stripe"), or `None`:
     /// clients pay at the desk. Chosen from `payments.provider` and the credentials set.
     pub online_payment: Option<PaymentProviderKind>,
+    /// A course or instructor is ranked best or worst only over at least this many
+    /// classes (fill rates) or bookings (attendance) in the period (fewer: shown, but
+    /// not ranked).
+    pub min_to_rank: u64,
 }
 
 /// The OpenAI-compatible LLM, if any.
@@ -433,8 +438,11 @@ pub struct Settings {
     pub integrations: IntegrationSettings,
     pub jwt_secret: Option<Secret>,
     pub encryption: EncryptionSettings,
-    /// `FRONTDESK_NOW`: a fixed "now" for tests, evals and demos.
+    /// `FRONTDESK_NOW`: where the clock starts, for tests, evals and demos.
     pub now: Option<DateTime<Utc>>,
+    /// `FRONTDESK_CLOCK=frozen`: the clock stays at `FRONTDESK_NOW` (tests); by default it
+    /// moves on from there with real time.
+    pub clock_frozen: bool,
     /// The providers' credentials and URLs (payments, email, SMS, calendar, webhooks).
     pub providers: ProviderSettings,
     /// The chat adapters' tokens and URLs.
@@ -585,6 +593,16 @@ impl Settings {
             ),
             None => None,
         };
+        let clock_frozen = match get("FRONTDESK_CLOCK").as_deref() {
+            None | Some("" | "moving") => false,
+            Some("frozen") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "FRONTDESK_CLOCK",
+                    reason: format!("{other:?} is neither \"moving\" nor \"frozen\""),
+                })
+            }
+        };
         let log_format = get("FRONTDESK_LOG_FORMAT").unwrap_or(file.log.format);
         let json = match log_format.as_str() {
             "json" => true,
@@ -618,6 +636,7 @@ impl Settings {
                 currency,
                 utc_offset,
                 online_payment: online_payment(integrations.payment_provider, &providers),
+                min_to_rank: file.studio.min_to_rank.max(1),
             },
             llm: LlmSettings {
                 api_key,
@@ -660,6 +679,7 @@ impl Settings {
             jwt_secret: get("JWT_SECRET_KEY").map(Secret::new),
             encryption,
             now,
+            clock_frozen,
             providers,
             adapters,
             hostname: env
@@ -669,11 +689,13 @@ impl Settings {
         })
     }
 
-    /// The clock every part of the service uses: fixed at `FRONTDESK_NOW` when set.
+    /// The clock every part of the service uses: from `FRONTDESK_NOW` when set, moving
+    /// on with real time unless `FRONTDESK_CLOCK=frozen`.
     #[must_use]
     pub fn clock(&self) -> SharedClock {
         match self.now {
-            Some(t) => Arc::new(FixedClock(t)),
+            Some(t) if self.clock_frozen => Arc::new(FixedClock(t)),
+            Some(t) => Arc::new(MovingClock::starting_at(t)),
             None => Arc::new(SystemClock),
         }
     }
@@ -1035,7 +1057,22 @@ mod tests {
         );
         assert_eq!(s.database.name, "studio");
         assert_eq!(s.llm.planner, PlannerKind::Hybrid);
-        assert_eq!(s.clock().now().to_rfc3339(), "2026-11-25T10:00:00+00:00");
+        // The clock starts at FRONTDESK_NOW and moves on; frozen, it stays there.
+        let moved = s.clock().now()
+            - chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc);
+        assert!(moved >= chrono::Duration::zero() && moved < chrono::Duration::seconds(5));
+        let frozen = Settings::from_env(env(&[
+            ("FRONTDESK_NOW", "2026-11-25T10:00:00Z"),
+            ("FRONTDESK_CLOCK", "frozen"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            frozen.clock().now().to_rfc3339(),
+            "2026-11-25T10:00:00+00:00"
+        );
+        assert!(Settings::from_env(env(&[("FRONTDESK_CLOCK", "stopped")])).is_err());
         assert!(!format!("{s:?}").contains("sk-test"), "secrets never print");
     }
 

@@ -1,5 +1,7 @@
 //! The injected clock: nothing in frontdesk reads the system time directly, so "this
-//! month" can be pinned in tests, evals and demos (`FRONTDESK_NOW`).
+//! month" can be set in tests, evals and demos (`FRONTDESK_NOW`): a clock that starts
+//! there and moves on with real time (a demo behaves like the real thing: a payment made
+//! now shows in "today"), or one stopped there (`FRONTDESK_CLOCK=frozen`, for tests).
 
 use std::sync::Arc;
 
@@ -30,5 +32,47 @@ pub struct FixedClock(pub DateTime<Utc>);
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
         self.0
+    }
+}
+
+/// A clock that read `start` at `since` and moves on with real time from there.
+#[derive(Debug, Clone, Copy)]
+pub struct MovingClock {
+    start: DateTime<Utc>,
+    since: std::time::Instant,
+}
+
+impl MovingClock {
+    /// A clock that reads `start` now.
+    #[must_use]
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        Self {
+            start,
+            since: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for MovingClock {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed = chrono::Duration::from_std(self.since.elapsed()).unwrap_or_default();
+        self.start + elapsed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moving_clock_starts_where_it_was_set_and_moves_on() {
+        let start = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let clock = MovingClock::starting_at(start);
+        let first = clock.now();
+        assert!(first >= start && first - start < chrono::Duration::seconds(1));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(clock.now() > first);
     }
 }

@@ -25,7 +25,7 @@ pub(crate) mod time;
 pub use attendance::{Attendance, AttendanceStatus};
 pub use class::ClassSession;
 pub use client::{name_tokens, Client, ClientStatus, Enrollment};
-pub use clock::{Clock, FixedClock, SharedClock, SystemClock};
+pub use clock::{Clock, FixedClock, MovingClock, SharedClock, SystemClock};
 pub use contact::{Email, PersonName, Phone};
 pub use course::{Course, CourseCategory, CourseLevel, WeeklySlot};
 pub use error::DomainError;
@@ -34,7 +34,7 @@ pub use intent::{Intent, UnknownIntent};
 pub use money::{format_minor, Currency, Money};
 pub use order::{Order, OrderNumber, OrderStatus};
 pub use payment::{Payment, PaymentMethod, PaymentStatus};
-pub use period::{Period, ResolvedPeriod};
+pub use period::{Cut, Period, ResolvedPeriod};
 pub use text::{hidden_char, refuse_hidden_chars};
 
 /// MongoDB's own id type, used as the id of every entity.

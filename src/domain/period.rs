@@ -45,6 +45,20 @@ pub struct ResolvedPeriod {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     offset: FixedOffset,
+    /// Whether the period is whole, or cut at a time of day.
+    pub cut: Cut,
+}
+
+/// Where a period ends: at its calendar end, or cut at a time of day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cut {
+    /// The whole period, to its calendar end.
+    Whole,
+    /// A running period, up to now ("so far").
+    SoFar,
+    /// The previous period of a running one, up to the same point ("to the same time").
+    SameTime,
 }
 
 const MAX_DAYS: u32 = 3660;
@@ -125,6 +139,7 @@ impl Period {
             start: local_midnight(from, offset)?,
             end: local_midnight(to_exclusive, offset)?,
             offset,
+            cut: Cut::Whole,
         })
     }
 }
@@ -135,47 +150,99 @@ impl ResolvedPeriod {
     pub fn to_date(mut self, now: DateTime<Utc>) -> Self {
         if self.start <= now && now < self.end {
             self.end = now;
+            self.cut = Cut::SoFar;
         }
         self
     }
 
-    /// The period just before this one, for comparisons: the same stretch of the
-    /// previous month, week or year, or the same number of days before.
+    /// The local time of day a cut period ends at ("15:30"); `None` for a whole one.
+    #[must_use]
+    pub fn cut_at(&self) -> Option<String> {
+        (self.cut != Cut::Whole).then(|| {
+            self.end
+                .with_timezone(&self.offset)
+                .format("%H:%M")
+                .to_string()
+        })
+    }
+
+    /// The local month ("2026-11") a running period ends in: that month's figure covers
+    /// only part of it so far.
+    #[must_use]
+    pub fn running_month(&self) -> Option<String> {
+        self.is_running().then(|| {
+            self.end
+                .with_timezone(&self.offset)
+                .format("%Y-%m")
+                .to_string()
+        })
+    }
+
+    /// Whether the week starting on local date `start` is only partly in the period:
+    /// `Some("so far")` for the week still running, `Some("part")` for one cut at either
+    /// end (a first week that starts mid-week), `None` for a whole week.
+    #[must_use]
+    pub fn partial_week(&self, start: NaiveDate) -> Option<&'static str> {
+        let first_day = self.start.with_timezone(&self.offset).date_naive();
+        let week_end = local_midnight(start + Duration::days(7), self.offset).ok();
+        if week_end.is_some_and(|end| end > self.end) {
+            Some(if self.is_running() { "so far" } else { "part" })
+        } else if start < first_day || start.weekday() != chrono::Weekday::Mon {
+            Some("part")
+        } else {
+            None
+        }
+    }
+
+    /// Whether the period was cut at now (it is still running).
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.cut == Cut::SoFar
+    }
+
+    /// The period just before this one, for comparisons, like with like: the same
+    /// stretch of the previous month or year (1–25 Oct for 1–25 Nov), the same days
+    /// before for a day-based period ("last 7 days" against the 7 before, "today"
+    /// against yesterday), and a running period to the same time of day.
     #[must_use]
     pub fn previous(&self) -> Self {
         // Months are shifted in local time: 1 Oct 00:00 IST is 30 Sep in UTC.
-        let shift = |t: DateTime<Utc>, m: u32| {
+        let shift_months = |t: DateTime<Utc>, m: u32| {
             t.with_timezone(&self.offset)
                 .checked_sub_months(Months::new(m))
                 .map(|l| l.with_timezone(&Utc))
         };
-        let shift_months = |m: u32| shift(self.start, m).zip(shift(self.end, m));
-        let shifted = match self.period {
-            Period::Month { .. } | Period::ThisMonth | Period::LastMonth => shift_months(1),
-            Period::ThisYear | Period::LastYear => shift_months(12),
+        let by_months = match self.period {
+            Period::Month { .. } | Period::ThisMonth | Period::LastMonth => Some(1),
+            Period::ThisYear | Period::LastYear => Some(12),
             _ => None,
         };
+        let shifted =
+            by_months.and_then(|m| shift_months(self.start, m).zip(shift_months(self.end, m)));
         let (start, end) = shifted.unwrap_or_else(|| {
-            let len = self.end - self.start;
-            // Whole days for day-based periods, so "last 7 days" compares with the 7 before.
-            let len = if self.period == Period::ThisWeek {
-                Duration::days(7)
-            } else {
-                len
-            };
-            (self.start - len, self.end - len)
+            // Whole calendar days, whatever time of day a running period was cut at.
+            let days = Duration::days(self.period.days().unwrap_or_else(|| {
+                let len = self.end - self.start;
+                (len.num_seconds() + 86_399) / 86_400
+            }));
+            (self.start - days, self.end - days)
         });
         Self {
             period: self.period,
             start,
             end,
             offset: self.offset,
+            cut: match self.cut {
+                Cut::SoFar | Cut::SameTime => Cut::SameTime,
+                Cut::Whole => Cut::Whole,
+            },
         }
     }
 
-    /// A label such as "1–25 Nov 2026", "27 Oct – 2 Nov 2026" or "25 Nov 2026".
+    /// The dates it covers, such as "1–25 Nov 2026", "27 Oct – 2 Nov 2026" or "25 Nov
+    /// 2026", without saying whether it is cut.
     #[must_use]
-    pub fn label(&self) -> String {
+    pub fn dates(&self) -> String {
         let first = self.start.with_timezone(&self.offset).date_naive();
         let last_instant = if self.end > self.start {
             self.end - Duration::nanoseconds(1)
@@ -195,6 +262,36 @@ impl ResolvedPeriod {
                 first.format("%-d %b %Y"),
                 last.format("%-d %b %Y")
             )
+        }
+    }
+
+    /// A label such as "1–30 Sep 2026", or for a running period "1–25 Nov 2026 so far (to
+    /// 15:30)" and for its previous one "1–25 Oct 2026 to the same time (15:30)".
+    #[must_use]
+    pub fn label(&self) -> String {
+        let time = self.end.with_timezone(&self.offset).format("%H:%M");
+        match self.cut {
+            Cut::Whole => self.dates(),
+            Cut::SoFar => format!("{} so far (to {time})", self.dates()),
+            Cut::SameTime => format!("{} to the same time ({time})", self.dates()),
+        }
+    }
+}
+
+impl Period {
+    /// How many calendar days a day-based period covers (`None` for months and years).
+    #[must_use]
+    pub fn days(&self) -> Option<i64> {
+        match self {
+            Self::Today | Self::Tomorrow | Self::Yesterday => Some(1),
+            Self::ThisWeek | Self::LastWeek | Self::NextWeek => Some(7),
+            Self::LastDays(n) | Self::NextDays(n) => Some(i64::from(*n)),
+            Self::Range { from, to } => Some((*to - *from).num_days() + 1),
+            Self::ThisMonth
+            | Self::LastMonth
+            | Self::ThisYear
+            | Self::LastYear
+            | Self::Month { .. } => None,
         }
     }
 }
@@ -281,6 +378,27 @@ impl Period {
             Some(t) => t.parse(),
             None => Ok(default),
         }
+    }
+
+    /// The last `months` local calendar months, this one included (to today): the span
+    /// of a monthly trend.
+    ///
+    /// # Errors
+    /// `months` outside 1..=36.
+    pub fn last_months(
+        months: u32,
+        now: DateTime<Utc>,
+        offset: FixedOffset,
+    ) -> Result<Self, DomainError> {
+        if !(1..=36).contains(&months) {
+            return Err(DomainError::invalid(
+                "months",
+                format!("{months} months: choose 1 to 36"),
+            ));
+        }
+        let today = now.with_timezone(&offset).date_naive();
+        let first = sub_months(first_of_month(today.year(), today.month())?, months - 1)?;
+        Self::range(first, today)
     }
 
     /// # Errors
@@ -394,10 +512,47 @@ mod tests {
         let p = Period::ThisMonth.resolve(now, ist()).unwrap().to_date(now);
         assert_eq!(p.start, at("2026-10-31T18:30:00Z"));
         assert_eq!(p.end, now);
-        assert_eq!(p.label(), "1–25 Nov 2026");
+        assert_eq!(p.label(), "1–25 Nov 2026 so far (to 15:30)");
         let prev = p.previous();
         assert_eq!(prev.start, at("2026-09-30T18:30:00Z"));
-        assert_eq!(prev.label(), "1–25 Oct 2026");
+        assert_eq!(prev.end, at("2026-10-25T10:00:00Z"));
+        assert_eq!(prev.label(), "1–25 Oct 2026 to the same time (15:30)");
+        // An explicit range of the same dates is whole, and says so by saying nothing.
+        let explicit = "2026-10-01..2026-10-25"
+            .parse::<Period>()
+            .unwrap()
+            .resolve(now, ist())
+            .unwrap()
+            .to_date(now);
+        assert_eq!(explicit.label(), "1–25 Oct 2026");
+    }
+
+    #[test]
+    fn today_and_the_last_days_compare_with_the_same_stretch_before() {
+        let now = at("2026-11-25T10:00:00Z"); // 15:30 in the studio
+        let today = Period::Today.resolve(now, ist()).unwrap().to_date(now);
+        let yesterday = today.previous();
+        assert_eq!(yesterday.start, at("2026-11-23T18:30:00Z"));
+        assert_eq!(yesterday.end, at("2026-11-24T10:00:00Z"));
+        assert_eq!(yesterday.label(), "24 Nov 2026 to the same time (15:30)");
+        let week = Period::LastDays(7)
+            .resolve(now, ist())
+            .unwrap()
+            .to_date(now);
+        assert_eq!(week.label(), "19–25 Nov 2026 so far (to 15:30)");
+        let before = week.previous();
+        assert_eq!(before.start, at("2026-11-11T18:30:00Z"));
+        assert_eq!(before.end, at("2026-11-18T10:00:00Z"));
+        assert_eq!(before.label(), "12–18 Nov 2026 to the same time (15:30)");
+        // Whole days against whole days.
+        let last_week = Period::LastWeek.resolve(now, ist()).unwrap().to_date(now);
+        assert_eq!(last_week.previous().label(), "9–15 Nov 2026");
+        let range = "2026-11-01..2026-11-10"
+            .parse::<Period>()
+            .unwrap()
+            .resolve(now, ist())
+            .unwrap();
+        assert_eq!(range.previous().label(), "22–31 Oct 2026");
     }
 
     #[test]

@@ -217,6 +217,7 @@ mod tests {
             name: "Lotus Studio".into(),
             currency: Currency::INR,
             utc_offset: FixedOffset::east_opt(5 * 3600 + 1800).unwrap(),
+            min_to_rank: 3,
         }
     }
 

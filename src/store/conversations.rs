@@ -154,14 +154,19 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn conversation(&self, key: &str) -> Result<Conversation, StoreError> {
-        let newest_first: Vec<StoredTurn> = self
-            .turns()
-            .find(doc! { "conversation": key, "sealed": { "$exists": true } })
+        let newest_first: Vec<bson::Document> = self
+            .db
+            .collection::<bson::Document>(names::CONVERSATION_TURNS)
+            .find(doc! { "conversation": key })
             .sort(doc! { "_id": -1 })
             .limit(KEPT_TURNS as i64)
             .await?
             .try_collect()
             .await?;
+        let newest_first: Vec<StoredTurn> = newest_first
+            .into_iter()
+            .filter_map(|d| bson::from_document(d).ok())
+            .collect();
         let expires_at = newest_first.first().map(|t| t.expires_at);
         let mut turns: Vec<Turn> = newest_first
             .iter()

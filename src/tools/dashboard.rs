@@ -4,9 +4,9 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::NaiveDate;
 
-use super::figures::{best_and_worst, difference};
+use super::figures::{best_and_worst, best_and_worst_of, difference};
 use super::resolve::{self, local_date};
 use super::{erased, Intent, Role, Tool, ToolCtx, ToolDyn, ToolError, ToolOutput};
 use crate::charts::{ChartSpec, Point, Unit};
@@ -166,7 +166,7 @@ impl Tool for Revenue {
         let compare = args.compare.unwrap_or(false);
         if compare || course.is_none() {
             text.push_str(&format!(
-                " Previous period ({}): {} ({}).",
+                " Against {}: {} ({}).",
                 previous.label(),
                 format_minor(prev_total, now.currency),
                 difference(minor_f64(total), minor_f64(prev_total), unit)
@@ -240,19 +240,12 @@ fn trend_period(ctx: &ToolCtx, args: &RevenueArgs) -> Result<ResolvedPeriod, Too
     if args.period.as_deref().is_some_and(|p| !p.trim().is_empty()) {
         return resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisMonth);
     }
-    let months = args.months.unwrap_or(6);
-    if !(1..=36).contains(&months) {
-        return Err(ToolError::BadArgs(format!(
-            "{months} months: choose 1 to 36"
-        )));
-    }
-    let now = ctx.clock.now();
-    let offset = ctx.studio.utc_offset;
-    let today = now.with_timezone(&offset).date_naive();
-    let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1)
-        .and_then(|d| d.checked_sub_months(Months::new(months - 1)))
-        .ok_or_else(|| ToolError::BadArgs("that trend starts outside the calendar".into()))?;
-    let period = Period::range(first, today).map_err(|e| ToolError::BadArgs(e.to_string()))?;
+    let period = Period::last_months(
+        args.months.unwrap_or(6),
+        ctx.clock.now(),
+        ctx.studio.utc_offset,
+    )
+    .map_err(|e| ToolError::BadArgs(e.to_string()))?;
     resolve::period_to_date(ctx, Some(&period.token()), Period::ThisMonth)
 }
 
@@ -275,25 +268,66 @@ async fn revenue_trend(ctx: &ToolCtx, args: &RevenueArgs) -> Result<ToolOutput, 
         .revenue_trend(period.start, period.end, ctx.studio.utc_offset)
         .await?;
     let total: i64 = months.iter().map(|(_, v)| *v).sum();
-    let items: Vec<(String, f64)> = months
-        .iter()
-        .map(|(k, v)| (month_label(k, false), minor_f64(*v)))
-        .collect();
     let mut text = format!(
         "Revenue per month, {}: {} in all.",
         period.label(),
         format_minor(total, currency)
     );
-    if let [.., (before_key, before), (last_key, last)] = months.as_slice() {
-        text.push_str(&format!(
+    // The month still running is compared with the same stretch of the month before,
+    // not with the whole of it.
+    let now = ctx.clock.now();
+    let running_key = period.running_month().unwrap_or_default();
+    let running = months.last().is_some_and(|(k, _)| *k == running_key);
+    match months.as_slice() {
+        [.., _, (_, last)] if running => {
+            let this_month = Period::ThisMonth
+                .resolve(now, ctx.studio.utc_offset)
+                .map_err(|e| ToolError::BadArgs(e.to_string()))?
+                .to_date(now);
+            let same_stretch = this_month.previous();
+            let before = ctx
+                .store
+                .revenue(&same_stretch, RevenueBreakdown::None, currency)
+                .await?
+                .total_minor;
+            text.push_str(&format!(
+                " {}: {}, against {} in {} ({}).",
+                this_month.label(),
+                format_minor(*last, currency),
+                format_minor(before, currency),
+                same_stretch.label(),
+                difference(minor_f64(*last), minor_f64(before), unit)
+            ));
+        }
+        [.., (before_key, before), (last_key, last)] => text.push_str(&format!(
             " {} against {}: {} ({}).",
             month_label(last_key, false),
             month_label(before_key, false),
             format_minor(*last, currency),
             difference(minor_f64(*last), minor_f64(*before), unit)
-        ));
+        )),
+        _ => {}
     }
-    text = with_sentence(text, best_and_worst(&items, unit));
+    // The running month is marked as such wherever it is shown.
+    let shown = |key: &str, short: bool| {
+        let label = month_label(key, short);
+        if running && key == running_key {
+            format!("{label} (so far)")
+        } else {
+            label
+        }
+    };
+    // A month still running is not ranked against whole ones.
+    let whole: Vec<(String, f64)> = months
+        .iter()
+        .filter(|(k, _)| !(running && *k == running_key))
+        .map(|(k, v)| (month_label(k, false), minor_f64(*v)))
+        .collect();
+    text = with_sentence(text, best_and_worst(&whole, unit));
+    let items: Vec<(String, f64)> = months
+        .iter()
+        .map(|(k, v)| (shown(k, false), minor_f64(*v)))
+        .collect();
     let lines: Vec<String> = items
         .iter()
         .map(|(label, v)| format!("• {label} — {}", unit.format(*v)))
@@ -308,14 +342,14 @@ async fn revenue_trend(ctx: &ToolCtx, args: &RevenueArgs) -> Result<ToolOutput, 
             unit,
             months
                 .iter()
-                .map(|(k, v)| Point::new(month_label(k, short), minor_f64(*v)))
+                .map(|(k, v)| Point::new(shown(k, short), minor_f64(*v)))
                 .collect(),
         )
     });
     let data = serde_json::json!({
         "period": period.label(), "by": "month", "currency": currency.code(),
         "total_minor": total,
-        "months": months.iter().map(|(k, v)| serde_json::json!({ "month": k, "total_minor": v })).collect::<Vec<_>>(),
+        "months": months.iter().map(|(k, v)| serde_json::json!({ "month": k, "total_minor": v, "partial": running && *k == running_key })).collect::<Vec<_>>(),
     });
     Ok(ToolOutput::new(&data, text)?.with_chart(chart))
 }
@@ -368,11 +402,12 @@ impl Tool for NewClients {
         let report = ctx.store.new_clients(&period).await?;
         let previous = ctx.store.new_clients(&period.previous()).await?;
         let mut text = format!(
-            "{} new client{} joined in {} (previous period: {}).",
+            "{} new client{} joined in {}, against {} in {}.",
             report.count,
             if report.count == 1 { "" } else { "s" },
             period.label(),
-            previous.count
+            previous.count,
+            period.previous().label()
         );
         if !report.sample.is_empty() {
             let names: Vec<String> = report
@@ -399,9 +434,17 @@ async fn new_clients_by_week(ctx: &ToolCtx, token: Option<&str>) -> Result<ToolO
         .new_clients_by_week(&period, ctx.studio.utc_offset)
         .await?;
     let total: u64 = weeks.iter().map(|w| w.count).sum();
+    // A week the period covers only part of (its first, or the one still running) is
+    // marked, and not ranked against whole weeks.
+    let part = |start: NaiveDate| period.partial_week(start);
     let label = |d: NaiveDate| d.format("%-d %b").to_string();
+    let shown = |d: NaiveDate| match part(d) {
+        Some(note) => format!("{} ({note})", label(d)),
+        None => label(d),
+    };
     let items: Vec<(String, f64)> = weeks
         .iter()
+        .filter(|w| part(w.week_start).is_none())
         .map(|w| {
             (
                 format!("week of {}", label(w.week_start)),
@@ -409,11 +452,13 @@ async fn new_clients_by_week(ctx: &ToolCtx, token: Option<&str>) -> Result<ToolO
             )
         })
         .collect();
+    // Per seven days of the period, partial weeks counted for what they cover.
     #[allow(clippy::cast_precision_loss)]
-    let average = if weeks.is_empty() {
-        0.0
+    let weeks_covered = (period.end - period.start).num_seconds() as f64 / (7.0 * 86_400.0);
+    let average = if weeks_covered > 0.0 {
+        count_f64(total) / weeks_covered
     } else {
-        count_f64(total) / weeks.len() as f64
+        0.0
     };
     let mut text = format!(
         "New clients per week, {}: {total} in all, {average:.1} a week on average.",
@@ -422,7 +467,7 @@ async fn new_clients_by_week(ctx: &ToolCtx, token: Option<&str>) -> Result<ToolO
     text = with_sentence(text, best_and_worst(&items, Unit::Count));
     let lines: Vec<String> = weeks
         .iter()
-        .map(|w| format!("• {} — {}", label(w.week_start), w.count))
+        .map(|w| format!("• {} — {}", shown(w.week_start), w.count))
         .collect();
     let text = with_bullets(text, &lines);
     let chart = (!weeks.is_empty()).then(|| {
@@ -433,7 +478,7 @@ async fn new_clients_by_week(ctx: &ToolCtx, token: Option<&str>) -> Result<ToolO
             Unit::Count,
             weeks
                 .iter()
-                .map(|w| Point::new(label(w.week_start), count_f64(w.count)))
+                .map(|w| Point::new(shown(w.week_start), count_f64(w.count)))
                 .collect(),
         )
     });
@@ -583,12 +628,22 @@ impl Tool for AttendanceRate {
             .as_ref()
             .is_none_or(resolve::CourseSelection::is_family);
         if whole && report.by_course.len() > 1 {
-            let items: Vec<(String, f64)> = report
+            let counted: Vec<(String, f64, u64)> = report
                 .by_course
                 .iter()
-                .map(|l| (l.course.clone(), l.percent))
+                .map(|l| (l.course.clone(), l.percent, l.total))
                 .collect();
-            text = with_sentence(text, best_and_worst(&items, Unit::Percent));
+            text = with_sentence(
+                text,
+                best_and_worst_of(
+                    &counted,
+                    Unit::Percent,
+                    ctx.studio.min_to_rank,
+                    ("booking", "bookings"),
+                ),
+            );
+            let items: Vec<(String, f64)> =
+                counted.into_iter().map(|(name, v, _)| (name, v)).collect();
             let lines: Vec<String> = report
                 .by_course
                 .iter()
@@ -866,16 +921,15 @@ fn fill_breakdown(
     order: FillOrder,
     period: &ResolvedPeriod,
     lead: String,
-    items: Vec<(String, f64)>,
+    (items, min_classes): (Vec<(String, f64, u64)>, u64),
     lines: &[String],
 ) -> (String, Option<ChartSpec>) {
     if items.len() < 2 {
         return (lead, None);
     }
-    let text = with_bullets(
-        with_sentence(lead, best_and_worst(&items, Unit::Percent)),
-        lines,
-    );
+    let ranking = best_and_worst_of(&items, Unit::Percent, min_classes, ("class", "classes"));
+    let text = with_bullets(with_sentence(lead, ranking), lines);
+    let items: Vec<(String, f64)> = items.into_iter().map(|(name, v, _)| (name, v)).collect();
     let first = match order {
         FillOrder::Fullest => "",
         FillOrder::Emptiest => " (emptiest first)",
@@ -931,9 +985,21 @@ impl Tool for ClassFillRate {
             r.seats,
             classes_count(r.classes)
         );
+        // Only lines over enough classes are called best or least (see `best_and_worst_of`).
+        let min = ctx.studio.min_to_rank;
         let (text, chart) = match by {
             FillBy::Instructor => {
-                let lead = match r.by_instructor.first() {
+                let rankable: Vec<_> = r
+                    .by_instructor
+                    .iter()
+                    .filter(|l| l.classes >= min)
+                    .collect();
+                let top = if rankable.len() >= 2 {
+                    rankable.first().copied()
+                } else {
+                    None
+                };
+                let lead = match top {
                     Some(top) => format!(
                         "{} fill {} in {}: {:.1}% ({} of {} seats over {}). Overall for {what}: {overall}.",
                         if top.instructor.is_empty() {
@@ -950,10 +1016,16 @@ impl Tool for ClassFillRate {
                     ),
                     None => format!("Fill rate for {what} in {}: {overall}.", period.label()),
                 };
-                let items: Vec<(String, f64)> = r
+                let items: Vec<(String, f64, u64)> = r
                     .by_instructor
                     .iter()
-                    .map(|l| (instructor_label(&l.instructor).to_owned(), l.percent))
+                    .map(|l| {
+                        (
+                            instructor_label(&l.instructor).to_owned(),
+                            l.percent,
+                            l.classes,
+                        )
+                    })
                     .collect();
                 let lines: Vec<String> = r
                     .by_instructor
@@ -969,7 +1041,7 @@ impl Tool for ClassFillRate {
                         )
                     })
                     .collect();
-                fill_breakdown(by, order, &period, lead, items, &lines)
+                fill_breakdown(by, order, &period, lead, (items, min), &lines)
             }
             FillBy::Course => {
                 // One course asked for: its figure alone, no breakdown; every course or a
@@ -982,7 +1054,8 @@ impl Tool for ClassFillRate {
                 } else {
                     &[]
                 };
-                let lead = match (order, shown) {
+                let rankable: Vec<_> = shown.iter().filter(|l| l.classes >= min).collect();
+                let lead = match (order, rankable.as_slice()) {
                     (FillOrder::Emptiest, [first, _, ..]) => format!(
                         "{} filled least in {}: {:.1}% ({} of {} seats over {}). Overall for {what}: {overall}.",
                         first.course,
@@ -994,21 +1067,27 @@ impl Tool for ClassFillRate {
                     ),
                     _ => format!("Fill rate for {what} in {}: {overall}.", period.label()),
                 };
-                let items: Vec<(String, f64)> = shown
+                let items: Vec<(String, f64, u64)> = shown
                     .iter()
-                    .map(|l| (l.course.clone(), l.percent))
+                    .map(|l| (l.course.clone(), l.percent, l.classes))
                     .collect();
                 let lines: Vec<String> = shown
                     .iter()
                     .map(|l| {
-                        if l.instructor.is_empty() {
-                            format!("• {} — {:.1}%", l.course, l.percent)
+                        let taught = if l.instructor.is_empty() {
+                            String::new()
                         } else {
-                            format!("• {} ({}) — {:.1}%", l.course, l.instructor, l.percent)
-                        }
+                            format!(" ({})", l.instructor)
+                        };
+                        format!(
+                            "• {}{taught} — {:.1}% ({})",
+                            l.course,
+                            l.percent,
+                            classes_count(l.classes)
+                        )
                     })
                     .collect();
-                fill_breakdown(by, order, &period, lead, items, &lines)
+                fill_breakdown(by, order, &period, lead, (items, min), &lines)
             }
         };
         let mut data = serde_json::json!({
@@ -1036,6 +1115,10 @@ pub struct ClientSummary;
 /// sentence about a period.
 fn period_phrase(period: &ResolvedPeriod) -> String {
     let label = period.label();
+    let (dates, so_far) = match period.cut_at() {
+        Some(time) if period.is_running() => (format!("{}, to {time}", period.dates()), " so far"),
+        _ => (label.clone(), ""),
+    };
     let words = match period.period {
         Period::Today => "today".to_owned(),
         Period::Yesterday => "yesterday".to_owned(),
@@ -1048,7 +1131,7 @@ fn period_phrase(period: &ResolvedPeriod) -> String {
         Period::LastDays(n) => format!("in the last {n} days"),
         _ => return format!("in {label}"),
     };
-    format!("{words} ({label})")
+    format!("{words}{so_far} ({dates})")
 }
 
 /// "1 client", "142 clients".

@@ -31,10 +31,13 @@ use crate::harness::{demo_now, ist, TestDb};
 /// Settings as the service loads them with `FRONTDESK_NOW` pinned and no LLM key: the
 /// rules planner.
 fn settings() -> Settings {
-    let env: HashMap<String, String> = [("FRONTDESK_NOW", "2026-11-25T10:00:00Z")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let env: HashMap<String, String> = [
+        ("FRONTDESK_NOW", "2026-11-25T10:00:00Z"),
+        ("FRONTDESK_CLOCK", "frozen"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
     Settings::from_env(env).unwrap()
 }
 

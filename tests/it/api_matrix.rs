@@ -132,6 +132,41 @@ pub fn endpoints() -> Vec<Endpoint> {
             none(),
             Manager,
         ),
+        ep(
+            Method::GET,
+            "/api/analytics/retention",
+            Id::None,
+            none(),
+            Manager,
+        ),
+        ep(
+            Method::GET,
+            "/api/analytics/outstanding",
+            Id::None,
+            none(),
+            Manager,
+        ),
+        ep(
+            Method::GET,
+            "/api/analytics/fill-rate",
+            Id::None,
+            none(),
+            Manager,
+        ),
+        ep(
+            Method::GET,
+            "/api/analytics/revenue/months",
+            Id::None,
+            none(),
+            Manager,
+        ),
+        ep(
+            Method::GET,
+            "/api/analytics/new-clients/weekly",
+            Id::None,
+            none(),
+            Manager,
+        ),
         // Catalogue.
         ep(Method::GET, "/api/courses", Id::None, none(), Client),
         ep(

@@ -96,7 +96,7 @@ async fn analytics_give_the_dashboard_agents_numbers_and_the_documents_sums() {
     assert_eq!(figures["payments"], said["payments"]);
     assert_eq!(figures["currency"], said["currency"]);
     assert_eq!(figures["period_label"], said["period"]);
-    assert_eq!(figures["period_label"], "1–25 Nov 2026");
+    assert_eq!(figures["period_label"], "1–25 Nov 2026 so far (to 15:30)");
     assert_eq!(figures["period"], "this_month");
     assert!(
         figures.get("previous").is_none(),
@@ -566,4 +566,135 @@ async fn the_docs_page_and_the_openapi_document_cover_every_endpoint() {
         assert!(responses["401"]["content"]["application/json"].is_null());
         assert!(responses["429"]["headers"]["Retry-After"].is_object());
     }
+}
+
+/// The figures added for the dashboard's other questions, over REST, each checked
+/// against a sum over the documents computed here: retention, the outstanding balance,
+/// fill rate by course and instructor (with the classes each rests on), revenue per
+/// month (the running month marked partial and compared with the same stretch before)
+/// and new clients per week.
+#[tokio::test]
+async fn the_dashboards_other_figures_are_on_rest_and_add_up() {
+    let (db, _) = TestDb::with_demo_data(150).await;
+    let payments: Vec<Payment> = all(db.store.raw().payments()).await;
+    let classes: Vec<ClassSession> = all(db.store.raw().classes()).await;
+    let attendance: Vec<Attendance> = all(db.store.raw().attendance()).await;
+    let clients = db.store.find_clients(bson::doc! {}).await.unwrap();
+    let api = TestApi::spawn(db).await;
+    let manager = api.token("manager", "m-1");
+
+    // Outstanding: every pending payment, and those due before now.
+    let owed = ok(&api, &manager, "/api/analytics/outstanding").await;
+    let pending: Vec<&Payment> = payments
+        .iter()
+        .filter(|p| p.status == PaymentStatus::Pending)
+        .collect();
+    assert_eq!(owed["pending_count"], pending.len() as u64);
+    assert_eq!(
+        owed["pending_minor"],
+        pending.iter().map(|p| p.amount.minor()).sum::<i64>()
+    );
+    let overdue: Vec<&&Payment> = pending.iter().filter(|p| p.due_at < demo_now()).collect();
+    assert_eq!(owed["overdue_count"], overdue.len() as u64);
+    assert_eq!(
+        owed["overdue_minor"],
+        overdue.iter().map(|p| p.amount.minor()).sum::<i64>()
+    );
+
+    // Retention last month: who came in September came again in October.
+    let came = |p: &ResolvedPeriod| -> BTreeSet<bson::oid::ObjectId> {
+        attendance
+            .iter()
+            .filter(|a| a.status.attended() && within(a.class_starts_at, p))
+            .map(|a| a.client_id)
+            .collect()
+    };
+    let october = to_date(Period::LastMonth);
+    let september = october.previous();
+    let (before, now) = (came(&september), came(&october));
+    let kept = ok(&api, &manager, "/api/analytics/retention?period=last_month").await;
+    assert_eq!(kept["previous_active"], before.len() as u64);
+    assert_eq!(kept["retained"], before.intersection(&now).count() as u64);
+    assert_eq!(kept["running"], false);
+    assert_eq!(kept["previous"]["period_label"], september.label());
+    // This month is running, and compared with last month to the same time.
+    let this_month = ok(&api, &manager, "/api/analytics/retention").await;
+    assert_eq!(this_month["running"], true);
+    assert_eq!(
+        this_month["previous"]["period_label"],
+        "1–25 Oct 2026 to the same time (15:30)"
+    );
+
+    // Fill rate last month, by course, from the classes and their attendance.
+    let held: Vec<&ClassSession> = classes
+        .iter()
+        .filter(|c| !c.cancelled && within(c.starts_at(), &october))
+        .collect();
+    let fill = ok(&api, &manager, "/api/analytics/fill-rate?period=last_month").await;
+    assert_eq!(fill["classes"], held.len() as u64);
+    assert_eq!(
+        fill["seats"],
+        held.iter().map(|c| u64::from(c.capacity)).sum::<u64>()
+    );
+    let held_ids: HashSet<bson::oid::ObjectId> = held.iter().map(|c| c.id).collect();
+    let attended = attendance
+        .iter()
+        .filter(|a| a.status.attended() && held_ids.contains(&a.class_id))
+        .count() as u64;
+    assert_eq!(fill["attended"], attended);
+    let mut per_course: BTreeMap<&str, u64> = BTreeMap::new();
+    for c in &held {
+        *per_course.entry(c.course_name.as_str()).or_default() += 1;
+    }
+    let min = fill["min_to_rank"].as_u64().unwrap();
+    for line in fill["by_course"].as_array().unwrap() {
+        let classes = per_course[line["course"].as_str().unwrap()];
+        assert_eq!(line["classes"], classes, "{line}");
+        assert_eq!(line["ranked"], classes >= min, "{line}");
+    }
+    let by_instructor: u64 = fill["by_instructor"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["classes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_instructor, held.len() as u64);
+
+    // Revenue per month for six months: the running month is partial and compared with
+    // the same stretch of October.
+    let trend = ok(&api, &manager, "/api/analytics/revenue/months?months=6").await;
+    let months = trend["months"].as_array().unwrap();
+    assert_eq!(months.len(), 6);
+    for m in months {
+        let key = m["month"].as_str().unwrap();
+        let (year, month) = key.split_once('-').unwrap();
+        let period = Period::month(year.parse().unwrap(), month.parse().unwrap())
+            .unwrap()
+            .resolve(demo_now(), ist())
+            .unwrap()
+            .to_date(demo_now());
+        assert_eq!(m["total_minor"], paid_in(&payments, &period).0, "{key}");
+        assert_eq!(m["partial"], key == "2026-11", "{key}");
+    }
+    let running = &trend["running_month"];
+    assert_eq!(
+        running["previous_label"],
+        "1–25 Oct 2026 to the same time (15:30)"
+    );
+    assert_eq!(
+        running["previous_total_minor"],
+        paid_in(&payments, &to_date(Period::ThisMonth).previous()).0
+    );
+
+    // New clients per week over the last 84 days.
+    let weekly = ok(&api, &manager, "/api/analytics/new-clients/weekly").await;
+    let span = to_date(Period::LastDays(84));
+    let joined = clients
+        .iter()
+        .filter(|c| c.deleted_at.is_none() && within(c.joined_at, &span))
+        .count() as u64;
+    assert_eq!(weekly["total"], joined);
+    let weeks = weekly["weeks"].as_array().unwrap();
+    assert_eq!(weeks.last().unwrap()["partial"], true, "the running week");
+    assert!(weeks.iter().filter(|w| w["partial"] == false).count() >= 10);
 }

@@ -79,16 +79,27 @@ fn assert_real_chart(bytes: &[u8], what: &str) {
 }
 
 fn settings() -> Settings {
-    let env: HashMap<String, String> = [("FRONTDESK_NOW", "2026-11-25T10:00:00Z")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let env: HashMap<String, String> = [
+        ("FRONTDESK_NOW", "2026-11-25T10:00:00Z"),
+        ("FRONTDESK_CLOCK", "frozen"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
     Settings::from_env(env).unwrap()
 }
 
+/// The agents, ranking courses and instructors over a single class: these fixtures are
+/// small. [`agents_ranking_from`] sets another minimum.
 fn agents(db: &TestDb) -> Agents {
+    agents_ranking_from(db, 1)
+}
+
+fn agents_ranking_from(db: &TestDb, min_to_rank: u64) -> Agents {
     let s = settings();
-    Agents::new(db.store.clone(), s.clock(), s.studio.clone(), &s.llm, 24)
+    let mut studio = s.studio.clone();
+    studio.min_to_rank = min_to_rank;
+    Agents::new(db.store.clone(), s.clock(), studio, &s.llm, 24)
 }
 
 async fn dashboard(agents: &Agents, text: &str) -> AgentReply {
@@ -327,6 +338,8 @@ async fn revenue_trend_for_the_last_6_months_is_a_line_chart_with_monthly_totals
         ),
         payment(7, "Pilates", 4_000, paid, local(2026, 10, 5, 9)),
         payment(8, "Pilates", 1_000, paid, local(2026, 11, 3, 9)),
+        // Late in October: in the whole month, not in its stretch to the 25th.
+        payment(10, "Zumba", 500, paid, local(2026, 10, 28, 9)),
         // After now: not yet.
         payment(9, "Pilates", 700, paid, local(2026, 11, 26, 10)),
     ];
@@ -344,22 +357,22 @@ async fn revenue_trend_for_the_last_6_months_is_a_line_chart_with_monthly_totals
         }
     }
     let expected: Vec<i64> = by_month.values().copied().collect();
-    assert_eq!(expected, [150_000, 0, 250_000, 300_000, 400_000, 100_000]);
+    assert_eq!(expected, [150_000, 0, 250_000, 300_000, 450_000, 100_000]);
 
     let reply = golden(
         &agents(&db),
         "revenue trend for the last 6 months",
-        "Revenue per month, 1 Jun – 25 Nov 2026: ₹12,000 in all. \
-         Nov 2026 against Oct 2026: ₹1,000 (-₹3,000, -75.0%). \
-         Best: Oct 2026 at ₹4,000; worst: Jul 2026 at ₹0 — ₹4,000 apart.\n\
+        "Revenue per month, 1 Jun – 25 Nov 2026 so far (to 15:30): ₹12,500 in all. \
+         1–25 Nov 2026 so far (to 15:30): ₹1,000, against ₹4,000 in 1–25 Oct 2026 to the same time (15:30) (-₹3,000, -75.0%). \
+         Best: Oct 2026 at ₹4,500; worst: Jul 2026 at ₹0 — ₹4,500 apart.\n\
          • Jun 2026 — ₹1,500\n\
          • Jul 2026 — ₹0\n\
          • Aug 2026 — ₹2,500\n\
          • Sep 2026 — ₹3,000\n\
-         • Oct 2026 — ₹4,000\n\
-         • Nov 2026 — ₹1,000",
+         • Oct 2026 — ₹4,500\n\
+         • Nov 2026 (so far) — ₹1,000",
         ChartKind::Line,
-        "Revenue per month, 1 Jun – 25 Nov 2026",
+        "Revenue per month, 1 Jun – 25 Nov 2026 so far (to 15:30)",
     )
     .await;
     assert_eq!(reply.intent, "revenue");
@@ -406,10 +419,10 @@ async fn this_month_vs_last_month_and_the_breakdown_by_course() {
     let reply = golden(
         &agents,
         "this month vs last month",
-        "Revenue for 1–25 Nov 2026: ₹4,500 from 2 payments. \
-         Previous period (1–25 Oct 2026): ₹6,000 (-₹1,500, -25.0%).",
+        "Revenue for 1–25 Nov 2026 so far (to 15:30): ₹4,500 from 2 payments. \
+         Against 1–25 Oct 2026 to the same time (15:30): ₹6,000 (-₹1,500, -25.0%).",
         ChartKind::Bar,
-        "Revenue: 1–25 Nov 2026 vs 1–25 Oct 2026",
+        "Revenue: 1–25 Nov 2026 so far (to 15:30) vs 1–25 Oct 2026 to the same time (15:30)",
     )
     .await;
     assert_eq!(reply.intent, "revenue");
@@ -417,13 +430,13 @@ async fn this_month_vs_last_month_and_the_breakdown_by_course() {
     golden(
         &agents,
         "revenue by course this month",
-        "Revenue for 1–25 Nov 2026: ₹4,500 from 2 payments. \
-         Previous period (1–25 Oct 2026): ₹6,000 (-₹1,500, -25.0%). \
+        "Revenue for 1–25 Nov 2026 so far (to 15:30): ₹4,500 from 2 payments. \
+         Against 1–25 Oct 2026 to the same time (15:30): ₹6,000 (-₹1,500, -25.0%). \
          Best: Pilates at ₹3,000; worst: Yoga Beginner at ₹1,500 — ₹1,500 apart (Pilates is 100.0% higher).\n\
          • Pilates — ₹3,000 (1)\n\
          • Yoga Beginner — ₹1,500 (1)",
         ChartKind::Bar,
-        "Revenue by course, 1–25 Nov 2026",
+        "Revenue by course, 1–25 Nov 2026 so far (to 15:30)",
     )
     .await;
 
@@ -481,13 +494,13 @@ async fn attendance_by_course_this_month_is_a_bar_chart_with_best_and_worst() {
     let reply = golden(
         &agents(&db),
         "attendance by course this month",
-        "Attendance for all classes in 1–25 Nov 2026: 54.5% (6 of 11 bookings attended). \
-         Best: Pilates at 75.0%; worst: Zumba at 40.0% — 35.0 pts apart (Pilates is 87.5% higher).\n\
+        "Attendance for all classes in 1–25 Nov 2026 so far (to 15:30): 54.5% (6 of 11 bookings attended). \
+         Best: Pilates at 75.0% (4 bookings); worst: Zumba at 40.0% (5 bookings) — 35.0 pts apart (Pilates is 87.5% higher).\n\
          • Pilates — 75.0% (3/4)\n\
          • Yoga Beginner — 50.0% (1/2)\n\
          • Zumba — 40.0% (2/5)",
         ChartKind::Bar,
-        "Attendance by course, 1–25 Nov 2026",
+        "Attendance by course, 1–25 Nov 2026 so far (to 15:30)",
     )
     .await;
     assert_eq!(reply.intent, "attendance_rate");
@@ -560,14 +573,14 @@ async fn which_instructors_classes_fill_best_and_the_fill_rate_by_course() {
     let reply = golden(
         &agents,
         "which instructor's classes fill best",
-        "Ana's classes fill best in 1–25 Nov 2026: 85.0% (17 of 20 seats over 2 classes). \
+        "Ana's classes fill best in 1–25 Nov 2026 so far (to 15:30): 85.0% (17 of 20 seats over 2 classes). \
          Overall for all classes: 73.7% (28 attendees for 38 seats over 4 classes). \
-         Best: Ana at 85.0%; worst: Sofia at 50.0% — 35.0 pts apart (Ana is 70.0% higher).\n\
+         Best: Ana at 85.0% (2 classes); worst: Sofia at 50.0% (1 class) — 35.0 pts apart (Ana is 70.0% higher).\n\
          • Ana — 85.0% (17/20, 2 classes)\n\
          • Rahul — 75.0% (6/8, 1 class)\n\
          • Sofia — 50.0% (5/10, 1 class)",
         ChartKind::Bar,
-        "Fill rate by instructor, 1–25 Nov 2026",
+        "Fill rate by instructor, 1–25 Nov 2026 so far (to 15:30)",
     )
     .await;
     assert_eq!(reply.intent, "class_fill_rate");
@@ -575,13 +588,13 @@ async fn which_instructors_classes_fill_best_and_the_fill_rate_by_course() {
     golden(
         &agents,
         "fill rate by course this month",
-        "Fill rate for all classes in 1–25 Nov 2026: 73.7% (28 attendees for 38 seats over 4 classes). \
-         Best: Pilates at 83.3%; worst: Zumba at 50.0% — 33.3 pts apart (Pilates is 66.6% higher).\n\
-         • Pilates (Ana, Rahul) — 83.3%\n\
-         • Yoga Beginner (Ana) — 80.0%\n\
-         • Zumba (Sofia) — 50.0%",
+        "Fill rate for all classes in 1–25 Nov 2026 so far (to 15:30): 73.7% (28 attendees for 38 seats over 4 classes). \
+         Best: Pilates at 83.3% (2 classes); worst: Zumba at 50.0% (1 class) — 33.3 pts apart (Pilates is 66.6% higher).\n\
+         • Pilates (Ana, Rahul) — 83.3% (2 classes)\n\
+         • Yoga Beginner (Ana) — 80.0% (1 class)\n\
+         • Zumba (Sofia) — 50.0% (1 class)",
         ChartKind::Bar,
-        "Fill rate by course, 1–25 Nov 2026",
+        "Fill rate by course, 1–25 Nov 2026 so far (to 15:30)",
     )
     .await;
 }
@@ -603,16 +616,16 @@ async fn classes_without_an_instructor_are_shown_as_no_instructor() {
     ];
     insert_classes(&db, &plan).await;
 
+    // One class each: shown, but too few to call one best (the default minimum is 3).
     let reply = golden(
-        &agents(&db),
+        &agents_ranking_from(&db, 3),
         "which instructor's classes fill best",
-        "Classes with no instructor fill best in 1–25 Nov 2026: 80.0% (8 of 10 seats over 1 class). \
-         Overall for all classes: 60.0% (12 attendees for 20 seats over 2 classes). \
-         Best: No instructor at 80.0%; worst: Ana at 40.0% — 40.0 pts apart (No instructor is 100.0% higher).\n\
+        "Fill rate for all classes in 1–25 Nov 2026 so far (to 15:30): 60.0% (12 attendees for 20 seats over 2 classes). \
+         Too few classes to rank them: a fair ranking needs at least 3 classes each.\n\
          • No instructor — 80.0% (8/10, 1 class)\n\
          • Ana — 40.0% (4/10, 1 class)",
         ChartKind::Bar,
-        "Fill rate by instructor, 1–25 Nov 2026",
+        "Fill rate by instructor, 1–25 Nov 2026 so far (to 15:30)",
     )
     .await;
     assert_eq!(reply.intent, "class_fill_rate");
@@ -634,12 +647,12 @@ async fn classes_without_an_instructor_are_shown_as_no_instructor() {
     golden(
         &agents(&db),
         "fill rate by course this month",
-        "Fill rate for all classes in 1–25 Nov 2026: 56.7% (17 attendees for 30 seats over 3 classes). \
-         Best: Yoga Beginner at 60.0%; worst: Zumba at 50.0% — 10.0 pts apart (Yoga Beginner is 20.0% higher).\n\
-         • Yoga Beginner (Ana) — 60.0%\n\
-         • Zumba — 50.0%",
+        "Fill rate for all classes in 1–25 Nov 2026 so far (to 15:30): 56.7% (17 attendees for 30 seats over 3 classes). \
+         Best: Yoga Beginner at 60.0% (2 classes); worst: Zumba at 50.0% (1 class) — 10.0 pts apart (Yoga Beginner is 20.0% higher).\n\
+         • Yoga Beginner (Ana) — 60.0% (2 classes)\n\
+         • Zumba — 50.0% (1 class)",
         ChartKind::Bar,
-        "Fill rate by course, 1–25 Nov 2026",
+        "Fill rate by course, 1–25 Nov 2026 so far (to 15:30)",
     )
     .await;
 }
@@ -701,14 +714,29 @@ async fn new_clients_per_week_since_september_is_a_line_chart() {
     }
     let counts: Vec<u64> = weeks.values().copied().collect();
     assert_eq!(counts, [2, 1, 1, 0, 0, 0, 3, 0, 0, 0, 0, 0, 1]);
+    // The first week (from a Tuesday) and the running one are marked, and not ranked.
+    let last = *weeks.keys().last().unwrap();
     let bullets: Vec<String> = weeks
         .iter()
-        .map(|(d, n)| format!("• {} — {n}", d.format("%-d %b")))
+        .map(|(d, n)| {
+            let note = if *d == first {
+                " (part)"
+            } else if *d == last {
+                " (so far)"
+            } else {
+                ""
+            };
+            format!("• {}{note} — {n}", d.format("%-d %b"))
+        })
         .collect();
-
+    let whole: Vec<u64> = counts[1..counts.len() - 1].to_vec();
+    let zeros = whole.iter().filter(|n| **n == 0).count();
+    assert_eq!(zeros, 8);
+    // Per seven days covered: 1 Sep 00:00 to 25 Nov 15:30 is 85 days and 15.5 hours.
+    let average = 8.0 / ((85.0 + 15.5 / 24.0) / 7.0);
     let answer = format!(
-        "New clients per week, 1 Sep – 25 Nov 2026: 8 in all, 0.6 a week on average. \
-         Best: week of 12 Oct at 3; worst: week of 16 Nov at 0 — 3 apart.\n{}",
+        "New clients per week, 1 Sep – 25 Nov 2026 so far (to 15:30): 8 in all, {average:.1} a week on average. \
+         Best: week of 12 Oct at 3; worst: {zeros} of them (tied) at 0 — 3 apart.\n{}",
         bullets.join("\n")
     );
     let reply = golden(
@@ -716,7 +744,7 @@ async fn new_clients_per_week_since_september_is_a_line_chart() {
         "new clients per week since September",
         &answer,
         ChartKind::Line,
-        "New clients per week, 1 Sep – 25 Nov 2026",
+        "New clients per week, 1 Sep – 25 Nov 2026 so far (to 15:30)",
     )
     .await;
     assert_eq!(reply.intent, "new_clients");
@@ -829,7 +857,10 @@ async fn the_rest_api_returns_the_chart_as_base64_png() {
     let chart = &body["chart"];
     assert_eq!(chart["mime_type"], "image/png", "{body}");
     assert_eq!(chart["kind"], "bar");
-    assert_eq!(chart["title"], "Revenue by course, 1–25 Nov 2026");
+    assert_eq!(
+        chart["title"],
+        "Revenue by course, 1–25 Nov 2026 so far (to 15:30)"
+    );
     assert_eq!(
         (chart["width"].as_u64(), chart["height"].as_u64()),
         (Some(800), Some(450))
@@ -871,7 +902,7 @@ async fn discord_gets_the_chart_as_an_attachment_in_an_embed() {
     assert!(
         message
             .content()
-            .starts_with("Revenue for 1–25 Nov 2026: ₹4,500"),
+            .starts_with("Revenue for 1–25 Nov 2026 so far (to 15:30): ₹4,500"),
         "{}",
         message.content()
     );
@@ -882,12 +913,15 @@ async fn discord_gets_the_chart_as_an_attachment_in_an_embed() {
         "a table embed and an image embed: {:?}",
         message.payload
     );
-    let file_name = "revenue-by-course-1-25-nov-2026.png";
+    let file_name = "revenue-by-course-1-25-nov-2026-so-far-to-15-30.png";
     assert_eq!(
         embeds[1]["image"]["url"],
         format!("attachment://{file_name}")
     );
-    assert_eq!(embeds[1]["description"], "Revenue by course, 1–25 Nov 2026");
+    assert_eq!(
+        embeds[1]["description"],
+        "Revenue by course, 1–25 Nov 2026 so far (to 15:30)"
+    );
     assert_eq!(message.files.len(), 1, "one multipart file");
     assert_eq!(message.files[0].file_name.as_deref(), Some(file_name));
     assert_real_chart(&message.files[0].bytes, "discord attachment");
@@ -948,13 +982,16 @@ async fn slack_uploads_the_chart_into_the_thread_with_the_external_upload_flow()
     );
     assert_eq!(
         get_url[0].param("filename").as_deref(),
-        Some("revenue-by-course-1-25-nov-2026.png")
+        Some("revenue-by-course-1-25-nov-2026-so-far-to-15-30.png")
     );
     let body = &complete[0].body;
     assert_eq!(body["channel_id"], "C_MGMT", "{body}");
     assert!(body["thread_ts"].is_string(), "{body}");
     assert_eq!(body["thread_ts"], posts[0].body["thread_ts"], "{body}");
-    assert_eq!(body["initial_comment"], "Revenue by course, 1–25 Nov 2026");
+    assert_eq!(
+        body["initial_comment"],
+        "Revenue by course, 1–25 Nov 2026 so far (to 15:30)"
+    );
     adapters.tasks.shutdown().await;
 }
 
@@ -1002,7 +1039,7 @@ async fn telegram_sends_the_chart_as_a_photo_captioned_with_the_answer() {
     assert_eq!(photo.parse_mode.as_deref(), Some("MarkdownV2"));
     let caption = photo.plain_text();
     assert!(
-        caption.starts_with("Revenue for 1–25 Nov 2026: ₹4,500 from 2 payments."),
+        caption.starts_with("Revenue for 1–25 Nov 2026 so far (to 15:30): ₹4,500 from 2 payments."),
         "{caption}"
     );
     assert!(
@@ -1010,7 +1047,7 @@ async fn telegram_sends_the_chart_as_a_photo_captioned_with_the_answer() {
         "the table is in the caption too: {caption}"
     );
     let (name, len) = photo.photo.clone().unwrap();
-    assert_eq!(name, "revenue-by-course-1-25-nov-2026.png");
+    assert_eq!(name, "revenue-by-course-1-25-nov-2026-so-far-to-15-30.png");
     let bytes = photo.photo_bytes.clone().unwrap();
     assert_eq!(bytes.len(), len);
     assert_real_chart(&bytes, "telegram photo");

@@ -117,7 +117,7 @@ async fn the_client_summary_counts_every_client_by_status_as_the_collection_says
     assert_eq!(
         out.text,
         format!(
-            "{total} clients: {active} active, {leads} leads, {inactive} inactive; {joined} joined this month (1–25 Nov 2026)."
+            "{total} clients: {active} active, {leads} leads, {inactive} inactive; {joined} joined this month so far (1–25 Nov 2026, to 15:30)."
         )
     );
     // The same count of joiners as new_clients gives.
@@ -348,7 +348,7 @@ async fn top_clients_rank_spend_and_attendance_as_the_records_add_up() {
     assert_eq!(out.data["by"], "spend");
     assert!(
         out.text
-            .starts_with("Top 5 clients by spend in 1–25 Nov 2026 ("),
+            .starts_with("Top 5 clients by spend in 1–25 Nov 2026 so far (to 15:30) ("),
         "{}",
         out.text
     );
@@ -448,7 +448,7 @@ async fn the_analytics_endpoints_give_the_tools_figures() {
         .get_ok("/api/analytics/top-clients?limit=8", &manager)
         .await;
     assert_eq!(top["by"], "spend");
-    assert_eq!(top["period_label"], "1–25 Nov 2026");
+    assert_eq!(top["period_label"], "1–25 Nov 2026 so far (to 15:30)");
     assert_eq!(top["clients"], spend.data["clients"]);
     assert_eq!(top["tied_beyond"], spend.data["tied_beyond"]);
     let pairs = |lines: &Value, id: &str| -> Vec<(Value, Value, Value, Value)> {

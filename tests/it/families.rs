@@ -22,10 +22,13 @@ use serde_json::{json, Value};
 use crate::harness::{demo_now, ist, TestDb};
 
 fn ctx(store: &Store, caller: Caller) -> ToolCtx {
-    let env: HashMap<String, String> = [("FRONTDESK_NOW", "2026-11-25T10:00:00Z")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let env: HashMap<String, String> = [
+        ("FRONTDESK_NOW", "2026-11-25T10:00:00Z"),
+        ("FRONTDESK_CLOCK", "frozen"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
     let settings = Settings::from_env(env).unwrap();
     assert_eq!(settings.clock().now(), demo_now());
     assert_eq!(settings.studio.utc_offset, ist());

@@ -63,6 +63,7 @@ pub fn env(pairs: &[(&str, &str)]) -> Settings {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     env.insert("FRONTDESK_NOW".into(), "2026-11-25T10:00:00Z".into());
+    env.insert("FRONTDESK_CLOCK".into(), "frozen".into());
     Settings::from_env(env).unwrap()
 }
 

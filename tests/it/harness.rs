@@ -136,11 +136,13 @@ impl TestApi {
         per_ip: u32,
         http: Option<frontdesk::config::HttpLimits>,
     ) -> Self {
-        let env: std::collections::HashMap<String, String> =
-            [("FRONTDESK_NOW", "2026-11-25T10:00:00Z")]
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect();
+        let env: std::collections::HashMap<String, String> = [
+            ("FRONTDESK_NOW", "2026-11-25T10:00:00Z"),
+            ("FRONTDESK_CLOCK", "frozen"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
         let mut settings = frontdesk::config::Settings::from_env(env).unwrap();
         settings.api_per_token_per_minute = per_token;
         settings.api_per_ip_per_minute = per_ip;

@@ -37,6 +37,7 @@ fn settings(pairs: &[(&str, &str)]) -> Settings {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     env.insert("FRONTDESK_NOW".into(), "2026-11-25T10:00:00Z".into());
+    env.insert("FRONTDESK_CLOCK".into(), "frozen".into());
     let mut settings = Settings::from_env(env).unwrap();
     settings.integrations.payment_return_url = RETURN_URL.into();
     settings

@@ -163,6 +163,7 @@ fn settings(
         ("OPENAI_BASE_URL", base_url),
         ("FRONTDESK_PLANNER", planner),
         ("FRONTDESK_NOW", "2026-11-25T10:00:00Z"),
+        ("FRONTDESK_CLOCK", "frozen"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -19,7 +19,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 const PER_ADDRESS: usize = 150;
 
 async fn api() -> TestApi {
-    TestApi::spawn_with_http(
+    let mut api = TestApi::spawn_with_http(
         TestDb::new().await,
         HttpLimits {
             header_timeout: HEADER_TIMEOUT,
@@ -29,7 +29,13 @@ async fn api() -> TestApi {
             max_connections_per_address: PER_ADDRESS,
         },
     )
-    .await
+    .await;
+    // Connections closed by the server's idle deadline are not reused.
+    api.http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    api
 }
 
 fn addr(api: &TestApi) -> SocketAddr {
@@ -77,8 +83,11 @@ async fn held_connections_are_closed_in_time_and_others_are_still_served() {
     let token = api.token("staff", "slow-client-test");
     // Another address (all of 127/8 is loopback) for the requests made beside the held
     // connections, so they do not count against 127.0.0.1's cap.
+    // No kept-alive connections: the server closes idle ones after the head deadline,
+    // and a request sent on one just then would fail.
     let elsewhere = reqwest::Client::builder()
         .local_address(Some("127.0.0.2".parse().unwrap()))
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     let before = scrape(&elsewhere, server).await;

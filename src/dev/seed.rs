@@ -354,8 +354,9 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
                 today - Duration::days(300),
                 NaiveTime::from_hms_opt(16, 0, 0).unwrap_or_default(),
             ),
-            // About one in twenty-five joined this month, so "new clients this month" has answers.
-            _ if rng.gen_ratio(1, 25) => {
+            // Two joined this month whatever day it is, so "new clients this month" always
+            // has an answer.
+            2 | 3 => {
                 let days_in = (today - month_start).num_days().max(0);
                 let day = month_start + Duration::days(rng.gen_range(0..=days_in));
                 let t = local(
@@ -366,7 +367,9 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
                 );
                 t.min(now - Duration::minutes(5))
             }
-            _ => now - Duration::minutes(rng.gen_range(60 * 24 * 35..60 * 24 * 730)),
+            // Everyone else over the last two years, evenly: every recent month has joins
+            // (a gap before this month once made "new clients last month" look like zero).
+            _ => now - Duration::minutes(rng.gen_range(60 * 24..60 * 24 * 730)),
         };
         let mut client = Client::new(
             PersonName::parse(&name)?,

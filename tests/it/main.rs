@@ -24,6 +24,7 @@ mod integrations_payments;
 mod llm;
 mod metrics;
 mod outbox;
+mod periods;
 mod privacy;
 mod protect;
 mod rollups;

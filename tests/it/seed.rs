@@ -144,3 +144,83 @@ async fn the_same_seed_gives_the_same_studio() {
     let err = seed(&a.store, &demo_options(10)).await.unwrap_err();
     assert!(err.to_string().contains("--reset"), "{err}");
 }
+
+/// Every recent month of the demo data has something to say: clients who joined, visits,
+/// payments; and some clients have stayed away, so each dashboard question has a
+/// meaningful answer on the demo — also early in a month (the demo's clock is today's
+/// date), with no empty month followed by a jump.
+#[tokio::test]
+async fn every_recent_month_of_the_demo_has_joins_visits_and_payments() {
+    for now in ["2026-11-25T10:00:00Z", "2026-12-02T06:00:00Z"] {
+        let now = chrono::DateTime::parse_from_rfc3339(now)
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let db = TestDb::new().await;
+        let options = frontdesk::dev::seed::SeedOptions {
+            now,
+            ..demo_options(500)
+        };
+        seed(&db.store, &options).await.unwrap();
+        recent_months_have_something_to_say(&db, now).await;
+    }
+}
+
+async fn recent_months_have_something_to_say(db: &TestDb, now: chrono::DateTime<chrono::Utc>) {
+    let s = &db.store;
+    use chrono::Datelike;
+    let this_month = Period::ThisMonth.resolve(now, ist()).unwrap().to_date(now);
+    let first = now.with_timezone(&ist()).date_naive().with_day(1).unwrap();
+    // This month so far, then the five whole months before it.
+    let months = (0..6).map(|k| {
+        if k == 0 {
+            return this_month.clone();
+        }
+        let d = first.checked_sub_months(chrono::Months::new(k)).unwrap();
+        Period::month(d.year(), d.month())
+            .unwrap()
+            .resolve(now, ist())
+            .unwrap()
+    });
+    let mut joins_per_day = Vec::new();
+    for month in months {
+        let between = doc! { "$gte": bson::DateTime::from_chrono(month.start), "$lt": bson::DateTime::from_chrono(month.end) };
+        let count = |collection: &str, filter: bson::Document| {
+            let c = s.raw().database().collection::<bson::Document>(collection);
+            async move { c.count_documents(filter).await.unwrap() }
+        };
+        let joined = count("clients", doc! { "joined_at": between.clone() }).await;
+        let visits = count(
+            "attendance",
+            doc! { "class_starts_at": between.clone(), "status": { "$in": ["present", "late"] } },
+        )
+        .await;
+        let paid = count("payments", doc! { "paid_at": between, "status": "paid" }).await;
+        let label = month.label();
+        assert!(joined > 0, "nobody joined in {label}");
+        assert!(paid > 0, "no payments in {label}");
+        if month != this_month {
+            assert!(visits > 0, "no visits in {label}");
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let days = (month.end - month.start).num_seconds() as f64 / 86_400.0;
+        #[allow(clippy::cast_precision_loss)]
+        joins_per_day.push(joined as f64 / days);
+    }
+    // Whole months join at one pace (none under a third of the busiest), and this month
+    // is no jump over them.
+    let whole = &joins_per_day[1..];
+    let (least, most) = whole
+        .iter()
+        .fold((f64::MAX, 0.0_f64), |(l, m), x| (l.min(*x), m.max(*x)));
+    assert!(
+        least * 3.0 >= most,
+        "joins a day, month by month: {joins_per_day:?}"
+    );
+    let this = joins_per_day[0];
+    assert!(
+        this <= most * 3.0,
+        "this month jumps: {joins_per_day:?} joins a day"
+    );
+    let inactive = s.inactive_clients(now, 30).await.unwrap();
+    assert!(inactive.count > 0);
+}

@@ -351,6 +351,7 @@ impl Agents {
             studio: self.studio.clone(),
             caller: req.caller.clone(),
             idempotency_key: req.event_id.clone(),
+            conversation: req.conversation.clone(),
         };
         if self.planner == PlannerKind::Llm {
             let conversation = self.conversation(req).await;

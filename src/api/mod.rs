@@ -22,6 +22,7 @@ mod paging;
 mod payments;
 mod rate;
 mod standing;
+mod tickets;
 mod trends;
 
 use std::sync::Arc;
@@ -110,6 +111,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(payments::routes())
         .merge(analytics::routes())
         .merge(trends::routes())
+        .merge(tickets::routes())
         .merge(catalogue::routes())
         .split_for_parts();
     let mut openapi = openapi;

@@ -85,6 +85,7 @@ intents! {
     RecordPayment = "record_payment", Support, true;
     CancelOrder = "cancel_order", Support, true;
     EscalateToStaff = "escalate_to_staff", Support, true;
+    OpenTickets = "open_tickets", Support, false;
     Revenue = "revenue", Dashboard, false;
     NewClients = "new_clients", Dashboard, false;
     CourseEnrollment = "course_enrollment", Dashboard, false;

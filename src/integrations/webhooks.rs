@@ -261,20 +261,17 @@ async fn flag_mismatch(
         provider_ref.map(|r| format!(" ({r})")).unwrap_or_default(),
     );
     tracing::error!(provider, payment = %payment.id, order = %payment.order_number, paid = %said, due = %payment.amount, "online payment amount does not match; not marked paid");
-    let ticket = crate::store::Ticket {
-        id: ObjectId::new(),
+    // A retried webhook flags it once.
+    let ticket = crate::store::Ticket::open(
         reason,
-        status: "open".into(),
-        requester: format!("{provider} (payment webhook)"),
-        client_id: Some(payment.client_id),
-        conversation: None,
-        created_at: now,
-        // A retried webhook flags it once.
-        idempotency_key: Some(format!(
-            "webhook:{provider}:{}:amount_mismatch",
-            payment.id.to_hex()
-        )),
-    };
+        format!("{provider} (payment webhook)"),
+        Some(payment.client_id),
+        now,
+    )
+    .once(Some(format!(
+        "webhook:{provider}:{}:amount_mismatch",
+        payment.id.to_hex()
+    )));
     if let Err(e) = store.open_ticket(&ticket).await {
         tracing::error!(error = %e, "the amount mismatch could not be put to the staff; retry later");
         return answer(

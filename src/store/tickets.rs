@@ -19,17 +19,118 @@ pub struct Ticket {
     #[serde(rename = "_id")]
     pub id: ObjectId,
     pub reason: String,
-    /// "open" until a person picks it up.
-    pub status: String,
+    pub status: TicketStatus,
     pub requester: String,
     #[serde(default)]
     pub client_id: Option<ObjectId>,
     #[serde(default)]
     pub conversation: Option<String>,
+    /// Where the person asked, so an answer can reach them there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<TicketOrigin>,
     #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
     pub created_at: DateTime<Utc>,
+    /// Who took it (a staff member's account or token subject), once someone has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
+    /// Who closed it, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "bson::serde_helpers::chrono_datetime_as_bson_datetime_optional"
+    )]
+    pub closed_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+}
+
+/// Where a ticket is in its life: open until a person takes it, then claimed, then
+/// closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Open,
+    Claimed,
+    Closed,
+}
+
+impl TicketStatus {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Claimed => "claimed",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+impl std::str::FromStr for TicketStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "open" => Ok(Self::Open),
+            "claimed" => Ok(Self::Claimed),
+            "closed" => Ok(Self::Closed),
+            other => Err(format!(
+                "{:?} is not a ticket status (open, claimed, closed)",
+                other.chars().take(20).collect::<String>()
+            )),
+        }
+    }
+}
+
+/// The chat a ticket's person wrote from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketOrigin {
+    pub platform: String,
+    pub channel: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
+    pub user: String,
+}
+
+impl Ticket {
+    /// A new open ticket.
+    #[must_use]
+    pub fn open(
+        reason: impl Into<String>,
+        requester: impl Into<String>,
+        client_id: Option<ObjectId>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: ObjectId::new(),
+            reason: reason.into(),
+            status: TicketStatus::Open,
+            requester: requester.into(),
+            client_id,
+            conversation: None,
+            origin: None,
+            created_at: now,
+            claimed_by: None,
+            closed_by: None,
+            closed_at: None,
+            idempotency_key: None,
+        }
+    }
+
+    /// The same ticket, made once per `key` (a retried message opens one).
+    #[must_use]
+    pub fn once(mut self, key: Option<String>) -> Self {
+        self.idempotency_key = key;
+        self
+    }
+
+    /// The same ticket, with where the person wrote from.
+    #[must_use]
+    pub fn from_chat(mut self, origin: Option<TicketOrigin>) -> Self {
+        self.origin = origin;
+        self
+    }
 }
 
 /// An enquiry to record (the `create_enquiry` tool).
@@ -174,15 +275,14 @@ impl Store {
                 },
                 e.now,
             );
-            let ticket = (!is_new).then(|| Ticket {
-                id: ObjectId::new(),
-                reason: e.reason.clone(),
-                status: "open".into(),
-                requester: e.requester.clone(),
-                client_id: Some(client.id),
-                conversation: None,
-                created_at: e.now,
-                idempotency_key: e.idempotency_key.as_ref().map(|k| format!("{k}:enquiry")),
+            let ticket = (!is_new).then(|| {
+                Ticket::open(
+                    e.reason.clone(),
+                    e.requester.clone(),
+                    Some(client.id),
+                    e.now,
+                )
+                .once(e.idempotency_key.as_ref().map(|k| format!("{k}:enquiry")))
             });
             let sealed = if is_new {
                 if let Err(StoreError::Duplicate { .. }) =
@@ -281,14 +381,14 @@ impl Store {
         Ok(ticket.clone())
     }
 
-    /// Open tickets, newest first.
+    /// Tickets not closed yet (open or claimed), newest first.
     ///
     /// # Errors
     /// The server failed.
     pub async fn open_tickets(&self, limit: i64) -> Result<Vec<Ticket>, StoreError> {
         let stored: Vec<Document> = self
             .ticket_docs()
-            .find(doc! { "status": "open" })
+            .find(doc! { "status": { "$in": ["open", "claimed"] } })
             .sort(doc! { "created_at": -1 })
             .limit(limit)
             .await?
@@ -303,5 +403,103 @@ impl Store {
                     .ok()
             })
             .collect())
+    }
+}
+
+impl Store {
+    /// Up to `limit` tickets not closed (open or claimed), newest first, with how many
+    /// there are in all.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn tickets_not_closed(&self, limit: i64) -> Result<(Vec<Ticket>, u64), StoreError> {
+        let filter = doc! { "status": { "$in": ["open", "claimed"] } };
+        let (shown, total) = futures::try_join!(self.open_tickets(limit), async {
+            Ok(self.ticket_docs().count_documents(filter).await?)
+        },)?;
+        Ok((shown, total))
+    }
+
+    /// Tickets, newest first, optionally only those in `status`; with the total.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn tickets(
+        &self,
+        status: Option<TicketStatus>,
+        skip: u64,
+        limit: i64,
+    ) -> Result<(Vec<Ticket>, u64), StoreError> {
+        let filter = match status {
+            Some(s) => doc! { "status": s.as_str() },
+            None => doc! {},
+        };
+        let total = self.ticket_docs().count_documents(filter.clone()).await?;
+        let stored: Vec<Document> = self
+            .ticket_docs()
+            .find(filter)
+            .sort(doc! { "created_at": -1, "_id": -1 })
+            .skip(skip)
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?;
+        let tickets = stored
+            .into_iter()
+            .filter_map(|d| {
+                open_ticket_doc(self.keys(), d)
+                    .inspect_err(|e| tracing::error!(error = %e, "a ticket was left out"))
+                    .ok()
+            })
+            .collect();
+        Ok((tickets, total))
+    }
+
+    /// # Errors
+    /// The server failed, or the ticket's reason could not be opened.
+    pub async fn ticket_by_id(&self, id: ObjectId) -> Result<Option<Ticket>, StoreError> {
+        self.ticket_docs()
+            .find_one(doc! { "_id": id })
+            .await?
+            .map(|d| open_ticket_doc(self.keys(), d))
+            .transpose()
+    }
+
+    /// Closes a ticket in the name of `by`; closing a closed one changes nothing. Returns
+    /// the ticket as it is now and whether this call closed it.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; the server failed.
+    pub async fn close_ticket(
+        &self,
+        id: ObjectId,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Ticket, bool), StoreError> {
+        let changed = self
+            .ticket_docs()
+            .update_one(
+                doc! { "_id": id, "status": { "$ne": "closed" } },
+                doc! { "$set": {
+                    "status": "closed",
+                    "closed_by": by,
+                    "closed_at": bson::DateTime::from_chrono(now),
+                } },
+            )
+            .await?
+            .modified_count
+            == 1;
+        if changed {
+            self.audit("ticket.close", names::TICKETS, &id.to_hex())
+                .await?;
+        }
+        let ticket = self
+            .ticket_by_id(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "ticket",
+                key: id.to_hex(),
+            })?;
+        Ok((ticket, changed))
     }
 }

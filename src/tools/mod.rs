@@ -37,6 +37,8 @@ pub struct ToolCtx {
     pub caller: Caller,
     /// Derived from the platform event id: the same message twice makes one order.
     pub idempotency_key: Option<String>,
+    /// The chat the message came from (`None` over REST): where a hand-off answers.
+    pub conversation: Option<frontdesk_chat::ConversationKey>,
 }
 
 /// Why a tool gave no result. Each is shown to the person asking (and to an LLM).

@@ -11,7 +11,7 @@ use crate::domain::{
     Client, ClientStatus, Email, ObjectId, Order, OrderNumber, OrderStatus, Payment, PaymentMethod,
     PaymentStatus, Period, PersonName, Phone,
 };
-use crate::store::{NewOrder, PaymentQuery, Ticket};
+use crate::store::{NewOrder, PaymentQuery, Ticket, TicketOrigin};
 
 pub(super) fn all() -> Vec<Box<dyn ToolDyn>> {
     vec![
@@ -26,6 +26,7 @@ pub(super) fn all() -> Vec<Box<dyn ToolDyn>> {
         erased::<RecordPayment>(),
         erased::<CancelOrder>(),
         erased::<EscalateToStaff>(),
+        erased::<OpenTickets>(),
     ]
 }
 
@@ -1319,23 +1320,110 @@ impl Tool for EscalateToStaff {
             .filter(|c| !c.is_control() || *c == '\n')
             .take(500)
             .collect();
+        let requester = format!("{} ({})", ctx.caller.name, ctx.caller.role.as_str());
+        let origin = ctx.conversation.as_ref().map(|c| TicketOrigin {
+            platform: c.platform.as_str().to_owned(),
+            channel: c.channel.clone(),
+            thread: c.thread.clone(),
+            user: c.user.clone(),
+        });
         let ticket = ctx
             .store
-            .open_ticket(&Ticket {
-                id: ObjectId::new(),
-                reason,
-                status: "open".into(),
-                requester: format!("{} ({})", ctx.caller.name, ctx.caller.role.as_str()),
-                client_id: ctx.caller.client_id,
-                conversation: None,
-                created_at: ctx.clock.now(),
-                idempotency_key: ctx
-                    .idempotency_key
-                    .as_ref()
-                    .map(|k| format!("{k}:escalate")),
-            })
+            .open_ticket(
+                &Ticket::open(reason, requester, ctx.caller.client_id, ctx.clock.now())
+                    .once(
+                        ctx.idempotency_key
+                            .as_ref()
+                            .map(|k| format!("{k}:escalate")),
+                    )
+                    .from_chat(origin),
+            )
             .await?;
         let text = "I've passed this to the studio team; someone will reply here soon.".to_owned();
         ToolOutput::new(&serde_json::json!({ "ticket": ticket.id.to_hex() }), text)
+    }
+}
+
+// --- open_tickets -----------------------------------------------------------------------
+
+/// Hand-offs waiting for the staff.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenTicketsArgs {
+    /// How many to list, newest first (1 to 20, default 10).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+pub struct OpenTickets;
+
+impl Tool for OpenTickets {
+    const INTENT: Intent = Intent::OpenTickets;
+    const DESCRIPTION: &'static str =
+        "The hand-off tickets not closed yet (open or claimed), newest first: who asked, when, and what about.";
+    const ONLY_READS: bool = true;
+    type Args = OpenTicketsArgs;
+
+    const MIN_ROLE: Role = Role::Staff;
+
+    async fn call(ctx: &ToolCtx, args: OpenTicketsArgs) -> Result<ToolOutput, ToolError> {
+        let limit = args.limit.unwrap_or(10).clamp(1, 20);
+        let (waiting, total) = ctx.store.tickets_not_closed(i64::from(limit)).await?;
+        if waiting.is_empty() {
+            return ToolOutput::new(
+                &serde_json::json!({ "total": 0, "tickets": [] }),
+                "No tickets are waiting: nobody has asked for a person.".to_owned(),
+            );
+        }
+        let now = ctx.clock.now();
+        let lines: Vec<String> = waiting
+            .iter()
+            .map(|t| {
+                let said: String = t.reason.chars().take(120).collect();
+                let taken = match (&t.claimed_by, t.status) {
+                    (Some(who), _) => format!(", taken by {who}"),
+                    (None, _) => String::new(),
+                };
+                format!(
+                    "• {} — {}, {}{taken}: \"{}\"",
+                    t.requester,
+                    ago(now - t.created_at),
+                    t.status.as_str(),
+                    said.trim()
+                )
+            })
+            .collect();
+        let head = if total == 1 {
+            "1 ticket is waiting for the staff:".to_owned()
+        } else if total > u64::from(limit) {
+            format!("{total} tickets are waiting for the staff; the newest {limit}:")
+        } else {
+            format!("{total} tickets are waiting for the staff:")
+        };
+        let data = serde_json::json!({
+            "total": total,
+            "tickets": waiting.iter().map(|t| serde_json::json!({
+                "id": t.id.to_hex(),
+                "requester": t.requester,
+                "status": t.status.as_str(),
+                "claimed_by": t.claimed_by,
+                "created_at": t.created_at,
+                "reason": t.reason,
+            })).collect::<Vec<_>>(),
+        });
+        ToolOutput::new(&data, format!("{head}\n{}", lines.join("\n")))
+    }
+}
+
+/// "just now", "12 minutes ago", "3 hours ago", "2 days ago".
+fn ago(age: chrono::Duration) -> String {
+    let minutes = age.num_minutes().max(0);
+    match minutes {
+        0 => "just now".to_owned(),
+        1 => "a minute ago".to_owned(),
+        2..=59 => format!("{minutes} minutes ago"),
+        60..=119 => "an hour ago".to_owned(),
+        120..=2879 => format!("{} hours ago", minutes / 60),
+        _ => format!("{} days ago", minutes / 1440),
     }
 }

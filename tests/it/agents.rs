@@ -256,6 +256,8 @@ async fn understood(file: &str, at_least: usize, intents: f64, args: f64) {
         .filter(|r| !r.passed)
         .map(|r| format!("{}: {}", r.id, r.failures.join("; ")))
         .collect();
+    // The misses, for whoever runs it with --nocapture.
+    eprintln!("{file}: {} missed\n{}", failed.len(), failed.join("\n"));
     assert!(
         scores.intent_accuracy() >= intents && scores.args_accuracy() >= args,
         "intents {}/{}, arguments {}/{}; confusions {:?}\n{}",
@@ -1274,6 +1276,7 @@ async fn bad_input_gets_a_clear_answer_and_writes_nothing() {
         studio: settings().studio,
         caller: staff.clone(),
         idempotency_key: None,
+        conversation: None,
     };
     let out = agents
         .registry()
@@ -1530,6 +1533,7 @@ async fn an_enquiry_and_its_acknowledgement_are_written_together_and_once() {
         studio: s.studio.clone(),
         caller: Caller::guest(),
         idempotency_key: Some(key.to_owned()),
+        conversation: None,
     };
     let enquire = |key: &'static str, name: &'static str, email: &'static str| {
         let agents = &agents;

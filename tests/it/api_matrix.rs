@@ -37,6 +37,8 @@ pub enum PathId {
     PriyaOrder,
     /// The Pilates course.
     Course,
+    /// A ticket id (none has it).
+    Ticket,
 }
 
 /// One route of the app.
@@ -166,6 +168,22 @@ pub fn endpoints() -> Vec<Endpoint> {
             Id::None,
             none(),
             Manager,
+        ),
+        // Tickets (an id no ticket has: staff get 404, the others are refused first).
+        ep(Method::GET, "/api/tickets", Id::None, none(), Staff),
+        ep(
+            Method::GET,
+            "/api/tickets/{ticket_id}",
+            Id::Ticket,
+            none(),
+            Staff,
+        ),
+        ep(
+            Method::POST,
+            "/api/tickets/{ticket_id}/close",
+            Id::Ticket,
+            none(),
+            Staff,
         ),
         // Catalogue.
         ep(Method::GET, "/api/courses", Id::None, none(), Client),
@@ -329,6 +347,7 @@ async fn every_endpoint_answers_every_role_as_the_matrix_says() {
             PathId::OtherClient => Some(other.id),
             PathId::PriyaOrder => Some(order.id),
             PathId::Course => Some(course.id),
+            PathId::Ticket => Some(bson::oid::ObjectId::new()),
         };
         let path = match id {
             Some(id) => fill(e.path, &id.to_hex()),

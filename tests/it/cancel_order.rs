@@ -29,6 +29,7 @@ fn ctx(store: &Store, caller: Caller, event: Option<&str>) -> ToolCtx {
         studio: settings.studio,
         caller,
         idempotency_key: event.map(str::to_owned),
+        conversation: None,
     }
 }
 

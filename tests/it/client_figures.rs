@@ -26,6 +26,7 @@ fn ctx(store: &Store, caller: Caller) -> ToolCtx {
         studio: settings.studio,
         caller,
         idempotency_key: None,
+        conversation: None,
     }
 }
 

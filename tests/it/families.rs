@@ -38,6 +38,7 @@ fn ctx(store: &Store, caller: Caller) -> ToolCtx {
         studio: settings.studio,
         caller,
         idempotency_key: None,
+        conversation: None,
     }
 }
 

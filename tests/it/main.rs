@@ -32,4 +32,5 @@ mod seed;
 mod shutdown;
 mod slow_clients;
 mod store;
+mod tickets;
 mod write_conflicts;

@@ -178,16 +178,12 @@ async fn rotate_key_reseals_remembered_turns_and_ticket_reasons() {
         )
         .await
         .unwrap();
-    let ticket = Ticket {
-        id: bson::oid::ObjectId::new(),
-        reason: "call me on +91 90000 11111".into(),
-        status: "open".into(),
-        requester: "Pat (client)".into(),
-        client_id: None,
-        conversation: None,
-        created_at: demo_now(),
-        idempotency_key: None,
-    };
+    let ticket = Ticket::open(
+        "call me on +91 90000 11111",
+        "Pat (client)",
+        None,
+        demo_now(),
+    );
     before.open_ticket(&ticket).await.unwrap();
     let turns = db
         .store

@@ -932,6 +932,22 @@ fn families_sorting_rankings_and_comparisons() {
                 "cancel_order",
                 json!({"order": "10831"}),
             ),
+            ("show open tickets", "open_tickets", json!({})),
+            ("any tickets waiting?", "open_tickets", json!({})),
+            ("who asked for a human today", "open_tickets", json!({})),
+            ("what's in the support queue", "open_tickets", json!({})),
+        ],
+    );
+    assert_table(
+        AgentKind::Support,
+        Role::Client,
+        &[
+            (
+                "can you open a ticket for me",
+                "escalate_to_staff",
+                json!({}),
+            ),
+            ("I want to talk to a human", "escalate_to_staff", json!({})),
         ],
     );
     // Cancelling with no order asks which.

@@ -104,6 +104,7 @@ struct FileSettings {
     payments: PaymentsFile,
     outbox: OutboxFile,
     reminders: RemindersFile,
+    handoff: HandoffFile,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -131,6 +132,13 @@ struct RemindersFile {
     digest_platform: String,
     digest_channel: String,
     digest_local_time: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HandoffFile {
+    platform: String,
+    channel: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -617,12 +625,21 @@ impl Settings {
         let gateway = resolve_gateway(file.gateway)?;
         let providers = providers::resolve_providers(&get)?;
         let adapters = providers::resolve_adapters(&get)?;
-        let integrations = resolve_integrations(
+        let mut integrations = resolve_integrations(
             &file.payments,
             &file.outbox,
             &file.reminders,
             get("PAYMENT_PROVIDER"),
         )?;
+        let handoff_channel = get("FRONTDESK_HANDOFF_CHANNEL").unwrap_or(file.handoff.channel);
+        integrations.handoff = if handoff_channel.trim().is_empty() {
+            None
+        } else {
+            Some(HandoffTarget {
+                platform: parse_platform("handoff.platform", &file.handoff.platform)?,
+                channel: handoff_channel.trim().to_owned(),
+            })
+        };
         Ok(Self {
             database: DatabaseSettings {
                 url: url.map(Secret::new),
@@ -761,6 +778,16 @@ pub struct IntegrationSettings {
     /// A pending payment this many days past due gets a reminder.
     pub payment_overdue_days: u32,
     pub digest: Option<DigestTarget>,
+    /// Where hand-off tickets are posted for the staff (`[handoff]`); `None`: they are
+    /// only listed (`open_tickets`, `/api/tickets`).
+    pub handoff: Option<HandoffTarget>,
+}
+
+/// The staff channel tickets are posted to, one thread per ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandoffTarget {
+    pub platform: Platform,
+    pub channel: String,
 }
 
 fn resolve_integrations(
@@ -816,6 +843,7 @@ fn resolve_integrations(
         class_lead_minutes: reminders.class_lead_minutes.max(1),
         payment_overdue_days: reminders.payment_overdue_days,
         digest,
+        handoff: None,
     })
 }
 

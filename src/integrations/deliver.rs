@@ -62,14 +62,9 @@ pub async fn deliver(
             adapter
                 .dyn_send(&Outbound::new(channel.clone(), text.clone()))
                 .await
-                .map_err(|e| match e {
-                    frontdesk_chat::AdapterError::Transport(_)
-                    | frontdesk_chat::AdapterError::RateLimited { .. } => {
-                        DeliveryError::retry(e.to_string())
-                    }
-                    other => DeliveryError::permanent(other.to_string()),
-                })
+                .map_err(chat_failure)
         }
+        Job::PostTicket { ticket_id } => post_ticket(store, providers, *ticket_id).await,
         Job::CalendarUpsert { class_id } => {
             let calendar = providers
                 .calendar
@@ -384,4 +379,69 @@ pub async fn tell_client(
     }
     store.enqueue(&items).await?;
     Ok(())
+}
+
+/// Posts a new ticket to the staff channel and remembers its thread; a ticket already
+/// posted (a retry after the post went out) or closed meanwhile is left alone.
+async fn post_ticket(
+    store: &Store,
+    providers: &Providers,
+    ticket_id: ObjectId,
+) -> Result<(), DeliveryError> {
+    let Some(target) = &providers.handoff else {
+        tracing::debug!("no hand-off channel: the ticket is only listed");
+        return Ok(());
+    };
+    let Some(ticket) = store.ticket_by_id(ticket_id).await? else {
+        return Err(DeliveryError::permanent(format!(
+            "ticket {ticket_id} no longer exists"
+        )));
+    };
+    if ticket.staff_thread.is_some() || ticket.status == crate::store::TicketStatus::Closed {
+        return Ok(());
+    }
+    let adapter = providers.chat.get(target.platform).ok_or_else(|| {
+        DeliveryError::retry(format!("the {} adapter is not running", target.platform))
+    })?;
+    let root = adapter
+        .dyn_post(&Outbound::new(target.channel.clone(), staff_post(&ticket)))
+        .await
+        .map_err(chat_failure)?;
+    store
+        .set_staff_thread(
+            ticket.id,
+            &crate::store::StaffThread {
+                platform: target.platform.as_str().to_owned(),
+                channel: target.channel.clone(),
+                root: root.unwrap_or_default(),
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// A ticket as the staff channel shows it: who asked, where, and what they said (emails
+/// and phone numbers masked: a channel is wider than one person), and how to settle it.
+fn staff_post(ticket: &crate::store::Ticket) -> String {
+    let place = ticket.origin.as_ref().map_or_else(
+        || "over the API".to_owned(),
+        |o| format!("on {} (chat {})", o.platform, o.channel),
+    );
+    let said = crate::protect::mask::text(ticket.reason.trim());
+    format!(
+        "*{} asked for a person* {place}:\n> {}\nTicket {} — \"show open tickets\" lists it; close it when it is settled (POST /api/tickets/{}/close).",
+        ticket.requester,
+        said.replace('\n', "\n> "),
+        ticket.id.to_hex(),
+        ticket.id.to_hex(),
+    )
+}
+
+/// A chat platform's refusal or outage as a delivery outcome.
+fn chat_failure(e: frontdesk_chat::AdapterError) -> DeliveryError {
+    match e {
+        frontdesk_chat::AdapterError::Transport(_)
+        | frontdesk_chat::AdapterError::RateLimited { .. } => DeliveryError::retry(e.to_string()),
+        other => DeliveryError::permanent(other.to_string()),
+    }
 }

@@ -68,6 +68,8 @@ pub struct Providers {
     pub payments: Option<payments::PaymentProvider>,
     pub calendar: Option<calendar::CalendarClient>,
     pub chat: ChatRoutes,
+    /// Where hand-off tickets are posted for the staff.
+    pub handoff: Option<crate::config::HandoffTarget>,
 }
 
 impl Providers {
@@ -83,6 +85,7 @@ impl Providers {
             payments: payments::PaymentProvider::from_settings(settings),
             calendar: calendar::CalendarClient::from_settings(settings)?,
             chat,
+            handoff: settings.integrations.handoff.clone(),
         })
     }
 

@@ -61,6 +61,11 @@ pub enum Job {
         channel: String,
         text: String,
     },
+    /// A new hand-off ticket: post it to the staff channel (`[handoff]`), which starts
+    /// its thread, and remember the thread on the ticket.
+    PostTicket {
+        ticket_id: ObjectId,
+    },
     /// Create or update the class's event in the studio calendar.
     CalendarUpsert {
         class_id: ObjectId,
@@ -91,6 +96,7 @@ impl Job {
             Self::Sms { .. } => "sms",
             Self::Chat { .. } => "chat",
             Self::CalendarUpsert { .. } => "calendar",
+            Self::PostTicket { .. } => "post_ticket",
             Self::LinkCode { .. } => "link_code",
         }
     }

@@ -44,6 +44,18 @@ pub struct Ticket {
     pub closed_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// The ticket's thread in the staff channel, once it is posted there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_thread: Option<StaffThread>,
+}
+
+/// A ticket's thread in the staff channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffThread {
+    pub platform: String,
+    pub channel: String,
+    /// The id of the thread's first message (Slack's `ts`).
+    pub root: String,
 }
 
 /// Where a ticket is in its life: open until a person takes it, then claimed, then
@@ -115,6 +127,7 @@ impl Ticket {
             closed_by: None,
             closed_at: None,
             idempotency_key: None,
+            staff_thread: None,
         }
     }
 
@@ -361,24 +374,49 @@ impl Store {
             &ticket.id.to_hex(),
         )
         .await?;
+        // The staff hear of it with the ticket or not at all.
+        let post = OutboxItem::new(
+            format!("ticket:{}:post", ticket.id.to_hex()),
+            Job::PostTicket {
+                ticket_id: ticket.id,
+            },
+            ticket.created_at,
+        );
+        self.enqueue_in(session, &[post]).await?;
         Ok(ticket.clone())
     }
 
-    /// Opens a ticket; the same idempotency key twice opens one.
+    /// Opens a ticket and queues its post to the staff channel, in one transaction; the
+    /// same idempotency key twice opens one.
     ///
     /// # Errors
     /// The server failed.
     pub async fn open_ticket(&self, ticket: &Ticket) -> Result<Ticket, StoreError> {
-        let tickets = self.ticket_docs();
-        if let Some(key) = &ticket.idempotency_key {
-            if let Some(existing) = tickets.find_one(doc! { "idempotency_key": key }).await? {
-                return open_ticket_doc(self.keys(), existing);
-            }
-        }
-        tickets.insert_one(self.stored_ticket(ticket)?).await?;
-        self.audit("ticket.create", names::TICKETS, &ticket.id.to_hex())
+        self.retrying(|| async {
+            let mut session = self.client.start_session().await?;
+            session.start_transaction().await?;
+            let written = self.open_ticket_in(&mut session, ticket).await;
+            self.finish(session, written).await
+        })
+        .await
+    }
+
+    /// Remembers where a ticket was posted for the staff.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn set_staff_thread(
+        &self,
+        id: ObjectId,
+        thread: &StaffThread,
+    ) -> Result<(), StoreError> {
+        self.ticket_docs()
+            .update_one(
+                doc! { "_id": id },
+                doc! { "$set": { "staff_thread": bson::to_bson(thread)? } },
+            )
             .await?;
-        Ok(ticket.clone())
+        Ok(())
     }
 
     /// Tickets not closed yet (open or claimed), newest first.

@@ -18,6 +18,7 @@ mod client_figures;
 mod enrolment;
 mod families;
 mod gateway;
+mod handoff;
 mod harness;
 mod integrations_messaging;
 mod integrations_payments;

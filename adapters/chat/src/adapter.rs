@@ -62,6 +62,23 @@ pub trait ChatAdapter: Send + Sync {
         let _ = channel;
         std::future::ready(Ok(()))
     }
+
+    /// Sends `out` and returns the platform's id of the first message posted (Slack's
+    /// `ts`), when the platform gives one a thread can start under. The default sends and
+    /// returns `None`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ChatAdapter::send`].
+    fn post(
+        &self,
+        out: &Outbound,
+    ) -> impl Future<Output = Result<Option<String>, AdapterError>> + Send {
+        async move {
+            self.send(out).await?;
+            Ok(None)
+        }
+    }
 }
 
 /// The object-safe form of [`ChatAdapter`], implemented for every adapter.
@@ -85,6 +102,16 @@ pub trait DynChatAdapter: Send + Sync {
     ///
     /// As [`ChatAdapter::typing`].
     fn dyn_typing<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, Result<(), AdapterError>>;
+
+    /// Sends one message and returns its id; see [`ChatAdapter::post`].
+    ///
+    /// # Errors
+    ///
+    /// As [`ChatAdapter::send`].
+    fn dyn_post<'a>(
+        &'a self,
+        out: &'a Outbound,
+    ) -> BoxFuture<'a, Result<Option<String>, AdapterError>>;
 }
 
 impl<T: ChatAdapter> DynChatAdapter for T {
@@ -98,6 +125,13 @@ impl<T: ChatAdapter> DynChatAdapter for T {
 
     fn dyn_typing<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, Result<(), AdapterError>> {
         Box::pin(self.typing(channel))
+    }
+
+    fn dyn_post<'a>(
+        &'a self,
+        out: &'a Outbound,
+    ) -> BoxFuture<'a, Result<Option<String>, AdapterError>> {
+        Box::pin(self.post(out))
     }
 }
 

@@ -187,12 +187,25 @@ impl ChatAdapter for SlackAdapter {
     /// characters, a table as Block Kit blocks, each part paced 1 s per channel and retried
     /// after a 429; then the image, if any, as a file upload whose failure is only logged.
     async fn send(&self, out: &Outbound) -> Result<(), AdapterError> {
+        self.post(out).await.map(|_| ())
+    }
+
+    /// As `send`, returning the `ts` of the first message posted (a thread's root).
+    async fn post(&self, out: &Outbound) -> Result<Option<String>, AdapterError> {
         let thread = out.thread.as_deref();
+        let mut first_ts = None;
         for message in render::plan(out) {
             let body = message.to_body(&out.channel, thread);
             self.pacer.wait_turn(&out.channel).await;
-            retry_rate_limited(|| self.api.post(&self.bot_token, "chat.postMessage", &body))
-                .await?;
+            let answer =
+                retry_rate_limited(|| self.api.post(&self.bot_token, "chat.postMessage", &body))
+                    .await?;
+            if first_ts.is_none() {
+                first_ts = answer
+                    .get("ts")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned);
+            }
         }
         if let Some(image) = &out.image {
             if let Err(err) =
@@ -201,7 +214,7 @@ impl ChatAdapter for SlackAdapter {
                 tracing::warn!(error = %err, file = %image.file_name, "slack image upload failed; sent without it");
             }
         }
-        Ok(())
+        Ok(first_ts)
     }
 
     /// Slack has no typing indicator for bots posting with `chat.postMessage`.

@@ -190,10 +190,22 @@ fn check(result: Result<Value, SlackClientError>) -> Result<Value, AdapterError>
     Ok(value)
 }
 
+/// The `ok:false` errors Slack documents as its own, passing trouble.
+const TRANSIENT: [&str; 4] = [
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+];
+
 /// Maps a slack-morphism error: `ok:false` → `Rejected(error)`, 429 → `RateLimited`,
 /// everything else → `Transport`.
 pub(crate) fn to_adapter_error(err: SlackClientError) -> AdapterError {
     match err {
+        // Slack's own trouble, worth trying again (its documented transient errors).
+        SlackClientError::ApiError(api) if TRANSIENT.contains(&api.code.as_str()) => {
+            AdapterError::Transport(format!("slack answered {}", api.code))
+        }
         SlackClientError::ApiError(api) => AdapterError::Rejected(api.code),
         SlackClientError::RateLimitError(limit) => AdapterError::RateLimited {
             retry_after: limit.retry_after.unwrap_or(DEFAULT_RETRY_AFTER),

@@ -69,6 +69,9 @@ pub struct GatewaySettings {
     /// How long a processed event id is remembered (platform retries come within
     /// minutes; redelivery after a restart within hours).
     pub dedupe_hours: u32,
+    /// The staff channel of hand-off tickets: replies in a ticket's thread there go to
+    /// the person who asked.
+    pub handoff: Option<super::HandoffTarget>,
 }
 
 impl Default for GatewaySettings {
@@ -89,6 +92,7 @@ impl Default for GatewaySettings {
             platform_roles: HashMap::new(),
             link_code_minutes: 15,
             dedupe_hours: 48,
+            handoff: None,
         }
     }
 }

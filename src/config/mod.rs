@@ -622,7 +622,7 @@ impl Settings {
                 })
             }
         };
-        let gateway = resolve_gateway(file.gateway)?;
+        let mut gateway = resolve_gateway(file.gateway)?;
         let providers = providers::resolve_providers(&get)?;
         let adapters = providers::resolve_adapters(&get)?;
         let mut integrations = resolve_integrations(
@@ -640,6 +640,7 @@ impl Settings {
                 channel: handoff_channel.trim().to_owned(),
             })
         };
+        gateway.handoff = integrations.handoff.clone();
         Ok(Self {
             database: DatabaseSettings {
                 url: url.map(Secret::new),
@@ -968,6 +969,7 @@ fn resolve_gateway(file: GatewayFile) -> Result<GatewaySettings, ConfigError> {
         platform_roles,
         link_code_minutes: file.link_code_minutes.clamp(1, 24 * 60),
         dedupe_hours: file.dedupe_hours.clamp(1, 24 * 30),
+        handoff: None,
     })
 }
 

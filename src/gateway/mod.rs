@@ -18,6 +18,7 @@
 //! * [`present`] — agent answer → [`Outbound`], with tables for lists of figures.
 
 pub mod drain;
+mod handoff;
 pub mod identity;
 pub mod limits;
 pub mod linking;
@@ -41,6 +42,7 @@ use crate::domain::SharedClock;
 use crate::domain::{AgentKind, Caller, Role};
 use crate::integrations::email::EmailSender;
 use crate::telemetry::metrics::Metrics;
+use handoff::Handled;
 use limits::{Admission, Limits};
 
 /// How long an answer may take before the typing indicator is shown: an instant answer
@@ -64,6 +66,8 @@ pub enum Outcome {
     Linking,
     /// An agent answered.
     Answered { agent: AgentKind, intent: String },
+    /// Part of a hand-off: relayed between the person and the staff thread.
+    Relayed,
     /// Something failed; the user got an apology if it could be sent.
     Failed(String),
 }
@@ -77,6 +81,7 @@ impl Outcome {
             Self::RateLimited { .. } => "rate_limited",
             Self::Linking => "linking",
             Self::Answered { .. } => "answered",
+            Self::Relayed => "relayed",
             Self::Failed(_) => "failed",
         }
     }
@@ -212,6 +217,16 @@ impl Gateway {
             return Outcome::Ignored;
         }
         let store = inner.agents.store();
+        // A staff member answering in a ticket's thread: to the person who asked.
+        match handoff::from_staff(&inner.settings, store, &inner.clock, inbound).await {
+            Ok(Handled::NotHandoff) => {}
+            Ok(handled) => return self.after_handoff(reply_via.as_ref(), handled).await,
+            Err(e) => {
+                return self
+                    .fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e)
+                    .await
+            }
+        }
         // A channel message needs a route before anything else: channels the bot does not
         // serve cost no database work and never get a reply, not even an apology.
         let explicit_route = inner.settings.route_for(
@@ -266,6 +281,16 @@ impl Gateway {
                 let out = Outbound::reply(inbound, limits::wait_message(wait));
                 self.send(reply_via.as_ref(), &out).await;
                 return Outcome::RateLimited { notified: true };
+            }
+        }
+        // The person of a live ticket: their words go to the staff thread.
+        match handoff::from_client(store, &inner.clock, inbound, &caller, &event_key).await {
+            Ok(Handled::NotHandoff) => {}
+            Ok(handled) => return self.after_handoff(reply_via.as_ref(), handled).await,
+            Err(e) => {
+                return self
+                    .fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e)
+                    .await
             }
         }
         let linking = linking::LinkingCtx {
@@ -348,6 +373,20 @@ async fn keep_typing(adapter: &dyn DynChatAdapter, channel: &str) -> std::conver
 }
 
 impl Gateway {
+    /// The outcome of a hand-off message, with its reply (if any) sent.
+    async fn after_handoff(&self, adapter: &dyn DynChatAdapter, handled: Handled) -> Outcome {
+        match handled {
+            Handled::Relayed { reply } => {
+                if let Some(out) = reply {
+                    self.send(adapter, &out).await;
+                }
+                Outcome::Relayed
+            }
+            Handled::Duplicate => Outcome::Duplicate,
+            Handled::Ignored | Handled::NotHandoff => Outcome::Ignored,
+        }
+    }
+
     async fn send(&self, adapter: &dyn DynChatAdapter, out: &Outbound) {
         let platform = adapter.dyn_platform();
         match adapter.dyn_send(out).await {

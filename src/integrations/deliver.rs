@@ -65,6 +65,11 @@ pub async fn deliver(
                 .map_err(chat_failure)
         }
         Job::PostTicket { ticket_id } => post_ticket(store, providers, *ticket_id).await,
+        Job::TicketRelay {
+            ticket_id,
+            to_client,
+            text,
+        } => relay(store, providers, *ticket_id, *to_client, text).await,
         Job::CalendarUpsert { class_id } => {
             let calendar = providers
                 .calendar
@@ -429,10 +434,9 @@ fn staff_post(ticket: &crate::store::Ticket) -> String {
     );
     let said = crate::protect::mask::text(ticket.reason.trim());
     format!(
-        "*{} asked for a person* {place}:\n> {}\nTicket {} — \"show open tickets\" lists it; close it when it is settled (POST /api/tickets/{}/close).",
+        "*{} asked for a person* {place}:\n> {}\nReply in this thread to answer them there (the first reply takes the ticket); send /done here when it is settled. Ticket {}.",
         ticket.requester,
         said.replace('\n', "\n> "),
-        ticket.id.to_hex(),
         ticket.id.to_hex(),
     )
 }
@@ -444,4 +448,47 @@ fn chat_failure(e: frontdesk_chat::AdapterError) -> DeliveryError {
         | frontdesk_chat::AdapterError::RateLimited { .. } => DeliveryError::retry(e.to_string()),
         other => DeliveryError::permanent(other.to_string()),
     }
+}
+
+/// Delivers a message of a hand-off: to the chat the person asked from, or into the
+/// ticket's staff thread.
+async fn relay(
+    store: &Store,
+    providers: &Providers,
+    ticket_id: ObjectId,
+    to_client: bool,
+    sealed: &crate::protect::Sealed,
+) -> Result<(), DeliveryError> {
+    let Some(ticket) = store.ticket_by_id(ticket_id).await? else {
+        return Err(DeliveryError::permanent(format!(
+            "ticket {ticket_id} no longer exists"
+        )));
+    };
+    let text = store
+        .keys()
+        .open(sealed, &crate::store::relay_context(ticket_id))
+        .map_err(|e| {
+            DeliveryError::permanent(format!("a relayed message could not be opened: {e}"))
+        })?;
+    let (platform, channel, thread) = if to_client {
+        let origin = ticket
+            .origin
+            .ok_or_else(|| DeliveryError::permanent("the ticket has no chat to answer in"))?;
+        (origin.platform, origin.channel, origin.thread)
+    } else {
+        let thread = ticket
+            .staff_thread
+            .ok_or_else(|| DeliveryError::retry("the ticket is not posted to the staff yet"))?;
+        (thread.platform, thread.channel, Some(thread.root))
+    };
+    let platform: Platform = platform
+        .parse()
+        .map_err(|_| DeliveryError::permanent(format!("{platform:?} is not a chat platform")))?;
+    let adapter = providers
+        .chat
+        .get(platform)
+        .ok_or_else(|| DeliveryError::retry(format!("the {platform} adapter is not running")))?;
+    let mut out = Outbound::new(channel, text);
+    out.thread = thread.filter(|t| !t.is_empty());
+    adapter.dyn_send(&out).await.map_err(chat_failure)
 }

@@ -134,6 +134,12 @@ fn specs() -> Vec<Spec> {
             "status_created_at",
             doc! { "status": 1, "created_at": -1 },
         ),
+        spec(
+            TICKETS,
+            "origin_live",
+            doc! { "origin.platform": 1, "origin.channel": 1, "origin.user": 1, "status": 1 },
+        ),
+        spec(TICKETS, "staff_thread", doc! { "staff_thread.root": 1 }),
         // A ticket is forgotten at its `forget_at` ([memory] ticket_retention_days).
         ttl(spec(TICKETS, "forget_at_ttl", doc! { "forget_at": 1 }), 0),
         // Conversations as one document each (before turns were documents of their own):

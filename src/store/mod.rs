@@ -65,6 +65,7 @@ pub use outbox::{Job, OutboxItem, OutboxStats, OutboxStatus};
 pub use payments::PaymentQuery;
 pub use rotate::RotationReport;
 pub use scan::ScanArgs;
+pub(crate) use tickets::relay_context;
 pub use tickets::{EnquiryRecorded, NewEnquiry, StaffThread, Ticket, TicketOrigin, TicketStatus};
 
 // For `dev::seed`, which writes the demo data through the typed bulk loads.

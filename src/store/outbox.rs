@@ -66,6 +66,13 @@ pub enum Job {
     PostTicket {
         ticket_id: ObjectId,
     },
+    /// A message of a hand-off: to the person who asked (`to_client`), or into the
+    /// ticket's staff thread. The text is sealed (bound to the ticket).
+    TicketRelay {
+        ticket_id: ObjectId,
+        to_client: bool,
+        text: crate::protect::Sealed,
+    },
     /// Create or update the class's event in the studio calendar.
     CalendarUpsert {
         class_id: ObjectId,
@@ -97,6 +104,7 @@ impl Job {
             Self::Chat { .. } => "chat",
             Self::CalendarUpsert { .. } => "calendar",
             Self::PostTicket { .. } => "post_ticket",
+            Self::TicketRelay { .. } => "ticket_relay",
             Self::LinkCode { .. } => "link_code",
         }
     }

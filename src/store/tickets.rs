@@ -541,3 +541,114 @@ impl Store {
         Ok((ticket, changed))
     }
 }
+
+/// The associated data a relayed message is sealed with.
+pub(crate) fn relay_context(ticket: ObjectId) -> String {
+    format!("ticket:{}:relay", ticket.to_hex())
+}
+
+impl Store {
+    /// The ticket whose staff thread is `root` in `channel` of `platform`.
+    ///
+    /// # Errors
+    /// The server failed, or the ticket could not be opened.
+    pub async fn ticket_by_staff_thread(
+        &self,
+        platform: &str,
+        channel: &str,
+        root: &str,
+    ) -> Result<Option<Ticket>, StoreError> {
+        self.ticket_docs()
+            .find_one(doc! {
+                "staff_thread.root": root,
+                "staff_thread.channel": channel,
+                "staff_thread.platform": platform,
+            })
+            .await?
+            .map(|d| open_ticket_doc(self.keys(), d))
+            .transpose()
+    }
+
+    /// The ticket not closed that the person `user` opened from `channel` of `platform`
+    /// and that the staff have a thread for: their messages go there while it lasts.
+    ///
+    /// # Errors
+    /// The server failed, or the ticket could not be opened.
+    pub async fn live_ticket_from(
+        &self,
+        platform: &str,
+        channel: &str,
+        user: &str,
+    ) -> Result<Option<Ticket>, StoreError> {
+        self.ticket_docs()
+            .find_one(doc! {
+                "origin.platform": platform,
+                "origin.channel": channel,
+                "origin.user": user,
+                "status": { "$in": ["open", "claimed"] },
+                "staff_thread": { "$ne": null },
+            })
+            .sort(doc! { "created_at": -1 })
+            .await?
+            .map(|d| open_ticket_doc(self.keys(), d))
+            .transpose()
+    }
+
+    /// Marks an open ticket taken by `by`; whether this call took it (the first reply).
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn claim_ticket(&self, id: ObjectId, by: &str) -> Result<bool, StoreError> {
+        let claimed = self
+            .ticket_docs()
+            .update_one(
+                doc! { "_id": id, "status": "open" },
+                doc! { "$set": { "status": "claimed", "claimed_by": by } },
+            )
+            .await?
+            .modified_count
+            == 1;
+        if claimed {
+            self.audit("ticket.claim", names::TICKETS, &id.to_hex())
+                .await?;
+        }
+        Ok(claimed)
+    }
+
+    /// Queues a message of the ticket's conversation: to the person who asked
+    /// (`to_client`) or into the staff thread, sealed, under `key` (a platform event id:
+    /// the same message twice is relayed once). Audited as a relay, ids only.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn relay(
+        &self,
+        ticket: ObjectId,
+        to_client: bool,
+        text: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let item = OutboxItem::new(
+            format!("relay:{key}"),
+            Job::TicketRelay {
+                ticket_id: ticket,
+                to_client,
+                text: self.keys().seal(text, &relay_context(ticket)),
+            },
+            now,
+        );
+        self.enqueue(std::slice::from_ref(&item)).await?;
+        self.audit(
+            if to_client {
+                "ticket.relay_to_client"
+            } else {
+                "ticket.relay_to_staff"
+            },
+            names::TICKETS,
+            &ticket.to_hex(),
+        )
+        .await?;
+        Ok(())
+    }
+}

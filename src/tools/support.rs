@@ -1350,7 +1350,7 @@ impl Tool for EscalateToStaff {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenTicketsArgs {
-    /// How many to list, newest first (1 to 20, default 10).
+    /// 1 to 20 (default 10).
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -1360,7 +1360,7 @@ pub struct OpenTickets;
 impl Tool for OpenTickets {
     const INTENT: Intent = Intent::OpenTickets;
     const DESCRIPTION: &'static str =
-        "The hand-off tickets not closed yet (open or claimed), newest first: who asked, when, and what about.";
+        "Tickets not closed yet: who asked for a person, when, and what about.";
     const ONLY_READS: bool = true;
     type Args = OpenTicketsArgs;
 

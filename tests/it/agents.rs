@@ -1618,10 +1618,12 @@ async fn an_enquiry_and_its_acknowledgement_are_written_together_and_once() {
         Some("telegram:7002:1:enquiry")
     );
     assert_eq!(ticket.reason, "enquiry: Weekend classes?");
-    assert_eq!(counts().await, (clients + 1, tickets + 1, items + 2));
+    // The acknowledgement, and the ticket's post to the staff channel.
+    assert_eq!(counts().await, (clients + 1, tickets + 1, items + 3));
     let again = enquire("telegram:7002:1", "Priya Sharma", "priya@example.com").await;
     assert_eq!(first, again);
-    assert_eq!(counts().await, (clients + 1, tickets + 1, items + 2));
+    // The acknowledgement, and the ticket's post to the staff channel.
+    assert_eq!(counts().await, (clients + 1, tickets + 1, items + 3));
     // The same words whether or not the address was on the books.
     assert!(first.contains("priya@example.com"), "{first}");
 }

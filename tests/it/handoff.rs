@@ -101,3 +101,167 @@ async fn a_ticket_is_posted_to_the_staff_channel_once_even_when_slack_fails_firs
     assert_eq!(thread.channel, "C_DESK");
     assert!(!thread.root.is_empty(), "the thread's root ts");
 }
+
+/// The whole hand-off through the gateway: a Telegram client asks for a person → the
+/// ticket is posted to the staff channel on Slack → a staff reply in its thread reaches
+/// the client (who is told a person joined) → the client's answer goes into the thread,
+/// not to the bot → a redelivered Slack event relays nothing twice → `/done` closes the
+/// ticket and the client is told → the bot answers the client again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_and_client_talk_through_the_ticket_thread_until_done() {
+    use frontdesk::gateway::Outcome;
+    use frontdesk_chat::{Inbound, Platform};
+
+    let (db, _) = TestDb::with_demo_data(30).await;
+    let fake = FakeSlack::start().await;
+    let settings = with_env(
+        &[
+            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
+            ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
+            ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
+            ("SLACK_API_URL", fake.api_url()),
+            ("FRONTDESK_HANDOFF_CHANNEL", "C_DESK".to_owned()),
+        ],
+        FAST,
+    );
+    let gw_settings = frontdesk::config::GatewaySettings {
+        handoff: settings.integrations.handoff.clone(),
+        ..crate::gateway::gateway_settings()
+    };
+    let gw = gateway_with(&db, gw_settings, &settings);
+    let routes = ChatRoutes::default();
+    let _adapters = platforms::start(&settings, &gw, &routes).await;
+    let telegram = Arc::new(crate::gateway::Recorder {
+        platform: Some(Platform::Telegram),
+        ..Default::default()
+    });
+    routes.register(Platform::Telegram, telegram.clone());
+    let providers = Arc::new(Providers::from_settings(&settings, routes).unwrap());
+    let worker = OutboxWorker::new(
+        db.store.clone(),
+        settings.clock(),
+        providers,
+        settings.integrations.clone(),
+        "w",
+    );
+    let deliver = || async { while worker.run_once().await.unwrap().is_some() {} };
+    let slack_replies = Arc::new(crate::gateway::Recorder {
+        platform: Some(Platform::Slack),
+        ..Default::default()
+    });
+    let client_says = |text: &str, n: u32| crate::gateway::telegram_dm("4242", text, n);
+    let staff_says = |text: &str, event: &str, root: &str| {
+        let mut inbound = Inbound::new(
+            Platform::Slack,
+            "C_DESK",
+            "U_ASHA",
+            text,
+            event,
+            chrono::Utc::now(),
+        )
+        .with_user_name("Asha");
+        inbound.thread = Some(root.to_owned());
+        inbound
+    };
+
+    // The client asks for a person; the ticket goes to the staff channel.
+    let asked = crate::gateway::run(
+        &gw,
+        &telegram,
+        client_says("can I talk to a human please", 1),
+    )
+    .await;
+    assert!(matches!(asked, Outcome::Answered { .. }), "{asked:?}");
+    deliver().await;
+    let posts = fake.delivered("chat.postMessage");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].param("channel").as_deref(), Some("C_DESK"));
+    let ticket = db.store.open_tickets(5).await.unwrap().pop().unwrap();
+    let root = ticket.staff_thread.clone().unwrap().root;
+
+    // A staff reply in the thread reaches the client on Telegram.
+    let before = telegram.texts().len();
+    let reply = staff_says("Hi, Asha here. What happened?", "Ev1", &root);
+    assert!(matches!(
+        crate::gateway::run(&gw, &slack_replies, reply.clone()).await,
+        Outcome::Relayed
+    ));
+    deliver().await;
+    let told: Vec<String> = telegram.texts()[before..].to_vec();
+    assert!(
+        told.iter()
+            .any(|t| t.contains("Asha from the studio has joined")),
+        "{told:?}"
+    );
+    assert!(
+        told.iter()
+            .any(|t| t == "Asha (studio): Hi, Asha here. What happened?"),
+        "{told:?}"
+    );
+    let claimed = db.store.ticket_by_id(ticket.id).await.unwrap().unwrap();
+    assert_eq!(claimed.status, frontdesk::store::TicketStatus::Claimed);
+    assert_eq!(claimed.claimed_by.as_deref(), Some("Asha"));
+
+    // Slack sends the same event again: nothing twice.
+    assert!(matches!(
+        crate::gateway::run(&gw, &slack_replies, reply).await,
+        Outcome::Duplicate
+    ));
+    deliver().await;
+    assert_eq!(telegram.texts().len(), before + 2);
+
+    // The client's answer goes into the thread; the bot says nothing.
+    let sent_before = telegram.texts().len();
+    assert!(matches!(
+        crate::gateway::run(
+            &gw,
+            &telegram,
+            client_says("the shower in studio B is broken", 2)
+        )
+        .await,
+        Outcome::Relayed
+    ));
+    deliver().await;
+    assert_eq!(telegram.texts().len(), sent_before, "the bot stayed quiet");
+    let posts = fake.delivered("chat.postMessage");
+    let in_thread: Vec<_> = posts
+        .iter()
+        .filter(|p| p.param("thread_ts").as_deref() == Some(root.as_str()))
+        .collect();
+    assert_eq!(in_thread.len(), 1, "{posts:?}");
+    assert!(in_thread[0]
+        .param("text")
+        .unwrap_or_default()
+        .contains("the shower in studio B is broken"));
+
+    // /done closes it and tells the client; the thread hears it is closed.
+    assert!(matches!(
+        crate::gateway::run(&gw, &slack_replies, staff_says("/done", "Ev2", &root)).await,
+        Outcome::Relayed
+    ));
+    deliver().await;
+    let closed = db.store.ticket_by_id(ticket.id).await.unwrap().unwrap();
+    assert_eq!(closed.status, frontdesk::store::TicketStatus::Closed);
+    assert!(telegram
+        .texts()
+        .last()
+        .unwrap()
+        .contains("closed this conversation"));
+    assert!(slack_replies
+        .texts()
+        .last()
+        .unwrap()
+        .starts_with("Closed by Asha"));
+
+    // The client writes again: the bot answers, nothing goes to the thread.
+    let posts_before = fake.delivered("chat.postMessage").len();
+    let again = crate::gateway::run(
+        &gw,
+        &telegram,
+        client_says("what classes are on tomorrow?", 3),
+    )
+    .await;
+    assert!(matches!(again, Outcome::Answered { .. }), "{again:?}");
+    deliver().await;
+    assert_eq!(fake.delivered("chat.postMessage").len(), posts_before);
+}

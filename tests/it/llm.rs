@@ -317,6 +317,7 @@ async fn a_tool_call_then_an_answer_with_what_was_sent_and_what_it_cost() {
     let mut staff_tools = set(CLIENT_TOOLS);
     staff_tools.insert("record_payment".into());
     staff_tools.insert("cancel_order".into());
+    staff_tools.insert("open_tickets".into());
     assert_eq!(tool_names(first), staff_tools);
     let registry: BTreeSet<String> = agents
         .registry()
@@ -328,10 +329,11 @@ async fn a_tool_call_then_an_answer_with_what_was_sent_and_what_it_cost() {
         assert!(!tool["function"]["description"].as_str().unwrap().is_empty());
         assert_eq!(tool["function"]["parameters"]["type"], "object", "{tool}");
     }
-    // Compact enough for the < 1,500 prompt tokens target (about 4 characters a token).
+    // Compact enough for the < 1,800 prompt tokens target (about 4 characters a token;
+    // twelve Support tools for staff).
     let size = first["messages"].to_string().len() + first["tools"].to_string().len();
     assert!(
-        size < 6000,
+        size < 6600,
         "the first request is {size} characters of prompt and tools"
     );
     eprintln!("first request: {size} characters of messages and tools");

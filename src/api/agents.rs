@@ -40,7 +40,8 @@ pub struct ToolCallView {
     pub name: String,
     #[schema(value_type = Object)]
     pub args: serde_json::Value,
-    #[schema(value_type = Object)]
+    /// What the tool returned: an object, or a list (`course_info` for every course).
+    #[schema(value_type = serde_json::Value)]
     pub result: std::sync::Arc<serde_json::Value>,
 }
 

@@ -187,6 +187,9 @@ async fn close_ticket(
         .store_for(&user, "POST /api/tickets/{ticket_id}/close")
         .close_ticket(id, &user.subject, state.clock.now())
         .await?;
+    if changed {
+        state.metrics.ticket("closed");
+    }
     Ok(Json(TicketClosed {
         ticket: ticket.into(),
         changed,

@@ -139,6 +139,8 @@ struct RemindersFile {
 struct HandoffFile {
     platform: String,
     channel: String,
+    remind_after_minutes: u32,
+    mention: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -638,6 +640,10 @@ impl Settings {
             Some(HandoffTarget {
                 platform: parse_platform("handoff.platform", &file.handoff.platform)?,
                 channel: handoff_channel.trim().to_owned(),
+                remind_after: chrono::Duration::minutes(i64::from(
+                    file.handoff.remind_after_minutes.max(1),
+                )),
+                mention: file.handoff.mention.trim().to_owned(),
             })
         };
         gateway.handoff = integrations.handoff.clone();
@@ -789,6 +795,11 @@ pub struct IntegrationSettings {
 pub struct HandoffTarget {
     pub platform: Platform,
     pub channel: String,
+    /// A ticket nobody has taken after this is posted again, with `mention`.
+    pub remind_after: chrono::Duration,
+    /// Who the reminder calls ("<!subteam^S0123>" for a Slack user group, "@here"); empty:
+    /// nobody in particular.
+    pub mention: String,
 }
 
 fn resolve_integrations(

@@ -11,6 +11,7 @@ use super::identity;
 use crate::config::GatewaySettings;
 use crate::domain::SharedClock;
 use crate::store::{Actor, Store, StoreError, Ticket, TicketStatus, Via};
+use crate::telemetry::metrics::Metrics;
 use crate::tools::{Caller, Role};
 
 /// What the hand-off made of a message.
@@ -109,6 +110,7 @@ pub(crate) async fn from_staff(
     if closes(&inbound.text) {
         let (_, changed) = store.close_ticket(ticket.id, &who, now).await?;
         if changed {
+            Metrics::global().ticket("closed");
             store
                 .relay(
                     ticket.id,
@@ -124,6 +126,11 @@ pub(crate) async fn from_staff(
         });
     }
     if store.claim_ticket(ticket.id, &who).await? {
+        let metrics = Metrics::global();
+        metrics.ticket("claimed");
+        #[allow(clippy::cast_precision_loss)]
+        let waited = (now - ticket.created_at).num_milliseconds().max(0) as f64 / 1000.0;
+        metrics.ticket_first_reply_seconds.observe(waited);
         store
             .relay(
                 ticket.id,

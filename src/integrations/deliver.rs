@@ -65,6 +65,9 @@ pub async fn deliver(
                 .map_err(chat_failure)
         }
         Job::PostTicket { ticket_id } => post_ticket(store, providers, *ticket_id).await,
+        Job::TicketReminder { ticket_id } => {
+            remind_of_ticket(store, providers, clock, *ticket_id).await
+        }
         Job::TicketRelay {
             ticket_id,
             to_client,
@@ -490,5 +493,38 @@ async fn relay(
         .ok_or_else(|| DeliveryError::retry(format!("the {platform} adapter is not running")))?;
     let mut out = Outbound::new(channel, text);
     out.thread = thread.filter(|t| !t.is_empty());
+    adapter.dyn_send(&out).await.map_err(chat_failure)
+}
+
+/// Posts a ticket nobody has taken again, calling the configured group; a ticket taken
+/// or closed meanwhile is left alone.
+async fn remind_of_ticket(
+    store: &Store,
+    providers: &Providers,
+    clock: &SharedClock,
+    ticket_id: ObjectId,
+) -> Result<(), DeliveryError> {
+    let Some(target) = &providers.handoff else {
+        return Ok(());
+    };
+    let Some(ticket) = store.ticket_by_id(ticket_id).await? else {
+        return Ok(());
+    };
+    if ticket.status != crate::store::TicketStatus::Open {
+        return Ok(());
+    }
+    let minutes = (clock.now() - ticket.created_at).num_minutes().max(1);
+    let mut out = Outbound::new(
+        target.channel.clone(),
+        format!(
+            "{} has been waiting {minutes} minutes for a person: answer in the ticket's thread (ticket {}).",
+            ticket.requester,
+            ticket.id.to_hex()
+        ),
+    );
+    out.mention = Some(target.mention.clone()).filter(|m| !m.is_empty());
+    let adapter = providers.chat.get(target.platform).ok_or_else(|| {
+        DeliveryError::retry(format!("the {} adapter is not running", target.platform))
+    })?;
     adapter.dyn_send(&out).await.map_err(chat_failure)
 }

@@ -34,6 +34,8 @@ pub struct SchedulerRun {
     pub payment_reminders: usize,
     pub digests: usize,
     pub calendar_events: usize,
+    /// Tickets nobody took in time, posted again.
+    pub ticket_reminders: usize,
 }
 
 /// The scheduler of one instance.
@@ -99,6 +101,9 @@ impl Scheduler {
         if self.settings.digest.is_some() && self.lease("digest", now).await? {
             run.digests = note("digest", self.digest(now).await);
         }
+        if self.providers.handoff.is_some() && self.lease("ticket_reminders", now).await? {
+            run.ticket_reminders = note("ticket_reminders", self.ticket_reminders(now).await);
+        }
         if self.providers.calendar.is_some() && self.lease("calendar", now).await? {
             run.calendar_events = note("calendar", self.calendar(now).await);
         }
@@ -135,6 +140,36 @@ impl Scheduler {
         self.store
             .claim_task_lease(&format!("task:{task}"), &self.owner, now, TICK * 2)
             .await
+    }
+
+    /// Tickets nobody has taken for `[handoff] remind_after_minutes`: posted again to the
+    /// staff channel with the configured mention, once each.
+    async fn ticket_reminders(&self, now: DateTime<Utc>) -> Result<usize, DeliveryError> {
+        let Some(target) = &self.providers.handoff else {
+            return Ok(0);
+        };
+        let mut queued = 0;
+        for ticket in self
+            .store
+            .tickets_to_remind(now - target.remind_after)
+            .await?
+        {
+            let reminder = OutboxItem::new(
+                format!("ticket:{}:remind", ticket.id.to_hex()),
+                Job::TicketReminder {
+                    ticket_id: ticket.id,
+                },
+                now,
+            );
+            if self
+                .store
+                .remind_of_ticket(ticket.id, reminder, now)
+                .await?
+            {
+                queued += 1;
+            }
+        }
+        Ok(queued)
     }
 
     /// Classes starting within the lead time that have not been reminded of yet.

@@ -73,6 +73,11 @@ pub enum Job {
         to_client: bool,
         text: crate::protect::Sealed,
     },
+    /// A ticket nobody has taken in time: post it again to the staff channel, calling
+    /// the configured group.
+    TicketReminder {
+        ticket_id: ObjectId,
+    },
     /// Create or update the class's event in the studio calendar.
     CalendarUpsert {
         class_id: ObjectId,
@@ -105,6 +110,7 @@ impl Job {
             Self::CalendarUpsert { .. } => "calendar",
             Self::PostTicket { .. } => "post_ticket",
             Self::TicketRelay { .. } => "ticket_relay",
+            Self::TicketReminder { .. } => "ticket_reminder",
             Self::LinkCode { .. } => "link_code",
         }
     }

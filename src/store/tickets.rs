@@ -208,6 +208,7 @@ fn open_ticket_doc(keys: &Keyring, mut stored: Document) -> Result<Ticket, Store
         stored.insert(REASON, reason);
     }
     stored.remove(FORGET_AT);
+    stored.remove("reminded_at");
     Ok(bson::from_document(stored)?)
 }
 
@@ -650,5 +651,60 @@ impl Store {
         )
         .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Open tickets (nobody has taken them) posted to the staff, made before `cutoff`, not
+    /// reminded of yet.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn tickets_to_remind(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let stored: Vec<Document> = self
+            .ticket_docs()
+            .find(doc! {
+                "status": "open",
+                "created_at": { "$lte": bson::DateTime::from_chrono(cutoff) },
+                "staff_thread": { "$ne": null },
+                "reminded_at": null,
+            })
+            .limit(100)
+            .await?
+            .try_collect()
+            .await?;
+        Ok(stored
+            .into_iter()
+            .filter_map(|d| open_ticket_doc(self.keys(), d).ok())
+            .collect())
+    }
+
+    /// Marks a ticket reminded of and queues the reminder, once (`reminder` carries the
+    /// key `ticket:{id}:remind`).
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn remind_of_ticket(
+        &self,
+        id: ObjectId,
+        reminder: OutboxItem,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let marked = self
+            .ticket_docs()
+            .update_one(
+                doc! { "_id": id, "reminded_at": null },
+                doc! { "$set": { "reminded_at": bson::DateTime::from_chrono(now) } },
+            )
+            .await?
+            .modified_count
+            == 1;
+        if marked {
+            self.enqueue(std::slice::from_ref(&reminder)).await?;
+        }
+        Ok(marked)
     }
 }

@@ -141,6 +141,10 @@ pub struct Metrics {
     /// `unreadable_records`: records left out of lists since start because their sealed
     /// fields could not be opened (set at each scrape).
     pub unreadable_records: Gauge,
+    /// `tickets_total{kind}`: hand-off tickets opened, claimed and closed.
+    pub tickets: Family<KindLabels, Counter>,
+    /// `ticket_first_reply_seconds`: from a ticket's opening to the first staff reply.
+    pub ticket_first_reply_seconds: Histogram,
     /// `model_seconds`: the sentence model's time per message it read.
     pub model_seconds: Histogram,
     /// Per-agent queries, errors and latency percentiles for the status report.
@@ -262,6 +266,26 @@ impl Metrics {
         let http_connections_cut = Family::default();
         let http_accept_errors = Counter::default();
         let unreadable_records = Gauge::default();
+        let tickets = Family::default();
+        let ticket_first_reply_seconds = Histogram::new([
+            60.0,
+            300.0,
+            900.0,
+            1800.0,
+            3600.0,
+            4.0 * 3600.0,
+            24.0 * 3600.0,
+        ]);
+        registry.register(
+            "tickets",
+            "Hand-off tickets by what happened (opened, claimed, closed)",
+            Clone::clone(&tickets),
+        );
+        registry.register(
+            "ticket_first_reply_seconds",
+            "From a ticket's opening to the first staff reply, in seconds",
+            Clone::clone(&ticket_first_reply_seconds),
+        );
         registry.register(
             "unreadable_records",
             "Records left out of lists since start because their sealed fields could not be opened",
@@ -316,6 +340,8 @@ impl Metrics {
             http_connections_cut,
             http_accept_errors,
             unreadable_records,
+            tickets,
+            ticket_first_reply_seconds,
             agents: AgentStatus::new(chrono::Utc::now()),
         }
     }
@@ -364,6 +390,15 @@ impl Metrics {
     /// `body_timeout`, `write_timeout`).
     pub fn http_connection_refused(&self, kind: &str) {
         self.http_connections_refused
+            .get_or_create(&KindLabels {
+                kind: kind.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A ticket `opened`, `claimed` or `closed`.
+    pub fn ticket(&self, kind: &str) {
+        self.tickets
             .get_or_create(&KindLabels {
                 kind: kind.to_owned(),
             })

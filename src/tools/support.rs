@@ -1327,18 +1327,22 @@ impl Tool for EscalateToStaff {
             thread: c.thread.clone(),
             user: c.user.clone(),
         });
+        let new = Ticket::open(reason, requester, ctx.caller.client_id, ctx.clock.now());
+        let new_id = new.id;
         let ticket = ctx
             .store
             .open_ticket(
-                &Ticket::open(reason, requester, ctx.caller.client_id, ctx.clock.now())
-                    .once(
-                        ctx.idempotency_key
-                            .as_ref()
-                            .map(|k| format!("{k}:escalate")),
-                    )
-                    .from_chat(origin),
+                &new.once(
+                    ctx.idempotency_key
+                        .as_ref()
+                        .map(|k| format!("{k}:escalate")),
+                )
+                .from_chat(origin),
             )
             .await?;
+        if ticket.id == new_id {
+            crate::telemetry::metrics::Metrics::global().ticket("opened");
+        }
         let text = "I've passed this to the studio team; someone will reply here soon.".to_owned();
         ToolOutput::new(&serde_json::json!({ "ticket": ticket.id.to_hex() }), text)
     }

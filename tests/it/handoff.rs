@@ -253,6 +253,18 @@ async fn staff_and_client_talk_through_the_ticket_thread_until_done() {
         .unwrap()
         .starts_with("Closed by Asha"));
 
+    // Counted: opened, claimed (with the wait to the first reply) and closed.
+    let exposition = frontdesk::telemetry::metrics::Metrics::global()
+        .render()
+        .unwrap();
+    for kind in ["opened", "claimed", "closed"] {
+        assert!(
+            exposition.contains(&format!("frontdesk_tickets_total{{kind=\"{kind}\"}}")),
+            "{kind}"
+        );
+    }
+    assert!(exposition.contains("frontdesk_ticket_first_reply_seconds_count"));
+
     // The client writes again: the bot answers, nothing goes to the thread.
     let posts_before = fake.delivered("chat.postMessage").len();
     let again = crate::gateway::run(
@@ -264,4 +276,73 @@ async fn staff_and_client_talk_through_the_ticket_thread_until_done() {
     assert!(matches!(again, Outcome::Answered { .. }), "{again:?}");
     deliver().await;
     assert_eq!(fake.delivered("chat.postMessage").len(), posts_before);
+}
+
+/// A ticket nobody takes is posted again after `[handoff] remind_after_minutes`, calling
+/// the configured group, once; a ticket someone took is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unclaimed_ticket_is_posted_again_once_with_the_group_mentioned() {
+    use frontdesk::integrations::scheduler::Scheduler;
+
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let fake = FakeSlack::start().await;
+    let config = format!(
+        "{FAST}[handoff]\nplatform = \"slack\"\nchannel = \"C_DESK\"\nremind_after_minutes = 30\nmention = \"<!subteam^S_STAFF>\"\n"
+    );
+    let settings = with_env(
+        &[
+            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
+            ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
+            ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
+            ("SLACK_API_URL", fake.api_url()),
+        ],
+        &config,
+    );
+    let gw = gateway_with(&db, crate::gateway::gateway_settings(), &settings);
+    let routes = ChatRoutes::default();
+    let _adapters = platforms::start(&settings, &gw, &routes).await;
+    let providers = Arc::new(Providers::from_settings(&settings, routes).unwrap());
+    let clock = TestClock::at(demo_now());
+    let worker = OutboxWorker::new(
+        db.store.clone(),
+        clock.clone(),
+        providers.clone(),
+        settings.integrations.clone(),
+        "w",
+    );
+    let scheduler = Scheduler::new(
+        db.store.clone(),
+        clock.clone(),
+        providers,
+        settings.integrations.clone(),
+        "s",
+    );
+    let waiting = frontdesk::store::Ticket::open("I need help", "Guest (guest)", None, demo_now());
+    let taken = frontdesk::store::Ticket::open("Refund please", "Rahul (client)", None, demo_now());
+    db.store.open_ticket(&waiting).await.unwrap();
+    db.store.open_ticket(&taken).await.unwrap();
+    while worker.run_once().await.unwrap().is_some() {}
+    assert_eq!(fake.delivered("chat.postMessage").len(), 2);
+    assert!(db.store.claim_ticket(taken.id, "Asha").await.unwrap());
+
+    // Not yet at 29 minutes; at 31, the waiting one, once.
+    clock.advance(chrono::Duration::minutes(29));
+    assert_eq!(scheduler.run_once().await.unwrap().ticket_reminders, 0);
+    clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(scheduler.run_once().await.unwrap().ticket_reminders, 1);
+    clock.advance(chrono::Duration::minutes(30));
+    assert_eq!(
+        scheduler.run_once().await.unwrap().ticket_reminders,
+        0,
+        "once"
+    );
+    while worker.run_once().await.unwrap().is_some() {}
+    let posts = fake.delivered("chat.postMessage");
+    assert_eq!(posts.len(), 3);
+    let reminder = posts[2].param("text").unwrap_or_default();
+    assert!(reminder.contains("<!subteam^S_STAFF>"), "{reminder}");
+    assert!(
+        reminder.contains("Guest (guest)") && reminder.contains(&waiting.id.to_hex()),
+        "{reminder}"
+    );
 }

@@ -25,6 +25,11 @@ pub struct Outbound {
     /// button; other platforms ignore it). Used to link a chat account to a client record.
     #[serde(default)]
     pub request_contact: bool,
+    /// A platform mention put before the text as it is, unescaped (a Slack user group
+    /// `<!subteam^S0123>`, `<!here>`). Only ever from configuration, never from what a
+    /// person typed: the text itself is always escaped. Platforms without one ignore it.
+    #[serde(default)]
+    pub mention: Option<String>,
 }
 
 impl Outbound {
@@ -39,6 +44,7 @@ impl Outbound {
             table: None,
             image: None,
             request_contact: false,
+            mention: None,
         }
     }
 

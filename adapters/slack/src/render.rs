@@ -89,6 +89,15 @@ fn push_escaped_chunks(text: &str, split_at: usize, limit: usize, out: &mut Vec<
 /// with a table, in parts of at most [`SECTION_LIMIT`] with the last one sent as a section
 /// block followed by the table's blocks.
 pub(crate) fn plan(out: &Outbound) -> Vec<SlackMessage> {
+    let mut messages = plan_text(out);
+    // A configured mention goes before the first part, as it is.
+    if let (Some(mention), Some(first)) = (out.mention.as_deref(), messages.first_mut()) {
+        first.text = format!("{mention} {}", first.text);
+    }
+    messages
+}
+
+fn plan_text(out: &Outbound) -> Vec<SlackMessage> {
     let Some(table) = out.table.as_ref() else {
         return escaped_chunks(&out.text, TEXT_LIMIT)
             .into_iter()
@@ -242,6 +251,17 @@ mod tests {
 
     fn chars(s: &str) -> usize {
         s.chars().count()
+    }
+
+    #[test]
+    fn a_configured_mention_goes_first_as_it_is_and_typed_text_stays_escaped() {
+        let mut out = Outbound::new("C_DESK", "a client wrote <!channel> & more");
+        out.mention = Some("<!subteam^S0123>".into());
+        let planned = plan(&out);
+        assert_eq!(
+            planned[0].text,
+            "<!subteam^S0123> a client wrote &lt;!channel&gt; &amp; more"
+        );
     }
 
     #[test]

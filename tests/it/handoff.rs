@@ -346,3 +346,144 @@ async fn an_unclaimed_ticket_is_posted_again_once_with_the_group_mentioned() {
         "{reminder}"
     );
 }
+
+/// The hand-off end to end with the real adapters: the npm Telegram Bot API emulator for
+/// the client and the fake Slack (Socket Mode) for the staff, the outbox worker running.
+/// Slack fails the ticket's first post; nothing is lost or sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_to_end_with_the_telegram_emulator_and_the_fake_slack() {
+    use frontdesk_fakes::slack::EventBuilder;
+    use frontdesk_fakes::telegram::emulator::{EmulatorUser, TelegramEmulator};
+    use frontdesk_fakes::telegram::unescape_markdown_v2;
+
+    const TOKEN: &str = "123456:telegram-test-token";
+    let wait = std::time::Duration::from_secs(30);
+    let (db, _) = TestDb::with_demo_data(30).await;
+    let emulator = TelegramEmulator::start(TOKEN)
+        .await
+        .unwrap_or_else(|e| panic!("{e} (needs node and npm)"));
+    let fake = FakeSlack::start().await;
+    let settings = with_env(
+        &[
+            ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
+            ("TELEGRAM_API_URL", emulator.api_url().to_owned()),
+            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
+            ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
+            ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
+            ("SLACK_API_URL", fake.api_url()),
+            ("FRONTDESK_HANDOFF_CHANNEL", "C_DESK".to_owned()),
+        ],
+        FAST,
+    );
+    let gw = gateway_with(
+        &db,
+        frontdesk::config::GatewaySettings {
+            handoff: settings.integrations.handoff.clone(),
+            ..crate::gateway::gateway_settings()
+        },
+        &settings,
+    );
+    let routes = ChatRoutes::default();
+    let mut adapters = platforms::start(&settings, &gw, &routes).await;
+    fake.wait_for_socket_connections(1, wait).await;
+    let providers = Arc::new(Providers::from_settings(&settings, routes).unwrap());
+    let worker = OutboxWorker::new(
+        db.store.clone(),
+        settings.clock(),
+        providers,
+        settings.integrations.clone(),
+        "w",
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker.run_until(stopped));
+
+    // A client asks for a person; Slack fails the first post of the ticket.
+    fake.fail_next("chat.postMessage", "internal_error");
+    let user = EmulatorUser::private(5151, "Meera");
+    emulator
+        .send_user_message(&user, "can I talk to a human please?")
+        .await
+        .unwrap();
+    let said = emulator
+        .wait_bot_messages(user.chat_id, 1, wait)
+        .await
+        .unwrap();
+    let said = unescape_markdown_v2(said[0]["text"].as_str().unwrap());
+    assert!(said.contains("passed this to the studio team"), "{said}");
+    let posts = fake.wait_for_delivered("chat.postMessage", 1, wait).await;
+    assert_eq!(posts[0].param("channel").as_deref(), Some("C_DESK"));
+    let ticket = db.store.open_tickets(5).await.unwrap().pop().unwrap();
+    let root = loop {
+        let t = db.store.ticket_by_id(ticket.id).await.unwrap().unwrap();
+        if let Some(thread) = t.staff_thread {
+            break thread.root;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+
+    // Asha answers in the thread; Meera reads it on Telegram.
+    let reply = EventBuilder::thread_reply(
+        "C_DESK",
+        "U_ASHA",
+        "Hi Meera, Asha here. How can I help?",
+        "1764064990.000200",
+        &root,
+    );
+    fake.push_event(reply.callback()).await;
+    // (The emulator hands each bot message out once: these are the new ones.)
+    let told = emulator
+        .wait_bot_messages(user.chat_id, 2, wait)
+        .await
+        .unwrap();
+    let told: Vec<String> = told
+        .iter()
+        .map(|m| unescape_markdown_v2(m["text"].as_str().unwrap_or_default()))
+        .collect();
+    assert!(
+        told.iter()
+            .any(|t| t.contains("has joined the conversation")),
+        "{told:?}"
+    );
+    assert!(
+        told.iter()
+            .any(|t| t.ends_with("Hi Meera, Asha here. How can I help?")),
+        "{told:?}"
+    );
+
+    // Meera answers; it appears in the thread.
+    emulator
+        .send_user_message(&user, "my membership card stopped working")
+        .await
+        .unwrap();
+    let posts = fake.wait_for_delivered("chat.postMessage", 2, wait).await;
+    let in_thread = posts.last().unwrap();
+    assert_eq!(in_thread.param("thread_ts").as_deref(), Some(root.as_str()));
+    assert!(in_thread
+        .param("text")
+        .unwrap_or_default()
+        .contains("my membership card stopped working"));
+
+    // /done closes it; Meera is told.
+    let done = EventBuilder::thread_reply("C_DESK", "U_ASHA", "/done", "1764064999.000300", &root);
+    fake.push_event(done.callback()).await;
+    let all = emulator
+        .wait_bot_messages(user.chat_id, 1, wait)
+        .await
+        .unwrap();
+    let last = unescape_markdown_v2(all.last().unwrap()["text"].as_str().unwrap_or_default());
+    assert!(last.contains("closed this conversation"), "{last}");
+    let closed = db.store.ticket_by_id(ticket.id).await.unwrap().unwrap();
+    assert_eq!(closed.status, frontdesk::store::TicketStatus::Closed);
+
+    // Nothing lost or doubled: no fifth message to Meera; on Slack one ticket post, one
+    // message in the thread, and the thread's "closed" note.
+    assert!(emulator
+        .wait_bot_messages(user.chat_id, 1, std::time::Duration::from_secs(2))
+        .await
+        .is_err());
+    let posts = fake.delivered("chat.postMessage");
+    assert_eq!(posts.len(), 3, "{posts:?}");
+    let _ = stop.send(true);
+    let _ = running.await;
+    adapters.tasks.shutdown().await;
+}

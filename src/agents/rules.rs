@@ -439,6 +439,22 @@ const CUES: &[Cue] = &[
         ],
     },
     Cue {
+        intent: Intent::TicketSummary,
+        agent: Dashboard,
+        terms: &[
+            ("tickets", 5),
+            ("ticket", 3),
+            ("hand-offs", 5),
+            ("handoffs", 5),
+            ("escalations", 5),
+            ("asked for a human", 6),
+            ("asked for a person", 6),
+            ("first reply", 5),
+            ("response time", 5),
+            ("support requests", 5),
+        ],
+    },
+    Cue {
         intent: Intent::ClientSummary,
         agent: Dashboard,
         terms: &[
@@ -1811,7 +1827,7 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
             put("method", s.method.clone().map(|m| json!(m)));
         }
         Intent::CancelOrder => put("order", s.order.clone().map(|o| json!(o))),
-        Intent::ClientSummary => put("period", period),
+        Intent::ClientSummary | Intent::TicketSummary => put("period", period),
         Intent::TopClients => {
             put("period", period);
             let by_attendance = [

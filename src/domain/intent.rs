@@ -96,6 +96,7 @@ intents! {
     ClassFillRate = "class_fill_rate", Dashboard, false;
     ClientSummary = "client_summary", Dashboard, false;
     TopClients = "top_clients", Dashboard, false;
+    TicketSummary = "ticket_summary", Dashboard, false;
 }
 
 impl Intent {

@@ -125,7 +125,7 @@ pub(crate) async fn from_staff(
             reply: in_thread(format!("Closed by {who}; {} was told.", ticket.requester)),
         });
     }
-    if store.claim_ticket(ticket.id, &who).await? {
+    if store.claim_ticket_at(ticket.id, &who, now).await? {
         let metrics = Metrics::global();
         metrics.ticket("claimed");
         #[allow(clippy::cast_precision_loss)]

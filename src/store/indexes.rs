@@ -140,6 +140,7 @@ fn specs() -> Vec<Spec> {
             doc! { "origin.platform": 1, "origin.channel": 1, "origin.user": 1, "status": 1 },
         ),
         spec(TICKETS, "staff_thread", doc! { "staff_thread.root": 1 }),
+        spec(TICKETS, "created_at", doc! { "created_at": 1 }),
         // A ticket is forgotten at its `forget_at` ([memory] ticket_retention_days).
         ttl(spec(TICKETS, "forget_at_ttl", doc! { "forget_at": 1 }), 0),
         // Conversations as one document each (before turns were documents of their own):

@@ -33,6 +33,13 @@ pub struct Ticket {
     /// Who took it (a staff member's account or token subject), once someone has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_by: Option<String>,
+    /// When the first staff reply took it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "bson::serde_helpers::chrono_datetime_as_bson_datetime_optional"
+    )]
+    pub claimed_at: Option<DateTime<Utc>>,
     /// Who closed it, and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_by: Option<String>,
@@ -124,6 +131,7 @@ impl Ticket {
             origin: None,
             created_at: now,
             claimed_by: None,
+            claimed_at: None,
             closed_by: None,
             closed_at: None,
             idempotency_key: None,
@@ -600,11 +608,28 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn claim_ticket(&self, id: ObjectId, by: &str) -> Result<bool, StoreError> {
+        self.claim_ticket_at(id, by, Utc::now()).await
+    }
+
+    /// [`Store::claim_ticket`] at `now` (the service clock).
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn claim_ticket_at(
+        &self,
+        id: ObjectId,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let claimed = self
             .ticket_docs()
             .update_one(
                 doc! { "_id": id, "status": "open" },
-                doc! { "$set": { "status": "claimed", "claimed_by": by } },
+                doc! { "$set": {
+                    "status": "claimed",
+                    "claimed_by": by,
+                    "claimed_at": bson::DateTime::from_chrono(now),
+                } },
             )
             .await?
             .modified_count
@@ -706,5 +731,72 @@ impl Store {
             self.enqueue(std::slice::from_ref(&reminder)).await?;
         }
         Ok(marked)
+    }
+}
+
+/// Hand-offs in a period, for the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TicketFigures {
+    /// Opened in the period.
+    pub opened: u64,
+    /// Of them, taken by a person, and closed.
+    pub claimed: u64,
+    pub closed: u64,
+    /// Of them, still waiting for anyone.
+    pub unanswered: u64,
+    /// From opening to the first staff reply, on average, for those taken (minutes).
+    pub average_first_reply_minutes: Option<f64>,
+}
+
+impl Store {
+    /// The tickets opened in `[start, end)`: how many, taken, closed, unanswered, and the
+    /// average wait for a first reply.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn ticket_figures(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<TicketFigures, StoreError> {
+        let docs: Vec<Document> = self
+            .ticket_docs()
+            .find(doc! { "created_at": {
+                "$gte": bson::DateTime::from_chrono(start),
+                "$lt": bson::DateTime::from_chrono(end),
+            } })
+            .projection(doc! { "status": 1, "created_at": 1, "claimed_at": 1, "claimed_by": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        let mut f = TicketFigures {
+            opened: docs.len() as u64,
+            claimed: 0,
+            closed: 0,
+            unanswered: 0,
+            average_first_reply_minutes: None,
+        };
+        let mut waits = Vec::new();
+        for d in &docs {
+            match d.get_str("status").unwrap_or_default() {
+                "closed" => f.closed += 1,
+                "open" => f.unanswered += 1,
+                _ => {}
+            }
+            if d.get_str("claimed_by").is_ok() {
+                f.claimed += 1;
+            }
+            if let (Ok(opened), Ok(taken)) =
+                (d.get_datetime("created_at"), d.get_datetime("claimed_at"))
+            {
+                let minutes =
+                    (taken.timestamp_millis() - opened.timestamp_millis()) as f64 / 60_000.0;
+                waits.push(minutes.max(0.0));
+            }
+        }
+        if !waits.is_empty() {
+            f.average_first_reply_minutes = Some(waits.iter().sum::<f64>() / waits.len() as f64);
+        }
+        Ok(f)
     }
 }

@@ -25,6 +25,7 @@ pub(super) fn all() -> Vec<Box<dyn ToolDyn>> {
         erased::<ClassFillRate>(),
         erased::<ClientSummary>(),
         erased::<TopClients>(),
+        erased::<TicketSummary>(),
     ]
 }
 
@@ -1347,5 +1348,58 @@ impl Tool for TopClients {
             )
         });
         Ok(ToolOutput::new(&data, text)?.with_chart(chart))
+    }
+}
+
+// --- ticket_summary ---------------------------------------------------------------------
+
+/// Hand-offs to a person in a period.
+pub struct TicketSummary;
+
+impl Tool for TicketSummary {
+    const INTENT: Intent = Intent::TicketSummary;
+    const DESCRIPTION: &'static str =
+        "Hand-off tickets opened in a period (default this week): taken, closed, unanswered, and the average wait for a first staff reply.";
+    const ONLY_READS: bool = true;
+    type Args = PeriodArgs;
+
+    const MIN_ROLE: Role = Role::Manager;
+
+    async fn call(ctx: &ToolCtx, args: PeriodArgs) -> Result<ToolOutput, ToolError> {
+        let period = resolve::period_to_date(ctx, args.period.as_deref(), Period::ThisWeek)?;
+        let f = ctx.store.ticket_figures(period.start, period.end).await?;
+        let when = period_phrase(&period);
+        let text = if f.opened == 0 {
+            format!("Nobody asked for a person {when}.")
+        } else {
+            let wait = f.average_first_reply_minutes.map_or_else(String::new, |m| {
+                format!(
+                    " A first staff reply came after {} on average.",
+                    minutes_phrase(m)
+                )
+            });
+            format!(
+                "{} opened {when}: {} taken by the staff, {} closed, {} still unanswered.{wait}",
+                counted(f.opened, "ticket", "tickets"),
+                f.claimed,
+                f.closed,
+                f.unanswered
+            )
+        };
+        ToolOutput::new(
+            &serde_json::json!({ "period": period.label(), "period_token": period.period.token(), "figures": f }),
+            text,
+        )
+    }
+}
+
+/// "12 minutes", "1.5 hours", "2.0 days".
+fn minutes_phrase(minutes: f64) -> String {
+    if minutes < 90.0 {
+        format!("{} minutes", minutes.round())
+    } else if minutes < 48.0 * 60.0 {
+        format!("{:.1} hours", minutes / 60.0)
+    } else {
+        format!("{:.1} days", minutes / 1440.0)
     }
 }

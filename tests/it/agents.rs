@@ -30,7 +30,7 @@ use crate::harness::{demo_now, ist, TestDb};
 
 /// Settings as the service loads them with `FRONTDESK_NOW` pinned and no LLM key: the
 /// rules planner.
-fn settings() -> Settings {
+pub(crate) fn settings() -> Settings {
     let env: HashMap<String, String> = [
         ("FRONTDESK_NOW", "2026-11-25T10:00:00Z"),
         ("FRONTDESK_CLOCK", "frozen"),

@@ -109,6 +109,35 @@ async fn a_hand_off_is_listed_for_the_staff_and_closed_once() {
         client_view.answer
     );
 
+    // The dashboard counts it (a minute on: a period cut at now leaves out what was
+    // written at that very instant).
+    let s = crate::agents::settings();
+    let a_minute_on = frontdesk::agents::Agents::new(
+        db.store.clone(),
+        std::sync::Arc::new(frontdesk::domain::FixedClock(
+            crate::harness::demo_now() + chrono::Duration::minutes(1),
+        )),
+        s.studio.clone(),
+        &s.llm,
+        24,
+    );
+    let figures = a_minute_on
+        .handle(AgentRequest {
+            agent: AgentKind::Dashboard,
+            caller: Caller::manager(),
+            text: "how many tickets did we get this week?".into(),
+            conversation: None,
+            event_id: None,
+        })
+        .await;
+    assert_eq!(figures.intent, frontdesk::domain::Intent::TicketSummary);
+    assert!(
+        figures.answer.starts_with("1 ticket opened this week")
+            && figures.answer.contains("1 still unanswered"),
+        "{}",
+        figures.answer
+    );
+
     // Over REST.
     let api = TestApi::spawn(db).await;
     let staff = api.token("staff", "asha");

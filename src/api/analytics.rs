@@ -86,6 +86,26 @@ pub(super) fn query_id(field: &str, raw: Option<&str>) -> Result<Option<ObjectId
     }
 }
 
+/// An optional course named by id in the query string (`course_id`).
+///
+/// # Errors
+/// 400 for something that is not an id, 404 for no such course.
+pub(super) async fn query_course(
+    state: &ApiState,
+    raw: Option<&str>,
+) -> Result<Option<crate::domain::Course>, ApiError> {
+    let Some(id) = query_id("course_id", raw)? else {
+        return Ok(None);
+    };
+    state
+        .store
+        .reader()
+        .course_by_id(id)
+        .await?
+        .map(Some)
+        .ok_or_else(|| ApiError::NotFound(format!("no course has the id {id}")))
+}
+
 /// An optional whole number in the query string, within `range`.
 ///
 /// # Errors
@@ -761,17 +781,7 @@ async fn attendance(
     // The role is checked before the query: a caller who may not ask learns nothing.
     let q = query?.0;
     let period = figures_period(&state, q.period.as_deref(), Period::ThisMonth)?;
-    let course = match query_id("course_id", q.course_id.as_deref())? {
-        Some(id) => Some(
-            state
-                .store
-                .reader()
-                .course_by_id(id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound(format!("no course has the id {id}")))?,
-        ),
-        None => None,
-    };
+    let course = query_course(&state, q.course_id.as_deref()).await?;
     let report = state
         .store
         .reader()

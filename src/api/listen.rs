@@ -128,7 +128,8 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-/// Which deadline ended a connection, if one did.
+/// Which deadline ended a connection, if one did (a body's deadline ends its request,
+/// not the connection: [`DeadlineBody`] counts those itself).
 fn slow_client_kind(e: &hyper::Error) -> Option<&'static str> {
     if e.is_timeout() {
         return Some("header_timeout");
@@ -140,9 +141,6 @@ fn slow_client_kind(e: &hyper::Error) -> Option<&'static str> {
             .is_some_and(|io| io.kind() == io::ErrorKind::TimedOut)
         {
             return Some("write_timeout");
-        }
-        if cause.downcast_ref::<BodyTimedOut>().is_some() {
-            return Some("body_timeout");
         }
         source = cause.source();
     }

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::analytics::{figures_period, query_id, query_number, PeriodQuery, PeriodView};
+use super::analytics::{figures_period, query_course, query_number, PeriodQuery, PeriodView};
 use super::{ApiError, ApiState, AuthUser, Problem, QueryParams};
 use crate::domain::{Period, ResolvedPeriod};
 use crate::store::{FillLine, InstructorFillLine, RevenueBreakdown};
@@ -213,18 +213,13 @@ async fn fill_rate(
     user.require(Role::Manager)?;
     let q = query?.0;
     let period = figures_period(&state, q.period.as_deref(), Period::ThisMonth)?;
-    let reader = state.store.reader();
-    let course = match query_id("course_id", q.course_id.as_deref())? {
-        Some(id) => Some(
-            reader
-                .course_by_id(id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound(format!("no course has the id {id}")))?,
-        ),
-        None => None,
-    };
+    let course = query_course(&state, q.course_id.as_deref()).await?;
     let ids = course.as_ref().map(|c| vec![c.id]);
-    let r = reader.class_fill_rate_for(&period, ids.as_deref()).await?;
+    let r = state
+        .store
+        .reader()
+        .class_fill_rate_for(&period, ids.as_deref())
+        .await?;
     let min = state.studio.min_to_rank;
     Ok(Json(FillFigures {
         span: SpanView::from(&period),

@@ -125,7 +125,7 @@ pub(crate) async fn from_staff(
             reply: in_thread(format!("Closed by {who}; {} was told.", ticket.requester)),
         });
     }
-    if store.claim_ticket_at(ticket.id, &who, now).await? {
+    if store.claim_ticket(ticket.id, &who, now).await? {
         let metrics = Metrics::global();
         metrics.ticket("claimed");
         #[allow(clippy::cast_precision_loss)]
@@ -159,13 +159,18 @@ pub(crate) async fn from_staff(
 /// # Errors
 /// The database failed.
 pub(crate) async fn from_client(
+    settings: &GatewaySettings,
     store: &Store,
     clock: &SharedClock,
     inbound: &Inbound,
     caller: &Caller,
     event: &str,
 ) -> Result<Handled, StoreError> {
-    if !inbound.is_direct || inbound.text.trim_start().starts_with('/') {
+    // No staff channel, no thread to follow: no query on the way of every message.
+    if settings.handoff.is_none()
+        || !inbound.is_direct
+        || inbound.text.trim_start().starts_with('/')
+    {
         return Ok(Handled::NotHandoff);
     }
     let Some(ticket): Option<Ticket> = store

@@ -284,7 +284,16 @@ impl Gateway {
             }
         }
         // The person of a live ticket: their words go to the staff thread.
-        match handoff::from_client(store, &inner.clock, inbound, &caller, &event_key).await {
+        match handoff::from_client(
+            &inner.settings,
+            store,
+            &inner.clock,
+            inbound,
+            &caller,
+            &event_key,
+        )
+        .await
+        {
             Ok(Handled::NotHandoff) => {}
             Ok(handled) => return self.after_handoff(reply_via.as_ref(), handled).await,
             Err(e) => {

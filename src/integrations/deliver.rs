@@ -56,9 +56,7 @@ pub async fn deliver(
             channel,
             text,
         } => {
-            let adapter = providers.chat.get(*platform).ok_or_else(|| {
-                DeliveryError::retry(format!("the {platform} adapter is not running"))
-            })?;
+            let adapter = chat_adapter(providers, *platform)?;
             adapter
                 .dyn_send(&Outbound::new(channel.clone(), text.clone()))
                 .await
@@ -408,9 +406,7 @@ async fn post_ticket(
     if ticket.staff_thread.is_some() || ticket.status == crate::store::TicketStatus::Closed {
         return Ok(());
     }
-    let adapter = providers.chat.get(target.platform).ok_or_else(|| {
-        DeliveryError::retry(format!("the {} adapter is not running", target.platform))
-    })?;
+    let adapter = chat_adapter(providers, target.platform)?;
     let root = adapter
         .dyn_post(&Outbound::new(target.channel.clone(), staff_post(&ticket)))
         .await
@@ -442,6 +438,17 @@ fn staff_post(ticket: &crate::store::Ticket) -> String {
         said.replace('\n', "\n> "),
         ticket.id.to_hex(),
     )
+}
+
+/// The running adapter of `platform`; not running (yet) is worth a retry.
+fn chat_adapter(
+    providers: &Providers,
+    platform: Platform,
+) -> Result<std::sync::Arc<dyn frontdesk_chat::DynChatAdapter>, DeliveryError> {
+    providers
+        .chat
+        .get(platform)
+        .ok_or_else(|| DeliveryError::retry(format!("the {platform} adapter is not running")))
 }
 
 /// A chat platform's refusal or outage as a delivery outcome.
@@ -487,10 +494,7 @@ async fn relay(
     let platform: Platform = platform
         .parse()
         .map_err(|_| DeliveryError::permanent(format!("{platform:?} is not a chat platform")))?;
-    let adapter = providers
-        .chat
-        .get(platform)
-        .ok_or_else(|| DeliveryError::retry(format!("the {platform} adapter is not running")))?;
+    let adapter = chat_adapter(providers, platform)?;
     let mut out = Outbound::new(channel, text);
     out.thread = thread.filter(|t| !t.is_empty());
     adapter.dyn_send(&out).await.map_err(chat_failure)
@@ -523,8 +527,6 @@ async fn remind_of_ticket(
         ),
     );
     out.mention = Some(target.mention.clone()).filter(|m| !m.is_empty());
-    let adapter = providers.chat.get(target.platform).ok_or_else(|| {
-        DeliveryError::retry(format!("the {} adapter is not running", target.platform))
-    })?;
+    let adapter = chat_adapter(providers, target.platform)?;
     adapter.dyn_send(&out).await.map_err(chat_failure)
 }

@@ -433,15 +433,27 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn open_tickets(&self, limit: i64) -> Result<Vec<Ticket>, StoreError> {
+        self.find_tickets(doc! { "status": not_closed() }, 0, limit)
+            .await
+    }
+
+    /// Tickets matching `filter`, newest first, opened; one that cannot be opened is left
+    /// out, said in the log.
+    async fn find_tickets(
+        &self,
+        filter: Document,
+        skip: u64,
+        limit: i64,
+    ) -> Result<Vec<Ticket>, StoreError> {
         let stored: Vec<Document> = self
             .ticket_docs()
-            .find(doc! { "status": { "$in": ["open", "claimed"] } })
-            .sort(doc! { "created_at": -1 })
+            .find(filter)
+            .sort(doc! { "created_at": -1, "_id": -1 })
+            .skip(skip)
             .limit(limit)
             .await?
             .try_collect()
             .await?;
-        // One ticket that cannot be opened is left out of the list, said in the log.
         Ok(stored
             .into_iter()
             .filter_map(|d| {
@@ -451,6 +463,23 @@ impl Store {
             })
             .collect())
     }
+
+    /// [`Store::find_tickets`], with how many match in all.
+    async fn ticket_page(
+        &self,
+        filter: Document,
+        skip: u64,
+        limit: i64,
+    ) -> Result<(Vec<Ticket>, u64), StoreError> {
+        futures::try_join!(self.find_tickets(filter.clone(), skip, limit), async {
+            Ok(self.ticket_docs().count_documents(filter).await?)
+        })
+    }
+}
+
+/// The `status` of a ticket not closed yet: open or claimed.
+fn not_closed() -> Document {
+    doc! { "$in": [TicketStatus::Open.as_str(), TicketStatus::Claimed.as_str()] }
 }
 
 impl Store {
@@ -460,11 +489,8 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn tickets_not_closed(&self, limit: i64) -> Result<(Vec<Ticket>, u64), StoreError> {
-        let filter = doc! { "status": { "$in": ["open", "claimed"] } };
-        let (shown, total) = futures::try_join!(self.open_tickets(limit), async {
-            Ok(self.ticket_docs().count_documents(filter).await?)
-        },)?;
-        Ok((shown, total))
+        self.ticket_page(doc! { "status": not_closed() }, 0, limit)
+            .await
     }
 
     /// Tickets, newest first, optionally only those in `status`; with the total.
@@ -481,25 +507,7 @@ impl Store {
             Some(s) => doc! { "status": s.as_str() },
             None => doc! {},
         };
-        let total = self.ticket_docs().count_documents(filter.clone()).await?;
-        let stored: Vec<Document> = self
-            .ticket_docs()
-            .find(filter)
-            .sort(doc! { "created_at": -1, "_id": -1 })
-            .skip(skip)
-            .limit(limit)
-            .await?
-            .try_collect()
-            .await?;
-        let tickets = stored
-            .into_iter()
-            .filter_map(|d| {
-                open_ticket_doc(self.keys(), d)
-                    .inspect_err(|e| tracing::error!(error = %e, "a ticket was left out"))
-                    .ok()
-            })
-            .collect();
-        Ok((tickets, total))
+        self.ticket_page(filter, skip, limit).await
     }
 
     /// # Errors
@@ -594,7 +602,7 @@ impl Store {
                 "origin.platform": platform,
                 "origin.channel": channel,
                 "origin.user": user,
-                "status": { "$in": ["open", "claimed"] },
+                "status": not_closed(),
                 "staff_thread": { "$ne": null },
             })
             .sort(doc! { "created_at": -1 })
@@ -603,19 +611,12 @@ impl Store {
             .transpose()
     }
 
-    /// Marks an open ticket taken by `by`; whether this call took it (the first reply).
+    /// Marks an open ticket taken by `by` at `now`; whether this call took it (the first
+    /// reply).
     ///
     /// # Errors
     /// The server failed.
-    pub async fn claim_ticket(&self, id: ObjectId, by: &str) -> Result<bool, StoreError> {
-        self.claim_ticket_at(id, by, Utc::now()).await
-    }
-
-    /// [`Store::claim_ticket`] at `now` (the service clock).
-    ///
-    /// # Errors
-    /// The server failed.
-    pub async fn claim_ticket_at(
+    pub async fn claim_ticket(
         &self,
         id: ObjectId,
         by: &str,
@@ -689,22 +690,13 @@ impl Store {
         &self,
         cutoff: DateTime<Utc>,
     ) -> Result<Vec<Ticket>, StoreError> {
-        let stored: Vec<Document> = self
-            .ticket_docs()
-            .find(doc! {
-                "status": "open",
-                "created_at": { "$lte": bson::DateTime::from_chrono(cutoff) },
-                "staff_thread": { "$ne": null },
-                "reminded_at": null,
-            })
-            .limit(100)
-            .await?
-            .try_collect()
-            .await?;
-        Ok(stored
-            .into_iter()
-            .filter_map(|d| open_ticket_doc(self.keys(), d).ok())
-            .collect())
+        let due = doc! {
+            "status": "open",
+            "created_at": { "$lte": bson::DateTime::from_chrono(cutoff) },
+            "staff_thread": { "$ne": null },
+            "reminded_at": null,
+        };
+        self.find_tickets(due, 0, 100).await
     }
 
     /// Marks a ticket reminded of and queues the reminder, once (`reminder` carries the

@@ -6,8 +6,11 @@
 use std::sync::Arc;
 
 use frontdesk::agents::{AgentRequest, Agents, ConversationKey};
+use frontdesk::config::Settings;
 use frontdesk::domain::Email;
-use frontdesk::gateway::platforms;
+use frontdesk::domain::SharedClock;
+use frontdesk::gateway::platforms::{self, ChatAdapters};
+use frontdesk::gateway::Gateway;
 use frontdesk::integrations::worker::OutboxWorker;
 use frontdesk::integrations::{ChatRoutes, Providers};
 use frontdesk::tools::{AgentKind, Caller};
@@ -17,32 +20,82 @@ use crate::gateway::gateway_with;
 use crate::harness::{demo_now, TestDb};
 use crate::outbox::{with_env, TestClock, FAST};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ticket_is_posted_to_the_staff_channel_once_even_when_slack_fails_first() {
-    let (db, _) = TestDb::with_demo_data(30).await;
-    let fake = FakeSlack::start().await;
-    let settings = with_env(
-        &[
+/// The staff side these tests share: the fake Slack, settings with its tokens and the
+/// hand-off channel `C_DESK` (and `more` variables, and the `config` file), the gateway
+/// with the test people and that channel, and the chat adapters started into `routes`.
+struct Desk {
+    fake: FakeSlack,
+    settings: Settings,
+    gw: Gateway,
+    routes: ChatRoutes,
+    adapters: ChatAdapters,
+}
+
+impl Desk {
+    async fn open(db: &TestDb, more: &[(&'static str, String)], config: &str) -> Self {
+        let fake = FakeSlack::start().await;
+        let mut vars = vec![
             ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
             ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
             ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
             ("SLACK_API_URL", fake.api_url()),
             ("FRONTDESK_HANDOFF_CHANNEL", "C_DESK".to_owned()),
-        ],
-        FAST,
-    );
-    let gw = gateway_with(&db, crate::gateway::gateway_settings(), &settings);
-    let routes = ChatRoutes::default();
-    let _adapters = platforms::start(&settings, &gw, &routes).await;
-    let providers = Arc::new(Providers::from_settings(&settings, routes).unwrap());
-    let clock = TestClock::at(demo_now());
-    let worker = OutboxWorker::new(
+        ];
+        vars.extend_from_slice(more);
+        let settings = with_env(&vars, config);
+        let gw = gateway_with(
+            db,
+            frontdesk::config::GatewaySettings {
+                handoff: settings.integrations.handoff.clone(),
+                ..crate::gateway::gateway_settings()
+            },
+            &settings,
+        );
+        let routes = ChatRoutes::default();
+        let adapters = platforms::start(&settings, &gw, &routes).await;
+        Self {
+            fake,
+            settings,
+            gw,
+            routes,
+            adapters,
+        }
+    }
+}
+
+/// The providers over `routes` (the adapters running).
+fn providers(settings: &Settings, routes: &ChatRoutes) -> Arc<Providers> {
+    Arc::new(Providers::from_settings(settings, routes.clone()).unwrap())
+}
+
+/// An outbox worker delivering through `routes` on `clock`.
+fn worker(
+    db: &TestDb,
+    settings: &Settings,
+    routes: &ChatRoutes,
+    clock: SharedClock,
+) -> OutboxWorker {
+    OutboxWorker::new(
         db.store.clone(),
-        clock.clone(),
-        providers,
+        clock,
+        providers(settings, routes),
         settings.integrations.clone(),
         "w",
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_is_posted_to_the_staff_channel_once_even_when_slack_fails_first() {
+    let (db, _) = TestDb::with_demo_data(30).await;
+    let Desk {
+        fake,
+        settings,
+        routes,
+        adapters: _adapters,
+        ..
+    } = Desk::open(&db, &[], FAST).await;
+    let clock = TestClock::at(demo_now());
+    let worker = worker(&db, &settings, &routes, clock.clone());
 
     let priya = db
         .store
@@ -113,37 +166,19 @@ async fn staff_and_client_talk_through_the_ticket_thread_until_done() {
     use frontdesk_chat::{Inbound, Platform};
 
     let (db, _) = TestDb::with_demo_data(30).await;
-    let fake = FakeSlack::start().await;
-    let settings = with_env(
-        &[
-            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
-            ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
-            ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
-            ("SLACK_API_URL", fake.api_url()),
-            ("FRONTDESK_HANDOFF_CHANNEL", "C_DESK".to_owned()),
-        ],
-        FAST,
-    );
-    let gw_settings = frontdesk::config::GatewaySettings {
-        handoff: settings.integrations.handoff.clone(),
-        ..crate::gateway::gateway_settings()
-    };
-    let gw = gateway_with(&db, gw_settings, &settings);
-    let routes = ChatRoutes::default();
-    let _adapters = platforms::start(&settings, &gw, &routes).await;
+    let Desk {
+        fake,
+        settings,
+        gw,
+        routes,
+        adapters: _adapters,
+    } = Desk::open(&db, &[], FAST).await;
     let telegram = Arc::new(crate::gateway::Recorder {
         platform: Some(Platform::Telegram),
         ..Default::default()
     });
     routes.register(Platform::Telegram, telegram.clone());
-    let providers = Arc::new(Providers::from_settings(&settings, routes).unwrap());
-    let worker = OutboxWorker::new(
-        db.store.clone(),
-        settings.clock(),
-        providers,
-        settings.integrations.clone(),
-        "w",
-    );
+    let worker = worker(&db, &settings, &routes, settings.clock());
     let deliver = || async { while worker.run_once().await.unwrap().is_some() {} };
     let slack_replies = Arc::new(crate::gateway::Recorder {
         platform: Some(Platform::Slack),
@@ -285,35 +320,22 @@ async fn an_unclaimed_ticket_is_posted_again_once_with_the_group_mentioned() {
     use frontdesk::integrations::scheduler::Scheduler;
 
     let (db, _) = TestDb::with_demo_data(20).await;
-    let fake = FakeSlack::start().await;
     let config = format!(
         "{FAST}[handoff]\nplatform = \"slack\"\nchannel = \"C_DESK\"\nremind_after_minutes = 30\nmention = \"<!subteam^S_STAFF>\"\n"
     );
-    let settings = with_env(
-        &[
-            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
-            ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
-            ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
-            ("SLACK_API_URL", fake.api_url()),
-        ],
-        &config,
-    );
-    let gw = gateway_with(&db, crate::gateway::gateway_settings(), &settings);
-    let routes = ChatRoutes::default();
-    let _adapters = platforms::start(&settings, &gw, &routes).await;
-    let providers = Arc::new(Providers::from_settings(&settings, routes).unwrap());
+    let Desk {
+        fake,
+        settings,
+        routes,
+        adapters: _adapters,
+        ..
+    } = Desk::open(&db, &[], &config).await;
     let clock = TestClock::at(demo_now());
-    let worker = OutboxWorker::new(
-        db.store.clone(),
-        clock.clone(),
-        providers.clone(),
-        settings.integrations.clone(),
-        "w",
-    );
+    let worker = worker(&db, &settings, &routes, clock.clone());
     let scheduler = Scheduler::new(
         db.store.clone(),
         clock.clone(),
-        providers,
+        providers(&settings, &routes),
         settings.integrations.clone(),
         "s",
     );
@@ -323,7 +345,11 @@ async fn an_unclaimed_ticket_is_posted_again_once_with_the_group_mentioned() {
     db.store.open_ticket(&taken).await.unwrap();
     while worker.run_once().await.unwrap().is_some() {}
     assert_eq!(fake.delivered("chat.postMessage").len(), 2);
-    assert!(db.store.claim_ticket(taken.id, "Asha").await.unwrap());
+    assert!(db
+        .store
+        .claim_ticket(taken.id, "Asha", demo_now())
+        .await
+        .unwrap());
 
     // Not yet at 29 minutes; at 31, the waiting one, once.
     clock.advance(chrono::Duration::minutes(29));
@@ -362,38 +388,23 @@ async fn end_to_end_with_the_telegram_emulator_and_the_fake_slack() {
     let emulator = TelegramEmulator::start(TOKEN)
         .await
         .unwrap_or_else(|e| panic!("{e} (needs node and npm)"));
-    let fake = FakeSlack::start().await;
-    let settings = with_env(
+    let Desk {
+        fake,
+        settings,
+        routes,
+        mut adapters,
+        ..
+    } = Desk::open(
+        &db,
         &[
             ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
             ("TELEGRAM_API_URL", emulator.api_url().to_owned()),
-            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
-            ("SLACK_APP_TOKEN", APP_TOKEN.to_owned()),
-            ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
-            ("SLACK_API_URL", fake.api_url()),
-            ("FRONTDESK_HANDOFF_CHANNEL", "C_DESK".to_owned()),
         ],
         FAST,
-    );
-    let gw = gateway_with(
-        &db,
-        frontdesk::config::GatewaySettings {
-            handoff: settings.integrations.handoff.clone(),
-            ..crate::gateway::gateway_settings()
-        },
-        &settings,
-    );
-    let routes = ChatRoutes::default();
-    let mut adapters = platforms::start(&settings, &gw, &routes).await;
+    )
+    .await;
     fake.wait_for_socket_connections(1, wait).await;
-    let providers = Arc::new(Providers::from_settings(&settings, routes).unwrap());
-    let worker = OutboxWorker::new(
-        db.store.clone(),
-        settings.clock(),
-        providers,
-        settings.integrations.clone(),
-        "w",
-    );
+    let worker = worker(&db, &settings, &routes, settings.clock());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(worker.run_until(stopped));
 

@@ -149,8 +149,20 @@ fn slow_client_kind(e: &hyper::Error) -> Option<&'static str> {
 
 /// A connection over a cap gets a short 503 (if the socket takes it now) and is closed.
 fn refuse(stream: &TcpStream) {
-    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Type: application/problem+json\r\nContent-Length: 72\r\n\r\n{\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"too many connections\"}";
-    let _ = stream.try_write(BUSY);
+    let _ = stream.try_write(busy_response());
+}
+
+/// The whole HTTP answer to a connection over a cap: a 503 problem, `Connection: close`.
+fn busy_response() -> &'static [u8] {
+    static BUSY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BUSY.get_or_init(|| {
+        let body = r#"{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"too many connections"}"#;
+        format!(
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Type: application/problem+json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    })
 }
 
 /// Which cap refused a connection.
@@ -427,6 +439,19 @@ mod tests {
         assert_eq!(gate.admit(b).unwrap_err(), Cap::Total);
         drop(first);
         assert!(gate.admit(a).is_ok(), "a place given back is taken again");
+    }
+
+    #[test]
+    fn the_busy_answer_says_its_own_length() {
+        let text = std::str::from_utf8(busy_response()).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503"));
+        assert!(
+            head.contains(&format!("Content-Length: {}", body.len())),
+            "{head}"
+        );
+        let problem: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(problem["status"], 503);
     }
 
     #[test]

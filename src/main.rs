@@ -160,6 +160,23 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The realistic traffic over HTTP of a `serve` process, beside the gateway path.
+    Api {
+        #[command(flatten)]
+        load: LoadArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every read the service sends (eval cases, chat, every REST operation, the outbox
+    /// and scheduler) over fresh demo data, with the index the server's explain names;
+    /// exits 1 when one scans a collection.
+    Queries {
+        /// Clients in the demo data.
+        #[arg(long, default_value_t = 500)]
+        clients: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Peak RSS under the pipeline load, and `serve` start-up time to /readyz.
     Memory {
         #[command(flatten)]
@@ -183,6 +200,10 @@ struct LoadArgs {
     /// Compute every answer afresh: no answers kept for a few seconds.
     #[arg(long)]
     fresh: bool,
+    /// Ask the same questions again and again (one thread each) instead of a realistic
+    /// day of distinct questions, people and follow-ups.
+    #[arg(long)]
+    repeat: bool,
 }
 
 impl LoadArgs {
@@ -192,6 +213,7 @@ impl LoadArgs {
             concurrency: self.concurrency,
             messages: self.messages,
             fresh: self.fresh,
+            repeat: self.repeat,
         }
     }
 }
@@ -579,6 +601,7 @@ async fn run_bench(settings: &Settings, which: BenchCommand) -> Result<()> {
     let db = app::open_database(settings).await?;
     let server = Server::of(settings, &db);
     eprintln!("database: {}", server.describe());
+    let mut failed = false;
     let (title, rows, report, as_json) = match which {
         BenchCommand::Pipeline { load, json } => {
             if bench::pipeline::ensure_demo_data(settings, &db.store).await? {
@@ -612,6 +635,34 @@ async fn run_bench(settings: &Settings, which: BenchCommand) -> Result<()> {
                 json,
             )
         }
+        BenchCommand::Api { load, json } => {
+            if bench::pipeline::ensure_demo_data(settings, &db.store).await? {
+                eprintln!("the database was empty: loaded the demo data (500 clients)");
+            }
+            let exe = std::env::current_exe()?;
+            let target = bench::memory::ServeTarget {
+                exe: &exe,
+                url: &db.url,
+                database: &settings.database.name,
+                encryption_key: db.key_text.expose(),
+            };
+            let r = bench::api::run(settings, &db.store, server, load.options(), &target).await?;
+            ("bench api", r.rows.clone(), serde_json::to_value(&r)?, json)
+        }
+        BenchCommand::Queries { clients, json } => {
+            let opts = bench::queries::QueriesOptions {
+                clients,
+                database: format!("{}_bench_queries", settings.database.name),
+            };
+            let r = bench::queries::run(settings, &db.url, db.store.keys(), server, &opts).await?;
+            failed = !r.passed();
+            (
+                "bench queries",
+                r.rows.clone(),
+                serde_json::to_value(&r)?,
+                json,
+            )
+        }
         BenchCommand::Llm { json } => {
             if bench::pipeline::ensure_demo_data(settings, &db.store).await? {
                 eprintln!("the database was empty: loaded the demo data (500 clients)");
@@ -639,6 +690,9 @@ async fn run_bench(settings: &Settings, which: BenchCommand) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(title, &rows);
+    }
+    if failed {
+        anyhow::bail!("{title}: a read scans a collection, or an endpoint was not called");
     }
     Ok(())
 }

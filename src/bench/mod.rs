@@ -6,11 +6,16 @@
 //! * [`llm`] — the eval set through the `hybrid` and `llm` planners against a fake
 //!   OpenAI-compatible server: calls and tokens per question.
 //! * [`analytics`] — each dashboard query at growing data sizes, checked against a scan.
+//! * [`api`] — the same traffic over HTTP of a `serve` process: its CPU per question.
+//! * [`queries`] — every read the service sends, explained: fails on a collection scan.
 
 pub mod analytics;
+pub mod api;
 pub mod llm;
 pub mod memory;
 pub mod pipeline;
+pub mod queries;
+pub mod workload;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -111,10 +116,10 @@ fn process_kind(pid: u32) -> Option<String> {
     let comm = comm.trim();
     Some(if comm.contains("mongod") {
         "mongod".into()
+    } else if comm.contains("python") || comm.ends_with("-py") {
+        "secantus-py".into()
     } else if comm.contains("secantusd") {
         "secantus-rs".into()
-    } else if comm.contains("python") {
-        "secantus-py".into()
     } else {
         comm.to_owned()
     })

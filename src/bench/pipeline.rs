@@ -1,6 +1,8 @@
-//! `frontdesk bench pipeline`: N simulated Slack users send the eval questions through the
-//! real gateway → rules planner → database tools → reply path, C at a time, into an
-//! in-process adapter that records when each reply is sent.
+//! `frontdesk bench pipeline`: simulated Slack users send a day's traffic (see
+//! [`super::workload`]: distinct questions about distinct people, follow-ups in
+//! threads, a few bookings; or with `--repeat` the same questions again and again)
+//! through the real gateway → rules planner → database tools → reply path, C threads at
+//! a time, into an in-process adapter that records when each reply is sent.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -11,6 +13,7 @@ use chrono::Utc;
 use frontdesk_chat::{AdapterError, ChatAdapter, DynChatAdapter, Inbound, Outbound, Platform};
 use serde::Serialize;
 
+use super::workload::{self, Workload};
 use super::{eval_cases, percentile, process_cpu_ms, self_cpu_ms, with_demo_clock, Row, Server};
 use crate::agents::Agents;
 use crate::config::{PlannerKind, Settings};
@@ -19,8 +22,8 @@ use crate::gateway::{Gateway, GatewaySettings, Outcome, RoleQuotas, Route};
 use crate::store::Store;
 use crate::tools::{AgentKind, Role};
 
-/// Targets on the 2-core machine with a local database.
-pub const TARGET_CPU_MS: f64 = 0.2;
+/// Targets on the 2-core machine with a local database, for a realistic day.
+pub const TARGET_CPU_MS: f64 = 0.3;
 pub const TARGET_P99_MS: f64 = 25.0;
 
 const SUPPORT_CHANNEL: &str = "C_BENCH_SUPPORT";
@@ -37,6 +40,8 @@ pub struct PipelineOptions {
     /// Compute every answer afresh instead of giving kept answers again (the cost of
     /// the tools themselves, for comparison).
     pub fresh: bool,
+    /// The same questions again and again instead of a realistic day.
+    pub repeat: bool,
 }
 
 impl Default for PipelineOptions {
@@ -46,6 +51,7 @@ impl Default for PipelineOptions {
             concurrency: 32,
             messages: 2000,
             fresh: false,
+            repeat: false,
         }
     }
 }
@@ -59,6 +65,13 @@ pub struct PipelineReport {
     pub messages: usize,
     /// Whether every answer was computed afresh (no kept answers).
     pub fresh: bool,
+    /// Whether the same questions were asked again and again (else a realistic day).
+    pub repeat: bool,
+    /// Threads, and those with follow-ups (more than one message).
+    pub threads: usize,
+    pub follow_up_threads: usize,
+    /// Of the answers a tool gave, the share given again from a kept answer.
+    pub kept_answer_share: f64,
     pub answered: usize,
     pub errors: usize,
     /// Up to five examples of what went wrong.
@@ -186,6 +199,26 @@ pub async fn ensure_demo_data(settings: &Settings, store: &Store) -> Result<bool
 /// `fresh`: no kept answers.
 #[must_use]
 pub fn bench_gateway(settings: &Settings, store: &Store, fresh: bool) -> Gateway {
+    bench_gateway_over(settings, bench_agents(settings, store, fresh))
+}
+
+/// The gateway of [`bench_gateway`] over these agents.
+#[must_use]
+pub fn bench_gateway_over(settings: &Settings, agents: Agents) -> Gateway {
+    let settings = with_demo_clock(settings);
+    Gateway::new(
+        agents,
+        bench_gateway_settings(),
+        None,
+        settings.studio.name.clone(),
+        settings.clock(),
+    )
+}
+
+/// The agents over the rules planner at the demo clock (with the sentence model when it
+/// is available); `fresh`: no kept answers.
+#[must_use]
+pub fn bench_agents(settings: &Settings, store: &Store, fresh: bool) -> Agents {
     let settings = with_demo_clock(settings);
     let mut llm = settings.llm.clone();
     llm.planner = PlannerKind::Rules;
@@ -197,18 +230,11 @@ pub fn bench_gateway(settings: &Settings, store: &Store, fresh: bool) -> Gateway
         settings.memory_ttl_hours,
     )
     .with_understanding(crate::app::understanding(&settings, true));
-    let agents = if fresh {
+    if fresh {
         agents.without_kept_answers()
     } else {
         agents
-    };
-    Gateway::new(
-        agents,
-        bench_gateway_settings(),
-        None,
-        settings.studio.name.clone(),
-        settings.clock(),
-    )
+    }
 }
 
 /// Whether a reply is an apology rather than an answer (the gateway's "Sorry, …", or a
@@ -217,9 +243,8 @@ fn is_apology(text: &str) -> bool {
     text.starts_with("Sorry") || text.contains("the database is not answering")
 }
 
-/// Message `i` of a run: `question` from one of `users` simulated Slack users, in a
-/// thread of its own.
-fn message(question: &(AgentKind, String), event_id: &str, i: usize, users: usize) -> Inbound {
+/// A message of a run: `question` from simulated Slack user `user`, in thread `thread`.
+fn message(question: &(AgentKind, String), event_id: &str, thread: usize, user: usize) -> Inbound {
     let (agent, text) = question;
     let (channel, group) = match agent {
         AgentKind::Support => (SUPPORT_CHANNEL, STAFF_GROUP),
@@ -228,13 +253,13 @@ fn message(question: &(AgentKind, String), event_id: &str, i: usize, users: usiz
     Inbound::new(
         Platform::Slack,
         channel,
-        format!("UBENCH{:05}", i % users),
+        format!("UBENCH{user:05}"),
         text.clone(),
         event_id,
         Utc::now(),
     )
     .with_workspace("TBENCH")
-    .with_thread(format!("1700000000.{i:06}"))
+    .with_thread(format!("1700000000.{thread:06}"))
     .with_roles([group])
 }
 
@@ -279,10 +304,37 @@ pub async fn ask(
 ) -> Option<String> {
     let probe = Probe::start();
     gateway
-        .handle(message(question, event_id, i, 1), probe.clone())
+        .handle(message(question, event_id, i, 0), probe.clone())
         .await;
     let reply = probe.reply.lock().ok()?.clone();
     reply.map(|(_, text)| text)
+}
+
+/// Sends one message and reads what came back.
+async fn one_message(gateway: &Gateway, inbound: Inbound) -> Sample {
+    let probe = Probe::start();
+    let adapter: Arc<dyn DynChatAdapter> = probe.clone();
+    let outcome = gateway.handle(inbound, adapter).await;
+    let reply = probe.reply.lock().ok().and_then(|r| r.clone());
+    let latency_ms = reply.as_ref().map(|(d, _)| d.as_secs_f64() * 1000.0);
+    let (error, intent) = match (&outcome, &reply) {
+        (Outcome::Answered { intent, .. }, Some((_, text))) if !is_apology(text) => {
+            (None, Some(intent.clone()))
+        }
+        (Outcome::Answered { intent, .. }, Some((_, text))) => {
+            (Some(format!("{intent}: {text}")), Some(intent.clone()))
+        }
+        (Outcome::Answered { intent, .. }, None) => (
+            Some(format!("{intent}: no reply sent")),
+            Some(intent.clone()),
+        ),
+        (other, _) => (Some(format!("outcome {other:?}")), None),
+    };
+    Sample {
+        latency_ms,
+        error,
+        intent,
+    }
 }
 
 struct Sample {
@@ -294,74 +346,92 @@ struct Sample {
 /// Runs the pipeline benchmark (seed the demo data first with [`ensure_demo_data`]).
 ///
 /// # Errors
-/// The eval cases do not parse, or a task panicked.
+/// The eval cases do not parse, the database cannot be read, or a task panicked.
 pub async fn run(
     settings: &Settings,
     store: &Store,
     server: Server,
     opts: PipelineOptions,
 ) -> Result<PipelineReport> {
-    let questions = questions()?;
     let users = opts.users.max(1);
-    let gateway = bench_gateway(settings, store, opts.fresh);
+    let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
+    let agents = bench_agents(settings, store, opts.fresh).with_metrics(metrics.clone());
+    let gateway = bench_gateway_over(settings, agents);
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    // Untimed: each question once, one at a time, as after a few minutes of service (the
-    // connection pool, the catalogue, the first enrolment, the kept answers).
-    for (i, question) in questions.iter().enumerate() {
-        ask(&gateway, question, &format!("warm-{run_id}-{i}"), i).await;
+    let (workload, warm_up) = if opts.repeat {
+        let questions = questions()?;
+        let warm_up = Workload::repeated(&questions, questions.len(), 1);
+        (
+            Workload::repeated(&questions, opts.messages, users),
+            warm_up,
+        )
+    } else {
+        (
+            workload::realistic(store, opts.messages, users, 42).await?,
+            workload::realistic(store, 100, users, 7).await?,
+        )
+    };
+    // Untimed, one at a time, as after a few minutes of service (the connection pool,
+    // the catalogue, the first enrolment, some kept answers).
+    for (t, thread) in warm_up.threads.iter().enumerate() {
+        for (m, text) in thread.messages.iter().enumerate() {
+            let question = (thread.agent, text.clone());
+            let inbound = message(
+                &question,
+                &format!("warm-{run_id}-{t}-{m}"),
+                900_000 + t,
+                thread.user,
+            );
+            gateway.handle(inbound, Probe::start()).await;
+        }
     }
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
 
     let nlu = crate::app::understanding(settings, true).ready();
     let model_before = nlu.as_ref().map(|u| u.usage()).unwrap_or_default();
+    let kept_before = (
+        metrics.reuse_count("answer", true),
+        metrics.reuse_count("answer", false),
+    );
     let cpu_before = self_cpu_ms();
     let db_before = server.pid.and_then(process_cpu_ms);
     let started = Instant::now();
-    for i in 0..opts.messages {
+    for (t, thread) in workload.threads.iter().enumerate() {
         let permit = sem
             .clone()
             .acquire_owned()
             .await
             .context("semaphore closed")?;
-        let question = &questions[i % questions.len()];
-        let inbound = message(question, &format!("bench-{run_id}-{i}"), i, users);
         let gateway = gateway.clone();
+        let thread = thread.clone();
+        let run_id = run_id.clone();
         tasks.spawn(async move {
-            let probe = Probe::start();
-            let adapter: Arc<dyn DynChatAdapter> = probe.clone();
-            let outcome = gateway.handle(inbound, adapter).await;
-            drop(permit);
-            let reply = probe.reply.lock().ok().and_then(|r| r.clone());
-            let latency_ms = reply.as_ref().map(|(d, _)| d.as_secs_f64() * 1000.0);
-            let (error, intent) = match (&outcome, &reply) {
-                (Outcome::Answered { intent, .. }, Some((_, text))) if !is_apology(text) => {
-                    (None, Some(intent.clone()))
-                }
-                (Outcome::Answered { intent, .. }, Some((_, text))) => {
-                    (Some(format!("{intent}: {text}")), Some(intent.clone()))
-                }
-                (Outcome::Answered { intent, .. }, None) => (
-                    Some(format!("{intent}: no reply sent")),
-                    Some(intent.clone()),
-                ),
-                (other, _) => (Some(format!("outcome {other:?}")), None),
-            };
-            Sample {
-                latency_ms,
-                error,
-                intent,
+            let mut samples = Vec::with_capacity(thread.messages.len());
+            for (m, text) in thread.messages.iter().enumerate() {
+                let question = (thread.agent, text.clone());
+                let inbound = message(
+                    &question,
+                    &format!("bench-{run_id}-{t}-{m}"),
+                    t,
+                    thread.user,
+                );
+                samples.push(one_message(&gateway, inbound).await);
             }
+            drop(permit);
+            samples
         });
     }
-    let mut samples = Vec::with_capacity(opts.messages);
+    let mut samples = Vec::with_capacity(workload.messages());
     while let Some(done) = tasks.join_next().await {
-        samples.push(done.context("a benchmark task panicked")?);
+        samples.extend(done.context("a benchmark task panicked")?);
     }
     let seconds = started.elapsed().as_secs_f64();
     let cpu_ms = self_cpu_ms() - cpu_before;
     let model = nlu.as_ref().map(|u| u.usage()).unwrap_or_default();
     let model_messages = model.asked - model_before.asked;
+    let kept = metrics.reuse_count("answer", true) - kept_before.0;
+    let made = metrics.reuse_count("answer", false) - kept_before.1;
     let db_ms = match (db_before, server.pid.and_then(process_cpu_ms)) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
@@ -402,6 +472,10 @@ pub async fn run(
         concurrency: opts.concurrency.max(1),
         messages: samples.len(),
         fresh: opts.fresh,
+        repeat: opts.repeat,
+        threads: workload.threads.len(),
+        follow_up_threads: workload.follow_up_threads(),
+        kept_answer_share: kept as f64 / (kept + made).max(1) as f64,
         answered: samples.len() - errors.len(),
         errors: errors.len(),
         error_samples: errors.iter().take(5).map(|e| (*e).clone()).collect(),
@@ -413,7 +487,7 @@ pub async fn run(
         max_ms: latencies.last().copied().unwrap_or(0.0),
         frontdesk_cpu_ms_per_message: frontdesk_cpu,
         db_cpu_ms_per_message: db_cpu,
-        distinct_questions: questions.len(),
+        distinct_questions: workload.distinct(),
         model_messages,
         model_share: model_messages as f64 / n,
         model_reads: model.read,
@@ -432,10 +506,17 @@ fn rows(r: &PipelineReport) -> Vec<Row> {
         Row::info(
             "load",
             format!(
-                "{} messages, {} users, concurrency {}{}",
+                "{} messages in {} threads ({} with follow-ups), {} users, concurrency {}{}{}",
                 r.messages,
+                r.threads,
+                r.follow_up_threads,
                 r.users,
                 r.concurrency,
+                if r.repeat {
+                    ", the same questions repeated"
+                } else {
+                    ", a realistic day"
+                },
                 if r.fresh {
                     ", every answer computed afresh"
                 } else {
@@ -465,6 +546,10 @@ fn rows(r: &PipelineReport) -> Vec<Row> {
         ),
         Row::target("errors", r.errors.to_string(), "0", Some(r.errors == 0)),
         Row::info("distinct questions", r.distinct_questions.to_string()),
+        Row::info(
+            "answers given again from kept ones",
+            format!("{:.1}%", r.kept_answer_share * 100.0),
+        ),
         Row::info(
             "sentence model",
             format!(

@@ -81,7 +81,7 @@ pub(crate) async fn from_staff(
     if !store
         .claim_event(
             &event,
-            now,
+            clock.wall(),
             chrono::Duration::hours(i64::from(settings.dedupe_hours)),
         )
         .await?

@@ -263,8 +263,12 @@ impl Gateway {
         tracing::Span::current().record("agent", agent.as_str());
         let event_key = format!("{}:{}", inbound.platform, inbound.event_id);
         let now = inner.clock.now();
+        // The mark expires by the database server's clock: counted from the real time.
         let keep = ChronoDuration::hours(i64::from(inner.settings.dedupe_hours));
-        match store.claim_event(&event_key, now, keep).await {
+        match store
+            .claim_event(&event_key, inner.clock.wall(), keep)
+            .await
+        {
             Ok(true) => {}
             Ok(false) => return Outcome::Duplicate,
             Err(e) => {

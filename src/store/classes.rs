@@ -81,17 +81,23 @@ impl Store {
             "starts_at": { "$gte": bson::DateTime::from_chrono(start), "$lt": bson::DateTime::from_chrono(end) },
             "cancelled": false,
         };
-        if let Some(ids) = courses {
-            filter.insert("course_id", super::class_days::one_of(ids));
+        let one = courses.and_then(super::class_days::only_one);
+        if let Some(id) = one {
+            filter.insert("course_id", id);
         }
-        Ok(self
+        let found = self
             .classes()
             .find(filter)
             .sort(doc! { "starts_at": 1 })
-            .limit(limit)
             .await?
-            .try_collect()
-            .await?)
+            .try_filter(|c| {
+                std::future::ready(courses.is_none_or(|ids| ids.contains(&c.course_id)))
+            });
+        Ok(
+            futures::StreamExt::take(found, usize::try_from(limit.max(0)).unwrap_or(0))
+                .try_collect()
+                .await?,
+        )
     }
 
     /// Replaces a class's details (after a reschedule or a note), keeping what the

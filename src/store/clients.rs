@@ -27,6 +27,33 @@ fn not_deleted() -> Document {
     doc! { "deleted_at": null }
 }
 
+/// A search by the words of a name, as every server's index serves it: the database is
+/// asked for the clients with the longest word (one equality on `live_name_tokens`);
+/// the other words are checked here. (`$all` of several words is served by an index on
+/// MongoDB but scans every client on the local test server.)
+struct NameSearch {
+    lead: String,
+    words: Vec<String>,
+}
+
+impl NameSearch {
+    fn of(name: &str) -> Option<Self> {
+        let words = name_tokens(name);
+        let lead = words.iter().max_by_key(|w| w.chars().count())?.clone();
+        Some(Self { lead, words })
+    }
+
+    fn filter(&self) -> Document {
+        let mut filter = not_deleted();
+        filter.insert("name_tokens", self.lead.as_str());
+        filter
+    }
+
+    fn matches(&self, d: &ClientDoc) -> bool {
+        self.words.iter().all(|w| d.name_tokens.contains(w))
+    }
+}
+
 /// The filter of clients with this email, under any known key (deleted ones included).
 pub(crate) fn email_filter(store: &Store, email: &Email) -> Document {
     doc! { EMAIL_BI: { "$in": store.keys().blind_indexes(BlindKind::Email, email.as_str()) } }
@@ -238,20 +265,19 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn clients_by_name(&self, name: &str, limit: i64) -> Result<Vec<Client>, StoreError> {
-        let tokens = name_tokens(name);
-        if tokens.is_empty() {
+        let Some(search) = NameSearch::of(name) else {
             return Ok(Vec::new());
-        }
-        let mut filter = not_deleted();
-        filter.insert("name_tokens", doc! { "$all": tokens });
-        let found = self
+        };
+        let matching = self
             .client_docs()
-            .find(filter)
+            .find(search.filter())
             .sort(doc! { "name": 1 })
-            .limit(limit)
             .await?
-            .try_collect()
-            .await?;
+            .try_filter(|d| std::future::ready(search.matches(d)));
+        let found: Vec<ClientDoc> =
+            futures::StreamExt::take(matching, usize::try_from(limit.max(0)).unwrap_or(0))
+                .try_collect()
+                .await?;
         self.open_clients(found)
     }
 
@@ -260,20 +286,48 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn list_clients(&self, q: &ClientQuery) -> Result<(Vec<Client>, u64), StoreError> {
-        let mut filter = not_deleted();
-        if let Some(status) = q.status {
-            filter.insert("status", status.as_str());
-        }
+        let limit = usize::try_from(q.limit.clamp(1, 500)).unwrap_or(1);
+        let skip = usize::try_from(q.skip).unwrap_or(usize::MAX);
         if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            if search.contains('@') {
+            // A search finds a few clients: the database reads them by the index of
+            // the email or of one word of the name; the status, the other words and the
+            // page are taken here.
+            let (filter, name) = if search.contains('@') {
                 match Email::parse(search) {
-                    Ok(email) => filter.extend(email_filter(self, &email)),
+                    Ok(email) => {
+                        let mut filter = not_deleted();
+                        filter.extend(email_filter(self, &email));
+                        (filter, None)
+                    }
                     // Not a whole address: nothing can match it exactly.
                     Err(_) => return Ok((Vec::new(), 0)),
                 }
             } else {
-                filter.insert("name_tokens", doc! { "$all": name_tokens(search) });
-            }
+                match NameSearch::of(search) {
+                    Some(name) => (name.filter(), Some(name)),
+                    None => return Ok((Vec::new(), 0)),
+                }
+            };
+            let found: Vec<ClientDoc> = self
+                .client_docs()
+                .find(filter)
+                .sort(doc! { "name": 1, "_id": 1 })
+                .await?
+                .try_filter(|d| {
+                    std::future::ready(
+                        q.status.is_none_or(|s| d.status == s)
+                            && name.as_ref().is_none_or(|n| n.matches(d)),
+                    )
+                })
+                .try_collect()
+                .await?;
+            let total = found.len() as u64;
+            let page = found.into_iter().skip(skip).take(limit).collect();
+            return Ok((self.open_clients(page)?, total));
+        }
+        let mut filter = not_deleted();
+        if let Some(status) = q.status {
+            filter.insert("status", status.as_str());
         }
         let total = self.clients().count_documents(filter.clone()).await?;
         let page = self

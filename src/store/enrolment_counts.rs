@@ -31,6 +31,11 @@ pub(crate) struct CourseEnrolment {
 type CourseTotals = BTreeMap<(ObjectId, i32), ((DateTime<Utc>, String), i64, i64)>;
 
 /// The document of `course`'s counts for the clients of one part.
+/// The `_id` of a course and client's count of live orders.
+fn pair_id(course: ObjectId, client: ObjectId) -> String {
+    super::rollups::key_id(&[&course.into(), &client.into()])
+}
+
 fn course_key(course: ObjectId, part: i32) -> Document {
     doc! { "course": course, "part": part }
 }
@@ -60,7 +65,7 @@ pub(crate) fn enrolment_documents<'a>(
     let pairs = pairs
         .into_iter()
         .map(|((course, client), orders)| {
-            doc! { "_id": { "course": course, "client": client }, "orders": orders }
+            doc! { "_id": pair_id(course, client), "orders": orders }
         })
         .collect();
     let courses = courses
@@ -98,7 +103,7 @@ impl Store {
         let pair = self
             .course_clients()
             .find_one_and_update(
-                doc! { "_id": { "course": order.course_id, "client": order.client_id } },
+                doc! { "_id": pair_id(order.course_id, order.client_id) },
                 doc! { "$inc": { "orders": step } },
             )
             .upsert(true)

@@ -12,6 +12,7 @@ struct Spec {
     keys: Document,
     unique: bool,
     partial: Option<Document>,
+    sparse: bool,
     ttl_secs: Option<u64>,
 }
 
@@ -22,6 +23,7 @@ fn spec(collection: &'static str, name: &'static str, keys: Document) -> Spec {
         keys,
         unique: false,
         partial: None,
+        sparse: false,
         ttl_secs: None,
     }
 }
@@ -33,6 +35,14 @@ fn unique(mut s: Spec) -> Spec {
 
 fn when_present(mut s: Spec, field: &str) -> Spec {
     s.partial = Some(doc! { field: { "$exists": true } });
+    s
+}
+
+/// Documents without the field are left out of the index. Unlike a partial index, one
+/// that every server chooses for an equality or `$in` on the field (the local test
+/// server never chooses a partial index on `$exists`).
+fn sparse(mut s: Spec) -> Spec {
+    s.sparse = true;
     s
 }
 
@@ -50,11 +60,37 @@ fn specs() -> Vec<Spec> {
             spec(CLIENTS, "email_bi_unique", doc! { "email_bi": 1 }),
             "email_bi",
         )),
-        spec(CLIENTS, "phone_bi", doc! { "phone_bi": 1 }),
-        spec(CLIENTS, "name_tokens", doc! { "name_tokens": 1 }),
-        spec(CLIENTS, "joined_at", doc! { "joined_at": 1 }),
+        // Every read of clients names `deleted_at: null` beside what it looks for, so
+        // each lookup's index leads with it: one index serves the whole filter.
+        spec(
+            CLIENTS,
+            "live_email_bi",
+            doc! { "deleted_at": 1, "email_bi": 1 },
+        ),
+        spec(
+            CLIENTS,
+            "live_phone_bi",
+            doc! { "deleted_at": 1, "phone_bi": 1 },
+        ),
+        spec(
+            CLIENTS,
+            "live_name_tokens",
+            doc! { "deleted_at": 1, "name_tokens": 1 },
+        ),
+        spec(
+            CLIENTS,
+            "live_joined_at",
+            doc! { "deleted_at": 1, "joined_at": 1 },
+        ),
         spec(CLIENTS, "last_visit_at", doc! { "last_visit_at": 1 }),
-        spec(CLIENTS, "status_name", doc! { "status": 1, "name": 1 }),
+        spec(
+            CLIENTS,
+            "live_status_name",
+            doc! { "deleted_at": 1, "status": 1, "name": 1 },
+        ),
+        spec(CLIENTS, "live_name", doc! { "deleted_at": 1, "name": 1 }),
+        // A write to a client who must not be deleted meanwhile (`_id` and `deleted_at`).
+        spec(CLIENTS, "id_live", doc! { "_id": 1, "deleted_at": 1 }),
         spec(
             CLIENTS,
             "enrollments_course_id",
@@ -64,18 +100,30 @@ fn specs() -> Vec<Spec> {
         spec(CLASSES, "starts_at", doc! { "starts_at": 1 }),
         spec(
             CLASSES,
+            "cancelled_starts_at",
+            doc! { "cancelled": 1, "starts_at": 1 },
+        ),
+        spec(
+            CLASSES,
+            "course_cancelled_starts_at",
+            doc! { "course_id": 1, "cancelled": 1, "starts_at": 1 },
+        ),
+        spec(
+            CLASSES,
+            "reminder_due",
+            doc! { "cancelled": 1, "reminded_at": 1, "starts_at": 1 },
+        ),
+        spec(
+            CLASSES,
             "course_starts_at",
             doc! { "course_id": 1, "starts_at": 1 },
         ),
         unique(spec(ORDERS, "number_unique", doc! { "number": 1 })),
-        unique(when_present(
-            spec(
-                ORDERS,
-                "idempotency_key_unique",
-                doc! { "idempotency_key": 1 },
-            ),
-            "idempotency_key",
-        )),
+        unique(sparse(spec(
+            ORDERS,
+            "idempotency_key_sparse",
+            doc! { "idempotency_key": 1 },
+        ))),
         spec(
             ORDERS,
             "client_created_at",
@@ -86,7 +134,23 @@ fn specs() -> Vec<Spec> {
             "course_status",
             doc! { "course_id": 1, "status": 1 },
         ),
-        spec(ORDERS, "created_at", doc! { "created_at": 1 }),
+        // Newest first, the order of every unfiltered page (and a range of days).
+        spec(
+            ORDERS,
+            "created_at_id",
+            doc! { "created_at": -1, "_id": -1 },
+        ),
+        spec(
+            ORDERS,
+            "course_created_at",
+            doc! { "course_id": 1, "created_at": 1 },
+        ),
+        spec(
+            ORDERS,
+            "status_created_at",
+            doc! { "status": 1, "created_at": -1 },
+        ),
+        spec(ORDERS, "id_status", doc! { "_id": 1, "status": 1 }),
         spec(
             PAYMENTS,
             "status_paid_at",
@@ -95,20 +159,40 @@ fn specs() -> Vec<Spec> {
         spec(PAYMENTS, "status_due_at", doc! { "status": 1, "due_at": 1 }),
         spec(
             PAYMENTS,
-            "client_status",
-            doc! { "client_id": 1, "status": 1 },
+            "client_status_due_at",
+            doc! { "client_id": 1, "status": 1, "due_at": 1 },
         ),
+        spec(
+            PAYMENTS,
+            "status_course",
+            doc! { "status": 1, "course_id": 1 },
+        ),
+        spec(
+            PAYMENTS,
+            "reminder_due",
+            doc! { "status": 1, "reminded_at": 1, "due_at": 1 },
+        ),
+        spec(PAYMENTS, "id_status", doc! { "_id": 1, "status": 1 }),
         spec(PAYMENTS, "order_id", doc! { "order_id": 1 }),
+        spec(
+            PAYMENTS,
+            "created_at_id",
+            doc! { "created_at": -1, "_id": -1 },
+        ),
         spec(REVENUE_DAYS, "day", doc! { "day": 1 }),
         spec(CLASS_DAYS, "day_course", doc! { "day": 1, "course": 1 }),
-        unique(when_present(
-            spec(
-                PAYMENTS,
-                "idempotency_key_unique",
-                doc! { "idempotency_key": 1 },
-            ),
-            "idempotency_key",
-        )),
+        spec(CLASS_DAYS, "course_day", doc! { "course": 1, "day": 1 }),
+        spec(PENDING_DAYS, "n", doc! { "n": 1 }),
+        // The day collections are read by a range of days (`_id`): an index that leads
+        // with `_id`, which the local test server needs for a range (MongoDB has `_id_`).
+        spec(JOIN_DAYS, "day_n", doc! { "_id": 1, "n": 1 }),
+        spec(ABSENCE_DAYS, "day_n", doc! { "_id": 1, "n": 1 }),
+        spec(VISIT_DAYS, "day_n", doc! { "_id": 1, "n": 1 }),
+        unique(sparse(spec(
+            PAYMENTS,
+            "idempotency_key_sparse",
+            doc! { "idempotency_key": 1 },
+        ))),
         spec(
             ATTENDANCE,
             "class_starts_at_course",
@@ -140,7 +224,17 @@ fn specs() -> Vec<Spec> {
             doc! { "origin.platform": 1, "origin.channel": 1, "origin.user": 1, "status": 1 },
         ),
         spec(TICKETS, "staff_thread", doc! { "staff_thread.root": 1 }),
-        spec(TICKETS, "created_at", doc! { "created_at": 1 }),
+        spec(
+            TICKETS,
+            "created_at_id",
+            doc! { "created_at": -1, "_id": -1 },
+        ),
+        spec(TICKETS, "id_status", doc! { "_id": 1, "status": 1 }),
+        sparse(spec(
+            TICKETS,
+            "idempotency_key",
+            doc! { "idempotency_key": 1 },
+        )),
         // A ticket is forgotten at its `forget_at` ([memory] ticket_retention_days).
         ttl(spec(TICKETS, "forget_at_ttl", doc! { "forget_at": 1 }), 0),
         // Conversations as one document each (before turns were documents of their own):
@@ -207,6 +301,12 @@ fn specs() -> Vec<Spec> {
             "status_lease_until",
             doc! { "status": 1, "lease_until": 1 },
         ),
+        // Finishing a job this worker holds (`_id`, `status` and `lease_owner`).
+        spec(
+            OUTBOX,
+            "id_status_owner",
+            doc! { "_id": 1, "status": 1, "lease_owner": 1 },
+        ),
     ]
 }
 
@@ -216,12 +316,25 @@ impl Store {
     /// # Errors
     /// The server refused an index (for example, existing duplicates under a unique key).
     pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
-        // Indexes of the plain email and phone, from before they were sealed: nothing
-        // uses them now, and the unique one would refuse sealed documents.
-        for old in ["email_unique", "phone"] {
+        // Indexes nothing uses any more: of the plain email and phone, from before
+        // they were sealed (the unique one would refuse sealed documents); and those
+        // replaced by indexes every server chooses for the whole filter.
+        for (collection, old) in [
+            (names::CLIENTS, "email_unique"),
+            (names::CLIENTS, "phone"),
+            (names::CLIENTS, "phone_bi"),
+            (names::CLIENTS, "name_tokens"),
+            (names::CLIENTS, "joined_at"),
+            (names::CLIENTS, "status_name"),
+            (names::ORDERS, "idempotency_key_unique"),
+            (names::PAYMENTS, "idempotency_key_unique"),
+            (names::PAYMENTS, "client_status"),
+            (names::ORDERS, "created_at"),
+            (names::TICKETS, "created_at"),
+        ] {
             let _ = self
                 .db
-                .collection::<Document>(names::CLIENTS)
+                .collection::<Document>(collection)
                 .drop_index(old)
                 .await;
         }
@@ -232,6 +345,7 @@ impl Store {
                 .name(s.name.to_owned())
                 .unique(s.unique.then_some(true))
                 .partial_filter_expression(s.partial)
+                .sparse(s.sparse.then_some(true))
                 .expire_after(s.ttl_secs.map(std::time::Duration::from_secs))
                 .build();
             by_collection

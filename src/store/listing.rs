@@ -169,7 +169,7 @@ impl Store {
     /// The server failed.
     pub async fn list_orders(&self, filter: &OrderFilter) -> Result<(Vec<Order>, u64), StoreError> {
         let query = filter.to_document();
-        let total = self.orders().count_documents(query.clone()).await?;
+        let total = super::count_of(&self.orders(), query.clone()).await?;
         let page = self
             .orders()
             .find(query)
@@ -217,7 +217,7 @@ impl Store {
         sort: Document,
     ) -> Result<(Vec<Payment>, u64), StoreError> {
         let query = filter.to_document();
-        let total = self.payments().count_documents(query.clone()).await?;
+        let total = super::count_of(&self.payments(), query.clone()).await?;
         let page = self
             .payments()
             .find(query)

@@ -24,6 +24,7 @@ mod orders;
 mod outbox;
 mod payments;
 mod pending_days;
+mod plans;
 mod revenue_days;
 mod rollups;
 mod rotate;
@@ -63,6 +64,7 @@ pub use listing::{ClientChanges, OrderFilter, PaymentFilter};
 pub use orders::{NewOrder, OrderCancelled, OrderCreated};
 pub use outbox::{Job, OutboxItem, OutboxStats, OutboxStatus};
 pub use payments::PaymentQuery;
+pub use plans::{Plan, QueryLog, QueryPlan};
 pub use rotate::RotationReport;
 pub use scan::ScanArgs;
 pub(crate) use tickets::relay_context;
@@ -72,6 +74,19 @@ pub use tickets::{EnquiryRecorded, NewEnquiry, StaffThread, Ticket, TicketOrigin
 pub(crate) use bulk::quietly;
 pub(crate) use classes::AttendanceCounts;
 pub(crate) use visit_days::Visit;
+
+/// How many documents of `collection` match `filter`: with no filter, the collection's
+/// own count (no document is read); else counted on the filter's index.
+pub(crate) async fn count_of<T: Send + Sync>(
+    collection: &Collection<T>,
+    filter: bson::Document,
+) -> Result<u64, StoreError> {
+    Ok(if filter.is_empty() {
+        collection.estimated_document_count().await?
+    } else {
+        collection.count_documents(filter).await?
+    })
+}
 
 /// Names of the collections, in one place (inside the store only).
 pub(crate) mod names {
@@ -101,6 +116,17 @@ pub(crate) mod names {
     pub const VISIT_DAYS: &str = "visit_days";
     pub const CLASS_DAYS: &str = "class_days";
     pub const CLIENT_STATUSES: &str = "client_statuses";
+
+    /// Collections that do not grow with clients, orders or messages (the catalogue, the
+    /// counters split in parts per status or course, one lease per scheduled task):
+    /// reading one whole is its plan by design.
+    pub const BOUNDED: [&str; 5] = [
+        COURSES,
+        COUNTERS,
+        CLIENT_STATUSES,
+        COURSE_ENROLMENTS,
+        TASK_LEASES,
+    ];
 }
 
 /// A connection to frontdesk's database, with a typed handle per collection, the keys
@@ -134,7 +160,20 @@ impl Store {
     /// # Errors
     /// A malformed URL, or a server that cannot be reached.
     pub async fn connect(url: &str, database: &str, keys: Keyring) -> Result<Self, StoreError> {
-        let (client, db) = Self::connect_db(url, Some(database)).await?;
+        Self::connect_watched(url, database, keys, None).await
+    }
+
+    /// [`Store::connect`], recording every query it sends in `log` (see [`QueryLog`]).
+    ///
+    /// # Errors
+    /// As [`Store::connect`].
+    pub async fn connect_watched(
+        url: &str,
+        database: &str,
+        keys: Keyring,
+        log: Option<&QueryLog>,
+    ) -> Result<Self, StoreError> {
+        let (client, db) = Self::connect_db(url, Some(database), log).await?;
         Ok(Self {
             client,
             db,
@@ -149,6 +188,7 @@ impl Store {
     async fn connect_db(
         url: &str,
         database: Option<&str>,
+        log: Option<&QueryLog>,
     ) -> Result<(mongodb::Client, Database), StoreError> {
         let mut options = ClientOptions::parse(url)
             .await
@@ -159,6 +199,9 @@ impl Store {
         options.app_name = Some("frontdesk".into());
         options.server_selection_timeout = Some(Duration::from_secs(5));
         options.connect_timeout = Some(Duration::from_secs(5));
+        if let Some(log) = log {
+            options.command_event_handler = Some(log.handler());
+        }
         let client = mongodb::Client::with_options(options).map_err(|e| StoreError::BadUrl {
             url: redact_url(url),
             reason: first_line(&e.to_string()),
@@ -203,7 +246,7 @@ impl Store {
             .ok()
             .and_then(|o| o.default_database);
         let name = named.unwrap_or_else(|| self.db.name().to_owned());
-        let (client, db) = Self::connect_db(url, Some(&name)).await?;
+        let (client, db) = Self::connect_db(url, Some(&name), None).await?;
         self.reader = Some(std::sync::Arc::new(Self {
             client,
             db,

@@ -261,38 +261,44 @@ impl Store {
     ) -> Result<Option<OutboxItem>, StoreError> {
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
         let raw = self.database().collection::<bson::Document>(names::OUTBOX);
-        // Each round either returns or parks one unreadable item; bounded all the same.
-        for _ in 0..100 {
-            let Some(doc) = raw
-                .find_one_and_update(
-                    doc! { "$or": [
-                        { "status": "pending", "next_attempt_at": { "$lte": at(now) } },
-                        { "status": "in_flight", "lease_until": { "$lt": at(now) } },
-                    ] },
-                    doc! {
-                        "$set": {
-                            "status": "in_flight",
-                            "lease_owner": owner,
-                            "lease_until": at(now + lease),
+        // Due items first, then those whose worker let its lease run out: two reads, each
+        // on its own index (an `$or` of both is no index's bound on every server). Each
+        // round either returns or parks one unreadable item; bounded all the same.
+        let due = doc! { "status": "pending", "next_attempt_at": { "$lte": at(now) } };
+        let abandoned = doc! { "status": "in_flight", "lease_until": { "$lt": at(now) } };
+        for (filter, sort) in [
+            (due, doc! { "next_attempt_at": 1 }),
+            (abandoned, doc! { "lease_until": 1 }),
+        ] {
+            for _ in 0..100 {
+                let claimed = raw
+                    .find_one_and_update(
+                        filter.clone(),
+                        doc! {
+                            "$set": {
+                                "status": "in_flight",
+                                "lease_owner": owner,
+                                "lease_until": at(now + lease),
+                            },
+                            "$inc": { "attempts": 1 },
                         },
-                        "$inc": { "attempts": 1 },
-                    },
-                )
-                .sort(doc! { "next_attempt_at": 1 })
-                .return_document(ReturnDocument::After)
-                .await?
-            else {
-                return Ok(None);
-            };
-            match bson::from_document::<OutboxItem>(doc.clone()) {
-                Ok(item) => return Ok(Some(item)),
-                Err(e) => {
-                    tracing::error!(error = %e, "unreadable outbox item parked as dead");
-                    raw.update_one(
-                        doc! { "_id": doc.get("_id").cloned().unwrap_or(bson::Bson::Null) },
-                        doc! { "$set": { "status": "dead", "last_error": format!("unreadable: {e}") } },
                     )
+                    .sort(sort.clone())
+                    .return_document(ReturnDocument::After)
                     .await?;
+                let Some(doc) = claimed else {
+                    break;
+                };
+                match bson::from_document::<OutboxItem>(doc.clone()) {
+                    Ok(item) => return Ok(Some(item)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "unreadable outbox item parked as dead");
+                        raw.update_one(
+                            doc! { "_id": doc.get("_id").cloned().unwrap_or(bson::Bson::Null) },
+                            doc! { "$set": { "status": "dead", "last_error": format!("unreadable: {e}") } },
+                        )
+                        .await?;
+                    }
                 }
             }
         }
@@ -409,32 +415,25 @@ impl Store {
     /// # Errors
     /// The server failed.
     pub async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
-        let mut stats = OutboxStats::default();
-        let mut cursor = self
-            .database()
-            .collection::<bson::Document>(names::OUTBOX)
-            .aggregate(vec![
-                doc! { "$group": { "_id": "$status", "n": { "$sum": 1 } } },
-            ])
-            .await?;
-        while cursor.advance().await? {
-            let row = cursor.deserialize_current()?;
-            let n = u64::try_from(
-                row.get_i32("n")
-                    .map(i64::from)
-                    .or_else(|_| row.get_i64("n"))
-                    .unwrap_or(0),
-            )
-            .unwrap_or(0);
-            match row.get_str("_id").unwrap_or_default() {
-                "pending" => stats.pending = n,
-                "in_flight" => stats.in_flight = n,
-                "done" => stats.done = n,
-                "dead" => stats.dead = n,
-                _ => {}
-            }
-        }
-        Ok(stats)
+        // One count per state, each on the index that leads with `status` (a `$group`
+        // over the whole outbox would read every item kept until its purge).
+        let raw = self.database().collection::<bson::Document>(names::OUTBOX);
+        let raw = &raw;
+        let count = |status: &'static str| async move {
+            raw.count_documents(doc! { "status": status }).await
+        };
+        let (pending, in_flight, done, dead) = futures::try_join!(
+            count("pending"),
+            count("in_flight"),
+            count("done"),
+            count("dead"),
+        )?;
+        Ok(OutboxStats {
+            pending,
+            in_flight,
+            done,
+            dead,
+        })
     }
 
     /// Hands back every scheduled-task lease `owner` holds (at shutdown), so another

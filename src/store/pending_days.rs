@@ -58,8 +58,12 @@ fn per_day<'a>(payments: impl IntoIterator<Item = &'a Payment>) -> BTreeMap<DayK
     days
 }
 
-fn day_key(day: DateTime<Utc>, currency: &str, part: i32) -> Document {
-    doc! { "day": bson::DateTime::from_chrono(day), "currency": currency, "part": part }
+fn day_key(day: DateTime<Utc>, currency: &str, part: i32) -> String {
+    super::rollups::key_id(&[
+        &bson::DateTime::from_chrono(day).into(),
+        &currency.into(),
+        &part.into(),
+    ])
 }
 
 /// The day documents for the pending ones of `payments` (the seed, a recount).

@@ -52,6 +52,11 @@ fn day_id(day: DateTime<Utc>, key: &RevenueKey) -> Document {
     }
 }
 
+/// The string `_id` of a day's document with these fields.
+fn id_of(fields: &Document) -> String {
+    super::rollups::key_id(&fields.values().collect::<Vec<_>>())
+}
+
 /// The paid ones of `payments` summed per day and key.
 fn day_totals<'a>(
     payments: impl IntoIterator<Item = &'a Payment>,
@@ -74,8 +79,7 @@ pub(crate) fn day_documents<'a>(payments: impl IntoIterator<Item = &'a Payment>)
         .into_iter()
         .map(|((day, key), sum)| {
             let mut d = day_id(day, &key);
-            let id = d.clone();
-            d.insert("_id", id);
+            d.insert("_id", id_of(&d));
             d.insert("total", sum.total);
             d.insert("payments", sum.payments as i64);
             d
@@ -85,12 +89,12 @@ pub(crate) fn day_documents<'a>(payments: impl IntoIterator<Item = &'a Payment>)
 
 /// The filter and update adding `sum` to one day's document (made if it is new).
 fn increment(day: DateTime<Utc>, key: &RevenueKey, sum: RevenueSum) -> (Document, Document) {
-    let id = day_id(day, key);
+    let fields = day_id(day, key);
     let update = doc! {
         "$inc": { "total": sum.total, "payments": sum.payments as i64 },
-        "$setOnInsert": id.clone(),
+        "$setOnInsert": fields.clone(),
     };
-    (doc! { "_id": id }, update)
+    (doc! { "_id": id_of(&fields) }, update)
 }
 
 impl Store {

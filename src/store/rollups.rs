@@ -39,8 +39,9 @@ impl Rollup {
         Self::VisitDays,
     ];
     /// Raised when a rollup's shape changes, so it is counted again.
-    /// (2: pending days and course enrolments split by client into parts.)
-    const VERSION: i32 = 2;
+    /// (2: pending days and course enrolments split by client into parts; 3: the ids
+    /// of days and pairs written at every order are strings, see [`key_id`].)
+    const VERSION: i32 = 3;
 
     fn marker(self) -> &'static str {
         match self {
@@ -68,6 +69,23 @@ pub(crate) const PARTS: u8 = 16;
 pub(crate) fn part_of(id: crate::domain::ObjectId) -> i32 {
     // The last bytes of an id are a counter: consecutive ids land in different parts.
     i32::from(id.bytes()[11] % PARTS)
+}
+
+/// The `_id` of a kept figure's document, from the values that name it (a day, a
+/// currency, a course…): one string, so that each write finds its document by a point
+/// lookup on every server (the local test server scans a collection for a document-
+/// valued `_id`).
+pub(crate) fn key_id(parts: &[&bson::Bson]) -> String {
+    let text: Vec<String> = parts
+        .iter()
+        .map(|b| match b {
+            bson::Bson::DateTime(t) => t.timestamp_millis().to_string(),
+            bson::Bson::ObjectId(id) => id.to_hex(),
+            bson::Bson::String(s) => s.replace('|', "||"),
+            other => other.to_string(),
+        })
+        .collect();
+    text.join("|")
 }
 
 /// The UTC midnight at or before `t`: day totals are kept per UTC day.

@@ -30,9 +30,10 @@ impl Store {
         Ok(self
             .classes()
             .find(doc! {
-                "starts_at": { "$gt": bson::DateTime::from_chrono(after), "$lte": bson::DateTime::from_chrono(until) },
-                "cancelled": { "$ne": true },
+                // Equalities first, then the range: the whole filter on `reminder_due`.
+                "cancelled": false,
                 "reminded_at": null,
+                "starts_at": { "$gt": bson::DateTime::from_chrono(after), "$lte": bson::DateTime::from_chrono(until) },
             })
             .limit(CLASS_REMINDERS_AT_ONCE)
             .await?

@@ -472,7 +472,7 @@ impl Store {
         limit: i64,
     ) -> Result<(Vec<Ticket>, u64), StoreError> {
         futures::try_join!(self.find_tickets(filter.clone(), skip, limit), async {
-            Ok(self.ticket_docs().count_documents(filter).await?)
+            super::count_of(&self.ticket_docs(), filter).await
         })
     }
 }
@@ -534,7 +534,7 @@ impl Store {
         let changed = self
             .ticket_docs()
             .update_one(
-                doc! { "_id": id, "status": { "$ne": "closed" } },
+                doc! { "_id": id, "status": { "$in": [TicketStatus::Open.as_str(), TicketStatus::Claimed.as_str()] } },
                 doc! { "$set": {
                     "status": "closed",
                     "closed_by": by,

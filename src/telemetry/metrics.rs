@@ -442,6 +442,17 @@ impl Metrics {
             .inc();
     }
 
+    /// How many kept answers or plans (`kind`) were given again (`reused`) or made.
+    #[must_use]
+    pub fn reuse_count(&self, kind: &str, reused: bool) -> u64 {
+        self.reuse
+            .get_or_create(&ReuseLabels {
+                kind: kind.to_owned(),
+                outcome: if reused { "reused" } else { "made" }.to_owned(),
+            })
+            .get()
+    }
+
     /// A message the sentence model read, whether it decided, and its time.
     pub fn model_turn(&self, decided: bool, seconds: f64) {
         self.model_messages

@@ -23,6 +23,7 @@ fn tiny() -> PipelineOptions {
         concurrency: 4,
         messages: 30,
         fresh: false,
+        repeat: true,
     }
 }
 
@@ -58,6 +59,30 @@ async fn pipeline_answers_every_question_and_reports_latency_and_cpu() {
         assert!(json[key].is_number(), "{key} in {json}");
     }
     assert!(r.rows.iter().any(|row| row.what == "p99 latency"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_realistic_day_asks_about_many_people_with_follow_ups() {
+    let (db, _) = TestDb::with_demo_data(200).await;
+    let settings = env(&[]);
+    let opts = PipelineOptions {
+        messages: 60,
+        repeat: false,
+        ..tiny()
+    };
+    let r = pipeline::run(&settings, &db.store, server(), opts)
+        .await
+        .unwrap();
+    assert!(r.messages >= 60, "{}", r.messages);
+    assert_eq!(r.errors, 0, "{:?}", r.error_samples);
+    assert!(!r.repeat);
+    // Threads of several messages (follow-ups), fewer threads than messages.
+    assert!(r.follow_up_threads > 0);
+    assert!(r.threads < r.messages);
+    // Distinct questions: many more than the repeated run's cycle would give here.
+    assert!(r.distinct_questions >= 30, "{}", r.distinct_questions);
+    assert!(r.intents.len() >= 5, "{:?}", r.intents);
+    assert!((0.0..=1.0).contains(&r.kept_answer_share));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,6 +28,7 @@ mod outbox;
 mod periods;
 mod privacy;
 mod protect;
+mod queries;
 mod rollups;
 mod seed;
 mod shutdown;

@@ -147,7 +147,7 @@ async fn protect_lookups_by_email_and_phone_still_work_through_the_blind_index()
     );
     // The lookups use the blind-index indexes.
     let names: Vec<String> = store.raw().clients().list_index_names().await.unwrap();
-    for expected in ["email_bi_unique", "phone_bi"] {
+    for expected in ["email_bi_unique", "live_email_bi", "live_phone_bi"] {
         assert!(names.iter().any(|n| n == expected), "{names:?}");
     }
     assert!(!names.iter().any(|n| n == "email_unique"), "{names:?}");

@@ -662,7 +662,7 @@ async fn indexes_are_created_idempotently() {
     let names = db.store.raw().orders().list_index_names().await.unwrap();
     for expected in [
         "number_unique",
-        "idempotency_key_unique",
+        "idempotency_key_sparse",
         "client_created_at",
     ] {
         assert!(

@@ -301,15 +301,21 @@ pub fn api_state(
     store: &Store,
     jwt_secret: &[u8],
 ) -> std::sync::Arc<crate::api::ApiState> {
-    let agents = crate::agents::Agents::new(
+    api_state_with(settings, store, agents(settings, store, false), jwt_secret)
+}
+
+/// The agents over `store` as the settings configure them: clock, studio, planner,
+/// memory and the sentence model (`wait`: until it is loaded, else it loads behind).
+#[must_use]
+pub fn agents(settings: &Settings, store: &Store, wait: bool) -> crate::agents::Agents {
+    crate::agents::Agents::new(
         store.clone(),
         settings.clock(),
         settings.studio.clone(),
         &settings.llm,
         settings.memory_ttl_hours,
     )
-    .with_understanding(understanding(settings, false));
-    api_state_with(settings, store, agents, jwt_secret)
+    .with_understanding(understanding(settings, wait))
 }
 
 /// The REST API's shared state over `agents`.

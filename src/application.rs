@@ -91,14 +91,7 @@ impl Application {
         bind: &str,
         jwt_secret: &[u8],
     ) -> Result<Self, ApplicationError> {
-        let agents = Agents::new(
-            db.store.clone(),
-            settings.clock(),
-            settings.studio.clone(),
-            &settings.llm,
-            settings.memory_ttl_hours,
-        )
-        .with_understanding(app::understanding(settings, false));
+        let agents = app::agents(settings, &db.store, false);
         let routes = ChatRoutes::default();
         let providers = Providers::from_settings(settings, routes.clone())
             .map_err(|e| ApplicationError::Providers(e.to_string()))?;

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 use frontdesk::agents::eval::{parse_cases, resolve_caller, run_case};
-use frontdesk::agents::{AgentRequest, Agents};
+use frontdesk::agents::AgentRequest;
 use frontdesk::app::{self, localdb_data_dir, localdb_state_file, running_localdb};
 use frontdesk::application::Application;
 use frontdesk::config::Settings;
@@ -277,7 +277,7 @@ async fn run(cli: Cli) -> Result<()> {
             text,
         } => {
             let db = app::open_database(&settings).await?;
-            let agents = agents_for(&settings, &db, true);
+            let agents = app::agents(&settings, &db.store, true);
             let caller = resolve_caller(&db.store, who.as_deref(), agent)
                 .await
                 .map_err(anyhow::Error::msg)?;
@@ -303,7 +303,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Understand { agent, text } => run_understand(&settings, agent, &text),
         Command::Chat { agent, who } => {
             let db = app::open_database(&settings).await?;
-            let agents = agents_for(&settings, &db, true);
+            let agents = app::agents(&settings, &db.store, true);
             chat(&agents, &db.store, agent, who).await
         }
         Command::Eval { file, json } => run_eval(&settings, &file, json).await,
@@ -504,17 +504,6 @@ fn run_understand(settings: &Settings, agent: AgentKind, text: &[String]) -> Res
 
 /// The agents over `db`, with the sentence model (`wait`: loaded before the first
 /// answer, for the one-shot commands; else in the background).
-fn agents_for(settings: &Settings, db: &app::Database, wait: bool) -> Agents {
-    Agents::new(
-        db.store.clone(),
-        settings.clock(),
-        settings.studio.clone(),
-        &settings.llm,
-        settings.memory_ttl_hours,
-    )
-    .with_understanding(app::understanding(settings, wait))
-}
-
 async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Result<()> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -524,7 +513,7 @@ async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Re
         println!("the database is empty: loading the demo data first");
         seed_demo(settings, &db).await?;
     }
-    let agents = agents_for(settings, &db, true);
+    let agents = app::agents(settings, &db.store, true);
     let (mut passed, mut failed) = (0, 0);
     let (mut turns, mut turns_passed, mut dialogues) = (0, 0, 0);
     let mut results = Vec::new();

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use super::analytics::{figures_period, query_course, query_number, PeriodQuery, PeriodView};
 use super::{ApiError, ApiState, AuthUser, Problem, QueryParams};
 use crate::domain::{Period, ResolvedPeriod};
-use crate::store::{FillLine, InstructorFillLine, RevenueBreakdown};
+use crate::store::{FillLine, InstructorFillLine};
 use crate::tools::Role;
 
 pub(super) fn routes() -> OpenApiRouter<Arc<ApiState>> {
@@ -336,22 +336,20 @@ async fn revenue_months(
     let running = running_key
         .as_ref()
         .filter(|k| months.last().is_some_and(|(last, _)| last == *k));
-    let running_month = match running {
-        Some(_) => {
+    let running_month = match running.and(months.last()) {
+        Some((_, so_far)) => {
             let this_month = Period::ThisMonth
                 .resolve(now, offset)
                 .map_err(|e| ApiError::bad("period", e.to_string()))?
                 .to_date(now);
-            let before = this_month.previous();
-            let currency = state.studio.currency;
-            let (so_far, then) = reader
-                .revenue_compared(&this_month, &before, RevenueBreakdown::None, currency)
+            let (before, then) = reader
+                .same_stretch_before(&this_month, state.studio.currency)
                 .await?;
             Some(SameStretchView {
                 period_label: this_month.label(),
-                total_minor: so_far.total_minor,
+                total_minor: *so_far,
                 previous_label: before.label(),
-                previous_total_minor: then.total_minor,
+                previous_total_minor: then,
             })
         }
         None => None,

@@ -5,16 +5,15 @@
 //! CPU per message comes from a pipeline run of the same traffic in this process.
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::json;
 
-use super::memory::ServeTarget;
 use super::pipeline::{self, PipelineOptions};
+use super::serve::{ServeTarget, Served};
 use super::workload;
 use super::{percentile, process_cpu_ms, Row, Server};
 use crate::config::Settings;
@@ -42,82 +41,6 @@ pub struct ApiReport {
     pub rows: Vec<Row>,
 }
 
-/// A `frontdesk serve` child process answering on a port of its own.
-struct Served {
-    child: tokio::process::Child,
-    base: String,
-    secret: String,
-    config: std::path::PathBuf,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.config);
-    }
-}
-
-impl Served {
-    async fn start(target: &ServeTarget<'_>) -> Result<Self> {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-            l.local_addr()?.port()
-        };
-        let secret = uuid::Uuid::new_v4().simple().to_string();
-        // Per-token and per-address limits that the benchmark never meets.
-        let config = std::env::temp_dir().join(format!("frontdesk-bench-api-{secret}.toml"));
-        std::fs::write(
-            &config,
-            "[api]\nper_token_per_minute = 100000000\nper_ip_per_minute = 100000000\n",
-        )?;
-        let child = tokio::process::Command::new(target.exe)
-            .arg("serve")
-            .arg("--bind")
-            .arg(format!("127.0.0.1:{port}"))
-            .env("JWT_SECRET_KEY", &secret)
-            .env("MONGODB_URL", target.url)
-            .env("DATABASE_NAME", target.database)
-            .env("FRONTDESK_ENCRYPTION_KEY", target.encryption_key)
-            .env("FRONTDESK_CONFIG", &config)
-            .env("FRONTDESK_NOW", super::DEMO_NOW)
-            .env("FRONTDESK_CLOCK", "frozen")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {}", target.exe.display()))?;
-        let mut served = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            secret,
-            config,
-        };
-        served.ready().await?;
-        Ok(served)
-    }
-
-    async fn ready(&mut self) -> Result<()> {
-        let client = reqwest::Client::new();
-        let started = Instant::now();
-        loop {
-            if let Ok(resp) = client.get(format!("{}/readyz", self.base)).send().await {
-                if resp.status().is_success() {
-                    return Ok(());
-                }
-            }
-            if let Some(status) = self.child.try_wait()? {
-                anyhow::bail!("`serve` exited before it was ready ({status})");
-            }
-            anyhow::ensure!(
-                started.elapsed() < Duration::from_secs(60),
-                "`serve` was not ready within 60 s"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
 /// Runs the same traffic through the gateway (in this process) and over HTTP (of a
 /// `serve` process), and compares their CPU per question.
 ///
@@ -134,7 +57,7 @@ pub async fn run(
     let users = opts.users.max(1);
     let traffic = workload::realistic(store, opts.messages, users, 42).await?;
     let warm_up = workload::realistic(store, 100, users, 7).await?;
-    let mut served = Served::start(target).await?;
+    let served = Served::start(target).await?;
     let pid = served.child.id();
     let keys = crate::api::JwtKeys::new(served.secret.as_bytes());
     let now = crate::bench::demo_now();
@@ -218,8 +141,7 @@ pub async fn run(
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
-    let _ = served.child.start_kill();
-    let _ = served.child.wait().await;
+    served.stop().await;
 
     let mut latencies: Vec<f64> = results
         .iter()

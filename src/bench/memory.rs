@@ -1,11 +1,7 @@
 //! `frontdesk bench memory`: peak RSS after the pipeline load, and the time from starting
 //! `frontdesk serve` to its `/readyz` answering 200.
 
-use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use super::pipeline::{self, PipelineOptions};
@@ -32,17 +28,7 @@ pub struct MemoryReport {
     pub rows: Vec<Row>,
 }
 
-/// Where `serve` should find its database.
-#[derive(Debug, Clone)]
-pub struct ServeTarget<'a> {
-    /// The `frontdesk` executable.
-    pub exe: &'a Path,
-    /// The unredacted database URL.
-    pub url: &'a str,
-    pub database: &'a str,
-    /// `FRONTDESK_ENCRYPTION_KEY` for `serve` (it refuses to start without one).
-    pub encryption_key: &'a str,
-}
+pub use super::serve::ServeTarget;
 
 /// Runs the pipeline load, reads the peak RSS, then times `serve` start-up when `serve`
 /// is given.
@@ -104,50 +90,10 @@ pub async fn run(
 /// Starts `frontdesk serve` on a free port and times it until `/readyz` answers 200.
 ///
 /// # Errors
-/// `serve` cannot be started, exits, or is not ready within 30 seconds.
+/// `serve` cannot be started, exits, or is not ready within a minute.
 pub async fn startup(target: &ServeTarget<'_>) -> Result<f64> {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-        l.local_addr()?.port()
-    };
-    let secret = uuid::Uuid::new_v4().simple().to_string();
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new(target.exe)
-        .arg("serve")
-        .arg("--bind")
-        .arg(format!("127.0.0.1:{port}"))
-        .env("JWT_SECRET_KEY", &secret)
-        .env("MONGODB_URL", target.url)
-        .env("DATABASE_NAME", target.database)
-        .env("FRONTDESK_ENCRYPTION_KEY", target.encryption_key)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("cannot start {}", target.exe.display()))?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()?;
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    let result = loop {
-        if let Ok(resp) = client.get(&url).send().await {
-            if resp.status().as_u16() == 200 {
-                break Ok(started.elapsed().as_secs_f64() * 1000.0);
-            }
-        }
-        if let Some(status) = child.try_wait()? {
-            break Err(anyhow::anyhow!(
-                "`serve` exited before it was ready ({status})"
-            ));
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            break Err(anyhow::anyhow!("`serve` was not ready within 30 s"));
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    let _ = child.start_kill();
-    let _ = child.wait().await;
-    result
+    let served = super::serve::Served::start(target).await?;
+    let ms = served.ready_after.as_secs_f64() * 1000.0;
+    served.stop().await;
+    Ok(ms)
 }

@@ -15,6 +15,7 @@ pub mod llm;
 pub mod memory;
 pub mod pipeline;
 pub mod queries;
+pub mod serve;
 pub mod workload;
 
 use chrono::{DateTime, Utc};

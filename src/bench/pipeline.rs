@@ -219,17 +219,9 @@ pub fn bench_gateway_over(settings: &Settings, agents: Agents) -> Gateway {
 /// is available); `fresh`: no kept answers.
 #[must_use]
 pub fn bench_agents(settings: &Settings, store: &Store, fresh: bool) -> Agents {
-    let settings = with_demo_clock(settings);
-    let mut llm = settings.llm.clone();
-    llm.planner = PlannerKind::Rules;
-    let agents = Agents::new(
-        store.clone(),
-        settings.clock(),
-        settings.studio.clone(),
-        &llm,
-        settings.memory_ttl_hours,
-    )
-    .with_understanding(crate::app::understanding(&settings, true));
+    let mut settings = with_demo_clock(settings);
+    settings.llm.planner = PlannerKind::Rules;
+    let agents = crate::app::agents(&settings, store, true);
     if fresh {
         agents.without_kept_answers()
     } else {
@@ -243,8 +235,9 @@ fn is_apology(text: &str) -> bool {
     text.starts_with("Sorry") || text.contains("the database is not answering")
 }
 
-/// A message of a run: `question` from simulated Slack user `user`, in thread `thread`.
-fn message(question: &(AgentKind, String), event_id: &str, thread: usize, user: usize) -> Inbound {
+/// A message of a run: `question` from simulated Slack user `user`, in thread `thread`
+/// (named per run, so that no run follows up on another's conversation).
+fn message(question: &(AgentKind, String), event_id: &str, thread: &str, user: usize) -> Inbound {
     let (agent, text) = question;
     let (channel, group) = match agent {
         AgentKind::Support => (SUPPORT_CHANNEL, STAFF_GROUP),
@@ -259,7 +252,7 @@ fn message(question: &(AgentKind, String), event_id: &str, thread: usize, user: 
         Utc::now(),
     )
     .with_workspace("TBENCH")
-    .with_thread(format!("1700000000.{thread:06}"))
+    .with_thread(thread)
     .with_roles([group])
 }
 
@@ -304,7 +297,10 @@ pub async fn ask(
 ) -> Option<String> {
     let probe = Probe::start();
     gateway
-        .handle(message(question, event_id, i, 0), probe.clone())
+        .handle(
+            message(question, event_id, &format!("1700000000.{i:06}"), 0),
+            probe.clone(),
+        )
         .await;
     let reply = probe.reply.lock().ok()?.clone();
     reply.map(|(_, text)| text)
@@ -379,7 +375,7 @@ pub async fn run(
             let inbound = message(
                 &question,
                 &format!("warm-{run_id}-{t}-{m}"),
-                900_000 + t,
+                &format!("warm-{run_id}.{t}"),
                 thread.user,
             );
             gateway.handle(inbound, Probe::start()).await;
@@ -413,7 +409,7 @@ pub async fn run(
                 let inbound = message(
                     &question,
                     &format!("bench-{run_id}-{t}-{m}"),
-                    t,
+                    &format!("{run_id}.{t}"),
                     thread.user,
                 );
                 samples.push(one_message(&gateway, inbound).await);

@@ -74,8 +74,9 @@ pub async fn run(
 ) -> Result<QueriesReport> {
     let settings = with_demo_clock(settings);
     let plain = Store::open(url, &opts.database, keys.clone()).await?;
+    // Whatever an earlier run left: gone, then the indexes again.
     plain.drop_database().await?;
-    let plain = Store::open(url, &opts.database, keys.clone()).await?;
+    plain.ensure_indexes().await?;
     seed(
         &plain,
         &SeedOptions {
@@ -230,7 +231,6 @@ async fn rest(
         }
     };
     use reqwest::Method as M;
-    let get = M::GET;
     let first = |v: &Value, key: &str| -> String {
         v["items"][0][key]
             .as_str()
@@ -241,7 +241,7 @@ async fn rest(
     };
 
     let clients = call(
-        get.clone(),
+        M::GET,
         "/api/clients",
         "/api/clients?per_page=5".into(),
         None,
@@ -249,59 +249,59 @@ async fn rest(
     .await;
     let (client_id, email) = (first(&clients, "id"), first(&clients, "email"));
     call(
-        get.clone(),
+        M::GET,
         "/api/clients",
         format!("/api/clients?search={}", enc(&email)),
         None,
     )
     .await;
     call(
-        get.clone(),
+        M::GET,
         "/api/clients",
         "/api/clients?search=priya&status=active".into(),
         None,
     )
     .await;
     call(
-        get.clone(),
+        M::GET,
         "/api/clients/{client_id}",
         format!("/api/clients/{client_id}"),
         None,
     )
     .await;
-    let courses = call(get.clone(), "/api/courses", "/api/courses".into(), None).await;
+    let courses = call(M::GET, "/api/courses", "/api/courses".into(), None).await;
     let course_id = first(&courses, "id");
     call(
-        get.clone(),
+        M::GET,
         "/api/courses/{course_id}",
         format!("/api/courses/{course_id}"),
         None,
     )
     .await;
     call(
-        get.clone(),
+        M::GET,
         "/api/classes",
         format!("/api/classes?period=this_week&course_id={course_id}"),
         None,
     )
     .await;
-    call(get.clone(), "/api/classes", "/api/classes".into(), None).await;
+    call(M::GET, "/api/classes", "/api/classes".into(), None).await;
     let orders = call(
-        get.clone(),
+        M::GET,
         "/api/orders",
         format!("/api/orders?client_id={client_id}"),
         None,
     )
     .await;
     call(
-        get.clone(),
+        M::GET,
         "/api/orders",
         "/api/orders?status=pending&per_page=5".into(),
         None,
     )
     .await;
     call(
-        get.clone(),
+        M::GET,
         "/api/orders",
         format!("/api/orders?course_id={course_id}&from=2026-11-01"),
         None,
@@ -311,7 +311,7 @@ async fn rest(
         let id = first(&orders, "id");
         if id.is_empty() {
             first(
-                &call(get.clone(), "/api/orders", "/api/orders".into(), None).await,
+                &call(M::GET, "/api/orders", "/api/orders".into(), None).await,
                 "id",
             )
         } else {
@@ -319,38 +319,38 @@ async fn rest(
         }
     };
     call(
-        get.clone(),
+        M::GET,
         "/api/orders/{order_id}",
         format!("/api/orders/{order_id}"),
         None,
     )
     .await;
     call(
-        get.clone(),
+        M::GET,
         "/api/payments",
         format!("/api/payments?client_id={client_id}&status=paid"),
         None,
     )
     .await;
     call(
-        get.clone(),
+        M::GET,
         "/api/payments",
         format!("/api/payments?order_id={order_id}"),
         None,
     )
     .await;
-    call(get.clone(), "/api/payments", "/api/payments".into(), None).await;
-    call(get.clone(), "/api/orders", "/api/orders".into(), None).await;
-    call(get.clone(), "/api/tickets", "/api/tickets".into(), None).await;
+    call(M::GET, "/api/payments", "/api/payments".into(), None).await;
+    call(M::GET, "/api/orders", "/api/orders".into(), None).await;
+    call(M::GET, "/api/tickets", "/api/tickets".into(), None).await;
     call(
-        get.clone(),
+        M::GET,
         "/api/payments/pending",
         "/api/payments/pending?overdue=true".into(),
         None,
     )
     .await;
     call(
-        get.clone(),
+        M::GET,
         "/api/payments/pending",
         format!("/api/payments/pending?client_id={client_id}"),
         None,
@@ -370,10 +370,10 @@ async fn rest(
         "/api/tickets?status=open",
     ] {
         let template = path.split('?').next().unwrap_or(path);
-        call(get.clone(), template, path.into(), None).await;
+        call(M::GET, template, path.into(), None).await;
     }
     call(
-        get.clone(),
+        M::GET,
         "/api/analytics/attendance",
         format!("/api/analytics/attendance?course_id={course_id}"),
         None,
@@ -448,10 +448,10 @@ async fn rest(
         Some(json!({ "reason": "bench" })),
     )
     .await;
-    let tickets = call(get.clone(), "/api/tickets", "/api/tickets".into(), None).await;
+    let tickets = call(M::GET, "/api/tickets", "/api/tickets".into(), None).await;
     let ticket_id = first(&tickets, "id");
     call(
-        get.clone(),
+        M::GET,
         "/api/tickets/{ticket_id}",
         format!("/api/tickets/{ticket_id}"),
         None,
@@ -472,7 +472,7 @@ async fn rest(
     )
     .await;
     for path in ["/healthz", "/readyz", "/api/openapi.json"] {
-        call(get.clone(), path, path.into(), None).await;
+        call(M::GET, path, path.into(), None).await;
     }
     let openapi = http
         .get(format!("{base}/api/openapi.json"))

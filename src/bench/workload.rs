@@ -112,6 +112,8 @@ impl Zipf {
 struct People {
     /// (name, email) of clients, in a shuffled order (rank 0 is asked about most).
     clients: Vec<(String, String)>,
+    /// Their names in lower case, to find them in a question.
+    lower_names: Vec<String>,
     clients_zipf: Zipf,
     orders: Vec<u32>,
     orders_zipf: Zipf,
@@ -140,6 +142,7 @@ impl People {
         shuffle(&mut orders, rng);
         Ok(Self {
             clients_zipf: Zipf::new(clients.len()),
+            lower_names: clients.iter().map(|(n, _)| n.to_lowercase()).collect(),
             clients,
             orders_zipf: Zipf::new(orders.len()),
             orders,
@@ -151,13 +154,13 @@ impl People {
     fn rewrite(&self, text: &str, rng: &mut impl Rng) -> String {
         let mut out = text.to_owned();
         let lower = text.to_lowercase();
-        if let Some((name, _)) = self
-            .clients
+        if let Some(at) = self
+            .lower_names
             .iter()
-            .find(|(name, _)| !name.is_empty() && lower.contains(&name.to_lowercase()))
+            .position(|name| !name.is_empty() && lower.contains(name.as_str()))
         {
             let (other, _) = &self.clients[self.clients_zipf.sample(rng)];
-            out = replace_ignoring_case(&out, name, other);
+            out = replace_ignoring_case(&out, &self.clients[at].0, other);
         }
         if let Some(email) = out
             .split_whitespace()

@@ -265,6 +265,24 @@ impl Store {
         })
     }
 
+    /// The same stretch of the month before as `running` (a month so far), and its
+    /// revenue: what a running month is set against, in chat and over REST alike.
+    ///
+    /// # Errors
+    /// As [`Store::revenue`].
+    pub async fn same_stretch_before(
+        &self,
+        running: &ResolvedPeriod,
+        currency: Currency,
+    ) -> Result<(ResolvedPeriod, i64), StoreError> {
+        let before = running.previous();
+        let total = self
+            .revenue(&before, RevenueBreakdown::None, currency)
+            .await?
+            .total_minor;
+        Ok((before, total))
+    }
+
     /// Revenue in `period` and in `previous`, for a comparison (two pipelines, run
     /// together).
     ///

@@ -89,15 +89,11 @@ impl Store {
             .classes()
             .find(filter)
             .sort(doc! { "starts_at": 1 })
-            .await?
-            .try_filter(|c| {
-                std::future::ready(courses.is_none_or(|ids| ids.contains(&c.course_id)))
-            });
-        Ok(
-            futures::StreamExt::take(found, usize::try_from(limit.max(0)).unwrap_or(0))
-                .try_collect()
-                .await?,
-        )
+            .await?;
+        super::first_matching(found, super::as_count(limit), |c| {
+            courses.is_none_or(|ids| ids.contains(&c.course_id))
+        })
+        .await
     }
 
     /// Replaces a class's details (after a reschedule or a note), keeping what the

@@ -379,12 +379,8 @@ impl Store {
             let days = collection
                 .find(range(day_of(start), day_at_or_after(end)))
                 .sort(doc! { "_id": if from == End::Earliest { 1 } else { -1 } })
-                .await?
-                .try_filter(|d| std::future::ready(get_u64(d, "n") > 0));
-            let docs: Vec<Document> = futures::StreamExt::take(days, sample + 2)
-                .try_collect()
                 .await?;
-            Ok::<_, StoreError>(docs)
+            super::first_matching(days, sample + 2, |d| get_u64(d, "n") > 0).await
         };
         let (whole, edges, ends) = futures::try_join!(whole, edges, ends)?;
         let whole_days = first_whole..after_whole;

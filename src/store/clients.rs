@@ -268,16 +268,13 @@ impl Store {
         let Some(search) = NameSearch::of(name) else {
             return Ok(Vec::new());
         };
-        let matching = self
+        let found = self
             .client_docs()
             .find(search.filter())
             .sort(doc! { "name": 1 })
-            .await?
-            .try_filter(|d| std::future::ready(search.matches(d)));
-        let found: Vec<ClientDoc> =
-            futures::StreamExt::take(matching, usize::try_from(limit.max(0)).unwrap_or(0))
-                .try_collect()
-                .await?;
+            .await?;
+        let found =
+            super::first_matching(found, super::as_count(limit), |d| search.matches(d)).await?;
         self.open_clients(found)
     }
 
@@ -308,19 +305,15 @@ impl Store {
                     None => return Ok((Vec::new(), 0)),
                 }
             };
-            let found: Vec<ClientDoc> = self
+            let found = self
                 .client_docs()
                 .find(filter)
                 .sort(doc! { "name": 1, "_id": 1 })
-                .await?
-                .try_filter(|d| {
-                    std::future::ready(
-                        q.status.is_none_or(|s| d.status == s)
-                            && name.as_ref().is_none_or(|n| n.matches(d)),
-                    )
-                })
-                .try_collect()
                 .await?;
+            let found = super::first_matching(found, usize::MAX, |d| {
+                q.status.is_none_or(|s| d.status == s) && name.as_ref().is_none_or(|n| n.matches(d))
+            })
+            .await?;
             let total = found.len() as u64;
             let page = found.into_iter().skip(skip).take(limit).collect();
             return Ok((self.open_clients(page)?, total));

@@ -30,12 +30,12 @@ pub(crate) struct CourseEnrolment {
 /// Per course and part: (the newest order's time and course name, live orders, clients).
 type CourseTotals = BTreeMap<(ObjectId, i32), ((DateTime<Utc>, String), i64, i64)>;
 
-/// The document of `course`'s counts for the clients of one part.
 /// The `_id` of a course and client's count of live orders.
 fn pair_id(course: ObjectId, client: ObjectId) -> String {
     super::rollups::key_id(&[&course.into(), &client.into()])
 }
 
+/// The document of `course`'s counts for the clients of one part.
 fn course_key(course: ObjectId, part: i32) -> Document {
     doc! { "course": course, "part": part }
 }

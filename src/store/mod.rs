@@ -88,6 +88,27 @@ pub(crate) async fn count_of<T: Send + Sync>(
     })
 }
 
+/// Up to `limit` of the documents `found` reads, in its order, that `keep` accepts: the
+/// part of a filter that no index bounds on every server (see `plans`), checked here
+/// after an indexed read. Reading stops at `limit`.
+pub(crate) async fn first_matching<T>(
+    found: mongodb::Cursor<T>,
+    limit: usize,
+    keep: impl Fn(&T) -> bool,
+) -> Result<Vec<T>, StoreError>
+where
+    T: serde::de::DeserializeOwned + Send + Sync + Unpin,
+{
+    use futures::{StreamExt, TryStreamExt};
+    let kept = found.try_filter(|d| std::future::ready(keep(d)));
+    Ok(kept.take(limit).try_collect().await?)
+}
+
+/// A page size as a count of documents (none for a negative one).
+pub(crate) fn as_count(limit: i64) -> usize {
+    usize::try_from(limit).unwrap_or(0)
+}
+
 /// Names of the collections, in one place (inside the store only).
 pub(crate) mod names {
     pub const CLIENTS: &str = "clients";

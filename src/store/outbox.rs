@@ -417,10 +417,9 @@ impl Store {
     pub async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
         // One count per state, each on the index that leads with `status` (a `$group`
         // over the whole outbox would read every item kept until its purge).
-        let raw = self.database().collection::<bson::Document>(names::OUTBOX);
-        let raw = &raw;
+        let outbox = &self.outbox();
         let count = |status: &'static str| async move {
-            raw.count_documents(doc! { "status": status }).await
+            outbox.count_documents(doc! { "status": status }).await
         };
         let (pending, in_flight, done, dead) = futures::try_join!(
             count("pending"),

@@ -81,7 +81,8 @@ pub(crate) fn key_id(parts: &[&bson::Bson]) -> String {
         .map(|b| match b {
             bson::Bson::DateTime(t) => t.timestamp_millis().to_string(),
             bson::Bson::ObjectId(id) => id.to_hex(),
-            bson::Bson::String(s) => s.replace('|', "||"),
+            // `%` and `|` written as `%25` and `%7C`: no two lists make one id.
+            bson::Bson::String(s) => s.replace('%', "%25").replace('|', "%7C"),
             other => other.to_string(),
         })
         .collect();
@@ -205,6 +206,20 @@ impl Store {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn key_ids_of_different_values_differ() {
+        let id = |parts: &[&str]| {
+            let parts: Vec<bson::Bson> = parts.iter().map(|p| (*p).into()).collect();
+            key_id(&parts.iter().collect::<Vec<_>>())
+        };
+        // A separator inside a value cannot make two lists one id.
+        assert_ne!(id(&["a|", "b"]), id(&["a", "|b"]));
+        assert_ne!(id(&["a%7C", "b"]), id(&["a|", "b"]));
+        assert_eq!(id(&["Yoga", "upi"]), "Yoga|upi");
+        let day = bson::DateTime::from_millis(1_764_028_800_000);
+        assert_eq!(key_id(&[&day.into(), &3.into()]), "1764028800000|3");
+    }
 
     #[test]
     fn a_period_is_cut_at_utc_midnights_inside_it() {

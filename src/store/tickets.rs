@@ -23,8 +23,6 @@ pub struct Ticket {
     pub requester: String,
     #[serde(default)]
     pub client_id: Option<ObjectId>,
-    #[serde(default)]
-    pub conversation: Option<String>,
     /// Where the person asked, so an answer can reach them there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<TicketOrigin>,
@@ -127,7 +125,6 @@ impl Ticket {
             status: TicketStatus::Open,
             requester: requester.into(),
             client_id,
-            conversation: None,
             origin: None,
             created_at: now,
             claimed_by: None,

@@ -285,12 +285,8 @@ async fn revenue_trend(ctx: &ToolCtx, args: &RevenueArgs) -> Result<ToolOutput, 
                 .resolve(now, ctx.studio.utc_offset)
                 .map_err(|e| ToolError::BadArgs(e.to_string()))?
                 .to_date(now);
-            let same_stretch = this_month.previous();
-            let before = ctx
-                .store
-                .revenue(&same_stretch, RevenueBreakdown::None, currency)
-                .await?
-                .total_minor;
+            let (same_stretch, before) =
+                ctx.store.same_stretch_before(&this_month, currency).await?;
             text.push_str(&format!(
                 " {}: {}, against {} in {} ({}).",
                 this_month.label(),

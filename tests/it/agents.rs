@@ -6,7 +6,7 @@
 // Helpers outside `#[test]` functions unwrap too.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use bson::doc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -24,21 +24,14 @@ use futures::TryStreamExt;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::harness::{demo_now, ist, TestDb};
+use crate::harness::{all, demo_now, ist, TestDb};
 
 // --- helpers -------------------------------------------------------------------------
 
 /// Settings as the service loads them with `FRONTDESK_NOW` pinned and no LLM key: the
 /// rules planner.
 pub(crate) fn settings() -> Settings {
-    let env: HashMap<String, String> = [
-        ("FRONTDESK_NOW", "2026-11-25T10:00:00Z"),
-        ("FRONTDESK_CLOCK", "frozen"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    Settings::from_env(env).unwrap()
+    crate::harness::settings(&[])
 }
 
 /// The agents as `serve` runs them without an LLM: the rules, and the sentence model
@@ -121,13 +114,6 @@ pub(crate) fn local(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
         .single()
         .unwrap()
         .with_timezone(&Utc)
-}
-
-pub(crate) async fn all<T>(c: mongodb::Collection<T>) -> Vec<T>
-where
-    T: serde::de::DeserializeOwned + Send + Sync,
-{
-    c.find(doc! {}).await.unwrap().try_collect().await.unwrap()
 }
 
 async fn count(store: &Store) -> (u64, u64, u64, usize) {
@@ -337,12 +323,7 @@ async fn a_write_the_model_chose_waits_for_a_yes() {
 async fn a_cancellation_in_chat_waits_for_a_yes() {
     let (db, _) = TestDb::with_demo_data(60).await;
     let agents = agents(&db);
-    let priya = db
-        .store
-        .client_by_email(&Email::parse("priya@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let priya = crate::harness::priya(&db.store).await;
     let order = db
         .store
         .raw()
@@ -701,11 +682,7 @@ async fn support_tools_read_and_write_what_they_say() {
     assert_eq!(result(&r)[0]["price_minor"], pilates.price.minor());
 
     // Enrol Priya in Yoga Beginner; the same chat event twice makes one order.
-    let priya = store
-        .client_by_email(&Email::parse("priya@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let priya = crate::harness::priya(store).await;
     let beginner = courses.iter().find(|c| c.name == "Yoga Beginner").unwrap();
     let (_, orders_before, payments_before, _) = count(store).await;
     let text = "Create an order for Yoga Beginner for Priya Sharma";
@@ -888,11 +865,7 @@ async fn a_client_sees_only_their_own_records() {
     let priya_caller = resolve_caller(store, Some("client:priya@example.com"), AgentKind::Support)
         .await
         .unwrap();
-    let priya = store
-        .client_by_email(&Email::parse("priya@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let priya = crate::harness::priya(store).await;
     assert_eq!(priya_caller.client_id, Some(priya.id));
     let orders: Vec<Order> = all(store.raw().orders()).await;
     let payments: Vec<Payment> = all(store.raw().payments()).await;
@@ -1590,15 +1563,11 @@ async fn an_enquiry_and_its_acknowledgement_are_written_together_and_once() {
     let again = enquire("telegram:7001:1", "Meera Iyer", "meera.iyer@example.com").await;
     assert_eq!(first, again);
     assert_eq!(counts().await, (clients + 1, tickets, items + 1));
+    let to_someone_new = first;
 
     // Someone on the books: a ticket and the acknowledgement, no new client.
     let first = enquire("telegram:7002:1", "Priya Sharma", "priya@example.com").await;
-    let priya = db
-        .store
-        .client_by_email(&Email::parse("priya@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let priya = crate::harness::priya(&db.store).await;
     assert!(db
         .store
         .outbox_item(&format!("enquiry:telegram:7002:1:{}", priya.id.to_hex()))
@@ -1624,6 +1593,23 @@ async fn an_enquiry_and_its_acknowledgement_are_written_together_and_once() {
     assert_eq!(first, again);
     // The acknowledgement, and the ticket's post to the staff channel.
     assert_eq!(counts().await, (clients + 1, tickets + 1, items + 3));
-    // The same words whether or not the address was on the books.
+    // The same words whether or not the address was on the books: the replies differ
+    // only in the person's own name and address.
     assert!(first.contains("priya@example.com"), "{first}");
+    assert!(
+        to_someone_new.contains("meera.iyer@example.com"),
+        "{to_someone_new}"
+    );
+    let anonymous = |reply: &str, name: &str, email: &str| {
+        let first_name = name.split_whitespace().next().unwrap();
+        assert!(reply.contains(first_name), "{reply}");
+        reply
+            .replace(email, "<email>")
+            .replace(name, "<name>")
+            .replace(first_name, "<name>")
+    };
+    assert_eq!(
+        anonymous(&first, "Priya Sharma", "priya@example.com"),
+        anonymous(&to_someone_new, "Meera Iyer", "meera.iyer@example.com"),
+    );
 }

@@ -15,9 +15,8 @@ use frontdesk::domain::{
     PersonName, ResolvedPeriod,
 };
 use frontdesk::store::{RevenueBreakdown, RevenueLine, Store, StoreError};
-use futures::TryStreamExt;
 
-use crate::harness::{demo_now, ist, TestDb};
+use crate::harness::{all, demo_now, ist, TestDb};
 
 const SECOND: Duration = Duration::seconds(1);
 
@@ -127,13 +126,6 @@ fn expected_lines(paid: &[&Payment], key: impl Fn(&Payment) -> String) -> Vec<Re
             .then_with(|| a.key.cmp(&b.key))
     });
     lines
-}
-
-async fn all<T>(c: mongodb::Collection<T>) -> Vec<T>
-where
-    T: serde::de::DeserializeOwned + Send + Sync,
-{
-    c.find(doc! {}).await.unwrap().try_collect().await.unwrap()
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 //! document, so a new endpoint cannot be left out of the matrix.
 
 use frontdesk::dev::seed::DEMO_ORDER_NUMBER;
-use frontdesk::domain::{Email, OrderNumber};
+use frontdesk::domain::OrderNumber;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -308,11 +308,7 @@ fn class_of(status: StatusCode) -> Option<Class> {
 async fn every_endpoint_answers_every_role_as_the_matrix_says() {
     let (db, _) = TestDb::with_demo_data(200).await;
     let store = db.store.clone();
-    let priya = store
-        .client_by_email(&Email::parse("priya@example.com").unwrap())
-        .await
-        .unwrap()
-        .expect("the demo data has Priya");
+    let priya = crate::harness::priya(&store).await;
     let other = store
         .find_clients(bson::doc! { "_id": { "$ne": priya.id }, "deleted_at": null })
         .await

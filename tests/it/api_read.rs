@@ -9,13 +9,12 @@ use frontdesk::domain::{
     Attendance, ClassSession, Client, ClientStatus, Order, OrderStatus, Payment, PaymentStatus,
     Period, ResolvedPeriod,
 };
-use futures::TryStreamExt;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::api_matrix::endpoints;
-use crate::harness::{demo_now, ist, TestApi, TestDb};
+use crate::harness::{all, demo_now, ist, TestApi, TestDb};
 
 async fn get(api: &TestApi, token: &str, path: &str) -> (StatusCode, HeaderMap, Value) {
     api.get(path, token).await
@@ -43,18 +42,6 @@ async fn dashboard(api: &TestApi, token: &str, query: &str) -> (String, Value) {
         call["name"].as_str().unwrap_or_default().to_owned(),
         call["result"].clone(),
     )
-}
-
-async fn all<T>(c: mongodb::Collection<T>) -> Vec<T>
-where
-    T: serde::de::DeserializeOwned + Send + Sync,
-{
-    c.find(bson::doc! {})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap()
 }
 
 fn within(t: DateTime<Utc>, p: &ResolvedPeriod) -> bool {
@@ -290,11 +277,7 @@ async fn analytics_give_the_dashboard_agents_numbers_and_the_documents_sums() {
 async fn the_catalogue_lists_courses_and_classes() {
     let (db, report) = TestDb::with_demo_data(200).await;
     let store = db.store.clone();
-    let priya = store
-        .client_by_email(&frontdesk::domain::Email::parse("priya@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let priya = crate::harness::priya(&store).await;
     let api = TestApi::spawn(db).await;
     let client = api.token("client", &priya.id.to_hex());
 
@@ -647,7 +630,10 @@ async fn the_dashboards_other_figures_are_on_rest_and_add_up() {
         *per_course.entry(c.course_name.as_str()).or_default() += 1;
     }
     let min = fill["min_to_rank"].as_u64().unwrap();
-    for line in fill["by_course"].as_array().unwrap() {
+    let by_course = fill["by_course"].as_array().unwrap();
+    assert!(!per_course.is_empty(), "classes were held last month");
+    assert_eq!(by_course.len(), per_course.len(), "{fill}");
+    for line in by_course {
         let classes = per_course[line["course"].as_str().unwrap()];
         assert_eq!(line["classes"], classes, "{line}");
         assert_eq!(line["ranked"], classes >= min, "{line}");
@@ -677,6 +663,10 @@ async fn the_dashboards_other_figures_are_on_rest_and_add_up() {
         assert_eq!(m["partial"], key == "2026-11", "{key}");
     }
     let running = &trend["running_month"];
+    assert_eq!(
+        running["total_minor"],
+        paid_in(&payments, &to_date(Period::ThisMonth)).0
+    );
     assert_eq!(
         running["previous_label"],
         "1–25 Oct 2026 to the same time (15:30)"

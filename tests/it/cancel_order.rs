@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bson::{doc, Document};
 use frontdesk::dev::seed::DEMO_ORDER_NUMBER;
-use frontdesk::domain::{Client, Email, Order, OrderNumber, OrderStatus, Payment, PaymentStatus};
+use frontdesk::domain::{Client, Order, OrderNumber, OrderStatus, Payment, PaymentStatus};
 use frontdesk::integrations::worker::OutboxWorker;
 use frontdesk::integrations::{ChatRoutes, Providers};
 use frontdesk::store::{Job, LinkedIdentity, OutboxStatus, Store};
@@ -18,7 +18,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::gateway::Recorder;
-use crate::harness::{demo_now, TestApi, TestDb};
+use crate::harness::{demo_now, priya, TestApi, TestDb};
 use crate::outbox::TestClock;
 
 fn ctx(store: &Store, caller: Caller, event: Option<&str>) -> ToolCtx {
@@ -31,14 +31,6 @@ fn ctx(store: &Store, caller: Caller, event: Option<&str>) -> ToolCtx {
         idempotency_key: event.map(str::to_owned),
         conversation: None,
     }
-}
-
-async fn priya(store: &Store) -> Client {
-    store
-        .client_by_email(&Email::parse("priya@example.com").unwrap())
-        .await
-        .unwrap()
-        .expect("the demo data has Priya")
 }
 
 /// Priya's unpaid order (her Yin Yoga enrolment in the demo data).

@@ -3,7 +3,7 @@
 //! documents the test wrote; the chart reaches the console reply, the REST API and each
 //! chat platform's local fake (Discord attachment, Slack external upload, Telegram photo).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::io::Cursor;
 use std::time::Duration;
 
@@ -79,14 +79,7 @@ fn assert_real_chart(bytes: &[u8], what: &str) {
 }
 
 fn settings() -> Settings {
-    let env: HashMap<String, String> = [
-        ("FRONTDESK_NOW", "2026-11-25T10:00:00Z"),
-        ("FRONTDESK_CLOCK", "frozen"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    Settings::from_env(env).unwrap()
+    crate::harness::settings(&[])
 }
 
 /// The agents, ranking courses and instructors over a single class: these fixtures are

@@ -10,9 +10,9 @@ use frontdesk::gateway::Gateway;
 use frontdesk_chat::Platform;
 use frontdesk_fakes::discord::{FakeDiscord, IncomingMessage};
 
-use crate::agents::{all, local, paid_between};
+use crate::agents::{local, paid_between};
 use crate::gateway::{env, gateway_settings};
-use crate::harness::{demo_now, TestDb};
+use crate::harness::{all, demo_now, TestDb};
 
 const WAIT: Duration = Duration::from_secs(20);
 const MGMT_CHANNEL: u64 = 900;

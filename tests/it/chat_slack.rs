@@ -11,9 +11,9 @@ use frontdesk_fakes::slack::{
     signed_headers, EventBuilder, FakeSlack, APP_TOKEN, BOT_TOKEN, SIGNING_SECRET,
 };
 
-use crate::agents::{all, local, paid_between};
+use crate::agents::{local, paid_between};
 use crate::gateway::start_adapters;
-use crate::harness::{demo_now, TestDb};
+use crate::harness::{all, demo_now, TestDb};
 
 const WAIT: Duration = Duration::from_secs(20);
 

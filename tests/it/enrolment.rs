@@ -56,12 +56,7 @@ async fn an_enrolment_sends_a_payment_link_and_the_payment_sends_a_receipt() {
         ("SENDGRID_API_URL", &sendgrid.uri()),
         ("EMAIL_FROM", "desk@studio.example"),
     ]);
-    let priya = db
-        .store
-        .client_by_email(&frontdesk::domain::Email::parse("priya@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let priya = crate::harness::priya(&db.store).await;
     db.store
         .link_identity(&LinkedIdentity {
             account: "telegram:4242".into(),

@@ -8,28 +8,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use bson::{doc, Document};
+use bson::Document;
 use chrono::{DateTime, Utc};
-use frontdesk::config::Settings;
 use frontdesk::domain::{
     Attendance, ClassSession, Course, ObjectId, Payment, PaymentStatus, Period, ResolvedPeriod,
 };
 use frontdesk::store::Store;
 use frontdesk::tools::{AgentKind, Caller, Registry, ToolCtx, ToolError, ToolOutput};
-use futures::TryStreamExt;
 use serde_json::{json, Value};
 
-use crate::harness::{demo_now, ist, TestDb};
+use crate::harness::{all, demo_now, ist, TestDb};
 
 fn ctx(store: &Store, caller: Caller) -> ToolCtx {
-    let env: HashMap<String, String> = [
-        ("FRONTDESK_NOW", "2026-11-25T10:00:00Z"),
-        ("FRONTDESK_CLOCK", "frozen"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let settings = Settings::from_env(env).unwrap();
+    let settings = crate::harness::settings(&[]);
     assert_eq!(settings.clock().now(), demo_now());
     assert_eq!(settings.studio.utc_offset, ist());
     ToolCtx {
@@ -52,13 +43,6 @@ async fn call(
     Registry::without_kept_answers()
         .call(agent, ctx, tool, args)
         .await
-}
-
-async fn all<T>(c: mongodb::Collection<T>) -> Vec<T>
-where
-    T: serde::de::DeserializeOwned + Send + Sync,
-{
-    c.find(doc! {}).await.unwrap().try_collect().await.unwrap()
 }
 
 /// The catalogue's courses whose name has `word` as a whole word, ignoring case.

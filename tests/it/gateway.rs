@@ -57,15 +57,8 @@ impl Recorder {
     }
 }
 
-pub fn env(pairs: &[(&str, &str)]) -> Settings {
-    let mut env: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    env.insert("FRONTDESK_NOW".into(), "2026-11-25T10:00:00Z".into());
-    env.insert("FRONTDESK_CLOCK".into(), "frozen".into());
-    Settings::from_env(env).unwrap()
-}
+/// Settings from `pairs` at the demo clock ([`crate::harness::settings`]).
+pub use crate::harness::settings as env;
 
 /// Slack: C_SUPPORT → support, C_MGMT → dashboard; Discord 900 → dashboard. Asha is a
 /// manager on all three platforms; Slack group S_STAFF is staff.
@@ -732,12 +725,7 @@ async fn the_link_code_email_is_an_outbox_item_queued_once_and_sent_by_the_worke
 
     let key = "link_code:telegram:970:970:1";
     let item = db.store.outbox_item(key).await.unwrap().expect("queued");
-    let priya = db
-        .store
-        .client_by_email(&frontdesk::domain::Email::parse("priya@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let priya = crate::harness::priya(&db.store).await;
     match &item.job {
         Job::LinkCode {
             account,

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use frontdesk::agents::{AgentRequest, Agents, ConversationKey};
 use frontdesk::config::Settings;
-use frontdesk::domain::Email;
 use frontdesk::domain::SharedClock;
 use frontdesk::gateway::platforms::{self, ChatAdapters};
 use frontdesk::gateway::Gateway;
@@ -17,7 +16,7 @@ use frontdesk::tools::{AgentKind, Caller};
 use frontdesk_fakes::slack::{FakeSlack, APP_TOKEN, BOT_TOKEN, SIGNING_SECRET};
 
 use crate::gateway::gateway_with;
-use crate::harness::{demo_now, TestDb};
+use crate::harness::{demo_now, eventually, metric, TestDb};
 use crate::outbox::{with_env, TestClock, FAST};
 
 /// The staff side these tests share: the fake Slack, settings with its tokens and the
@@ -63,6 +62,25 @@ impl Desk {
     }
 }
 
+/// The process-wide ticket counters: `frontdesk_tickets_total` by kind (opened, claimed,
+/// closed) and the count of `frontdesk_ticket_first_reply_seconds`, each with its name.
+fn ticket_counts() -> Vec<(String, f64)> {
+    let exposition = frontdesk::telemetry::metrics::Metrics::global()
+        .render()
+        .unwrap();
+    let mut counts: Vec<(String, f64)> = ["opened", "claimed", "closed"]
+        .into_iter()
+        .map(|kind| {
+            let labels = format!("kind=\"{kind}\"");
+            let value = metric(&exposition, "frontdesk_tickets_total", &labels);
+            (format!("frontdesk_tickets_total{{{labels}}}"), value)
+        })
+        .collect();
+    let first_reply = "frontdesk_ticket_first_reply_seconds_count";
+    counts.push((first_reply.to_owned(), metric(&exposition, first_reply, "")));
+    counts
+}
+
 /// The providers over `routes` (the adapters running).
 fn providers(settings: &Settings, routes: &ChatRoutes) -> Arc<Providers> {
     Arc::new(Providers::from_settings(settings, routes.clone()).unwrap())
@@ -97,12 +115,7 @@ async fn a_ticket_is_posted_to_the_staff_channel_once_even_when_slack_fails_firs
     let clock = TestClock::at(demo_now());
     let worker = worker(&db, &settings, &routes, clock.clone());
 
-    let priya = db
-        .store
-        .client_by_email(&Email::parse("priya@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let priya = crate::harness::priya(&db.store).await;
     let agents = Agents::new(
         db.store.clone(),
         clock.clone(),
@@ -199,6 +212,10 @@ async fn staff_and_client_talk_through_the_ticket_thread_until_done() {
         inbound
     };
 
+    // The process-wide counters before: other tests count into them too, so the checks
+    // below are on what this scenario added.
+    let counted_before = ticket_counts();
+
     // The client asks for a person; the ticket goes to the staff channel.
     let asked = crate::gateway::run(
         &gw,
@@ -289,16 +306,17 @@ async fn staff_and_client_talk_through_the_ticket_thread_until_done() {
         .starts_with("Closed by Asha"));
 
     // Counted: opened, claimed (with the wait to the first reply) and closed.
-    let exposition = frontdesk::telemetry::metrics::Metrics::global()
-        .render()
-        .unwrap();
-    for kind in ["opened", "claimed", "closed"] {
+    let counted = ticket_counts();
+    for (name, before, after) in counted_before
+        .iter()
+        .zip(&counted)
+        .map(|((name, before), (_, after))| (name, before, after))
+    {
         assert!(
-            exposition.contains(&format!("frontdesk_tickets_total{{kind=\"{kind}\"}}")),
-            "{kind}"
+            after - before >= 1.0,
+            "{name} went from {before} to {after}"
         );
     }
-    assert!(exposition.contains("frontdesk_ticket_first_reply_seconds_count"));
 
     // The client writes again: the bot answers, nothing goes to the thread.
     let posts_before = fake.delivered("chat.postMessage").len();
@@ -424,13 +442,15 @@ async fn end_to_end_with_the_telegram_emulator_and_the_fake_slack() {
     let posts = fake.wait_for_delivered("chat.postMessage", 1, wait).await;
     assert_eq!(posts[0].param("channel").as_deref(), Some("C_DESK"));
     let ticket = db.store.open_tickets(5).await.unwrap().pop().unwrap();
-    let root = loop {
-        let t = db.store.ticket_by_id(ticket.id).await.unwrap().unwrap();
-        if let Some(thread) = t.staff_thread {
-            break thread.root;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let root = eventually(
+        "the ticket remembers its staff thread",
+        std::time::Duration::from_secs(10),
+        || async {
+            let t = db.store.ticket_by_id(ticket.id).await.unwrap().unwrap();
+            t.staff_thread.map(|thread| thread.root)
+        },
+    )
+    .await;
 
     // Asha answers in the thread; Meera reads it on Telegram.
     let reply = EventBuilder::thread_reply(

@@ -1,12 +1,17 @@
 //! The test harness: a real database per test, a fixed clock, demo data on demand.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
+use frontdesk::config::Settings;
 use frontdesk::dev::localdb::process_wide_url;
 use frontdesk::dev::seed::{seed, SeedOptions, SeedReport};
-use frontdesk::domain::Currency;
+use frontdesk::domain::{Client, Currency, Email};
 use frontdesk::store::Store;
+use futures::TryStreamExt;
 
 /// The "now" of the demo data and the eval file.
 pub fn demo_now() -> DateTime<Utc> {
@@ -17,6 +22,71 @@ pub fn demo_now() -> DateTime<Utc> {
 
 pub fn ist() -> FixedOffset {
     FixedOffset::east_opt(5 * 3600 + 1800).unwrap()
+}
+
+/// Settings as the service loads them from `pairs`, with the clock frozen at the demo
+/// "now" (`FRONTDESK_NOW` and `FRONTDESK_CLOCK` win over `pairs`).
+pub fn settings(pairs: &[(&str, &str)]) -> Settings {
+    let mut env: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    env.insert("FRONTDESK_NOW".into(), "2026-11-25T10:00:00Z".into());
+    env.insert("FRONTDESK_CLOCK".into(), "frozen".into());
+    Settings::from_env(env).unwrap()
+}
+
+/// The demo client Priya Sharma (priya@example.com).
+pub async fn priya(store: &Store) -> Client {
+    store
+        .client_by_email(&Email::parse("priya@example.com").unwrap())
+        .await
+        .unwrap()
+        .expect("the demo data has Priya")
+}
+
+/// Every document of a collection.
+pub async fn all<T>(c: mongodb::Collection<T>) -> Vec<T>
+where
+    T: serde::de::DeserializeOwned + Send + Sync,
+{
+    c.find(bson::doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+/// Polls `check` every 50 ms until it gives `Some`, and returns that; panics naming
+/// `what` if it has not within `within`.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {within:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A counter or gauge's value in a Prometheus text exposition, summed over the samples
+/// of `name` whose labels contain `labels` (0 when there is none).
+pub fn metric(exposition: &str, name: &str, labels: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.split(['{', ' ']).next() == Some(name) && l.contains(labels))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 /// The key every test database is sealed with (base64 of 32 bytes of 7).
@@ -136,14 +206,7 @@ impl TestApi {
         per_ip: u32,
         http: Option<frontdesk::config::HttpLimits>,
     ) -> Self {
-        let env: std::collections::HashMap<String, String> = [
-            ("FRONTDESK_NOW", "2026-11-25T10:00:00Z"),
-            ("FRONTDESK_CLOCK", "frozen"),
-        ]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-        let mut settings = frontdesk::config::Settings::from_env(env).unwrap();
+        let mut settings = settings(&[]);
         settings.api_per_token_per_minute = per_token;
         settings.api_per_ip_per_minute = per_ip;
         if let Some(http) = http {

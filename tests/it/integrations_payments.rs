@@ -2,7 +2,7 @@
 //! (exact path, auth, body, idempotency), their error mapping, provider choice from the
 //! settings, and the signed webhooks against a real test database.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,13 +32,7 @@ const RAZORPAY_WEBHOOK_SECRET: &str = "rzp-webhook-secret";
 const STRIPE_WEBHOOK_SECRET: &str = "whsec_test_secret";
 
 fn settings(pairs: &[(&str, &str)]) -> Settings {
-    let mut env: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    env.insert("FRONTDESK_NOW".into(), "2026-11-25T10:00:00Z".into());
-    env.insert("FRONTDESK_CLOCK".into(), "frozen".into());
-    let mut settings = Settings::from_env(env).unwrap();
+    let mut settings = crate::harness::settings(pairs);
     settings.integrations.payment_return_url = RETURN_URL.into();
     settings
 }

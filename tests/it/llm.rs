@@ -6,7 +6,7 @@
 // Helpers outside `#[test]` functions unwrap too.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -158,24 +158,23 @@ fn settings(
     planner: &str,
     config_toml: Option<&str>,
 ) -> (Settings, Option<tempfile::TempDir>) {
-    let mut env: HashMap<String, String> = [
+    let dir = config_toml.map(|toml| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("llm.toml"), toml).unwrap();
+        dir
+    });
+    let config = dir
+        .as_ref()
+        .map(|d| d.path().join("llm.toml").to_str().unwrap().to_owned());
+    let mut pairs = vec![
         ("OPENAI_API_KEY", "test-key"),
         ("OPENAI_BASE_URL", base_url),
         ("FRONTDESK_PLANNER", planner),
-        ("FRONTDESK_NOW", "2026-11-25T10:00:00Z"),
-        ("FRONTDESK_CLOCK", "frozen"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let dir = config_toml.map(|toml| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("llm.toml");
-        std::fs::write(&path, toml).unwrap();
-        env.insert("FRONTDESK_CONFIG".into(), path.to_str().unwrap().to_owned());
-        dir
-    });
-    (Settings::from_env(env).unwrap(), dir)
+    ];
+    if let Some(config) = &config {
+        pairs.push(("FRONTDESK_CONFIG", config));
+    }
+    (crate::harness::settings(&pairs), dir)
 }
 
 fn agents_for(db: &TestDb, settings: &Settings) -> Agents {

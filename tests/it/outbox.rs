@@ -19,7 +19,7 @@ use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::harness::{demo_now, TestDb};
+use crate::harness::{all, demo_now, TestDb};
 
 /// A clock the test moves.
 #[derive(Debug)]
@@ -396,8 +396,7 @@ async fn reminders_go_out_once_however_many_schedulers_run() {
     };
     // What the scheduler should find, computed here from the documents.
     let lead = chrono::Duration::minutes(i64::from(s.integrations.class_lead_minutes));
-    let classes: Vec<frontdesk::domain::ClassSession> =
-        crate::agents::all(db.store.raw().classes()).await;
+    let classes: Vec<frontdesk::domain::ClassSession> = all(db.store.raw().classes()).await;
     let clients: Vec<frontdesk::domain::Client> =
         db.store.find_clients(bson::doc! {}).await.unwrap();
     let now = clock.now();
@@ -414,8 +413,7 @@ async fn reminders_go_out_once_however_many_schedulers_run() {
             .filter(|c| c.enrollments.iter().any(|e| e.course_id == class.course_id))
             .count();
     }
-    let payments: Vec<frontdesk::domain::Payment> =
-        crate::agents::all(db.store.raw().payments()).await;
+    let payments: Vec<frontdesk::domain::Payment> = all(db.store.raw().payments()).await;
     let cutoff = now - chrono::Duration::days(i64::from(s.integrations.payment_overdue_days));
     // Overdue, but not by more than the reminder window.
     let oldest = cutoff
@@ -491,8 +489,7 @@ async fn the_calendar_follows_the_classes_once_per_change() {
         "a",
     );
     let now = clock.now();
-    let classes: Vec<frontdesk::domain::ClassSession> =
-        crate::agents::all(db.store.raw().classes()).await;
+    let classes: Vec<frontdesk::domain::ClassSession> = all(db.store.raw().classes()).await;
     let upcoming: Vec<_> = classes
         .iter()
         .filter(|c| c.starts_at() > now && c.starts_at() <= now + chrono::Duration::days(14))
@@ -696,8 +693,7 @@ async fn the_daily_digest_goes_to_the_management_channel_once_a_day() {
         .unwrap()
         .with_timezone(&Utc);
     let end = start + chrono::Duration::days(1);
-    let payments: Vec<frontdesk::domain::Payment> =
-        crate::agents::all(db.store.raw().payments()).await;
+    let payments: Vec<frontdesk::domain::Payment> = all(db.store.raw().payments()).await;
     let (total, n) = crate::agents::paid_between(&payments, start, end);
     let figure = frontdesk::domain::format_minor(total, frontdesk::domain::Currency::INR);
     assert!(

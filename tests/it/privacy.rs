@@ -14,7 +14,7 @@ use futures::TryStreamExt;
 use regex::Regex;
 
 use crate::agents::agents;
-use crate::harness::{demo_now, TestApi, TestDb};
+use crate::harness::{demo_now, eventually, TestApi, TestDb};
 
 fn chat(caller: &Caller, user: &str, text: &str, n: usize) -> AgentRequest {
     AgentRequest {
@@ -190,12 +190,12 @@ async fn rotate_key_reseals_remembered_turns_and_ticket_reasons() {
         .raw()
         .database()
         .collection::<Document>("conversation_turns");
-    for _ in 0..50 {
-        if turns.count_documents(doc! {}).await.unwrap() == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    eventually(
+        "the remembered turn is stored",
+        std::time::Duration::from_secs(5),
+        || async { (turns.count_documents(doc! {}).await.unwrap() == 1).then_some(()) },
+    )
+    .await;
 
     // A new key, the old one still accepted: rotation moves both under the new key.
     let new = ring(9, Some(7));
@@ -294,10 +294,13 @@ async fn a_client_that_cannot_be_opened_is_left_out_of_lists_and_its_own_read_sa
         .text()
         .await
         .unwrap();
-    let unreadable: f64 = metrics
-        .lines()
-        .find(|l| l.starts_with("frontdesk_unreadable_records "))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap();
-    assert!(unreadable >= 1.0, "{metrics}");
+    // The gauge is process-wide (another test's scrape sets it from its own store): here
+    // only that it is served; the count is this store's own.
+    assert!(
+        metrics.lines().any(|l| l
+            .strip_prefix("frontdesk_unreadable_records ")
+            .is_some_and(|v| v.parse::<f64>().is_ok())),
+        "{metrics}"
+    );
+    assert_eq!(api.db.store.unreadable_records(), 1);
 }

@@ -682,11 +682,7 @@ async fn protect_agent_tools_and_chat_linking_are_audited_with_the_chat_account(
     );
 
     // Priya links her Telegram by her own contact, then unlinks.
-    let priya = store
-        .client_by_email(&Email::parse("priya@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let priya = crate::harness::priya(&store).await;
     let contact =
         telegram_dm("6160", "", 1).with_contact_phone(priya.phone.as_ref().unwrap().as_str());
     assert_eq!(run(&gw, &rec, contact).await, Outcome::Linking);

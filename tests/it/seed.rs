@@ -3,7 +3,7 @@
 use bson::doc;
 use chrono::Duration;
 use frontdesk::dev::seed::seed;
-use frontdesk::domain::{Email, OrderNumber, Period};
+use frontdesk::domain::{OrderNumber, Period};
 use futures::TryStreamExt;
 
 use crate::harness::{demo_now, demo_options, ist, TestDb};
@@ -16,11 +16,7 @@ async fn the_demo_data_keeps_its_promises() {
     assert_eq!(report.clients, 300);
     assert!(report.courses >= 8);
 
-    let priya = s
-        .client_by_email(&Email::parse("priya@example.com").unwrap())
-        .await
-        .unwrap()
-        .expect("Priya Sharma");
+    let priya = crate::harness::priya(s).await;
     assert_eq!(priya.name.as_str(), "Priya Sharma");
     assert_eq!(
         s.clients_by_name("Priya", 10).await.unwrap().len(),

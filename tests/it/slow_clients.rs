@@ -11,7 +11,7 @@ use frontdesk::config::HttpLimits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::harness::{TestApi, TestDb};
+use crate::harness::{metric, TestApi, TestDb};
 
 const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 const BODY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -57,6 +57,7 @@ async fn read_until_closed(stream: &mut TcpStream, deadline: Instant) -> Option<
     }
 }
 
+/// `GET /metrics` of `server`.
 async fn scrape(http: &reqwest::Client, server: SocketAddr) -> String {
     let res = http
         .get(format!("http://{server}/metrics"))
@@ -64,16 +65,6 @@ async fn scrape(http: &reqwest::Client, server: SocketAddr) -> String {
         .await
         .unwrap();
     res.text().await.unwrap()
-}
-
-/// A counter or gauge's value summed over its labels matching `labels` in /metrics.
-fn metric(exposition: &str, name: &str, labels: &str) -> f64 {
-    exposition
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| l.split(['{', ' ']).next() == Some(name) && l.contains(labels))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,6 +209,7 @@ async fn a_client_that_never_reads_its_answers_is_cut_off() {
         .await
         .unwrap()
         .len();
+    let before = scrape(&api.http, server).await;
     // Enough pipelined requests that their answers overflow every socket buffer.
     let requests = (16 * 1024 * 1024 / one).max(50);
     let socket = TcpSocket::new_v4().unwrap();
@@ -237,21 +229,15 @@ async fn a_client_that_never_reads_its_answers_is_cut_off() {
         got.len(),
         requests * one
     );
-    let metrics = api
-        .http
-        .get(api.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let after = scrape(&api.http, server).await;
+    let grew =
+        |name: &str, labels: &str| metric(&after, name, labels) - metric(&before, name, labels);
     assert!(
-        metric(
-            &metrics,
+        grew(
             "frontdesk_http_connections_cut_total",
             "kind=\"write_timeout\""
-        ) >= 1.0
+        ) >= 1.0,
+        "{after}"
     );
 }
 

@@ -5,12 +5,11 @@
 
 use bson::{doc, Document};
 use frontdesk::agents::{AgentRequest, ConversationKey};
-use frontdesk::domain::Email;
 use frontdesk::tools::{AgentKind, Caller};
 use serde_json::Value;
 
 use crate::agents::agents;
-use crate::harness::{TestApi, TestDb};
+use crate::harness::{all, TestApi, TestDb};
 
 fn from_telegram(caller: Caller, text: &str, event: &str) -> AgentRequest {
     AgentRequest {
@@ -30,12 +29,7 @@ fn from_telegram(caller: Caller, text: &str, event: &str) -> AgentRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_off_is_listed_for_the_staff_and_closed_once() {
     let (db, _) = TestDb::with_demo_data(30).await;
-    let priya = db
-        .store
-        .client_by_email(&Email::parse("priya@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let priya = crate::harness::priya(&db.store).await;
     let agents = agents(&db);
     let as_priya = Caller::client(priya.id, priya.name.as_str());
     let asked = "I want to talk to a human, the shower in studio B is broken again";
@@ -47,19 +41,7 @@ async fn a_hand_off_is_listed_for_the_staff_and_closed_once() {
     agents
         .handle(from_telegram(as_priya.clone(), asked, "tg-1"))
         .await;
-    let stored: Vec<Document> = {
-        use futures::TryStreamExt;
-        db.store
-            .raw()
-            .database()
-            .collection::<Document>("tickets")
-            .find(doc! {})
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap()
-    };
+    let stored: Vec<Document> = all(db.store.raw().database().collection("tickets")).await;
     assert_eq!(stored.len(), 1);
     let raw = &stored[0];
     assert_eq!(raw.get_str("status").unwrap(), "open");
@@ -94,6 +76,7 @@ async fn a_hand_off_is_listed_for_the_staff_and_closed_once() {
         "{}",
         staff_view.answer
     );
+    let open_before = db.store.open_tickets(100).await.unwrap();
     let client_view = agents
         .handle(AgentRequest {
             agent: AgentKind::Support,
@@ -107,6 +90,17 @@ async fn a_hand_off_is_listed_for_the_staff_and_closed_once() {
         !client_view.answer.contains("shower"),
         "{}",
         client_view.answer
+    );
+    assert_ne!(
+        client_view.intent,
+        frontdesk::domain::Intent::OpenTickets,
+        "{}",
+        client_view.answer
+    );
+    assert_eq!(
+        db.store.open_tickets(100).await.unwrap(),
+        open_before,
+        "the client's message changed the open tickets"
     );
 
     // The dashboard counts it (a minute on: a period cut at now leaves out what was

@@ -8,16 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bson::doc;
 use frontdesk::domain::{Currency, Order, OrderStatus, Payment, PaymentStatus};
-use futures::TryStreamExt;
 use serde_json::{json, Value};
 
-use crate::harness::{demo_now, TestApi, TestDb};
+use crate::harness::{all, demo_now, TestApi, TestDb};
 
 const ORDERS: usize = 60;
-
-async fn all<T: serde::de::DeserializeOwned + Send + Sync>(c: mongodb::Collection<T>) -> Vec<T> {
-    c.find(doc! {}).await.unwrap().try_collect().await.unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_orders_at_once_all_succeed_once() {

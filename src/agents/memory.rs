@@ -18,7 +18,8 @@ pub async fn load(store: &Store, key: &str) -> Result<Conversation, StoreError> 
     store.conversation(key).await
 }
 
-/// Saves a turn; it is forgotten `ttl_hours` after `now`.
+/// Saves a turn; the server forgets it `ttl_hours` after `now` (the real time: see
+/// `Clock::wall`).
 ///
 /// # Errors
 /// The server failed.

@@ -66,7 +66,8 @@ impl TurnToRemember<'_> {
             &agents.store,
             &self.key,
             self.turn,
-            agents.clock.now(),
+            // Forgotten by the server's clock: counted from the real time.
+            agents.clock.wall(),
             agents.memory_ttl_hours,
         )
         .await

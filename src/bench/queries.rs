@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::pipeline::{ask, bench_agents, bench_gateway_over};
+use super::pipeline::{ask, bench_agents, bench_gateway_settings};
 use super::{with_demo_clock, Row, Server};
 use crate::agents::eval::{parse_cases, run_case};
 use crate::dev::seed::{seed, SeedOptions};
@@ -72,7 +72,20 @@ pub async fn run(
     server: Server,
     opts: &QueriesOptions,
 ) -> Result<QueriesReport> {
-    let settings = with_demo_clock(settings);
+    let mut settings = with_demo_clock(settings);
+    // A staff channel for hand-offs, so that tickets wait for a reminder.
+    settings.integrations.handoff = Some(crate::config::HandoffTarget {
+        platform: frontdesk_chat::Platform::Slack,
+        channel: "C_BENCH_HANDOFF".into(),
+        remind_after: chrono::Duration::minutes(30),
+        mention: String::new(),
+    });
+    // Email "configured" at a closed port: links by email are offered, nothing is sent.
+    settings.providers.sendgrid = Some(crate::config::SendgridSettings {
+        api_key: crate::config::Secret::new("bench-queries"),
+        from: "desk@example.com".into(),
+        api_url: Some("http://127.0.0.1:9".into()),
+    });
     let plain = Store::open(url, &opts.database, keys.clone()).await?;
     // Whatever an earlier run left: gone, then the indexes again.
     plain.drop_database().await?;
@@ -124,7 +137,15 @@ pub async fn run(
 /// that were not called.
 async fn exercise(settings: &crate::config::Settings, store: &Store) -> Result<Vec<String>> {
     let agents = bench_agents(settings, store, true);
-    let gateway = bench_gateway_over(settings, agents.clone());
+    // With an email sender, so that a stranger can ask for a link code (the email itself
+    // waits in the outbox for a provider that is not there).
+    let gateway = crate::gateway::Gateway::new(
+        agents.clone(),
+        bench_gateway_settings(),
+        crate::integrations::email::EmailSender::from_settings(settings),
+        settings.studio.name.clone(),
+        settings.clock(),
+    );
 
     // Every eval case: questions and dialogues, as staff, managers, clients and guests.
     let cases = [
@@ -158,6 +179,30 @@ async fn exercise(settings: &crate::config::Settings, store: &Store) -> Result<V
         ask(&gateway, &question, &format!("queries-{i}"), 0).await;
     }
 
+    // A stranger links their chat: asks for a code by email, then guesses one.
+    for (i, text) in ["/link priya@example.com", "000000"].iter().enumerate() {
+        let inbound = frontdesk_chat::Inbound::new(
+            frontdesk_chat::Platform::Telegram,
+            "7001",
+            "7001",
+            *text,
+            format!("queries-link-{i}"),
+            settings.clock().now(),
+        )
+        .with_direct(true);
+        gateway.handle(inbound, Arc::new(Silent)).await;
+    }
+    // The hand-off's ticket, as posted to the staff channel (no Slack here to post it).
+    let (waiting, _) = store.tickets_not_closed(10).await?;
+    for ticket in &waiting {
+        let thread = crate::store::StaffThread {
+            platform: "slack".into(),
+            channel: "C_BENCH_HANDOFF".into(),
+            root: format!("1700000001.{}", ticket.id.to_hex()),
+        };
+        store.set_staff_thread(ticket.id, &thread).await?;
+    }
+
     let missed = rest(settings, store, &agents).await?;
 
     // The outbox worker (no providers configured: each job is read, tried, put back)
@@ -178,17 +223,22 @@ async fn exercise(settings: &crate::config::Settings, store: &Store) -> Result<V
             break;
         }
     }
-    let scheduler = Scheduler::new(
-        store.clone(),
-        settings.clock(),
-        providers,
-        settings.integrations.clone(),
-        "bench-queries",
-    );
-    scheduler
+    // The scheduler's round now, and a day later: then the tickets of the run wait for
+    // a reminder, tomorrow's classes and the payments falling due are reminded of.
+    let now = settings.clock().now();
+    for at in [now, now + chrono::Duration::days(1)] {
+        let clock: crate::domain::SharedClock = Arc::new(crate::domain::FixedClock(at));
+        Scheduler::new(
+            store.clone(),
+            clock,
+            providers.clone(),
+            settings.integrations.clone(),
+            "bench-queries",
+        )
         .run_once()
         .await
         .map_err(|e| anyhow::anyhow!("scheduler: {e}"))?;
+    }
     Ok(missed)
 }
 
@@ -495,6 +545,19 @@ async fn rest(
         }
     }
     Ok(missed)
+}
+
+/// A chat platform that takes every reply and shows it to no one.
+struct Silent;
+
+impl frontdesk_chat::ChatAdapter for Silent {
+    fn platform(&self) -> frontdesk_chat::Platform {
+        frontdesk_chat::Platform::Slack
+    }
+
+    async fn send(&self, _: &frontdesk_chat::Outbound) -> Result<(), frontdesk_chat::AdapterError> {
+        Ok(())
+    }
 }
 
 /// A query-string value, percent-encoded.

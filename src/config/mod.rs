@@ -453,6 +453,9 @@ pub struct Settings {
     /// `FRONTDESK_CLOCK=frozen`: the clock stays at `FRONTDESK_NOW` (tests); by default it
     /// moves on from there with real time.
     pub clock_frozen: bool,
+    /// When the settings were loaded: a moving clock reads `now` at this instant, so
+    /// every clock made from these settings reads the same time.
+    pub clock_since: std::time::Instant,
     /// The providers' credentials and URLs (payments, email, SMS, calendar, webhooks).
     pub providers: ProviderSettings,
     /// The chat adapters' tokens and URLs.
@@ -704,6 +707,7 @@ impl Settings {
             encryption,
             now,
             clock_frozen,
+            clock_since: std::time::Instant::now(),
             providers,
             adapters,
             hostname: env
@@ -719,7 +723,7 @@ impl Settings {
     pub fn clock(&self) -> SharedClock {
         match self.now {
             Some(t) if self.clock_frozen => Arc::new(FixedClock(t)),
-            Some(t) => Arc::new(MovingClock::starting_at(t)),
+            Some(t) => Arc::new(MovingClock::anchored(t, self.clock_since)),
             None => Arc::new(SystemClock),
         }
     }
@@ -1071,6 +1075,18 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn every_clock_of_one_settings_reads_the_same_time() {
+        let s = Settings::from_env(env(&[("FRONTDESK_NOW", "2026-11-25T10:00:00Z")])).unwrap();
+        let first = s.clock();
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        // Made later (as the worker is made after the adapters connect), read together.
+        let later = s.clock();
+        let (a, b) = (first.now(), later.now());
+        assert!((a - b).num_milliseconds().abs() < 30, "{a} vs {b}");
+        assert!(b - s.now.unwrap() >= chrono::Duration::milliseconds(60));
     }
 
     #[test]

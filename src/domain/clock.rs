@@ -53,10 +53,14 @@ impl MovingClock {
     /// A clock that reads `start` now.
     #[must_use]
     pub fn starting_at(start: DateTime<Utc>) -> Self {
-        Self {
-            start,
-            since: std::time::Instant::now(),
-        }
+        Self::anchored(start, std::time::Instant::now())
+    }
+
+    /// A clock that read `start` at `since`: clocks anchored alike read alike, however
+    /// much later each is made.
+    #[must_use]
+    pub fn anchored(start: DateTime<Utc>, since: std::time::Instant) -> Self {
+        Self { start, since }
     }
 }
 

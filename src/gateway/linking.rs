@@ -35,6 +35,8 @@ pub struct LinkingCtx<'a> {
     pub mailer: Option<&'a EmailSender>,
     pub studio_name: &'a str,
     pub now: DateTime<Utc>,
+    /// The real time, for what the database server expires (see `Clock::wall`).
+    pub wall: DateTime<Utc>,
     pub code_minutes: u32,
 }
 
@@ -267,7 +269,7 @@ async fn request_code(
     let client = ctx.store.client_by_email(&email).await?;
     let (by_account, by_client) = ctx
         .store
-        .note_link_code_request(&account, client.as_ref().map(|c| c.id), ctx.now)
+        .note_link_code_request(&account, client.as_ref().map(|c| c.id), ctx.now, ctx.wall)
         .await?;
     if by_account > MAX_CODES_PER_ACCOUNT_PER_DAY {
         return Ok("You've asked for several codes today. Please try again tomorrow, or ask at the front desk to link your account.".into());
@@ -283,6 +285,7 @@ async fn request_code(
         attempts: 0,
         created_at: ctx.now,
         expires_at: ctx.now + Duration::minutes(i64::from(ctx.code_minutes)),
+        forget_at: ctx.wall + Duration::minutes(i64::from(ctx.code_minutes)),
     };
     // The email leaves through the outbox, written with the code: the reply takes as long
     // whether or not the address is a client's. One item per platform event, so a retried

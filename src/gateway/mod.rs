@@ -311,6 +311,7 @@ impl Gateway {
             mailer: inner.mailer.as_ref(),
             studio_name: &inner.studio_name,
             now,
+            wall: inner.clock.wall(),
             code_minutes: inner.settings.link_code_minutes,
         };
         match linking::handle(&linking, inbound, &caller).await {

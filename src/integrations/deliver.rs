@@ -411,13 +411,18 @@ async fn post_ticket(
         .dyn_post(&Outbound::new(target.channel.clone(), staff_post(&ticket)))
         .await
         .map_err(chat_failure)?;
+    // Only a platform that names the post (Slack's `ts`) gives the ticket a thread; a
+    // ticket without one stays out of the relay, so the person keeps talking to the bot.
+    let Some(root) = root.filter(|r| !r.is_empty()) else {
+        return Ok(());
+    };
     store
         .set_staff_thread(
             ticket.id,
             &crate::store::StaffThread {
                 platform: target.platform.as_str().to_owned(),
                 channel: target.channel.clone(),
-                root: root.unwrap_or_default(),
+                root,
             },
         )
         .await?;

@@ -34,8 +34,20 @@ pub struct LinkCode {
     pub attempts: u32,
     #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
     pub created_at: DateTime<Utc>,
+    /// Until when the code can be used (by the service's clock).
     #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
     pub expires_at: DateTime<Utc>,
+    /// When the server deletes it (TTL, by the real time: see `Clock::wall`).
+    #[serde(
+        with = "bson::serde_helpers::chrono_datetime_as_bson_datetime",
+        default = "long_ago"
+    )]
+    pub forget_at: DateTime<Utc>,
+}
+
+/// The `forget_at` of a code written before it had one: the next sweep takes it.
+fn long_ago() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
 }
 
 /// The email of a new link code: queued with the code (see
@@ -226,13 +238,13 @@ impl Store {
         account: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<LinkCode>, StoreError> {
+        // Read by `_id` alone (a point read on every server), its expiry checked here.
         Ok(self
             .database()
             .collection::<LinkCode>(names::LINK_CODES)
-            .find_one(
-                doc! { "_id": account, "expires_at": { "$gt": bson::DateTime::from_chrono(now) } },
-            )
-            .await?)
+            .find_one(doc! { "_id": account })
+            .await?
+            .filter(|code| code.expires_at > now))
     }
 
     /// Uses up one of the `max_attempts` guesses at the account's pending code, before the
@@ -248,19 +260,16 @@ impl Store {
         max_attempts: u32,
         now: DateTime<Utc>,
     ) -> Result<Option<LinkCode>, StoreError> {
+        // Every guess is counted, by `_id` alone (a point write on every server); a code
+        // past its budget or its time is no code. Counting guesses at a dead code harms
+        // nothing: it can never link.
         Ok(self
             .database()
             .collection::<LinkCode>(names::LINK_CODES)
-            .find_one_and_update(
-                doc! {
-                    "_id": account,
-                    "attempts": { "$lt": max_attempts },
-                    "expires_at": { "$gt": bson::DateTime::from_chrono(now) },
-                },
-                doc! { "$inc": { "attempts": 1 } },
-            )
+            .find_one_and_update(doc! { "_id": account }, doc! { "$inc": { "attempts": 1 } })
             .return_document(mongodb::options::ReturnDocument::After)
-            .await?)
+            .await?
+            .filter(|code| code.attempts <= max_attempts && code.expires_at > now))
     }
 
     /// Notes that a link code was asked for (by `account`, for `client`), kept a day, and
@@ -274,6 +283,7 @@ impl Store {
         account: &str,
         client_id: Option<ObjectId>,
         now: DateTime<Utc>,
+        wall: DateTime<Utc>,
     ) -> Result<(u64, u64), StoreError> {
         let log = self
             .database()
@@ -282,7 +292,8 @@ impl Store {
             "account": account,
             "client_id": client_id,
             "at": bson::DateTime::from_chrono(now),
-            "expires_at": bson::DateTime::from_chrono(now + Duration::days(1)),
+            // Swept a day later by the server's clock (see `Clock::wall`).
+            "expires_at": bson::DateTime::from_chrono(wall + Duration::days(1)),
         })
         .await?;
         let since = bson::DateTime::from_chrono(now - Duration::days(1));

@@ -230,6 +230,12 @@ fn specs() -> Vec<Spec> {
             doc! { "created_at": -1, "_id": -1 },
         ),
         spec(TICKETS, "id_status", doc! { "_id": 1, "status": 1 }),
+        spec(
+            TICKETS,
+            "reminder_due",
+            doc! { "status": 1, "reminded_at": 1, "created_at": 1 },
+        ),
+        spec(TICKETS, "id_reminded", doc! { "_id": 1, "reminded_at": 1 }),
         sparse(spec(
             TICKETS,
             "idempotency_key",
@@ -262,7 +268,7 @@ fn specs() -> Vec<Spec> {
         ),
         spec(IDENTITIES, "client_id", doc! { "client_id": 1 }),
         ttl(
-            spec(LINK_CODES, "expires_at_ttl", doc! { "expires_at": 1 }),
+            spec(LINK_CODES, "forget_at_ttl", doc! { "forget_at": 1 }),
             0,
         ),
         ttl(
@@ -331,6 +337,8 @@ impl Store {
             (names::PAYMENTS, "client_status"),
             (names::ORDERS, "created_at"),
             (names::TICKETS, "created_at"),
+            // A code's use-by time is the service's; the sweep's is `forget_at`.
+            (names::LINK_CODES, "expires_at_ttl"),
         ] {
             let _ = self
                 .db

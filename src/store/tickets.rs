@@ -687,13 +687,17 @@ impl Store {
         &self,
         cutoff: DateTime<Utc>,
     ) -> Result<Vec<Ticket>, StoreError> {
+        // The whole filter on `reminder_due`; whether it was posted is checked here (`$ne`
+        // is no index's bound on the local test server).
         let due = doc! {
-            "status": "open",
-            "created_at": { "$lte": bson::DateTime::from_chrono(cutoff) },
-            "staff_thread": { "$ne": null },
+            "status": TicketStatus::Open.as_str(),
             "reminded_at": null,
+            "created_at": { "$lte": bson::DateTime::from_chrono(cutoff) },
         };
-        self.find_tickets(due, 0, 100).await
+        let mut due = self.find_tickets(due, 0, 500).await?;
+        due.retain(|t| t.staff_thread.is_some());
+        due.truncate(100);
+        Ok(due)
     }
 
     /// Marks a ticket reminded of and queues the reminder, once (`reminder` carries the
@@ -707,6 +711,9 @@ impl Store {
         reminder: OutboxItem,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        // Queued first (its key makes a second one nothing), then marked: a failure in
+        // between leaves a reminder queued, never a ticket marked and not reminded of.
+        self.enqueue(std::slice::from_ref(&reminder)).await?;
         let marked = self
             .ticket_docs()
             .update_one(
@@ -716,9 +723,6 @@ impl Store {
             .await?
             .modified_count
             == 1;
-        if marked {
-            self.enqueue(std::slice::from_ref(&reminder)).await?;
-        }
         Ok(marked)
     }
 }

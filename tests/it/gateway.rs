@@ -528,6 +528,18 @@ impl Mailbox {
     }
 }
 
+/// Settings with email through a fake SendGrid, the gateway over them, and its mailbox.
+async fn with_email(db: &TestDb) -> (Settings, Gateway, Mailbox) {
+    let (url, mails) = fake_sendgrid().await;
+    let settings = env(&[
+        ("SENDGRID_API_KEY", "SG.test-key"),
+        ("SENDGRID_API_URL", &url),
+        ("EMAIL_FROM", "desk@studio.example"),
+    ]);
+    let gw = gateway_with(db, gateway_settings(), &settings);
+    (settings, gw, mails)
+}
+
 async fn fake_sendgrid() -> (String, Mailbox) {
     let mailbox = Mailbox::default();
     let store = mailbox.clone();
@@ -586,15 +598,57 @@ fn code_in(mail: &Value) -> String {
 }
 
 #[tokio::test]
+async fn what_the_server_sweeps_away_is_dated_by_the_real_time_not_the_set_clock() {
+    // The service's clock is frozen at the demo's 25 Nov 2026; the server's TTL sweep goes
+    // by its own clock. A mark dated "two days after 25 Nov" would be swept at once.
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let (_settings, gw, _mails) = with_email(&db).await;
+    let rec = Arc::new(Recorder::default());
+    let started = Utc::now();
+    run(&gw, &rec, telegram_dm("905", "/link priya@example.com", 1)).await;
+    run(
+        &gw,
+        &rec,
+        telegram_dm("905", "what classes are on this week?", 2),
+    )
+    .await;
+    let raw = db.store.raw().database();
+    for (collection, field) in [
+        ("processed_events", "expires_at"),
+        ("link_codes", "forget_at"),
+        ("link_code_requests", "expires_at"),
+        ("conversation_turns", "expires_at"),
+    ] {
+        // Claims and turns are written in batches: they may land a moment later.
+        let docs =
+            crate::harness::eventually(collection, std::time::Duration::from_secs(5), || async {
+                let docs = crate::harness::all(raw.collection::<bson::Document>(collection)).await;
+                (!docs.is_empty()).then_some(docs)
+            })
+            .await;
+        for d in docs {
+            let at = d.get_datetime(field).map(|t| t.to_chrono());
+            assert!(
+                at.as_ref().is_ok_and(|t| *t > started),
+                "{collection}.{field} is {at:?}, before the real now {started}"
+            );
+        }
+    }
+    // The code itself still lasts by the service's clock.
+    let code = db
+        .store
+        .pending_link_code("telegram:905", crate::harness::demo_now())
+        .await
+        .unwrap()
+        .expect("a live code");
+    assert!(code.expires_at > crate::harness::demo_now());
+    assert!(code.expires_at < started);
+}
+
+#[tokio::test]
 async fn a_client_links_by_email_code_and_wrong_codes_run_out() {
     let (db, _) = TestDb::with_demo_data(40).await;
-    let (url, mails) = fake_sendgrid().await;
-    let settings = env(&[
-        ("SENDGRID_API_KEY", "SG.test-key"),
-        ("SENDGRID_API_URL", &url),
-        ("EMAIL_FROM", "desk@studio.example"),
-    ]);
-    let gw = gateway_with(&db, gateway_settings(), &settings);
+    let (settings, gw, mails) = with_email(&db).await;
     let rec = Arc::new(Recorder::default());
 
     // An email no client has: the same reply, but no mail goes out.
@@ -696,13 +750,7 @@ async fn a_client_links_by_email_code_and_wrong_codes_run_out() {
 #[tokio::test]
 async fn the_link_code_email_is_an_outbox_item_queued_once_and_sent_by_the_worker() {
     let (db, _) = TestDb::with_demo_data(20).await;
-    let (url, mails) = fake_sendgrid().await;
-    let settings = env(&[
-        ("SENDGRID_API_KEY", "SG.test-key"),
-        ("SENDGRID_API_URL", &url),
-        ("EMAIL_FROM", "desk@studio.example"),
-    ]);
-    let gw = gateway_with(&db, gateway_settings(), &settings);
+    let (settings, gw, mails) = with_email(&db).await;
     let rec = Arc::new(Recorder::default());
     let before = db.store.outbox_stats().await.unwrap();
 
@@ -795,6 +843,7 @@ async fn the_link_code_email_is_an_outbox_item_queued_once_and_sent_by_the_worke
         attempts: 0,
         created_at: crate::harness::demo_now(),
         expires_at: crate::harness::demo_now() + chrono::Duration::minutes(10),
+        forget_at: chrono::Utc::now() + chrono::Duration::minutes(10),
     };
     let mail_of = |code| frontdesk::store::LinkCodeMail {
         key: "link_code:telegram:971:971:1",

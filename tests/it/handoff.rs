@@ -518,3 +518,58 @@ async fn end_to_end_with_the_telegram_emulator_and_the_fake_slack() {
     let _ = running.await;
     adapters.tasks.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_staff_channel_that_names_no_post_the_person_keeps_talking_to_the_bot() {
+    use frontdesk::gateway::Outcome;
+    use frontdesk_chat::Platform;
+    // Telegram gives the post no thread id as Slack does: the ticket reaches the staff,
+    // but it has no thread to relay through.
+    let (db, _) = TestDb::with_demo_data(30).await;
+    let config = format!("{FAST}[handoff]\nplatform = \"telegram\"\n");
+    let settings = with_env(
+        &[("FRONTDESK_HANDOFF_CHANNEL", "-100200300".to_owned())],
+        &config,
+    );
+    let gw = gateway_with(
+        &db,
+        frontdesk::config::GatewaySettings {
+            handoff: settings.integrations.handoff.clone(),
+            ..crate::gateway::gateway_settings()
+        },
+        &settings,
+    );
+    let routes = ChatRoutes::default();
+    let telegram = Arc::new(crate::gateway::Recorder {
+        platform: Some(Platform::Telegram),
+        ..Default::default()
+    });
+    routes.register(Platform::Telegram, telegram.clone());
+    let worker = worker(&db, &settings, &routes, settings.clock());
+    let says = |text: &str, n: u32| crate::gateway::telegram_dm("4343", text, n);
+
+    let asked =
+        crate::gateway::run(&gw, &telegram, says("I need to talk to a real person", 1)).await;
+    assert!(matches!(asked, Outcome::Answered { .. }), "{asked:?}");
+    while worker.run_once().await.unwrap().is_some() {}
+    let posted: Vec<String> = telegram
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|o| o.channel == "-100200300")
+        .map(|o| o.text.clone())
+        .collect();
+    assert_eq!(posted.len(), 1, "the staff see the ticket once: {posted:?}");
+    let (tickets, _) = db.store.tickets_not_closed(10).await.unwrap();
+    assert_eq!(tickets.len(), 1);
+    assert!(
+        tickets[0].staff_thread.is_none(),
+        "{:?}",
+        tickets[0].staff_thread
+    );
+
+    // Their next message is answered, not relayed into a thread nobody can see.
+    let next = crate::gateway::run(&gw, &telegram, says("what classes are on this week?", 2)).await;
+    assert!(matches!(next, Outcome::Answered { .. }), "{next:?}");
+}

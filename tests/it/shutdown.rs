@@ -14,11 +14,15 @@ use crate::harness::{server_url, TEST_ENCRYPTION_KEY};
 
 const SECRET: &str = "a-secret-of-at-least-16-chars";
 
-/// An OpenAI-compatible server that answers every completion after `wait`.
-async fn slow_model(wait: Duration) -> String {
+/// An OpenAI-compatible server that answers every completion after `wait`, and says
+/// when a completion has arrived.
+async fn slow_model(wait: Duration) -> (String, std::sync::Arc<tokio::sync::Notify>) {
+    let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+    let tell = arrived.clone();
     let app = Router::new().route(
         "/v1/chat/completions",
         post(move |Json(_): Json<Value>| async move {
+            tell.notify_one();
             tokio::time::sleep(wait).await;
             Json(json!({
                 "id": "chatcmpl-slow",
@@ -36,12 +40,12 @@ async fn slow_model(wait: Duration) -> String {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    format!("http://127.0.0.1:{port}/v1")
+    (format!("http://127.0.0.1:{port}/v1"), arrived)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_answers_what_is_in_flight_then_exits_0_on_sigterm() {
-    let model = slow_model(Duration::from_millis(2500)).await;
+    let (model, arrived) = slow_model(Duration::from_millis(2500)).await;
     let database = format!("shutdown_{}", uuid::Uuid::new_v4().simple());
     let mut child = Command::new(env!("CARGO_BIN_EXE_frontdesk"))
         .args(["serve", "--bind", "127.0.0.1:0"])
@@ -97,7 +101,9 @@ async fn serve_answers_what_is_in_flight_then_exits_0_on_sigterm() {
             .await
     });
     // The question is with the slow model when the signal comes.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::timeout(Duration::from_secs(30), arrived.notified())
+        .await
+        .expect("the question reached the model");
     let signalled = Instant::now();
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: a signal to the child this test started.

@@ -9,7 +9,7 @@ use bson::{doc, Bson, Document};
 use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
 
-use super::{names, Store, StoreError};
+use super::{names, Plan, Store, StoreError};
 use crate::domain::ResolvedPeriod;
 
 const ATTENDED: [&str; 2] = ["present", "late"];
@@ -249,23 +249,6 @@ fn match_stage(a: &ScanArgs, query: &str) -> (&'static str, Document) {
     }
 }
 
-/// Every `indexName` in an explain output, or "COLLSCAN" when it names a collection scan.
-fn index_names(b: &Bson, out: &mut Vec<String>, collscan: &mut bool) {
-    match b {
-        Bson::Document(d) => {
-            for (k, v) in d {
-                match (k.as_str(), v) {
-                    ("indexName", Bson::String(s)) if !out.contains(s) => out.push(s.clone()),
-                    ("stage", Bson::String(s)) if s == "COLLSCAN" => *collscan = true,
-                    _ => index_names(v, out, collscan),
-                }
-            }
-        }
-        Bson::Array(a) => a.iter().for_each(|v| index_names(v, out, collscan)),
-        _ => {}
-    }
-}
-
 async fn explain(store: &Store, a: &ScanArgs, query: &str) -> String {
     let (coll, filter) = match_stage(a, query);
     let command = doc! {
@@ -277,17 +260,11 @@ async fn explain(store: &Store, a: &ScanArgs, query: &str) -> String {
         "verbosity": "queryPlanner",
     };
     match store.db.run_command(command).await {
-        Ok(out) => {
-            let (mut found, mut collscan) = (Vec::new(), false);
-            index_names(&Bson::Document(out), &mut found, &mut collscan);
-            if !found.is_empty() {
-                found.join(", ")
-            } else if collscan {
-                "COLLSCAN".into()
-            } else {
-                "n/a".into()
-            }
-        }
+        Ok(out) => match super::plans::plan_of(&out) {
+            Plan::Index(names) => names.join(", "),
+            Plan::CollectionScan | Plan::BoundedScan => "COLLSCAN".into(),
+            Plan::Empty | Plan::Unknown(_) => "n/a".into(),
+        },
         Err(_) => "n/a".into(),
     }
 }

@@ -270,6 +270,16 @@ impl FromRequestParts<Arc<ApiState>> for AuthUser {
         state
             .limits
             .check_token(&format!("{}:{}", claims.role, claims.sub))?;
+        // The one check that a client token's client still stands, for every endpoint
+        // that takes a caller (so no client-scoped read needs to check it again): after
+        // the per-token limit, so a flood costs no database reads.
+        if let Some(id) = caller.client_id {
+            if !state.store.client_is_current(id).await? {
+                return Err(ApiError::Unauthorized(
+                    "the client of this token no longer exists".into(),
+                ));
+            }
+        }
         Ok(Self {
             caller,
             subject: claims.sub,

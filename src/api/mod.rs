@@ -21,7 +21,6 @@ mod orders;
 mod paging;
 mod payments;
 mod rate;
-mod standing;
 mod tickets;
 mod trends;
 
@@ -129,11 +128,6 @@ pub fn router(state: Arc<ApiState>) -> Router {
     // Prometheus scrapes without a token; outside /api and the OpenAPI document.
     .route("/metrics", get(metrics))
     .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
-    // A deleted client's token is refused here, once, for every endpoint.
-    .layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        standing::client_still_stands,
-    ))
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
         rate::per_ip,

@@ -484,7 +484,7 @@ fn run_understand(settings: &Settings, agent: AgentKind, text: &[String]) -> Res
     };
     for line in lines.iter().filter(|l| !l.trim().is_empty()) {
         let ranking = nlu.ranking(line, agent)?;
-        let verdict = nlu.classify(line, agent)?;
+        let verdict = nlu.classify_blocking(line, agent)?;
         let top: Vec<String> = ranking
             .iter()
             .take(3)

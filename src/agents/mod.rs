@@ -536,18 +536,13 @@ impl Agents {
     ) -> Option<crate::nlu::Verdict> {
         let nlu = self.nlu.ready()?;
         let started = Instant::now();
-        let owned = text.to_owned();
-        let verdict = tokio::task::spawn_blocking(move || nlu.classify(&owned, agent)).await;
+        let verdict = nlu.classify(text, agent).await;
         let elapsed = started.elapsed();
         times.model += elapsed;
         let verdict = match verdict {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "sentence model failed");
-                return None;
-            }
+            Ok(v) => v,
             Err(e) => {
-                tracing::warn!(error = %e, "sentence model task failed");
+                tracing::warn!(error = %e, "sentence model failed");
                 return None;
             }
         };

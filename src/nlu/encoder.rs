@@ -7,19 +7,23 @@ use std::io::Read;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
+use super::bert::{QuantizedBert, Weight};
 use super::NluError;
 
 /// Chat messages are short; longer text is cut here (a whole long paragraph adds
 /// nothing to which question it is, and the cost grows with the square of the length).
 const MAX_TOKENS: usize = 48;
 
+/// Names how the model is run (see `bert.rs`): vectors kept from another wiring are
+/// read again.
+pub const WIRING: &str = "q8table";
+
 /// One loaded model and its tokenizer.
 pub struct Encoder {
-    model: BertModel,
+    model: QuantizedBert,
     tokenizer: Tokenizer,
     device: Device,
 }
@@ -47,8 +51,7 @@ impl Encoder {
             })?;
         let device = Device::Cpu;
         let weights = load_weights(&dir.join("model.safetensors"), &device)?;
-        let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
-        let model = BertModel::load(vb, &config).map_err(model_error)?;
+        let model = QuantizedBert::new(weights, &config).map_err(model_error)?;
         let mut tokenizer =
             Tokenizer::from_bytes(read("tokenizer.json")?).map_err(|e| NluError::Model {
                 reason: format!("tokenizer.json: {e}"),
@@ -96,19 +99,15 @@ impl Encoder {
         }
         let ids = Tensor::from_vec(ids, (rows, width), &self.device).map_err(model_error)?;
         let mask = Tensor::from_vec(mask, (rows, width), &self.device).map_err(model_error)?;
-        let types = ids.zeros_like().map_err(model_error)?;
-        let hidden = self
-            .model
-            .forward(&ids, &types, Some(&mask))
-            .map_err(model_error)?;
+        let hidden = self.model.forward(&ids, &mask).map_err(model_error)?;
         mean_pool_normalised(&hidden, &mask).map_err(model_error)
     }
 }
 
-/// Reads a safetensors file tensor by tensor, each straight into the vector it lives in,
-/// so the weights are held once while loading (reading the whole file first would hold
-/// them twice: about 90 MB more at the peak).
-fn load_weights(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, NluError> {
+/// Reads a safetensors file tensor by tensor, each straight into the vector it lives in
+/// and quantized at once when it is a matrix, so the 32-bit weights are never all held
+/// (reading the whole file first would hold them twice: about 90 MB more at the peak).
+fn load_weights(path: &Path, device: &Device) -> Result<HashMap<String, Weight>, NluError> {
     #[derive(serde::Deserialize)]
     struct Entry {
         dtype: String,
@@ -183,7 +182,8 @@ fn load_weights(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>,
                 .and_then(|t| if float { t.to_dtype(DType::F32) } else { Ok(t) })
                 .map_err(model_error)?
         };
-        tensors.insert(name, tensor);
+        let weight = Weight::from_tensor(&name, tensor).map_err(model_error)?;
+        tensors.insert(name, weight);
         at = end;
     }
     Ok(tensors)

@@ -8,9 +8,11 @@
 //! margin ([`Verdict::decided`]). Loading takes a moment, so [`NluHandle`] loads in the
 //! background and the rules answer alone meanwhile.
 
+pub mod bert;
 pub mod encoder;
 pub mod examples;
 pub mod model;
+pub mod reader;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -82,16 +84,19 @@ pub use crate::config::DEFAULT_NLU_MARGIN as DEFAULT_MARGIN;
 const BEST_OF: usize = 3;
 
 /// How the model has been used: messages asked about, messages it read (the rest were
-/// kept readings of the same words), and the time it spent reading.
+/// kept readings of the same words), the passes it read them in (messages that wait
+/// together are read in one pass), and the time of those passes.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Usage {
     pub asked: u64,
     pub read: u64,
+    pub passes: u64,
     pub reading: Duration,
 }
 
 impl Usage {
-    /// The model's time per message it read, in milliseconds.
+    /// The model's time per message it read, in milliseconds (a pass's time shared
+    /// among the messages it read).
     #[must_use]
     pub fn ms_per_read(&self) -> f64 {
         if self.read == 0 {
@@ -140,7 +145,7 @@ impl Verdict {
 /// A loaded model with its examples' vectors.
 #[derive(Debug)]
 pub struct Understanding {
-    encoder: Encoder,
+    reader: reader::Reader,
     labels: Vec<Label>,
     /// One unit vector per example, row after row.
     vectors: Vec<f32>,
@@ -148,11 +153,8 @@ pub struct Understanding {
     margin: f32,
     /// Where the model came from, for `doctor`.
     pub source: PathBuf,
-    /// Messages asked about, messages read (not kept), and the time spent reading them
-    /// (for `bench pipeline`).
+    /// Messages asked about (for `bench pipeline`; the reader counts what it read).
     asks: std::sync::atomic::AtomicU64,
-    reads: std::sync::atomic::AtomicU64,
-    read_nanos: std::sync::atomic::AtomicU64,
     /// The same words asked of the same agent are read once: the last readings, kept.
     kept: std::sync::Mutex<std::collections::HashMap<(AgentKind, String), Verdict>>,
 }
@@ -170,9 +172,10 @@ impl Understanding {
         let source = model::locate(settings.model_dir.as_deref())?;
         let encoder = Encoder::load(&source)?;
         let key = format!(
-            "{}-{}",
+            "{}-{}-{}",
             &model_fingerprint(&source)[..16],
-            &examples.fingerprint()[..16]
+            &examples.fingerprint()[..16],
+            encoder::WIRING
         );
         let cache = model::cached_dir()
             .with_file_name("examples")
@@ -201,15 +204,13 @@ impl Understanding {
             }
         };
         Ok(Self {
-            encoder,
+            reader: reader::Reader::start(encoder)?,
             labels: examples.items.iter().map(|(l, _)| *l).collect(),
             vectors: vectors.0,
             width: vectors.1,
             margin: settings.margin,
             source,
             asks: Default::default(),
-            reads: Default::default(),
-            read_nanos: Default::default(),
             kept: Default::default(),
         })
     }
@@ -224,45 +225,63 @@ impl Understanding {
     ///
     /// # Errors
     /// A model failure (not expected for any text).
-    pub fn classify(&self, text: &str, agent: AgentKind) -> Result<Verdict, NluError> {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.asks.fetch_add(1, Relaxed);
-        let key = (agent, text.to_owned());
-        if let Some(v) = self.kept.lock().ok().and_then(|k| k.get(&key).cloned()) {
-            return Ok(v);
+    pub async fn classify(&self, text: &str, agent: AgentKind) -> Result<Verdict, NluError> {
+        if let Some(kept) = self.kept_reading(text, agent) {
+            return Ok(kept);
         }
-        let started = Instant::now();
-        let query = self.encoder.embed(&[text])?.pop().unwrap_or_default();
-        let verdict = self.nearest(&query, agent);
-        self.reads.fetch_add(1, Relaxed);
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.read_nanos.fetch_add(nanos, Relaxed);
+        let query = self.reader.read(text).await?;
+        Ok(self.keep(text, agent, &query))
+    }
+
+    /// [`Understanding::classify`] outside the async runtime (the console tools).
+    ///
+    /// # Errors
+    /// A model failure (not expected for any text).
+    pub fn classify_blocking(&self, text: &str, agent: AgentKind) -> Result<Verdict, NluError> {
+        if let Some(kept) = self.kept_reading(text, agent) {
+            return Ok(kept);
+        }
+        let query = self.reader.read_blocking(text)?;
+        Ok(self.keep(text, agent, &query))
+    }
+
+    fn kept_reading(&self, text: &str, agent: AgentKind) -> Option<Verdict> {
+        self.asks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let kept = self.kept.lock().ok()?;
+        kept.get(&(agent, text.to_owned())).cloned()
+    }
+
+    fn keep(&self, text: &str, agent: AgentKind, query: &[f32]) -> Verdict {
+        let verdict = self.nearest(query, agent);
         if let Ok(mut kept) = self.kept.lock() {
             if kept.len() >= KEPT_READINGS {
                 kept.clear();
             }
-            kept.insert(key, verdict.clone());
+            kept.insert((agent, text.to_owned()), verdict.clone());
         }
-        Ok(verdict)
+        verdict
     }
 
     /// How the model has been used since it loaded.
     #[must_use]
     pub fn usage(&self) -> Usage {
-        use std::sync::atomic::Ordering::Relaxed;
+        let (read, passes, reading) = self.reader.counts.snapshot();
         Usage {
-            asked: self.asks.load(Relaxed),
-            read: self.reads.load(Relaxed),
-            reading: Duration::from_nanos(self.read_nanos.load(Relaxed)),
+            asked: self.asks.load(std::sync::atomic::Ordering::Relaxed),
+            read,
+            passes,
+            reading,
         }
     }
 
-    /// Every label `agent` answers with its score for `text`, best first.
+    /// Every label `agent` answers with its score for `text`, best first (outside the
+    /// async runtime).
     ///
     /// # Errors
     /// A model failure (not expected for any text).
     pub fn ranking(&self, text: &str, agent: AgentKind) -> Result<Vec<(Label, f32)>, NluError> {
-        let query = self.encoder.embed(&[text])?.pop().unwrap_or_default();
+        let query = self.reader.read_blocking(text)?;
         Ok(self.scores(&query, agent))
     }
 

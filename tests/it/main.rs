@@ -35,4 +35,5 @@ mod shutdown;
 mod slow_clients;
 mod store;
 mod tickets;
+mod understanding;
 mod write_conflicts;

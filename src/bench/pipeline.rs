@@ -94,6 +94,8 @@ pub struct PipelineReport {
     pub model_messages: u64,
     pub model_share: f64,
     pub model_reads: u64,
+    /// The model's passes over those reads (messages that waited together share one).
+    pub model_passes: u64,
     pub model_ms_per_read: f64,
     /// Replies per intent.
     pub intents: BTreeMap<String, usize>,
@@ -487,6 +489,7 @@ pub async fn run(
         model_messages,
         model_share: model_messages as f64 / n,
         model_reads: model.read,
+        model_passes: model.passes,
         model_ms_per_read: model.ms_per_read(),
         intents,
         intent_latency,
@@ -549,10 +552,11 @@ fn rows(r: &PipelineReport) -> Vec<Row> {
         Row::info(
             "sentence model",
             format!(
-                "asked of {} messages ({:.1}%); {} read afresh, {:.2} ms each",
+                "asked of {} messages ({:.1}%); {} read afresh in {} passes, {:.2} ms each",
                 r.model_messages,
                 r.model_share * 100.0,
                 r.model_reads,
+                r.model_passes,
                 r.model_ms_per_read
             ),
         ),

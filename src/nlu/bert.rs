@@ -155,9 +155,7 @@ impl QuantizedBert {
         let words = w.table("embeddings.word_embeddings.weight")?;
         let positions = w.dense("embeddings.position_embeddings.weight")?;
         // Every sentence is one segment: only the first token type is ever added.
-        let token_type = w
-            .dense("embeddings.token_type_embeddings.weight")?
-            .get(0)?;
+        let token_type = w.dense("embeddings.token_type_embeddings.weight")?.get(0)?;
         let embedding_norm = w.norm("embeddings.LayerNorm", eps)?;
         let layers = (0..config.num_hidden_layers)
             .map(|i| {
@@ -174,8 +172,7 @@ impl QuantizedBert {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0
-        {
+        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
             candle_core::bail!("hidden size does not split into the attention heads");
         }
         Ok(Self {

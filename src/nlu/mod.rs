@@ -246,8 +246,7 @@ impl Understanding {
     }
 
     fn kept_reading(&self, text: &str, agent: AgentKind) -> Option<Verdict> {
-        self.asks
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.asks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let kept = self.kept.lock().ok()?;
         kept.get(&(agent, text.to_owned())).cloned()
     }

@@ -168,8 +168,9 @@ impl Store {
 
     /// [`Store::create_order`] for someone asking to enrol: when the client already has
     /// an unpaid order for the course, that order comes back (`already_enrolled`) and
-    /// nothing is written. This process's enrolments of one client take turns, so two
-    /// requests at once make one order.
+    /// nothing is written. The check is made again inside the order's transaction, on the
+    /// client's record the transaction writes, so two requests at once make one order
+    /// however many instances they reach (see `write_order`).
     ///
     /// `as_read` is the client as the caller read it moments ago: an unpaid order on it
     /// is answered at once, with no further read of the client and no turn to wait for.
@@ -180,7 +181,8 @@ impl Store {
     pub async fn enrol(&self, new: NewOrder, as_read: &Client) -> Result<OrderCreated, StoreError> {
         let open = async {
             if as_read.id == new.client_id {
-                self.pending_order_for(as_read, new.course_id).await
+                self.pending_order_for(as_read.id, &as_read.enrollments, new.course_id)
+                    .await
             } else {
                 Ok(None)
             }
@@ -207,10 +209,8 @@ impl Store {
             key: new.course_id.to_hex(),
         })?;
         // Enrolments of one client all write that client's record: in this process they
-        // take turns; across instances a transient conflict (two deliveries of one
-        // message racing) is retried, and the retry then finds the order the other made.
-        // Whether the client is enrolled is asked in turn: one order for asks made at
-        // once.
+        // take turns (no conflict to retry); across instances the transaction decides
+        // (see `write_order`). Asking here first spares a transaction in the usual case.
         let _turn = self.shared.enrol_lock(new.client_id).lock().await;
         let client =
             self.client_by_id(new.client_id)
@@ -220,7 +220,10 @@ impl Store {
                     key: new.client_id.to_hex(),
                 })?;
         if once_while_unpaid {
-            if let Some(open) = self.pending_order_for(&client, course.id).await? {
+            if let Some(open) = self
+                .pending_order_for(client.id, &client.enrollments, course.id)
+                .await?
+            {
                 return Ok(open);
             }
         }
@@ -263,11 +266,27 @@ impl Store {
         };
         let mut retry = self.conflict_retry();
         loop {
+            let once_for = once_while_unpaid.then_some(course.id);
             match self
-                .write_order(&order, &payment, &enrollment, client.status)
+                .write_order(&order, &payment, &enrollment, client.status, once_for)
                 .await
             {
-                Ok(()) => {
+                Ok(Some(unpaid)) => {
+                    if let Some(open) = self
+                        .pending_order_for(client.id, &unpaid, course.id)
+                        .await?
+                    {
+                        return Ok(open);
+                    }
+                    // Paid or cancelled since the transaction looked: try again.
+                    if !retry.pause().await {
+                        return Err(StoreError::Conflict(format!(
+                            "the enrolment of client {} kept changing",
+                            client.id.to_hex()
+                        )));
+                    }
+                }
+                Ok(None) => {
                     return Ok(OrderCreated {
                         order,
                         payment,
@@ -298,16 +317,57 @@ impl Store {
         }
     }
 
+    /// Writes the order, its payment, counts, confirmation and the client's enrolment in
+    /// one transaction. With `once_for` (a course), the client's record is written
+    /// first and its enrolments as they stand at that write are looked at: when one of
+    /// that course has an unpaid order, the transaction is abandoned and the client as it
+    /// stood (its enrolments) comes back. Two transactions that both write one client's record cannot both
+    /// commit unless one saw the other's enrolment (the server refuses the later write as
+    /// a conflict, and the retry sees it), so this holds across any number of instances.
     async fn write_order(
         &self,
         order: &Order,
         payment: &Payment,
         enrollment: &Enrollment,
         client_status: crate::domain::ClientStatus,
-    ) -> Result<(), StoreError> {
+        once_for: Option<ObjectId>,
+    ) -> Result<Option<Vec<Enrollment>>, StoreError> {
         let mut session = self.client.start_session().await?;
         session.start_transaction().await?;
         let written = async {
+            let mut set = doc! { "$push": { "enrollments": bson::to_bson(enrollment)? } };
+            if client_status != crate::domain::ClientStatus::Active {
+                set.insert("$set", doc! { "status": "active" });
+            }
+            let mut projection = fact_fields();
+            if once_for.is_some() {
+                projection.insert("enrollments", 1);
+            }
+            let before = self
+                .clients()
+                .find_one_and_update(doc! { "_id": order.client_id }, set)
+                .projection(projection)
+                .session(&mut session)
+                .await?;
+            if let (Some(course_id), Some(before)) = (once_for, before.as_ref()) {
+                let as_written = client_enrolments(before, order.client_id)?;
+                for enrolment in as_written.iter().rev() {
+                    if enrolment.course_id != course_id {
+                        continue;
+                    }
+                    let unpaid = self
+                        .orders()
+                        .find_one(doc! { "number": i64::from(enrolment.order_number) })
+                        .session(&mut session)
+                        .await?
+                        .is_some_and(|o| {
+                            o.client_id == order.client_id && o.status == OrderStatus::Pending
+                        });
+                    if unpaid {
+                        return Ok(Some(as_written));
+                    }
+                }
+            }
             self.orders()
                 .insert_one(order)
                 .session(&mut session)
@@ -326,16 +386,6 @@ impl Store {
                 order.created_at,
             );
             self.enqueue_in(&mut session, &[confirm]).await?;
-            let mut set = doc! { "$push": { "enrollments": bson::to_bson(enrollment)? } };
-            if client_status != crate::domain::ClientStatus::Active {
-                set.insert("$set", doc! { "status": "active" });
-            }
-            let before = self
-                .clients()
-                .find_one_and_update(doc! { "_id": order.client_id }, set)
-                .projection(fact_fields())
-                .session(&mut session)
-                .await?;
             if let Some(before) = before {
                 let mut after = before.clone();
                 after.insert("status", "active");
@@ -353,9 +403,13 @@ impl Store {
                 &order.id.to_hex(),
             )
             .await?;
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(None)
         }
         .await;
+        if let Ok(Some(unpaid)) = written {
+            let _ = session.abort_transaction().await;
+            return Ok(Some(unpaid));
+        }
         self.finish(session, written).await
     }
 
@@ -372,19 +426,20 @@ impl Store {
     /// `already_enrolled`.
     async fn pending_order_for(
         &self,
-        client: &Client,
+        client_id: ObjectId,
+        enrollments: &[Enrollment],
         course_id: ObjectId,
     ) -> Result<Option<OrderCreated>, StoreError> {
         // The client's record lists their live enrolments, newest last: a client never
         // enrolled in the course costs no read, and one usually costs one.
-        for enrolment in client.enrollments.iter().rev() {
+        for enrolment in enrollments.iter().rev() {
             if enrolment.course_id != course_id {
                 continue;
             }
             let order = self
                 .order_by_number(enrolment.order_number)
                 .await?
-                .filter(|o| o.client_id == client.id && o.status == OrderStatus::Pending);
+                .filter(|o| o.client_id == client_id && o.status == OrderStatus::Pending);
             if order.is_some() {
                 let open = self.with_first_payment(order).await?;
                 return Ok(open.map(|open| OrderCreated {
@@ -688,5 +743,17 @@ impl Store {
             self.finish(session, written).await
         })
         .await
+    }
+}
+
+/// The enrolments in a projection of a client's record.
+fn client_enrolments(doc: &bson::Document, id: ObjectId) -> Result<Vec<Enrollment>, StoreError> {
+    match doc.get_array("enrollments") {
+        Ok(list) => list
+            .iter()
+            .map(|e| bson::from_bson::<Enrollment>(e.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Decode(format!("client {}: {e}", id.to_hex()))),
+        Err(_) => Ok(Vec::new()),
     }
 }

@@ -113,8 +113,17 @@ pub async fn start_adapters(db: &TestDb, vars: &[(&str, &str)]) -> ChatAdapters 
 }
 
 pub fn gateway_with(db: &TestDb, gw: GatewaySettings, settings: &Settings) -> Gateway {
+    gateway_over(db.store.clone(), gw, settings)
+}
+
+/// A gateway over `store`: another instance when `store` was opened on its own.
+pub fn gateway_over(
+    store: frontdesk::store::Store,
+    gw: GatewaySettings,
+    settings: &Settings,
+) -> Gateway {
     let agents = Agents::new(
-        db.store.clone(),
+        store,
         settings.clock(),
         settings.studio.clone(),
         &settings.llm,

@@ -20,6 +20,7 @@ mod families;
 mod gateway;
 mod handoff;
 mod harness;
+mod instances;
 mod integrations_messaging;
 mod integrations_payments;
 mod llm;

@@ -34,8 +34,8 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 fn reference_vectors(dir: &std::path::Path) -> Vec<Vec<f32>> {
     let config: Config =
         serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
-    let weights = candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu)
-        .unwrap();
+    let weights =
+        candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu).unwrap();
     let bert = BertModel::load(
         VarBuilder::from_tensors(weights, DType::F32, &Device::Cpu),
         &config,
@@ -60,7 +60,13 @@ fn reference_vectors(dir: &std::path::Path) -> Vec<Vec<f32>> {
             let hidden = bert
                 .forward(&ids, &ids.zeros_like().unwrap(), None)
                 .unwrap();
-            hidden.mean(1).unwrap().squeeze(0).unwrap().to_vec1().unwrap()
+            hidden
+                .mean(1)
+                .unwrap()
+                .squeeze(0)
+                .unwrap()
+                .to_vec1()
+                .unwrap()
         })
         .collect()
 }
@@ -80,9 +86,15 @@ fn the_encoder_reads_as_the_reference_bert_alone_and_in_a_batch() {
         let length: f32 = alone[i].iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((length - 1.0).abs() < 1e-4, "{sentence}: length {length}");
         let to_reference = cosine(&alone[i], &reference[i]);
-        assert!(to_reference > 0.999, "{sentence}: {to_reference} to the reference");
+        assert!(
+            to_reference > 0.999,
+            "{sentence}: {to_reference} to the reference"
+        );
         let padded = cosine(&alone[i], &together[i]);
-        assert!(padded > 0.9999, "{sentence}: {padded} alone against in a batch");
+        assert!(
+            padded > 0.9999,
+            "{sentence}: {padded} alone against in a batch"
+        );
     }
     // Different sentences stay apart: the check above is not met by a constant vector.
     assert!(cosine(&alone[1], &alone[8]) < 0.9);
@@ -107,7 +119,10 @@ async fn messages_waiting_together_are_read_in_one_pass_each_getting_its_own_rea
     let read = after.read - before.read;
     let passes = after.passes - before.passes;
     assert!(read >= 24, "{read} read");
-    assert!(passes < read, "{passes} passes for {read} sentences: none were read together");
+    assert!(
+        passes < read,
+        "{passes} passes for {read} sentences: none were read together"
+    );
     for (text, reading) in texts.iter().zip(&readings) {
         let alone = understanding.ranking(text, AgentKind::Support).unwrap();
         assert_eq!(reading.best, alone[0].0, "{text}");

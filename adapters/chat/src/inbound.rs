@@ -29,7 +29,10 @@ pub struct Inbound {
     pub is_direct: bool,
     /// The message text.
     pub text: String,
-    /// The platform's id of this event, used to deduplicate deliveries and to reply to it.
+    /// The platform's id of this message, the same in every delivery of it (retries,
+    /// Slack's `message` and `app_mention` twins, another instance's copy): the gateway
+    /// claims it in the database so a message is handled once. Slack: `channel/ts`;
+    /// Telegram: `chat:message`; Discord: the message id.
     pub event_id: String,
     /// When frontdesk received the message.
     pub received_at: DateTime<Utc>,

@@ -589,6 +589,14 @@ impl EventBuilder {
         &self.event_id
     }
 
+    /// The id the adapter gives the message, `"{channel}/{ts}"`: the same for its
+    /// `message` and `app_mention` events and for Slack's retries.
+    #[must_use]
+    pub fn message_id(&self) -> String {
+        let field = |name: &str| self.event.get(name).and_then(Value::as_str).unwrap_or("");
+        format!("{}/{}", field("channel"), field("ts"))
+    }
+
     /// Returns the `event_callback` JSON.
     #[must_use]
     pub fn callback(&self) -> Value {

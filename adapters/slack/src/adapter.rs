@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 use slack_morphism::prelude::SlackApiToken;
 
 use crate::events::user_message;
-use crate::mention_pairs::MentionPairs;
 use crate::user_groups::UserGroups;
 use crate::web_api::{self, WebApi};
 use crate::{events_api, files, render, socket_mode, SlackConfig};
@@ -50,7 +49,6 @@ pub struct SlackAdapter {
     identity: BotIdentity,
     pacer: Pacer,
     user_groups: UserGroups,
-    mention_pairs: MentionPairs,
 }
 
 impl std::fmt::Debug for SlackAdapter {
@@ -98,7 +96,6 @@ impl SlackAdapter {
             identity,
             pacer: Pacer::new(CHANNEL_INTERVAL),
             user_groups: UserGroups::default(),
-            mention_pairs: MentionPairs::default(),
         }))
     }
 
@@ -147,13 +144,6 @@ impl SlackAdapter {
                 return None;
             }
         };
-        if !self
-            .mention_pairs
-            .claim(&message.channel, &message.ts, &message.event_id)
-        {
-            tracing::debug!(event_id = %message.event_id, "twin of a message already handled");
-            return None;
-        }
         let roles = self
             .user_groups
             .of_user(&self.api, &self.bot_token, &message.user)
@@ -161,12 +151,18 @@ impl SlackAdapter {
         let team = message
             .team
             .unwrap_or_else(|| self.identity.team_id.clone());
+        // One message mentioning the bot arrives twice, as a `message` and as an
+        // `app_mention` event with different event ids, perhaps at two instances; Slack
+        // retries an event with its own id. The message's channel and `ts` are the same
+        // in all of them: the gateway's claim of that id in the database lets one through.
+        tracing::debug!(slack_event_id = %message.event_id, "slack event");
+        let message_id = format!("{}/{}", message.channel, message.ts);
         let mut inbound = Inbound::new(
             Platform::Slack,
             message.channel,
             message.user,
             message.text,
-            message.event_id,
+            message_id,
             Utc::now(),
         )
         .with_workspace(team)

@@ -16,7 +16,6 @@
 //! * `web_api` — the slack-morphism client over plain HTTP (local fakes) or HTTPS (Slack).
 //! * `tls` — the rustls client configuration for HTTPS and `wss://`.
 //! * `events` — turning an `event_callback` payload into an `Inbound`, or ignoring it.
-//! * `mention_pairs` — one user message arriving as both `message` and `app_mention`.
 //! * `user_groups` — the user-group ids of a user, cached for 5 minutes.
 //! * `render` — escaping, splitting and Block Kit tables for outgoing messages.
 //! * `files` — image upload (`files.getUploadURLExternal` + `files.completeUploadExternal`).
@@ -36,7 +35,6 @@ pub mod socket_mode;
 
 mod events;
 mod files;
-mod mention_pairs;
 mod render;
 mod tls;
 mod user_groups;

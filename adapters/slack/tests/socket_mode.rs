@@ -63,7 +63,7 @@ async fn envelopes_are_acked_and_handed_over_across_a_reconnect() {
             platform_roles: vec!["S0STAFF".into()],
             is_direct: true,
             text: "first".into(),
-            event_id: first.event_id().into(),
+            event_id: first.message_id(),
             received_at: got.received_at,
             contact_phone: None,
         }
@@ -73,7 +73,7 @@ async fn envelopes_are_acked_and_handed_over_across_a_reconnect() {
     let second = EventBuilder::channel_message("C1", "U0STAFF1", "second", "1700002001.000100");
     let envelope = fake.push_event(second.callback()).await;
     assert!(fake.wait_for_ack(&envelope, ACK_WITHIN).await);
-    assert_eq!(next(&mut rx).await.event_id, second.event_id());
+    assert_eq!(next(&mut rx).await.event_id, second.message_id());
 
     // Slack asks for a reconnect: a new connection is opened and still delivers.
     fake.send_disconnect("refresh_requested").await;
@@ -83,7 +83,7 @@ async fn envelopes_are_acked_and_handed_over_across_a_reconnect() {
     let envelope = fake.push_event(third.callback()).await;
     assert!(fake.wait_for_ack(&envelope, ACK_WITHIN).await);
     let got = next(&mut rx).await;
-    assert_eq!(got.event_id, third.event_id());
+    assert_eq!(got.event_id, third.message_id());
     assert_eq!(got.thread.as_deref(), Some("1700002002.000100"));
 
     // Junk on the socket is acked when it has an envelope id and never kills the loop.

@@ -403,17 +403,3 @@ mod tests {
         ));
     }
 }
-
-/// Has glibc's allocator give blocks of 128 KiB and more back to the system when they are
-/// freed. By default it raises that threshold as large blocks come and go, and then keeps
-/// what the sentence model's passes and the database driver's buffers freed in its arenas:
-/// `bench memory` measured 170.6 MB of peak RSS with the default against 150.7 MB with a
-/// fixed threshold, at no cost in speed. Call it first thing in `main`.
-pub fn return_large_blocks_when_freed() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `mallopt` only sets a tunable of the allocator; any value is valid for
-    // M_MMAP_THRESHOLD up to HEAP_MAX (32 MiB on 64-bit), and it may be called at any time.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
-}

@@ -236,23 +236,8 @@ enum OutboxAction {
     Requeue,
 }
 
-fn main() {
-    // Before any thread allocates: the allocator's setting holds for every arena.
-    app::return_large_blocks_when_freed();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: starting the async runtime: {err}");
-            std::process::exit(1);
-        }
-    };
-    runtime.block_on(run_and_exit());
-}
-
-async fn run_and_exit() {
+#[tokio::main]
+async fn main() {
     // Two rustls crypto backends are linked (ring by mongodb and the chat crates, aws-lc-rs
     // by async-openai); pick one for every TLS client that does not name its own.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -131,8 +131,7 @@ impl OutboxWorker {
         else {
             return Ok(None);
         };
-        let result =
-            super::deliver::deliver(&self.store, &self.providers, &self.clock, &item).await;
+        let result = self.deliver_holding_lease(&item).await;
         let outcome = match result {
             Ok(()) => {
                 let kept = self
@@ -140,8 +139,8 @@ impl OutboxWorker {
                     .complete_outbox_item(item.id, &self.owner, self.clock.now())
                     .await?;
                 if !kept {
-                    // The delivery outlasted the lease and another worker took the item over:
-                    // it may be delivered twice. Raise [outbox] lease_secs if this shows up.
+                    // The heartbeat could not reach the database for a whole lease and another
+                    // worker took the item over: it may be delivered twice.
                     tracing::warn!(key = %item.key, kind = item.job.kind(), "outbox lease lost during delivery");
                 }
                 Delivered::Done
@@ -168,6 +167,31 @@ impl OutboxWorker {
         };
         tracing::debug!(key = %item.key, kind = item.job.kind(), ?outcome, "outbox item handled");
         Ok(Some((item, outcome)))
+    }
+
+    /// Delivers `item`, renewing the lease every third of it meanwhile: a crashed
+    /// instance's item is taken over within one lease, and a slow provider does not make
+    /// a live worker lose its item.
+    async fn deliver_holding_lease(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+        let lease = self.settings.outbox_lease;
+        let delivery = super::deliver::deliver(&self.store, &self.providers, &self.clock, item);
+        tokio::pin!(delivery);
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + lease / 3, lease / 3);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                result = &mut delivery => return result,
+                _ = beat.tick() => {
+                    let until = self.clock.now()
+                        + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
+                    match self.store.renew_outbox_lease(item.id, &self.owner, until).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(key = %item.key, "outbox lease taken over during delivery"),
+                        Err(e) => tracing::warn!(key = %item.key, error = %e, "outbox lease not renewed"),
+                    }
+                }
+            }
+        }
     }
 
     /// The wait before attempt `attempts + 1`: the first retry delay, doubling, capped.

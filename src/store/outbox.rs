@@ -321,6 +321,28 @@ impl Store {
         Ok(done.modified_count)
     }
 
+    /// Extends `owner`'s lease on an item being delivered to `until` (the worker's
+    /// heartbeat, so a short lease is safe for a slow delivery). `false` when the lease
+    /// had already been taken over.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn renew_outbox_lease(
+        &self,
+        id: ObjectId,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let renewed = self
+            .outbox()
+            .update_one(
+                doc! { "_id": id, "status": "in_flight", "lease_owner": owner },
+                doc! { "$set": { "lease_until": at(until) } },
+            )
+            .await?;
+        Ok(renewed.matched_count == 1)
+    }
+
     /// Marks an item delivered, if `owner` still holds it. `false` when the lease had been
     /// taken over (the other holder finishes it).
     ///

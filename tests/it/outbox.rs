@@ -276,6 +276,45 @@ async fn a_crashed_workers_item_is_taken_over_after_its_lease_and_sent_once() {
     assert_eq!(keys_received(&server).await, ["mail:crash"]);
 }
 
+/// A delivery slower than the lease keeps its item: the worker renews the lease while
+/// the provider takes its time, so a second instance polling all along never sends it.
+#[tokio::test]
+async fn a_delivery_slower_than_its_lease_is_not_taken_over() {
+    let db = TestDb::new().await;
+    let server = sendgrid().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .respond_with(ResponseTemplate::new(202).set_delay(Duration::from_secs(7)))
+        .mount(&server)
+        .await;
+    let lease = "[outbox]\nmax_attempts = 8\nfirst_retry_secs = 1\nmax_retry_secs = 60\nlease_secs = 5\npoll_millis = 10\n";
+    let s = with_env(&sendgrid_env(&server), lease);
+    let clock = TestClock::at(demo_now());
+    db.store
+        .enqueue(&[email("mail:slow", demo_now())])
+        .await
+        .unwrap();
+    let a = worker(&db, &s, &clock, "instance-a");
+    let slow = tokio::spawn(async move { a.run_once().await });
+    let b = worker(&db, &s, &clock, "instance-b");
+    // The database's clock moves with real time while B polls.
+    let step = Duration::from_millis(250);
+    while !slow.is_finished() {
+        tokio::time::sleep(step).await;
+        clock.advance(chrono::Duration::from_std(step).unwrap());
+        let taken = b.run_once().await.unwrap();
+        assert!(
+            taken.is_none(),
+            "B took the item A was delivering: {taken:?}"
+        );
+    }
+    let (item, outcome) = slow.await.unwrap().unwrap().unwrap();
+    assert_eq!((item.key.as_str(), outcome), ("mail:slow", Delivered::Done));
+    assert_eq!(keys_received(&server).await, ["mail:slow"]);
+    let stats = db.store.outbox_stats().await.unwrap();
+    assert_eq!((stats.done, stats.in_flight), (1, 0));
+}
+
 #[tokio::test]
 async fn a_worker_stopped_mid_delivery_loses_nothing() {
     let db = TestDb::new().await;

@@ -177,6 +177,15 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The sentence model alone (no database): every distinct corpus question read one at
+    /// a time, then by many askers at once; its time per read.
+    Understanding {
+        /// Askers at once in the second round.
+        #[arg(long, default_value_t = 16)]
+        askers: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Peak RSS under the pipeline load, and `serve` start-up time to /readyz.
     Memory {
         #[command(flatten)]
@@ -587,11 +596,22 @@ async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Re
 
 async fn run_bench(settings: &Settings, which: BenchCommand) -> Result<()> {
     use frontdesk::bench::{self, print_table, Server};
+    if let BenchCommand::Understanding { askers, json } = which {
+        let r = bench::understanding::run(settings, askers).await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        } else {
+            print_table("bench understanding", &r.rows);
+        }
+        return Ok(());
+    }
     let db = app::open_database(settings).await?;
     let server = Server::of(settings, &db);
     eprintln!("database: {}", server.describe());
     let mut failed = false;
     let (title, rows, report, as_json) = match which {
+        // Needs no database: run above.
+        BenchCommand::Understanding { .. } => return Ok(()),
         BenchCommand::Pipeline { load, json } => {
             if bench::pipeline::ensure_demo_data(settings, &db.store).await? {
                 eprintln!("the database was empty: loaded the demo data (500 clients)");

@@ -8,6 +8,7 @@
 //! * [`analytics`] — each dashboard query at growing data sizes, checked against a scan.
 //! * [`api`] — the same traffic over HTTP of a `serve` process: its CPU per question.
 //! * [`queries`] — every read the service sends, explained: fails on a collection scan.
+//! * [`understanding`] — the sentence model alone: its time per read, alone and busy.
 
 pub mod analytics;
 pub mod api;
@@ -16,6 +17,7 @@ pub mod memory;
 pub mod pipeline;
 pub mod queries;
 pub mod serve;
+pub mod understanding;
 pub mod workload;
 
 use chrono::{DateTime, Utc};

@@ -83,6 +83,8 @@ pub struct TelegramSettings {
     pub webhook_url: Option<String>,
     /// `TELEGRAM_WEBHOOK_SECRET`.
     pub webhook_secret: Option<Secret>,
+    /// `TELEGRAM_TAKE_OVER_WEBHOOK`: long polling may delete a webhook set elsewhere.
+    pub take_over_webhook: bool,
 }
 
 /// Slack: `SLACK_BOT_TOKEN`.
@@ -188,6 +190,16 @@ pub(super) fn resolve_adapters(
             api_url: url(get, "TELEGRAM_API_URL")?,
             webhook_url: url(get, "TELEGRAM_WEBHOOK_URL")?,
             webhook_secret: get("TELEGRAM_WEBHOOK_SECRET").map(Secret::new),
+            take_over_webhook: match get("TELEGRAM_TAKE_OVER_WEBHOOK").as_deref() {
+                None | Some("" | "0" | "false" | "off" | "no") => false,
+                Some("1" | "true" | "on" | "yes") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        key: "TELEGRAM_TAKE_OVER_WEBHOOK",
+                        reason: format!("{other:?} is not on or off"),
+                    })
+                }
+            },
         }),
         None => None,
     };

@@ -238,6 +238,23 @@ mod telegram {
                 AdapterState::Running(format!("webhook at {url}"))
             }
             None => {
+                // Long polling deletes the bot's webhook: never silently, when another
+                // deployment set one (a laptop demo on the production token would take
+                // every message away from it).
+                match bot.webhook_in_use().await {
+                    Ok(Some(url)) if !telegram.take_over_webhook => {
+                        return AdapterState::Failed(format!(
+                            "this bot's messages go to a webhook at {url} (another deployment): set TELEGRAM_WEBHOOK_URL to serve them here too, or TELEGRAM_TAKE_OVER_WEBHOOK=1 to delete that webhook and poll"
+                        ));
+                    }
+                    Ok(Some(url)) => {
+                        tracing::warn!(%url, "deleting another deployment's telegram webhook (TELEGRAM_TAKE_OVER_WEBHOOK)")
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "telegram getWebhookInfo failed; polling anyway")
+                    }
+                }
                 spawn_receiver(
                     &mut adapters.tasks,
                     Platform::Telegram,

@@ -257,3 +257,38 @@ async fn a_webhook_url_without_a_secret_is_refused_at_start() {
     assert!(why.contains("TELEGRAM_WEBHOOK_SECRET"), "{why}");
     assert_eq!(adapters.status[0].platform, Platform::Telegram);
 }
+
+/// A laptop started on the production bot's token, without a webhook URL, must not take
+/// the production deployment's messages: long polling refuses while a webhook set
+/// elsewhere is in place, and deletes it only when told to.
+#[tokio::test]
+async fn long_polling_leaves_another_deployments_webhook_alone_unless_told() {
+    let db = TestDb::new().await;
+    let fake = FakeTelegram::start(TOKEN).await;
+    let production = "https://studio.example/webhooks/telegram";
+    fake.set_webhook_elsewhere(production);
+    let base = [
+        ("TELEGRAM_BOT_TOKEN", TOKEN),
+        ("TELEGRAM_API_URL", fake.base_url()),
+    ];
+    let (_gw, adapters) = start(&db, &base).await;
+    let AdapterState::Failed(why) = &adapters.status[0].state else {
+        panic!("{:?}", adapters.status);
+    };
+    assert!(
+        why.contains(production) && why.contains("TELEGRAM_TAKE_OVER_WEBHOOK"),
+        "{why}"
+    );
+    assert_eq!(fake.webhook().map(|w| w.url).as_deref(), Some(production));
+    assert!(fake.calls_to("deleteWebhook").is_empty());
+
+    let mut told = base.to_vec();
+    told.push(("TELEGRAM_TAKE_OVER_WEBHOOK", "1"));
+    let (_gw, adapters) = start(&db, &told).await;
+    assert_eq!(
+        adapters.status[0].state,
+        AdapterState::Running("long polling".into())
+    );
+    fake.wait_for_calls("getUpdates", 1, WAIT).await;
+    assert!(fake.webhook().is_none(), "the webhook was not deleted");
+}

@@ -15,6 +15,7 @@ mod chat_discord;
 mod chat_slack;
 mod chat_telegram;
 mod client_figures;
+mod deploy;
 mod enrolment;
 mod families;
 mod gateway;

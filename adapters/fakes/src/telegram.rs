@@ -3,7 +3,8 @@
 //!
 //! The fake serves `/bot{token}/{method}` on 127.0.0.1 (method names in any case, as Telegram
 //! accepts them) for `getMe`, `getUpdates` (long polling, real offset semantics),
-//! `sendMessage`, `sendPhoto`, `sendChatAction`, `setWebhook` and `deleteWebhook`. It records
+//! `sendMessage`, `sendPhoto`, `sendChatAction`, `setWebhook`, `deleteWebhook` and
+//! `getWebhookInfo`. It records
 //! every call, lets a test queue user messages ([`UserMessage`]), and can answer the next sends
 //! with 429. A wrong token gets Telegram's 401 answer.
 //!
@@ -534,6 +535,14 @@ impl FakeTelegram {
         self.shared.lock().webhook.clone()
     }
 
+    /// Sets a webhook as another deployment would have (`setWebhook` from elsewhere).
+    pub fn set_webhook_elsewhere(&self, url: &str) {
+        self.shared.lock().webhook = Some(Webhook {
+            url: url.to_owned(),
+            secret_token: None,
+        });
+    }
+
     /// Waits until at least `count` calls to `method` arrived and returns them all (a long
     /// poll still open has status 0).
     ///
@@ -727,6 +736,14 @@ async fn answer_method(shared: &Shared, method: &str, params: &Value) -> Answer 
         "deletewebhook" => {
             shared.lock().webhook = None;
             ok(json!(true))
+        }
+        "getwebhookinfo" => {
+            let url = shared.lock().webhook.as_ref().map(|w| w.url.clone());
+            ok(json!({
+                "url": url.unwrap_or_default(),
+                "has_custom_certificate": false,
+                "pending_update_count": 0,
+            }))
         }
         _ => error(StatusCode::NOT_FOUND, "Not Found: method not found"),
     }

@@ -76,6 +76,16 @@ impl TelegramAdapter {
             .map_err(adapter_error)
     }
 
+    /// The URL of the webhook Telegram has for this bot, if one is set: another
+    /// deployment (or this one, in webhook mode) receives the bot's messages there.
+    ///
+    /// # Errors
+    /// As any Bot API call.
+    pub async fn webhook_in_use(&self) -> Result<Option<String>, AdapterError> {
+        let info = self.bot.get_webhook_info().await.map_err(adapter_error)?;
+        Ok(info.url.map(|u| u.to_string()).filter(|u| !u.is_empty()))
+    }
+
     /// Whether `given` is the configured secret; constant time for equal lengths.
     fn secret_matches(&self, given: Option<&[u8]>) -> bool {
         match (self.webhook_secret.as_deref(), given) {

@@ -337,7 +337,9 @@ pub fn api_state_with(
         limits: crate::api::RateLimits::new(
             settings.api_per_token_per_minute,
             settings.api_per_ip_per_minute,
-        ),
+        )
+        .shared(settings.shared_limits)
+        .behind(settings.trusted_proxies.clone()),
         metrics,
     })
 }

@@ -72,6 +72,9 @@ pub struct GatewaySettings {
     /// The staff channel of hand-off tickets: replies in a ticket's thread there go to
     /// the person who asked.
     pub handoff: Option<super::HandoffTarget>,
+    /// Quotas counted in the database too, across every instance (`[server]
+    /// shared_limits`).
+    pub shared_limits: bool,
 }
 
 impl Default for GatewaySettings {
@@ -93,6 +96,7 @@ impl Default for GatewaySettings {
             link_code_minutes: 15,
             dedupe_hours: 48,
             handoff: None,
+            shared_limits: false,
         }
     }
 }

@@ -14,9 +14,11 @@ use frontdesk_chat::Platform;
 
 use crate::domain::{AgentKind, Currency, FixedClock, MovingClock, Role, SharedClock, SystemClock};
 
+mod addresses;
 pub mod gateway;
 mod providers;
 
+pub use addresses::AddressRange;
 pub use gateway::{GatewaySettings, Person, RoleQuotas, Route};
 pub use providers::{
     AdapterSettings, DiscordSettings, GoogleCalendarSettings, ProviderSettings, RazorpaySettings,
@@ -247,6 +249,8 @@ struct ServerFile {
     write_timeout_secs: u64,
     max_connections: usize,
     max_connections_per_address: usize,
+    trusted_proxies: Vec<String>,
+    shared_limits: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -435,6 +439,11 @@ pub struct Settings {
     pub shutdown_grace: std::time::Duration,
     /// Timeouts and connection caps of the HTTP server.
     pub http: HttpLimits,
+    /// Peers whose `X-Forwarded-For` names the client (load balancers, proxies); from
+    /// anyone else the header is ignored.
+    pub trusted_proxies: Vec<AddressRange>,
+    /// Rate limits counted in the database, across every instance, as well as in each.
+    pub shared_limits: bool,
     /// REST API requests per minute per token and per client IP.
     pub api_per_token_per_minute: u32,
     pub api_per_ip_per_minute: u32,
@@ -650,6 +659,18 @@ impl Settings {
             })
         };
         gateway.handoff = integrations.handoff.clone();
+        let shared_limits = match get("FRONTDESK_SHARED_LIMITS").as_deref() {
+            None => file.server.shared_limits,
+            Some("1" | "true" | "on" | "yes") => true,
+            Some("" | "0" | "false" | "off" | "no") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "FRONTDESK_SHARED_LIMITS",
+                    reason: format!("{other:?} is not on or off"),
+                })
+            }
+        };
+        gateway.shared_limits = shared_limits;
         Ok(Self {
             database: DatabaseSettings {
                 url: url.map(Secret::new),
@@ -686,6 +707,20 @@ impl Settings {
                     .max_connections_per_address
                     .clamp(1, file.server.max_connections.max(1)),
             },
+            trusted_proxies: match get("FRONTDESK_TRUSTED_PROXIES") {
+                Some(list) => list.split(',').map(str::to_owned).collect(),
+                None => file.server.trusted_proxies,
+            }
+            .iter()
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| {
+                r.parse().map_err(|reason| ConfigError::Invalid {
+                    key: "FRONTDESK_TRUSTED_PROXIES",
+                    reason,
+                })
+            })
+            .collect::<Result<_, _>>()?,
+            shared_limits,
             api_per_token_per_minute: file.api.per_token_per_minute,
             api_per_ip_per_minute: file.api.per_ip_per_minute,
             token_lifetimes: TokenLifetimes {
@@ -985,6 +1020,7 @@ fn resolve_gateway(file: GatewayFile) -> Result<GatewaySettings, ConfigError> {
         link_code_minutes: file.link_code_minutes.clamp(1, 24 * 60),
         dedupe_hours: file.dedupe_hours.clamp(1, 24 * 30),
         handoff: None,
+        shared_limits: false,
     })
 }
 

@@ -31,6 +31,8 @@ pub enum Admission {
 pub struct Limits {
     per_role: HashMap<Role, DefaultKeyedRateLimiter<String>>,
     per_platform: HashMap<Platform, DefaultKeyedRateLimiter<Platform>>,
+    per_user: crate::gateway::RoleQuotas,
+    per_platform_quota: HashMap<Platform, u32>,
     /// Users already told to wait, and until when.
     told: Mutex<HashMap<String, Instant>>,
     clock: DefaultClock,
@@ -63,6 +65,8 @@ impl Limits {
                 .iter()
                 .map(|(platform, n)| (*platform, RateLimiter::keyed(per_minute(*n))))
                 .collect(),
+            per_user: settings.per_user_per_minute,
+            per_platform_quota: settings.per_platform_per_minute.clone(),
             told: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
         }
@@ -84,9 +88,23 @@ impl Limits {
                 }
             }
         }
-        let Some(wait) = wait else {
-            return Admission::Allowed;
-        };
+        match wait {
+            None => Admission::Allowed,
+            Some(wait) => self.tell_once(user, wait),
+        }
+    }
+
+    /// The quota of `role` per user per minute, and of `platform` (if it has one).
+    #[must_use]
+    pub fn quotas(&self, platform: Platform, role: Role) -> (u32, Option<u32>) {
+        (
+            self.per_user.for_role(role),
+            self.per_platform_quota.get(&platform).copied(),
+        )
+    }
+
+    /// `user` is over a quota for `wait`: told once, then silent until the wait is over.
+    pub fn tell_once(&self, user: &str, wait: Duration) -> Admission {
         let mut told = self
             .told
             .lock()

@@ -278,7 +278,21 @@ impl Gateway {
             }
         }
         let account = identity::account_key(inbound);
-        match inner.limits.admit(inbound.platform, &account, caller.role) {
+        let mut admission = inner.limits.admit(inbound.platform, &account, caller.role);
+        if admission == Admission::Allowed && inner.settings.shared_limits {
+            admission = match self
+                .shared_admission(inbound.platform, &account, caller.role)
+                .await
+            {
+                Ok(admitted) => admitted,
+                Err(e) => {
+                    return self
+                        .fail(reply_via.as_ref(), inbound, DATABASE_DOWN, &e)
+                        .await
+                }
+            };
+        }
+        match admission {
             Admission::Allowed => {}
             Admission::Silent => return Outcome::RateLimited { notified: false },
             Admission::Notify { wait } => {
@@ -410,6 +424,36 @@ impl Gateway {
                 tracing::warn!(platform = %platform, error = %e, "reply not delivered");
             }
         }
+    }
+
+    /// The quotas counted across every instance (`[server] shared_limits`): the user's
+    /// per role, and the platform's when it has one.
+    async fn shared_admission(
+        &self,
+        platform: frontdesk_chat::Platform,
+        account: &str,
+        role: Role,
+    ) -> Result<Admission, crate::store::StoreError> {
+        const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
+        let inner = &self.inner;
+        let now = inner.clock.wall();
+        let (per_user, per_platform) = inner.limits.quotas(platform, role);
+        let store = inner.agents.store();
+        let user = store
+            .count_in_window(&format!("chat:{}:{account}", role.as_str()), MINUTE, now)
+            .await?;
+        if user.count > u64::from(per_user) {
+            return Ok(inner.limits.tell_once(account, user.resets_in));
+        }
+        if let Some(quota) = per_platform {
+            let all = store
+                .count_in_window(&format!("chat-platform:{platform}"), MINUTE, now)
+                .await?;
+            if all.count > u64::from(quota) {
+                return Ok(inner.limits.tell_once(account, all.resets_in));
+            }
+        }
+        Ok(Admission::Allowed)
     }
 
     async fn fail(

@@ -40,6 +40,8 @@ pub enum KeyError {
 pub enum BlindKind {
     Email,
     Phone,
+    /// Who a shared rate-limit count is about (a token, an address, a chat user).
+    RateSubject,
 }
 
 impl BlindKind {
@@ -47,6 +49,7 @@ impl BlindKind {
         match self {
             Self::Email => b"email:",
             Self::Phone => b"phone:",
+            Self::RateSubject => b"rate:",
         }
     }
 }

@@ -266,6 +266,10 @@ fn specs() -> Vec<Spec> {
             spec(PROCESSED_EVENTS, "expires_at_ttl", doc! { "expires_at": 1 }),
             0,
         ),
+        ttl(
+            spec(RATE_WINDOWS, "expires_at_ttl", doc! { "expires_at": 1 }),
+            0,
+        ),
         spec(IDENTITIES, "client_id", doc! { "client_id": 1 }),
         ttl(
             spec(LINK_CODES, "forget_at_ttl", doc! { "forget_at": 1 }),

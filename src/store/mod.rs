@@ -25,6 +25,7 @@ mod outbox;
 mod payments;
 mod pending_days;
 mod plans;
+mod quotas;
 mod revenue_days;
 mod rollups;
 mod rotate;
@@ -127,6 +128,7 @@ pub(crate) mod names {
     pub const LINK_CODE_REQUESTS: &str = "link_code_requests";
     pub const OUTBOX: &str = "outbox";
     pub const TASK_LEASES: &str = "task_leases";
+    pub const RATE_WINDOWS: &str = "rate_windows";
     pub const AUDIT: &str = "audit";
     pub const REVENUE_DAYS: &str = "revenue_days";
     pub const COURSE_CLIENTS: &str = "course_clients";

@@ -14,7 +14,10 @@ fn variables_read() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for entry in std::fs::read_dir(root().join("src/config")).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
+        let code = text
+            .split("#[cfg(test)]\nmod tests")
+            .next()
+            .unwrap_or_default();
         for (at, _) in code.match_indices('"') {
             let rest = &code[at + 1..];
             let name: String = rest

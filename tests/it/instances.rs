@@ -145,3 +145,106 @@ async fn two_instances_enrolling_one_client_at_once_make_one_order() {
     }
     assert_eq!(tried, TRIES, "not enough clients to try");
 }
+
+/// Waits, when the current minute is nearly over, for the next one: the shared counts are
+/// kept per wall-clock minute, and a test must not straddle two.
+async fn a_fresh_minute() {
+    use chrono::Timelike;
+    let second = Utc::now().second();
+    if second > 45 {
+        tokio::time::sleep(std::time::Duration::from_secs(u64::from(61 - second))).await;
+    }
+}
+
+/// Serves the REST API over `store` (its own instance) with these per-minute limits.
+async fn serve_api(store: &Store, per_token: u32, shared: bool) -> String {
+    let mut settings = env(&[("FRONTDESK_SHARED_LIMITS", if shared { "1" } else { "0" })]);
+    settings.api_per_token_per_minute = per_token;
+    let state =
+        frontdesk::app::api_state(&settings, store, crate::harness::TEST_JWT_SECRET.as_bytes());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(frontdesk::api::serve(
+        listener,
+        frontdesk::api::router(state),
+        settings.http,
+        std::future::pending(),
+    ));
+    base
+}
+
+/// A token's limit is one limit however many instances share the traffic; without
+/// `shared_limits` each instance grants it again (what the setting is for).
+#[tokio::test]
+async fn a_tokens_limit_holds_across_instances_when_shared() {
+    let db = TestDb::new().await;
+    let second = another_instance(&db).await;
+    let keys = frontdesk::api::JwtKeys::new(crate::harness::TEST_JWT_SECRET.as_bytes());
+    let http = reqwest::Client::new();
+    for (shared, allowed) in [(false, 10), (true, 5)] {
+        a_fresh_minute().await;
+        let bases = [
+            serve_api(&db.store, 5, shared).await,
+            serve_api(&second, 5, shared).await,
+        ];
+        // A token of its own per round: the counts of one do not touch the other.
+        let token = keys
+            .mint(
+                "staff",
+                &format!("desk-{shared}"),
+                crate::harness::demo_now(),
+                chrono::Duration::hours(1),
+            )
+            .unwrap();
+        let mut ok = 0;
+        let mut limited = 0;
+        for i in 0..10 {
+            let res = http
+                .get(format!("{}/api/courses", bases[i % 2]))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            match res.status().as_u16() {
+                200 => ok += 1,
+                429 => {
+                    assert!(res.headers().contains_key("retry-after"));
+                    limited += 1;
+                }
+                other => panic!("{other}"),
+            }
+        }
+        assert_eq!((ok, limited), (allowed, 10 - allowed), "shared: {shared}");
+    }
+}
+
+/// A chat user's quota is one quota across instances when shared: a client allowed 3
+/// messages a minute gets 3 answers from two instances together, and a "please wait".
+#[tokio::test]
+async fn a_chat_users_quota_holds_across_instances_when_shared() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let settings = env(&[("FRONTDESK_SHARED_LIMITS", "1")]);
+    let mut gw_settings = gateway_settings();
+    gw_settings.per_user_per_minute.guest = 3;
+    gw_settings.shared_limits = true;
+    a_fresh_minute().await;
+    let first = gateway_over(db.store.clone(), gw_settings.clone(), &settings);
+    let second = gateway_over(another_instance(&db).await, gw_settings, &settings);
+    let rec = Arc::new(Recorder::default());
+    let mut answered = 0;
+    let mut waits = 0;
+    for i in 0..8u32 {
+        let gw = if i % 2 == 0 { &first } else { &second };
+        let message = crate::gateway::telegram_dm("77001", "what classes are on tomorrow?", i);
+        match run(gw, &rec, message).await {
+            Outcome::Answered { .. } => answered += 1,
+            Outcome::RateLimited { notified } => waits += usize::from(notified),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(answered, 3, "answers across both instances");
+    assert!(
+        (1..=2).contains(&waits),
+        "told to wait once per instance at most: {waits}"
+    );
+}

@@ -1,4 +1,5 @@
-//! The catalogue (any authenticated role): courses and their scheduled classes.
+//! The catalogue: courses and their scheduled classes (any authenticated role), and
+//! course changes (managers and admins).
 
 use std::sync::Arc;
 
@@ -11,13 +12,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::analytics::{query_id, query_number, resolve_period};
-use super::{ApiError, ApiState, AuthUser, IdPath, Problem, QueryParams};
-use crate::domain::{format_minor, ClassSession, Course, CourseLevel, Period, WeeklySlot};
+use super::{ApiError, ApiState, AuthUser, IdPath, JsonBody, Problem, QueryParams};
+use crate::domain::{
+    format_minor, ClassSession, Course, CourseCategory, CourseLevel, Money, Period, WeeklySlot,
+};
+use crate::store::CourseChanges;
+use crate::tools::Role;
 
 pub(super) fn routes() -> OpenApiRouter<Arc<ApiState>> {
     let mut router = OpenApiRouter::new()
         .routes(routes!(list_courses))
-        .routes(routes!(get_course))
+        .routes(routes!(get_course, change_course))
         .routes(routes!(list_classes));
     super::docs::document_problems(router.get_openapi_mut());
     router
@@ -93,6 +98,93 @@ impl From<&Course> for CourseView {
             description: c.description.clone(),
         }
     }
+}
+
+/// What to change of a course; a field left out stays as it is. Orders already made
+/// keep the price they were made at.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CourseChangesBody {
+    /// 1 to 80 characters, unique (ignoring case).
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// The new price in minor units of the studio's currency.
+    pub price_minor: Option<i64>,
+    /// Places per class, at least 1.
+    pub capacity: Option<u32>,
+    pub instructor: Option<String>,
+    /// beginner, intermediate, advanced or all.
+    pub level: Option<String>,
+    /// yoga, pilates, strength, dance, meditation or other.
+    pub category: Option<String>,
+}
+
+fn one_of<T: serde::de::DeserializeOwned>(
+    field: &'static str,
+    value: &str,
+    choices: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_value(serde_json::Value::String(value.trim().to_lowercase()))
+        .map_err(|_| ApiError::invalid(field, format!("{value:?} is not one of {choices}")))
+}
+
+/// Change a course (managers and admins): its name, description, price, capacity,
+/// instructor, level or category. Every instance quotes the change at once; upcoming
+/// classes take the new name and instructor (the calendar follows); the change is audited.
+#[utoipa::path(patch, path = "/api/courses/{course_id}", tag = "catalogue", request_body = CourseChangesBody,
+    params(("course_id" = String, Path, description = "The course's id (24 hexadecimal digits)")),
+    responses(
+        (status = 200, body = CourseView),
+        (status = 400, body = Problem, description = "Not JSON, or an unknown field"),
+        (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "Below manager"),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "Another course has that name"),
+        (status = 422, body = Problem, description = "An invalid field, named in `field`"),
+        (status = 429, body = Problem)))]
+async fn change_course(
+    State(state): State<Arc<ApiState>>,
+    user: AuthUser,
+    id: Result<IdPath, ApiError>,
+    body: Result<JsonBody<CourseChangesBody>, ApiError>,
+) -> Result<Json<CourseView>, ApiError> {
+    user.require(Role::Manager)?;
+    let IdPath(id) = id?;
+    let b = body?.0;
+    let changes = CourseChanges {
+        name: b.name,
+        description: b.description,
+        price: b
+            .price_minor
+            .map(|minor| {
+                if minor < 0 {
+                    return Err(ApiError::invalid("price_minor", "a price is not negative"));
+                }
+                Money::new(minor, state.studio.currency).map_err(ApiError::from)
+            })
+            .transpose()?,
+        capacity: b.capacity,
+        instructor: b.instructor,
+        level: b
+            .level
+            .map(|l| one_of::<CourseLevel>("level", &l, "beginner, intermediate, advanced, all"))
+            .transpose()?,
+        category: b
+            .category
+            .map(|c| {
+                one_of::<CourseCategory>(
+                    "category",
+                    &c,
+                    "yoga, pilates, strength, dance, meditation, other",
+                )
+            })
+            .transpose()?,
+    };
+    let course = state
+        .store_for(&user, "PATCH /api/courses/{course_id}")
+        .patch_course(id, &changes, state.clock.now())
+        .await?;
+    Ok(Json(CourseView::from(&course)))
 }
 
 /// The catalogue.

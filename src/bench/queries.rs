@@ -335,6 +335,14 @@ async fn rest(
         None,
     )
     .await;
+    // A manager renames the course's instructor: its upcoming classes follow.
+    call(
+        M::PATCH,
+        "/api/courses/{course_id}",
+        format!("/api/courses/{course_id}"),
+        Some(json!({ "instructor": "Bench Queries", "description": "Changed by bench queries" })),
+    )
+    .await;
     call(M::GET, "/api/classes", "/api/classes".into(), None).await;
     let orders = call(
         M::GET,

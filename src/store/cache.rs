@@ -1,5 +1,6 @@
 //! What one frontdesk process keeps between requests so that a chat message costs fewer
-//! database round trips: the course catalogue for a short while, the generation of the
+//! database round trips: the course catalogue (checked against its version in the
+//! database at most once a second), the generation of the
 //! data (bumped by every write through this process, so answers kept by the tools know
 //! when they went stale), and one lock per stripe of clients so that this process's
 //! enrolments of one client queue instead of meeting in a write conflict.
@@ -13,17 +14,30 @@ use std::time::{Duration, Instant};
 
 use crate::domain::{Course, ObjectId};
 
-/// How long the catalogue is reused. Writes through this process clear it at once; a
-/// course changed by another instance shows here within this time.
+/// How long the catalogue is reused without a look at its version in the database. A
+/// write through any frontdesk instance moves the version on: it shows here within this.
+pub const CATALOGUE_CHECK: Duration = Duration::from_secs(1);
+
+/// How long the catalogue is reused at all: a course changed in the database other than
+/// through frontdesk (no version moved) shows here within this.
 pub const CATALOGUE_TTL: Duration = Duration::from_secs(30);
 
 /// How many locks the clients are spread over.
 const ENROL_STRIPES: usize = 64;
 
+/// The catalogue as read, with the version it was read at.
+#[derive(Debug)]
+struct KeptCatalogue {
+    read_at: Instant,
+    checked_at: Instant,
+    version: i64,
+    courses: Arc<Vec<Course>>,
+}
+
 /// The in-process state behind every clone of one store.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    catalogue: RwLock<Option<(Instant, Arc<Vec<Course>>)>>,
+    catalogue: RwLock<Option<KeptCatalogue>>,
     /// Bumped by every catalogue write: a read that began before a write does not put
     /// what it read in the cache.
     catalogue_generation: AtomicU64,
@@ -90,12 +104,24 @@ impl Shared {
         self.conflict_budget_ms.store(ms, Ordering::Relaxed);
     }
 
-    /// The cached catalogue when it is fresh.
+    /// The kept catalogue when its version was looked at within [`CATALOGUE_CHECK`].
     pub(crate) fn catalogue(&self) -> Option<Arc<Vec<Course>>> {
         let slot = self.catalogue.read().ok()?;
         slot.as_ref()
-            .filter(|(at, _)| at.elapsed() < CATALOGUE_TTL)
-            .map(|(_, courses)| Arc::clone(courses))
+            .filter(|k| k.checked_at.elapsed() < CATALOGUE_CHECK)
+            .filter(|k| k.read_at.elapsed() < CATALOGUE_TTL)
+            .map(|k| Arc::clone(&k.courses))
+    }
+
+    /// The kept catalogue when it was read at `version` (the database's now), within
+    /// [`CATALOGUE_TTL`]; it then counts as checked.
+    pub(crate) fn catalogue_at(&self, version: i64) -> Option<Arc<Vec<Course>>> {
+        let mut slot = self.catalogue.write().ok()?;
+        let kept = slot
+            .as_mut()
+            .filter(|k| k.version == version && k.read_at.elapsed() < CATALOGUE_TTL)?;
+        kept.checked_at = Instant::now();
+        Some(Arc::clone(&kept.courses))
     }
 
     /// Where a catalogue read starts: pass it back to [`Shared::keep_catalogue`].
@@ -103,11 +129,18 @@ impl Shared {
         self.catalogue_generation.load(Ordering::Acquire)
     }
 
-    /// Keeps a catalogue read at `generation` unless a write came in between.
-    pub(crate) fn keep_catalogue(&self, generation: u64, courses: Arc<Vec<Course>>) {
+    /// Keeps a catalogue read at `generation` (and the database's `version`) unless a
+    /// write through this process came in between.
+    pub(crate) fn keep_catalogue(&self, generation: u64, version: i64, courses: Arc<Vec<Course>>) {
         if let Ok(mut slot) = self.catalogue.write() {
             if self.catalogue_generation.load(Ordering::Acquire) == generation {
-                *slot = Some((Instant::now(), courses));
+                let now = Instant::now();
+                *slot = Some(KeptCatalogue {
+                    read_at: now,
+                    checked_at: now,
+                    version,
+                    courses,
+                });
             }
         }
     }
@@ -173,10 +206,10 @@ mod tests {
         let shared = Shared::default();
         let before = shared.catalogue_generation();
         shared.forget_catalogue();
-        shared.keep_catalogue(before, Arc::new(Vec::new()));
+        shared.keep_catalogue(before, 0, Arc::new(Vec::new()));
         assert!(shared.catalogue().is_none());
         let now = shared.catalogue_generation();
-        shared.keep_catalogue(now, Arc::new(Vec::new()));
+        shared.keep_catalogue(now, 0, Arc::new(Vec::new()));
         assert!(shared.catalogue().is_some());
         shared.forget_catalogue();
         assert!(shared.catalogue().is_none());

@@ -1,12 +1,30 @@
-//! Courses: the catalogue.
+//! Courses: the catalogue. Every write bumps the catalogue's version (a document in
+//! `counters`), which every instance checks before it trusts its kept copy, so a price
+//! changed through one instance is quoted by all of them at once.
 
 use std::sync::Arc;
 
 use bson::doc;
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 
-use super::{Store, StoreError};
-use crate::domain::{Course, ObjectId};
+use super::{names, Store, StoreError};
+use crate::domain::{Course, CourseCategory, CourseLevel, Money, ObjectId};
+
+/// The `counters` document whose `version` moves on with every catalogue write.
+const CATALOGUE_VERSION: &str = "catalogue_version";
+
+/// What a course edit changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CourseChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub price: Option<Money>,
+    pub capacity: Option<u32>,
+    pub instructor: Option<String>,
+    pub level: Option<CourseLevel>,
+    pub category: Option<CourseCategory>,
+}
 
 impl Store {
     /// # Errors
@@ -16,8 +34,128 @@ impl Store {
             .insert_one(course)
             .await
             .map_err(|e| StoreError::from_write(e, "course", course.name.clone()))?;
+        self.bump_catalogue_version(None).await?;
         self.shared.forget_catalogue();
         Ok(())
+    }
+
+    /// The catalogue's version: moved on by every catalogue write of any instance.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn catalogue_version(&self) -> Result<i64, StoreError> {
+        let doc = self
+            .db
+            .collection::<bson::Document>(names::COUNTERS)
+            .find_one(doc! { "_id": CATALOGUE_VERSION })
+            .await?;
+        Ok(doc.and_then(|d| d.get_i64("version").ok()).unwrap_or(0))
+    }
+
+    async fn bump_catalogue_version(
+        &self,
+        session: Option<&mut mongodb::ClientSession>,
+    ) -> Result<(), StoreError> {
+        let counters = self.db.collection::<bson::Document>(names::COUNTERS);
+        let bump = counters
+            .update_one(
+                doc! { "_id": CATALOGUE_VERSION },
+                doc! { "$inc": { "version": 1_i64 } },
+            )
+            .upsert(true);
+        match session {
+            Some(session) => bump.session(session).await?,
+            None => bump.await?,
+        };
+        Ok(())
+    }
+
+    /// Changes a course: the course, the name and instructor its upcoming classes show
+    /// (a class with a substitute instructor keeps them; the calendar follows through
+    /// the outbox), the catalogue's version and the audit, in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Duplicate`] (the new name is taken);
+    /// [`StoreError::Invalid`] for an empty name or instructor or a capacity of zero.
+    pub async fn patch_course(
+        &self,
+        id: ObjectId,
+        changes: &CourseChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Course, StoreError> {
+        let before = self
+            .course_by_id(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "course",
+                key: id.to_hex(),
+            })?;
+        let mut after = Course::new(
+            changes.name.as_deref().unwrap_or(&before.name),
+            changes.category.unwrap_or(before.category),
+            changes.level.unwrap_or(before.level),
+            changes.price.unwrap_or(before.price),
+            changes.instructor.as_deref().unwrap_or(&before.instructor),
+            changes.capacity.unwrap_or(before.capacity),
+            before.schedule.clone(),
+        )?;
+        after.id = before.id;
+        after.description = changes
+            .description
+            .clone()
+            .unwrap_or_else(|| before.description.clone());
+        let mut session = self.client.start_session().await?;
+        session.start_transaction().await?;
+        let written = async {
+            self.courses()
+                .replace_one(doc! { "_id": id }, &after)
+                .session(&mut session)
+                .await
+                .map_err(|e| StoreError::from_write(e, "course", after.name.clone()))?;
+            let upcoming =
+                doc! { "course_id": id, "starts_at": { "$gte": bson::DateTime::from_chrono(now) } };
+            if after.name != before.name {
+                self.classes()
+                    .update_many(
+                        upcoming.clone(),
+                        doc! { "$set": { "course_name": &after.name } },
+                    )
+                    .session(&mut session)
+                    .await?;
+            }
+            if after.instructor != before.instructor {
+                let taught: Vec<ObjectId> = self
+                    .classes()
+                    .find(upcoming)
+                    .session(&mut session)
+                    .await?
+                    .stream(&mut session)
+                    .try_collect::<Vec<_>>()
+                    .await?
+                    .into_iter()
+                    .filter(|c| c.instructor == before.instructor)
+                    .map(|c| c.id)
+                    .collect();
+                for class in taught {
+                    self.classes()
+                        .update_one(
+                            doc! { "_id": class },
+                            doc! { "$set": { "instructor": &after.instructor } },
+                        )
+                        .session(&mut session)
+                        .await?;
+                }
+            }
+            self.bump_catalogue_version(Some(&mut session)).await?;
+            self.audit_in(&mut session, "course.update", names::COURSES, &id.to_hex())
+                .await?;
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        let finished = self.finish(session, written).await;
+        self.shared.forget_catalogue();
+        finished?;
+        Ok(after)
     }
 
     /// The whole catalogue, by name. Every message plans against it, so it is kept in
@@ -30,6 +168,12 @@ impl Store {
         if let Some(cached) = self.shared.catalogue() {
             return Ok(cached);
         }
+        // Kept but not checked for a second: the same copy when no instance has written
+        // the catalogue since it was read.
+        let version = self.catalogue_version().await?;
+        if let Some(cached) = self.shared.catalogue_at(version) {
+            return Ok(cached);
+        }
         let generation = self.shared.catalogue_generation();
         let courses: Vec<Course> = self
             .courses()
@@ -39,7 +183,8 @@ impl Store {
             .try_collect()
             .await?;
         let courses = Arc::new(courses);
-        self.shared.keep_catalogue(generation, Arc::clone(&courses));
+        self.shared
+            .keep_catalogue(generation, version, Arc::clone(&courses));
         Ok(courses)
     }
 
@@ -72,6 +217,7 @@ impl Store {
             .replace_one(doc! { "_id": course.id }, course)
             .await
             .map_err(|e| StoreError::from_write(e, "course", course.name.clone()))?;
+        self.bump_catalogue_version(None).await?;
         self.shared.forget_catalogue();
         if result.matched_count == 0 {
             return Err(StoreError::NotFound {

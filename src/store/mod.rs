@@ -59,6 +59,7 @@ pub use batch::BatchedInsert;
 pub use client_days::StatusCounts;
 pub use clients::ClientQuery;
 pub use conversations::{Conversation, Pending, Turn, WaitingFor, KEPT_TURNS};
+pub use courses::CourseChanges;
 pub use error::StoreError;
 pub use identities::{LinkCode, LinkCodeMail, LinkedIdentity};
 pub use listing::{ClientChanges, OrderFilter, PaymentFilter};

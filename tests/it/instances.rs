@@ -248,3 +248,94 @@ async fn a_chat_users_quota_holds_across_instances_when_shared() {
         "told to wait once per instance at most: {waits}"
     );
 }
+
+/// A manager changes a course's price and instructor through one instance: the other
+/// quotes the new price at once (not after its 30 s catalogue), upcoming classes show the
+/// new instructor, and the change is audited; a staff member may not change a course.
+#[tokio::test]
+async fn a_course_changed_through_one_instance_is_seen_by_the_other_at_once() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let second = another_instance(&db).await;
+    let course = db.store.all_courses().await.unwrap()[0].clone();
+    // The second instance has read (and kept) the catalogue.
+    let kept = second.all_courses().await.unwrap();
+    assert_eq!(
+        kept.iter().find(|c| c.id == course.id).unwrap().price,
+        course.price
+    );
+    let base = serve_api(&db.store, 1000, false).await;
+    let keys = frontdesk::api::JwtKeys::new(crate::harness::TEST_JWT_SECRET.as_bytes());
+    let token = |role: &str| {
+        keys.mint(
+            role,
+            "desk",
+            crate::harness::demo_now(),
+            chrono::Duration::hours(1),
+        )
+        .unwrap()
+    };
+    let http = reqwest::Client::new();
+    let url = format!("{base}/api/courses/{}", course.id.to_hex());
+    let new_price = course.price.minor() + 50_000;
+    let body = serde_json::json!({ "price_minor": new_price, "instructor": "Meera Iyer" });
+    let refused = http
+        .patch(&url)
+        .bearer_auth(token("staff"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let bad = http
+        .patch(&url)
+        .bearer_auth(token("manager"))
+        .json(&serde_json::json!({ "capacity": 0 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let changed = http
+        .patch(&url)
+        .bearer_auth(token("manager"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let view: serde_json::Value = changed.json().await.unwrap();
+    assert_eq!(view["price_minor"], new_price);
+
+    // Within the version check, not the 30 s catalogue.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let seen = second.all_courses().await.unwrap();
+    let seen = seen.iter().find(|c| c.id == course.id).unwrap();
+    assert_eq!(seen.price.minor(), new_price);
+    assert_eq!(seen.instructor, "Meera Iyer");
+
+    let upcoming: Vec<frontdesk::domain::ClassSession> =
+        crate::harness::all(db.store.raw().classes())
+            .await
+            .into_iter()
+            .filter(|c: &frontdesk::domain::ClassSession| {
+                c.course_id == course.id && c.starts_at() >= Utc::now()
+            })
+            .collect();
+    for class in &upcoming {
+        assert_ne!(
+            class.instructor, course.instructor,
+            "{} kept the old instructor",
+            class.id
+        );
+    }
+    assert!(!upcoming.is_empty(), "the course has upcoming classes");
+    let audited = db
+        .store
+        .raw()
+        .database()
+        .collection::<bson::Document>("audit")
+        .find_one(doc! { "action": "course.update", "target": course.id.to_hex() })
+        .await
+        .unwrap()
+        .expect("the change is audited");
+    assert_eq!(audited.get_str("role").unwrap(), "manager");
+}

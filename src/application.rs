@@ -109,6 +109,10 @@ impl Application {
             tracing::info!("{what}: {state}");
             status.push(format!("{what:<9} {state}"));
         }
+        for why in &settings.providers.half_set {
+            tracing::warn!("{why}");
+            status.push(format!("warning   {why}"));
+        }
         let providers = Arc::new(providers);
         let owner = worker_name(&settings.hostname, 0);
         let (stop_background, stopped) = watch::channel(false);

@@ -145,21 +145,24 @@ impl Progress {
 }
 
 impl LlmPlanner {
-    /// `None` without an API key.
+    /// `None` without an API key or a server of one's own (`OPENAI_BASE_URL`: a local
+    /// Ollama or vLLM needs no key).
     #[must_use]
     pub fn new(settings: &LlmSettings) -> Option<Self> {
-        let key = settings.api_key.as_ref()?;
-        let base_url = settings
+        let own_server = settings
             .base_url
             .as_deref()
             .map(|u| u.trim().trim_end_matches('/'))
-            .filter(|u| !u.is_empty())
-            .unwrap_or(OPENAI_API_BASE)
-            .to_owned();
+            .filter(|u| !u.is_empty());
+        if settings.api_key.is_none() && own_server.is_none() {
+            return None;
+        }
+        let key = settings.api_key.as_ref().map_or("", |k| k.expose());
+        let base_url = own_server.unwrap_or(OPENAI_API_BASE).to_owned();
         // Set every field: the defaults would read OPENAI_* from the process environment,
         // and only `Settings` reads the environment.
         let config = OpenAIConfig::new()
-            .with_api_key(key.expose())
+            .with_api_key(key)
             .with_api_base(base_url.clone())
             .with_org_id("")
             .with_project_id("");

@@ -148,6 +148,10 @@ pub async fn run_doctor(settings: &Settings) -> Result<()> {
             for (what, state) in providers.summary() {
                 println!("{what:<11} {state}");
             }
+            for why in &settings.providers.half_set {
+                problems += 1;
+                println!("providers   HALF SET: {why}");
+            }
         }
         Err(e) => {
             problems += 1;
@@ -161,12 +165,12 @@ pub async fn run_doctor(settings: &Settings) -> Result<()> {
             println!("nlu         FAILED: {e}");
         }
     }
-    match &settings.llm.api_key {
-        Some(_) => println!(
-            "llm         OPENAI_API_KEY set (model {})",
-            settings.llm.model
-        ),
-        None => println!("llm         OPENAI_API_KEY unset: the rules planner answers alone"),
+    match llm_check(&settings.llm).await {
+        Ok(state) => println!("llm         {state}"),
+        Err(e) => {
+            problems += 1;
+            println!("llm         FAILED: {e}");
+        }
     }
     if settings.jwt_secret.is_none() {
         println!("rest api    JWT_SECRET_KEY unset: `serve` needs it (`demo` makes one)");
@@ -182,4 +186,56 @@ pub async fn run_doctor(settings: &Settings) -> Result<()> {
         bail!("{problems} problem(s) found");
     }
     Ok(())
+}
+
+/// Asks the LLM server for its models (`GET {base}/models`, 5 s at most) when one is
+/// configured: is it there, does it take the key, does it have the model.
+async fn llm_check(llm: &frontdesk::config::LlmSettings) -> Result<String> {
+    let own = llm
+        .base_url
+        .as_deref()
+        .map(|u| u.trim().trim_end_matches('/'))
+        .filter(|u| !u.is_empty());
+    if llm.api_key.is_none() && own.is_none() {
+        return Ok(
+            "OPENAI_API_KEY and OPENAI_BASE_URL unset: rules and the sentence model answer alone"
+                .into(),
+        );
+    }
+    let base = own.unwrap_or(async_openai::config::OPENAI_API_BASE);
+    let mut request = reqwest::Client::new()
+        .get(format!("{base}/models"))
+        .timeout(std::time::Duration::from_secs(5));
+    if let Some(key) = &llm.api_key {
+        request = request.bearer_auth(key.expose());
+    }
+    let response = request.send().await.map_err(|e| {
+        let cause = std::error::Error::source(&e).map_or_else(String::new, |c| format!(": {c}"));
+        anyhow::anyhow!("{base}/models unreachable: {e}{cause}")
+    })?;
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        bail!("{base} refused the key (HTTP {status}): check OPENAI_API_KEY");
+    }
+    if !status.is_success() {
+        bail!("{base}/models answered HTTP {status}");
+    }
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    let models: Vec<&str> = body["data"]
+        .as_array()
+        .map(|list| list.iter().filter_map(|m| m["id"].as_str()).collect())
+        .unwrap_or_default();
+    let listed = if models.is_empty() || models.contains(&llm.model.as_str()) {
+        String::new()
+    } else {
+        format!(
+            "; {} is not among its {} models (OPENAI_MODEL)",
+            llm.model,
+            models.len()
+        )
+    };
+    Ok(format!(
+        "{base} answers (model {}, planner {:?}){listed}",
+        llm.model, llm.planner
+    ))
 }

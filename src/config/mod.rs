@@ -567,9 +567,12 @@ impl Settings {
             })?;
         let utc_offset = parse_offset(&file.studio.utc_offset)?;
         let api_key = get("OPENAI_API_KEY").map(Secret::new);
+        let llm_base_url =
+            get("OPENAI_BASE_URL").or(Some(file.llm.base_url).filter(|u| !u.trim().is_empty()));
         let planner_raw = get("FRONTDESK_PLANNER").unwrap_or(file.llm.planner);
         let planner = if planner_raw.is_empty() {
-            if api_key.is_some() {
+            // A key, or a server of one's own (Ollama, vLLM need no key).
+            if api_key.is_some() || llm_base_url.is_some() {
                 PlannerKind::Hybrid
             } else {
                 PlannerKind::Rules
@@ -688,8 +691,7 @@ impl Settings {
             },
             llm: LlmSettings {
                 api_key,
-                base_url: get("OPENAI_BASE_URL")
-                    .or(Some(file.llm.base_url).filter(|u| !u.is_empty())),
+                base_url: llm_base_url,
                 model: get("OPENAI_MODEL").unwrap_or(file.llm.model),
                 planner,
                 timeout_secs: file.llm.timeout_secs.max(1),
@@ -1123,6 +1125,38 @@ mod tests {
         let (a, b) = (first.now(), later.now());
         assert!((a - b).num_milliseconds().abs() < 30, "{a} vs {b}");
         assert!(b - s.now.unwrap() >= chrono::Duration::milliseconds(60));
+    }
+
+    #[test]
+    fn a_provider_half_set_is_named_with_what_is_missing_and_stays_off() {
+        let s = Settings::from_env(env(&[
+            ("SENDGRID_API_KEY", "SG.x"),
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_FROM", "+15550000000"),
+            ("RAZORPAY_KEY_ID", "rzp_1"),
+            ("RAZORPAY_KEY_SECRET", "secret"),
+        ]))
+        .unwrap();
+        assert!(s.providers.sendgrid.is_none() && s.providers.twilio.is_none());
+        assert!(s.providers.razorpay.is_some());
+        assert_eq!(
+            s.providers.half_set,
+            [
+                "SENDGRID_API_KEY is set but EMAIL_FROM is not: email is off",
+                "TWILIO_ACCOUNT_SID and TWILIO_FROM are set but TWILIO_AUTH_TOKEN is not: SMS is off",
+            ]
+        );
+        let bad = Settings::from_env(env(&[("FRONTDESK_TRUSTED_PROXIES", "10.0.0.0/8, lb")]));
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                key: "FRONTDESK_TRUSTED_PROXIES",
+                ..
+            })
+        ));
+        let ok =
+            Settings::from_env(env(&[("FRONTDESK_TRUSTED_PROXIES", "10.0.0.0/8, ::1")])).unwrap();
+        assert_eq!(ok.trusted_proxies.len(), 2);
     }
 
     #[test]

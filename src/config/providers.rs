@@ -71,6 +71,25 @@ pub struct ProviderSettings {
     pub sendgrid: Option<SendgridSettings>,
     pub twilio: Option<TwilioSettings>,
     pub google_calendar: Option<GoogleCalendarSettings>,
+    /// Providers left off because only part of what they need is set, each with why
+    /// ("SENDGRID_API_KEY is set but EMAIL_FROM is not: email is off").
+    pub half_set: Vec<String>,
+}
+
+/// Why a provider that needs all of `names` is off when only some are set.
+fn half_set(get: &impl Fn(&str) -> Option<String>, names: &[&str], what: &str) -> Option<String> {
+    let (set, unset): (Vec<&str>, Vec<&str>) = names.iter().partition(|n| get(n).is_some());
+    if set.is_empty() || unset.is_empty() {
+        return None;
+    }
+    let verb = |list: &[&str]| if list.len() == 1 { "is" } else { "are" };
+    Some(format!(
+        "{} {} set but {} {} not: {what} is off",
+        set.join(" and "),
+        verb(&set),
+        unset.join(" and "),
+        verb(&unset)
+    ))
 }
 
 /// Telegram: `TELEGRAM_BOT_TOKEN`.
@@ -167,7 +186,23 @@ pub(super) fn resolve_providers(
         }),
         _ => None,
     };
+    let half_set = [
+        (&["RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET"][..], "Razorpay"),
+        (&["SENDGRID_API_KEY", "EMAIL_FROM"][..], "email"),
+        (
+            &["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"][..],
+            "SMS",
+        ),
+        (
+            &["GOOGLE_CALENDAR_ID", "GOOGLE_SERVICE_ACCOUNT_JSON"][..],
+            "the calendar",
+        ),
+    ]
+    .iter()
+    .filter_map(|(names, what)| half_set(get, names, what))
+    .collect();
     Ok(ProviderSettings {
+        half_set,
         razorpay,
         stripe,
         webhooks: WebhookSecrets {

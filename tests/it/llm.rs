@@ -953,3 +953,43 @@ async fn a_slow_answer_shows_typing_in_its_channel_until_it_is_sent() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(rec.typing.lock().unwrap().len(), 1);
 }
+
+/// A server of one's own (Ollama, vLLM) needs no key: `OPENAI_BASE_URL` alone turns the
+/// LLM on (hybrid by default), and no key is sent.
+#[tokio::test]
+async fn a_local_server_is_used_without_a_key() {
+    let (db, _) = TestDb::with_demo_data(50).await;
+    let fake = Fake::start(vec![Reply::Json(text(
+        "Hello from the local model.",
+        10,
+        5,
+    ))])
+    .await;
+    let settings = crate::harness::settings(&[
+        ("OPENAI_BASE_URL", fake.base_url.as_str()),
+        ("FRONTDESK_PLANNER", "llm"),
+    ]);
+    assert!(settings.llm.api_key.is_none());
+    let agents = agents_for(&db, &settings);
+    let reply = ask(&agents, &Caller::staff(), "tell me something nice").await;
+    assert_eq!(reply.planner, "llm");
+    assert_eq!(reply.answer, "Hello from the local model.");
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        seen[0]
+            .authorization
+            .as_deref()
+            .is_none_or(|a| a.trim() == "Bearer"),
+        "{:?}",
+        seen[0].authorization
+    );
+    // Without FRONTDESK_PLANNER the base URL alone picks the hybrid planner.
+    let default = crate::harness::settings(&[("OPENAI_BASE_URL", fake.base_url.as_str())]);
+    assert_eq!(default.llm.planner, frontdesk::config::PlannerKind::Hybrid);
+    // Neither key nor URL: the rules.
+    assert_eq!(
+        crate::harness::settings(&[]).llm.planner,
+        frontdesk::config::PlannerKind::Rules
+    );
+}

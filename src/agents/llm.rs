@@ -59,6 +59,9 @@ pub struct LlmOutcome {
     pub chart: Option<crate::charts::ChartSpec>,
     /// Per call of a tool whose answers are kept: whether it was given again.
     pub kept_answers: Vec<bool>,
+    /// The LLM server failed (unreachable, refused, timed out): the turn was answered
+    /// without it.
+    pub llm_failed: bool,
 }
 
 /// The configured LLM.
@@ -232,6 +235,7 @@ impl LlmPlanner {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(error = %e, model = %self.model, round, "LLM request failed");
+                    progress.outcome.llm_failed = true;
                     let answer = self.unavailable(agent, &e.reason(self.timeout), &progress);
                     return progress.finish(answer);
                 }

@@ -826,6 +826,9 @@ impl Agents {
         for reused in &outcome.kept_answers {
             self.metrics.reuse("answer", *reused);
         }
+        if outcome.llm_failed {
+            self.metrics.error("llm");
+        }
         let chart = match outcome.chart {
             Some(spec) => render_chart(spec).await,
             None => None,

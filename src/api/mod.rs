@@ -133,7 +133,23 @@ pub fn router(state: Arc<ApiState>) -> Router {
         rate::per_ip,
     ))
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        count_response,
+    ))
     .with_state(state)
+}
+
+/// Counts every response by status class (`frontdesk_http_responses_total`), the 429s
+/// of the rate limits included.
+async fn count_response(
+    axum::extract::State(state): axum::extract::State<Arc<ApiState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    state.metrics.http_response(response.status().as_u16());
+    response
 }
 
 /// `GET /metrics`: the Prometheus text exposition (0.0.4), with the outbox gauges read
@@ -152,6 +168,18 @@ async fn metrics(
         Err(e) => {
             state.metrics.error("store");
             tracing::warn!(error = %e, "outbox depth not read for /metrics");
+        }
+    }
+    match state.store.tickets_waiting().await {
+        Ok(n) => {
+            state
+                .metrics
+                .tickets_waiting
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        Err(e) => {
+            state.metrics.error("store");
+            tracing::warn!(error = %e, "waiting tickets not counted for /metrics");
         }
     }
     match state.metrics.render() {

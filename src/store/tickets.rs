@@ -425,6 +425,21 @@ impl Store {
         Ok(())
     }
 
+    /// How many tickets wait for a person (opened, nobody has claimed them).
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn tickets_waiting(&self) -> Result<u64, StoreError> {
+        // Status, then a range on created_at: the `status_created_at` index's fields.
+        Ok(self
+            .ticket_docs()
+            .count_documents(doc! {
+                "status": TicketStatus::Open.as_str(),
+                "created_at": { "$gte": bson::DateTime::MIN },
+            })
+            .await?)
+    }
+
     /// Tickets not closed yet (open or claimed), newest first.
     ///
     /// # Errors

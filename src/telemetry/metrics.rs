@@ -141,6 +141,10 @@ pub struct Metrics {
     /// `unreadable_records`: records left out of lists since start because their sealed
     /// fields could not be opened (set at each scrape).
     pub unreadable_records: Gauge,
+    /// `tickets_waiting`: tickets opened and not claimed by anyone (set at each scrape).
+    pub tickets_waiting: Gauge,
+    /// `http_responses_total{status}`: REST API responses by status class.
+    pub http_responses: Family<StatusLabels, Counter>,
     /// `tickets_total{kind}`: hand-off tickets opened, claimed and closed.
     pub tickets: Family<KindLabels, Counter>,
     /// `ticket_first_reply_seconds`: from a ticket's opening to the first staff reply.
@@ -267,6 +271,18 @@ impl Metrics {
         let http_accept_errors = Counter::default();
         let unreadable_records = Gauge::default();
         let tickets = Family::default();
+        let http_responses = Family::default();
+        let tickets_waiting = Gauge::default();
+        registry.register(
+            "tickets_waiting",
+            "Hand-off tickets opened and not yet claimed by anyone, at the last scrape",
+            Clone::clone(&tickets_waiting),
+        );
+        registry.register(
+            "http_responses",
+            "REST API responses by status class (2xx, 3xx, 4xx, 5xx)",
+            Clone::clone(&http_responses),
+        );
         let ticket_first_reply_seconds = Histogram::new([
             60.0,
             300.0,
@@ -340,10 +356,106 @@ impl Metrics {
             http_connections_cut,
             http_accept_errors,
             unreadable_records,
+            http_responses,
+            tickets_waiting,
             tickets,
             ticket_first_reply_seconds,
             agents: AgentStatus::new(chrono::Utc::now()),
         }
+        .described_at_zero()
+    }
+
+    /// Every family with its usual label values at zero, so `/metrics` describes all of
+    /// them (HELP and TYPE) from the start and dashboards and alerts (`rate(…[5m])`, a
+    /// 5xx share) have a series to work on before any traffic.
+    fn described_at_zero(self) -> Self {
+        let label = |s: &str| s.to_owned();
+        for platform in ["telegram", "slack", "discord"] {
+            let p = platform_labels(platform);
+            let _ = self.messages_received.get_or_create(&p);
+            let _ = self.replies_sent.get_or_create(&p);
+            let _ = self.rate_limited.get_or_create(&p);
+            let _ = self.duplicates_dropped.get_or_create(&p);
+            for outcome in ["answered", "duplicate", "failed", "rate_limited"] {
+                let _ = self.gateway_outcomes.get_or_create(&OutcomeLabels {
+                    platform: label(platform),
+                    outcome: label(outcome),
+                });
+            }
+        }
+        for agent in ["support", "dashboard"] {
+            let a = AgentLabels {
+                agent: label(agent),
+            };
+            let _ = self.message_seconds.get_or_create(&a);
+            let _ = self.tool_seconds.get_or_create(&a);
+            let _ = self.llm_seconds.get_or_create(&a);
+            let _ = self.llm_calls.get_or_create(&a);
+            let _ = self.agent_replies.get_or_create(&AgentIntentLabels {
+                agent: label(agent),
+                intent: label("smalltalk"),
+            });
+        }
+        let kinds = |family: &Family<KindLabels, Counter>, kinds: &[&str]| {
+            for kind in kinds {
+                let _ = family.get_or_create(&KindLabels { kind: label(kind) });
+            }
+        };
+        kinds(&self.llm_tokens, &["prompt", "completion"]);
+        kinds(&self.errors, &["store", "send", "outbox_store", "llm"]);
+        kinds(&self.tickets, &["opened", "claimed", "closed"]);
+        kinds(&self.http_connections_refused, &["total", "per_address"]);
+        kinds(
+            &self.http_connections_cut,
+            &["header_timeout", "body_timeout", "write_timeout"],
+        );
+        for status in ["pending", "in_flight", "done", "dead"] {
+            let _ = self.outbox_items.get_or_create(&StatusLabels {
+                status: label(status),
+            });
+        }
+        for class in ["2xx", "3xx", "4xx", "5xx"] {
+            let _ = self.http_responses.get_or_create(&StatusLabels {
+                status: label(class),
+            });
+        }
+        for outcome in ["done", "retry", "dead"] {
+            for kind in ["email", "sms", "chat", "confirm_order", "calendar"] {
+                let _ = self.outbox_deliveries.get_or_create(&DeliveryLabels {
+                    kind: label(kind),
+                    outcome: label(outcome),
+                });
+            }
+        }
+        for kind in ["answer", "plan"] {
+            for outcome in ["reused", "made"] {
+                let _ = self.reuse.get_or_create(&ReuseLabels {
+                    kind: label(kind),
+                    outcome: label(outcome),
+                });
+            }
+        }
+        for outcome in ["decided", "undecided"] {
+            let _ = self.model_messages.get_or_create(&DecisionLabels {
+                outcome: label(outcome),
+            });
+        }
+        self
+    }
+
+    /// Counts a REST API response by its status class.
+    pub fn http_response(&self, status: u16) {
+        let class = match status {
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.http_responses
+            .get_or_create(&StatusLabels {
+                status: class.to_owned(),
+            })
+            .inc();
     }
 
     /// The process's registry.
@@ -631,6 +743,32 @@ fn platform_labels(platform: &str) -> PlatformLabels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_family_is_described_before_anything_is_counted() {
+        let text = Metrics::new().render().unwrap_or_default();
+        let code = include_str!("metrics.rs")
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or_default();
+        let registered = code.matches("registry.register(").count();
+        let described = text.lines().filter(|l| l.starts_with("# HELP ")).count();
+        assert_eq!(described, registered, "{text}");
+        for series in [
+            "frontdesk_http_responses_total{status=\"5xx\"} 0",
+            "frontdesk_outbox_items{status=\"dead\"} 0",
+            "frontdesk_errors_total{kind=\"store\"} 0",
+            "frontdesk_gateway_outcomes_total{platform=\"slack\",outcome=\"failed\"} 0",
+        ] {
+            assert!(text.contains(series), "{series} missing in\n{text}");
+        }
+        let m = Metrics::new();
+        m.http_response(503);
+        m.http_response(201);
+        let text = m.render().unwrap_or_default();
+        assert!(text.contains("frontdesk_http_responses_total{status=\"5xx\"} 1"));
+        assert!(text.contains("frontdesk_http_responses_total{status=\"2xx\"} 1"));
+    }
 
     #[test]
     fn renders_prometheus_text_with_prefix_and_suffixes() {

@@ -74,3 +74,40 @@ fn the_licence_file_is_the_one_cargo_names() {
     let licence = std::fs::read_to_string(root().join("LICENSE")).unwrap();
     assert!(licence.starts_with("MIT License"));
 }
+
+/// The `frontdesk_…` names in a file.
+fn metric_names(text: &str) -> BTreeSet<String> {
+    text.match_indices("frontdesk_")
+        .map(|(at, _)| {
+            text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect::<String>()
+        })
+        .collect()
+}
+
+#[test]
+fn the_alerts_and_the_dashboard_name_only_series_frontdesk_serves_from_the_start() {
+    let served = frontdesk::telemetry::metrics::Metrics::new()
+        .render()
+        .unwrap();
+    let series: BTreeSet<&str> = served
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    for file in [
+        "deploy/prometheus-alerts.yml",
+        "deploy/grafana-dashboard.json",
+    ] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        let names = metric_names(&text);
+        assert!(names.len() >= 5, "{file}: {names:?}");
+        let unknown: Vec<&String> = names
+            .iter()
+            .filter(|n| !series.contains(n.as_str()))
+            .collect();
+        assert!(unknown.is_empty(), "{file} names {unknown:?}, not served");
+    }
+}

@@ -140,7 +140,7 @@ fn one_of<T: serde::de::DeserializeOwned>(
         (status = 403, body = Problem, description = "Below manager"),
         (status = 404, body = Problem),
         (status = 409, body = Problem, description = "Another course has that name"),
-        (status = 422, body = Problem, description = "An invalid field, named in `field`"),
+        (status = 422, body = Problem, description = "An invalid field, named in `field`, or nothing to change"),
         (status = 429, body = Problem)))]
 async fn change_course(
     State(state): State<Arc<ApiState>>,
@@ -151,6 +151,19 @@ async fn change_course(
     user.require(Role::Manager)?;
     let IdPath(id) = id?;
     let b = body?.0;
+    if b.name.is_none()
+        && b.description.is_none()
+        && b.price_minor.is_none()
+        && b.capacity.is_none()
+        && b.instructor.is_none()
+        && b.level.is_none()
+        && b.category.is_none()
+    {
+        return Err(ApiError::invalid(
+            "body",
+            "name at least one of name, description, price_minor, capacity, instructor, level, category",
+        ));
+    }
     let changes = CourseChanges {
         name: b.name,
         description: b.description,

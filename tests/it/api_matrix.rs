@@ -194,6 +194,13 @@ pub fn endpoints() -> Vec<Endpoint> {
             none(),
             Client,
         ),
+        ep(
+            Method::PATCH,
+            "/api/courses/{course_id}",
+            Id::Course,
+            dummy(),
+            Manager,
+        ),
         ep(Method::GET, "/api/classes", Id::None, none(), Client),
         // Clients.
         ep(Method::GET, "/api/clients", Id::None, none(), Staff),

@@ -22,7 +22,7 @@ async fn another_instance(db: &TestDb) -> Store {
 }
 
 /// The clients not deleted, as the store reads them.
-async fn live_clients(db: &TestDb) -> Vec<Client> {
+pub(crate) async fn live_clients(db: &TestDb) -> Vec<Client> {
     let mut clients = Vec::new();
     for raw in crate::harness::all::<bson::Document>(db.store.raw().clients()).await {
         let id = raw.get_object_id("_id").unwrap();

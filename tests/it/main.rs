@@ -33,6 +33,7 @@ mod protect;
 mod queries;
 mod rollups;
 mod seed;
+mod serve_instances;
 mod shutdown;
 mod slow_clients;
 mod store;

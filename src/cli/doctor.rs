@@ -148,6 +148,15 @@ pub async fn run_doctor(settings: &Settings) -> Result<()> {
             for (what, state) in providers.summary() {
                 println!("{what:<11} {state}");
             }
+            for (what, checked) in providers.check_credentials().await {
+                match checked {
+                    Ok(()) => println!("{what:<11} credentials accepted"),
+                    Err(e) => {
+                        problems += 1;
+                        println!("{what:<11} FAILED: {e}");
+                    }
+                }
+            }
             for why in &settings.providers.half_set {
                 problems += 1;
                 println!("providers   HALF SET: {why}");

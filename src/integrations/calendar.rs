@@ -185,6 +185,18 @@ impl CalendarClient {
     /// rate-limit 403s, reported as 429, are retryable); `BadResponse` for an unreadable
     /// token answer; `BadConfig` for a `time_zone` that is not an offset or zone name.
     pub async fn upsert_event(&self, event: &CalendarEvent) -> Result<(), IntegrationError> {
+        self.upsert(event).await
+    }
+
+    /// Whether Google gives the service account a token (the one sign-in step).
+    ///
+    /// # Errors
+    /// Refused (the service account) or unreachable.
+    pub async fn check(&self) -> Result<(), IntegrationError> {
+        self.access_token().await.map(drop)
+    }
+
+    async fn upsert(&self, event: &CalendarEvent) -> Result<(), IntegrationError> {
         let body = event_body(event)?;
         let token = self.access_token().await?;
         match self.try_upsert(&token, &event.id, &body).await? {

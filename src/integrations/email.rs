@@ -42,6 +42,18 @@ impl EmailSender {
         })
     }
 
+    /// Whether SendGrid takes the key (`GET /v3/scopes`).
+    ///
+    /// # Errors
+    /// Refused (the key) or unreachable.
+    pub async fn check(&self) -> Result<(), IntegrationError> {
+        let request = self
+            .http
+            .get(format!("{}/v3/scopes", self.api_url))
+            .bearer_auth(self.api_key.expose());
+        http::check_credentials("SendGrid", request).await
+    }
+
     /// Sends one plain-text email.
     ///
     /// # Errors

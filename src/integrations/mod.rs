@@ -114,6 +114,46 @@ impl Providers {
     }
 }
 
+impl Providers {
+    /// Each configured provider asked whether it takes its credentials, at once.
+    pub async fn check_credentials(&self) -> Vec<(&'static str, Result<(), IntegrationError>)> {
+        let payments = async {
+            match &self.payments {
+                Some(p) => Some(p.check().await),
+                None => None,
+            }
+        };
+        let email = async {
+            match &self.email {
+                Some(e) => Some(e.check().await),
+                None => None,
+            }
+        };
+        let sms = async {
+            match &self.sms {
+                Some(s) => Some(s.check().await),
+                None => None,
+            }
+        };
+        let calendar = async {
+            match &self.calendar {
+                Some(c) => Some(c.check().await),
+                None => None,
+            }
+        };
+        let (payments, email, sms, calendar) = tokio::join!(payments, email, sms, calendar);
+        [
+            ("payments", payments),
+            ("email", email),
+            ("sms", sms),
+            ("calendar", calendar),
+        ]
+        .into_iter()
+        .filter_map(|(what, checked)| checked.map(|c| (what, c)))
+        .collect()
+    }
+}
+
 /// Why a provider call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrationError {

@@ -105,6 +105,30 @@ impl PaymentProvider {
         self
     }
 
+    /// Whether the provider takes the credentials: Razorpay `GET /v1/payment_links?count=1`,
+    /// Stripe `GET /v1/balance`.
+    ///
+    /// # Errors
+    /// Refused (the credentials) or unreachable.
+    pub async fn check(&self) -> Result<(), IntegrationError> {
+        match self {
+            Self::Razorpay(c) => {
+                let request = c
+                    .http
+                    .get(format!("{}/v1/payment_links?count=1", c.api_url))
+                    .basic_auth(&c.key_id, Some(c.key_secret.expose()));
+                super::http::check_credentials("Razorpay", request).await
+            }
+            Self::Stripe(c) => {
+                let request = c
+                    .http
+                    .get(format!("{}/v1/balance", c.api_url))
+                    .bearer_auth(c.secret_key.expose());
+                super::http::check_credentials("Stripe", request).await
+            }
+        }
+    }
+
     /// Creates (or, on a repeat, finds) the payment link for one payment.
     ///
     /// # Errors

@@ -72,6 +72,25 @@ impl SmsSender {
     /// whose body cannot be read means Twilio took the message, so it is reported sent
     /// (sid `"unknown"`) rather than retried into a second SMS.
     pub async fn send(&self, to: &str, body: &str) -> Result<String, IntegrationError> {
+        self.send_message(to, body).await
+    }
+
+    /// Whether Twilio takes the account and token (`GET /2010-04-01/Accounts/{sid}.json`).
+    ///
+    /// # Errors
+    /// Refused (the credentials) or unreachable.
+    pub async fn check(&self) -> Result<(), IntegrationError> {
+        let request = self
+            .http
+            .get(format!(
+                "{}/2010-04-01/Accounts/{}.json",
+                self.api_url, self.account_sid
+            ))
+            .basic_auth(&self.account_sid, Some(self.auth_token.expose()));
+        super::http::check_credentials("Twilio", request).await
+    }
+
+    async fn send_message(&self, to: &str, body: &str) -> Result<String, IntegrationError> {
         let body = fit_body(body);
         let sender_field = if self.from.starts_with("MG") {
             "MessagingServiceSid"

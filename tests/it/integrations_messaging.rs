@@ -698,3 +698,85 @@ fn calendar_reads_the_key_file_from_a_path_and_is_off_without_settings() {
             .is_none()
     );
 }
+
+// --- doctor's credential checks ------------------------------------------------------------
+
+/// `doctor` asks each configured provider whether it takes the credentials: the right
+/// request with them, a refused key named as refused, a closed port as unreachable, and
+/// nothing for a provider that is not configured.
+#[tokio::test]
+async fn each_provider_is_asked_whether_it_takes_its_credentials() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/2010-04-01/Accounts/ACtest123.json"))
+        .and(header("authorization", TWILIO_BASIC))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "sid": "ACtest123" })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v3/scopes"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({ "errors": [{ "message": "bad key" }] })),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/balance"))
+        .and(header("authorization", "Bearer sk_test_key"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "object": "balance" })))
+        .mount(&server)
+        .await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let uri = server.uri();
+    let s = settings(&[
+        ("TWILIO_ACCOUNT_SID", "ACtest123"),
+        ("TWILIO_AUTH_TOKEN", "twilio-secret"),
+        ("TWILIO_FROM", "+15550001111"),
+        ("TWILIO_API_URL", &uri),
+        ("SENDGRID_API_KEY", "SG.wrong"),
+        ("EMAIL_FROM", "desk@studio.example"),
+        ("SENDGRID_API_URL", &uri),
+        ("STRIPE_SECRET_KEY", "sk_test_key"),
+        ("STRIPE_API_URL", &uri),
+        ("GOOGLE_CALENDAR_ID", CALENDAR_ID),
+        (
+            "GOOGLE_SERVICE_ACCOUNT_JSON",
+            &service_account_json(&closed),
+        ),
+    ]);
+    let providers = frontdesk::integrations::Providers::from_settings(
+        &s,
+        frontdesk::integrations::ChatRoutes::default(),
+    )
+    .unwrap();
+    let checked: HashMap<&str, Result<(), IntegrationError>> =
+        providers.check_credentials().await.into_iter().collect();
+    assert!(checked["sms"].is_ok(), "{:?}", checked["sms"]);
+    assert!(checked["payments"].is_ok(), "{:?}", checked["payments"]);
+    assert!(
+        matches!(
+            checked["email"],
+            Err(IntegrationError::Refused { status: 401, .. })
+        ),
+        "{:?}",
+        checked["email"]
+    );
+    assert!(
+        matches!(
+            checked["calendar"],
+            Err(IntegrationError::Unreachable { .. })
+        ),
+        "{:?}",
+        checked["calendar"]
+    );
+    let none = frontdesk::integrations::Providers::from_settings(
+        &settings(&[]),
+        frontdesk::integrations::ChatRoutes::default(),
+    )
+    .unwrap();
+    assert!(none.check_credentials().await.is_empty());
+}

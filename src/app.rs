@@ -240,8 +240,44 @@ pub fn running_localdb() -> Option<(String, i32)> {
     alive.then_some((url, pid))
 }
 
-/// Opens `MONGODB_URL`, else a server left by `frontdesk localdb start`, else starts a
-/// local server for this process; then creates the indexes. The keys come from
+/// The local server every local command shares: the one left running (by `localdb
+/// start` or an earlier command), else one started now that keeps running after this
+/// command, its data in the state folder. So the demo's data is there for `ask`, `chat`
+/// and `eval` in the next process, and the demo does not load it again. Returns its URL
+/// and whether it was started now.
+///
+/// # Errors
+/// No local server can be started, or the state folder cannot be written.
+pub fn shared_localdb(forced: Option<&str>) -> Result<(String, bool), LocalDbError> {
+    let dir = state_dir();
+    let prepare = |path: &std::path::Path, source: std::io::Error| LocalDbError::Dir {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| prepare(&dir, e))?;
+    // Two commands started at once start one server.
+    let lock_path = dir.join("localdb.lock");
+    let lock = std::fs::File::create(&lock_path).map_err(|e| prepare(&lock_path, e))?;
+    let _turn = crate::dev::localdb::FileLock::exclusive(&lock);
+    if let Some((url, _)) = running_localdb() {
+        return Ok((url, false));
+    }
+    let db = LocalDb::start_persistent(forced, localdb_data_dir())?;
+    let kind = db.kind().as_str();
+    let (url, pid, data) = db.detach();
+    let state = localdb_state_file();
+    std::fs::write(&state, format!("{url}\n{}\n", pid.unwrap_or_default()))
+        .map_err(|e| prepare(&state, e))?;
+    eprintln!(
+        "started a local database ({kind}, data in {}); it keeps running for the next command: `frontdesk localdb stop` stops it",
+        data.display()
+    );
+    Ok((url, true))
+}
+
+/// Opens `MONGODB_URL`, else the shared local server ([`shared_localdb`]: left by
+/// `frontdesk localdb start` or an earlier command, else started now); then creates the
+/// indexes. The keys come from
 /// [`keyring`]; with `MONGODB_READONLY_URL` set, the Dashboard path reads through a
 /// second connection from it. Call it from the main
 /// thread: a local server stops when the thread that started it ends.
@@ -253,10 +289,8 @@ pub async fn open_database(settings: &Settings) -> Result<Database, StartupError
         (Some(url), _) => (url.expose().to_owned(), None),
         (None, Some((url, _pid))) => (url, None),
         (None, None) => {
-            // Started on this thread, not a blocking-pool thread: the server stops when
-            // the thread that started it ends, and this one lives as long as the command.
-            let db = LocalDb::start(settings.database.local_kind.as_deref())?;
-            (db.url(), Some(db))
+            let (url, _) = shared_localdb(settings.database.local_kind.as_deref())?;
+            (url, None)
         }
     };
     let database_is_local = local.is_some() || is_loopback_url(&url);

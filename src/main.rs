@@ -11,10 +11,9 @@ use clap::{Parser, Subcommand};
 
 use frontdesk::agents::eval::{parse_cases, resolve_caller, run_case};
 use frontdesk::agents::AgentRequest;
-use frontdesk::app::{self, localdb_data_dir, localdb_state_file, running_localdb};
+use frontdesk::app::{self, localdb_state_file, running_localdb};
 use frontdesk::application::Application;
 use frontdesk::config::Settings;
-use frontdesk::dev::localdb::LocalDb;
 use frontdesk::dev::seed::{seed, SeedOptions};
 use frontdesk::tools::AgentKind;
 
@@ -38,9 +37,9 @@ struct Cli {
 enum Command {
     /// Load deterministic demo data.
     Seed {
-        /// How many clients to generate.
-        #[arg(long, default_value_t = 500)]
-        clients: usize,
+        /// How many clients to generate (1 to 1,000,000).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        clients: u32,
         /// Random seed: the same seed and clock give the same data.
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -57,11 +56,13 @@ enum Command {
     Doctor,
     /// Zero-setup try-out: local database, demo data, console chat.
     Demo,
-    /// One question, one answer.
+    /// One question, one answer (from MONGODB_URL, else the shared local database).
     Ask {
+        /// The agent asked: support (clients, orders, classes, payments) or dashboard
+        /// (figures).
         #[arg(long, default_value = "support")]
         agent: AgentKind,
-        /// client:EMAIL, guest, staff, manager or admin.
+        /// Who asks: client:EMAIL, guest, staff, manager or admin.
         #[arg(long = "as")]
         who: Option<String>,
         /// Print intent, tool calls, answer, LLM calls and latency as JSON.
@@ -70,6 +71,8 @@ enum Command {
         /// Write the answer's chart (a trend or a breakdown) to this PNG file.
         #[arg(long, value_name = "FILE.png")]
         chart_out: Option<std::path::PathBuf>,
+        /// The question, as a person would type it.
+        #[arg(required = true, value_name = "QUESTION")]
         text: Vec<String>,
     },
     /// How the sentence model reads messages (one a line on stdin, or the text given):
@@ -79,14 +82,17 @@ enum Command {
         agent: AgentKind,
         text: Vec<String>,
     },
-    /// An interactive console conversation (keeps memory).
+    /// An interactive console conversation (keeps memory; `/quit` or Ctrl-D ends it).
     Chat {
+        /// The agent asked: support or dashboard.
         #[arg(long, default_value = "support")]
         agent: AgentKind,
+        /// Who speaks: client:EMAIL, guest, staff, manager or admin.
         #[arg(long = "as")]
         who: Option<String>,
     },
-    /// Production: the REST API (and, later, the chat adapters).
+    /// Production: the REST API, webhooks, every chat adapter whose token is set, the
+    /// outbox worker and the scheduler (needs JWT_SECRET_KEY and MONGODB_URL).
     Serve {
         /// Address to listen on (default FRONTDESK_BIND or 127.0.0.1:8000).
         #[arg(long)]
@@ -124,7 +130,10 @@ enum Command {
     Recount,
     /// Run an eval file and print each case and `N passed, N failed`.
     Eval {
+        /// A JSON-lines file of cases (tests/eval/*.jsonl): a question, or a dialogue,
+        /// with the intent and arguments expected.
         file: std::path::PathBuf,
+        /// Print each case's result as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -273,7 +282,7 @@ async fn run(cli: Cli) -> Result<()> {
             clients,
             seed: seed_value,
             reset,
-        } => run_seed(&settings, clients, seed_value, reset).await,
+        } => run_seed(&settings, clients as usize, seed_value, reset).await,
         Command::Localdb { action } => run_localdb(&settings, action),
         Command::Doctor => run_doctor(&settings).await,
         Command::Outbox { action } => run_outbox(&settings, action).await,
@@ -285,7 +294,13 @@ async fn run(cli: Cli) -> Result<()> {
             chart_out,
             text,
         } => {
+            let question = text.join(" ");
+            if question.trim().is_empty() {
+                eprintln!("error: `ask` needs a question, e.g. frontdesk ask --agent dashboard \"revenue this month\"");
+                std::process::exit(2);
+            }
             let db = app::open_database(&settings).await?;
+            say_if_empty(&db, &settings).await?;
             let agents = app::agents(&settings, &db.store, true);
             let caller = resolve_caller(&db.store, who.as_deref(), agent)
                 .await
@@ -294,7 +309,7 @@ async fn run(cli: Cli) -> Result<()> {
                 .handle(AgentRequest {
                     agent,
                     caller,
-                    text: text.join(" "),
+                    text: question,
                     conversation: None,
                     event_id: None,
                 })
@@ -312,6 +327,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Understand { agent, text } => run_understand(&settings, agent, &text),
         Command::Chat { agent, who } => {
             let db = app::open_database(&settings).await?;
+            say_if_empty(&db, &settings).await?;
             let agents = app::agents(&settings, &db.store, true);
             chat(&agents, &db.store, agent, who).await
         }
@@ -378,24 +394,7 @@ async fn run_seed(settings: &Settings, clients: usize, seed_value: u64, reset: b
 fn run_localdb(settings: &Settings, action: LocaldbAction) -> Result<()> {
     match action {
         LocaldbAction::Start => {
-            if let Some((url, _)) = running_localdb() {
-                println!("{url}");
-                return Ok(());
-            }
-            let db = LocalDb::start_persistent(
-                settings.database.local_kind.as_deref(),
-                localdb_data_dir(),
-            )?;
-            let kind = db.kind().as_str();
-            let (url, pid, dir) = db.detach();
-            let pid = pid.context("the local database has no process id")?;
-            let state = localdb_state_file();
-            if let Some(parent) = state.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&state, format!("{url}\n{pid}\n"))
-                .with_context(|| format!("cannot write {}", state.display()))?;
-            eprintln!("started {kind} (pid {pid}, data in {})", dir.display());
+            let (url, _) = app::shared_localdb(settings.database.local_kind.as_deref())?;
             println!("{url}");
             Ok(())
         }
@@ -407,7 +406,17 @@ fn run_localdb(settings: &Settings, action: LocaldbAction) -> Result<()> {
             unsafe {
                 libc::kill(pid, libc::SIGTERM);
             }
+            // Returns once the server has exited (its files closed), up to 15 s.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            // SAFETY: signal 0 only checks the process exists.
+            while unsafe { libc::kill(pid, 0) } == 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
             let _ = std::fs::remove_file(localdb_state_file());
+            // SAFETY: as above.
+            if unsafe { libc::kill(pid, 0) } == 0 {
+                bail!("the local database (pid {pid}) did not stop within 15 s");
+            }
             eprintln!("stopped the local database at {url}");
             Ok(())
         }
@@ -513,6 +522,18 @@ fn run_understand(settings: &Settings, agent: AgentKind, text: &[String]) -> Res
 
 /// The agents over `db`, with the sentence model (`wait`: loaded before the first
 /// answer, for the one-shot commands; else in the background).
+/// A question to an empty database gets zeros and "no such client": say why, and how to
+/// fill it, before answering.
+async fn say_if_empty(db: &app::Database, settings: &Settings) -> Result<()> {
+    if db.store.is_empty().await? {
+        eprintln!(
+            "note: the database `{}` is empty, so answers will be zeros and \"not found\": `frontdesk seed` loads the demo data (or set MONGODB_URL to your studio's database)",
+            settings.database.name
+        );
+    }
+    Ok(())
+}
+
 async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Result<()> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;

@@ -1,12 +1,18 @@
-//! `frontdesk demo`: a local database with the demo data, the whole application, and a
-//! console chat; Ctrl-C or SIGTERM stops it all, the local database last.
+//! `frontdesk demo`: the shared local database with the demo data (loaded once, kept
+//! for the next commands), the whole application, and a console chat; Ctrl-C or SIGTERM
+//! stops it all but the database, which `frontdesk localdb stop` stops.
 
 use super::prelude::*;
 
 pub async fn run_demo(settings: &Settings) -> Result<()> {
     let db = app::open_database(settings).await?;
+    let shared = app::running_localdb().is_some_and(|(url, _)| url == db.url);
     let where_ = match &db.local {
         Some(local) => format!("a local {} server (stopped on exit)", local.kind().as_str()),
+        None if shared => format!(
+            "the shared local database at {} (kept between runs: `ask`, `chat` and `eval` use it too; `frontdesk localdb stop` stops it)",
+            db.url
+        ),
         None => frontdesk::store::redact_url(&db.url),
     };
     println!("frontdesk demo — {} on {where_}", settings.studio.name);

@@ -12,6 +12,13 @@ pub fn subscriber<W>(log: &LogSettings, sink: W) -> Box<dyn Subscriber + Send + 
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    build(log, sink, false)
+}
+
+fn build<W>(log: &LogSettings, sink: W, colour: bool) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -21,13 +28,16 @@ where
     if log.json {
         Box::new(builder.json().finish())
     } else {
-        Box::new(builder.with_target(false).finish())
+        Box::new(builder.with_target(false).with_ansi(colour).finish())
     }
 }
 
-/// Installs the subscriber for the process. A second call is ignored.
+/// Installs the subscriber for the process, writing to stderr: in colour only when
+/// stderr is a terminal (a file or a pipe gets plain text). A second call is ignored.
 pub fn init(log: &LogSettings) {
-    let _ = tracing::subscriber::set_global_default(subscriber(log, std::io::stderr));
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal();
+    let _ = tracing::subscriber::set_global_default(build(log, std::io::stderr, colour));
 }
 
 pub mod metrics;

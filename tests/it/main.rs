@@ -18,6 +18,7 @@ mod client_figures;
 mod deploy;
 mod enrolment;
 mod families;
+mod first_minutes;
 mod gateway;
 mod handoff;
 mod harness;

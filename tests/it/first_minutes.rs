@@ -1,0 +1,186 @@
+//! A newcomer's first commands, each a process of its own as typed in a terminal: the
+//! demo (its chat fed from a pipe), then `ask` and `ask --chart-out` in new processes,
+//! answering from the demo's data in the shared local database; `localdb stop` last.
+
+use std::process::{Command, Output, Stdio};
+
+/// Runs `frontdesk args…` with `state` as its state folder and no database configured.
+fn frontdesk(state: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+        .args(args)
+        .env_remove("MONGODB_URL")
+        .env_remove("FRONTDESK_ENCRYPTION_KEY")
+        .env("XDG_STATE_HOME", state)
+        .env("DATABASE_NAME", "first_minutes")
+        .env("FRONTDESK_NOW", "2026-11-25T10:00:00Z")
+        .env("FRONTDESK_BIND", "127.0.0.1:0")
+        .env("FRONTDESK_NLU", "off")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn ask_after_the_demo_answers_from_the_demos_data() {
+    let state = tempfile::tempdir().unwrap();
+    let demo = frontdesk(state.path(), &["demo"], "what classes are on tomorrow?\n");
+    assert!(demo.status.success(), "demo: {}", text(&demo));
+    assert!(text(&demo).contains("clients"), "{}", text(&demo));
+
+    let asked = frontdesk(
+        state.path(),
+        &[
+            "ask",
+            "--agent",
+            "dashboard",
+            "--as",
+            "manager",
+            "--json",
+            "how many clients do we have?",
+        ],
+        "",
+    );
+    assert!(asked.status.success(), "ask: {}", text(&asked));
+    assert!(!text(&asked).contains("is empty"), "{}", text(&asked));
+    let reply: serde_json::Value = serde_json::from_slice(&asked.stdout).unwrap();
+    let clients = reply["tool_calls"][0]["result"]["total"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(clients > 0, "no clients: {reply}");
+
+    let chart = state.path().join("revenue.png");
+    let charted = frontdesk(
+        state.path(),
+        &[
+            "ask",
+            "--agent",
+            "dashboard",
+            "--as",
+            "manager",
+            "--chart-out",
+            chart.to_str().unwrap(),
+            "revenue by month this year",
+        ],
+        "",
+    );
+    assert!(
+        charted.status.success(),
+        "ask --chart-out: {}",
+        text(&charted)
+    );
+    let png = std::fs::read(&chart).unwrap_or_default();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 1000,
+        "{}",
+        text(&charted)
+    );
+
+    let empty = frontdesk(state.path(), &["ask", ""], "");
+    assert_eq!(empty.status.code(), Some(2), "{}", text(&empty));
+
+    let stopped = frontdesk(state.path(), &["localdb", "stop"], "");
+    assert!(stopped.status.success(), "{}", text(&stopped));
+    let again = frontdesk(state.path(), &["localdb", "url"], "");
+    assert!(!again.status.success(), "still running: {}", text(&again));
+}
+
+/// The REST recipe of the README, as written there (only the port changed to a free one),
+/// run by bash line by line in a shell with nothing exported: a 200 with the figures.
+#[test]
+fn the_readme_rest_recipe_works_as_typed() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let recipe = readme
+        .split("```sh\n")
+        .map(|block| block.split("```").next().unwrap_or_default())
+        .find(|block| block.contains("/readyz"))
+        .expect("the README's REST recipe")
+        .to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = recipe.replace("127.0.0.1:8000", &format!("127.0.0.1:{port}"));
+    let state = tempfile::tempdir().unwrap();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_frontdesk"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // Each run is a process group of its own: what it leaves in the background (the
+    // recipe's `serve`) is stopped with the group, nothing else on the machine.
+    let out_path = state.path().join("recipe.out");
+    let err_path = state.path().join("recipe.err");
+    let run = |script: &str| {
+        use std::os::unix::process::CommandExt;
+        let mut child = Command::new("timeout")
+            .args(["180", "bash", "-e", "-c", script])
+            .env_clear()
+            .env("PATH", &path)
+            .env("HOME", state.path())
+            .env("XDG_CACHE_HOME", dirs_cache())
+            .env("DATABASE_NAME", "readme_recipe")
+            .env("FRONTDESK_BIND", format!("127.0.0.1:{port}"))
+            .env("FRONTDESK_NLU", "off")
+            .env("RUST_LOG", "warn")
+            // Files, not pipes: the recipe's `serve` inherits them and keeps running.
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let group = i32::try_from(child.id()).unwrap();
+        let status = child.wait().unwrap();
+        // SAFETY: signalling the process group this test made.
+        unsafe {
+            libc::kill(-group, libc::SIGTERM);
+        }
+        Output {
+            status,
+            stdout: std::fs::read(&out_path).unwrap_or_default(),
+            stderr: std::fs::read(&err_path).unwrap_or_default(),
+        }
+    };
+    let out = run(&script);
+    let stopped = run("frontdesk localdb stop");
+    assert!(
+        out.status.success(),
+        "the recipe failed:\n{script}\n{}",
+        text(&out)
+    );
+    let body = String::from_utf8_lossy(&out.stdout);
+    let figures: serde_json::Value = serde_json::from_str(body.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    assert!(figures.get("period").is_some(), "{figures}");
+    assert!(stopped.status.success(), "{}", text(&stopped));
+}
+
+/// The cache folder the harness fills (SecantusDB, the emulator): shared, not refetched.
+fn dirs_cache() -> String {
+    std::env::var("XDG_CACHE_HOME")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| format!("{}/.cache", std::env::var("HOME").unwrap_or_default()))
+}

@@ -177,7 +177,7 @@ pub async fn check_tokens(settings: &Settings) -> Vec<AdapterStatus> {
 
 #[cfg(feature = "telegram")]
 mod telegram {
-    use frontdesk_chat::{Platform, SharedHandler};
+    use frontdesk_chat::{AdapterError, Platform, SharedHandler};
     use frontdesk_telegram::{TelegramAdapter, TelegramConfig};
 
     use super::{connect, spawn_receiver, AdapterState, ChatAdapters};
@@ -196,6 +196,29 @@ mod telegram {
             config = config.with_webhook_secret(secret.expose());
         }
         Some(config)
+    }
+
+    /// Connects once Telegram answers: a refused token ends it, a network error is
+    /// logged with the URL and its cause and tried again after 1 s, 2 s … up to 30 s.
+    async fn connect_when_reachable(
+        config: TelegramConfig,
+        api: &str,
+    ) -> Result<std::sync::Arc<TelegramAdapter>, AdapterError> {
+        let mut wait = std::time::Duration::from_secs(1);
+        loop {
+            match TelegramAdapter::connect(config.clone()).await {
+                Ok(bot) => {
+                    tracing::info!(url = %api, "telegram answers: long polling starts");
+                    return Ok(bot);
+                }
+                Err(e @ (AdapterError::Transport(_) | AdapterError::RateLimited { .. })) => {
+                    tracing::warn!(url = %api, error = %e, retry_in = ?wait, "telegram not reachable");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(std::time::Duration::from_secs(30));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     pub(super) async fn check(settings: &Settings) -> AdapterState {
@@ -223,9 +246,38 @@ mod telegram {
                 "TELEGRAM_WEBHOOK_URL is set but TELEGRAM_WEBHOOK_SECRET is not: webhooks need a secret (1-256 of A-Z a-z 0-9 _ -)".into(),
             );
         }
-        let bot = match connect(config(settings), MISSING, TelegramAdapter::connect).await {
+        let Some(config) = config(settings) else {
+            return AdapterState::Off(MISSING);
+        };
+        let bot = match TelegramAdapter::connect(config.clone()).await {
             Ok(bot) => bot,
-            Err(state) => return state,
+            // Telegram unreachable (not a refused token): long polling keeps trying in the
+            // background, and starts once it answers.
+            Err(e @ (AdapterError::Transport(_) | AdapterError::RateLimited { .. }))
+                if webhook_url.is_none() =>
+            {
+                let api = config
+                    .api_url
+                    .clone()
+                    .unwrap_or_else(|| "https://api.telegram.org".to_owned());
+                let state = format!("waiting for {api} ({e}); retrying in the background");
+                let (handler, routes) = (handler.clone(), routes.clone());
+                let take_over = telegram.take_over_webhook;
+                spawn_receiver(&mut adapters.tasks, Platform::Telegram, async move {
+                    let bot = connect_when_reachable(config, &api).await?;
+                    routes.register(Platform::Telegram, bot.clone());
+                    if let Ok(Some(url)) = bot.webhook_in_use().await {
+                        if !take_over {
+                            return Err(AdapterError::Rejected(format!(
+                                "this bot's messages go to a webhook at {url}: not polling (TELEGRAM_TAKE_OVER_WEBHOOK=1 takes it over)"
+                            )));
+                        }
+                    }
+                    bot.run_polling(handler).await
+                });
+                return AdapterState::Running(state);
+            }
+            Err(e) => return AdapterState::Failed(e.to_string()),
         };
         routes.register(Platform::Telegram, bot.clone());
         match webhook_url {

@@ -292,3 +292,33 @@ async fn long_polling_leaves_another_deployments_webhook_alone_unless_told() {
     fake.wait_for_calls("getUpdates", 1, WAIT).await;
     assert!(fake.webhook().is_none(), "the webhook was not deleted");
 }
+
+/// Telegram unreachable when `serve` starts (a closed port): the adapter says it is
+/// waiting, keeps trying, and answers once the Bot API comes up.
+#[tokio::test]
+async fn an_adapter_started_against_a_closed_port_connects_when_telegram_comes_up() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let address = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let url = format!("http://{address}");
+    let (_gw, adapters) = start(
+        &db,
+        &[("TELEGRAM_BOT_TOKEN", TOKEN), ("TELEGRAM_API_URL", &url)],
+    )
+    .await;
+    let AdapterState::Running(state) = &adapters.status[0].state else {
+        panic!("{:?}", adapters.status);
+    };
+    assert!(
+        state.contains(&url) && state.contains("retrying"),
+        "{state}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let fake = FakeTelegram::start_at(TOKEN, &address).await;
+    fake.wait_for_calls("getUpdates", 1, WAIT).await;
+    fake.push_message(&UserMessage::private(5150, "Kiran", "hi"));
+    let sent = fake.wait_for_sent(1, WAIT).await;
+    assert_eq!(sent[0].chat_id, "5150", "{sent:?}");
+}

@@ -399,6 +399,16 @@ impl FakeTelegram {
     ///
     /// When no local port can be bound (a broken test machine).
     pub async fn start(token: &str) -> Self {
+        Self::start_at(token, "127.0.0.1:0").await
+    }
+
+    /// [`FakeTelegram::start`] on a given address (a port a client was told about before
+    /// the fake came up).
+    ///
+    /// # Panics
+    ///
+    /// When the address cannot be bound.
+    pub async fn start_at(token: &str, address: &str) -> Self {
         let shared = Arc::new(Shared {
             token: token.to_owned(),
             inner: Mutex::new(Inner {
@@ -414,9 +424,9 @@ impl FakeTelegram {
             changed: watch::channel(0).0,
             update_added: Notify::new(),
         });
-        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        let listener = match tokio::net::TcpListener::bind(address).await {
             Ok(listener) => listener,
-            Err(e) => panic!("fake telegram: cannot bind 127.0.0.1: {e}"),
+            Err(e) => panic!("fake telegram: cannot bind {address}: {e}"),
         };
         let base_url = match listener.local_addr() {
             Ok(addr) => format!("http://{addr}"),

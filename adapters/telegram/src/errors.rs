@@ -23,10 +23,26 @@ pub fn adapter_error(err: RequestError) -> AdapterError {
         RequestError::MigrateToChatId(chat) => {
             AdapterError::Rejected(format!("the group moved to supergroup chat {chat}"))
         }
-        RequestError::Network(e) => AdapterError::Transport(e.to_string()),
+        RequestError::Network(e) => AdapterError::Transport(with_causes(&e)),
         RequestError::InvalidJson { source, .. } => {
             AdapterError::Transport(format!("unexpected answer from the Bot API: {source}"))
         }
         RequestError::Io(e) => AdapterError::Transport(e.to_string()),
     }
+}
+
+/// An error with every cause under it ("error sending request for url (…): client error
+/// (Connect): tcp connect error: Connection refused"), so a log line says why.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let line = c.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        cause = c.source();
+    }
+    text
 }

@@ -655,6 +655,7 @@ async fn run_bench(settings: &Settings, which: BenchCommand) -> Result<()> {
                 url: &db.url,
                 database: &settings.database.name,
                 encryption_key: db.key_text.expose(),
+                env: &[],
             };
             let r = bench::memory::run(settings, &db.store, server, load.options(), Some(serve))
                 .await?;
@@ -675,6 +676,7 @@ async fn run_bench(settings: &Settings, which: BenchCommand) -> Result<()> {
                 url: &db.url,
                 database: &settings.database.name,
                 encryption_key: db.key_text.expose(),
+                env: &[],
             };
             let r = bench::api::run(settings, &db.store, server, load.options(), &target).await?;
             ("bench api", r.rows.clone(), serde_json::to_value(&r)?, json)

@@ -152,16 +152,11 @@ impl LlmPlanner {
     /// Ollama or vLLM needs no key).
     #[must_use]
     pub fn new(settings: &LlmSettings) -> Option<Self> {
-        let own_server = settings
-            .base_url
-            .as_deref()
-            .map(|u| u.trim().trim_end_matches('/'))
-            .filter(|u| !u.is_empty());
-        if settings.api_key.is_none() && own_server.is_none() {
+        if !settings.configured() {
             return None;
         }
         let key = settings.api_key.as_ref().map_or("", |k| k.expose());
-        let base_url = own_server.unwrap_or(OPENAI_API_BASE).to_owned();
+        let base_url = settings.own_server().unwrap_or(OPENAI_API_BASE).to_owned();
         // Set every field: the defaults would read OPENAI_* from the process environment,
         // and only `Settings` reads the environment.
         let config = OpenAIConfig::new()

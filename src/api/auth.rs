@@ -269,7 +269,11 @@ impl FromRequestParts<Arc<ApiState>> for AuthUser {
         let (claims, caller) = state.jwt.verify(token.trim(), state.clock.now())?;
         state
             .limits
-            .check_token(state, &format!("{}:{}", claims.role, claims.sub))
+            .check_token(
+                &state.store,
+                state.clock.wall(),
+                &format!("{}:{}", claims.role, claims.sub),
+            )
             .await?;
         // The one check that a client token's client still stands, for every endpoint
         // that takes a caller (so no client-scoped read needs to check it again): after

@@ -17,6 +17,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::{ApiError, ApiState};
 use crate::config::AddressRange;
+use crate::store::Store;
+use chrono::{DateTime, Utc};
 
 /// The counting window of the limits shared across instances.
 const SHARED_WINDOW: Duration = Duration::from_secs(60);
@@ -75,41 +77,50 @@ impl RateLimits {
     /// # Errors
     /// 429 once the token's quota is used up (here or, shared, across instances); the
     /// database failing for the shared count.
-    pub async fn check_token(&self, state: &ApiState, key: &str) -> Result<(), ApiError> {
+    pub async fn check_token(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+        key: &str,
+    ) -> Result<(), ApiError> {
         self.per_token
             .check_key(&key.to_owned())
             .map_err(|not_until| {
                 too_many(not_until.wait_time_from(DefaultClock::default().now()))
             })?;
         self.check_shared(
-            state,
+            store,
+            now,
             &format!("api-token:{key}"),
             self.per_token_per_minute,
         )
         .await
     }
 
-    async fn check_ip(&self, state: &ApiState, ip: IpAddr) -> Result<(), ApiError> {
+    async fn check_ip(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+        ip: IpAddr,
+    ) -> Result<(), ApiError> {
         self.per_ip.check_key(&ip).map_err(|not_until| {
             too_many(not_until.wait_time_from(DefaultClock::default().now()))
         })?;
-        self.check_shared(state, &format!("api-ip:{ip}"), self.per_ip_per_minute)
+        self.check_shared(store, now, &format!("api-ip:{ip}"), self.per_ip_per_minute)
             .await
     }
 
     async fn check_shared(
         &self,
-        state: &ApiState,
+        store: &Store,
+        now: DateTime<Utc>,
         subject: &str,
         quota: u32,
     ) -> Result<(), ApiError> {
         if !self.shared {
             return Ok(());
         }
-        let counted = state
-            .store
-            .count_in_window(subject, SHARED_WINDOW, state.clock.wall())
-            .await?;
+        let counted = store.count_in_window(subject, SHARED_WINDOW, now).await?;
         if counted.count > u64::from(quota) {
             return Err(too_many(counted.resets_in));
         }
@@ -154,7 +165,11 @@ pub async fn per_ip(State(state): State<Arc<ApiState>>, request: Request, next: 
         .map(|c| c.0.ip());
     if let Some(peer) = peer {
         let ip = state.limits.client_address(peer, request.headers());
-        if let Err(e) = state.limits.check_ip(&state, ip).await {
+        if let Err(e) = state
+            .limits
+            .check_ip(&state.store, state.clock.wall(), ip)
+            .await
+        {
             return e.into_response();
         }
     }

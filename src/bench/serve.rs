@@ -18,6 +18,9 @@ pub struct ServeTarget<'a> {
     pub database: &'a str,
     /// `FRONTDESK_ENCRYPTION_KEY` for `serve` (it refuses to start without one).
     pub encryption_key: &'a str,
+    /// More environment, set last (a `FRONTDESK_CONFIG` here replaces the benchmark's
+    /// generous limits).
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 /// A `frontdesk serve` child process answering on a port of its own.
@@ -68,6 +71,7 @@ impl Served {
             .env("FRONTDESK_NOW", super::DEMO_NOW)
             .env("FRONTDESK_CLOCK", "frozen")
             .env("RUST_LOG", "warn")
+            .envs(target.env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -200,18 +200,15 @@ pub async fn run_doctor(settings: &Settings) -> Result<()> {
 /// Asks the LLM server for its models (`GET {base}/models`, 5 s at most) when one is
 /// configured: is it there, does it take the key, does it have the model.
 async fn llm_check(llm: &frontdesk::config::LlmSettings) -> Result<String> {
-    let own = llm
-        .base_url
-        .as_deref()
-        .map(|u| u.trim().trim_end_matches('/'))
-        .filter(|u| !u.is_empty());
-    if llm.api_key.is_none() && own.is_none() {
+    if !llm.configured() {
         return Ok(
             "OPENAI_API_KEY and OPENAI_BASE_URL unset: rules and the sentence model answer alone"
                 .into(),
         );
     }
-    let base = own.unwrap_or(async_openai::config::OPENAI_API_BASE);
+    let base = llm
+        .own_server()
+        .unwrap_or(async_openai::config::OPENAI_API_BASE);
     let mut request = reqwest::Client::new()
         .get(format!("{base}/models"))
         .timeout(std::time::Duration::from_secs(5));

@@ -393,6 +393,24 @@ pub struct LlmSettings {
     pub max_tool_rounds: u32,
 }
 
+impl LlmSettings {
+    /// `OPENAI_BASE_URL` without a trailing `/`, when set: a server of one's own (Ollama,
+    /// vLLM), which needs no key.
+    #[must_use]
+    pub fn own_server(&self) -> Option<&str> {
+        self.base_url
+            .as_deref()
+            .map(|u| u.trim().trim_end_matches('/'))
+            .filter(|u| !u.is_empty())
+    }
+
+    /// Whether an LLM is configured: a key, or a server of one's own.
+    #[must_use]
+    pub fn configured(&self) -> bool {
+        self.api_key.is_some() || self.own_server().is_some()
+    }
+}
+
 /// The sentence model beside the rules (see `crate::nlu`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NluSettings {
@@ -567,8 +585,9 @@ impl Settings {
             })?;
         let utc_offset = parse_offset(&file.studio.utc_offset)?;
         let api_key = get("OPENAI_API_KEY").map(Secret::new);
-        let llm_base_url =
-            get("OPENAI_BASE_URL").or(Some(file.llm.base_url).filter(|u| !u.trim().is_empty()));
+        let llm_base_url = get("OPENAI_BASE_URL")
+            .or(Some(file.llm.base_url))
+            .filter(|u| !u.trim().is_empty());
         let planner_raw = get("FRONTDESK_PLANNER").unwrap_or(file.llm.planner);
         let planner = if planner_raw.is_empty() {
             // A key, or a server of one's own (Ollama, vLLM need no key).
@@ -581,17 +600,7 @@ impl Settings {
             planner_raw.parse()?
         };
         let nlu = NluSettings {
-            enabled: match get("FRONTDESK_NLU").as_deref() {
-                None => file.nlu.enabled,
-                Some("on" | "true" | "1") => true,
-                Some("off" | "false" | "0") => false,
-                Some(other) => {
-                    return Err(ConfigError::Invalid {
-                        key: "FRONTDESK_NLU",
-                        reason: format!("{other:?} is not on or off"),
-                    })
-                }
-            },
+            enabled: providers::switch(&get, "FRONTDESK_NLU")?.unwrap_or(file.nlu.enabled),
             model_dir: get("FRONTDESK_NLU_MODEL")
                 .or(Some(file.nlu.model).filter(|m| !m.is_empty()))
                 .map(PathBuf::from),
@@ -662,17 +671,8 @@ impl Settings {
             })
         };
         gateway.handoff = integrations.handoff.clone();
-        let shared_limits = match get("FRONTDESK_SHARED_LIMITS").as_deref() {
-            None => file.server.shared_limits,
-            Some("1" | "true" | "on" | "yes") => true,
-            Some("" | "0" | "false" | "off" | "no") => false,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    key: "FRONTDESK_SHARED_LIMITS",
-                    reason: format!("{other:?} is not on or off"),
-                })
-            }
-        };
+        let shared_limits = providers::switch(&get, "FRONTDESK_SHARED_LIMITS")?
+            .unwrap_or(file.server.shared_limits);
         gateway.shared_limits = shared_limits;
         Ok(Self {
             database: DatabaseSettings {

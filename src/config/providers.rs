@@ -225,16 +225,7 @@ pub(super) fn resolve_adapters(
             api_url: url(get, "TELEGRAM_API_URL")?,
             webhook_url: url(get, "TELEGRAM_WEBHOOK_URL")?,
             webhook_secret: get("TELEGRAM_WEBHOOK_SECRET").map(Secret::new),
-            take_over_webhook: match get("TELEGRAM_TAKE_OVER_WEBHOOK").as_deref() {
-                None | Some("" | "0" | "false" | "off" | "no") => false,
-                Some("1" | "true" | "on" | "yes") => true,
-                Some(other) => {
-                    return Err(ConfigError::Invalid {
-                        key: "TELEGRAM_TAKE_OVER_WEBHOOK",
-                        reason: format!("{other:?} is not on or off"),
-                    })
-                }
-            },
+            take_over_webhook: switch(get, "TELEGRAM_TAKE_OVER_WEBHOOK")?.unwrap_or(false),
         }),
         None => None,
     };
@@ -259,6 +250,25 @@ pub(super) fn resolve_adapters(
         slack,
         discord,
     })
+}
+
+/// An on/off setting: `None` when unset or empty; on, true, yes, 1 or off, false, no, 0.
+///
+/// # Errors
+/// Any other value, naming the setting.
+pub(super) fn switch(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &'static str,
+) -> Result<Option<bool>, ConfigError> {
+    match get(key).as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some("on" | "true" | "yes" | "1") => Ok(Some(true)),
+        Some("off" | "false" | "no" | "0") => Ok(Some(false)),
+        Some(other) => Err(ConfigError::Invalid {
+            key,
+            reason: format!("{other:?} is not on or off"),
+        }),
+    }
 }
 
 /// An optional URL setting: when set, an http(s) URL.

@@ -198,6 +198,26 @@ mod telegram {
         Some(config)
     }
 
+    /// Whether long polling may start. Polling deletes the bot's webhook: never silently
+    /// when another deployment set one (a laptop demo on the production token would take
+    /// every message away from it), unless `take_over`.
+    async fn may_poll(bot: &TelegramAdapter, take_over: bool) -> Result<(), String> {
+        match bot.webhook_in_use().await {
+            Ok(Some(url)) if !take_over => Err(format!(
+                "this bot's messages go to a webhook at {url} (another deployment): set TELEGRAM_WEBHOOK_URL to serve them here too, or TELEGRAM_TAKE_OVER_WEBHOOK=1 to delete that webhook and poll"
+            )),
+            Ok(Some(url)) => {
+                tracing::warn!(%url, "deleting another deployment's telegram webhook (TELEGRAM_TAKE_OVER_WEBHOOK)");
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "telegram getWebhookInfo failed; polling anyway");
+                Ok(())
+            }
+        }
+    }
+
     /// Connects once Telegram answers: a refused token ends it, a network error is
     /// logged with the URL and its cause and tried again after 1 s, 2 s … up to 30 s.
     async fn connect_when_reachable(
@@ -266,13 +286,9 @@ mod telegram {
                 spawn_receiver(&mut adapters.tasks, Platform::Telegram, async move {
                     let bot = connect_when_reachable(config, &api).await?;
                     routes.register(Platform::Telegram, bot.clone());
-                    if let Ok(Some(url)) = bot.webhook_in_use().await {
-                        if !take_over {
-                            return Err(AdapterError::Rejected(format!(
-                                "this bot's messages go to a webhook at {url}: not polling (TELEGRAM_TAKE_OVER_WEBHOOK=1 takes it over)"
-                            )));
-                        }
-                    }
+                    may_poll(&bot, take_over)
+                        .await
+                        .map_err(AdapterError::Rejected)?;
                     bot.run_polling(handler).await
                 });
                 return AdapterState::Running(state);
@@ -290,22 +306,8 @@ mod telegram {
                 AdapterState::Running(format!("webhook at {url}"))
             }
             None => {
-                // Long polling deletes the bot's webhook: never silently, when another
-                // deployment set one (a laptop demo on the production token would take
-                // every message away from it).
-                match bot.webhook_in_use().await {
-                    Ok(Some(url)) if !telegram.take_over_webhook => {
-                        return AdapterState::Failed(format!(
-                            "this bot's messages go to a webhook at {url} (another deployment): set TELEGRAM_WEBHOOK_URL to serve them here too, or TELEGRAM_TAKE_OVER_WEBHOOK=1 to delete that webhook and poll"
-                        ));
-                    }
-                    Ok(Some(url)) => {
-                        tracing::warn!(%url, "deleting another deployment's telegram webhook (TELEGRAM_TAKE_OVER_WEBHOOK)")
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "telegram getWebhookInfo failed; polling anyway")
-                    }
+                if let Err(why) = may_poll(&bot, telegram.take_over_webhook).await {
+                    return AdapterState::Failed(why);
                 }
                 spawn_receiver(
                     &mut adapters.tasks,

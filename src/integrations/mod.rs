@@ -112,36 +112,16 @@ impl Providers {
             ("calendar", on(self.calendar.is_some(), "Google Calendar")),
         ]
     }
-}
 
-impl Providers {
     /// Each configured provider asked whether it takes its credentials, at once.
     pub async fn check_credentials(&self) -> Vec<(&'static str, Result<(), IntegrationError>)> {
-        let payments = async {
-            match &self.payments {
-                Some(p) => Some(p.check().await),
-                None => None,
-            }
-        };
-        let email = async {
-            match &self.email {
-                Some(e) => Some(e.check().await),
-                None => None,
-            }
-        };
-        let sms = async {
-            match &self.sms {
-                Some(s) => Some(s.check().await),
-                None => None,
-            }
-        };
-        let calendar = async {
-            match &self.calendar {
-                Some(c) => Some(c.check().await),
-                None => None,
-            }
-        };
-        let (payments, email, sms, calendar) = tokio::join!(payments, email, sms, calendar);
+        use futures::future::OptionFuture;
+        let (payments, email, sms, calendar) = tokio::join!(
+            OptionFuture::from(self.payments.as_ref().map(payments::PaymentProvider::check)),
+            OptionFuture::from(self.email.as_ref().map(email::EmailSender::check)),
+            OptionFuture::from(self.sms.as_ref().map(sms::SmsSender::check)),
+            OptionFuture::from(self.calendar.as_ref().map(calendar::CalendarClient::check)),
+        );
         [
             ("payments", payments),
             ("email", email),

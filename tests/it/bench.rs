@@ -96,6 +96,7 @@ async fn memory_reads_the_peak_rss_and_times_serve_to_readyz() {
         url: &url,
         database: db.name(),
         encryption_key: crate::harness::TEST_ENCRYPTION_KEY,
+        env: &[],
     };
     let r = memory::run(&settings, &db.store, server(), tiny(), Some(target))
         .await

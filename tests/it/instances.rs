@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bson::doc;
 use chrono::Utc;
-use frontdesk::domain::{Client, PaymentMethod};
+use frontdesk::domain::{Client, Course, PaymentMethod};
 use frontdesk::gateway::Outcome;
 use frontdesk::store::{NewOrder, Store};
 
@@ -21,18 +21,28 @@ async fn another_instance(db: &TestDb) -> Store {
         .expect("a second store on the same database")
 }
 
-/// The clients not deleted, as the store reads them.
-pub(crate) async fn live_clients(db: &TestDb) -> Vec<Client> {
-    let mut clients = Vec::new();
+/// `n` clients (not deleted, as the store reads them), each with a course they have never
+/// enrolled in: an order for it finds nothing to reuse, so each makes one. Panics with
+/// fewer than `n`.
+pub(crate) async fn clients_new_to_a_course(db: &TestDb, n: usize) -> Vec<(Client, Course)> {
+    let courses = db.store.all_courses().await.unwrap();
+    let mut pairs = Vec::new();
     for raw in crate::harness::all::<bson::Document>(db.store.raw().clients()).await {
         let id = raw.get_object_id("_id").unwrap();
-        if let Some(client) = db.store.client_by_id(id).await.unwrap() {
-            if client.deleted_at.is_none() {
-                clients.push(client);
-            }
+        let Some(client) = db.store.client_by_id(id).await.unwrap() else {
+            continue;
+        };
+        let new = courses
+            .iter()
+            .find(|c| client.enrollments.iter().all(|e| e.course_id != c.id));
+        if let (None, Some(course)) = (client.deleted_at, new) {
+            pairs.push((client, course.clone()));
+        }
+        if pairs.len() == n {
+            return pairs;
         }
     }
-    clients
+    panic!("only {} clients new to a course, {n} wanted", pairs.len());
 }
 
 async fn order_count(store: &Store) -> u64 {
@@ -50,23 +60,12 @@ async fn a_slack_message_and_its_twin_at_two_instances_get_one_reply_and_make_on
     let second = gateway_over(another_instance(&db).await, gateway_settings(), &settings);
     let (rec_a, rec_b) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
     let before = order_count(&db.store).await;
-    let courses = db.store.all_courses().await.unwrap();
-    let clients = live_clients(&db).await;
     // Each try another client, in a course they are not in: each makes an order.
-    let asks: Vec<String> = clients
+    let asks: Vec<String> = clients_new_to_a_course(&db, TRIES)
+        .await
         .iter()
-        .filter_map(|client| {
-            let course = courses
-                .iter()
-                .find(|c| client.enrollments.iter().all(|e| e.course_id != c.id))?;
-            Some(format!(
-                "Create an order for {} for {}",
-                course.name, client.name
-            ))
-        })
-        .take(TRIES)
+        .map(|(client, course)| format!("Create an order for {} for {}", course.name, client.name))
         .collect();
-    assert_eq!(asks.len(), TRIES);
     for (i, text) in asks.iter().enumerate() {
         let message_id = format!("C_SUPPORT/17000{i:05}.000100");
         let twin = slack("C_SUPPORT", "U_BOB", &["S_STAFF"], text, &message_id);
@@ -99,17 +98,8 @@ async fn a_slack_message_and_its_twin_at_two_instances_get_one_reply_and_make_on
 async fn two_instances_enrolling_one_client_at_once_make_one_order() {
     let (db, _) = TestDb::with_demo_data(60).await;
     let second = another_instance(&db).await;
-    let courses = db.store.all_courses().await.unwrap();
-    let clients = live_clients(&db).await;
-    let mut tried = 0;
-    for client in &clients {
-        // A course the client has never enrolled in: nothing to find before the race.
-        let Some(course) = courses
-            .iter()
-            .find(|c| client.enrollments.iter().all(|e| e.course_id != c.id))
-        else {
-            continue;
-        };
+    // A course the client has never enrolled in: nothing to find before the race.
+    for (client, course) in &clients_new_to_a_course(&db, TRIES).await {
         let new = |key: &str| NewOrder {
             client_id: client.id,
             course_id: course.id,
@@ -138,12 +128,7 @@ async fn two_instances_enrolling_one_client_at_once_make_one_order() {
             .await
             .unwrap();
         assert_eq!(made, 1, "{}: orders in the database", client.id);
-        tried += 1;
-        if tried == TRIES {
-            break;
-        }
     }
-    assert_eq!(tried, TRIES, "not enough clients to try");
 }
 
 /// Waits, when the current minute is nearly over, for the next one: the shared counts are

@@ -3,69 +3,41 @@
 //! the other, at the same moment, 20 times over. Each message gets one reply and makes
 //! one order.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use bson::doc;
+use frontdesk::bench::serve::{ServeTarget, Served};
 use frontdesk_fakes::slack::{self, EventBuilder, FakeSlack};
 
 use crate::harness::{server_url, TestDb, TEST_ENCRYPTION_KEY};
-use crate::instances::live_clients;
+use crate::instances::clients_new_to_a_course;
 
 const TRIES: usize = 20;
 
-/// A `frontdesk serve` child on a port of its own; killed when dropped.
-struct Instance {
-    _child: tokio::process::Child,
-    base: String,
+/// A `frontdesk serve` child (the benchmarks' `Served`: its own port, killed when dropped)
+/// on the test's database, with the fake Slack and `config`.
+async fn serve(db: &TestDb, fake: &FakeSlack, config: &std::path::Path, name: &str) -> Served {
+    let (url, api, config) = (server_url(), fake.api_url(), config.display().to_string());
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_frontdesk"));
+    Served::start(&ServeTarget {
+        exe: &exe,
+        url: &url,
+        database: db.name(),
+        encryption_key: TEST_ENCRYPTION_KEY,
+        env: &[
+            ("FRONTDESK_CONFIG", &config),
+            ("FRONTDESK_NLU", "off"),
+            ("HOSTNAME", name),
+            ("SLACK_BOT_TOKEN", slack::BOT_TOKEN),
+            ("SLACK_SIGNING_SECRET", slack::SIGNING_SECRET),
+            ("SLACK_API_URL", &api),
+        ],
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{name}: {e:#}"))
 }
 
-async fn serve(db: &TestDb, fake: &FakeSlack, config: &std::path::Path, name: &str) -> Instance {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_frontdesk"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("MONGODB_URL", server_url())
-        .env("DATABASE_NAME", db.name())
-        .env("FRONTDESK_ENCRYPTION_KEY", TEST_ENCRYPTION_KEY)
-        .env("JWT_SECRET_KEY", "serve-instances-test-secret")
-        .env("FRONTDESK_CONFIG", config)
-        .env("FRONTDESK_NOW", "2026-11-25T10:00:00Z")
-        .env("FRONTDESK_NLU", "off")
-        .env("HOSTNAME", name)
-        .env("SLACK_BOT_TOKEN", slack::BOT_TOKEN)
-        .env("SLACK_SIGNING_SECRET", slack::SIGNING_SECRET)
-        .env("SLACK_API_URL", fake.api_url())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start frontdesk serve");
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        assert!(child.try_wait().unwrap().is_none(), "{name} exited");
-        assert!(tokio::time::Instant::now() < deadline, "{name} not ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Instance {
-        _child: child,
-        base,
-    }
-}
-
-async fn post_event(http: &reqwest::Client, instance: &Instance, event: &EventBuilder) -> u16 {
+async fn post_event(http: &reqwest::Client, instance: &Served, event: &EventBuilder) -> u16 {
     let body = event.body();
     let mut request = http
         .post(format!("{}/webhooks/slack/events", instance.base))
@@ -92,24 +64,18 @@ async fn two_serve_processes_answer_a_slack_message_and_its_twin_once_with_one_o
     let a = serve(&db, &fake, &config, "instance-a").await;
     let b = serve(&db, &fake, &config, "instance-b").await;
 
-    let courses = db.store.all_courses().await.unwrap();
-    let asks: Vec<String> = live_clients(&db)
+    let asks: Vec<String> = clients_new_to_a_course(&db, TRIES)
         .await
         .iter()
-        .filter_map(|client| {
-            let course = courses
-                .iter()
-                .find(|c| client.enrollments.iter().all(|e| e.course_id != c.id))?;
-            Some(format!(
+        .map(|(client, course)| {
+            format!(
                 "<@{}> Create an order for {} for {}",
                 slack::BOT_USER_ID,
                 course.name,
                 client.name
-            ))
+            )
         })
-        .take(TRIES)
         .collect();
-    assert_eq!(asks.len(), TRIES);
     let orders = || async {
         db.store
             .raw()

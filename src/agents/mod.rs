@@ -354,6 +354,28 @@ impl Agents {
             idempotency_key: req.event_id.clone(),
             conversation: req.conversation.clone(),
         };
+        // `/human`: the hand-off asked for by command, whichever planner reads the rest.
+        if let Some(reason) = rules::person_command(text) {
+            return match agent {
+                AgentKind::Support => {
+                    let args = serde_json::json!({ "reason": reason });
+                    let started = Instant::now();
+                    let reply = self
+                        .run_tool(
+                            agent,
+                            &ctx,
+                            Intent::EscalateToStaff,
+                            args,
+                            Origin::Message,
+                            req.conversation.is_some(),
+                        )
+                        .await;
+                    times.tool += started.elapsed();
+                    reply
+                }
+                AgentKind::Dashboard => Self::reply(agent, Intent::Smalltalk, "This chat answers the studio's figures; to reach a person, write to the studio in the support chat.".into()),
+            };
+        }
         if self.planner == PlannerKind::Llm {
             let conversation = self.conversation(req).await;
             // Boxed: the model's loop is a large future most messages never run.

@@ -1654,8 +1654,30 @@ fn smalltalk(words: &[&str], ctx: &Context<'_>) -> Option<Plan> {
     None
 }
 
-/// Whether a message is written in the Latin alphabet (English or romanised Hindi, the
-/// languages the rules and the sentence model read); other scripts get a reply saying so.
+/// The reason given with `/human` (or `/person`), the hand-off command of the chats'
+/// menus: the words after it, or a note that the command was used. A bot suffix
+/// ("/human@frontdesk_bot") is allowed.
+#[must_use]
+pub fn person_command(text: &str) -> Option<String> {
+    let text = text.trim();
+    let (head, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let command = head.split('@').next().unwrap_or(head).to_lowercase();
+    if !matches!(command.as_str(), "/human" | "/person") {
+        return None;
+    }
+    let rest = rest.trim();
+    Some(if rest.is_empty() {
+        "Asked for a person (/human).".to_owned()
+    } else {
+        rest.chars().take(500).collect()
+    })
+}
+
+/// Whether a message reads as English or romanised Hindi, the languages the rules and
+/// the sentence model read. Another script, or more words of another Latin-script
+/// language than of English ("¿cuándo es la clase de yoga?", "wie viel Umsatz diesen
+/// Monat?"), is not, and a message not understood then gets a reply saying which
+/// languages are.
 #[must_use]
 pub fn reads_as_english(text: &str) -> bool {
     let letters = text.chars().filter(|c| c.is_alphabetic());
@@ -1666,8 +1688,191 @@ pub fn reads_as_english(text: &str) -> bool {
             (l, o + 1)
         }
     });
-    other == 0 || latin > other * 2
+    if other > 0 && latin <= other * 2 {
+        return false;
+    }
+    if text.contains(['¿', '¡']) {
+        return false;
+    }
+    let lower = text.to_lowercase();
+    let words = lower
+        .split(|c: char| !c.is_alphabetic() && c != '\'')
+        .filter(|w| !w.is_empty());
+    let (mut english, mut foreign) = (0usize, 0usize);
+    for word in words {
+        if ENGLISH_WORDS.contains(&word) {
+            english += 1;
+        } else if OTHER_LANGUAGE_WORDS.contains(&word) {
+            foreign += 1;
+        }
+    }
+    !(foreign >= 2 && foreign > english)
 }
+
+/// Everyday English words that also tell a sentence is English.
+const ENGLISH_WORDS: &[&str] = &[
+    "the", "is", "are", "was", "what", "when", "how", "many", "much", "who", "which", "do", "does",
+    "did", "my", "our", "we", "i", "you", "this", "next", "last", "for", "in", "on", "at", "to",
+    "of", "a", "an", "any", "there", "have", "has", "me", "please", "can", "with", "and", "week",
+    "month", "today", "tomorrow", "class", "classes",
+];
+
+/// Common words of the Latin-script languages people may write in (Spanish, Portuguese,
+/// French, German, Italian, Dutch, Indonesian) that are neither English nor romanised
+/// Hindi ("se", "de", "le", "die" are left out for that reason).
+const OTHER_LANGUAGE_WORDS: &[&str] = &[
+    // Spanish
+    "el",
+    "los",
+    "las",
+    "es",
+    "que",
+    "cuándo",
+    "cuando",
+    "cuánto",
+    "cuanto",
+    "cuántos",
+    "cuántas",
+    "cuál",
+    "dónde",
+    "hoy",
+    "mañana",
+    "clase",
+    "clases",
+    "este",
+    "esta",
+    "mes",
+    "semana",
+    "hay",
+    "para",
+    "por",
+    "una",
+    "del",
+    "quiero",
+    "tengo",
+    "pagar",
+    "hola",
+    "gracias",
+    "ganamos",
+    "mi",
+    "mis",
+    "ayer",
+    "cómo",
+    // Portuguese
+    "quando",
+    "quanto",
+    "quantos",
+    "hoje",
+    "amanhã",
+    "aula",
+    "aulas",
+    "mês",
+    "você",
+    "meu",
+    "minha",
+    "não",
+    "está",
+    "olá",
+    "obrigado",
+    "obrigada",
+    // French
+    "est",
+    "quand",
+    "combien",
+    "ce",
+    "cette",
+    "mois",
+    "semaine",
+    "aujourd'hui",
+    "demain",
+    "je",
+    "nous",
+    "avec",
+    "pour",
+    "les",
+    "des",
+    "du",
+    "cours",
+    "bonjour",
+    "merci",
+    "quel",
+    "quelle",
+    "où",
+    "mon",
+    "mes",
+    "j'ai",
+    "c'est",
+    "y",
+    // German
+    "ist",
+    "wann",
+    "wie",
+    "viel",
+    "viele",
+    "heute",
+    "morgen",
+    "diese",
+    "diesen",
+    "dieser",
+    "woche",
+    "monat",
+    "kurs",
+    "ich",
+    "nicht",
+    "bitte",
+    "danke",
+    "und",
+    "haben",
+    "wir",
+    "meine",
+    "welche",
+    "gibt",
+    "umsatz",
+    "der",
+    "das",
+    "den",
+    "dem",
+    "ein",
+    "eine",
+    // Italian
+    "oggi",
+    "domani",
+    "lezione",
+    "lezioni",
+    "questa",
+    "questo",
+    "mese",
+    "settimana",
+    "ciao",
+    "grazie",
+    "sono",
+    "della",
+    "quanti",
+    "il",
+    "gli",
+    // Dutch
+    "hoeveel",
+    "wanneer",
+    "vandaag",
+    "deze",
+    "maand",
+    "het",
+    "een",
+    "ik",
+    "niet",
+    "bedankt",
+    "hoe",
+    "laat",
+    // Indonesian
+    "berapa",
+    "kapan",
+    "ini",
+    "kelas",
+    "bulan",
+    "minggu",
+    "saya",
+    "yang",
+];
 
 /// What this agent can answer, for greetings and for when the rules are not sure.
 #[must_use]

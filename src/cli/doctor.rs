@@ -100,9 +100,18 @@ pub async fn run_doctor(settings: &Settings) -> Result<()> {
             Ok(store) => {
                 println!("database    ok ({})", frontdesk::store::redact_url(&url));
                 if key_known {
-                    match store.clients_to_rotate().await {
-                        Ok(0) => {}
-                        Ok(n) => println!("            {n} client(s) not under the current key: run `frontdesk rotate-key`"),
+                    match store.foreign_key_id().await {
+                        Ok(Some(theirs)) => {
+                            problems += 1;
+                            let ours = store.keys().current_id();
+                            let why = frontdesk::store::foreign_key_warning(&theirs, ours);
+                            println!("            FAILED: {why}");
+                        }
+                        Ok(None) => match store.clients_to_rotate().await {
+                            Ok(0) => {}
+                            Ok(n) => println!("            {n} client(s) not under the current key: run `frontdesk rotate-key`"),
+                            Err(e) => println!("            clients unreadable: {e}"),
+                        },
                         Err(e) => println!("            clients unreadable: {e}"),
                     }
                 }

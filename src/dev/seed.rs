@@ -575,9 +575,14 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
         }
     }
 
-    let total_docs = (courses.len() + clients.len() + orders.len() * 2 + classes.len()) as u64;
+    // The bar counts all the work from the start, so its rate and ETA hold from the first
+    // second: the attendance phase (most of the time) moves it by the classes whose
+    // marks have been written.
+    let past_classes = classes.iter().filter(|(_, c)| c.starts_at() < now).count();
+    let total_work =
+        (courses.len() + clients.len() + orders.len() * 2 + classes.len() + past_classes) as u64;
     let bar = if opts.progress {
-        let bar = ProgressBar::new(total_docs);
+        let bar = ProgressBar::new(total_work);
         if let Ok(style) = ProgressStyle::with_template(
             "{spinner} {msg:12} [{bar:40}] {pos}/{len} ({per_sec}, {eta})",
         ) {
@@ -598,11 +603,14 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
     // Each class's counts, written with the class below (as `record_attendance` would).
     let mut counts = vec![AttendanceCounts::default(); classes.len()];
     let mut visits: Vec<Visit> = Vec::new();
+    // Past classes read since the last batch was written.
+    let mut classes_read = 0;
     for (i, (section, class)) in classes.iter().enumerate() {
         let starts = class.starts_at();
         if starts >= now {
             continue;
         }
+        classes_read += 1;
         let Some(candidates) = enrolled.get(&(*section, class.course_id)) else {
             continue;
         };
@@ -649,11 +657,13 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
             if batch.len() >= BATCH {
                 report.attendance += store.load_attendance(&batch, &quietly).await?;
                 bar.set_message(format!("attendance {}", report.attendance));
+                shown(std::mem::take(&mut classes_read));
                 batch.clear();
             }
         }
     }
     report.attendance += store.load_attendance(&batch, &quietly).await?;
+    shown(classes_read);
     bar.set_message("classes");
     report.classes = store
         .load_classes(

@@ -40,6 +40,16 @@ pub struct LinkingCtx<'a> {
     pub code_minutes: u32,
 }
 
+/// The commands of the chats' menus (Telegram's `setMyCommands`), without their slash.
+/// `/human` is read by the agent itself, so it works in every chat and through the API.
+pub const MENU: &[(&str, &str)] = &[
+    ("start", "Say hello and see what I can do"),
+    ("help", "What you can ask me"),
+    ("link", "Link this chat to your client record"),
+    ("unlink", "Unlink this chat from your client record"),
+    ("human", "Talk to a person at the studio"),
+];
+
 /// Answers the message if it is part of linking; `None` lets the agent answer it.
 ///
 /// # Errors
@@ -151,7 +161,7 @@ fn welcome(ctx: &LinkingCtx<'_>, inbound: &Inbound, caller: &Caller) -> Outbound
         return Outbound::reply(
             inbound,
             format!(
-                "Welcome back, {}! Ask me about your orders, payments, this week's classes, or enrolling in a course.",
+                "Welcome back, {}! Ask me about your orders, payments, this week's classes, or enrolling in a course. To reach a person at the studio, send /human.",
                 caller.name
             ),
         );
@@ -164,7 +174,7 @@ fn welcome(ctx: &LinkingCtx<'_>, inbound: &Inbound, caller: &Caller) -> Outbound
     with_contact_button(
         inbound,
         format!(
-            "Hi! I'm the {} assistant. Ask me about our courses and this week's classes, or leave an enquiry.\n\n\
+            "Hi! I'm the {} assistant. Ask me about our courses and this week's classes, leave an enquiry, or send /human to reach a person.\n\n\
              Already a client? {how} to see your own orders and payments.",
             ctx.studio_name
         ),

@@ -83,8 +83,31 @@ impl Store {
         changes: &CourseChanges,
         now: DateTime<Utc>,
     ) -> Result<Course, StoreError> {
+        // Read inside the transaction: two changes at once conflict and the later one is
+        // made again on what the earlier one wrote, instead of undoing its fields.
+        let written = self
+            .retrying(|| async {
+                let mut session = self.client.start_session().await?;
+                session.start_transaction().await?;
+                let written = self.patch_course_in(&mut session, id, changes, now).await;
+                self.finish(session, written).await
+            })
+            .await;
+        self.shared.forget_catalogue();
+        written
+    }
+
+    async fn patch_course_in(
+        &self,
+        session: &mut mongodb::ClientSession,
+        id: ObjectId,
+        changes: &CourseChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Course, StoreError> {
         let before = self
-            .course_by_id(id)
+            .courses()
+            .find_one(doc! { "_id": id })
+            .session(&mut *session)
             .await?
             .ok_or_else(|| StoreError::NotFound {
                 what: "course",
@@ -104,57 +127,48 @@ impl Store {
             .description
             .clone()
             .unwrap_or_else(|| before.description.clone());
-        let mut session = self.client.start_session().await?;
-        session.start_transaction().await?;
-        let written = async {
-            self.courses()
-                .replace_one(doc! { "_id": id }, &after)
-                .session(&mut session)
-                .await
-                .map_err(|e| StoreError::from_write(e, "course", after.name.clone()))?;
-            let upcoming =
-                doc! { "course_id": id, "starts_at": { "$gte": bson::DateTime::from_chrono(now) } };
-            if after.name != before.name {
+        self.courses()
+            .replace_one(doc! { "_id": id }, &after)
+            .session(&mut *session)
+            .await
+            .map_err(|e| StoreError::from_write(e, "course", after.name.clone()))?;
+        let upcoming =
+            doc! { "course_id": id, "starts_at": { "$gte": bson::DateTime::from_chrono(now) } };
+        if after.name != before.name {
+            self.classes()
+                .update_many(
+                    upcoming.clone(),
+                    doc! { "$set": { "course_name": &after.name } },
+                )
+                .session(&mut *session)
+                .await?;
+        }
+        if after.instructor != before.instructor {
+            let taught: Vec<ObjectId> = self
+                .classes()
+                .find(upcoming)
+                .session(&mut *session)
+                .await?
+                .stream(&mut *session)
+                .try_collect::<Vec<_>>()
+                .await?
+                .into_iter()
+                .filter(|c| c.instructor == before.instructor)
+                .map(|c| c.id)
+                .collect();
+            for class in taught {
                 self.classes()
-                    .update_many(
-                        upcoming.clone(),
-                        doc! { "$set": { "course_name": &after.name } },
+                    .update_one(
+                        doc! { "_id": class },
+                        doc! { "$set": { "instructor": &after.instructor } },
                     )
-                    .session(&mut session)
+                    .session(&mut *session)
                     .await?;
             }
-            if after.instructor != before.instructor {
-                let taught: Vec<ObjectId> = self
-                    .classes()
-                    .find(upcoming)
-                    .session(&mut session)
-                    .await?
-                    .stream(&mut session)
-                    .try_collect::<Vec<_>>()
-                    .await?
-                    .into_iter()
-                    .filter(|c| c.instructor == before.instructor)
-                    .map(|c| c.id)
-                    .collect();
-                for class in taught {
-                    self.classes()
-                        .update_one(
-                            doc! { "_id": class },
-                            doc! { "$set": { "instructor": &after.instructor } },
-                        )
-                        .session(&mut session)
-                        .await?;
-                }
-            }
-            self.bump_catalogue_version(Some(&mut session)).await?;
-            self.audit_in(&mut session, "course.update", names::COURSES, &id.to_hex())
-                .await?;
-            Ok::<_, StoreError>(())
         }
-        .await;
-        let finished = self.finish(session, written).await;
-        self.shared.forget_catalogue();
-        finished?;
+        self.bump_catalogue_version(Some(&mut *session)).await?;
+        self.audit_in(session, "course.update", names::COURSES, &id.to_hex())
+            .await?;
         Ok(after)
     }
 

@@ -177,6 +177,14 @@ pub(crate) struct Batches {
     conversation_turns: std::sync::OnceLock<std::sync::Arc<batch::Batched>>,
 }
 
+/// What to say when the clients are sealed with a key that is not in use.
+#[must_use]
+pub fn foreign_key_warning(theirs: &str, ours: &str) -> String {
+    format!(
+        "the clients in this database are sealed with key {theirs}, but the key in use is {ours}: nobody will be found by email or phone, and names and contacts cannot be shown. Set FRONTDESK_ENCRYPTION_KEY to the key the data was written with (for a local database: the key file `frontdesk doctor` names), or, to move to the new key, put the old one in FRONTDESK_ENCRYPTION_OLD_KEYS and run `frontdesk rotate-key`"
+    )
+}
+
 impl Store {
     /// Connects and checks the server answers within five seconds. TLS options and
     /// credentials come from the URL as it is; the URL is printed only redacted.
@@ -254,6 +262,18 @@ impl Store {
         store.ensure_indexes().await?;
         for counted in store.ensure_rollups().await? {
             tracing::info!(figure = counted, "counted once from the existing records");
+        }
+        match store.foreign_key_id().await {
+            Ok(Some(theirs)) => tracing::warn!(
+                data_key = %theirs,
+                key_in_use = store.keys.current_id(),
+                "{}",
+                foreign_key_warning(&theirs, store.keys.current_id())
+            ),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not tell which key the clients are sealed with")
+            }
         }
         Ok(store)
     }

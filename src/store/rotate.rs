@@ -45,6 +45,30 @@ impl Store {
             .await?)
     }
 
+    /// The key id the newest client is sealed with when this keyring does not hold that
+    /// key: the data was written with another key (a new shell without the key, another
+    /// deployment's key), and no client will be found by email or phone.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn foreign_key_id(&self) -> Result<Option<String>, StoreError> {
+        let newest = self
+            .clients()
+            .find_one(doc! {})
+            .sort(doc! { "_id": -1 })
+            .projection(doc! { "_id": 0, "email.k": 1 })
+            .await?;
+        let id = newest
+            .as_ref()
+            .and_then(|d| d.get_document(sealed::EMAIL).ok())
+            .and_then(|email| email.get_str("k").ok());
+        Ok(id
+            .filter(|id| {
+                self.keys().current_id() != *id && !self.keys().old_ids().iter().any(|o| o == id)
+            })
+            .map(str::to_owned))
+    }
+
     /// Re-seals every client not yet under the current key, `batch` at a time, calling
     /// `progress` after each batch. `max_batches` stops early (as an interruption would).
     /// Each record is written with `$set` of its sealed fields only, and only if those

@@ -1327,6 +1327,23 @@ impl Tool for EscalateToStaff {
             thread: c.thread.clone(),
             user: c.user.clone(),
         });
+        // Already with the staff in this chat (a `/human` reaches the bot while its ticket
+        // is live): no second ticket.
+        if let Some(origin) = &origin {
+            if let Some(live) = ctx
+                .store
+                .live_ticket_from(&origin.platform, &origin.channel, &origin.user)
+                .await?
+            {
+                let text =
+                    "You're already in touch with the studio team: write here and they'll see it."
+                        .to_owned();
+                return ToolOutput::new(
+                    &serde_json::json!({ "ticket": live.id.to_hex(), "already_open": true }),
+                    text,
+                );
+            }
+        }
         let new = Ticket::open(reason, requester, ctx.caller.client_id, ctx.clock.now());
         let new_id = new.id;
         let ticket = ctx

@@ -573,3 +573,64 @@ async fn on_a_staff_channel_that_names_no_post_the_person_keeps_talking_to_the_b
     let next = crate::gateway::run(&gw, &telegram, says("what classes are on this week?", 2)).await;
     assert!(matches!(next, Outcome::Answered { .. }), "{next:?}");
 }
+
+/// `/human` (the menu's hand-off command) opens a ticket with the words after it as its
+/// reason, whatever they say; sent again while that ticket is live, it opens no second one
+/// and tells the person they are already with the team.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_human_command_opens_one_ticket_and_not_a_second_while_it_is_live() {
+    use frontdesk::gateway::Outcome;
+    use frontdesk_chat::Platform;
+
+    let (db, _) = TestDb::with_demo_data(30).await;
+    let Desk {
+        fake,
+        settings,
+        gw,
+        routes,
+        adapters: _adapters,
+    } = Desk::open(&db, &[], FAST).await;
+    let telegram = Arc::new(crate::gateway::Recorder {
+        platform: Some(Platform::Telegram),
+        ..Default::default()
+    });
+    routes.register(Platform::Telegram, telegram.clone());
+    let worker = worker(&db, &settings, &routes, settings.clock());
+    let deliver = || async { while worker.run_once().await.unwrap().is_some() {} };
+    let client_says = |text: &str, n: u32| crate::gateway::telegram_dm("5353", text, n);
+
+    // Words that alone would read as another request ("payment") are the reason.
+    let asked = crate::gateway::run(
+        &gw,
+        &telegram,
+        client_says("/human@frontdesk_bot my payment failed twice", 1),
+    )
+    .await;
+    assert!(matches!(asked, Outcome::Answered { .. }), "{asked:?}");
+    deliver().await;
+    let tickets = db.store.open_tickets(10).await.unwrap();
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0].reason, "my payment failed twice");
+    assert_eq!(fake.delivered("chat.postMessage").len(), 1);
+    assert!(telegram
+        .texts()
+        .last()
+        .unwrap()
+        .contains("passed this to the studio team"));
+
+    // Again, while the ticket is live: no second ticket, no second post.
+    let again = crate::gateway::run(&gw, &telegram, client_says("/human", 2)).await;
+    assert!(matches!(again, Outcome::Answered { .. }), "{again:?}");
+    deliver().await;
+    assert_eq!(db.store.open_tickets(10).await.unwrap().len(), 1);
+    assert_eq!(fake.delivered("chat.postMessage").len(), 1);
+    assert!(
+        telegram
+            .texts()
+            .last()
+            .unwrap()
+            .contains("already in touch"),
+        "{:?}",
+        telegram.texts()
+    );
+}

@@ -324,3 +324,42 @@ async fn a_course_changed_through_one_instance_is_seen_by_the_other_at_once() {
         .expect("the change is audited");
     assert_eq!(audited.get_str("role").unwrap(), "manager");
 }
+
+/// Two managers change different fields of one course at the same moment through two
+/// instances: both changes stand (neither write undoes the other's field), every time.
+#[tokio::test]
+async fn two_changes_to_one_course_at_once_both_stand() {
+    use frontdesk::store::CourseChanges;
+    let (db, _) = TestDb::with_demo_data(10).await;
+    let second = another_instance(&db).await;
+    let course = db.store.all_courses().await.unwrap()[0].clone();
+    let now = crate::harness::demo_now();
+    for round in 1..=10u32 {
+        let price = frontdesk::domain::Money::new(
+            course.price.minor() + i64::from(round) * 100,
+            course.price.currency(),
+        )
+        .unwrap();
+        let capacity = course.capacity + round;
+        let by_price = CourseChanges {
+            price: Some(price),
+            ..CourseChanges::default()
+        };
+        let by_capacity = CourseChanges {
+            capacity: Some(capacity),
+            ..CourseChanges::default()
+        };
+        let (a, b) = tokio::join!(
+            db.store.patch_course(course.id, &by_price, now),
+            second.patch_course(course.id, &by_capacity, now)
+        );
+        a.unwrap();
+        b.unwrap();
+        let stored = db.store.course_by_id(course.id).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.price, stored.capacity),
+            (price, capacity),
+            "round {round}: one change undid the other"
+        );
+    }
+}

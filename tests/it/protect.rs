@@ -885,3 +885,31 @@ async fn protect_a_shared_phone_number_links_no_one_and_is_asked_about() {
         );
     }
 }
+
+/// Data sealed under a key that is not in use (a new shell without the key, another
+/// deployment's key) is named with both key ids, instead of every lookup finding nobody;
+/// with that key as an older key, or as the key, nothing is said.
+#[tokio::test]
+async fn protect_data_under_a_key_not_in_use_is_named() {
+    let (db, _) = TestDb::with_demo_data(10).await;
+    let theirs = db.store.keys().current_id().to_owned();
+    assert_eq!(db.store.foreign_key_id().await.unwrap(), None);
+    let other = reopen_with_keys(&db, 9, &[]).await;
+    assert_eq!(
+        other.foreign_key_id().await.unwrap().as_deref(),
+        Some(theirs.as_str())
+    );
+    let said = frontdesk::store::foreign_key_warning(&theirs, other.keys().current_id());
+    for part in [
+        theirs.as_str(),
+        other.keys().current_id(),
+        "FRONTDESK_ENCRYPTION_KEY",
+    ] {
+        assert!(said.contains(part), "{said}");
+    }
+    // The lookup it warns about does find nobody.
+    let priya = Email::parse("priya@example.com").unwrap();
+    assert!(other.client_by_email(&priya).await.unwrap().is_none());
+    let rotating = reopen_with_keys(&db, 9, &[7]).await;
+    assert_eq!(rotating.foreign_key_id().await.unwrap(), None);
+}

@@ -3,8 +3,8 @@
 //!
 //! The fake serves `/bot{token}/{method}` on 127.0.0.1 (method names in any case, as Telegram
 //! accepts them) for `getMe`, `getUpdates` (long polling, real offset semantics),
-//! `sendMessage`, `sendPhoto`, `sendChatAction`, `setWebhook`, `deleteWebhook` and
-//! `getWebhookInfo`. It records
+//! `sendMessage`, `sendPhoto`, `sendChatAction`, `setWebhook`, `deleteWebhook`,
+//! `getWebhookInfo`, `setMyCommands` and `getMyCommands`. It records
 //! every call, lets a test queue user messages ([`UserMessage`]), and can answer the next sends
 //! with 429. A wrong token gets Telegram's 401 answer.
 //!
@@ -334,6 +334,8 @@ struct Inner {
     /// `getUpdates` calls still to refuse with 409 Conflict.
     refuse_polls: usize,
     webhook: Option<Webhook>,
+    /// The command menus set with `setMyCommands`, by language code ("" for everyone).
+    commands: std::collections::BTreeMap<String, Vec<(String, String)>>,
 }
 
 /// The webhook the bot registered.
@@ -420,6 +422,7 @@ impl FakeTelegram {
                 retry_after: 1,
                 refuse_polls: 0,
                 webhook: None,
+                commands: std::collections::BTreeMap::new(),
             }),
             changed: watch::channel(0).0,
             update_added: Notify::new(),
@@ -543,6 +546,18 @@ impl FakeTelegram {
     #[must_use]
     pub fn webhook(&self) -> Option<Webhook> {
         self.shared.lock().webhook.clone()
+    }
+
+    /// The command menu set with `setMyCommands` for `language` (`None`: the default
+    /// menu), as `(command, description)` pairs; empty when none was set.
+    #[must_use]
+    pub fn commands(&self, language: Option<&str>) -> Vec<(String, String)> {
+        self.shared
+            .lock()
+            .commands
+            .get(language.unwrap_or(""))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Sets a webhook as another deployment would have (`setWebhook` from elsewhere).
@@ -746,6 +761,24 @@ async fn answer_method(shared: &Shared, method: &str, params: &Value) -> Answer 
         "deletewebhook" => {
             shared.lock().webhook = None;
             ok(json!(true))
+        }
+        "setmycommands" => match bot_commands(params) {
+            Ok(commands) => {
+                let language = param_str(params, "language_code").unwrap_or_default();
+                shared.lock().commands.insert(language, commands);
+                ok(json!(true))
+            }
+            Err(why) => bad_request(&why),
+        },
+        "getmycommands" => {
+            let language = param_str(params, "language_code").unwrap_or_default();
+            let commands = shared.lock().commands.get(&language).cloned();
+            let list: Vec<Value> = commands
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(command, description)| json!({"command": command, "description": description}))
+                .collect();
+            ok(Value::Array(list))
         }
         "getwebhookinfo" => {
             let url = shared.lock().webhook.as_ref().map(|w| w.url.clone());
@@ -967,6 +1000,42 @@ fn value_string(value: &Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
+}
+
+/// The `commands` of `setMyCommands`, checked as Telegram does: at most 100, each a
+/// command of 1–32 of a–z, 0–9 and _ with a description of 1–256 characters.
+fn bot_commands(params: &Value) -> Result<Vec<(String, String)>, String> {
+    let list = match params.get("commands") {
+        Some(Value::String(text)) => serde_json::from_str(text).map_err(|e| e.to_string())?,
+        Some(list) => list.clone(),
+        None => return Err("parameter \"commands\" is required".to_owned()),
+    };
+    let Value::Array(list) = list else {
+        return Err("can't parse commands JSON object".to_owned());
+    };
+    if list.len() > 100 {
+        return Err("too many commands specified".to_owned());
+    }
+    list.iter()
+        .map(|item| {
+            let command = item.get("command").and_then(Value::as_str).unwrap_or("");
+            let description = item
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let valid = (1..=32).contains(&command.len())
+                && command
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !valid {
+                return Err("BOT_COMMAND_INVALID".to_owned());
+            }
+            if !(1..=256).contains(&description.chars().count()) {
+                return Err("BOT_COMMAND_DESCRIPTION_INVALID".to_owned());
+            }
+            Ok((command.to_owned(), description.to_owned()))
+        })
+        .collect()
 }
 
 fn param_str(params: &Value, key: &str) -> Option<String> {

@@ -7,8 +7,9 @@ use std::time::Duration;
 use frontdesk_chat::{
     AdapterError, ChatAdapter, DynChatAdapter, Outbound, Pacer, Platform, SharedHandler,
 };
+use teloxide::payloads::SetMyCommandsSetters;
 use teloxide::prelude::Requester;
-use teloxide::types::{ChatAction, Me, Update};
+use teloxide::types::{BotCommand, ChatAction, Me, Update};
 use teloxide::Bot;
 
 use crate::config::TelegramConfig;
@@ -94,6 +95,41 @@ impl TelegramAdapter {
     #[must_use]
     pub fn bot_username(&self) -> Option<&str> {
         self.me.user.username.as_deref()
+    }
+
+    /// Sets the bot's command menu (`setMyCommands`): `(command, description)` pairs,
+    /// commands without their slash. `language` is an ISO 639-1 code for users of that
+    /// language, or `None` for everyone else.
+    ///
+    /// # Errors
+    ///
+    /// [`AdapterError::Rejected`] when a command breaks Telegram's rules (1–32 of a–z,
+    /// 0–9, _; a description of 1–256 characters) or Telegram refuses the list; otherwise
+    /// as any Bot API call.
+    pub async fn set_commands(
+        &self,
+        commands: &[(&str, &str)],
+        language: Option<&str>,
+    ) -> Result<(), AdapterError> {
+        for (command, description) in commands {
+            let valid = (1..=32).contains(&command.len())
+                && command
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !valid || !(1..=256).contains(&description.chars().count()) {
+                return Err(AdapterError::Rejected(format!(
+                    "telegram command `{command}` breaks the Bot API's rules"
+                )));
+            }
+        }
+        let list = commands
+            .iter()
+            .map(|(command, description)| BotCommand::new(*command, *description));
+        let mut request = self.bot.set_my_commands(list);
+        if let Some(language) = language {
+            request = request.language_code(language);
+        }
+        request.await.map(drop).map_err(adapter_error)
     }
 
     /// Turns an update into an `Inbound` and hands it to `handler` on its own task.

@@ -963,4 +963,46 @@ fn other_scripts_are_told_which_languages_are_read() {
     assert!(reads_as_english("Café au lait, crème brûlée?"));
     assert!(!reads_as_english("कल योग कक्षा कितने बजे है?"));
     assert!(!reads_as_english("明天的瑜伽课几点?"));
+    // Latin-script languages other than English, by their everyday words.
+    for other in [
+        "¿cuándo es la clase de yoga mañana?",
+        "cuanto ganamos este mes",
+        "wie viel Umsatz haben wir diesen Monat?",
+        "quand est le cours de yoga demain ?",
+        "quanto custa a aula de pilates hoje",
+        "hoeveel klanten hebben we deze maand",
+        "kapan kelas yoga minggu ini",
+    ] {
+        assert!(!reads_as_english(other), "{other}");
+    }
+    // English that borrows a word or a name, and romanised Hindi, still read.
+    for english in [
+        "how many clients did Olivia Müller bring this month?",
+        "is the Pilates class on at 7 tomorrow?",
+        "what does the class cost per mes... month",
+        "is mahine kitna revenue hua?",
+        "mera order kab aayega, Hari here",
+        "Dan wants to know the price of Yin Yoga",
+    ] {
+        assert!(reads_as_english(english), "{english}");
+    }
+}
+
+#[test]
+fn the_hand_off_command_carries_its_reason() {
+    assert_eq!(
+        person_command("/human"),
+        Some("Asked for a person (/human).".to_owned())
+    );
+    assert_eq!(
+        person_command("/human@frontdesk_bot my payment failed twice").as_deref(),
+        Some("my payment failed twice")
+    );
+    assert_eq!(
+        person_command("  /Person  about my refund ").as_deref(),
+        Some("about my refund")
+    );
+    assert_eq!(person_command("human please"), None);
+    assert_eq!(person_command("/humans"), None);
+    assert_eq!(person_command("/help"), None);
 }

@@ -495,6 +495,16 @@ const CUES: &[Cue] = &[
             ("most classes", 3),
             ("most often", 3),
             ("most visits", 3),
+            ("came the most", 5),
+            ("come the most", 5),
+            ("comes the most", 5),
+            ("attended the most", 5),
+            ("attends the most", 5),
+            ("visited the most", 5),
+            ("showed up the most", 5),
+            ("most regular", 4),
+            ("regulars", 3),
+            ("most frequent", 4),
             ("vip", 3),
             ("vips", 3),
         ],
@@ -2045,6 +2055,10 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
                 "classes",
                 "frequent",
                 "often",
+                "loyal",
+                "regular",
+                "regulars",
+                "showed",
             ]
             .iter()
             .any(|w| words.contains(w));

@@ -910,6 +910,26 @@ fn families_sorting_rankings_and_comparisons() {
                 "top_clients",
                 json!({"by": "spend"}),
             ),
+            (
+                "who came the most last month?",
+                "top_clients",
+                json!({"by": "attendance", "period": "last_month"}),
+            ),
+            (
+                "who are our regulars",
+                "top_clients",
+                json!({"by": "attendance"}),
+            ),
+            (
+                "most loyal members this year",
+                "top_clients",
+                json!({"by": "attendance", "period": "this_year"}),
+            ),
+            (
+                "how many people came to yoga last week",
+                "attendance_rate",
+                json!({"period": "last_week"}),
+            ),
             ("how many clients do we have", "client_summary", json!({})),
             (
                 "is revenue up compared to last month?",

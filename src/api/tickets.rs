@@ -166,8 +166,9 @@ async fn get_ticket(
     Ok(Json(ticket.into()))
 }
 
-/// Close a ticket (staff and above): the hand-off is done. Closing a closed ticket
-/// changes nothing (`changed: false`).
+/// Close a ticket (staff and above): the hand-off is done, and the person who asked is
+/// told so in the chat they asked from. Closing a closed ticket changes nothing
+/// (`changed: false`).
 #[utoipa::path(post, path = "/api/tickets/{ticket_id}/close", tag = "tickets",
     params(("ticket_id" = String, Path, description = "The ticket's id (24 hex digits)")),
     responses(

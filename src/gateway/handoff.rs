@@ -108,18 +108,10 @@ pub(crate) async fn from_staff(
         });
     }
     if closes(&inbound.text) {
+        // Closing tells the person, in the same write.
         let (_, changed) = store.close_ticket(ticket.id, &who, now).await?;
         if changed {
             Metrics::global().ticket("closed");
-            store
-                .relay(
-                    ticket.id,
-                    true,
-                    "The studio team has closed this conversation. Write here any time if you need anything else.",
-                    &format!("{event}:closed"),
-                    now,
-                )
-                .await?;
         }
         return Ok(Handled::Relayed {
             reply: in_thread(format!("Closed by {who}; {} was told.", ticket.requester)),

@@ -218,6 +218,9 @@ fn open_ticket_doc(keys: &Keyring, mut stored: Document) -> Result<Ticket, Store
 }
 
 const REASON: &str = "reason";
+/// What the person who asked is told when their ticket is closed.
+const CLOSED_FOR_THE_PERSON: &str =
+    "The studio team has closed this conversation. Write here any time if you need anything else.";
 const FORGET_AT: &str = "forget_at";
 
 impl Store {
@@ -544,22 +547,13 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(Ticket, bool), StoreError> {
         let changed = self
-            .ticket_docs()
-            .update_one(
-                doc! { "_id": id, "status": { "$in": [TicketStatus::Open.as_str(), TicketStatus::Claimed.as_str()] } },
-                doc! { "$set": {
-                    "status": "closed",
-                    "closed_by": by,
-                    "closed_at": bson::DateTime::from_chrono(now),
-                } },
-            )
-            .await?
-            .modified_count
-            == 1;
-        if changed {
-            self.audit("ticket.close", names::TICKETS, &id.to_hex())
-                .await?;
-        }
+            .retrying(|| async {
+                let mut session = self.client.start_session().await?;
+                session.start_transaction().await?;
+                let written = self.close_ticket_in(&mut session, id, by, now).await;
+                self.finish(session, written).await
+            })
+            .await?;
         let ticket = self
             .ticket_by_id(id)
             .await?
@@ -568,6 +562,48 @@ impl Store {
                 key: id.to_hex(),
             })?;
         Ok((ticket, changed))
+    }
+
+    async fn close_ticket_in(
+        &self,
+        session: &mut mongodb::ClientSession,
+        id: ObjectId,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let ticket = self
+            .ticket_docs()
+            .find_one_and_update(
+                doc! { "_id": id, "status": { "$in": [TicketStatus::Open.as_str(), TicketStatus::Claimed.as_str()] } },
+                doc! { "$set": {
+                    "status": "closed",
+                    "closed_by": by,
+                    "closed_at": bson::DateTime::from_chrono(now),
+                } },
+            )
+            .projection(doc! { "origin": 1 })
+            .session(&mut *session)
+            .await?;
+        let Some(ticket) = ticket else {
+            return Ok(false);
+        };
+        self.audit_in(session, "ticket.close", names::TICKETS, &id.to_hex())
+            .await?;
+        // The person who asked is told, once, whoever closed it and wherever.
+        if ticket.get_document("origin").is_ok() {
+            let told = OutboxItem::new(
+                format!("relay:ticket:{id}:closed"),
+                Job::TicketRelay {
+                    ticket_id: id,
+                    to_client: true,
+                    text: self.keys().seal(CLOSED_FOR_THE_PERSON, &relay_context(id)),
+                },
+                now,
+            );
+            self.enqueue_in(session, std::slice::from_ref(&told))
+                .await?;
+        }
+        Ok(true)
     }
 }
 

@@ -179,6 +179,16 @@ async fn a_hand_off_is_listed_for_the_staff_and_closed_once() {
         .unwrap();
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0].subject, "asha");
+    // The person who asked is told, once, in the chat they asked from (closed twice).
+    let told: Vec<Document> = all(api.db.store.raw().database().collection("outbox"))
+        .await
+        .into_iter()
+        .filter(|item: &Document| {
+            item.get_str("key")
+                .is_ok_and(|k| k == format!("relay:ticket:{id}:closed"))
+        })
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
     assert_eq!(
         api.get_ok("/api/tickets?status=closed", &staff).await["total"],
         1

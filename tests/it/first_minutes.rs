@@ -184,3 +184,71 @@ fn dirs_cache() -> String {
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| format!("{}/.cache", std::env::var("HOME").unwrap_or_default()))
 }
+
+/// Ctrl-C in the demo, as a terminal sends it (SIGINT to the foreground process group):
+/// the demo exits 0 within seconds and leaves no process of its group behind. The shared
+/// local database runs in its own group and stays for the next command, by design, until
+/// `localdb stop`.
+#[test]
+fn ctrl_c_ends_the_demo_cleanly() {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+
+    let state = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+        .arg("demo")
+        .env_remove("MONGODB_URL")
+        .env_remove("FRONTDESK_ENCRYPTION_KEY")
+        .env("XDG_STATE_HOME", state.path())
+        .env("DATABASE_NAME", "first_minutes_ctrl_c")
+        .env("FRONTDESK_NOW", "2026-11-25T10:00:00Z")
+        .env("FRONTDESK_BIND", "127.0.0.1:0")
+        .env("FRONTDESK_NLU", "off")
+        .env("RUST_LOG", "warn")
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let group = i32::try_from(child.id()).unwrap();
+    // Ready once it offers questions to try; the console then waits on stdin (kept open).
+    let stdout = child.stdout.take().unwrap();
+    let (ready, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.starts_with("try:") {
+                let _ = ready.send(());
+            }
+        }
+    });
+    seen.recv_timeout(Duration::from_secs(120))
+        .expect("the demo never became ready");
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: a signal to the process group this test started.
+    assert_eq!(unsafe { libc::kill(-group, libc::SIGINT) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the demo did not end within 15 s of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    // Nothing of its process group is left.
+    // SAFETY: signal 0 only asks whether any process of the group exists.
+    let left = unsafe { libc::kill(-group, 0) } == 0;
+    assert!(!left, "a process of the demo's group outlived it");
+    drop(child.stdin.take());
+
+    let stopped = frontdesk(state.path(), &["localdb", "stop"], "");
+    assert!(stopped.status.success(), "{}", text(&stopped));
+}

@@ -1,6 +1,7 @@
 //! Discord end to end: the real adapter (serenity gateway + REST) against the fake Discord
 //! on 127.0.0.1, started by the same wiring `serve` uses, in front of the real gateway,
-//! agents and database.
+//! agents and database; and a Discord that cannot be reached at start, waited for in the
+//! background.
 
 use std::time::Duration;
 
@@ -171,4 +172,56 @@ async fn a_bad_discord_token_is_a_clear_error_and_other_platforms_carry_on() {
             AdapterState::Off("SLACK_BOT_TOKEN is not set")
         )
     );
+}
+
+/// Discord unreachable when `serve` starts (a closed port): the adapter says it is waiting,
+/// keeps trying, and connects to the gateway and answers once the API comes up.
+#[tokio::test]
+async fn an_adapter_started_against_a_closed_port_connects_when_discord_comes_up() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let address = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let url = format!("http://{address}");
+    let mut settings = env(&[
+        ("DISCORD_TOKEN", "discord-test-token"),
+        ("DISCORD_API_URL", &url),
+    ]);
+    settings.gateway = gateway_settings();
+    let gw = gateway(&db, &settings);
+    let mut adapters = platforms::start(
+        &settings,
+        &gw,
+        &frontdesk::integrations::ChatRoutes::default(),
+    )
+    .await;
+    let discord = &adapters.status[2];
+    assert_eq!(discord.platform, Platform::Discord);
+    let AdapterState::Running(state) = &discord.state else {
+        panic!("{:?}", adapters.status);
+    };
+    assert!(
+        state.contains(&format!("{url}/api/v10"))
+            && state.contains("retrying")
+            && state.contains("refused"),
+        "{state}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let fake = FakeDiscord::start_at("discord-test-token", &address).await;
+    fake.wait_for_identify(1, WAIT).await;
+    fake.push_message(
+        &IncomingMessage::in_guild(
+            1,
+            MGMT_CHANNEL,
+            222,
+            "How much revenue did we generate this month?",
+        )
+        .with_id(6001),
+    );
+    let sent = fake.wait_for_messages(1, WAIT).await;
+    assert_eq!(sent[0].channel_id, MGMT_CHANNEL.to_string());
+    assert_eq!(sent[0].payload["message_reference"]["message_id"], "6001");
+    assert!(sent[0].content().contains('₹'), "{}", sent[0].content());
+    adapters.tasks.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! Slack end to end: the real adapter (slack-morphism) started by the wiring `serve` uses,
 //! in front of the real gateway, agents and database, against the fake Web API on
-//! 127.0.0.1 — signed Events API requests (and Slack's retry of one), and Socket Mode.
+//! 127.0.0.1 — signed Events API requests (and Slack's retry of one), and Socket Mode; and
+//! a Slack that cannot be reached at start, waited for in the background.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,31 @@ use crate::gateway::start_adapters;
 use crate::harness::{all, demo_now, TestDb};
 
 const WAIT: Duration = Duration::from_secs(20);
+
+/// A port nothing listens on (yet).
+fn closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+/// The state of the Slack adapter in the start-up report.
+fn slack_state(adapters: &ChatAdapters) -> &AdapterState {
+    let line = &adapters.status[1];
+    assert_eq!(line.platform, frontdesk_chat::Platform::Slack);
+    &line.state
+}
+
+/// POSTs a signed Events API request with `body` to `url`.
+async fn post_signed(url: &str, body: &str) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    for (name, value) in signed_headers(SIGNING_SECRET, body) {
+        req = req.header(name, value);
+    }
+    req.send().await.unwrap()
+}
 
 async fn start(db: &TestDb, fake: &FakeSlack) -> ChatAdapters {
     // C_SUPPORT → support, C_MGMT → dashboard; user group S_STAFF is staff; U_ASHA a manager.
@@ -197,4 +223,190 @@ async fn socket_mode_answers_a_manager_with_figures_as_blocks() {
         "{refusal}"
     );
     adapters.tasks.shutdown().await;
+}
+
+/// Slack unreachable when `serve` starts (a closed port): the adapter says it is waiting,
+/// keeps trying, and answers over Socket Mode once the Web API comes up.
+#[tokio::test]
+async fn socket_mode_started_against_a_closed_port_connects_when_slack_comes_up() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let address = closed_port();
+    let api = format!("http://{address}/api");
+    let mut adapters = start_adapters(
+        &db,
+        &[
+            ("SLACK_BOT_TOKEN", BOT_TOKEN),
+            ("SLACK_APP_TOKEN", APP_TOKEN),
+            ("SLACK_API_URL", &api),
+        ],
+    )
+    .await;
+    let AdapterState::Running(state) = slack_state(&adapters) else {
+        panic!("{:?}", adapters.status);
+    };
+    assert!(
+        state.contains(&api) && state.contains("retrying") && state.contains("refused"),
+        "{state}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let fake = FakeSlack::start_at(&address).await;
+    fake.set_user_groups(&[("S_STAFF", &["U_BOB"])]);
+    fake.wait_for_socket_connections(1, WAIT).await;
+    let event = EventBuilder::channel_message(
+        "C_SUPPORT",
+        "U_BOB",
+        "What is the status of order #12345?",
+        "1764065000.000100",
+    );
+    let envelope = fake.push_event(event.callback()).await;
+    assert!(fake.wait_for_ack(&envelope, WAIT).await);
+    let posts = fake.wait_for_delivered("chat.postMessage", 1, WAIT).await;
+    let text = posts[0].param("text").unwrap();
+    assert!(text.contains("12345"), "{text}");
+    assert_eq!(posts[0].param("channel").as_deref(), Some("C_SUPPORT"));
+    adapters.tasks.shutdown().await;
+}
+
+/// The Events API route is served from start even when Slack is not reachable: 503 (Slack
+/// delivers again) until the adapter connects, then the event is answered, once.
+#[tokio::test]
+async fn events_api_answers_503_until_slack_is_reachable_then_answers_the_event() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let address = closed_port();
+    let api = format!("http://{address}/api");
+    let mut adapters = start_adapters(
+        &db,
+        &[
+            ("SLACK_BOT_TOKEN", BOT_TOKEN),
+            ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
+            ("SLACK_API_URL", &api),
+        ],
+    )
+    .await;
+    let AdapterState::Running(state) = slack_state(&adapters) else {
+        panic!("{:?}", adapters.status);
+    };
+    assert!(
+        state.contains(&api) && state.contains("retrying"),
+        "{state}"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}{}",
+        listener.local_addr().unwrap(),
+        frontdesk_slack::EVENTS_PATH
+    );
+    let webhooks = std::mem::take(&mut adapters.webhooks);
+    tokio::spawn(async move { axum::serve(listener, webhooks).await });
+
+    let body = EventBuilder::channel_message(
+        "C_SUPPORT",
+        "U_BOB",
+        "What is the status of order #12345?",
+        "1764065100.000100",
+    )
+    .body();
+    let early = post_signed(&url, &body).await;
+    assert_eq!(early.status(), 503);
+    assert_eq!(
+        early.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    assert!(early.headers().contains_key("retry-after"));
+    let problem: serde_json::Value = early.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("slack"),
+        "{problem}"
+    );
+
+    let fake = FakeSlack::start_at(&address).await;
+    fake.set_user_groups(&[("S_STAFF", &["U_BOB"])]);
+    // Slack delivers again after a 5xx; the route answers once the adapter is connected.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let status = post_signed(&url, &body).await.status();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still 503 after {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let posts = fake.wait_for_delivered("chat.postMessage", 1, WAIT).await;
+    let text = posts[0].param("text").unwrap();
+    assert!(text.contains("12345"), "{text}");
+    assert_eq!(
+        posts[0].param("thread_ts").as_deref(),
+        Some("1764065100.000100")
+    );
+    // A forged request is still refused by the real route behind.
+    let forged = reqwest::Client::new()
+        .post(&url)
+        .header(
+            "X-Slack-Request-Timestamp",
+            frontdesk_fakes::slack::now_timestamp(),
+        )
+        .header("X-Slack-Signature", "v0=deadbeef")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    adapters.tasks.shutdown().await;
+}
+
+/// Slack's own passing trouble at start (`service_unavailable`) is waited out; a refused
+/// bot token is final: `NOT running`, and never tried again.
+#[tokio::test]
+async fn slack_trouble_at_start_is_waited_out_but_a_refused_token_is_final() {
+    let db = TestDb::new().await;
+    let fake = FakeSlack::start().await;
+    fake.fail_next("auth.test", "service_unavailable");
+    let mut adapters = start(&db, &fake).await;
+    let AdapterState::Running(state) = slack_state(&adapters) else {
+        panic!("{:?}", adapters.status);
+    };
+    assert!(
+        state.contains("service_unavailable") && state.contains("retrying"),
+        "{state}"
+    );
+    fake.wait_for_socket_connections(1, WAIT).await;
+    assert_eq!(fake.calls_to("auth.test").len(), 2);
+    adapters.tasks.shutdown().await;
+
+    let fake = FakeSlack::start().await;
+    let mut adapters = start_adapters(
+        &db,
+        &[
+            ("SLACK_BOT_TOKEN", "xoxb-a-wrong-token"),
+            ("SLACK_APP_TOKEN", APP_TOKEN),
+            ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
+            ("SLACK_API_URL", &fake.api_url()),
+        ],
+    )
+    .await;
+    let AdapterState::Failed(why) = slack_state(&adapters) else {
+        panic!("{:?}", adapters.status);
+    };
+    assert!(why.contains("invalid_auth"), "{why}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(fake.calls_to("auth.test").len(), 1, "tried again");
+    assert!(fake.calls_to("apps.connections.open").is_empty());
+    assert!(adapters.tasks.is_empty());
+    // Without the adapter the Events API path is not served.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}{}",
+        listener.local_addr().unwrap(),
+        frontdesk_slack::EVENTS_PATH
+    );
+    let webhooks = std::mem::take(&mut adapters.webhooks);
+    tokio::spawn(async move { axum::serve(listener, webhooks).await });
+    assert_eq!(post_signed(&url, "{}").await.status(), 404);
 }

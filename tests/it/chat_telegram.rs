@@ -322,3 +322,115 @@ async fn an_adapter_started_against_a_closed_port_connects_when_telegram_comes_u
     let sent = fake.wait_for_sent(1, WAIT).await;
     assert_eq!(sent[0].chat_id, "5150", "{sent:?}");
 }
+
+/// The bot's menu (`setMyCommands`) is set at start with every chat command, `/human`
+/// among them, and `/human` chosen from it reaches the studio: a ticket with the words
+/// after it as its reason.
+#[tokio::test]
+async fn the_bots_menu_offers_its_commands_and_human_opens_a_ticket() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let fake = FakeTelegram::start(TOKEN).await;
+    let (_gw, _adapters) = start(
+        &db,
+        &[
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("TELEGRAM_API_URL", fake.base_url()),
+        ],
+    )
+    .await;
+    let menu = fake.commands(None);
+    let expected: Vec<(String, String)> = frontdesk::gateway::linking::MENU
+        .iter()
+        .map(|(c, d)| ((*c).to_owned(), (*d).to_owned()))
+        .collect();
+    assert_eq!(menu, expected);
+    let names: Vec<&str> = menu.iter().map(|(c, _)| c.as_str()).collect();
+    for command in ["start", "help", "link", "unlink", "human"] {
+        assert!(names.contains(&command), "{command} missing from {names:?}");
+    }
+
+    fake.wait_for_calls("getUpdates", 1, WAIT).await;
+    fake.push_message(&UserMessage::private(
+        6161,
+        "Kiran",
+        "/human my card was charged twice",
+    ));
+    let sent = fake.wait_for_sent(1, WAIT).await;
+    assert!(
+        sent[0]
+            .plain_text()
+            .contains("passed this to the studio team"),
+        "{sent:?}"
+    );
+    let tickets = db.store.open_tickets(10).await.unwrap();
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0].reason, "my card was charged twice");
+}
+
+/// Telegram unreachable at start in webhook mode: the webhook route answers 503 until
+/// the bot connects and its webhook is set (and its menu), then updates are answered.
+#[tokio::test]
+async fn webhook_mode_started_against_a_closed_port_serves_once_telegram_comes_up() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let address = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let api = format!("http://{address}");
+    let hook = "https://studio.example/webhooks/telegram";
+    let secret = "s3cret_token-1";
+    let (_gw, mut adapters) = start(
+        &db,
+        &[
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("TELEGRAM_API_URL", &api),
+            ("TELEGRAM_WEBHOOK_URL", hook),
+            ("TELEGRAM_WEBHOOK_SECRET", secret),
+        ],
+    )
+    .await;
+    let AdapterState::Running(state) = &adapters.status[0].state else {
+        panic!("{:?}", adapters.status);
+    };
+    assert!(
+        state.contains(&api) && state.contains("retrying"),
+        "{state}"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let webhooks = std::mem::take(&mut adapters.webhooks);
+    tokio::spawn(async move { axum::serve(listener, webhooks).await });
+    let http = reqwest::Client::new();
+    let post = |body: serde_json::Value| {
+        http.post(format!("{base}/webhooks/telegram"))
+            .header("X-Telegram-Bot-Api-Secret-Token", secret)
+            .json(&body)
+            .send()
+    };
+    let early = post(serde_json::json!({})).await.unwrap();
+    assert_eq!(early.status(), 503);
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let fake = FakeTelegram::start_at(TOKEN, &address).await;
+    fake.wait_for_calls("setWebhook", 1, WAIT).await;
+    assert_eq!(fake.webhook().map(|w| w.url).as_deref(), Some(hook));
+    let (update, _) = fake.make_update(&UserMessage::private(
+        88,
+        "Ravi",
+        "what courses do you offer?",
+    ));
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let status = post(update.clone()).await.unwrap().status();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(std::time::Instant::now() < deadline, "still 503");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sent = fake.wait_for_sent(1, WAIT).await;
+    assert_eq!(sent[0].chat_id, "88");
+    assert!(!fake.commands(None).is_empty(), "no menu set");
+    adapters.tasks.shutdown().await;
+}

@@ -62,6 +62,20 @@ impl Desk {
     }
 }
 
+impl Desk {
+    /// The person's side on Telegram, recorded, and an outbox worker delivering to both.
+    fn telegram_and_worker(&self, db: &TestDb) -> (Arc<crate::gateway::Recorder>, OutboxWorker) {
+        let telegram = Arc::new(crate::gateway::Recorder {
+            platform: Some(frontdesk_chat::Platform::Telegram),
+            ..Default::default()
+        });
+        self.routes
+            .register(frontdesk_chat::Platform::Telegram, telegram.clone());
+        let worker = worker(db, &self.settings, &self.routes, self.settings.clock());
+        (telegram, worker)
+    }
+}
+
 /// The process-wide ticket counters: `frontdesk_tickets_total` by kind (opened, claimed,
 /// closed) and the count of `frontdesk_ticket_first_reply_seconds`, each with its name.
 fn ticket_counts() -> Vec<(String, f64)> {
@@ -179,19 +193,14 @@ async fn staff_and_client_talk_through_the_ticket_thread_until_done() {
     use frontdesk_chat::{Inbound, Platform};
 
     let (db, _) = TestDb::with_demo_data(30).await;
+    let desk = Desk::open(&db, &[], FAST).await;
+    let (telegram, worker) = desk.telegram_and_worker(&db);
     let Desk {
         fake,
-        settings,
         gw,
-        routes,
         adapters: _adapters,
-    } = Desk::open(&db, &[], FAST).await;
-    let telegram = Arc::new(crate::gateway::Recorder {
-        platform: Some(Platform::Telegram),
-        ..Default::default()
-    });
-    routes.register(Platform::Telegram, telegram.clone());
-    let worker = worker(&db, &settings, &routes, settings.clock());
+        ..
+    } = desk;
     let deliver = || async { while worker.run_once().await.unwrap().is_some() {} };
     let slack_replies = Arc::new(crate::gateway::Recorder {
         platform: Some(Platform::Slack),
@@ -580,22 +589,16 @@ async fn on_a_staff_channel_that_names_no_post_the_person_keeps_talking_to_the_b
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_human_command_opens_one_ticket_and_not_a_second_while_it_is_live() {
     use frontdesk::gateway::Outcome;
-    use frontdesk_chat::Platform;
 
     let (db, _) = TestDb::with_demo_data(30).await;
+    let desk = Desk::open(&db, &[], FAST).await;
+    let (telegram, worker) = desk.telegram_and_worker(&db);
     let Desk {
         fake,
-        settings,
         gw,
-        routes,
         adapters: _adapters,
-    } = Desk::open(&db, &[], FAST).await;
-    let telegram = Arc::new(crate::gateway::Recorder {
-        platform: Some(Platform::Telegram),
-        ..Default::default()
-    });
-    routes.register(Platform::Telegram, telegram.clone());
-    let worker = worker(&db, &settings, &routes, settings.clock());
+        ..
+    } = desk;
     let deliver = || async { while worker.run_once().await.unwrap().is_some() {} };
     let client_says = |text: &str, n: u32| crate::gateway::telegram_dm("5353", text, n);
 

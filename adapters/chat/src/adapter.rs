@@ -135,6 +135,24 @@ impl<T: ChatAdapter> DynChatAdapter for T {
     }
 }
 
+/// An error with every cause under it ("error sending request for url (…): client error
+/// (Connect): tcp connect error: Connection refused (os error 111)"), so a log line says
+/// why. A cause already in the text above it is not repeated.
+#[must_use]
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let line = c.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;

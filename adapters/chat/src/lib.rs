@@ -12,7 +12,7 @@
 //! * [`outbound`] — [`Outbound`], one reply to send, with its optional [`Table`] and image
 //!   [`Attachment`].
 //! * [`adapter`] — the [`ChatAdapter`] trait every platform implements, its object-safe twin
-//!   [`DynChatAdapter`], and [`AdapterError`].
+//!   [`DynChatAdapter`], [`AdapterError`], and [`with_causes`] for readable transport errors.
 //! * [`handler`] — [`InboundHandler`], what an adapter hands each received message to.
 //! * [`pacing`] — [`Pacer`] (per-chat send spacing) and [`retry_rate_limited`] (honours a
 //!   platform's 429 `retry_after`).
@@ -27,7 +27,7 @@ pub mod pacing;
 pub mod platform;
 pub mod split;
 
-pub use adapter::{AdapterError, BoxFuture, ChatAdapter, DynChatAdapter};
+pub use adapter::{with_causes, AdapterError, BoxFuture, ChatAdapter, DynChatAdapter};
 pub use handler::{InboundHandler, SharedHandler};
 pub use inbound::{ConversationKey, Inbound};
 pub use outbound::{Attachment, Outbound, Table};

@@ -52,8 +52,9 @@ impl DiscordConfig {
         }
     }
 
-    /// The REST root, e.g. `http://127.0.0.1:PORT/api/v10`.
-    pub(crate) fn api_root(&self) -> String {
+    /// The REST root: `https://discord.com/api/v10`, or e.g. `http://127.0.0.1:PORT/api/v10`.
+    #[must_use]
+    pub fn api_root(&self) -> String {
         let base = self
             .api_url
             .as_deref()

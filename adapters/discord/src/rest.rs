@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use frontdesk_chat::{AdapterError, Platform};
+use frontdesk_chat::{with_causes, AdapterError, Platform};
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Response, StatusCode};
@@ -134,7 +134,7 @@ fn with_mime(make: impl Fn() -> Part, mime: &str) -> Part {
 }
 
 fn transport(e: reqwest::Error) -> AdapterError {
-    AdapterError::Transport(e.to_string())
+    AdapterError::Transport(with_causes(&e))
 }
 
 /// Passes a success through and maps a failure to its [`AdapterError`].
@@ -241,6 +241,27 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_discord_is_a_transport_error_naming_the_cause() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let config = DiscordConfig::new("t").with_api_url(format!("http://127.0.0.1:{port}"));
+        let err = Rest::new(&config)
+            .unwrap()
+            .current_user_id()
+            .await
+            .unwrap_err();
+        let AdapterError::Transport(why) = &err else {
+            panic!("{err:?}");
+        };
+        assert!(
+            why.contains("/users/@me") && why.to_lowercase().contains("connection refused"),
+            "{why}"
+        );
     }
 
     #[test]

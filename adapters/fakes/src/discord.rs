@@ -335,9 +335,18 @@ impl FakeDiscord {
     /// # Panics
     /// If no local port can be bound.
     pub async fn start(token: &str) -> Self {
-        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Self::start_at(token, "127.0.0.1:0").await
+    }
+
+    /// [`FakeDiscord::start`] on a given address (a port the adapter was told about before
+    /// the fake came up).
+    ///
+    /// # Panics
+    /// If the address cannot be bound.
+    pub async fn start_at(token: &str, address: &str) -> Self {
+        let listener = match tokio::net::TcpListener::bind(address).await {
             Ok(listener) => listener,
-            Err(e) => panic!("fake discord: cannot bind 127.0.0.1:0: {e}"),
+            Err(e) => panic!("fake discord: cannot bind {address}: {e}"),
         };
         let addr = match listener.local_addr() {
             Ok(addr) => addr,

@@ -172,9 +172,18 @@ impl FakeSlack {
     /// # Panics
     /// When no local port can be bound.
     pub async fn start() -> Self {
-        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Self::start_at("127.0.0.1:0").await
+    }
+
+    /// [`FakeSlack::start`] on a given address (a port the adapter was told about before
+    /// the fake came up).
+    ///
+    /// # Panics
+    /// When the address cannot be bound.
+    pub async fn start_at(address: &str) -> Self {
+        let listener = match tokio::net::TcpListener::bind(address).await {
             Ok(listener) => listener,
-            Err(e) => panic!("fake slack: cannot bind 127.0.0.1:0: {e}"),
+            Err(e) => panic!("fake slack: cannot bind {address}: {e}"),
         };
         let addr = match listener.local_addr() {
             Ok(addr) => addr,

@@ -260,6 +260,24 @@ mod tests {
         assert!(matches!(err, AdapterError::Transport(_)), "{err:?}");
     }
 
+    #[tokio::test]
+    async fn an_unreachable_slack_is_a_transport_error_naming_the_cause() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let config =
+            SlackConfig::new("xoxb-1").with_api_url(format!("http://127.0.0.1:{port}/api"));
+        let err = SlackAdapter::connect(config).await.unwrap_err();
+        let AdapterError::Transport(why) = &err else {
+            panic!("{err:?}");
+        };
+        assert!(
+            why.to_lowercase().contains("connection refused") && !why.contains("Some("),
+            "{why}"
+        );
+    }
+
     #[test]
     fn auth_codes_become_bad_token() {
         assert_eq!(

@@ -8,10 +8,12 @@
 
 use std::time::Duration;
 
-use frontdesk_chat::AdapterError;
+use frontdesk_chat::{with_causes, AdapterError};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::Value;
-use slack_morphism::errors::SlackClientError;
+use slack_morphism::errors::{
+    SlackClientError, SlackClientHttpProtocolError, SlackClientSystemError,
+};
 use slack_morphism::prelude::{
     SlackApiToken, SlackApiTokenValue, SlackClient, SlackClientHttpConnector,
     SlackClientHyperConnector, SlackClientHyperHttpsConnector,
@@ -213,6 +215,21 @@ pub(crate) fn to_adapter_error(err: SlackClientError) -> AdapterError {
         SlackClientError::HttpError(http) => {
             AdapterError::Transport(format!("slack answered http {}", http.status_code))
         }
+        // The request did not get an answer (connection refused, DNS, TLS…): slack-morphism
+        // shows the cause only as `Debug`, so the chain of causes is spelt out instead.
+        SlackClientError::HttpProtocolError(SlackClientHttpProtocolError {
+            cause: Some(cause),
+        }) => AdapterError::Transport(format!(
+            "slack request failed: {}",
+            with_causes(cause.as_ref())
+        )),
+        SlackClientError::SystemError(SlackClientSystemError {
+            message,
+            cause: Some(cause),
+        }) => AdapterError::Transport(match message {
+            Some(message) => format!("slack: {message}: {}", with_causes(cause.as_ref())),
+            None => format!("slack: {}", with_causes(cause.as_ref())),
+        }),
         other => AdapterError::Transport(other.to_string()),
     }
 }

@@ -1,6 +1,6 @@
 //! Mapping teloxide's [`RequestError`] onto frontdesk's [`AdapterError`].
 
-use frontdesk_chat::{AdapterError, Platform};
+use frontdesk_chat::{with_causes, AdapterError, Platform};
 use teloxide::{ApiError, RequestError};
 
 /// Classifies a failed Bot API request.
@@ -29,20 +29,4 @@ pub fn adapter_error(err: RequestError) -> AdapterError {
         }
         RequestError::Io(e) => AdapterError::Transport(e.to_string()),
     }
-}
-
-/// An error with every cause under it ("error sending request for url (…): client error
-/// (Connect): tcp connect error: Connection refused"), so a log line says why.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let line = c.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        cause = c.source();
-    }
-    text
 }

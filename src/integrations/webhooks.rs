@@ -272,13 +272,20 @@ async fn flag_mismatch(
         "webhook:{provider}:{}:amount_mismatch",
         payment.id.to_hex()
     )));
-    if let Err(e) = store.open_ticket(&ticket).await {
-        tracing::error!(error = %e, "the amount mismatch could not be put to the staff; retry later");
-        return answer(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "error",
-            "the payment could not be checked; retry later",
-        );
+    match store.open_ticket(&ticket).await {
+        // A redelivered webhook finds the ticket it opened before: counted once.
+        Ok(opened) if opened.id == ticket.id => {
+            crate::telemetry::metrics::Metrics::global().ticket("opened");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "the amount mismatch could not be put to the staff; retry later");
+            return answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "error",
+                "the payment could not be checked; retry later",
+            );
+        }
     }
     answer(
         StatusCode::OK,

@@ -645,16 +645,26 @@ impl Store {
         channel: &str,
         user: &str,
     ) -> Result<Option<Ticket>, StoreError> {
-        self.ticket_docs()
-            .find_one(doc! {
+        // The whole filter on `origin_live`; whether it was posted, and which is newest,
+        // is read here from the person's few live tickets (`$ne` and a sort on another
+        // field are no index's bounds on the local test server).
+        let live: Vec<Document> = self
+            .ticket_docs()
+            .find(doc! {
                 "origin.platform": platform,
                 "origin.channel": channel,
                 "origin.user": user,
                 "status": not_closed(),
-                "staff_thread": { "$ne": null },
             })
-            .sort(doc! { "created_at": -1 })
             .await?
+            .try_collect()
+            .await?;
+        live.into_iter()
+            .filter(|d| d.get_document("staff_thread").is_ok())
+            .max_by_key(|d| {
+                d.get_datetime("created_at")
+                    .map_or(0, |t| t.timestamp_millis())
+            })
             .map(|d| open_ticket_doc(self.keys(), d))
             .transpose()
     }

@@ -819,7 +819,8 @@ impl Tool for CreateEnquiry {
         // The lead (or, for someone already on the books, a ticket for the staff) and the
         // acknowledgement (email, or the linked chat) in one transaction; a retried message
         // records it once.
-        ctx.store
+        let recorded = ctx
+            .store
             .record_enquiry(&crate::store::NewEnquiry {
                 lead,
                 reason: if note.is_empty() {
@@ -833,6 +834,10 @@ impl Tool for CreateEnquiry {
                 now: ctx.clock.now(),
             })
             .await?;
+        // Someone already on the books gets a ticket for the staff instead of a new lead.
+        if !recorded.is_new && !recorded.replayed {
+            crate::telemetry::metrics::Metrics::global().ticket("opened");
+        }
         // The same words whether or not the address is already a client's: the reply
         // must not tell who is on the books.
         let text = format!(

@@ -1055,6 +1055,13 @@ async fn webhook_secrets_come_from_the_environment() {
 async fn a_webhook_for_another_amount_is_flagged_and_not_marked_paid() {
     let hooks = Hooks::start(Some(RAZORPAY_WEBHOOK_SECRET), Some(STRIPE_WEBHOOK_SECRET)).await;
     let (id, due) = (hooks.payment.id, hooks.payment.amount.minor());
+    let opened = || {
+        let exposition = frontdesk::telemetry::metrics::Metrics::global()
+            .render()
+            .unwrap();
+        crate::harness::metric(&exposition, "frontdesk_tickets_total", "kind=\"opened\"")
+    };
+    let opened_before = opened();
     let short = razorpay_event(&id.to_hex(), "pay_short", due - 100);
     let signature = hex_hmac(RAZORPAY_WEBHOOK_SECRET, short.as_bytes());
     for _ in 0..2 {
@@ -1096,6 +1103,8 @@ async fn a_webhook_for_another_amount_is_flagged_and_not_marked_paid() {
         2,
         "one per provider, however often sent: {tickets:?}"
     );
+    // Counted as opened tickets (other tests may count at the same time: at least two).
+    assert!(opened() - opened_before >= 2.0, "not counted");
     let number = hooks.payment.order_number.to_string();
     assert!(
         flagged

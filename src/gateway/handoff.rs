@@ -117,31 +117,18 @@ pub(crate) async fn from_staff(
             reply: in_thread(format!("Closed by {who}; {} was told.", ticket.requester)),
         });
     }
-    if store.claim_ticket(ticket.id, &who, now).await? {
+    // Taking the ticket, telling the person so and the message itself: one write.
+    let said = format!("{who} (studio): {}", inbound.text.trim());
+    if store
+        .relay_staff_reply(ticket.id, &who, &said, &event, now)
+        .await?
+    {
         let metrics = Metrics::global();
         metrics.ticket("claimed");
         #[allow(clippy::cast_precision_loss)]
         let waited = (now - ticket.created_at).num_milliseconds().max(0) as f64 / 1000.0;
         metrics.ticket_first_reply_seconds.observe(waited);
-        store
-            .relay(
-                ticket.id,
-                true,
-                &format!("{who} from the studio has joined the conversation."),
-                &format!("{event}:joined"),
-                now,
-            )
-            .await?;
     }
-    store
-        .relay(
-            ticket.id,
-            true,
-            &format!("{who} (studio): {}", inbound.text.trim()),
-            &event,
-            now,
-        )
-        .await?;
     Ok(Handled::Relayed { reply: None })
 }
 

@@ -591,15 +591,8 @@ impl Store {
             .await?;
         // The person who asked is told, once, whoever closed it and wherever.
         if ticket.get_document("origin").is_ok() {
-            let told = OutboxItem::new(
-                format!("relay:ticket:{id}:closed"),
-                Job::TicketRelay {
-                    ticket_id: id,
-                    to_client: true,
-                    text: self.keys().seal(CLOSED_FOR_THE_PERSON, &relay_context(id)),
-                },
-                now,
-            );
+            let key = format!("ticket:{id}:closed");
+            let told = self.relay_item(id, true, CLOSED_FOR_THE_PERSON, &key, now);
             self.enqueue_in(session, std::slice::from_ref(&told))
                 .await?;
         }
@@ -700,6 +693,90 @@ impl Store {
         Ok(claimed)
     }
 
+    /// A staff member's message in a ticket's thread, for the person who asked, in one
+    /// transaction: the first one takes the ticket (audited) and queues "`by` from the
+    /// studio has joined", then the message is queued (sealed, audited). The same
+    /// platform `event` twice queues nothing more. Returns whether this message took the
+    /// ticket.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn relay_staff_reply(
+        &self,
+        id: ObjectId,
+        by: &str,
+        text: &str,
+        event: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let said = self.relay_item(id, true, text, event, now);
+        let joined = format!("{by} from the studio has joined the conversation.");
+        let joined = self.relay_item(id, true, &joined, &format!("{event}:joined"), now);
+        self.retrying(|| async {
+            let mut session = self.client.start_session().await?;
+            session.start_transaction().await?;
+            let written = async {
+                if self.outbox_key_exists_in(&mut session, &said.key).await? {
+                    return Ok(false);
+                }
+                let claimed = self
+                    .ticket_docs()
+                    .update_one(
+                        doc! { "_id": id, "status": TicketStatus::Open.as_str() },
+                        doc! { "$set": {
+                            "status": TicketStatus::Claimed.as_str(),
+                            "claimed_by": by,
+                            "claimed_at": bson::DateTime::from_chrono(now),
+                        } },
+                    )
+                    .session(&mut session)
+                    .await?
+                    .modified_count
+                    == 1;
+                if claimed {
+                    self.audit_in(&mut session, "ticket.claim", names::TICKETS, &id.to_hex())
+                        .await?;
+                    self.enqueue_in(&mut session, std::slice::from_ref(&joined))
+                        .await?;
+                }
+                self.enqueue_in(&mut session, std::slice::from_ref(&said))
+                    .await?;
+                self.audit_in(
+                    &mut session,
+                    "ticket.relay_to_client",
+                    names::TICKETS,
+                    &id.to_hex(),
+                )
+                .await?;
+                Ok(claimed)
+            }
+            .await;
+            self.finish(session, written).await
+        })
+        .await
+    }
+
+    /// The outbox item of one message of a ticket's conversation, sealed, keyed
+    /// `relay:{key}`.
+    fn relay_item(
+        &self,
+        ticket: ObjectId,
+        to_client: bool,
+        text: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> OutboxItem {
+        OutboxItem::new(
+            format!("relay:{key}"),
+            Job::TicketRelay {
+                ticket_id: ticket,
+                to_client,
+                text: self.keys().seal(text, &relay_context(ticket)),
+            },
+            now,
+        )
+    }
+
     /// Queues a message of the ticket's conversation: to the person who asked
     /// (`to_client`) or into the staff thread, sealed, under `key` (a platform event id:
     /// the same message twice is relayed once). Audited as a relay, ids only.
@@ -714,15 +791,7 @@ impl Store {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let item = OutboxItem::new(
-            format!("relay:{key}"),
-            Job::TicketRelay {
-                ticket_id: ticket,
-                to_client,
-                text: self.keys().seal(text, &relay_context(ticket)),
-            },
-            now,
-        );
+        let item = self.relay_item(ticket, to_client, text, key, now);
         self.enqueue(std::slice::from_ref(&item)).await?;
         self.audit(
             if to_client {

@@ -539,8 +539,16 @@ async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Re
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let cases = parse_cases(&text)?;
     let db = app::open_database(settings).await?;
+    // With --json, stdout holds the JSON alone; what is said besides goes to stderr.
+    let say = |line: &str| {
+        if json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
     if db.store.is_empty().await? {
-        println!("the database is empty: loading the demo data first");
+        say("the database is empty: loading the demo data first");
         seed_demo(settings, &db).await?;
     }
     let agents = app::agents(settings, &db.store, true);
@@ -606,9 +614,11 @@ async fn run_eval(settings: &Settings, file: &std::path::Path, json: bool) -> Re
         }
     }
     if dialogues > 0 {
-        println!("{dialogues} dialogues; {turns_passed} of {turns} turns as expected");
+        say(&format!(
+            "{dialogues} dialogues; {turns_passed} of {turns} turns as expected"
+        ));
     }
-    println!("{passed} passed, {failed} failed");
+    say(&format!("{passed} passed, {failed} failed"));
     if failed > 0 {
         std::process::exit(1);
     }

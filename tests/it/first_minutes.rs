@@ -252,3 +252,41 @@ fn ctrl_c_ends_the_demo_cleanly() {
     let stopped = frontdesk(state.path(), &["localdb", "stop"], "");
     assert!(stopped.status.success(), "{}", text(&stopped));
 }
+
+/// `eval --json` prints JSON alone on stdout (what it says besides goes to stderr), so
+/// its output can be piped into a JSON reader, with per-intent precision and recall; the
+/// exit code says whether every case passed.
+#[test]
+fn eval_json_is_json_alone() {
+    let state = tempfile::tempdir().unwrap();
+    let cases = state.path().join("cases.jsonl");
+    std::fs::write(
+        &cases,
+        concat!(
+            r#"{"id":"a","agent":"support","as":"staff","text":"Find client by email priya@example.com","expect":{"intent":"find_client","args":{"email":"priya@example.com"}}}"#,
+            "\n",
+            r#"{"id":"b","agent":"dashboard","as":"manager","text":"revenue this month","expect":{"intent":"new_clients"}}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let out = frontdesk(
+        state.path(),
+        &["eval", "--json", cases.to_str().unwrap()],
+        "",
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON alone ({e}): {}", text(&out)));
+    assert_eq!(
+        (report["passed"].as_u64(), report["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let per_intent = &report["scores"]["per_intent"];
+    assert_eq!(per_intent["find_client"]["recall"], 1.0, "{report}");
+    assert_eq!(per_intent["new_clients"]["recall"], 0.0, "{report}");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("1 passed, 1 failed"), "{}", text(&out));
+
+    let stopped = frontdesk(state.path(), &["localdb", "stop"], "");
+    assert!(stopped.status.success(), "{}", text(&stopped));
+}

@@ -22,7 +22,7 @@ use crate::domain::{
     CourseLevel, Currency, Email, Enrollment, Money, ObjectId, Order, OrderNumber, OrderStatus,
     Payment, PaymentMethod, PaymentStatus, PersonName, Phone, WeeklySlot,
 };
-use crate::store::{quietly, AttendanceCounts, Store, StoreError, Visit};
+use crate::store::{AttendanceCounts, Store, StoreError, Visit};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -247,6 +247,40 @@ fn local(offset: FixedOffset, date: chrono::NaiveDate, time: NaiveTime) -> DateT
 
 /// A client who may take a seat in a section's class of a course: (client, from, until).
 type Seat = (usize, DateTime<Utc>, DateTime<Utc>);
+
+/// Who sits in one past class and how they were marked, with each record's id, from the
+/// clients whose orders cover it: the same choices for a generator in the same state.
+fn seat_class(
+    rng: &mut ChaCha8Rng,
+    class: &ClassSession,
+    candidates: &[Seat],
+) -> Vec<(usize, AttendanceStatus, ObjectId)> {
+    let starts = class.starts_at();
+    let mut seats = class.capacity;
+    let mut seated: Vec<(usize, AttendanceStatus, ObjectId)> = Vec::new();
+    for &(client, from, until) in candidates {
+        if seats == 0 {
+            break;
+        }
+        // Two orders of the same course can overlap: one seat per client.
+        if starts < from || starts >= until || seated.iter().any(|(c, _, _)| *c == client) {
+            continue;
+        }
+        let chance = if client == 0 { 0.85 } else { 0.3 };
+        if !rng.gen_bool(chance) {
+            continue;
+        }
+        seats -= 1;
+        let roll: u32 = rng.gen_range(0..100);
+        let status = match roll {
+            0..=79 => AttendanceStatus::Present,
+            80..=87 => AttendanceStatus::Late,
+            _ => AttendanceStatus::Absent,
+        };
+        seated.push((client, status, oid(rng, starts)));
+    }
+    seated
+}
 
 /// One order's plan before it is written.
 struct PlannedOrder {
@@ -575,12 +609,22 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
         }
     }
 
-    // The bar counts all the work from the start, so its rate and ETA hold from the first
-    // second: the attendance phase (most of the time) moves it by the classes whose
-    // marks have been written.
-    let past_classes = classes.iter().filter(|(_, c)| c.starts_at() < now).count();
+    // The bar counts every document from the start, so its rate and ETA hold from the
+    // first second: the attendance records (most of the work) are counted by choosing
+    // the seats once on a copy of the generator, which then chooses the same again.
+    let past = |class: &ClassSession| class.starts_at() < now;
+    let mut dry_run = rng.clone();
+    let attendance_total: usize = classes
+        .iter()
+        .filter(|(_, class)| past(class))
+        .filter_map(|(section, class)| {
+            let candidates = enrolled.get(&(*section, class.course_id))?;
+            Some(seat_class(&mut dry_run, class, candidates).len())
+        })
+        .sum();
     let total_work =
-        (courses.len() + clients.len() + orders.len() * 2 + classes.len() + past_classes) as u64;
+        (courses.len() + clients.len() + orders.len() * 2 + classes.len() + attendance_total)
+            as u64;
     let bar = if opts.progress {
         let bar = ProgressBar::new(total_work);
         if let Ok(style) = ProgressStyle::with_template(
@@ -603,39 +647,15 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
     // Each class's counts, written with the class below (as `record_attendance` would).
     let mut counts = vec![AttendanceCounts::default(); classes.len()];
     let mut visits: Vec<Visit> = Vec::new();
-    // Past classes read since the last batch was written.
-    let mut classes_read = 0;
     for (i, (section, class)) in classes.iter().enumerate() {
         let starts = class.starts_at();
-        if starts >= now {
+        if !past(class) {
             continue;
         }
-        classes_read += 1;
         let Some(candidates) = enrolled.get(&(*section, class.course_id)) else {
             continue;
         };
-        let mut seats = class.capacity;
-        let mut seated: Vec<usize> = Vec::new();
-        for &(client, from, until) in candidates {
-            if seats == 0 {
-                break;
-            }
-            // Two orders of the same course can overlap: one seat per client.
-            if starts < from || starts >= until || seated.contains(&client) {
-                continue;
-            }
-            let chance = if client == 0 { 0.85 } else { 0.3 };
-            if !rng.gen_bool(chance) {
-                continue;
-            }
-            seats -= 1;
-            seated.push(client);
-            let roll: u32 = rng.gen_range(0..100);
-            let status = match roll {
-                0..=79 => AttendanceStatus::Present,
-                80..=87 => AttendanceStatus::Late,
-                _ => AttendanceStatus::Absent,
-            };
+        for (client, status, id) in seat_class(&mut rng, class, candidates) {
             if status.attended() && last_visit[client].is_none_or(|t| t < starts) {
                 last_visit[client] = Some(starts);
             }
@@ -645,7 +665,7 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
                 visits.push((class.id, clients[client].id, starts));
             }
             batch.push(Attendance {
-                id: oid(&mut rng, starts),
+                id,
                 class_id: class.id,
                 client_id: clients[client].id,
                 course_id: class.course_id,
@@ -655,15 +675,12 @@ pub async fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, Store
                 marked_at: class.ends_at(),
             });
             if batch.len() >= BATCH {
-                report.attendance += store.load_attendance(&batch, &quietly).await?;
-                bar.set_message(format!("attendance {}", report.attendance));
-                shown(std::mem::take(&mut classes_read));
+                report.attendance += store.load_attendance(&batch, &shown).await?;
                 batch.clear();
             }
         }
     }
-    report.attendance += store.load_attendance(&batch, &quietly).await?;
-    shown(classes_read);
+    report.attendance += store.load_attendance(&batch, &shown).await?;
     bar.set_message("classes");
     report.classes = store
         .load_classes(

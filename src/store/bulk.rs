@@ -21,7 +21,7 @@ const BATCH: usize = 5_000;
 pub(crate) type Progress<'a> = &'a (dyn Fn(usize) + Sync);
 
 /// No progress to tell.
-pub(crate) fn quietly(_: usize) {}
+fn quietly(_: usize) {}
 
 impl Store {
     /// Inserts `courses` (and forgets the catalogue copy). Returns how many.

@@ -73,7 +73,6 @@ pub(crate) use tickets::relay_context;
 pub use tickets::{EnquiryRecorded, NewEnquiry, StaffThread, Ticket, TicketOrigin, TicketStatus};
 
 // For `dev::seed`, which writes the demo data through the typed bulk loads.
-pub(crate) use bulk::quietly;
 pub(crate) use classes::AttendanceCounts;
 pub(crate) use visit_days::Visit;
 

@@ -270,7 +270,15 @@ const CUES: &[Cue] = &[
         intent: Intent::EscalateToStaff,
         agent: Support,
         terms: &[
-            ("human", 4),
+            // "human" alone is a course ("human anatomy") or a word ("/humans"): a
+            // hand-off is asked for a human.
+            ("a human", 4),
+            ("human please", 4),
+            ("human being", 4),
+            // "kisi insaan se baat karni hai" (insaan → human).
+            ("human se", 4),
+            ("real human", 5),
+            ("actual human", 5),
             ("real person", 5),
             ("person", 2),
             ("staff", 2),

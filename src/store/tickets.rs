@@ -638,10 +638,36 @@ impl Store {
         channel: &str,
         user: &str,
     ) -> Result<Option<Ticket>, StoreError> {
+        self.newest_not_closed_from(platform, channel, user, true)
+            .await
+    }
+
+    /// The newest ticket not closed that the person `user` opened from `channel` of
+    /// `platform`, posted to the staff or not: asking again while it lasts opens none.
+    ///
+    /// # Errors
+    /// The server failed, or the ticket could not be opened.
+    pub async fn ticket_not_closed_from(
+        &self,
+        platform: &str,
+        channel: &str,
+        user: &str,
+    ) -> Result<Option<Ticket>, StoreError> {
+        self.newest_not_closed_from(platform, channel, user, false)
+            .await
+    }
+
+    async fn newest_not_closed_from(
+        &self,
+        platform: &str,
+        channel: &str,
+        user: &str,
+        posted: bool,
+    ) -> Result<Option<Ticket>, StoreError> {
         // The whole filter on `origin_live`; whether it was posted, and which is newest,
-        // is read here from the person's few live tickets (`$ne` and a sort on another
-        // field are no index's bounds on the local test server).
-        let live: Vec<Document> = self
+        // is read here from the person's few tickets not closed (`$ne` and a sort on
+        // another field are no index's bounds on the local test server).
+        let found: Vec<Document> = self
             .ticket_docs()
             .find(doc! {
                 "origin.platform": platform,
@@ -652,8 +678,9 @@ impl Store {
             .await?
             .try_collect()
             .await?;
-        live.into_iter()
-            .filter(|d| d.get_document("staff_thread").is_ok())
+        found
+            .into_iter()
+            .filter(|d| !posted || d.get_document("staff_thread").is_ok())
             .max_by_key(|d| {
                 d.get_datetime("created_at")
                     .map_or(0, |t| t.timestamp_millis())

@@ -1332,16 +1332,16 @@ impl Tool for EscalateToStaff {
             thread: c.thread.clone(),
             user: c.user.clone(),
         });
-        // Already with the staff in this chat (a `/human` reaches the bot while its ticket
-        // is live): no second ticket.
+        // Already asked from this chat and not closed yet (posted to the staff or not; a
+        // `/human` reaches the bot while its ticket is live): no second ticket.
         if let Some(origin) = &origin {
             if let Some(live) = ctx
                 .store
-                .live_ticket_from(&origin.platform, &origin.channel, &origin.user)
+                .ticket_not_closed_from(&origin.platform, &origin.channel, &origin.user)
                 .await?
             {
                 let text =
-                    "You're already in touch with the studio team: write here and they'll see it."
+                    "You've already asked for the studio team; they'll get back to you here soon."
                         .to_owned();
                 return ToolOutput::new(
                     &serde_json::json!({ "ticket": live.id.to_hex(), "already_open": true }),

@@ -632,7 +632,7 @@ async fn the_human_command_opens_one_ticket_and_not_a_second_while_it_is_live() 
             .texts()
             .last()
             .unwrap()
-            .contains("already in touch"),
+            .contains("already asked for the studio team"),
         "{:?}",
         telegram.texts()
     );

@@ -201,3 +201,44 @@ async fn a_hand_off_is_listed_for_the_staff_and_closed_once() {
         .await;
     assert_eq!(status, 404);
 }
+
+/// Without a staff channel (nothing posted), asking for a person again from the same chat
+/// opens no second ticket while the first is not closed; once it is closed, a new request
+/// opens a new one.
+#[tokio::test]
+async fn asking_again_from_the_same_chat_opens_no_second_ticket_until_it_is_closed() {
+    let (db, _) = TestDb::with_demo_data(20).await;
+    let priya = crate::harness::priya(&db.store).await;
+    let agents = agents(&db);
+    let as_priya = Caller::client(priya.id, priya.name.as_str());
+    let first = agents
+        .handle(from_telegram(
+            as_priya.clone(),
+            "/human my locker is jammed",
+            "tg-a",
+        ))
+        .await;
+    assert_eq!(first.intent, frontdesk::domain::Intent::EscalateToStaff);
+    let again = agents
+        .handle(from_telegram(
+            as_priya.clone(),
+            "can I talk to a human please",
+            "tg-b",
+        ))
+        .await;
+    assert!(again.answer.contains("already asked"), "{}", again.answer);
+    let open = db.store.open_tickets(10).await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].reason, "my locker is jammed");
+
+    db.store
+        .close_ticket(open[0].id, "asha", crate::harness::demo_now())
+        .await
+        .unwrap();
+    agents
+        .handle(from_telegram(as_priya, "/human the locker again", "tg-c"))
+        .await;
+    let open = db.store.open_tickets(10).await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].reason, "the locker again");
+}

@@ -1008,6 +1008,42 @@ fn other_scripts_are_told_which_languages_are_read() {
     }
 }
 
+/// "human" as a word of a course or a question is no hand-off: a ticket is opened only
+/// when a person is asked for.
+#[test]
+fn a_word_about_humans_is_no_hand_off() {
+    for text in [
+        "human resources course?",
+        "do you have a course on human anatomy?",
+        "/humans",
+        "is the human body workshop on this week",
+    ] {
+        let plan = run(AgentKind::Support, Role::Guest, text);
+        assert!(
+            !matches!(
+                plan,
+                Plan::Call {
+                    tool: Intent::EscalateToStaff,
+                    ..
+                }
+            ),
+            "{text:?} planned {plan:?}"
+        );
+    }
+    for text in [
+        "can I talk to a human",
+        "human please",
+        "I need a real human, not a bot",
+        "mujhe kisi insaan se baat karni hai",
+    ] {
+        assert_eq!(
+            call(AgentKind::Support, Role::Guest, text).0,
+            "escalate_to_staff",
+            "{text}"
+        );
+    }
+}
+
 #[test]
 fn the_hand_off_command_carries_its_reason() {
     assert_eq!(

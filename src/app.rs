@@ -24,6 +24,9 @@ pub enum StartupError {
     KeyFile { path: PathBuf, reason: String },
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The clients are sealed with a key this keyring does not hold.
+    #[error("{0}; for demo data, `frontdesk seed --reset` starts afresh under the key in use")]
+    ForeignKey(String),
 }
 
 /// Where the key of personal data came from.
@@ -285,6 +288,24 @@ pub fn shared_localdb(forced: Option<&str>) -> Result<(String, bool), LocalDbErr
 /// # Errors
 /// The database cannot be reached or started.
 pub async fn open_database(settings: &Settings) -> Result<Database, StartupError> {
+    let db = open_database_any_key(settings).await?;
+    // Data sealed with another key: every lookup would find nobody, and what is written
+    // now would be sealed with a key the rest is not: refused, with what to set.
+    if let Some(theirs) = db.store.foreign_key_id().await? {
+        let ours = db.store.keys().current_id();
+        return Err(StartupError::ForeignKey(crate::store::foreign_key_warning(
+            &theirs, ours,
+        )));
+    }
+    Ok(db)
+}
+
+/// [`open_database`] whatever key the clients are sealed with: for `seed --reset`, which
+/// starts afresh.
+///
+/// # Errors
+/// As [`open_database`], but for the key of the data.
+pub async fn open_database_any_key(settings: &Settings) -> Result<Database, StartupError> {
     let (url, local) = match (&settings.database.url, running_localdb()) {
         (Some(url), _) => (url.expose().to_owned(), None),
         (None, Some((url, _pid))) => (url, None),

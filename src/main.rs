@@ -360,7 +360,11 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn run_seed(settings: &Settings, clients: usize, seed_value: u64, reset: bool) -> Result<()> {
-    let db = app::open_database(settings).await?;
+    let db = if reset {
+        app::open_database_any_key(settings).await?
+    } else {
+        app::open_database(settings).await?
+    };
     if reset {
         db.store.drop_database().await?;
         db.store.ensure_indexes().await?;

@@ -67,11 +67,18 @@ pub async fn run_doctor(settings: &Settings) -> Result<()> {
     let keys = match keys {
         Ok(Some((keys, _, source))) => {
             match source {
-                app::KeySource::Environment => println!(
-                    "encryption  FRONTDESK_ENCRYPTION_KEY set (key {}, older keys {:?})",
-                    keys.current_id(),
-                    keys.old_ids()
-                ),
+                app::KeySource::Environment => {
+                    let old = keys.old_ids();
+                    let old = if old.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        old.join(", ")
+                    };
+                    println!(
+                        "encryption  FRONTDESK_ENCRYPTION_KEY set (key {}, older keys: {old})",
+                        keys.current_id()
+                    );
+                }
                 app::KeySource::LocalFile(path) => println!(
                     "encryption  FRONTDESK_ENCRYPTION_KEY unset: the local development key {} ({}) is used for a database on this machine; `serve` needs the variable",
                     keys.current_id(),
@@ -105,7 +112,7 @@ pub async fn run_doctor(settings: &Settings) -> Result<()> {
                             problems += 1;
                             let ours = store.keys().current_id();
                             let why = frontdesk::store::foreign_key_warning(&theirs, ours);
-                            println!("            FAILED: {why}");
+                            println!("keys        FAILED: {why}");
                         }
                         Ok(None) => match store.clients_to_rotate().await {
                             Ok(0) => {}

@@ -180,7 +180,7 @@ pub(crate) struct Batches {
 #[must_use]
 pub fn foreign_key_warning(theirs: &str, ours: &str) -> String {
     format!(
-        "the clients in this database are sealed with key {theirs}, but the key in use is {ours}: nobody will be found by email or phone, and names and contacts cannot be shown. Set FRONTDESK_ENCRYPTION_KEY to the key the data was written with (for a local database: the key file `frontdesk doctor` names), or, to move to the new key, put the old one in FRONTDESK_ENCRYPTION_OLD_KEYS and run `frontdesk rotate-key`"
+        "the clients in this database are sealed with key {theirs}, but the key in use is {ours}: nobody would be found by email or phone. Set FRONTDESK_ENCRYPTION_KEY to the key the data was written with (left unset, a database on this machine uses the development key file), or put that key in FRONTDESK_ENCRYPTION_OLD_KEYS and run `frontdesk rotate-key` to move the data to the new one"
     )
 }
 
@@ -261,18 +261,6 @@ impl Store {
         store.ensure_indexes().await?;
         for counted in store.ensure_rollups().await? {
             tracing::info!(figure = counted, "counted once from the existing records");
-        }
-        match store.foreign_key_id().await {
-            Ok(Some(theirs)) => tracing::warn!(
-                data_key = %theirs,
-                key_in_use = store.keys.current_id(),
-                "{}",
-                foreign_key_warning(&theirs, store.keys.current_id())
-            ),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "could not tell which key the clients are sealed with")
-            }
         }
         Ok(store)
     }

@@ -6,6 +6,16 @@ use std::process::{Command, Output, Stdio};
 
 /// Runs `frontdesk args…` with `state` as its state folder and no database configured.
 fn frontdesk(state: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+    frontdesk_with(state, args, stdin, &[])
+}
+
+/// [`frontdesk`] with more environment variables.
+fn frontdesk_with(
+    state: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+    vars: &[(&str, &str)],
+) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_frontdesk"))
         .args(args)
         .env_remove("MONGODB_URL")
@@ -16,6 +26,7 @@ fn frontdesk(state: &std::path::Path, args: &[&str], stdin: &str) -> Output {
         .env("FRONTDESK_BIND", "127.0.0.1:0")
         .env("FRONTDESK_NLU", "off")
         .env("RUST_LOG", "warn")
+        .envs(vars.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -91,6 +102,22 @@ fn ask_after_the_demo_answers_from_the_demos_data() {
         "{}",
         text(&charted)
     );
+
+    // A new shell with another key: refused, naming both keys, instead of finding nobody.
+    let other_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let refused = frontdesk_with(
+        state.path(),
+        &["ask", "--as", "staff", "find client priya@example.com"],
+        "",
+        &[("FRONTDESK_ENCRYPTION_KEY", other_key)],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("sealed with key") && said.contains("FRONTDESK_ENCRYPTION_KEY"),
+        "{said}"
+    );
+    assert!(refused.stdout.is_empty(), "{}", text(&refused));
 
     let empty = frontdesk(state.path(), &["ask", ""], "");
     assert_eq!(empty.status.code(), Some(2), "{}", text(&empty));

@@ -272,7 +272,8 @@ const CUES: &[Cue] = &[
         terms: &[
             // "human" alone is a course ("human anatomy") or a word ("/humans"): a
             // hand-off is asked for a human.
-            ("a human", 4),
+            ("to a human", 4),
+            ("me a human", 4),
             ("human please", 4),
             ("human being", 4),
             // "kisi insaan se baat karni hai" (insaan → human).
@@ -842,6 +843,8 @@ fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> (Option<(Inten
                 // A write's verb with the order it acts on outweighs a status question.
                 Intent::RecordPayment | Intent::CancelOrder if slots.order.is_some() => 2,
                 Intent::ListClasses if slots.period.is_some() => 1,
+                // "has Priya Sharma paid?", "did Rahul pay yet": a question, not a write.
+                Intent::PendingPayments if slots.order.is_none() && asks_whether_paid(&words) => 5,
                 Intent::InactiveClients
                     if slots.days.is_some() && has_term(cleaned, &words, "visited") =>
                 {
@@ -865,6 +868,17 @@ fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> (Option<(Inten
     scored.sort_by_key(|s| std::cmp::Reverse(s.1));
     let runner_up = scored.get(1).map_or(0, |s| s.1);
     (scored.into_iter().next().filter(|(_, s)| *s > 0), runner_up)
+}
+
+/// Whether the words ask if someone has paid ("has … paid", "did … pay", "… paid
+/// yet"), as opposed to saying that they did.
+fn asks_whether_paid(words: &[&str]) -> bool {
+    let paying = words.iter().any(|w| matches!(*w, "paid" | "pay" | "payed"));
+    let asks = words
+        .first()
+        .is_some_and(|w| matches!(*w, "has" | "have" | "did" | "does" | "is" | "was"))
+        || words.contains(&"yet");
+    paying && asks
 }
 
 /// Finds the slots in a message.
@@ -1028,10 +1042,14 @@ fn capitalised_name(text: &str, courses: &[Course]) -> Option<String> {
                 NOT_NAMES.contains(&lower.as_str()) || vocab.binary_search(&lower.as_str()).is_ok()
             })
             .collect();
-        let words: Vec<&str> = words
+        let mut words: Vec<&str> = words
             .into_iter()
             .take_while(|w| !NOT_NAMES.contains(&w.to_lowercase().as_str()))
             .collect();
+        // "Priya Sharma's orders": the name without its possessive.
+        if let Some(last) = words.last_mut() {
+            *last = last.strip_suffix("'s").unwrap_or(last);
+        }
         if !(2..=4).contains(&words.len()) {
             return None;
         }

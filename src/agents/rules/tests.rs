@@ -857,6 +857,21 @@ fn a_client_named_anywhere_is_the_client() {
                 json!({"client": "Rahul Verma"}),
             ),
             (
+                "has Priya Sharma paid?",
+                "pending_payments",
+                json!({"client": "Priya Sharma"}),
+            ),
+            (
+                "did Rahul Verma pay yet",
+                "pending_payments",
+                json!({"client": "Rahul Verma"}),
+            ),
+            (
+                "Priya Sharma's orders",
+                "client_orders",
+                json!({"client": "Priya Sharma"}),
+            ),
+            (
                 "whats meera iyer's phone number",
                 "find_client",
                 json!({"name": "meera iyer"}),
@@ -1017,6 +1032,7 @@ fn a_word_about_humans_is_no_hand_off() {
         "do you have a course on human anatomy?",
         "/humans",
         "is the human body workshop on this week",
+        "do you have a human anatomy course?",
     ] {
         let plan = run(AgentKind::Support, Role::Guest, text);
         assert!(
@@ -1034,6 +1050,8 @@ fn a_word_about_humans_is_no_hand_off() {
         "can I talk to a human",
         "human please",
         "I need a real human, not a bot",
+        "get me a human",
+        "pls connect me to a human",
         "mujhe kisi insaan se baat karni hai",
     ] {
         assert_eq!(

@@ -1730,19 +1730,25 @@ pub fn reads_as_english(text: &str) -> bool {
     if text.contains(['¿', '¡']) {
         return false;
     }
-    let lower = text.to_lowercase();
-    let words = lower
+    let words: Vec<&str> = text
         .split(|c: char| !c.is_alphabetic() && c != '\'')
-        .filter(|w| !w.is_empty());
+        .filter(|w| !w.is_empty())
+        .collect();
     let (mut english, mut foreign) = (0usize, 0usize);
-    for word in words {
-        if ENGLISH_WORDS.contains(&word) {
+    for (i, word) in words.iter().enumerate() {
+        // A capital inside the sentence is a name ("has Mi Una paid?"), in any language.
+        if i > 0 && word.starts_with(char::is_uppercase) {
+            continue;
+        }
+        let word = word.to_lowercase();
+        if ENGLISH_WORDS.contains(&word.as_str()) {
             english += 1;
-        } else if OTHER_LANGUAGE_WORDS.contains(&word) {
+        } else if OTHER_LANGUAGE_WORDS.contains(&word.as_str()) {
             foreign += 1;
         }
     }
-    !(foreign >= 2 && foreign > english)
+    // Two words of another language and fewer of English, or a greeting alone ("Hola").
+    !(foreign > english && (foreign >= 2 || words.len() <= 2))
 }
 
 /// Everyday English words that also tell a sentence is English.
@@ -1870,6 +1876,13 @@ const OTHER_LANGUAGE_WORDS: &[&str] = &[
     "dem",
     "ein",
     "eine",
+    "möchte",
+    "mit",
+    "einem",
+    "einen",
+    "sprechen",
+    "hallo",
+    "guten",
     // Italian
     "oggi",
     "domani",
@@ -1899,6 +1912,11 @@ const OTHER_LANGUAGE_WORDS: &[&str] = &[
     "bedankt",
     "hoe",
     "laat",
+    "volgende",
+    "hoi",
+    "er",
+    "graag",
+    "wil",
     // Indonesian
     "berapa",
     "kapan",
@@ -1908,6 +1926,10 @@ const OTHER_LANGUAGE_WORDS: &[&str] = &[
     "minggu",
     "saya",
     "yang",
+    "ada",
+    "halo",
+    "apakah",
+    "bisa",
 ];
 
 /// What this agent can answer, for greetings and for when the rules are not sure.

@@ -1007,6 +1007,12 @@ fn other_scripts_are_told_which_languages_are_read() {
         "quanto custa a aula de pilates hoje",
         "hoeveel klanten hebben we deze maand",
         "kapan kelas yoga minggu ini",
+        "Wanneer is de volgende yogales?",
+        "Hoi, is er vandaag yoga?",
+        "Ich möchte mit einem Menschen sprechen",
+        "Halo, ada kelas yoga hari ini?",
+        "Hola",
+        "Bonjour !",
     ] {
         assert!(!reads_as_english(other), "{other}");
     }
@@ -1018,6 +1024,13 @@ fn other_scripts_are_told_which_languages_are_read() {
         "is mahine kitna revenue hua?",
         "mera order kab aayega, Hari here",
         "Dan wants to know the price of Yin Yoga",
+        "Has Mi Una paid?",
+        "email for Mi Una",
+        "is Mes Mis still active",
+        "Des Del Rio orders",
+        "er, what time is yoga tomorrow",
+        "hi",
+        "hello there",
     ] {
         assert!(reads_as_english(english), "{english}");
     }

@@ -50,6 +50,9 @@ impl Role {
     }
 }
 
+/// What a caller without a name is called in a greeting ("Hi there!").
+pub const GUEST_NAME: &str = "there";
+
 /// Who is asking, as established by the gateway or the API (never by the text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -124,12 +127,18 @@ impl Caller {
         }
     }
 
+    /// Whether the caller is known by a name (not the stand-in a greeting uses).
+    #[must_use]
+    pub fn has_name(&self) -> bool {
+        self.name != GUEST_NAME && !self.name.trim().is_empty()
+    }
+
     #[must_use]
     pub fn guest() -> Self {
         Self {
             role: Role::Guest,
             client_id: None,
-            name: "there".into(),
+            name: GUEST_NAME.into(),
             account: None,
         }
     }

@@ -29,7 +29,7 @@ pub use clock::{Clock, FixedClock, MovingClock, SharedClock, SystemClock};
 pub use contact::{Email, PersonName, Phone};
 pub use course::{Course, CourseCategory, CourseLevel, WeeklySlot};
 pub use error::DomainError;
-pub use identity::{Account, AgentKind, Caller, Role};
+pub use identity::{Account, AgentKind, Caller, Role, GUEST_NAME};
 pub use intent::{Intent, UnknownIntent};
 pub use money::{format_minor, Currency, Money};
 pub use order::{Order, OrderNumber, OrderStatus};

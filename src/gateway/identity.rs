@@ -32,7 +32,7 @@ pub async fn resolve_caller(
             .user_name
             .clone()
             .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| "there".to_owned())
+            .unwrap_or_else(|| crate::domain::GUEST_NAME.to_owned())
     };
     if let Some(person) = settings.person(inbound.platform, &inbound.user) {
         return Ok(Caller {

@@ -1325,7 +1325,17 @@ impl Tool for EscalateToStaff {
             .filter(|c| !c.is_control() || *c == '\n')
             .take(500)
             .collect();
-        let requester = format!("{} ({})", ctx.caller.name, ctx.caller.role.as_str());
+        // The staff see who asked by name: a client's from their record (a REST token
+        // carries only an id), anyone else's as they are known, a guest without one so.
+        let name = match ctx.caller.client_id {
+            Some(id) => match ctx.store.client_by_id(id).await? {
+                Some(client) => client.name.as_str().to_owned(),
+                None => ctx.caller.name.clone(),
+            },
+            None if ctx.caller.has_name() => ctx.caller.name.clone(),
+            None => "a guest".to_owned(),
+        };
+        let requester = format!("{name} ({})", ctx.caller.role.as_str());
         let origin = ctx.conversation.as_ref().map(|c| TicketOrigin {
             platform: c.platform.as_str().to_owned(),
             channel: c.channel.clone(),

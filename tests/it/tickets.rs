@@ -210,7 +210,8 @@ async fn asking_again_from_the_same_chat_opens_no_second_ticket_until_it_is_clos
     let (db, _) = TestDb::with_demo_data(20).await;
     let priya = crate::harness::priya(&db.store).await;
     let agents = agents(&db);
-    let as_priya = Caller::client(priya.id, priya.name.as_str());
+    // Known by her id alone, as a REST client token makes her.
+    let as_priya = Caller::client(priya.id, priya.id.to_hex());
     let first = agents
         .handle(from_telegram(
             as_priya.clone(),
@@ -230,6 +231,10 @@ async fn asking_again_from_the_same_chat_opens_no_second_ticket_until_it_is_clos
     let open = db.store.open_tickets(10).await.unwrap();
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!(open[0].reason, "my locker is jammed");
+    assert_eq!(
+        open[0].requester,
+        format!("{} (client)", priya.name.as_str())
+    );
 
     db.store
         .close_ticket(open[0].id, "asha", crate::harness::demo_now())

@@ -128,6 +128,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
     // Prometheus scrapes without a token; outside /api and the OpenAPI document.
     .route("/metrics", get(metrics))
     .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+    .method_not_allowed_fallback(|method: axum::http::Method| async move {
+        ApiError::MethodNotAllowed(format!(
+            "this endpoint does not take {method}; the Allow header says what it takes"
+        ))
+    })
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
         rate::per_ip,

@@ -171,6 +171,19 @@ async fn a_hand_off_is_listed_for_the_staff_and_closed_once() {
     assert_eq!(closed["ticket"]["closed_by"], "asha");
     let (status, again) = close(staff.clone()).await;
     assert_eq!((status, again["changed"].as_bool()), (200, Some(false)));
+    // The wrong method on a real path: a problem detail that says so, and what it takes.
+    let (status, headers, problem) = api.get(&format!("/api/tickets/{id}/close"), &staff).await;
+    assert_eq!(status.as_u16(), 405, "{problem}");
+    assert_eq!(problem["status"], 405, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("GET"),
+        "{problem}"
+    );
+    let allow = headers
+        .get("allow")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(allow.contains("POST"), "Allow: {allow:?}");
     let audit = api
         .db
         .store

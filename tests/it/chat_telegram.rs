@@ -365,6 +365,29 @@ async fn the_bots_menu_offers_its_commands_and_human_opens_a_ticket() {
     let tickets = db.store.open_tickets(10).await.unwrap();
     assert_eq!(tickets.len(), 1, "{tickets:?}");
     assert_eq!(tickets[0].reason, "my card was charged twice");
+
+    // In a group every bot sees every command: one addressed to another bot is left to
+    // it; one addressed to this bot (any case) is answered.
+    fake.push_message(&UserMessage::private(
+        6262,
+        "Ravi",
+        "/human@some_other_bot my order",
+    ));
+    fake.push_message(&UserMessage::private(
+        6363,
+        "Asha",
+        &format!(
+            "/human@{} my order",
+            frontdesk_fakes::telegram::FAKE_BOT_USERNAME.to_uppercase()
+        ),
+    ));
+    fake.wait_for_sent(2, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = fake.wait_for_sent(2, WAIT).await;
+    let sent_to: Vec<&str> = sent.iter().map(|m| m.chat_id.as_str()).collect();
+    assert!(sent_to.contains(&"6363"), "{sent_to:?}");
+    assert!(!sent_to.contains(&"6262"), "{sent_to:?}");
+    assert_eq!(db.store.open_tickets(10).await.unwrap().len(), 2);
 }
 
 /// Telegram unreachable at start in webhook mode: the webhook route answers 503 until

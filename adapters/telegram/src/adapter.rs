@@ -132,6 +132,19 @@ impl TelegramAdapter {
         request.await.map(drop).map_err(adapter_error)
     }
 
+    /// Whether `text` is for this bot: anything but a command addressed to another bot
+    /// ("/start@other_bot" in a group, where every bot sees every command).
+    fn is_for_this_bot(&self, text: &str) -> bool {
+        let Some(command) = text.trim_start().strip_prefix('/') else {
+            return true;
+        };
+        let head = command.split_whitespace().next().unwrap_or("");
+        match (head.split_once('@'), self.bot_username()) {
+            (Some((_, addressed)), Some(me)) => addressed.eq_ignore_ascii_case(me),
+            _ => true,
+        }
+    }
+
     /// Turns an update into an `Inbound` and hands it to `handler` on its own task.
     ///
     /// Returns whether the update was handed over (its own messages and bots' never are).
@@ -139,6 +152,9 @@ impl TelegramAdapter {
         let Some(inbound) = inbound_from_update(update, self.me.user.id, chrono::Utc::now()) else {
             return false;
         };
+        if !self.is_for_this_bot(&inbound.text) {
+            return false;
+        }
         let reply_via: Arc<dyn DynChatAdapter> = self.clone();
         tokio::spawn(handler.handle(inbound, reply_via));
         true

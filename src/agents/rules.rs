@@ -116,7 +116,17 @@ const CUES: &[Cue] = &[
             ("my orders", 2),
             ("order history", 3),
             ("purchases", 2),
-            ("bought", 1),
+            // What was bought is a read, whatever verb ("which courses did I buy").
+            ("bought", 3),
+            ("did i buy", 5),
+            ("have i bought", 5),
+            ("has ordered", 4),
+            ("have ordered", 4),
+            ("have i signed up", 5),
+            ("i have signed up", 5),
+            ("am i signed up", 5),
+            ("am i enrolled", 5),
+            ("signed up for", 2),
         ],
     },
     Cue {
@@ -187,6 +197,7 @@ const CUES: &[Cue] = &[
             ("sign", 3),
             ("register", 4),
             ("book", 3),
+            ("book myself", 5),
             ("buy", 3),
             ("join", 3),
             ("purchase", 3),
@@ -264,6 +275,7 @@ const CUES: &[Cue] = &[
             ("scrap", 4),
             ("withdraw", 2),
             ("undo", 2),
+            ("get rid of", 3),
         ],
     },
     Cue {
@@ -354,6 +366,9 @@ const CUES: &[Cue] = &[
             ("signed up", 3),
             ("signups", 3),
             ("sign ups", 3),
+            ("became clients", 4),
+            ("became members", 4),
+            ("became customers", 4),
             ("new", 1),
         ],
     },
@@ -371,6 +386,7 @@ const CUES: &[Cue] = &[
             ("highest", 2),
             ("most", 1),
             ("best selling", 3),
+            ("signing up for", 4),
             ("ranking", 3),
             ("best and worst", 3),
         ],
@@ -385,7 +401,12 @@ const CUES: &[Cue] = &[
             ("came", 3),
             ("people came", 4),
             ("turned up", 3),
+            ("turning up", 3),
+            ("turn up", 3),
             ("showed up", 3),
+            ("showing up", 3),
+            ("no shows", 4),
+            ("noshows", 4),
             ("how many people", 2),
             ("show up", 2),
             ("turnout", 3),
@@ -722,6 +743,8 @@ fn hindi<'w>(word: &'w str, next: &str, past: bool) -> &'w str {
         "aaye" | "aaya" | "aayi" => "came",
         "baaki" | "baki" | "bakaya" => "pending",
         "insaan" => "human",
+        "maine" => "i",
+        "liye" | "liya" | "kharida" | "kharide" | "kharidi" => "bought",
         "dikhao" | "batao" => "show",
         _ => word,
     }
@@ -838,6 +861,15 @@ fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> (Option<(Inten
             // Slots that only make sense for one intent.
             score += match cue.intent {
                 Intent::FindClient if slots.email.is_some() || slots.phone.is_some() => 2,
+                // Someone named, and one of their contact details asked for.
+                Intent::FindClient
+                    if slots.client.is_some()
+                        && ["email", "phone", "mobile", "number", "contact", "address"]
+                            .iter()
+                            .any(|w| words.contains(w)) =>
+                {
+                    3
+                }
                 Intent::OrderStatus if slots.order.is_some() => 3,
                 Intent::RecordPayment if slots.order.is_none() => 0,
                 // A write's verb with the order it acts on outweighs a status question.
@@ -856,9 +888,17 @@ fn best_intent(agent: AgentKind, cleaned: &str, slots: &Slots) -> (Option<(Inten
                 score = score.min(2);
             }
             if cue.intent == Intent::NewClients
-                && !["new", "joined", "signed", "signups", "first", "newcomers"]
-                    .iter()
-                    .any(|w| words.contains(w))
+                && ![
+                    "new",
+                    "joined",
+                    "signed",
+                    "signups",
+                    "first",
+                    "newcomers",
+                    "became",
+                ]
+                .iter()
+                .any(|w| words.contains(w))
             {
                 score = 0;
             }
@@ -1077,7 +1117,7 @@ fn course_or_family(s: &Slots, ctx: &Context<'_>) -> Option<String> {
 /// however it is written.
 fn possessive_name(text: &str, courses: &[Course]) -> Option<String> {
     static OWNER: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)\b((?:[\p{L}-]+\s+)?[\p{L}-]+)['’]s\s+(?:phone|number|mobile|email|contact|details|profile|info|orders?|bookings?|payments?|dues|balance|account|record|status)\b")
+        Regex::new(r"(?i)\b((?:[\p{L}-]+\s+)?[\p{L}-]+)(?:['’]s|\s+k[aie])\s+(?:phone|number|mobile|email|contact|details|profile|info|orders?|bookings?|payments?|dues|balance|account|record|status)\b")
             .unwrap_or_else(|_| never())
     });
     const NOT_NAMES: &[&str] = &[
@@ -2249,14 +2289,25 @@ fn enrolment_target(text: &str, ctx: &Context<'_>) -> Option<String> {
         Regex::new(r"(?i)\b(?:enrol+|enroll|book|sign|register|add|put|get)\s+(.{1,60}?)\s+(?:up\s+)?(?:in|into|for|on|onto|to)\b")
             .unwrap_or_else(|_| never())
     });
+    // Someone close, as whom the enrolment is for: "sign my daughter up", "book it for
+    // my son" (not "my daughter says it would do me good").
     static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)\b(?:my|our)\s+(daughter|son|wife|husband|partner|friend|mum|mom|mother|dad|father|kid|kids|child|children|brother|sister|colleague|boyfriend|girlfriend|niece|nephew)\b")
+        Regex::new(r"(?i)(?:^|\bfor\s+)(?:my|our)\s+(daughter|son|wife|husband|partner|friend|mum|mom|mother|dad|father|kid|kids|child|children|brother|sister|colleague|boyfriend|girlfriend|niece|nephew)\b")
             .unwrap_or_else(|_| never())
     });
-    if let Some(c) = RELATIVE.captures(text) {
+    let target = TARGET.captures(text).and_then(|c| c.get(1));
+    let relative = target
+        .and_then(|t| RELATIVE.captures(t.as_str().trim()))
+        .or_else(|| {
+            RELATIVE.captures(text).filter(|c| {
+                c.get(0)
+                    .is_some_and(|m| m.as_str().to_lowercase().starts_with("for"))
+            })
+        });
+    if let Some(c) = relative {
         return Some(format!("your {}", c.get(1)?.as_str().to_lowercase()));
     }
-    let raw = TARGET.captures(text)?.get(1)?.as_str();
+    let raw = target?.as_str();
     // Words that name the sender, or nobody in particular.
     let not_a_name = [
         "me", "myself", "us", "i", "up", "down", "a", "an", "the", "please", "pls", "now", "also",

@@ -601,7 +601,14 @@ fn an_enrolment_names_who_it_is_for() {
         "can you sign my daughter up for pilates",
     );
     assert_eq!(args["client"], json!("your daughter"));
+    let (_, args) = call(
+        AgentKind::Support,
+        Role::Client,
+        "please book pilates for my son",
+    );
+    assert_eq!(args["client"], json!("your son"));
     for own in [
+        "Could I book myself onto the Pilates course? My daughter says it would do me good.",
         "enrol me in Pilates",
         "sign me up for Pilates please",
         "I want to book Pilates",

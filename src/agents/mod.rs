@@ -470,6 +470,16 @@ impl Agents {
         };
         match plan {
             rules::Plan::Call { tool, args } => {
+                // An order or a payment the message only asks about is shown, not made
+                // (a hand-off or an enquiry asked for in a question is what was wanted).
+                let origin = if origin == Origin::Message
+                    && matches!(tool, Intent::CreateOrder | Intent::RecordPayment)
+                    && rules::asks_rather_than_tells(text)
+                {
+                    Origin::Question
+                } else {
+                    origin
+                };
                 let started = Instant::now();
                 let reply = self
                     .run_tool(agent, &ctx, tool, args, origin, req.conversation.is_some())
@@ -532,7 +542,20 @@ impl Agents {
             }
         };
         if let Some(leaning) = leaning {
-            let verdict = self.model_verdict(reading.text(), ctx.agent, times).await;
+            // Read among what this caller may ask: a client's message nearest a staff
+            // tool is read as the nearest thing a client can ask.
+            let verdict = self
+                .model_verdict(reading.text(), ctx.agent, times)
+                .await
+                .map(|v| {
+                    v.among(|label| match label {
+                        crate::nlu::Label::Intent(i) if i.is_tool() => self
+                            .registry
+                            .get(i.as_str())
+                            .is_some_and(|t| t.allowed(ctx.role)),
+                        _ => true,
+                    })
+                });
             let chosen = match leaning {
                 Some(rules_intent) => verdict
                     .and_then(|v| v.overrules())
@@ -670,14 +693,19 @@ impl Agents {
                     // Two "yes" to one proposal make one write.
                     ctx.to_mut().idempotency_key = Some(format!("confirm:{id}"));
                 }
-                Origin::Message | Origin::Answer | Origin::Conversation | Origin::Model => {
+                Origin::Message
+                | Origin::Answer
+                | Origin::Conversation
+                | Origin::Model
+                | Origin::Question => {
                     match self
                         .registry
                         .preview(agent, &ctx, intent.as_str(), args.clone())
                         .await
                     {
                         Ok(Some(preview)) if origin != Origin::Message || !preview.exact => {
-                            return self.propose(agent, intent, preview, in_conversation);
+                            let asked = origin == Origin::Question;
+                            return self.propose(agent, intent, preview, in_conversation, asked);
                         }
                         // A write with nothing to show for a "yes" (an enquiry, a
                         // hand-off) is made only when the message, or the one whose
@@ -698,7 +726,7 @@ impl Agents {
                                 args,
                                 exact: false,
                             };
-                            return self.propose(agent, intent, preview, in_conversation);
+                            return self.propose(agent, intent, preview, in_conversation, false);
                         }
                         Ok(None) if origin == Origin::Conversation => {
                             return Self::unsure(agent, ctx.caller.role);
@@ -714,15 +742,18 @@ impl Agents {
     }
 
     /// A write resolved and shown for a "yes"; nothing is written.
+    /// `asked`: the message was a question, so asking it again changes nothing.
     fn propose(
         &self,
         agent: AgentKind,
         intent: Intent,
         preview: crate::tools::Preview,
         in_conversation: bool,
+        asked: bool,
     ) -> AgentReply {
         let ask = match intent {
             _ if in_conversation => "Reply *yes* to confirm or *no* to leave it.",
+            _ if asked => "That was a question, so nothing was done: to go ahead, say it as a request (\"enrol me in Pilates\", \"record the payment for order #12345\").",
             Intent::CreateOrder => {
                 "To go ahead, ask again naming the client by email and the course by its full name."
             }
@@ -952,6 +983,10 @@ pub(crate) enum Origin {
     /// The sentence model's choice, not the rules': never written without a "yes",
     /// even when there is nothing to preview.
     Model,
+    /// The message itself, asked as a question ("can I book a trial before enrolling?",
+    /// "she paid for #12346, why is it still pending?"): a write it leads to is shown
+    /// for a "yes", never made at once.
+    Question,
     /// A "yes" to the proposal with this id.
     Confirmed(String),
 }

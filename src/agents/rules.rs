@@ -250,6 +250,8 @@ const CUES: &[Cue] = &[
             ("record", 2),
             ("record payment", 4),
             ("record a payment", 4),
+            ("record the payment", 4),
+            ("log the payment", 4),
             ("paid", 1),
             ("mark", 2),
             ("as paid", 3),
@@ -1730,6 +1732,64 @@ fn smalltalk(words: &[&str], ctx: &Context<'_>) -> Option<Plan> {
     None
 }
 
+/// The amount a message says was paid ("a payment of 500 for order 12396", "paid
+/// ₹1,500", "got 3000 on card"): a sum of money that is not the order's number.
+fn amount_paid(text: &str, order: Option<&str>) -> Option<String> {
+    static MONEY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?i)(?:₹|\brs\.?\s*|\binr\s*)?(?:#\s*)?\b(\d{1,3}(?:,\d{2,3})+|\d+)(?:\.\d{1,2})?\b",
+        )
+        .unwrap_or_else(|_| never())
+    });
+    MONEY.captures_iter(text).find_map(|c| {
+        let whole = c.get(0)?.as_str();
+        let digits = c.get(1)?.as_str().replace(',', "");
+        let is_order = whole.contains('#') || order.is_some_and(|o| o == digits);
+        // A phone number is no amount either.
+        (!is_order && digits.len() <= 7).then(|| whole.trim_start_matches(['#', ' ']).to_owned())
+    })
+}
+
+/// Whether a message asks about something rather than asks for it: a question ("can I
+/// book a trial before enrolling?", "how do I enrol online", "she paid for #12346, why
+/// is it still pending") as opposed to a request, polite ones included ("can you enrol
+/// me in Pilates?", "please record the payment for #12345").
+#[must_use]
+pub fn asks_rather_than_tells(text: &str) -> bool {
+    let lower = text.trim().to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let wondering = [
+        "how", "why", "whether", "if", "policy", "possible", "allowed",
+    ];
+    if words.iter().any(|w| wondering.contains(w)) {
+        return true;
+    }
+    let polite = [
+        ["can", "you"],
+        ["could", "you"],
+        ["would", "you"],
+        ["will", "you"],
+        ["can", "u"],
+        ["could", "u"],
+    ];
+    if polite.iter().any(|p| words.starts_with(p))
+        || words
+            .first()
+            .is_some_and(|w| matches!(*w, "please" | "pls" | "plz" | "kindly"))
+    {
+        return false;
+    }
+    let asking_first = [
+        "what", "when", "where", "which", "who", "whose", "is", "are", "was", "were", "do", "does",
+        "did", "has", "have", "had", "should", "shall", "can", "could", "may", "might", "am",
+        "any",
+    ];
+    lower.contains('?') || words.first().is_some_and(|w| asking_first.contains(w))
+}
+
 /// The reason given with `/human` (or `/person`), the hand-off command of the chats'
 /// menus: the words after it, or a note that the command was used. A bot suffix
 /// ("/human@frontdesk_bot") is allowed.
@@ -2128,6 +2188,10 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
         Intent::RecordPayment => {
             put("order", s.order.clone().map(|o| json!(o)));
             put("method", s.method.clone().map(|m| json!(m)));
+            put(
+                "amount",
+                amount_paid(text, s.order.as_deref()).map(|a| json!(a)),
+            );
         }
         Intent::CancelOrder => put("order", s.order.clone().map(|o| json!(o))),
         Intent::ClientSummary | Intent::TicketSummary => put("period", period),

@@ -115,9 +115,31 @@ pub struct Verdict {
     pub runner_up: Option<(Label, f32)>,
     /// The margin the settings ask for.
     required: f32,
+    /// Every label of the agent with its score, best first.
+    ranking: Vec<(Label, f32)>,
 }
 
 impl Verdict {
+    /// Best first from `ranking`, needing `required` as its lead.
+    fn of(ranking: Vec<(Label, f32)>, required: f32) -> Self {
+        let (best, score) = ranking.first().copied().unwrap_or((Label::None, 0.0));
+        Self {
+            best,
+            score,
+            runner_up: ranking.get(1).copied(),
+            required,
+            ranking,
+        }
+    }
+
+    /// The reading among the labels `keep` allows only (the tools the caller may use):
+    /// a client's message nearest a staff tool is read as what a client can ask.
+    #[must_use]
+    pub fn among(self, keep: impl Fn(Label) -> bool) -> Self {
+        let ranking = self.ranking.into_iter().filter(|(l, _)| keep(*l)).collect();
+        Self::of(ranking, self.required)
+    }
+
     /// How far the best leads the runner-up.
     #[must_use]
     pub fn margin(&self) -> f32 {
@@ -285,14 +307,7 @@ impl Understanding {
     }
 
     fn nearest(&self, query: &[f32], agent: AgentKind) -> Verdict {
-        let scores = self.scores(query, agent);
-        let (best, score) = scores.first().copied().unwrap_or((Label::None, 0.0));
-        Verdict {
-            best,
-            score,
-            runner_up: scores.get(1).copied(),
-            required: self.margin,
-        }
+        Verdict::of(self.scores(query, agent), self.margin)
     }
 
     fn scores(&self, query: &[f32], agent: AgentKind) -> Vec<(Label, f32)> {
@@ -518,12 +533,30 @@ mod tests {
     use super::*;
 
     fn verdict(best: Label, score: f32, second: f32) -> Verdict {
-        Verdict {
-            best,
-            score,
-            runner_up: Some((Label::Intent(Intent::Revenue), second)),
-            required: DEFAULT_MARGIN,
-        }
+        Verdict::of(
+            vec![(best, score), (Label::Intent(Intent::Revenue), second)],
+            DEFAULT_MARGIN,
+        )
+    }
+
+    #[test]
+    fn a_reading_among_allowed_labels_takes_the_best_of_those() {
+        let ranking = vec![
+            (Label::Intent(Intent::OpenTickets), 0.7),
+            (Label::Intent(Intent::ListClasses), 0.6),
+            (Label::Intent(Intent::CourseInfo), 0.5),
+        ];
+        let all = Verdict::of(ranking, DEFAULT_MARGIN);
+        assert_eq!(all.best, Label::Intent(Intent::OpenTickets));
+        let allowed = all.among(|l| l != Label::Intent(Intent::OpenTickets));
+        assert_eq!(allowed.best, Label::Intent(Intent::ListClasses));
+        assert_eq!(
+            allowed.runner_up,
+            Some((Label::Intent(Intent::CourseInfo), 0.5))
+        );
+        assert!((allowed.margin() - 0.1).abs() < 1e-6);
+        let none = allowed.among(|_| false);
+        assert_eq!((none.best, none.runner_up), (Label::None, None));
     }
 
     #[test]

@@ -1038,6 +1038,29 @@ pub struct RecordPaymentArgs {
     /// upi, card, cash, bank_transfer or online.
     #[serde(default)]
     pub method: Option<String>,
+    /// The amount said to have been paid ("4000", "₹4,000"), if one was: recorded only
+    /// when it is the whole amount due (part payments are not recorded here).
+    #[serde(default)]
+    pub amount: Option<String>,
+}
+
+/// Refuses an amount said to be paid that is not the whole amount due.
+fn whole_amount(
+    said: Option<&str>,
+    due: crate::domain::Money,
+    number: OrderNumber,
+) -> Result<(), ToolError> {
+    let Some(said) = said else {
+        return Ok(());
+    };
+    let paid = crate::domain::Money::parse_major(said, due.currency())
+        .map_err(|_| ToolError::BadArgs(format!("\"{said}\" is not an amount of money.")))?;
+    if paid == due {
+        return Ok(());
+    }
+    Err(ToolError::BadArgs(format!(
+        "Order {number} has {due} to pay, not {paid}. Part payments aren't recorded here, so nothing was recorded: record the order's payment once the whole {due} is paid."
+    )))
 }
 
 pub struct RecordPayment;
@@ -1070,6 +1093,7 @@ impl Tool for RecordPayment {
             .order_by_number(number)
             .await?
             .ok_or_else(|| ToolError::NotFound(format!("There is no order {number}.")))?;
+        whole_amount(args.amount.as_deref(), order.amount, number)?;
         let method = payment_method(args.method.as_deref(), PaymentMethod::Cash)?
             .as_str()
             .replace('_', " ");
@@ -1081,6 +1105,7 @@ impl Tool for RecordPayment {
             args: serde_json::json!({
                 "order": number.to_string().trim_start_matches('#'),
                 "method": args.method,
+                "amount": args.amount,
             }),
             exact: true,
         }))
@@ -1103,6 +1128,7 @@ impl Tool for RecordPayment {
             .ok_or_else(|| {
                 ToolError::NotFound(format!("Order {number} has no payment to record."))
             })?;
+        whole_amount(args.amount.as_deref(), payment.amount, number)?;
         let (paid, changed) = ctx
             .store
             .record_payment(payment.id, method, None, ctx.clock.now())

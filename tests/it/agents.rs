@@ -1613,3 +1613,93 @@ async fn an_enquiry_and_its_acknowledgement_are_written_together_and_once() {
         anonymous(&to_someone_new, "Meera Iyer", "meera.iyer@example.com"),
     );
 }
+
+/// A question that mentions a write makes none: "can I book a trial before enrolling?"
+/// and "she paid for #N, why is it still pending?" are shown for a yes, and a payment of
+/// another amount than is due is refused; a polite request ("can you enrol me in …?")
+/// and an order named as a request still write. Checked in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn questions_about_writes_write_nothing_and_part_payments_are_refused() {
+    let (db, _) = TestDb::with_demo_data(30).await;
+    let agents = agents(&db);
+    let priya = crate::harness::priya(&db.store).await;
+    let as_priya = Caller::client(priya.id, priya.name.as_str());
+    let courses = db.store.all_courses().await.unwrap();
+    let untaken = courses
+        .iter()
+        .filter(|c| priya.enrollments.iter().all(|e| e.course_id != c.id))
+        .map(|c| c.name.clone())
+        .collect::<Vec<_>>();
+    assert!(untaken.len() >= 2, "{untaken:?}");
+    let before = count(&db.store).await;
+
+    for question in [
+        format!("can i book a trial {} class before enrolling?", untaken[0]),
+        format!("how do i enrol in {} online", untaken[0]),
+        format!("is it possible to join {} halfway through?", untaken[0]),
+    ] {
+        let reply = support(&agents, &as_priya, &question).await;
+        assert!(reply.tool_calls.is_empty(), "{question}: {reply:#?}");
+        assert_eq!(count(&db.store).await, before, "{question} wrote");
+    }
+
+    // A pending order of someone's, and its payment.
+    let (mut page, _) = db
+        .store
+        .list_payments(&frontdesk::store::PaymentFilter {
+            status: Some(frontdesk::domain::PaymentStatus::Pending),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pending = page.pop().unwrap();
+    let number = pending.order_number.to_string();
+    let staff = Caller::staff();
+    for text in [
+        format!("client says she already paid for {number}, why does it still show pending"),
+        format!("can order {number} be paid by card?"),
+        format!("record a payment of 1 for order {number}, upi"),
+    ] {
+        let reply = support(&agents, &staff, &text).await;
+        let now = db.store.payment_by_id(pending.id).await.unwrap().unwrap();
+        assert_eq!(
+            now.status,
+            frontdesk::domain::PaymentStatus::Pending,
+            "{text}: {}",
+            reply.answer
+        );
+    }
+    let part = support(
+        &agents,
+        &staff,
+        &format!("record a payment of 1 for order {number}, upi"),
+    )
+    .await;
+    assert!(part.answer.contains("Part payments"), "{}", part.answer);
+
+    // Asked for, politely or plainly: written.
+    let polite = support(
+        &agents,
+        &as_priya,
+        &format!("can you enrol me in {}?", untaken[1]),
+    )
+    .await;
+    assert!(
+        polite
+            .answer
+            .starts_with(&format!("You are enrolled in {}", untaken[1])),
+        "{}",
+        polite.answer
+    );
+    let (_, orders_before, _, _) = before;
+    let (_, orders_after, _, _) = count(&db.store).await;
+    assert_eq!(orders_after, orders_before + 1);
+    let whole = support(
+        &agents,
+        &staff,
+        &format!("record the payment for order {number}, cash"),
+    )
+    .await;
+    assert!(whole.answer.starts_with("Recorded"), "{}", whole.answer);
+}

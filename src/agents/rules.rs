@@ -345,6 +345,10 @@ const CUES: &[Cue] = &[
             ("takings", 4),
             ("turnover", 4),
             ("money", 2),
+            // "kitna paisa aaya" (paisa → money, aaya → came).
+            ("money came", 5),
+            ("money come", 5),
+            ("money coming", 5),
             ("how much", 1),
             // "this month vs last month" on the dashboard is about money.
             ("vs", 3),
@@ -991,7 +995,8 @@ fn slots_in(text: &str, cleaned: &str, ctx: &Context<'_>) -> Slots {
         .map(|m| m.as_str().trim().to_owned())
         .find(|name| course_in_text(name, ctx.courses).is_none() && !is_filler_name(name))
         .or_else(|| capitalised_name(text, ctx.courses))
-        .or_else(|| possessive_name(text, ctx.courses));
+        .or_else(|| possessive_name(text, ctx.courses))
+        .or_else(|| name_at_the_end(text, ctx.courses));
     for (word, method) in [
         ("upi", "upi"),
         ("cash", "cash"),
@@ -1132,12 +1137,48 @@ fn possessive_name(text: &str, courses: &[Course]) -> Option<String> {
         .split_whitespace()
         .skip_while(|w| NOT_NAMES.contains(&w.to_lowercase().as_str()))
         .collect();
-    if words.is_empty() {
+    if words.is_empty()
+        || words
+            .iter()
+            .any(|w| HINDI_NOT_NAMES.contains(&w.to_lowercase().as_str()))
+    {
         return None;
     }
     let name = words.join(" ");
     (course_in_text(&name, courses).is_none() && !is_filler_name(&name)).then_some(name)
 }
+
+/// "any pending payments for priya sharma?", "orders of noah malhotra": two words after
+/// "payments for", "orders of" (a record's word, then "for" or "of") that end the
+/// message, written in lower case, when neither is a word the planner knows, a course or
+/// a period.
+fn name_at_the_end(text: &str, courses: &[Course]) -> Option<String> {
+    static AT_END: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(?:payments?|orders?|dues|balance|outstanding|details|bookings?|profile|email|phone|number|contact)\s+(?:for|of)\s+(\p{L}[\p{L}'-]+\s+\p{L}[\p{L}'-]+)\s*[?.!]*\s*$")
+            .unwrap_or_else(|_| never())
+    });
+    let name = AT_END.captures(text.trim())?.get(1)?.as_str();
+    let vocab = vocabulary();
+    let known = |w: &str| {
+        let w = w.to_lowercase();
+        vocab.binary_search(&w.as_str()).is_ok() || HINDI_NOT_NAMES.contains(&w.as_str())
+    };
+    if name.split_whitespace().any(known)
+        || course_in_text(name, courses).is_some()
+        || is_filler_name(name)
+    {
+        return None;
+    }
+    Some(name.to_owned())
+}
+
+/// Romanised Hindi words that come before "ka", "ki", "ke" without being a name
+/// ("kitne logon ka payment").
+const HINDI_NOT_NAMES: &[&str] = &[
+    "kitne", "kitna", "kitni", "kaun", "kis", "kiska", "kiski", "kiske", "kya", "sab", "sabhi",
+    "log", "logon", "logo", "mera", "meri", "mere", "humara", "hamara", "aap", "aapka", "is", "us",
+    "iss", "uss", "yeh", "woh", "kal", "aaj",
+];
 
 fn is_filler_name(name: &str) -> bool {
     let first = name.split_whitespace().next().unwrap_or("").to_lowercase();
@@ -2179,6 +2220,9 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
                         })
                         .map(|c| json!(c)),
                 );
+            } else if ctx.role == Role::Client {
+                // Someone named: the tool says a client sees only their own.
+                put("client", s.client.clone().map(|c| json!(c)));
             }
             if words.contains(&"overdue") || words.contains(&"late") {
                 put("overdue_only", Some(json!(true)));

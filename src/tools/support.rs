@@ -31,13 +31,43 @@ pub(super) fn all() -> Vec<Box<dyn ToolDyn>> {
 }
 
 /// The client a tool acts on: for a client, always themselves, whatever was asked.
+/// Whether `typed` names the client `me`: "me", their email or phone, their name or a
+/// part of it.
+fn names_self(typed: &str, me: &Client) -> bool {
+    let typed = typed.trim().to_lowercase();
+    let typed = typed
+        .strip_suffix("'s")
+        .or_else(|| typed.strip_suffix("’s"))
+        .unwrap_or(&typed);
+    ["me", "myself", "my", "mine", "i"].contains(&typed)
+        || typed == me.email.as_str()
+        || me
+            .phone
+            .as_ref()
+            .is_some_and(|p| Phone::parse(typed).is_ok_and(|q| &q == p))
+        || crate::domain::name_tokens(typed)
+            .iter()
+            .all(|w| me.name_tokens.contains(w))
+}
+
 async fn subject(ctx: &ToolCtx, typed: Option<&str>) -> Result<Client, ToolError> {
     match (ctx.caller.role, ctx.caller.client_id) {
-        (Role::Client, Some(own)) => ctx.store.client_by_id(own).await?.ok_or_else(|| {
-            ToolError::NotFound(
-                "I couldn't find your client record; please contact the studio.".into(),
-            )
-        }),
+        (Role::Client, Some(own)) => {
+            let me = ctx.store.client_by_id(own).await?.ok_or_else(|| {
+                ToolError::NotFound(
+                    "I couldn't find your client record; please contact the studio.".into(),
+                )
+            })?;
+            // Someone else named: said so (the same words whether they exist or not),
+            // rather than answered with the asker's own records as if they were theirs.
+            match typed.map(str::trim).filter(|t| !t.is_empty()) {
+                Some(t) if !names_self(t, &me) => Err(ToolError::Forbidden(format!(
+                    "I can only show your own records here ({}'s). Someone else's are for them, or the studio, to look at.",
+                    me.name.as_str()
+                ))),
+                _ => Ok(me),
+            }
+        }
         (role, _) if role.is_staff() => match typed.map(str::trim).filter(|t| !t.is_empty()) {
             Some(t) => resolve::client(ctx, t).await,
             None => Err(ToolError::Missing {
@@ -117,17 +147,7 @@ impl Tool for FindClient {
         let client = if ctx.caller.role == Role::Client {
             let own = subject(ctx, None).await?;
             // A client asking about anyone else learns nothing, not even whether they exist.
-            let about_self = typed.as_deref().is_none_or(|t| {
-                let t = t.trim().to_lowercase();
-                t == own.email.as_str()
-                    || own
-                        .phone
-                        .as_ref()
-                        .is_some_and(|p| Phone::parse(&t).is_ok_and(|q| &q == p))
-                    || crate::domain::name_tokens(&t)
-                        .iter()
-                        .all(|w| own.name_tokens.contains(w))
-            });
+            let about_self = typed.as_deref().is_none_or(|t| names_self(t, &own));
             if !about_self {
                 return Err(ToolError::Forbidden(
                     "I can only share your own details.".into(),
@@ -656,7 +676,11 @@ async fn enrolment(
     args: &CreateOrderArgs,
 ) -> Result<(crate::domain::Course, Client, PaymentMethod), ToolError> {
     let course = resolve::course(ctx, &args.course).await?;
-    let client = subject(ctx, args.client.as_deref()).await?;
+    // A client naming someone else is told below how they can enrol.
+    let named = (ctx.caller.role != Role::Client)
+        .then_some(args.client.as_deref())
+        .flatten();
+    let client = subject(ctx, named).await?;
     if ctx.caller.role == Role::Client {
         if let Some(other) = someone_else(args.client.as_deref(), &client) {
             return Err(ToolError::Forbidden(format!(
@@ -921,7 +945,7 @@ impl Tool for PendingPayments {
                 .map(str::trim)
                 .filter(|c| !c.is_empty()),
         ) {
-            (Role::Client, _) => Some(subject(ctx, None).await?),
+            (Role::Client, typed) => Some(subject(ctx, typed).await?),
             (_, Some(typed)) => Some(resolve::client(ctx, typed).await?),
             _ => None,
         };

@@ -1703,3 +1703,53 @@ async fn questions_about_writes_write_nothing_and_part_payments_are_refused() {
     .await;
     assert!(whole.answer.starts_with("Recorded"), "{}", whole.answer);
 }
+
+/// A client asking for someone else's orders or payments is told they can only see their
+/// own, with the same words whether that person exists or not, instead of being shown
+/// their own records as if they were the other person's; their own, named any way, are
+/// shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_naming_someone_else_is_told_so_not_shown_their_own_as_theirs() {
+    let (db, _) = TestDb::with_demo_data(30).await;
+    let agents = agents(&db);
+    let priya = crate::harness::priya(&db.store).await;
+    let as_priya = Caller::client(priya.id, priya.name.as_str());
+    let mut refusals = Vec::new();
+    for text in [
+        "show me Noah Malhotra's orders",
+        "show me Nobody Atall's orders",
+        "any pending payments for Noah Malhotra?",
+    ] {
+        let reply = support(&agents, &as_priya, text).await;
+        assert_eq!(
+            reply.intent,
+            frontdesk::domain::Intent::Refused,
+            "{text}: {}",
+            reply.answer
+        );
+        assert!(
+            !reply.answer.contains("You have"),
+            "{text}: {}",
+            reply.answer
+        );
+        refusals.push(reply.answer);
+    }
+    assert_eq!(
+        refusals[0], refusals[1],
+        "existence leaks through the wording"
+    );
+    for own in ["my orders", "Priya Sharma's orders", "show priya's orders"] {
+        let reply = support(&agents, &as_priya, own).await;
+        assert_eq!(
+            reply.intent,
+            frontdesk::domain::Intent::ClientOrders,
+            "{own}: {}",
+            reply.answer
+        );
+        assert!(
+            reply.answer.starts_with("You have"),
+            "{own}: {}",
+            reply.answer
+        );
+    }
+}

@@ -879,6 +879,16 @@ fn a_client_named_anywhere_is_the_client() {
                 json!({"client": "Priya Sharma"}),
             ),
             (
+                "any pending payments for priya sharma?",
+                "pending_payments",
+                json!({"client": "priya sharma"}),
+            ),
+            (
+                "orders of noah malhotra",
+                "client_orders",
+                json!({"client": "noah malhotra"}),
+            ),
+            (
                 "whats meera iyer's phone number",
                 "find_client",
                 json!({"name": "meera iyer"}),
@@ -1099,4 +1109,20 @@ fn the_hand_off_command_carries_its_reason() {
     assert_eq!(person_command("human please"), None);
     assert_eq!(person_command("/humans"), None);
     assert_eq!(person_command("/help"), None);
+}
+
+/// Words that only look like a name are not one: a period, a course, Hindi question words.
+#[test]
+fn words_that_only_look_like_a_name_are_none() {
+    let courses = catalogue();
+    let ctx = context(AgentKind::Support, Role::Staff, &courses);
+    for text in [
+        "pending payments for last month",
+        "any payments due for yoga beginner?",
+        "kitne logon ka payment baaki hai",
+        "classes for this week",
+        "what have i signed up for so far",
+    ] {
+        assert_eq!(slots(text, &ctx).client, None, "{text}");
+    }
 }

@@ -61,10 +61,9 @@ async fn subject(ctx: &ToolCtx, typed: Option<&str>) -> Result<Client, ToolError
             // Someone else named: said so (the same words whether they exist or not),
             // rather than answered with the asker's own records as if they were theirs.
             match typed.map(str::trim).filter(|t| !t.is_empty()) {
-                Some(t) if !names_self(t, &me) => Err(ToolError::Forbidden(format!(
-                    "I can only show your own records here ({}'s). Someone else's are for them, or the studio, to look at.",
-                    me.name.as_str()
-                ))),
+                Some(t) if !names_self(t, &me) => Err(ToolError::Forbidden(
+                    "I can only show your own records here; someone else's are for them, or the studio, to look at.".into(),
+                )),
                 _ => Ok(me),
             }
         }

@@ -25,6 +25,31 @@ fn closed_port() -> String {
 }
 
 /// The state of the Slack adapter in the start-up report.
+/// The adapters started with Slack at a closed port (and `mode`: the app token or the
+/// signing secret), checked to say they wait for that API and keep trying (the connection
+/// refused named); the port's address, for the fake to come up at.
+async fn started_while_slack_is_down(db: &TestDb, mode: (&str, &str)) -> (String, ChatAdapters) {
+    let address = closed_port();
+    let api = format!("http://{address}/api");
+    let adapters = start_adapters(
+        db,
+        &[
+            ("SLACK_BOT_TOKEN", BOT_TOKEN),
+            mode,
+            ("SLACK_API_URL", &api),
+        ],
+    )
+    .await;
+    let AdapterState::Running(state) = slack_state(&adapters) else {
+        panic!("{:?}", adapters.status);
+    };
+    assert!(
+        state.contains(&api) && state.contains("retrying") && state.contains("refused"),
+        "{state}"
+    );
+    (address, adapters)
+}
+
 fn slack_state(adapters: &ChatAdapters) -> &AdapterState {
     let line = &adapters.status[1];
     assert_eq!(line.platform, frontdesk_chat::Platform::Slack);
@@ -230,24 +255,8 @@ async fn socket_mode_answers_a_manager_with_figures_as_blocks() {
 #[tokio::test]
 async fn socket_mode_started_against_a_closed_port_connects_when_slack_comes_up() {
     let (db, _) = TestDb::with_demo_data(20).await;
-    let address = closed_port();
-    let api = format!("http://{address}/api");
-    let mut adapters = start_adapters(
-        &db,
-        &[
-            ("SLACK_BOT_TOKEN", BOT_TOKEN),
-            ("SLACK_APP_TOKEN", APP_TOKEN),
-            ("SLACK_API_URL", &api),
-        ],
-    )
-    .await;
-    let AdapterState::Running(state) = slack_state(&adapters) else {
-        panic!("{:?}", adapters.status);
-    };
-    assert!(
-        state.contains(&api) && state.contains("retrying") && state.contains("refused"),
-        "{state}"
-    );
+    let (address, mut adapters) =
+        started_while_slack_is_down(&db, ("SLACK_APP_TOKEN", APP_TOKEN)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let fake = FakeSlack::start_at(&address).await;
     fake.set_user_groups(&[("S_STAFF", &["U_BOB"])]);
@@ -272,24 +281,8 @@ async fn socket_mode_started_against_a_closed_port_connects_when_slack_comes_up(
 #[tokio::test]
 async fn events_api_answers_503_until_slack_is_reachable_then_answers_the_event() {
     let (db, _) = TestDb::with_demo_data(20).await;
-    let address = closed_port();
-    let api = format!("http://{address}/api");
-    let mut adapters = start_adapters(
-        &db,
-        &[
-            ("SLACK_BOT_TOKEN", BOT_TOKEN),
-            ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
-            ("SLACK_API_URL", &api),
-        ],
-    )
-    .await;
-    let AdapterState::Running(state) = slack_state(&adapters) else {
-        panic!("{:?}", adapters.status);
-    };
-    assert!(
-        state.contains(&api) && state.contains("retrying"),
-        "{state}"
-    );
+    let (address, mut adapters) =
+        started_while_slack_is_down(&db, ("SLACK_SIGNING_SECRET", SIGNING_SECRET)).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
         "http://{}{}",

@@ -668,11 +668,27 @@ async fn staff_see_who_owes_each_pending_payment_and_a_client_sees_no_names() {
         .unwrap();
     let own_name = names[&client_id].clone();
     let me = ctx(s, Caller::client(client_id, own_name.clone()));
-    for args in [
-        json!({}),
-        json!({ "scope": "all" }),
-        json!({ "client": names.values().find(|n| **n != own_name).unwrap() }),
-    ] {
+    // Someone else named: told they see only their own, whoever it is, no names said.
+    let other = names.values().find(|n| **n != own_name).unwrap();
+    let refused = call(
+        &me,
+        AgentKind::Support,
+        "pending_payments",
+        json!({ "client": other }),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(refused, frontdesk::tools::ToolError::Forbidden(_)),
+        "{refused:?}"
+    );
+    for name in names.values() {
+        assert!(
+            !refused.to_string().contains(name.as_str()),
+            "{name} in {refused}"
+        );
+    }
+    for args in [json!({}), json!({ "scope": "all" })] {
         let out = call(&me, AgentKind::Support, "pending_payments", args.clone())
             .await
             .unwrap();

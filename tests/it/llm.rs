@@ -600,11 +600,12 @@ async fn a_client_learns_nothing_about_another_client_whatever_the_model_asks() 
         }
     }
 
-    // Asked for another client's orders, the tool answers with the caller's own.
+    // Asked for another client's orders, the tool says a client sees only their own (not
+    // the caller's orders as if they were the other's), and nothing of the other.
     let reply = ask(&agents, &caller, "orders of priya.patel@example.com").await;
     assert_eq!(reply.intent, "client_orders");
     let result = reply.tool_calls[0].result.to_string();
-    assert!(result.contains("Priya Sharma"), "{result}");
+    assert_eq!(reply.tool_calls[0].result["error"], "forbidden", "{result}");
     assert!(!result.contains("Patel"), "{result}");
     assert!(!result.contains(&number), "{result}");
 }

@@ -684,6 +684,33 @@ pub fn my_name_in(text: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
+/// "call me back - Vikram 9123456780", "Kavita, 98450 12345": the one or two words
+/// right before a phone number, when they read as a name (not a word the planner knows,
+/// a course or a filler).
+fn name_by_phone(text: &str, courses: &[Course]) -> Option<String> {
+    const NOT_NAME: &[&str] = &[
+        "me", "back", "at", "on", "call", "number", "no", "contact", "is", "my", "mob", "ph",
+        "whatsapp", "mobile", "phone", "tel", "or", "and", "please", "pls", "thanks", "hai",
+    ];
+    let phone = PHONE.find(text)?;
+    let before =
+        text[..phone.start()].trim_end_matches(|c: char| c.is_whitespace() || ",:;-–(".contains(c));
+    let vocab = vocabulary();
+    let name_like = |w: &str| {
+        let lower = w.to_lowercase();
+        w.chars().count() >= 2
+            && w.chars().all(char::is_alphabetic)
+            && !NOT_NAME.contains(&lower.as_str())
+            && vocab.binary_search(&lower.as_str()).is_err()
+            && course_in_text(w, courses).is_none()
+    };
+    let words: Vec<&str> = before.rsplit(|c: char| c.is_whitespace()).take(2).collect();
+    let mut name: Vec<&str> = words.into_iter().take_while(|w| name_like(w)).collect();
+    name.reverse();
+    let name = name.join(" ");
+    (!name.is_empty() && !is_filler_name(&name)).then_some(name)
+}
+
 fn vocabulary() -> &'static [&'static str] {
     static VOCAB: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
         let mut v: Vec<&'static str> = CUES
@@ -2195,7 +2222,9 @@ fn args_for(intent: Intent, s: &Slots, ctx: &Context<'_>, text: &str, cleaned: &
             put("method", s.method.clone().map(|m| json!(m)));
         }
         Intent::CreateEnquiry => {
-            let name = my_name_in(text).or_else(|| s.client.clone());
+            let name = my_name_in(text)
+                .or_else(|| s.client.clone())
+                .or_else(|| name_by_phone(text, ctx.courses));
             put("name", name.map(|n| json!(n)));
             put("email", s.email.clone().map(|e| json!(e)));
             put("phone", s.phone.clone().map(|p| json!(p)));

@@ -1126,3 +1126,22 @@ fn words_that_only_look_like_a_name_are_none() {
         assert_eq!(slots(text, &ctx).client, None, "{text}");
     }
 }
+
+/// An enquiry's name given beside the phone number, however it is written.
+#[test]
+fn an_enquirys_name_is_read_beside_its_phone() {
+    let courses = catalogue();
+    let ctx = context(AgentKind::Support, Role::Guest, &courses);
+    for (text, name) in [
+        ("call me back - Vikram 9123456780", Some("Vikram")),
+        ("pls call me abt vinyasa, rahul 9123456789", Some("rahul")),
+        (
+            "interested in zumba, Kavita Rao: 98450 12345",
+            Some("Kavita Rao"),
+        ),
+        ("interested in zumba, call me on 9845012345", None),
+        ("info on yoga beginner 9845012345", None),
+    ] {
+        assert_eq!(name_by_phone(text, &ctx.courses).as_deref(), name, "{text}");
+    }
+}

@@ -1142,6 +1142,6 @@ fn an_enquirys_name_is_read_beside_its_phone() {
         ("interested in zumba, call me on 9845012345", None),
         ("info on yoga beginner 9845012345", None),
     ] {
-        assert_eq!(name_by_phone(text, &ctx.courses).as_deref(), name, "{text}");
+        assert_eq!(name_by_phone(text, ctx.courses).as_deref(), name, "{text}");
     }
 }

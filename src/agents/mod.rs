@@ -359,19 +359,10 @@ impl Agents {
             return match agent {
                 AgentKind::Support => {
                     let args = serde_json::json!({ "reason": reason });
-                    let started = Instant::now();
-                    let reply = self
-                        .run_tool(
-                            agent,
-                            &ctx,
-                            Intent::EscalateToStaff,
-                            args,
-                            Origin::Message,
-                            req.conversation.is_some(),
-                        )
-                        .await;
-                    times.tool += started.elapsed();
-                    reply
+                    let in_conversation = req.conversation.is_some();
+                    let (intent, origin) = (Intent::EscalateToStaff, Origin::Message);
+                    self.run_tool(agent, &ctx, intent, args, origin, in_conversation, times)
+                        .await
                 }
                 AgentKind::Dashboard => Self::reply(agent, Intent::Smalltalk, "This chat answers the studio's figures; to reach a person, write to the studio in the support chat.".into()),
             };
@@ -480,12 +471,9 @@ impl Agents {
                 } else {
                     origin
                 };
-                let started = Instant::now();
-                let reply = self
-                    .run_tool(agent, &ctx, tool, args, origin, req.conversation.is_some())
-                    .await;
-                times.tool += started.elapsed();
-                reply
+                let in_conversation = req.conversation.is_some();
+                self.run_tool(agent, &ctx, tool, args, origin, in_conversation, times)
+                    .await
             }
             rules::Plan::Reply { intent, text } => Self::reply(agent, intent, text),
             rules::Plan::Ask {
@@ -677,7 +665,27 @@ impl Agents {
     /// every target exactly; otherwise it is proposed for a "yes", and a write that
     /// cannot be shown for a "yes" runs only when a message asked for it. A question the
     /// tool asks back (which client, which course, a missing detail) is left waiting.
+    #[allow(clippy::too_many_arguments)]
     async fn run_tool(
+        &self,
+        agent: AgentKind,
+        ctx: &ToolCtx,
+        intent: Intent,
+        args: Value,
+        origin: Origin,
+        in_conversation: bool,
+        times: &mut Times,
+    ) -> AgentReply {
+        let started = Instant::now();
+        let reply = self
+            .tool_reply(agent, ctx, intent, args, origin, in_conversation)
+            .await;
+        times.tool += started.elapsed();
+        reply
+    }
+
+    /// [`Agents::run_tool`] without its timing.
+    async fn tool_reply(
         &self,
         agent: AgentKind,
         ctx: &ToolCtx,

@@ -179,21 +179,14 @@ async fn a_bad_discord_token_is_a_clear_error_and_other_platforms_carry_on() {
 #[tokio::test]
 async fn an_adapter_started_against_a_closed_port_connects_when_discord_comes_up() {
     let (db, _) = TestDb::with_demo_data(20).await;
-    let address = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().to_string()
-    };
+    let address = crate::harness::closed_port();
     let url = format!("http://{address}");
-    let mut settings = env(&[
-        ("DISCORD_TOKEN", "discord-test-token"),
-        ("DISCORD_API_URL", &url),
-    ]);
-    settings.gateway = gateway_settings();
-    let gw = gateway(&db, &settings);
-    let mut adapters = platforms::start(
-        &settings,
-        &gw,
-        &frontdesk::integrations::ChatRoutes::default(),
+    let mut adapters = crate::gateway::start_adapters(
+        &db,
+        &[
+            ("DISCORD_TOKEN", "discord-test-token"),
+            ("DISCORD_API_URL", &url),
+        ],
     )
     .await;
     let discord = &adapters.status[2];

@@ -18,18 +18,12 @@ use crate::harness::{all, demo_now, TestDb};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// A port nothing listens on (yet).
-fn closed_port() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().to_string()
-}
-
 /// The state of the Slack adapter in the start-up report.
 /// The adapters started with Slack at a closed port (and `mode`: the app token or the
 /// signing secret), checked to say they wait for that API and keep trying (the connection
 /// refused named); the port's address, for the fake to come up at.
 async fn started_while_slack_is_down(db: &TestDb, mode: (&str, &str)) -> (String, ChatAdapters) {
-    let address = closed_port();
+    let address = crate::harness::closed_port();
     let api = format!("http://{address}/api");
     let adapters = start_adapters(
         db,

@@ -298,10 +298,7 @@ async fn long_polling_leaves_another_deployments_webhook_alone_unless_told() {
 #[tokio::test]
 async fn an_adapter_started_against_a_closed_port_connects_when_telegram_comes_up() {
     let (db, _) = TestDb::with_demo_data(20).await;
-    let address = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().to_string()
-    };
+    let address = crate::harness::closed_port();
     let url = format!("http://{address}");
     let (_gw, adapters) = start(
         &db,
@@ -395,10 +392,7 @@ async fn the_bots_menu_offers_its_commands_and_human_opens_a_ticket() {
 #[tokio::test]
 async fn webhook_mode_started_against_a_closed_port_serves_once_telegram_comes_up() {
     let (db, _) = TestDb::with_demo_data(20).await;
-    let address = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().to_string()
-    };
+    let address = crate::harness::closed_port();
     let api = format!("http://{address}");
     let hook = "https://studio.example/webhooks/telegram";
     let secret = "s3cret_token-1";

@@ -16,16 +16,8 @@ fn frontdesk_with(
     stdin: &str,
     vars: &[(&str, &str)],
 ) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+    let mut child = newcomer(state, "first_minutes")
         .args(args)
-        .env_remove("MONGODB_URL")
-        .env_remove("FRONTDESK_ENCRYPTION_KEY")
-        .env("XDG_STATE_HOME", state)
-        .env("DATABASE_NAME", "first_minutes")
-        .env("FRONTDESK_NOW", "2026-11-25T10:00:00Z")
-        .env("FRONTDESK_BIND", "127.0.0.1:0")
-        .env("FRONTDESK_NLU", "off")
-        .env("RUST_LOG", "warn")
         .envs(vars.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -38,6 +30,22 @@ fn frontdesk_with(
         input.write_all(stdin.as_bytes()).unwrap();
     }
     child.wait_with_output().unwrap()
+}
+
+/// `frontdesk` as a newcomer runs it: `state` as its state folder, no database or key
+/// configured, the demo's clock, database `database`.
+fn newcomer(state: &std::path::Path, database: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_frontdesk"));
+    command
+        .env_remove("MONGODB_URL")
+        .env_remove("FRONTDESK_ENCRYPTION_KEY")
+        .env("XDG_STATE_HOME", state)
+        .env("DATABASE_NAME", database)
+        .env("FRONTDESK_NOW", "2026-11-25T10:00:00Z")
+        .env("FRONTDESK_BIND", "127.0.0.1:0")
+        .env("FRONTDESK_NLU", "off")
+        .env("RUST_LOG", "warn");
+    command
 }
 
 fn text(out: &Output) -> String {
@@ -223,16 +231,8 @@ fn ctrl_c_ends_the_demo_cleanly() {
     use std::time::{Duration, Instant};
 
     let state = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_frontdesk"))
+    let mut child = newcomer(state.path(), "first_minutes_ctrl_c")
         .arg("demo")
-        .env_remove("MONGODB_URL")
-        .env_remove("FRONTDESK_ENCRYPTION_KEY")
-        .env("XDG_STATE_HOME", state.path())
-        .env("DATABASE_NAME", "first_minutes_ctrl_c")
-        .env("FRONTDESK_NOW", "2026-11-25T10:00:00Z")
-        .env("FRONTDESK_BIND", "127.0.0.1:0")
-        .env("FRONTDESK_NLU", "off")
-        .env("RUST_LOG", "warn")
         .process_group(0)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -97,6 +97,12 @@ pub fn test_keys() -> frontdesk::protect::Keyring {
     frontdesk::protect::Keyring::parse(TEST_ENCRYPTION_KEY, None).unwrap()
 }
 
+/// The address of a loopback port nothing listens on (yet): a platform that is down.
+pub fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
 /// The URL of the server every test of this binary shares.
 pub fn server_url() -> String {
     static URL: OnceLock<String> = OnceLock::new();
